@@ -1,0 +1,19 @@
+//! The Nylas v3 API as `../shared/nylas-openapi/nylas-v3-migration.openapi.yaml` defines it: the
+//! regions, the operations a migration uses, and their wire types. The client sends these types,
+//! the simulator answers with them, and the plan borrows their enums (providers, modes, trigger
+//! types) so that a plan can only name what the contract knows.
+//!
+//! Response types tolerate unknown fields (Nylas adds fields over time); a missing required field
+//! is a decoding error.
+
+mod enums;
+mod operation;
+mod region;
+mod types;
+
+pub use enums::{
+    BatchProvider, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType, TriggerType,
+};
+pub use operation::Operation;
+pub use region::Region;
+pub use types::*;

@@ -1,0 +1,267 @@
+//! Request and response bodies, field for field as the contract defines them. Optional contract
+//! fields are `Option` and are left out when `None`; required fields are plain.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::enums::{
+    BatchProvider, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType, TriggerType,
+};
+
+/// The `{request_id, data}` envelope of a single-object response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub data: T,
+}
+
+/// The `{request_id, data, limit, offset}` envelope of a paged list (grants, connectors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListEnvelope<T> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub data: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// The contract's error body (schemas `400`, `401`, `404`; the webhook responses use the same
+/// shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub request_id: String,
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_error: Option<Map<String, Value>>,
+}
+
+/// `ApplicationObject`, as far as a migration reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Application {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2_application_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<Branding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Branding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `ConnectorObject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connector {
+    pub name: String,
+    pub provider: ConnectorProvider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_credential_id: Option<String>,
+}
+
+/// Body of `create_connector`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateConnector {
+    pub provider: ConnectorProvider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+}
+
+/// Body of `update_connector_by_provider`. Nylas replaces the nested objects it is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdateConnector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_credential_id: Option<String>,
+}
+
+/// `GrantObject`. The provider is kept as a string: the contract's grant providers are a
+/// superset of the connector providers and Nylas may add more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub provider: String,
+    pub created_at: i64,
+    pub scope: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_status: Option<GrantStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Map<String, Value>>,
+}
+
+/// `MigrationJob`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationJob {
+    pub job_id: String,
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    pub public_application_id: String,
+    pub status: JobStatus,
+    pub count_all: u64,
+    pub count_success: u64,
+    pub count_failed: u64,
+    pub count_warning: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_job_id: Option<String>,
+}
+
+/// Body of `migration_snapshot_batch_clone`. Every field is optional; Nylas's defaults are
+/// limit 1000, offset 0, every provider, mode `all`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BatchCloneRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<BatchProvider>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<CloneMode>,
+}
+
+/// `data` of a `migration_snapshot_batch_clone` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchCloneJobs {
+    pub clone_job: MigrationJob,
+    pub snapshot_job: MigrationJob,
+}
+
+/// Query of `migration_clone_single_account` and `migration_snapshot_batch_clone`: whether
+/// accounts that cannot be migrated become placeholder grants. Both default to `true` at Nylas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PlaceholderQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_invalid_grant_creation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_exchange: Option<bool>,
+}
+
+/// A webhook destination as the list, get, create and update responses return it.
+/// `webhook_secret` is only present in the create response; it is a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub trigger_types: Vec<TriggerType>,
+    pub webhook_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+/// `destination_input_payload`: body of `post-webhook-destinations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateWebhook {
+    pub trigger_types: Vec<TriggerType>,
+    pub webhook_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+}
+
+/// `destination_update_payload`: body of `put-webhook-by-id`. Empty fields do not overwrite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdateWebhook {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_types: Option<Vec<TriggerType>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+}
+
+/// Body of `translate_v2id_to_provider_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranslateRequest {
+    pub resource_type: String,
+    pub v2_account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nylas_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_from_timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_number: Option<u64>,
+}
+
+/// `translate_v2v3_id`: data of a translate response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranslateResult {
+    pub v2_application_id: String,
+    pub v2_account_id: String,
+    pub resource_type: String,
+    pub ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translations: Option<Vec<Translation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_number: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Translation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2_resource_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v3_resource_id: Option<String>,
+}

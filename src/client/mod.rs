@@ -1,0 +1,1 @@
+//! The Nylas v3 API client. (Being built: issue 4.)

@@ -1,0 +1,1 @@
+//! The step graph built from a valid plan.

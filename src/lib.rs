@@ -1,0 +1,16 @@
+//! nylas-migrate: a declarative, idempotent runner for Nylas v2-to-v3 migrations.
+//!
+//! The data's path, one module per stage:
+//! - [`plan`]: the plan file: its model, loading with source spans, and validation.
+//! - [`graph`]: the step graph built from a valid plan.
+//! - [`api`]: the Nylas v3 contract's operations and wire types, shared by client and simulator.
+//! - [`client`]: the Nylas v3 API client (regions, auth, rate limiting, retries, errors).
+//! - [`simulator`]: a local Nylas v3 simulator that behaves like the contract.
+//! - [`cli`]: the command-line commands.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod graph;
+pub mod plan;
+pub mod simulator;

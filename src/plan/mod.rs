@@ -1,0 +1,1 @@
+//! The plan file: its model, loading with source spans, and validation.

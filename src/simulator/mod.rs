@@ -1,0 +1,1 @@
+//! The local Nylas v3 simulator. (Being built: issue 3.)
