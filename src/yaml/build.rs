@@ -36,7 +36,20 @@ pub fn parse(text: &str) -> Result<Node, Vec<YamlError>> {
 }
 
 pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Node, Vec<YamlError>> {
-    Builder::new(text, limits).run()
+    match Builder::new(text, limits).run() {
+        Ok((root, errors)) if errors.is_empty() => Ok(root),
+        Ok((_, errors)) | Err(errors) => Err(errors),
+    }
+}
+
+/// Parses a single YAML document, returning the tree whenever one could be built: with
+/// duplicate keys the tree is still returned (keeping every entry) next to their errors, so a
+/// caller can go on to report other problems too.
+pub fn parse_collecting(text: &str) -> (Option<Node>, Vec<YamlError>) {
+    match Builder::new(text, Limits::default()).run() {
+        Ok((root, errors)) => (Some(root), errors),
+        Err(errors) => (None, errors),
+    }
 }
 
 enum Frame {
@@ -106,7 +119,8 @@ impl<'a> Builder<'a> {
         errors
     }
 
-    fn run(mut self) -> Result<Node, Vec<YamlError>> {
+    /// The tree and the non-fatal errors, or the errors up to and including a fatal one.
+    fn run(mut self) -> Result<(Node, Vec<YamlError>), Vec<YamlError>> {
         let mut parser = Parser::new_from_str(self.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = match next {
@@ -222,11 +236,7 @@ impl<'a> Builder<'a> {
             value: Value::Null,
             span: 0..0,
         });
-        if self.errors.is_empty() {
-            Ok(root)
-        } else {
-            Err(self.errors)
-        }
+        Ok((root, self.errors))
     }
 
     fn open(&mut self, range: &Range<usize>) -> Result<(), Vec<YamlError>> {

@@ -11,8 +11,8 @@ mod error;
 mod node;
 mod scalar;
 
-pub use build::{Limits, parse, parse_with_limits};
-pub use error::YamlError;
+pub use build::{Limits, parse, parse_collecting, parse_with_limits};
+pub use error::{YamlError, line_column};
 pub use node::{Node, Value};
 
 use serde::de::DeserializeOwned;
