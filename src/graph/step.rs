@@ -20,6 +20,11 @@ impl StepId {
         }
     }
 
+    /// A step ID as written (`acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7`), to look a step up.
+    pub fn new_raw(id: impl Into<String>) -> StepId {
+        StepId(id.into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

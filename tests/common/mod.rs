@@ -1,0 +1,62 @@
+//! Helpers for tests that drive the `nylas-migrate` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary with `args` from the repository root, with no colour and no inherited
+/// secrets.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `.yaml` files directly inside `dir` (relative to the root), sorted.
+pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .expect("directory exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `path` relative to the repository root, as a string for arguments.
+pub fn rel(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The Nylas contract from `../shared`, or `NYLAS_OPENAPI`; `None` (and a note) when absent.
+pub fn contract() -> Option<serde_json::Value> {
+    let path = std::env::var_os("NYLAS_OPENAPI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/nylas-openapi/nylas-v3-migration.openapi.yaml"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(nylas_migrate::yaml::from_str(&text).expect("the contract parses")),
+        Err(_) => {
+            eprintln!("skipping contract checks: {} is absent", path.display());
+            None
+        }
+    }
+}
