@@ -1,0 +1,86 @@
+//! Validation and graph building at scale: a plan with 500 pairs and 20,000 single-clone
+//! accounts, then the same shape at ×2 and ×4, to show time grows linearly with size.
+//!
+//! Run: `cargo bench --bench validate_scale`. Prints the median of several runs per size and
+//! the ratio of each size's time to the base size's.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nylas_migrate::graph::StepGraph;
+use nylas_migrate::plan;
+
+/// A plan of `pairs` pairs with `accounts_per_pair` single-clone accounts each, shaped like a
+/// production plan (connectors, webhooks, waves, `after` chains).
+fn generate(pairs: usize, accounts_per_pair: usize) -> String {
+    let mut out = String::from("version: 1\nname: scale\npairs:\n");
+    for p in 0..pairs {
+        let _ = write!(
+            out,
+            "  - name: pair-{p}\n    region: {}\n    v2: {{ app_id: v2app{p:020}, client_secret: {{ env: V2_SECRET_{p} }} }}\n    v3: {{ app_id: {:08x}-0000-4000-8000-{:012x}, api_key: {{ env: V3_KEY_{p} }} }}\n",
+            if p % 2 == 0 { "us" } else { "eu" },
+            p,
+            p
+        );
+        if p > 0 && p % 10 != 0 {
+            let _ = writeln!(out, "    after: [pair-{}]", p - 1);
+        }
+        out.push_str("    connectors:\n      - provider: microsoft\n        settings: { client_id: { env: AZ_ID }, client_secret: { env: AZ_SECRET }, tenant: common }\n        scope: [Mail.Read, User.Read, offline_access]\n");
+        out.push_str("    webhooks:\n      - url: https://hooks.example.com/nylas\n        triggers: [grant.created, grant.expired, message.created]\n");
+        out.push_str("    clone:\n      single:\n");
+        for a in 0..accounts_per_pair {
+            let _ = writeln!(out, "        - acct{p:06}x{a:015}");
+        }
+        out.push_str("      batches:\n        - { name: google, providers: [google], mode: only_new }\n        - { name: rest, mode: only_new, limit: 5000 }\n      gate: { max_failed_ratio: 0.05 }\n");
+    }
+    out
+}
+
+fn measure(text: &str, runs: usize) -> (Duration, usize) {
+    let mut times = Vec::with_capacity(runs);
+    let mut steps = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let loaded =
+            plan::load_str(Path::new("scale.yaml"), "scale.yaml", text).unwrap_or_else(|invalid| {
+                panic!(
+                    "generated plan is invalid: {:?}",
+                    invalid.diagnostics.first()
+                )
+            });
+        let graph = StepGraph::build(&loaded.plan).expect("graph builds");
+        steps = graph.len();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    (times[runs / 2], steps)
+}
+
+fn main() {
+    // Warm up allocators and the schema compilation (done once per process).
+    let _ = measure(&generate(10, 10), 3);
+    let base_pairs = 500;
+    let per_pair = 40; // 500 × 40 = 20,000 accounts
+    let mut base = None;
+    println!("validate + graph build (median of 5 runs, release build)");
+    println!(
+        "{:>6} {:>9} {:>8} {:>9} {:>10} {:>7}",
+        "pairs", "accounts", "MiB", "steps", "time", "ratio"
+    );
+    for scale in [1usize, 2, 4] {
+        let text = generate(base_pairs * scale, per_pair);
+        let (time, steps) = measure(&text, 5);
+        let ratio = base.map_or(1.0, |b: Duration| time.as_secs_f64() / b.as_secs_f64());
+        base.get_or_insert(time);
+        println!(
+            "{:>6} {:>9} {:>8.1} {:>9} {:>8.0}ms {:>6.2}x",
+            base_pairs * scale,
+            base_pairs * scale * per_pair,
+            text.len() as f64 / (1024.0 * 1024.0),
+            steps,
+            time.as_secs_f64() * 1000.0,
+            ratio
+        );
+    }
+}
