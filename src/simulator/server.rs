@@ -231,6 +231,12 @@ impl RunningSimulator {
         drop(self.shared.state());
     }
 
+    /// Changes the share of 5xx answers and of dropped connections from now on (a test can set
+    /// up a world cleanly, then turn faults on).
+    pub fn set_faults(&self, fault_rate: f64, drop_rate: f64) {
+        self.shared.faults.set_rates(fault_rate, drop_rate);
+    }
+
     /// Simulated Unix time, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.shared.clock.now_ms()
