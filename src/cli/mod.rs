@@ -3,6 +3,7 @@
 mod diagnostics;
 mod graph;
 mod schema;
+mod simulate;
 mod validate;
 
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ pub enum Command {
     /// Print a plan's step graph as Graphviz DOT or Mermaid.
     #[command(after_help = EXIT_CODES)]
     Graph(graph::Args),
+    /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
+    Simulate(simulate::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, cli.output),
         Command::Schema(args) => schema::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     ExitCode::from(code)
 }
