@@ -7,6 +7,7 @@
 //! - [`client`]: the Nylas v3 API client (regions, auth, rate limiting, retries, errors).
 //! - [`simulator`]: a local Nylas v3 simulator that behaves like the contract.
 //! - [`cli`]: the command-line commands.
+//! - [`yaml`]: the one YAML parser, keeping every node's source span.
 
 pub mod api;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod client;
 pub mod graph;
 pub mod plan;
 pub mod simulator;
+pub mod yaml;

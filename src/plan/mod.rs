@@ -1,1 +1,22 @@
 //! The plan file: its model, loading with source spans, and validation.
+//!
+//! [`load_file`] reads a file, parses it with [`crate::yaml`] (keeping spans), checks it against
+//! the JSON Schema generated from [`model::Plan`], then applies the semantic rules (unique names,
+//! known references, no cycles, no inline secrets). Every problem is returned at once as a
+//! [`PlanDiagnostic`] pointing at its line and column.
+
+mod diagnostic;
+mod inline_secret;
+mod load;
+pub mod model;
+mod rules;
+mod schema;
+mod schema_check;
+mod suggest;
+
+pub use diagnostic::PlanDiagnostic;
+pub use load::{
+    InvalidPlan, LoadedPlan, MAX_PLAN_BYTES, PlanSource, load_bytes, load_file, load_str,
+};
+pub use model::*;
+pub use schema::{plan_schema, plan_schema_text};

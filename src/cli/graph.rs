@@ -1,0 +1,49 @@
+//! `nylas-migrate graph PLAN`: the step graph as DOT or Mermaid.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use super::diagnostics::print_invalid;
+use super::{EXIT_FAILURE, EXIT_OK};
+use crate::graph::{StepGraph, to_dot, to_mermaid};
+use crate::plan;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Graphviz DOT (`dot -Tsvg`) or a Mermaid flowchart (renders in GitHub Markdown).
+    #[arg(long, value_enum, default_value_t = Format::Dot)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Dot,
+    Mermaid,
+}
+
+pub fn run(args: Args) -> u8 {
+    let loaded = match plan::load_file(&args.plan) {
+        Ok(loaded) => loaded,
+        Err(invalid) => {
+            print_invalid(&invalid);
+            return EXIT_FAILURE;
+        }
+    };
+    match StepGraph::build(&loaded.plan) {
+        Ok(graph) => {
+            match args.format {
+                Format::Dot => print!("{}", to_dot(&graph)),
+                Format::Mermaid => print!("{}", to_mermaid(&graph)),
+            }
+            EXIT_OK
+        }
+        Err(err) => {
+            eprintln!("{:?}", miette::Report::new(err));
+            EXIT_FAILURE
+        }
+    }
+}

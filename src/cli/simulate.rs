@@ -1,0 +1,151 @@
+//! `nylas-migrate simulate`: run the local Nylas v3 simulator until Ctrl-C. Once both regions
+//! listen it prints one JSON line on stdout, `{"us": URL, "eu": URL, "stats": URL}`; request
+//! logs go to stderr. See docs/simulator.md.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{EXIT_FAILURE, EXIT_OK};
+use crate::api::Region;
+use crate::simulator::{self, FailingJob, JobSpeed, JobTiming, SimulatorConfig, World};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the U.S. region listens; the E.U. region takes the next port (both ephemeral with
+    /// port 0).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// A world file (YAML, see docs/simulator.md). Without it a world is generated.
+    #[arg(long, conflicts_with = "accounts")]
+    pub world: Option<PathBuf>,
+    /// Generate a world with this many v2 accounts.
+    #[arg(long)]
+    pub accounts: Option<usize>,
+    /// Seeds the generated world, the fault injection and the ids the simulator creates.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Save the world (generated or loaded) to this YAML file, to write a plan for it.
+    #[arg(long)]
+    pub write_world: Option<PathBuf>,
+    /// Requests per second per v3 application (0: no limit).
+    #[arg(long, default_value_t = 20)]
+    pub rate_limit: u32,
+    /// Delay added to every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered 502/503/504 (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    pub fault_rate: f64,
+    /// Share of connections dropped without an answer (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    pub drop_rate: f64,
+    /// Make the Nth batch clone of a v3 application fail: APP_ID:N (repeatable).
+    #[arg(long = "fail-job", value_name = "APP_ID:N")]
+    pub fail_jobs: Vec<FailingJob>,
+    /// Simulated seconds per wall-clock second for batch jobs.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Accounts a migration job processes per simulated second.
+    #[arg(long, default_value_t = JobTiming::default().accounts_per_second)]
+    pub accounts_per_second: u32,
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+/// Accounts in a generated world when neither `--world` nor `--accounts` is given.
+const DEFAULT_ACCOUNTS: usize = 100;
+
+pub fn run(args: Args) -> u8 {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let world = match &args.world {
+        Some(path) => match World::load(path) {
+            Ok(world) => world,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return EXIT_FAILURE;
+            }
+        },
+        None => World::generate(args.accounts.unwrap_or(DEFAULT_ACCOUNTS), args.seed),
+    };
+    if let Some(path) = &args.write_world
+        && let Err(err) = std::fs::write(path, world.to_yaml())
+    {
+        eprintln!("error: cannot write {}: {err}", path.display());
+        return EXIT_FAILURE;
+    }
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        eprintln!("error: --speed must be a positive number");
+        return EXIT_FAILURE;
+    }
+    let config = SimulatorConfig {
+        world,
+        rate_limit: args.rate_limit,
+        latency: Duration::from_millis(args.latency_ms),
+        fault_rate: args.fault_rate,
+        drop_rate: args.drop_rate,
+        seed: args.seed,
+        failing_jobs: args.fail_jobs,
+        job_speed: JobSpeed::RealTime { factor: args.speed },
+        job_timing: JobTiming {
+            accounts_per_second: args.accounts_per_second.max(1),
+            ..JobTiming::default()
+        },
+        record_responses: false,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return EXIT_FAILURE;
+        }
+    };
+    runtime.block_on(serve(config, args.listen))
+}
+
+async fn serve(config: SimulatorConfig, listen: SocketAddr) -> u8 {
+    let eu = if listen.port() == 0 {
+        listen
+    } else {
+        SocketAddr::new(listen.ip(), listen.port().wrapping_add(1))
+    };
+    let sim = match simulator::start_on(config, listen, eu).await {
+        Ok(sim) => sim,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_FAILURE;
+        }
+    };
+    let line = serde_json::json!({
+        "us": sim.base_url(Region::Us),
+        "eu": sim.base_url(Region::Eu),
+        "stats": sim.stats_url(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+    drop(stdout);
+    let code = match tokio::signal::ctrl_c().await {
+        Ok(()) => EXIT_OK,
+        Err(err) => {
+            eprintln!("error: cannot wait for Ctrl-C: {err}");
+            EXIT_FAILURE
+        }
+    };
+    sim.shutdown().await;
+    code
+}

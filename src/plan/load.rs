@@ -1,0 +1,204 @@
+//! Reading a plan: bytes → text → spanned YAML → schema check → typed plan → semantic rules.
+
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::PlanDiagnostic;
+use super::model::{Pair, Plan};
+use super::{inline_secret, rules, schema_check};
+use crate::yaml::{self, Node};
+
+/// The largest plan file read. A plan with 500 pairs and 20,000 accounts is about 1 MiB.
+pub const MAX_PLAN_BYTES: usize = 32 * 1024 * 1024;
+
+/// A plan that passed validation, with the source it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedPlan {
+    pub plan: Plan,
+    pub source: PlanSource,
+}
+
+/// A plan file's text and parse tree, kept so later stages can point at the plan's nodes.
+#[derive(Debug, Clone)]
+pub struct PlanSource {
+    /// The path the plan was read from (`<stdin>` or a test name when not from a file).
+    pub path: PathBuf,
+    /// The file's name as diagnostics show it.
+    pub name: String,
+    /// The text as it may be displayed: inline secrets masked.
+    pub display_text: String,
+    pub root: Node,
+}
+
+/// A plan that did not pass: every problem found, in source order, with the file attached.
+#[derive(Debug, Clone)]
+pub struct InvalidPlan {
+    pub name: String,
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+/// Reads and validates the plan at `path`.
+pub fn load_file(path: &Path) -> Result<LoadedPlan, InvalidPlan> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|err| InvalidPlan {
+        name: name.clone(),
+        diagnostics: vec![
+            PlanDiagnostic::new(
+                "plan::unreadable",
+                0..0,
+                format!("cannot read {name}: {err}"),
+            )
+            .attach(&name, ""),
+        ],
+    })?;
+    load_bytes(path, &name, &bytes)
+}
+
+/// Validates a plan given as bytes (the file's content).
+pub fn load_bytes(path: &Path, name: &str, bytes: &[u8]) -> Result<LoadedPlan, InvalidPlan> {
+    let fail = |d: PlanDiagnostic, shown: &str| InvalidPlan {
+        name: name.to_owned(),
+        diagnostics: vec![d.attach(name, shown)],
+    };
+    if bytes.len() > MAX_PLAN_BYTES {
+        return Err(fail(
+            PlanDiagnostic::new(
+                "plan::too-large",
+                0..0,
+                format!(
+                    "{name} is {} MiB; plans are limited to {} MiB",
+                    bytes.len() / (1024 * 1024),
+                    MAX_PLAN_BYTES / (1024 * 1024)
+                ),
+            )
+            .help("split the migration into several plans"),
+            "",
+        ));
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let at = err.valid_up_to();
+            let shown = String::from_utf8_lossy(bytes).into_owned();
+            // The lossy copy replaces the bad bytes, so the offset of the first one is still
+            // the offset of a character boundary in it.
+            return Err(fail(
+                PlanDiagnostic::new(
+                    "plan::not-utf8",
+                    at..at,
+                    format!("{name} is not valid UTF-8 (first bad byte at offset {at})"),
+                )
+                .label("invalid UTF-8 here")
+                .help("save the plan as UTF-8"),
+                &shown,
+            ));
+        }
+    };
+    load_str(path, name, text)
+}
+
+/// Validates a plan given as text.
+pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, InvalidPlan> {
+    let (root, yaml_errors) = yaml::parse_collecting(text);
+    // Secrets are found before anything is reported, so no snippet ever shows one.
+    let secrets = root.as_ref().map(inline_secret::find).unwrap_or_default();
+    let display_text = inline_secret::mask(text, &secrets);
+    let mut diagnostics: Vec<PlanDiagnostic> =
+        yaml_errors.into_iter().map(from_yaml_error).collect();
+
+    let plan = match &root {
+        Some(root) => {
+            diagnostics.extend(secrets.iter().map(inline_secret::diagnostic));
+            validate_tree(root, &secrets, &mut diagnostics)
+        }
+        None => None,
+    };
+
+    match (plan, root) {
+        (Some(plan), Some(root)) if diagnostics.is_empty() => Ok(LoadedPlan {
+            plan,
+            source: PlanSource {
+                path: path.to_path_buf(),
+                name: name.to_owned(),
+                display_text,
+                root,
+            },
+        }),
+        _ => {
+            diagnostics.sort_by_key(|d| (d.span.start, d.code));
+            Err(InvalidPlan {
+                name: name.to_owned(),
+                diagnostics: diagnostics
+                    .into_iter()
+                    .map(|d| d.attach(name, &display_text))
+                    .collect(),
+            })
+        }
+    }
+}
+
+fn validate_tree(
+    root: &Node,
+    secrets: &[inline_secret::InlineSecret],
+    diagnostics: &mut Vec<PlanDiagnostic>,
+) -> Option<Plan> {
+    if matches!(root.value, yaml::Value::Null) {
+        diagnostics.push(
+            PlanDiagnostic::new("plan::empty", root.span.clone(), "the plan is empty")
+                .help("start from one of the plans in examples/, or see `nylas-migrate schema`"),
+        );
+        return None;
+    }
+    let instance = root.to_json();
+    let skip: Vec<String> = secrets.iter().map(|s| s.pointer.clone()).collect();
+    let schema_errors = schema_check::check(root, &instance, &skip);
+    let valid_pairs: Vec<(usize, Pair)> = instance
+        .get("pairs")
+        .and_then(|p| p.as_array())
+        .map(|pairs| {
+            pairs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| serde_json::from_value(p.clone()).ok().map(|p| (i, p)))
+                .collect()
+        })
+        .unwrap_or_default();
+    diagnostics.extend(rules::check(root, &valid_pairs));
+    if !schema_errors.is_empty() || !secrets.is_empty() {
+        diagnostics.extend(schema_errors);
+        return None;
+    }
+    match serde_json::from_value::<Plan>(instance) {
+        Ok(plan) => Some(plan),
+        Err(err) => {
+            // The schema is generated from the same types, so this means the two disagree: a
+            // bug in this program, reported rather than hidden.
+            diagnostics.push(
+                PlanDiagnostic::new(
+                    "plan::internal",
+                    root.span.clone(),
+                    format!("the plan fits the schema but not the model: {err}"),
+                )
+                .help("this is a bug in nylas-migrate; please report it with the plan"),
+            );
+            None
+        }
+    }
+}
+
+fn from_yaml_error(err: yaml::YamlError) -> PlanDiagnostic {
+    let code = if err.message.starts_with("duplicate key") {
+        "plan::duplicate-key"
+    } else {
+        "plan::syntax"
+    };
+    let label = if code == "plan::duplicate-key" {
+        "repeated here"
+    } else {
+        "here"
+    };
+    let mut d = PlanDiagnostic::new(code, err.span.clone(), err.message).label(label);
+    if let Some((label, span)) = err.related {
+        d = d.related(label, span);
+    }
+    d
+}

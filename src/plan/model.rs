@@ -1,0 +1,291 @@
+//! The plan's model. These types are the single source of truth for the plan format: serde reads
+//! them, schemars turns them (and their doc comments) into `schemas/plan.schema.json`, and the
+//! validator checks documents against that schema before the semantic rules run.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{BatchProvider, CloneMode, ConnectorProvider, Region, TriggerType};
+
+/// A nylas-migrate plan: the Nylas v2 applications to move to v3, with their connected accounts,
+/// connector fixes and webhooks. Applying a plan converges the live state on it; applying it
+/// again changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "nylas-migrate plan")]
+pub struct Plan {
+    /// Version of the plan format. Always `1`.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// A name for this migration, shown in previews, the journal and reports.
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    /// API base URL overrides per region. Without them, `us` is `https://api.us.nylas.com` and
+    /// `eu` is `https://api.eu.nylas.com`.
+    #[serde(default, skip_serializing_if = "RegionOverrides::is_empty")]
+    pub regions: RegionOverrides,
+    /// The v2 → v3 application pairs to migrate. Pairs run independently unless `after` joins
+    /// them.
+    #[schemars(length(min = 1))]
+    pub pairs: Vec<Pair>,
+}
+
+/// API base URL overrides, by region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionOverrides {
+    /// Override for the U.S. region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us: Option<RegionSettings>,
+    /// Override for the E.U. region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eu: Option<RegionSettings>,
+}
+
+impl RegionOverrides {
+    pub fn is_empty(&self) -> bool {
+        self.us.is_none() && self.eu.is_none()
+    }
+
+    pub fn get(&self, region: Region) -> Option<&RegionSettings> {
+        match region {
+            Region::Us => self.us.as_ref(),
+            Region::Eu => self.eu.as_ref(),
+        }
+    }
+}
+
+/// Where to reach one region's API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSettings {
+    /// The API base URL, such as `https://api.us.nylas.com`. Plain `http` only for loopback
+    /// addresses (a local simulator).
+    #[schemars(length(min = 1))]
+    pub api_url: String,
+}
+
+/// One v2 application and the v3 application it moves to, in the same region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pair {
+    /// The pair's name, unique in the plan; it prefixes every step ID (`acme-prod/link`).
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    )]
+    pub name: String,
+    /// The data-centre region of both applications (`us` or `eu`). A v2 application can only be
+    /// migrated to a v3 application in the same region.
+    pub region: Region,
+    /// The v2 application to migrate from.
+    pub v2: V2App,
+    /// The v3 application to migrate to.
+    pub v3: V3App,
+    /// Connector fixes applied after import (import creates connectors but does not set them
+    /// up; Microsoft needs a new Azure auth app).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connectors: Vec<ConnectorFix>,
+    /// Webhook destinations to subscribe before any account is cloned (import does not migrate
+    /// webhooks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookSpec>,
+    /// Which accounts to clone, and how.
+    #[serde(default, skip_serializing_if = "CloneSpec::is_empty")]
+    pub clone: CloneSpec,
+    /// Pairs that must finish before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// Requests per second to this pair's v3 application. Nylas allows at most 20; lower it to
+    /// leave room for other traffic to the same application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 20))]
+    pub rate_limit: Option<u32>,
+}
+
+/// A Nylas v2 application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct V2App {
+    /// The v2 application ID (client ID), such as `9nsr7pjw1e1g6hgy9l1znjql7`.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9]+$"))]
+    pub app_id: String,
+    /// Where to read the v2 application's client secret. Never the secret itself.
+    pub client_secret: SecretRef,
+}
+
+/// A Nylas v3 application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct V3App {
+    /// The v3 application ID, a UUID such as `ad410018-d306-43f9-8361-fa5d7b2172e0`.
+    #[schemars(regex(
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    ))]
+    pub app_id: String,
+    /// Where to read the v3 application's API key. Never the key itself.
+    pub api_key: SecretRef,
+}
+
+/// Where a secret comes from. Plans live in git, so a secret is never written in the plan: it is
+/// read at run time from an environment variable or a file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SecretRef {
+    /// The name of an environment variable holding the secret.
+    Env(#[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))] String),
+    /// The path of a file holding the secret (trailing newline ignored); relative paths are
+    /// relative to the plan file.
+    File(#[schemars(length(min = 1))] PathBuf),
+}
+
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "environment variable {name}"),
+            SecretRef::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// A connector setting that may be written in the plan, or read like a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SettingValue {
+    /// The value itself.
+    Literal(String),
+    /// A reference to where the value is read from.
+    Secret(SecretRef),
+}
+
+/// Settings and scope a connector must have after import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorFix {
+    /// The connector's provider.
+    pub provider: ConnectorProvider,
+    /// The provider auth app's credentials and settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ConnectorSettings>,
+    /// The connector's default scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+}
+
+/// A connector's provider auth-app settings, as the contract's `create_connector` defines them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSettings {
+    /// The auth app's client ID: written here, or `{ env: NAME }` / `{ file: PATH }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<SettingValue>,
+    /// Where to read the auth app's client secret. Never the secret itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretRef>,
+    /// Microsoft only: the tenant ID, or `common`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Google only: the Pub/Sub topic name, needed for email webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+}
+
+/// A webhook destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// The URL Nylas sends notifications to; it identifies the destination, so it is unique in
+    /// its pair.
+    #[schemars(length(min = 1))]
+    pub url: String,
+    /// The notification triggers to subscribe to.
+    #[schemars(length(min = 1))]
+    pub triggers: Vec<TriggerType>,
+    /// A human-readable description of the destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Addresses Nylas notifies when the destination has been failing for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_emails: Option<Vec<String>>,
+}
+
+/// Which accounts to clone, and how.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloneSpec {
+    /// v2 account IDs cloned one by one before any batch wave: the test accounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub single: Vec<String>,
+    /// What happens to accounts that cannot be migrated.
+    #[serde(default, skip_serializing_if = "Placeholders::is_default")]
+    pub placeholders: Placeholders,
+    /// Batch-clone waves, run in order, each after the previous one has finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<Wave>,
+    /// Stops the next wave when a finished wave failed too much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+}
+
+impl CloneSpec {
+    pub fn is_empty(&self) -> bool {
+        *self == CloneSpec::default()
+    }
+}
+
+/// Whether accounts that cannot be migrated become invalid "placeholder" grants that their users
+/// re-authenticate later. Nylas's default for both is `true`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Placeholders {
+    /// `false`: no placeholder grants for any provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_invalid_grant_creation: Option<bool>,
+    /// `false`: no placeholder grants for Microsoft accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_exchange: Option<bool>,
+}
+
+impl Placeholders {
+    pub fn is_default(&self) -> bool {
+        *self == Placeholders::default()
+    }
+}
+
+/// One batch-clone wave: a snapshot job, then a migration job, over the accounts it selects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Wave {
+    /// The wave's name, unique in its pair (`acme-prod/batch/google`).
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    )]
+    pub name: String,
+    /// Only accounts of these providers. All supported providers when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub providers: Option<Vec<BatchProvider>>,
+    /// Which accounts: `all`, `only_new` (never attempted) or `only_failed` (retry failures).
+    pub mode: CloneMode,
+    /// At most this many accounts (Nylas's default is 1000), ordered by import time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub limit: Option<u64>,
+    /// Skip this many accounts first, ordered by import time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub offset: Option<u64>,
+}
+
+/// A threshold between waves.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// Stop the pair's next waves when a wave's `count_failed / count_all` exceeds this ratio
+    /// (0 to 1).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub max_failed_ratio: f64,
+}

@@ -1,0 +1,534 @@
+//! The semantic rules: what a schema cannot say about a plan.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+use super::diagnostic::PlanDiagnostic;
+use super::model::{ConnectorFix, Pair};
+use super::suggest::did_you_mean;
+use crate::api::ConnectorProvider;
+use crate::api::Region;
+use crate::yaml::{Node, Value};
+
+/// Every semantic problem in a plan, even one with schema errors: rules across pairs read the
+/// tree leniently (a pair whose name is malformed is just not compared), and rules within a
+/// pair run on every pair that fits the model (`pairs` holds them with their index).
+pub fn check(root: &Node, pairs: &[(usize, Pair)]) -> Vec<PlanDiagnostic> {
+    let views = PairView::all(root);
+    let mut rules = Rules {
+        root,
+        out: Vec::new(),
+    };
+    rules.unique_across_pairs(&views);
+    rules.after_references(&views);
+    rules.after_cycles(&views);
+    rules.region_urls();
+    for (i, pair) in pairs {
+        rules.within_pair(*i, pair);
+    }
+    rules.out
+}
+
+/// What the cross-pair rules need of a pair, read from the tree without requiring the pair to
+/// be valid.
+struct PairView<'a> {
+    index: usize,
+    name: Option<&'a str>,
+    v2_app_id: Option<&'a str>,
+    v3_app_id: Option<&'a str>,
+    /// Pair names in `after`, with their position in that list.
+    after: Vec<(usize, &'a str)>,
+    /// Accounts in `clone.single`, with their position.
+    accounts: Vec<(usize, &'a str)>,
+}
+
+impl<'a> PairView<'a> {
+    fn all(root: &'a Node) -> Vec<PairView<'a>> {
+        let Some(Value::Seq(pairs)) = root.get("pairs").map(|n| &n.value) else {
+            return Vec::new();
+        };
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(index, pair)| PairView {
+                index,
+                name: pair.get("name").and_then(Node::as_str),
+                v2_app_id: pair.pointer("/v2/app_id").and_then(Node::as_str),
+                v3_app_id: pair.pointer("/v3/app_id").and_then(Node::as_str),
+                after: strings(pair.get("after")),
+                accounts: strings(pair.pointer("/clone/single")),
+            })
+            .collect()
+    }
+}
+
+fn strings(node: Option<&Node>) -> Vec<(usize, &str)> {
+    match node.map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_str().map(|s| (i, s)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+struct Rules<'a> {
+    root: &'a Node,
+    out: Vec<PlanDiagnostic>,
+}
+
+impl Rules<'_> {
+    /// The span of the node at `pointer`, or of its closest existing ancestor.
+    fn span(&self, pointer: &str) -> Range<usize> {
+        let mut p = pointer;
+        loop {
+            if let Some(node) = self.root.pointer(p) {
+                return node.span.clone();
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return self.root.span.clone(),
+            }
+        }
+    }
+
+    /// Reports each value that repeats an earlier one, pointing at both.
+    fn unique<'v>(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        values: impl IntoIterator<Item = (String, &'v str)>,
+        help: Option<&str>,
+    ) {
+        let mut first: HashMap<&str, String> = HashMap::new();
+        for (pointer, value) in values {
+            match first.get(value) {
+                Some(earlier) => {
+                    let mut d = PlanDiagnostic::new(
+                        code,
+                        self.span(&pointer),
+                        format!("duplicate {what} `{value}`"),
+                    )
+                    .label("repeated here")
+                    .related("first used here", self.span(earlier));
+                    if let Some(help) = help {
+                        d = d.help(help);
+                    }
+                    self.out.push(d);
+                }
+                None => {
+                    first.insert(value, pointer);
+                }
+            }
+        }
+    }
+
+    fn unique_across_pairs(&mut self, views: &[PairView<'_>]) {
+        self.unique(
+            "plan::duplicate-pair-name",
+            "pair name",
+            views
+                .iter()
+                .filter_map(|p| Some((format!("/pairs/{}/name", p.index), p.name?))),
+            Some("pair names identify steps and journal entries, so each must be unique"),
+        );
+        self.unique(
+            "plan::duplicate-v2-app",
+            "v2 app ID",
+            views
+                .iter()
+                .filter_map(|p| Some((format!("/pairs/{}/v2/app_id", p.index), p.v2_app_id?))),
+            Some("a v2 application can be migrated by one pair only"),
+        );
+        self.unique(
+            "plan::duplicate-v3-app",
+            "v3 app ID",
+            views
+                .iter()
+                .filter_map(|p| Some((format!("/pairs/{}/v3/app_id", p.index), p.v3_app_id?))),
+            Some("a v3 application can be linked to one v2 application only"),
+        );
+        // Repeats within one pair are reported by the pair's own rule; here only accounts that
+        // appear in two different pairs.
+        let mut owner: HashMap<&str, (usize, usize)> = HashMap::new();
+        for view in views {
+            let mut seen_here = std::collections::HashSet::new();
+            for &(j, account) in &view.accounts {
+                if !seen_here.insert(account) {
+                    continue;
+                }
+                match owner.get(account) {
+                    Some(&(other, k)) if other != view.index => {
+                        self.out.push(
+                            PlanDiagnostic::new(
+                                "plan::account-in-two-pairs",
+                                self.span(&format!("/pairs/{}/clone/single/{j}", view.index)),
+                                format!("account `{account}` is listed in two pairs"),
+                            )
+                            .label("listed again here")
+                            .related("first listed here", self.span(&format!("/pairs/{other}/clone/single/{k}")))
+                            .help("a v2 account belongs to one v2 application, so only one pair can clone it"),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        owner.insert(account, (view.index, j));
+                    }
+                }
+            }
+        }
+    }
+
+    fn after_references(&mut self, views: &[PairView<'_>]) {
+        let names: Vec<&str> = views.iter().filter_map(|p| p.name).collect();
+        for view in views {
+            let i = view.index;
+            for &(j, other) in &view.after {
+                let pointer = format!("/pairs/{i}/after/{j}");
+                if Some(other) == view.name {
+                    self.out.push(
+                        PlanDiagnostic::new(
+                            "plan::after-self",
+                            self.span(&pointer),
+                            format!("pair `{other}` cannot come after itself"),
+                        )
+                        .label("names its own pair"),
+                    );
+                } else if !names.contains(&other) {
+                    let mut d = PlanDiagnostic::new(
+                        "plan::unknown-pair",
+                        self.span(&pointer),
+                        format!("`after` names `{other}`, which is not a pair in this plan"),
+                    )
+                    .label("no pair has this name");
+                    d = match did_you_mean(other, names.iter().copied()) {
+                        Some(close) => d.help(format!("did you mean `{close}`?")),
+                        None => d.help(format!("pairs in this plan: {}", names.join(", "))),
+                    };
+                    self.out.push(d);
+                }
+            }
+            let mut seen = HashMap::new();
+            for &(j, other) in &view.after {
+                if let Some(first) = seen.insert(other, j) {
+                    self.out.push(
+                        PlanDiagnostic::new(
+                            "plan::duplicate-after",
+                            self.span(&format!("/pairs/{i}/after/{j}")),
+                            format!("`after` names `{other}` twice"),
+                        )
+                        .label("repeated here")
+                        .related(
+                            "first named here",
+                            self.span(&format!("/pairs/{i}/after/{first}")),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn after_cycles(&mut self, views: &[PairView<'_>]) {
+        // With duplicate names the first pair of a name wins; the duplicate is reported anyway.
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for view in views.iter().rev() {
+            if let Some(name) = view.name {
+                index.insert(name, view.index);
+            }
+        }
+        let mut graph = DiGraph::<usize, usize>::new();
+        let nodes: Vec<_> = views.iter().map(|v| graph.add_node(v.index)).collect();
+        for view in views {
+            for &(j, other) in &view.after {
+                if let Some(&o) = index.get(other)
+                    && o != view.index
+                {
+                    graph.add_edge(nodes[view.index], nodes[o], j);
+                }
+            }
+        }
+        for component in tarjan_scc(&graph) {
+            if component.len() < 2 {
+                continue;
+            }
+            let mut members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
+            members.sort_unstable();
+            let cycle = cycle_through(views, &members, &index);
+            if cycle.is_empty() {
+                continue;
+            }
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|(p, _)| views[*p].name.unwrap_or_default())
+                .collect();
+            let shown = format!("{} → {}", names.join(" → "), names[0]);
+            let (first_pair, first_after) = cycle[0];
+            let mut d = PlanDiagnostic::new(
+                "plan::after-cycle",
+                self.span(&format!("/pairs/{first_pair}/after/{first_after}")),
+                format!("`after` forms a cycle: {shown}"),
+            )
+            .label(format!("`{}` waits for `{}`", names[0], names.get(1).unwrap_or(&names[0])))
+            .help("each pair in the cycle waits for another, so none could ever start: remove one of these `after` entries");
+            for (k, (p, a)) in cycle.iter().enumerate().skip(1) {
+                let next = names[(k + 1) % names.len()];
+                d = d.related(
+                    format!("`{}` waits for `{next}`", names[k]),
+                    self.span(&format!("/pairs/{p}/after/{a}")),
+                );
+            }
+            self.out.push(d);
+        }
+    }
+
+    fn region_urls(&mut self) {
+        for region in Region::ALL {
+            let pointer = format!("/regions/{region}/api_url");
+            if let Some(api_url) = self.root.pointer(&pointer).and_then(Node::as_str)
+                && let Err(problem) = check_api_url(api_url)
+            {
+                {
+                    self.out.push(
+                        PlanDiagnostic::new(
+                            "plan::bad-url",
+                            self.span(&pointer),
+                            format!("the {region} API URL {problem}"),
+                        )
+                        .label("not usable as an API base URL")
+                        .help(format!(
+                            "the default is {}; plain http is only allowed to a loopback address (a local simulator)",
+                            region.default_api_url()
+                        )),
+                    );
+                }
+            }
+        }
+    }
+
+    fn within_pair(&mut self, i: usize, pair: &Pair) {
+        let base = format!("/pairs/{i}");
+        self.unique(
+            "plan::duplicate-connector",
+            "connector for provider",
+            pair.connectors.iter().enumerate().map(|(j, c)| {
+                (
+                    format!("{base}/connectors/{j}/provider"),
+                    c.provider.as_str(),
+                )
+            }),
+            Some("a v3 application has one connector per provider: merge the two entries"),
+        );
+        self.unique(
+            "plan::duplicate-webhook",
+            "webhook URL",
+            pair.webhooks
+                .iter()
+                .enumerate()
+                .map(|(j, w)| (format!("{base}/webhooks/{j}/url"), w.url.as_str())),
+            Some("a URL identifies a webhook destination: merge their triggers into one entry"),
+        );
+        self.unique(
+            "plan::duplicate-account",
+            "account",
+            pair.clone
+                .single
+                .iter()
+                .enumerate()
+                .map(|(j, a)| (format!("{base}/clone/single/{j}"), a.as_str())),
+            None,
+        );
+        self.unique(
+            "plan::duplicate-wave",
+            "wave name",
+            pair.clone
+                .batches
+                .iter()
+                .enumerate()
+                .map(|(j, w)| (format!("{base}/clone/batches/{j}/name"), w.name.as_str())),
+            Some("a wave's name identifies its batch job in the journal"),
+        );
+        for (j, webhook) in pair.webhooks.iter().enumerate() {
+            self.unique(
+                "plan::duplicate-trigger",
+                "trigger",
+                webhook
+                    .triggers
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| (format!("{base}/webhooks/{j}/triggers/{k}"), t.as_str())),
+                None,
+            );
+            if let Err(problem) = check_webhook_url(&webhook.url) {
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::bad-url",
+                        self.span(&format!("{base}/webhooks/{j}/url")),
+                        format!("the webhook URL {problem}"),
+                    )
+                    .label("not a usable webhook URL")
+                    .help("Nylas sends notifications to an absolute https URL, such as https://hooks.example.com/nylas"),
+                );
+            }
+        }
+        for (j, connector) in pair.connectors.iter().enumerate() {
+            self.connector_settings(
+                &format!("{base}/connectors/{j}"),
+                connector.provider,
+                connector,
+            );
+        }
+        if pair.clone.gate.is_some() && pair.clone.batches.len() < 2 {
+            self.out.push(
+                PlanDiagnostic::new(
+                    "plan::gate-without-waves",
+                    self.span(&format!("{base}/clone/gate")),
+                    "a gate stops the waves after a failing one, but this pair has fewer than two waves",
+                )
+                .label("nothing for this gate to stop")
+                .help("add the waves it should guard under `clone.batches`, or remove the gate"),
+            );
+        }
+    }
+
+    fn connector_settings(
+        &mut self,
+        pointer: &str,
+        provider: ConnectorProvider,
+        connector: &ConnectorFix,
+    ) {
+        let Some(settings) = &connector.settings else {
+            return;
+        };
+        let settings_ptr = format!("{pointer}/settings");
+        if provider.needs_credentials() {
+            for (present, key) in [
+                (settings.client_id.is_some(), "client_id"),
+                (settings.client_secret.is_some(), "client_secret"),
+            ] {
+                if !present {
+                    self.out.push(
+                        PlanDiagnostic::new(
+                            "plan::missing-key",
+                            self.span(&settings_ptr),
+                            format!("{provider} connector settings need `{key}`"),
+                        )
+                        .label(format!("`{key}` is missing"))
+                        .help(format!(
+                            "Nylas requires the {provider} auth app's client_id and client_secret together"
+                        )),
+                    );
+                }
+            }
+        } else {
+            for (present, key) in [
+                (settings.client_id.is_some(), "client_id"),
+                (settings.client_secret.is_some(), "client_secret"),
+            ] {
+                if present {
+                    self.out.push(
+                        PlanDiagnostic::new(
+                            "plan::setting-not-for-provider",
+                            self.span(&format!("{settings_ptr}/{key}")),
+                            format!("{provider} connectors take no `{key}`"),
+                        )
+                        .label("not used by this provider")
+                        .help("only google, microsoft, yahoo and zoom connectors have auth-app credentials"),
+                    );
+                }
+            }
+        }
+        for (present, key, only) in [
+            (
+                settings.tenant.is_some(),
+                "tenant",
+                ConnectorProvider::Microsoft,
+            ),
+            (
+                settings.topic_name.is_some(),
+                "topic_name",
+                ConnectorProvider::Google,
+            ),
+        ] {
+            if present && provider != only {
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::setting-not-for-provider",
+                        self.span(&format!("{settings_ptr}/{key}")),
+                        format!("`{key}` is a {only} setting, not a {provider} one"),
+                    )
+                    .label("not used by this provider"),
+                );
+            }
+        }
+    }
+}
+
+/// Finds one cycle through the strongly connected `members`, as (pair, index in its `after`).
+fn cycle_through(
+    views: &[PairView<'_>],
+    members: &[usize],
+    index: &HashMap<&str, usize>,
+) -> Vec<(usize, usize)> {
+    // Walk from the first member along `after` edges that stay in the component until a pair
+    // repeats; the walk from that pair's first visit is a cycle.
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    let mut position: HashMap<usize, usize> = HashMap::new();
+    let mut current = members[0];
+    loop {
+        if let Some(&start) = position.get(&current) {
+            return path.split_off(start);
+        }
+        let Some((j, next)) = views[current]
+            .after
+            .iter()
+            .filter_map(|&(j, name)| index.get(name).map(|&n| (j, n)))
+            .find(|(_, n)| *n != current && members.contains(n))
+        else {
+            // Cannot happen in a strongly connected component of two or more pairs; report
+            // what was walked rather than loop.
+            return path;
+        };
+        position.insert(current, path.len());
+        path.push((current, j));
+        current = next;
+    }
+}
+
+fn check_api_url(raw: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err("uses plain http to a host that is not a loopback address".into()),
+        other => return Err(format!("uses the scheme `{other}`, not https")),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("has a query or fragment".into());
+    }
+    Ok(())
+}
+
+fn check_webhook_url(raw: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err("uses plain http; Nylas delivers notifications over https".into()),
+        other => Err(format!("uses the scheme `{other}`, not https")),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

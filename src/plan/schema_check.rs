@@ -1,0 +1,363 @@
+//! Checks a plan's JSON form against the plan schema and turns each violation into a
+//! diagnostic at the offending node, worded for a person writing YAML.
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{ValidationError, paths::Location};
+use serde_json::Value as Json;
+
+use super::diagnostic::PlanDiagnostic;
+use super::schema::{plan_schema, validator};
+use super::suggest::did_you_mean;
+use crate::yaml::Node;
+
+/// Every schema violation in `instance`, except those at or under `skip` pointers (already
+/// reported more precisely, such as inline secrets).
+pub fn check(root: &Node, instance: &Json, skip: &[String]) -> Vec<PlanDiagnostic> {
+    let mut out = Vec::new();
+    for error in validator().iter_errors(instance) {
+        report(root, &error, skip, &mut out);
+    }
+    out
+}
+
+fn report(
+    root: &Node,
+    error: &ValidationError<'_>,
+    skip: &[String],
+    out: &mut Vec<PlanDiagnostic>,
+) {
+    let pointer = error.instance_path().as_str().to_owned();
+    if skip
+        .iter()
+        .any(|s| pointer == *s || pointer.starts_with(&format!("{s}/")))
+    {
+        return;
+    }
+    let (key_node, node) = locate(root, &pointer);
+    let field = field_name(&pointer);
+    let diagnostic = match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = allowed_properties(error.schema_path());
+            for key in unexpected {
+                let key_span = node
+                    .entry(key)
+                    .map_or(node.span.clone(), |(k, _)| k.span.clone());
+                let mut d = PlanDiagnostic::new(
+                    "plan::unknown-key",
+                    key_span,
+                    format!("unknown key `{key}`{}", in_field(&readable_path(&pointer))),
+                )
+                .label("not a known key here");
+                d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                    Some(close) => d.help(format!("did you mean `{close}`?")),
+                    None if !allowed.is_empty() => {
+                        d.help(format!("known keys here: {}", allowed.join(", ")))
+                    }
+                    None => d,
+                };
+                out.push(d);
+            }
+            return;
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            if let Some(options) = all_constants(context) {
+                enum_diagnostic(node, &field, &options)
+            } else if let Some(branch) = best_branch(&pointer, context) {
+                for inner in branch {
+                    report(root, inner, skip, out);
+                }
+                return;
+            } else {
+                PlanDiagnostic::new(
+                    "plan::invalid-value",
+                    node.span.clone(),
+                    format!("{}{} does not fit here", describe(node), in_field(&field)),
+                )
+                .label("unexpected value")
+            }
+        }
+        ValidationErrorKind::Enum { options } => {
+            let options: Vec<String> = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            enum_diagnostic(node, &field, &options)
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let span = key_node.map_or(node.span.clone(), |k| k.span.clone());
+            let mut d = PlanDiagnostic::new(
+                "plan::missing-key",
+                span,
+                format!(
+                    "missing required key `{name}`{}",
+                    in_field(&readable_path(&pointer))
+                ),
+            )
+            .label(format!("`{name}` is required here"));
+            if let Some(help) = required_help(name) {
+                d = d.help(help);
+            }
+            d
+        }
+        ValidationErrorKind::Type { kind } => PlanDiagnostic::new(
+            "plan::wrong-type",
+            node.span.clone(),
+            format!(
+                "expected {}{}, found {}",
+                type_words(&format!("{kind:?}")),
+                in_field(&field),
+                node.kind()
+            ),
+        )
+        .label(format!("this is {}", node.kind())),
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            range_diagnostic(node, &field, format!("at least {limit}"))
+        }
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            let mut d = range_diagnostic(node, &field, format!("at most {limit}"));
+            if field == "rate_limit" {
+                d = d.help("Nylas allows at most 20 requests per second per application");
+            }
+            d
+        }
+        ValidationErrorKind::MinItems { limit } => PlanDiagnostic::new(
+            "plan::too-few",
+            node.span.clone(),
+            format!("`{field}` needs at least {limit} item{}", plural(*limit)),
+        )
+        .label("empty"),
+        ValidationErrorKind::MinLength { limit } => PlanDiagnostic::new(
+            "plan::too-short",
+            node.span.clone(),
+            format!(
+                "`{field}` must be at least {limit} character{} long",
+                plural(*limit)
+            ),
+        )
+        .label("too short"),
+        ValidationErrorKind::MaxLength { limit } => PlanDiagnostic::new(
+            "plan::too-long",
+            node.span.clone(),
+            format!("`{field}` must be at most {limit} characters long"),
+        )
+        .label("too long"),
+        ValidationErrorKind::Pattern { pattern } => PlanDiagnostic::new(
+            "plan::bad-format",
+            node.span.clone(),
+            format!(
+                "{}{} is not in the expected format",
+                describe(node),
+                in_field(&field)
+            ),
+        )
+        .label("wrong format")
+        .help(pattern_help(&field, pattern)),
+        _ => PlanDiagnostic::new(
+            "plan::invalid-value",
+            node.span.clone(),
+            format!("{}{}: {error}", describe(node), in_field(&field)),
+        )
+        .label("invalid value"),
+    };
+    out.push(diagnostic);
+}
+
+/// The node at `pointer`, falling back to the closest ancestor that exists.
+fn locate<'a>(root: &'a Node, pointer: &str) -> (Option<&'a Node>, &'a Node) {
+    let mut p = pointer;
+    loop {
+        if let Some(found) = root.pointer_entry(p) {
+            return found;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => return (None, root),
+        }
+    }
+}
+
+/// The last named segment of a pointer (`/pairs/0/v2/app_id` → `app_id`), skipping indexes.
+fn field_name(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .find(|s| !s.is_empty() && s.parse::<usize>().is_err())
+        .unwrap_or("")
+        .replace("~1", "/")
+        .replace("~0", "~")
+}
+
+fn in_field(field: &str) -> String {
+    if field.is_empty() {
+        " at the top level".to_owned()
+    } else {
+        format!(" in `{field}`")
+    }
+}
+
+/// A pointer as a person would write the path: `/pairs/0/v3/api_key` → `pairs[0].v3.api_key`.
+fn readable_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+fn describe(node: &Node) -> String {
+    match &node.value {
+        crate::yaml::Value::String(s) if s.chars().count() <= 60 => format!("`{s}`"),
+        _ => "this value".to_owned(),
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn type_words(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    let words = |t: &str| match t {
+        "object" => "a mapping",
+        "array" => "a list",
+        "string" => "a string",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "true or false",
+        "null" => "nothing",
+        _ => "another type",
+    };
+    ["object", "array", "string", "integer", "number", "boolean"]
+        .iter()
+        .filter(|t| lower.contains(*t))
+        .map(|t| words(t))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+fn range_diagnostic(node: &Node, field: &str, bound: String) -> PlanDiagnostic {
+    PlanDiagnostic::new(
+        "plan::out-of-range",
+        node.span.clone(),
+        format!("`{field}` must be {bound}"),
+    )
+    .label("out of range")
+}
+
+fn enum_diagnostic(node: &Node, field: &str, options: &[String]) -> PlanDiagnostic {
+    let shown = match &node.value {
+        crate::yaml::Value::String(s) => format!("`{s}`"),
+        _ => node.kind().to_owned(),
+    };
+    let what = match field {
+        "region" => "region",
+        "provider" | "providers" => "provider",
+        "triggers" => "webhook trigger",
+        "mode" => "mode",
+        _ => "value",
+    };
+    let d = PlanDiagnostic::new(
+        "plan::unknown-value",
+        node.span.clone(),
+        format!("unknown {what} {shown}{}", in_field(field)),
+    )
+    .label(format!("not a known {what}"));
+    let close = node
+        .as_str()
+        .and_then(|s| did_you_mean(s, options.iter().map(String::as_str)));
+    let expected = if options.len() > 12 {
+        format!(
+            "see `nylas-migrate schema` for all {} values",
+            options.len()
+        )
+    } else {
+        format!("expected one of: {}", options.join(", "))
+    };
+    match close {
+        Some(close) => d.help(format!("did you mean `{close}`? ({expected})")),
+        None => d.help(expected),
+    }
+}
+
+/// When every branch of a `oneOf`/`anyOf` is a `const` (an enum with documented values),
+/// the values it allows.
+fn all_constants(context: &[Vec<ValidationError<'_>>]) -> Option<Vec<String>> {
+    let mut values = Vec::new();
+    for branch in context {
+        let [only] = branch.as_slice() else {
+            return None;
+        };
+        let ValidationErrorKind::Constant { expected_value } = only.kind() else {
+            return None;
+        };
+        values.push(expected_value.as_str()?.to_owned());
+    }
+    (!values.is_empty()).then_some(values)
+}
+
+/// The alternative the user most likely meant: not one rejected outright for being of another
+/// type, and among those the one with the fewest complaints.
+fn best_branch<'e, 'a>(
+    pointer: &str,
+    context: &'e [Vec<ValidationError<'a>>],
+) -> Option<&'e [ValidationError<'a>]> {
+    let wrong_kind = |branch: &[ValidationError<'_>]| {
+        branch.iter().any(|e| {
+            e.instance_path().as_str() == pointer
+                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+        })
+    };
+    context
+        .iter()
+        .filter(|b| !b.is_empty() && !wrong_kind(b))
+        .min_by_key(|b| b.len())
+        .map(Vec::as_slice)
+}
+
+/// The property names the schema object at `schema_path` (ending in `additionalProperties`)
+/// allows.
+fn allowed_properties(schema_path: &Location) -> Vec<String> {
+    let path = schema_path.as_str();
+    let parent = path.strip_suffix("/additionalProperties").unwrap_or(path);
+    plan_schema()
+        .pointer(parent)
+        .and_then(|s| s.get("properties"))
+        .and_then(Json::as_object)
+        .map(|props| props.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn required_help(name: &str) -> Option<String> {
+    Some(match name {
+        "client_secret" => {
+            "reference the v2 client secret: `client_secret: { env: V2_SECRET_VAR }`".into()
+        }
+        "api_key" => "reference the v3 API key: `api_key: { env: V3_API_KEY_VAR }`".into(),
+        "mode" => "a wave's `mode` is one of all, only_new, only_failed".into(),
+        "version" => "this format is `version: 1`".into(),
+        _ => return None,
+    })
+}
+
+fn pattern_help(field: &str, pattern: &str) -> String {
+    match field {
+        "name" => "names use letters, digits, `.`, `_` and `-`, starting with a letter or digit".into(),
+        "app_id" => "a v2 app ID is letters and digits (`9nsr7pjw1e1g6hgy9l1znjql7`); a v3 app ID is a UUID (`ad410018-d306-43f9-8361-fa5d7b2172e0`)".into(),
+        "env" => "an environment variable name: letters, digits and `_`, not starting with a digit".into(),
+        _ => format!("expected to match `{pattern}`"),
+    }
+}

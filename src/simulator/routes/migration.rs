@@ -1,0 +1,301 @@
+//! The migration tools: link, import, single and batch clone, jobs, translate.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::applications::application_object;
+use super::{Ctx, Handled, Reply, json_body, optional_json_body, query_bool};
+use crate::api::{
+    BatchCloneJobs, BatchCloneRequest, CloneMode, JobStatus, JobType, TranslateRequest,
+    TranslateResult, Translation,
+};
+use crate::simulator::error::ApiError;
+use crate::simulator::state::{AccountRef, BatchSelection, CloneOutcome, PlaceholderFlags, State};
+
+/// Nylas's default batch size.
+const DEFAULT_BATCH_LIMIT: u64 = 1000;
+/// Translate's page size.
+const TRANSLATE_PAGE: usize = 3000;
+
+/// The v2 app and secret in a `BasicV2` header: base64 of `ID:SECRET`, optionally after
+/// `Basic `.
+fn basic_v2(ctx: &Ctx) -> Result<(String, String), ApiError> {
+    let header = ctx
+        .headers
+        .get("basicv2")
+        .ok_or_else(|| ApiError::bad_request("the BasicV2 header is required"))?;
+    let malformed =
+        || ApiError::bad_request("the BasicV2 header must be base64 of V2_APP_ID:V2_APP_SECRET");
+    let value = header.to_str().map_err(|_| malformed())?.trim();
+    let value = value.strip_prefix("Basic ").unwrap_or(value);
+    let decoded = STANDARD.decode(value).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    Ok((id.to_string(), secret.to_string()))
+}
+
+pub fn link(state: &mut State, ctx: &Ctx) -> Handled {
+    let (v2_id, secret) = basic_v2(ctx)?;
+    let v2 = state
+        .v2_index(&v2_id)
+        .filter(|&v2| state.v2(v2).secret == secret)
+        .ok_or_else(|| ApiError::unauthorized("invalid v2 application credentials in BasicV2"))?;
+    let (v2_region, v3_region) = (state.v2(v2).region, state.v3(ctx.app).region);
+    if v2_region != v3_region {
+        return Err(ApiError::bad_request(format!(
+            "v2 application {v2_id} is in region {v2_region} and this v3 application in region {v3_region}: applications can only be linked within one region"
+        )));
+    }
+    match state.apps[ctx.app].linked_v2 {
+        Some(linked) if linked == v2 => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "this v3 application is already linked to v2 application {}",
+                state.v2(other).id
+            )));
+        }
+        None => {
+            if let Some(other) = state.linked_v3_of(v2) {
+                return Err(ApiError::bad_request(format!(
+                    "v2 application {v2_id} is already linked to v3 application {}",
+                    state.v3(other).id
+                )));
+            }
+            state.apps[ctx.app].linked_v2 = Some(v2);
+        }
+    }
+    Ok(Reply::ok(
+        ctx.request_id,
+        application_object(state, ctx.app),
+    ))
+}
+
+/// The linked v2 app, or the 400 every migration tool answers before a link.
+fn linked(state: &State, ctx: &Ctx) -> Result<usize, ApiError> {
+    state.apps[ctx.app].linked_v2.ok_or_else(|| {
+        ApiError::bad_request(
+            "no v2 application is linked to this v3 application: link one first (migration_link_v2v3_apps)",
+        )
+    })
+}
+
+pub fn import(state: &mut State, ctx: &Ctx) -> Handled {
+    let v2 = linked(state, ctx)?;
+    state.import(ctx.app, v2);
+    Ok(Reply::ok(
+        ctx.request_id,
+        "V2 Application imported successfully to v3 Application: app settings, Connectors, redirect URIs, etc.",
+    ))
+}
+
+fn placeholder_flags(ctx: &Ctx) -> Result<PlaceholderFlags, ApiError> {
+    let defaults = PlaceholderFlags::default();
+    Ok(PlaceholderFlags {
+        allow_invalid_grant_creation: query_bool(ctx, "allow_invalid_grant_creation")?
+            .unwrap_or(defaults.allow_invalid_grant_creation),
+        clone_exchange: query_bool(ctx, "clone_exchange")?.unwrap_or(defaults.clone_exchange),
+    })
+}
+
+/// An account of the linked v2 app, or a 400 naming it.
+fn linked_account(state: &State, v2: usize, id: &str) -> Result<AccountRef, ApiError> {
+    state
+        .account_ref(id)
+        .filter(|r| r.app as usize == v2)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "account {id} is not an account of the linked v2 application"
+            ))
+        })
+}
+
+pub fn clone_single(state: &mut State, ctx: &Ctx) -> Handled {
+    let v2 = linked(state, ctx)?;
+    let flags = placeholder_flags(ctx)?;
+    let account = linked_account(state, v2, ctx.param.unwrap_or_default())?;
+    match state.clone_account(ctx.app, account, flags, ctx.now_ms) {
+        CloneOutcome::Existing(g) | CloneOutcome::Migrated(g) | CloneOutcome::Placeholder(g) => {
+            let grant = state.grant_to_api(&state.apps[ctx.app].grants[g as usize]);
+            Ok(Reply::ok(ctx.request_id, grant))
+        }
+        CloneOutcome::Failed(failure) => Err(ApiError::bad_request(failure.message())),
+    }
+}
+
+pub fn batch_clone(state: &mut State, ctx: &Ctx) -> Handled {
+    let v2 = linked(state, ctx)?;
+    let flags = placeholder_flags(ctx)?;
+    let body: BatchCloneRequest = optional_json_body(ctx)?;
+    let selection = BatchSelection {
+        limit: body.limit.unwrap_or(DEFAULT_BATCH_LIMIT) as usize,
+        offset: body.offset.unwrap_or(0) as usize,
+        providers: body.providers.unwrap_or_default(),
+        mode: body.mode.unwrap_or(CloneMode::All),
+    };
+    let index = state.start_batch(ctx.app, v2, &selection, flags, ctx.now_ms);
+    let (snapshot_job, clone_job) = state.jobs[index].to_api(&state.v3(ctx.app).id, ctx.now_ms);
+    Ok(Reply::ok(
+        ctx.request_id,
+        BatchCloneJobs {
+            clone_job,
+            snapshot_job,
+        },
+    ))
+}
+
+/// Values of an array query parameter, given repeated (`?status=a&status=b`) or
+/// comma-separated (`?status=a,b`).
+fn query_list<'a>(ctx: &'a Ctx, name: &str) -> Vec<&'a str> {
+    ctx.query
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+pub fn jobs(state: &mut State, ctx: &Ctx) -> Handled {
+    let statuses = query_list(ctx, "status")
+        .into_iter()
+        .map(|s| {
+            JobStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "status must be one of pending, running, completed, failed, partial; got {s:?}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let types = query_list(ctx, "type")
+        .into_iter()
+        .map(|t| {
+            JobType::parse(t).ok_or_else(|| {
+                ApiError::bad_request(format!("type must be snapshot or migration; got {t:?}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let by_completion = query_bool(ctx, "sort_by_completion")?.unwrap_or(false);
+    let mut jobs: Vec<_> = state
+        .jobs_of(ctx.app, ctx.now_ms)
+        .into_iter()
+        .filter(|(job, _)| statuses.is_empty() || statuses.contains(&job.status))
+        .filter(|(job, _)| types.is_empty() || types.contains(&job.job_type))
+        .collect();
+    if by_completion {
+        // Pending, then running, then finished jobs from the most recently completed.
+        jobs.sort_by_key(|(job, completed)| {
+            let rank = match job.status {
+                JobStatus::Pending => 0,
+                JobStatus::Running => 1,
+                _ => 2,
+            };
+            (rank, std::cmp::Reverse(completed.unwrap_or(0)))
+        });
+    }
+    let data: Vec<_> = jobs.into_iter().map(|(job, _)| job).collect();
+    Ok(Reply::ok(ctx.request_id, data))
+}
+
+const RESOURCE_TYPES: [&str; 8] = [
+    "messages",
+    "drafts",
+    "threads",
+    "contacts",
+    "contactgroups",
+    "events",
+    "calendars",
+    "folders",
+];
+
+/// A fixed 64-bit mix (splitmix64), so translations are the same on every run.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn hash_str(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn base36(mut x: u64, len: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::with_capacity(len);
+    for round in 0..len {
+        if round % 12 == 11 {
+            x = mix(x);
+        }
+        out.push(DIGITS[(x % 36) as usize]);
+        x /= 36;
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// When the v2 objects of an account were created: one every ten minutes from this instant.
+const FIRST_OBJECT_AT: i64 = 1_600_000_000;
+const OBJECT_SPACING: i64 = 600;
+
+pub fn translate(state: &mut State, ctx: &Ctx) -> Handled {
+    let v2 = linked(state, ctx)?;
+    let body: TranslateRequest = json_body(ctx)?;
+    if !RESOURCE_TYPES.contains(&body.resource_type.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "resource_type must be one of {}",
+            RESOURCE_TYPES.join(", ")
+        )));
+    }
+    let account = linked_account(state, v2, &body.v2_account_id)?;
+    let page = body.next_page_number.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::bad_request("next_page_number starts at 1"));
+    }
+    let seed = hash_str(&body.v2_account_id) ^ hash_str(&body.resource_type);
+    // Every account has a deterministic number of objects of each type: messages and threads
+    // often need more than one page, the rest rarely.
+    let count = match body.resource_type.as_str() {
+        "messages" | "threads" => mix(seed) % 7000,
+        _ => mix(seed) % 400,
+    } as usize;
+    let first = body
+        .start_from_timestamp
+        .map(|ts| (((ts - FIRST_OBJECT_AT).max(0) + OBJECT_SPACING - 1) / OBJECT_SPACING) as usize)
+        .unwrap_or(0)
+        .min(count);
+    let skip = (page as usize - 1).saturating_mul(TRANSLATE_PAGE);
+    // One more than a page, to know whether another page follows.
+    let mut page_ids: Vec<String> = match body.nylas_ids {
+        Some(ids) => ids
+            .into_iter()
+            .skip(skip)
+            .take(TRANSLATE_PAGE + 1)
+            .collect(),
+        None => (first..count)
+            .skip(skip)
+            .take(TRANSLATE_PAGE + 1)
+            .map(|i| base36(mix(seed ^ i as u64), 25))
+            .collect(),
+    };
+    let more = page_ids.len() > TRANSLATE_PAGE;
+    page_ids.truncate(TRANSLATE_PAGE);
+    let translations = page_ids
+        .iter()
+        .map(|id| Translation {
+            v2_resource_id: Some(id.clone()),
+            v3_resource_id: Some(format!("{:016x}", mix(hash_str(id)))),
+        })
+        .collect();
+    Ok(Reply::ok(
+        ctx.request_id,
+        TranslateResult {
+            v2_application_id: state.v2(v2).id.clone(),
+            v2_account_id: state.account(account).id.clone(),
+            resource_type: body.resource_type,
+            ids: page_ids,
+            translations: Some(translations),
+            next_page_number: more.then_some(page + 1),
+        },
+    ))
+}

@@ -1,0 +1,216 @@
+//! The contract's operations, one file per resource. `match_operation` maps a request line to an
+//! operation; each handler is a synchronous function of the locked state and the request.
+
+mod applications;
+pub use applications::application_object;
+mod connectors;
+mod grants;
+mod migration;
+mod webhooks;
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::state::State;
+use crate::api::{Envelope, Operation};
+
+/// What a handler sees of a request.
+pub struct Ctx<'a> {
+    pub request_id: &'a str,
+    /// The v3 application the API key belongs to.
+    pub app: usize,
+    pub now_ms: u64,
+    pub query: &'a [(String, String)],
+    pub body: &'a [u8],
+    pub headers: &'a HeaderMap,
+    /// The path parameter (`account_id`, `provider`, `grantId` or `id`), decoded.
+    pub param: Option<&'a str>,
+}
+
+/// A successful answer: a status and a JSON body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// `{"request_id", "data"}` with `status`.
+    pub fn data<T: Serialize>(status: StatusCode, request_id: &str, data: T) -> Reply {
+        let envelope = Envelope {
+            request_id: Some(request_id.to_string()),
+            data,
+        };
+        Reply {
+            status,
+            body: serde_json::to_vec(&envelope).unwrap_or_default(),
+        }
+    }
+
+    pub fn ok<T: Serialize>(request_id: &str, data: T) -> Reply {
+        Reply::data(StatusCode::OK, request_id, data)
+    }
+
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Reply {
+        Reply {
+            status,
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+}
+
+pub type Handled = Result<Reply, ApiError>;
+
+/// The operation a method and path name, with its path parameter. `Err(true)` when the path is
+/// known but not the method.
+pub fn match_operation(method: &Method, path: &str) -> Result<(Operation, Option<String>), bool> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let (candidates, param): (&[Operation], Option<&str>) = match segments.as_slice() {
+        ["", "v3", "migration-tools", "link-v2v3-apps"] => (&[Operation::LinkV2V3Apps], None),
+        ["", "v3", "migration-tools", "import-v2-app"] => (&[Operation::ImportV2App], None),
+        ["", "v3", "migration-tools", "grants", id, "clone"] if !id.is_empty() => {
+            (&[Operation::CloneSingleAccount], Some(*id))
+        }
+        ["", "v3", "migration-tools", "snapshot-batch-clone"] => {
+            (&[Operation::SnapshotBatchClone], None)
+        }
+        ["", "v3", "migration-tools", "jobs"] => (&[Operation::GetJobs], None),
+        ["", "v3", "migration-tools", "translate"] => (&[Operation::Translate], None),
+        ["", "v3", "applications"] => (&[Operation::GetApplication], None),
+        ["", "v3", "connectors"] => (
+            &[Operation::ListConnectors, Operation::CreateConnector],
+            None,
+        ),
+        ["", "v3", "connectors", p] if !p.is_empty() => (
+            &[Operation::GetConnector, Operation::UpdateConnector],
+            Some(*p),
+        ),
+        ["", "v3", "grants"] => (&[Operation::ListGrants], None),
+        ["", "v3", "grants", id] if !id.is_empty() => (&[Operation::GetGrant], Some(*id)),
+        ["", "v3", "webhooks"] => (&[Operation::ListWebhooks, Operation::CreateWebhook], None),
+        ["", "v3", "webhooks", id] if !id.is_empty() => (
+            &[Operation::GetWebhook, Operation::UpdateWebhook],
+            Some(*id),
+        ),
+        _ => return Err(false),
+    };
+    let op = candidates
+        .iter()
+        .find(|op| op.method() == method.as_str())
+        .ok_or(true)?;
+    let param = match param {
+        Some(p) => Some(percent_decode(p).ok_or(false)?),
+        None => None,
+    };
+    Ok((*op, param))
+}
+
+/// Runs `op`'s handler.
+pub fn dispatch(op: Operation, state: &mut State, ctx: &Ctx) -> Handled {
+    match op {
+        Operation::LinkV2V3Apps => migration::link(state, ctx),
+        Operation::ImportV2App => migration::import(state, ctx),
+        Operation::CloneSingleAccount => migration::clone_single(state, ctx),
+        Operation::SnapshotBatchClone => migration::batch_clone(state, ctx),
+        Operation::GetJobs => migration::jobs(state, ctx),
+        Operation::Translate => migration::translate(state, ctx),
+        Operation::GetApplication => applications::get(state, ctx),
+        Operation::CreateConnector => connectors::create(state, ctx),
+        Operation::ListConnectors => connectors::list(state, ctx),
+        Operation::GetConnector => connectors::get(state, ctx),
+        Operation::UpdateConnector => connectors::update(state, ctx),
+        Operation::ListGrants => grants::list(state, ctx),
+        Operation::GetGrant => grants::get(state, ctx),
+        Operation::CreateWebhook => webhooks::create(state, ctx),
+        Operation::ListWebhooks => webhooks::list(state, ctx),
+        Operation::GetWebhook => webhooks::get(state, ctx),
+        Operation::UpdateWebhook => webhooks::update(state, ctx),
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (in queries); `None` on a bad escape or invalid UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A query string as decoded pairs, repeated keys kept in order.
+pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_decode(&s.replace('+', " "))
+                    .ok_or_else(|| ApiError::bad_request("malformed query string"))
+            };
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+/// The last value of query parameter `name`.
+pub fn query_value<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a str> {
+    ctx.query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub fn query_bool(ctx: &Ctx, name: &str) -> Result<Option<bool>, ApiError> {
+    match query_value(ctx, name) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "query parameter {name} must be true or false"
+        ))),
+    }
+}
+
+pub fn query_uint(ctx: &Ctx, name: &str) -> Result<Option<usize>, ApiError> {
+    query_value(ctx, name)
+        .map(|v| {
+            v.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "query parameter {name} must be a non-negative integer"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The JSON body as `T`; a precise 400 otherwise.
+pub fn json_body<T: DeserializeOwned>(ctx: &Ctx) -> Result<T, ApiError> {
+    serde_json::from_slice(ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+}
+
+/// Like `json_body`, but an empty body means `T::default()`.
+pub fn optional_json_body<T: DeserializeOwned + Default>(ctx: &Ctx) -> Result<T, ApiError> {
+    if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        json_body(ctx)
+    }
+}

@@ -1,0 +1,444 @@
+//! The HTTP side: one listener per region, every request through one pipeline (operation, auth,
+//! rate limit, faults, handler, stats, log), and the in-process handle tests use.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::clock::Clock;
+use super::config::SimulatorConfig;
+use super::connection::{DropSwitch, DroppableListener};
+use super::error::ApiError;
+use super::faults::{Fault, Faults};
+use super::rate_limit::{RateLimiter, retry_after_secs};
+use super::record::RecordedResponse;
+use super::routes::{self, Ctx, Reply};
+use super::state::State;
+use super::stats::{Stats, StatsCollector};
+use super::view::WorldView;
+use super::world::WorldError;
+use crate::api::{Operation, Region};
+
+/// Request bodies larger than this are refused with 400.
+const MAX_BODY: usize = 1 << 20;
+
+/// The path of the stats endpoint, on both listeners.
+pub const STATS_PATH: &str = "/_sim/stats";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error("cannot listen on {addr} for the {region} region: {source}")]
+    Bind {
+        region: Region,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What every request of both regions shares.
+struct Shared {
+    state: Mutex<State>,
+    clock: Clock,
+    stats: StatsCollector,
+    limiter: RateLimiter,
+    faults: Faults,
+    latency: Duration,
+    recorded: Option<Mutex<Vec<RecordedResponse>>>,
+}
+
+impl Shared {
+    /// The state, caught up with the clock.
+    fn state(&self) -> MutexGuard<'_, State> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.tick(self.clock.now_ms());
+        state
+    }
+
+    fn stats(&self) -> Stats {
+        let clones: BTreeMap<String, u64> = {
+            let state = self.state();
+            state
+                .clones
+                .iter()
+                .map(|(r, n)| (state.account(*r).id.clone(), u64::from(*n)))
+                .collect()
+        };
+        self.stats.snapshot(clones)
+    }
+
+    fn record(&self, op: Option<Operation>, status: StatusCode, body: &[u8]) {
+        if let Some(recorded) = &self.recorded {
+            let body = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+            if let Ok(mut recorded) = recorded.lock() {
+                recorded.push(RecordedResponse {
+                    operation: op,
+                    status: status.as_u16(),
+                    body,
+                });
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct RegionService {
+    shared: Arc<Shared>,
+    region: Region,
+}
+
+/// A running simulator: both regions listening until `shutdown`.
+pub struct RunningSimulator {
+    shared: Arc<Shared>,
+    us: SocketAddr,
+    eu: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the simulator on `listen` (use 127.0.0.1), each region on its own ephemeral port.
+pub async fn start(
+    config: SimulatorConfig,
+    listen: IpAddr,
+) -> Result<RunningSimulator, SimulatorError> {
+    start_on(
+        config,
+        SocketAddr::new(listen, 0),
+        SocketAddr::new(listen, 0),
+    )
+    .await
+}
+
+/// Starts the simulator with the U.S. region on `us` and the E.U. region on `eu`.
+pub async fn start_on(
+    config: SimulatorConfig,
+    us: SocketAddr,
+    eu: SocketAddr,
+) -> Result<RunningSimulator, SimulatorError> {
+    config.world.check()?;
+    let apps = config.world.v3_apps.len();
+    let shared = Arc::new(Shared {
+        clock: Clock::new(config.job_speed),
+        stats: StatsCollector::default(),
+        limiter: RateLimiter::new(config.rate_limit, apps),
+        faults: Faults::new(config.fault_rate, config.drop_rate, config.seed),
+        latency: config.latency,
+        recorded: config.record_responses.then(|| Mutex::new(Vec::new())),
+        state: Mutex::new(State::new(
+            config.world,
+            config.seed,
+            config.job_timing,
+            config.failing_jobs,
+        )),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut addrs = Vec::new();
+    for (region, addr) in [(Region::Us, us), (Region::Eu, eu)] {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimulatorError::Bind {
+                region,
+                addr,
+                source,
+            })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SimulatorError::Bind {
+                region,
+                addr,
+                source,
+            })?;
+        addrs.push(local);
+        let router = Router::new()
+            .route(STATS_PATH, get(stats_endpoint))
+            .fallback(handle)
+            .with_state(RegionService {
+                shared: shared.clone(),
+                region,
+            });
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(
+                DroppableListener { inner: listener },
+                router.into_make_service_with_connect_info::<DropSwitch>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+            if let Err(err) = served {
+                tracing::error!(%region, error = %err, "simulator listener failed");
+            }
+        }));
+    }
+    Ok(RunningSimulator {
+        shared,
+        us: addrs[0],
+        eu: addrs[1],
+        stop,
+        tasks,
+    })
+}
+
+impl RunningSimulator {
+    /// The region's base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn base_url(&self, region: Region) -> String {
+        format!("http://{}", self.addr(region))
+    }
+
+    pub fn addr(&self, region: Region) -> SocketAddr {
+        match region {
+            Region::Us => self.us,
+            Region::Eu => self.eu,
+        }
+    }
+
+    /// `GET` this for the stats as JSON (served by both regions' listeners).
+    pub fn stats_url(&self) -> String {
+        format!("{}{STATS_PATH}", self.base_url(Region::Us))
+    }
+
+    /// The same data as `GET /_sim/stats`.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// A copy of the current state, caught up with the clock.
+    pub fn world(&self) -> WorldView {
+        let now = self.shared.clock.now_ms();
+        self.shared.state().view(now)
+    }
+
+    /// Moves simulated time forward (jobs advance accordingly).
+    pub fn advance(&self, d: Duration) {
+        self.shared.clock.advance(d);
+        drop(self.shared.state());
+    }
+
+    /// Simulated Unix time, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.shared.clock.now_ms()
+    }
+
+    /// Every response answered so far (empty unless `record_responses`).
+    pub fn recorded_responses(&self) -> Vec<RecordedResponse> {
+        self.shared
+            .recorded
+            .as_ref()
+            .and_then(|r| r.lock().ok().map(|r| r.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Stops both listeners and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn stats_endpoint(AxumState(svc): AxumState<RegionService>) -> Response {
+    let stats = svc.shared.stats();
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        serde_json::to_vec(&stats).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_reply(err: &ApiError, request_id: &str) -> Reply {
+    Reply::json(err.status, &err.body(request_id))
+}
+
+/// The v3 application a `Bearer` API key names, if it belongs to this region.
+fn authenticate(shared: &Shared, region: Region, req: &Request) -> Result<usize, ApiError> {
+    let missing = || ApiError::unauthorized("missing or invalid API key");
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(missing)?;
+    let (scheme, key) = header.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(missing());
+    }
+    let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let app = state.app_for_key(key.trim()).ok_or_else(missing)?;
+    if state.v3(app).region != region {
+        // API keys are regional: a key of the other region is unknown here.
+        return Err(missing());
+    }
+    Ok(app)
+}
+
+/// Every request of both regions, except the stats endpoint.
+async fn handle(
+    AxumState(svc): AxumState<RegionService>,
+    ConnectInfo(switch): ConnectInfo<DropSwitch>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let shared = &svc.shared;
+    shared.stats.received();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    // Only the path is logged: queries are the caller's business.
+    let path = req.uri().path().to_string();
+    let matched = routes::match_operation(&method, &path);
+    let op = matched.as_ref().ok().map(|(op, _)| *op);
+
+    let (reply, retry_after, dropped) = answer(shared, svc.region, matched, &request_id, req).await;
+
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let op_name = op.map_or(super::stats::UNKNOWN_OPERATION, Operation::operation_id);
+    if let Some(reply) = &reply {
+        shared.stats.answered(op, reply.status.as_u16());
+    }
+    if dropped {
+        shared.stats.dropped(op);
+        tracing::info!(
+            region = %svc.region, %method, %path, operation = op_name, status = "dropped",
+            latency_ms, request_id, "request"
+        );
+        switch.drop_connection();
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let Some(reply) = reply else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    tracing::info!(
+        region = %svc.region, %method, %path, operation = op_name, status = reply.status.as_u16(),
+        latency_ms, request_id, "request"
+    );
+    shared.record(op, reply.status, &reply.body);
+    let mut response = json_response(reply.status, reply.body);
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// The pipeline: body, latency, auth, rate limit, faults, handler. Returns the reply (`None`
+/// when the connection is dropped before the handler ran), a `Retry-After`, and whether to
+/// drop the connection.
+async fn answer(
+    shared: &Shared,
+    region: Region,
+    matched: Result<(Operation, Option<String>), bool>,
+    request_id: &str,
+    req: Request,
+) -> (Option<Reply>, Option<u64>, bool) {
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    let (op, param) = match matched {
+        Ok(found) => found,
+        Err(known_path) => {
+            let err = if known_path {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "invalid_request_error",
+                    "method not allowed on this path",
+                )
+            } else {
+                ApiError::not_found("no such endpoint")
+            };
+            return (Some(error_reply(&err, request_id)), None, false);
+        }
+    };
+    let app = match authenticate(shared, region, &req) {
+        Ok(app) => app,
+        Err(err) => return (Some(error_reply(&err, request_id)), None, false),
+    };
+    if let Err(wait) = shared.limiter.check(app) {
+        let err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "too many requests for this application: at most the rate limit per second",
+        );
+        return (
+            Some(error_reply(&err, request_id)),
+            Some(retry_after_secs(wait)),
+            false,
+        );
+    }
+    let (headers, query) = {
+        let headers = req.headers().clone();
+        let query = req.uri().query().unwrap_or("").to_string();
+        (headers, query)
+    };
+    let body = match to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            let err = ApiError::bad_request("request body too large or unreadable");
+            return (Some(error_reply(&err, request_id)), None, false);
+        }
+    };
+    let after_apply = match shared.faults.draw(op.is_write()) {
+        Fault::None => false,
+        Fault::ServerError(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let err = ApiError::new(status, "server_error", "injected server error; retry later");
+            return (Some(error_reply(&err, request_id)), None, false);
+        }
+        Fault::Drop { after_apply: false } => return (None, None, true),
+        Fault::Drop { after_apply: true } => true,
+    };
+    let query = match routes::parse_query(&query) {
+        Ok(query) => query,
+        Err(err) => return (Some(error_reply(&err, request_id)), None, after_apply),
+    };
+    let now_ms = shared.clock.now_ms();
+    let ctx = Ctx {
+        request_id,
+        app,
+        now_ms,
+        query: &query,
+        body: &body,
+        headers: &headers,
+        param: param.as_deref(),
+    };
+    let result = {
+        let mut state = shared.state();
+        routes::dispatch(op, &mut state, &ctx)
+    };
+    let reply = result.unwrap_or_else(|err| error_reply(&err, request_id));
+    (Some(reply), None, after_apply)
+}

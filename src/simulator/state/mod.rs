@@ -1,0 +1,174 @@
+//! The simulator's mutable state: what each v3 application has become (link, import,
+//! connectors, webhooks, grants, batch jobs) and where each v2 account stands. One `State` sits
+//! behind one mutex; every operation is a short, synchronous method on it.
+
+mod clone;
+mod connectors;
+mod grants;
+mod jobs;
+mod webhooks;
+
+use std::collections::HashMap;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+pub use clone::{CloneFailure, CloneOutcome, PlaceholderFlags};
+pub use connectors::ConnectorState;
+pub use grants::{GrantFilter, GrantRecord};
+pub use jobs::{BatchJob, BatchSelection};
+pub use webhooks::{WebhookChanges, WebhookState};
+
+use super::config::{FailingJob, JobTiming};
+use super::world::{V2Account, V2App, V3App, World};
+use crate::api::Branding;
+
+/// Where a v2 account sits: `app` indexes `World::v2_apps`, `index` its `accounts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountRef {
+    pub app: u32,
+    pub index: u32,
+}
+
+/// Where a v2 account stands in its migration, as batch clone modes see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationStatus {
+    /// Never attempted (`only_new` takes these).
+    New,
+    /// Has a valid grant.
+    Migrated,
+    /// Has an invalid placeholder grant.
+    Placeholder,
+    /// The last attempt failed (`only_failed` takes these).
+    Failed,
+}
+
+/// A v3 application and everything the migration has done to it.
+#[derive(Debug)]
+pub struct AppState {
+    pub linked_v2: Option<usize>,
+    pub imported: bool,
+    pub branding: Option<Branding>,
+    pub connectors: Vec<ConnectorState>,
+    pub webhooks: Vec<WebhookState>,
+    pub grants: Vec<GrantRecord>,
+    pub grant_by_account: HashMap<AccountRef, u32>,
+    pub grant_by_id: HashMap<Box<str>, u32>,
+    /// Indices into `State::jobs`, in creation order.
+    pub jobs: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub world: World,
+    statuses: Vec<Vec<MigrationStatus>>,
+    accounts_by_id: HashMap<Box<str>, AccountRef>,
+    v2_by_id: HashMap<Box<str>, usize>,
+    v3_by_key: HashMap<Box<str>, usize>,
+    pub apps: Vec<AppState>,
+    pub jobs: Vec<BatchJob>,
+    /// Jobs not finished yet: the only ones `tick` looks at.
+    active_jobs: Vec<usize>,
+    /// Clone attempts per account, single and batch, whatever their outcome.
+    pub clones: HashMap<AccountRef, u32>,
+    rng: StdRng,
+    timing: JobTiming,
+    failing_jobs: Vec<FailingJob>,
+}
+
+impl State {
+    pub fn new(world: World, seed: u64, timing: JobTiming, failing_jobs: Vec<FailingJob>) -> State {
+        let mut accounts_by_id = HashMap::with_capacity(world.account_count());
+        let mut statuses = Vec::with_capacity(world.v2_apps.len());
+        let mut v2_by_id = HashMap::new();
+        for (a, app) in world.v2_apps.iter().enumerate() {
+            v2_by_id.insert(app.id.as_str().into(), a);
+            statuses.push(vec![MigrationStatus::New; app.accounts.len()]);
+            for (i, account) in app.accounts.iter().enumerate() {
+                accounts_by_id.insert(
+                    account.id.as_str().into(),
+                    AccountRef {
+                        app: a as u32,
+                        index: i as u32,
+                    },
+                );
+            }
+        }
+        let mut v3_by_key = HashMap::new();
+        let mut apps = Vec::with_capacity(world.v3_apps.len());
+        for (i, app) in world.v3_apps.iter().enumerate() {
+            v3_by_key.insert(app.api_key.as_str().into(), i);
+            apps.push(AppState {
+                linked_v2: app
+                    .linked_v2_app
+                    .as_deref()
+                    .and_then(|id| v2_by_id.get(id).copied()),
+                imported: false,
+                branding: None,
+                connectors: Vec::new(),
+                webhooks: Vec::new(),
+                grants: Vec::new(),
+                grant_by_account: HashMap::new(),
+                grant_by_id: HashMap::new(),
+                jobs: Vec::new(),
+            });
+        }
+        State {
+            world,
+            statuses,
+            accounts_by_id,
+            v2_by_id,
+            v3_by_key,
+            apps,
+            jobs: Vec::new(),
+            active_jobs: Vec::new(),
+            clones: HashMap::new(),
+            rng: StdRng::seed_from_u64(seed ^ 0x5eed_5eed_5eed_5eed),
+            timing,
+            failing_jobs,
+        }
+    }
+
+    /// The v3 application an API key belongs to.
+    pub fn app_for_key(&self, key: &str) -> Option<usize> {
+        self.v3_by_key.get(key).copied()
+    }
+
+    pub fn v3(&self, app: usize) -> &V3App {
+        &self.world.v3_apps[app]
+    }
+
+    pub fn v2_index(&self, id: &str) -> Option<usize> {
+        self.v2_by_id.get(id).copied()
+    }
+
+    pub fn v2(&self, app: usize) -> &V2App {
+        &self.world.v2_apps[app]
+    }
+
+    pub fn account_ref(&self, id: &str) -> Option<AccountRef> {
+        self.accounts_by_id.get(id).copied()
+    }
+
+    pub fn account(&self, r: AccountRef) -> &V2Account {
+        &self.world.v2_apps[r.app as usize].accounts[r.index as usize]
+    }
+
+    pub fn status(&self, r: AccountRef) -> MigrationStatus {
+        self.statuses[r.app as usize][r.index as usize]
+    }
+
+    fn set_status(&mut self, r: AccountRef, status: MigrationStatus) {
+        self.statuses[r.app as usize][r.index as usize] = status;
+    }
+
+    /// The v3 application a v2 application is linked to, if any.
+    pub fn linked_v3_of(&self, v2: usize) -> Option<usize> {
+        self.apps.iter().position(|a| a.linked_v2 == Some(v2))
+    }
+
+    pub fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}

@@ -1,0 +1,418 @@
+//! Builds a [`Node`] tree from the parser's events, iteratively.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use super::error::YamlError;
+use super::node::{Node, Value};
+use super::scalar::resolve_plain;
+
+/// Bounds on what a document may cost to load.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest nesting of lists and mappings.
+    pub max_depth: usize,
+    /// Most nodes in the tree, counting every copy an alias makes.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 64,
+            max_nodes: 2_000_000,
+        }
+    }
+}
+
+/// Parses a single YAML document with the default [`Limits`].
+///
+/// On failure returns every error found: a syntax error stops the parse, while duplicate keys
+/// are all collected.
+pub fn parse(text: &str) -> Result<Node, Vec<YamlError>> {
+    parse_with_limits(text, Limits::default())
+}
+
+pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Node, Vec<YamlError>> {
+    match Builder::new(text, limits).run() {
+        Ok((root, errors)) if errors.is_empty() => Ok(root),
+        Ok((_, errors)) | Err(errors) => Err(errors),
+    }
+}
+
+/// Parses a single YAML document, returning the tree whenever one could be built: with
+/// duplicate keys the tree is still returned (keeping every entry) next to their errors, so a
+/// caller can go on to report other problems too.
+pub fn parse_collecting(text: &str) -> (Option<Node>, Vec<YamlError>) {
+    match Builder::new(text, Limits::default()).run() {
+        Ok((root, errors)) => (Some(root), errors),
+        Err(errors) => (None, errors),
+    }
+}
+
+enum Frame {
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+        size: usize,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        seen: HashMap<String, Range<usize>>,
+        size: usize,
+    },
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    limits: Limits,
+    /// Character index → byte offset, only for non-ASCII text (the parser counts characters).
+    char_to_byte: Option<Vec<usize>>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    root: Option<Node>,
+    documents: usize,
+    errors: Vec<YamlError>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str, limits: Limits) -> Self {
+        let char_to_byte = (!text.is_ascii()).then(|| {
+            let mut map: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            map.push(text.len());
+            map
+        });
+        Builder {
+            text,
+            limits,
+            char_to_byte,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            nodes: 0,
+            root: None,
+            documents: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.char_to_byte {
+            Some(map) => map.get(char_index).copied().unwrap_or(self.text.len()),
+            None => char_index.min(self.text.len()),
+        }
+    }
+
+    fn range(&self, span: &Span) -> Range<usize> {
+        self.byte(span.start.index())..self.byte(span.end.index())
+    }
+
+    fn fail(&self, span: Range<usize>, message: impl Into<String>) -> Vec<YamlError> {
+        let mut errors = self.errors.clone();
+        errors.push(YamlError::at(self.text, span, message));
+        errors
+    }
+
+    /// The tree and the non-fatal errors, or the errors up to and including a fatal one.
+    fn run(mut self) -> Result<(Node, Vec<YamlError>), Vec<YamlError>> {
+        let mut parser = Parser::new_from_str(self.text);
+        while let Some(next) = parser.next_event() {
+            let (event, span) = match next {
+                Ok(pair) => pair,
+                Err(err) => {
+                    let at = self.byte(err.marker().index());
+                    return Err(self.fail(at..at, format!("invalid YAML: {}", err.info())));
+                }
+            };
+            let range = self.range(&span);
+            match event {
+                Event::DocumentStart(_) => {
+                    self.documents += 1;
+                    if self.documents > 1 {
+                        return Err(self.fail(
+                            range,
+                            "expected one YAML document, found a second one (`---`)",
+                        ));
+                    }
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                    let value = if style == ScalarStyle::Plain && !is_str_tag {
+                        resolve_plain(&text)
+                    } else {
+                        Value::String(text.into_owned())
+                    };
+                    let node = Node { value, span: range };
+                    self.count(1, &node.span)?;
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, (node.clone(), 1));
+                    }
+                    self.push(node, 1)?;
+                }
+                Event::Alias(id) => {
+                    let Some((node, size)) = self.anchors.get(&id).cloned() else {
+                        return Err(self.fail(range, "alias to an anchor that is not defined"));
+                    };
+                    self.count(size, &range)?;
+                    // The copy keeps the anchored node's content but points at the alias, so a
+                    // diagnostic about it shows where it was used.
+                    let node = Node {
+                        span: range,
+                        ..node
+                    };
+                    self.push(node, size)?;
+                }
+                Event::SequenceStart(anchor, _) => {
+                    self.open(&range)?;
+                    self.stack.push(Frame::Seq {
+                        start: range.start,
+                        anchor,
+                        items: Vec::new(),
+                        size: 1,
+                    });
+                }
+                Event::MappingStart(anchor, _) => {
+                    self.open(&range)?;
+                    self.stack.push(Frame::Map {
+                        start: range.start,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                        seen: HashMap::new(),
+                        size: 1,
+                    });
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let Some(frame) = self.stack.pop() else {
+                        continue;
+                    };
+                    let (node, anchor, size) = match frame {
+                        Frame::Seq {
+                            start,
+                            anchor,
+                            items,
+                            size,
+                        } => {
+                            let end = items.last().map_or(range.end, |n| n.span.end).max(start);
+                            let node = Node {
+                                value: Value::Seq(items),
+                                span: start..end,
+                            };
+                            (node, anchor, size)
+                        }
+                        Frame::Map {
+                            start,
+                            anchor,
+                            entries,
+                            size,
+                            ..
+                        } => {
+                            let end = entries
+                                .last()
+                                .map_or(range.end, |(_, v)| v.span.end)
+                                .max(start);
+                            let node = Node {
+                                value: Value::Map(entries),
+                                span: start..end,
+                            };
+                            (node, anchor, size)
+                        }
+                    };
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, (node.clone(), size));
+                    }
+                    self.push(node, size)?;
+                }
+                Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+            }
+        }
+        let root = self.root.take().unwrap_or(Node {
+            value: Value::Null,
+            span: 0..0,
+        });
+        Ok((root, self.errors))
+    }
+
+    fn open(&mut self, range: &Range<usize>) -> Result<(), Vec<YamlError>> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.fail(
+                range.clone(),
+                format!(
+                    "nesting is deeper than {} levels; a plan never needs that",
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        self.count(1, range)
+    }
+
+    fn count(&mut self, nodes: usize, range: &Range<usize>) -> Result<(), Vec<YamlError>> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > self.limits.max_nodes {
+            return Err(self.fail(
+                range.clone(),
+                format!(
+                    "document has more than {} nodes (counting every alias copy); is this an alias bomb?",
+                    self.limits.max_nodes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds a finished node to the collection being built, or makes it the root.
+    fn push(&mut self, node: Node, size: usize) -> Result<(), Vec<YamlError>> {
+        let text = self.text;
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq {
+                items, size: total, ..
+            }) => {
+                items.push(node);
+                *total += size;
+                Ok(())
+            }
+            Some(Frame::Map {
+                entries,
+                key,
+                seen,
+                size: total,
+                ..
+            }) => {
+                *total += size;
+                let Some(k) = key.take() else {
+                    let name = match node.value {
+                        Value::String(s) => s,
+                        Value::Null => "null".to_owned(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Float(_) => text.get(node.span.clone()).unwrap_or("").to_owned(),
+                        Value::Seq(_) | Value::Map(_) => {
+                            let err = YamlError::at(
+                                text,
+                                node.span,
+                                "a mapping key must be a plain value, not a list or mapping",
+                            );
+                            let mut errors = std::mem::take(&mut self.errors);
+                            errors.push(err);
+                            return Err(errors);
+                        }
+                    };
+                    if let Some(first) = seen.get(&name) {
+                        let mut err = YamlError::at(
+                            text,
+                            node.span.clone(),
+                            format!("duplicate key `{name}`"),
+                        );
+                        err.related = Some(("first defined here".to_owned(), first.clone()));
+                        self.errors.push(err);
+                    } else {
+                        seen.insert(name.clone(), node.span.clone());
+                    }
+                    *key = Some(Node {
+                        value: Value::String(name),
+                        span: node.span,
+                    });
+                    return Ok(());
+                };
+                entries.push((k, node));
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_values() {
+        let text = "name: acme\npairs:\n  - name: prod\n    limit: 10\n";
+        let root = parse(text).unwrap();
+        let name = root.pointer("/pairs/0/name").unwrap();
+        assert_eq!(&text[name.span.clone()], "prod");
+        let limit = root.pointer("/pairs/0/limit").unwrap();
+        assert_eq!(limit.value, Value::Int(10));
+        assert_eq!(&text[limit.span.clone()], "10");
+    }
+
+    #[test]
+    fn spans_are_bytes_for_non_ascii_text() {
+        let text = "name: \"é€\"\nother: x\n";
+        let root = parse(text).unwrap();
+        assert_eq!(&text[root.pointer("/other").unwrap().span.clone()], "x");
+    }
+
+    #[test]
+    fn duplicate_keys_are_all_reported() {
+        let errors = parse("a: 1\nb: 2\na: 3\nb: 4\n").unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!((errors[0].line, errors[0].column), (3, 1));
+        assert!(errors[0].related.is_some());
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let errors = parse(&text).unwrap_err();
+        assert!(errors[0].message.contains("alias bomb"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn aliases_copy_their_anchor() {
+        let root = parse("base: &t [a, b]\nuse: *t\n").unwrap();
+        assert_eq!(
+            root.get("use").unwrap().to_json(),
+            serde_json::json!(["a", "b"])
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        let errors = parse(&text).unwrap_err();
+        assert!(errors[0].message.contains("nesting") || errors[0].message.contains("invalid"));
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        let errors = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(errors[0].message.starts_with("invalid YAML"));
+        assert!(errors[0].line >= 1);
+    }
+
+    #[test]
+    fn a_second_document_is_an_error() {
+        let errors = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert!(errors[0].message.contains("second"));
+    }
+
+    #[test]
+    fn reads_the_nylas_contract() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/nylas-openapi/nylas-v3-migration.openapi.yaml"
+        );
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipping: {path} is absent");
+            return;
+        };
+        let spec: serde_json::Value = crate::yaml::from_str(&text).unwrap();
+        assert_eq!(spec["openapi"], "3.1.0");
+        assert!(spec["paths"]["/v3/grants"]["get"]["parameters"].is_array());
+    }
+}
