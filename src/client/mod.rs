@@ -1,1 +1,362 @@
-//! The Nylas v3 API client. (Being built: issue 4.)
+//! The Nylas v3 API client: one typed method per contract operation, per-region endpoints,
+//! Bearer and BasicV2 auth, a rate limiter per v3 application, retries where they are safe, and
+//! errors that say what to do.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), nylas_migrate::client::ClientError> {
+//! use nylas_migrate::api::Region;
+//! use nylas_migrate::client::{AppConfig, NylasClient, Secret};
+//!
+//! let client = NylasClient::builder().build()?;
+//! let app = client.app(AppConfig {
+//!     region: Region::Us,
+//!     app_id: "ad410018-d306-43f9-8361-fa5d7b2172e0".into(),
+//!     api_key: Secret::new(std::env::var("ACME_V3_API_KEY").unwrap_or_default()),
+//!     rate_limit: None,
+//!     key_source: "environment variable ACME_V3_API_KEY (pair acme-prod)".into(),
+//! });
+//! let application = app.get_application().await?;
+//! app.verify_region(&application.data)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each module holds one concept: [`secret`], [`endpoint`], [`rate_limit`], [`retry`], [`error`];
+//! `transport` sends one call through limiter and retries; `operations` and `paging` are the
+//! contract's operations.
+
+pub mod endpoint;
+pub mod error;
+mod operations;
+mod paging;
+pub mod rate_limit;
+pub mod retry;
+pub mod secret;
+mod transport;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use reqwest::Url;
+
+use crate::api::{Operation, Region};
+
+pub use endpoint::{EndpointError, Endpoints};
+pub use error::ClientError;
+pub use operations::{CreatedWebhook, GrantFilter, JobFilter};
+pub use paging::{GRANT_PAGE_SIZE, TranslatePager};
+pub use rate_limit::{RateLimiter, RateLimiters};
+pub use retry::{RepeatRule, RetryPolicy, repeat_rule};
+pub use secret::Secret;
+
+/// What one call returned: the typed `data` and Nylas's `request_id` (the journal records it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response<T> {
+    pub data: T,
+    pub request_id: Option<String>,
+}
+
+/// What a helper that makes several calls (paging) returned: every item, and the request ID of
+/// every call, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pages<T> {
+    pub data: Vec<T>,
+    pub request_ids: Vec<String>,
+}
+
+/// One request as the client sent it, for tests that check requests against the contract.
+/// Headers are never included. The body may hold secrets (a connector's client secret): an
+/// observer must not log it.
+#[derive(Clone, PartialEq)]
+pub struct RequestRecord {
+    pub operation: Operation,
+    pub app_id: String,
+    pub method: &'static str,
+    /// The URL path as sent (percent-encoded), including any base-URL prefix.
+    pub path: String,
+    /// Path parameters in the order the contract's path template names them.
+    pub path_params: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+}
+
+impl fmt::Debug for RequestRecord {
+    // The body is left out: it may carry a connector's client secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestRecord")
+            .field("operation", &self.operation)
+            .field("app_id", &self.app_id)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("has_body", &self.body.is_some())
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+/// A hook that sees every request the client sends.
+pub type RequestObserver = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
+
+/// The shared client: one connection pool, the endpoint table, the limiter registry and the
+/// retry policy. Cheap to clone; every [`AppClient`] made from it shares all of these.
+#[derive(Clone)]
+pub struct NylasClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    limiters: RateLimiters,
+    retry: RetryPolicy,
+    jitter: Mutex<SmallRng>,
+    observer: Option<RequestObserver>,
+}
+
+impl fmt::Debug for NylasClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NylasClient")
+            .field("endpoints", &self.inner.endpoints)
+            .field("limiters", &self.inner.limiters)
+            .field("retry", &self.inner.retry)
+            .field("observer", &self.inner.observer.is_some())
+            .finish()
+    }
+}
+
+/// Builds a [`NylasClient`].
+pub struct NylasClientBuilder {
+    endpoints: Endpoints,
+    retry: RetryPolicy,
+    default_rate: u32,
+    spacing_margin: f64,
+    record_sends: bool,
+    jitter_seed: Option<u64>,
+    observer: Option<RequestObserver>,
+    connect_timeout: Duration,
+}
+
+impl fmt::Debug for NylasClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NylasClientBuilder")
+            .field("endpoints", &self.endpoints)
+            .field("retry", &self.retry)
+            .field("default_rate", &self.default_rate)
+            .field("spacing_margin", &self.spacing_margin)
+            .field("record_sends", &self.record_sends)
+            .field("jitter_seed", &self.jitter_seed)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl Default for NylasClientBuilder {
+    fn default() -> Self {
+        NylasClientBuilder {
+            endpoints: Endpoints::default(),
+            retry: RetryPolicy::default(),
+            default_rate: rate_limit::DEFAULT_REQUESTS_PER_SECOND,
+            spacing_margin: rate_limit::DEFAULT_SPACING_MARGIN,
+            record_sends: false,
+            jitter_seed: None,
+            observer: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl NylasClientBuilder {
+    /// Points a region at another base URL (the plan's `regions.<r>.api_url`, or the
+    /// simulator). Plain http is refused unless the host is a loopback address.
+    pub fn region_url(mut self, region: Region, url: &str) -> Result<Self, EndpointError> {
+        self.endpoints.set(region, url)?;
+        Ok(self)
+    }
+
+    pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
+        self.endpoints = endpoints;
+        self
+    }
+
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The rate of an application whose plan entry names none, and the ceiling of any that does.
+    /// Nylas's limit (20/s) unless a test talks to a simulator configured otherwise.
+    pub fn default_rate_limit(mut self, per_second: u32) -> Self {
+        self.default_rate = per_second.max(1);
+        self
+    }
+
+    /// The limiter's margin on the emission interval (0.02 = requests spaced 2% wider than
+    /// `1 s / rate`).
+    pub fn spacing_margin(mut self, margin: f64) -> Self {
+        self.spacing_margin = margin;
+        self
+    }
+
+    /// Makes every limiter keep the instants it let requests go (for tests and benchmarks).
+    pub fn record_send_instants(mut self, record: bool) -> Self {
+        self.record_sends = record;
+        self
+    }
+
+    /// Seeds the backoff jitter, for reproducible runs.
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    pub fn observer(mut self, observer: RequestObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    pub fn build(self) -> Result<NylasClient, ClientError> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(false)
+            .connect_timeout(self.connect_timeout)
+            // A redirect would carry the request (and the decision to resend it) somewhere the
+            // endpoint table did not name; Nylas's API does not redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("nylas-migrate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Transport {
+                operation: Operation::GetApplication,
+                detail: format!("cannot initialise the HTTP client: {e}"),
+                attempts: 0,
+                help: "the TLS backend could not start; this is a bug worth reporting".into(),
+            })?;
+        let seed = self.jitter_seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+        Ok(NylasClient {
+            inner: Arc::new(Inner {
+                http,
+                endpoints: self.endpoints,
+                limiters: RateLimiters::new(
+                    self.default_rate,
+                    self.spacing_margin,
+                    self.record_sends,
+                ),
+                retry: self.retry,
+                jitter: Mutex::new(SmallRng::seed_from_u64(seed)),
+                observer: self.observer,
+            }),
+        })
+    }
+}
+
+/// What identifies one v3 application to the client.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub region: Region,
+    /// The v3 application ID; the rate limiter is keyed by it.
+    pub app_id: String,
+    pub api_key: Secret,
+    /// Requests per second for this application (the plan's), at most the client's default.
+    pub rate_limit: Option<u32>,
+    /// Where the API key came from, for the help of a 401, e.g.
+    /// `environment variable ACME_V3_API_KEY (pair acme-prod)`.
+    pub key_source: String,
+}
+
+impl NylasClient {
+    pub fn builder() -> NylasClientBuilder {
+        NylasClientBuilder::default()
+    }
+
+    /// A handle for one v3 application. Every handle for the same application ID shares one
+    /// rate limiter.
+    pub fn app(&self, config: AppConfig) -> AppClient {
+        let limiter = self
+            .inner
+            .limiters
+            .for_app(&config.app_id, config.rate_limit);
+        AppClient {
+            client: self.clone(),
+            base_url: self.inner.endpoints.base_url(config.region).clone(),
+            region: config.region,
+            app_id: config.app_id.into(),
+            api_key: Arc::new(config.api_key),
+            key_source: config.key_source.into(),
+            limiter,
+        }
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    pub fn limiters(&self) -> &RateLimiters {
+        &self.inner.limiters
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+}
+
+/// The client of one v3 application: one async method per contract operation.
+#[derive(Clone)]
+pub struct AppClient {
+    client: NylasClient,
+    region: Region,
+    base_url: Url,
+    app_id: Arc<str>,
+    api_key: Arc<Secret>,
+    key_source: Arc<str>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppClient")
+            .field("region", &self.region)
+            .field("base_url", &self.base_url.as_str())
+            .field("app_id", &self.app_id)
+            .field("api_key", &self.api_key)
+            .field("key_source", &self.key_source)
+            .field("rate_limit", &self.limiter.per_second())
+            .finish()
+    }
+}
+
+impl AppClient {
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    pub fn key_source(&self) -> &str {
+        &self.key_source
+    }
+
+    /// The limiter this application's calls go through (shared with every other handle for
+    /// the same application ID).
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+}

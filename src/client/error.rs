@@ -1,0 +1,144 @@
+//! The client's one error type. Every variant names the operation, and carries the HTTP status,
+//! Nylas's `request_id`, and the API's error type and message when there was a response; its
+//! help line says what the user should do next.
+//!
+//! Nothing here ever holds a secret: errors are built from statuses, the API's error body, the
+//! key's *source* description and transport error kinds, never from headers or request bodies.
+
+use crate::api::{Operation, Region};
+
+use super::endpoint::EndpointError;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ClientError {
+    /// Nylas answered with an error status (after any retries the operation allows).
+    #[error(
+        "{operation} failed: HTTP {status}{}{}{} (request_id {}){}",
+        .error_type.as_deref().map(|t| format!(" {t}")).unwrap_or_default(),
+        if .message.is_empty() { "" } else { ": " },
+        .message,
+        .request_id.as_deref().unwrap_or("none"),
+        attempts_note(*.attempts)
+    )]
+    #[diagnostic(code(nylas_migrate::api::status))]
+    Api {
+        operation: Operation,
+        status: u16,
+        request_id: Option<String>,
+        error_type: Option<String>,
+        message: String,
+        attempts: u32,
+        #[help]
+        help: String,
+    },
+
+    /// No response: the connection could not be made or was lost, on every attempt allowed.
+    #[error("{operation} failed: {detail}{}", attempts_note(*.attempts))]
+    #[diagnostic(code(nylas_migrate::api::transport))]
+    Transport {
+        operation: Operation,
+        detail: String,
+        attempts: u32,
+        #[help]
+        help: String,
+    },
+
+    /// A write that must not be repeated blindly may or may not have taken effect (the
+    /// connection was lost after sending, or a gateway answered 502/503/504). The caller must
+    /// observe the live state before sending it again.
+    #[error(
+        "{operation}: outcome unknown, the request may have reached Nylas ({detail}{})",
+        .request_id.as_deref().map(|id| format!(", request_id {id}")).unwrap_or_default()
+    )]
+    #[diagnostic(code(nylas_migrate::api::ambiguous))]
+    Ambiguous {
+        operation: Operation,
+        status: Option<u16>,
+        request_id: Option<String>,
+        detail: String,
+        #[help]
+        help: String,
+    },
+
+    /// A response that does not follow the contract (a missing required field, not JSON).
+    #[error(
+        "{operation}: HTTP {status} response does not follow the Nylas v3 contract: {detail} (request_id {})",
+        .request_id.as_deref().unwrap_or("none")
+    )]
+    #[diagnostic(code(nylas_migrate::api::decode))]
+    Decode {
+        operation: Operation,
+        status: u16,
+        request_id: Option<String>,
+        detail: String,
+        #[help]
+        help: String,
+    },
+
+    /// The v3 application is not in the region the plan puts it in.
+    #[error(
+        "v3 application {app_id} is in region {actual}, but the plan puts it in region {expected}"
+    )]
+    #[diagnostic(code(nylas_migrate::api::region_mismatch))]
+    RegionMismatch {
+        app_id: String,
+        expected: Region,
+        actual: String,
+        #[help]
+        help: String,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Endpoint(#[from] EndpointError),
+}
+
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
+}
+
+impl ClientError {
+    /// The operation that failed, if the error comes from a call.
+    pub fn operation(&self) -> Option<Operation> {
+        match self {
+            ClientError::Api { operation, .. }
+            | ClientError::Transport { operation, .. }
+            | ClientError::Ambiguous { operation, .. }
+            | ClientError::Decode { operation, .. } => Some(*operation),
+            ClientError::RegionMismatch { .. } => Some(Operation::GetApplication),
+            ClientError::Endpoint(_) => None,
+        }
+    }
+
+    /// The HTTP status of the response, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Decode { status, .. } => Some(*status),
+            ClientError::Ambiguous { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// Nylas's request ID, if a response carried one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { request_id, .. }
+            | ClientError::Ambiguous { request_id, .. }
+            | ClientError::Decode { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) && matches!(self, ClientError::Api { .. })
+    }
+
+    /// Whether the caller must observe the live state before repeating the call.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, ClientError::Ambiguous { .. })
+    }
+}

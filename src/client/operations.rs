@@ -1,0 +1,324 @@
+//! One method per contract operation. Each returns the typed `data` and Nylas's `request_id`.
+//! The repeat rule of each is in [`super::retry::repeat_rule`].
+
+use crate::api::{
+    Application, BatchCloneJobs, BatchCloneRequest, Connector, ConnectorProvider, CreateConnector,
+    CreateWebhook, Grant, GrantStatus, JobStatus, JobType, MigrationJob, Operation,
+    PlaceholderQuery, TranslateRequest, TranslateResult, UpdateConnector, UpdateWebhook, Webhook,
+};
+
+use super::transport::Call;
+use super::{AppClient, ClientError, Response, Secret};
+
+/// Filters of `migration_get_jobs`. Empty lists send no filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub status: Vec<JobStatus>,
+    pub job_type: Vec<JobType>,
+    pub sort_by_completion: Option<bool>,
+}
+
+/// Filters and page of `get-all-grants`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    /// Grants migrated from this v2 account.
+    pub account_id: Option<String>,
+    /// Grants migrated from any of these v2 accounts (sent comma-separated in one parameter,
+    /// the contract's `account_ids: string`).
+    pub account_ids: Vec<String>,
+    pub provider: Option<String>,
+    pub grant_status: Option<GrantStatus>,
+    pub email: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+impl GrantFilter {
+    pub(super) fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = Vec::new();
+        if let Some(id) = &self.account_id {
+            query.push(("account_id", id.clone()));
+        }
+        if !self.account_ids.is_empty() {
+            query.push(("account_ids", self.account_ids.join(",")));
+        }
+        if let Some(provider) = &self.provider {
+            query.push(("provider", provider.clone()));
+        }
+        if let Some(status) = self.grant_status {
+            query.push(("grant_status", status.as_str().to_owned()));
+        }
+        if let Some(email) = &self.email {
+            query.push(("email", email.clone()));
+        }
+        if let Some(limit) = self.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(offset) = self.offset {
+            query.push(("offset", offset.to_string()));
+        }
+        query
+    }
+}
+
+/// A newly created webhook destination. Its signing secret is only returned on creation, and is
+/// held as a [`Secret`] so that it cannot be printed.
+#[derive(Debug, Clone)]
+pub struct CreatedWebhook {
+    /// The destination, `webhook_secret` removed.
+    pub webhook: Webhook,
+    pub webhook_secret: Option<Secret>,
+}
+
+fn placeholder_query(placeholders: PlaceholderQuery) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(allow) = placeholders.allow_invalid_grant_creation {
+        query.push(("allow_invalid_grant_creation", allow.to_string()));
+    }
+    if let Some(exchange) = placeholders.clone_exchange {
+        query.push(("clone_exchange", exchange.to_string()));
+    }
+    query
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Option<serde_json::Value> {
+    // The request types are plain structs of strings, numbers and enums: they always serialize.
+    serde_json::to_value(value).ok()
+}
+
+/// Webhook reads never carry the signing secret; if one ever did, it is dropped rather than kept
+/// in a type whose Debug would print it.
+fn without_secret(mut webhook: Webhook) -> Webhook {
+    webhook.webhook_secret = None;
+    webhook
+}
+
+impl AppClient {
+    /// `get_application`: the v3 application, its region and linked v2 application.
+    pub async fn get_application(&self) -> Result<Response<Application>, ClientError> {
+        self.call(Call::new(Operation::GetApplication)).await
+    }
+
+    /// Checks that the application observed with [`AppClient::get_application`] is in this
+    /// client's region; link and import only work within one region.
+    pub fn verify_region(&self, application: &Application) -> Result<(), ClientError> {
+        match application.region.as_deref() {
+            Some(actual) if actual != self.region.as_str() => Err(ClientError::RegionMismatch {
+                app_id: self.app_id.to_string(),
+                expected: self.region,
+                actual: actual.to_owned(),
+                help: format!(
+                    "set this pair's region to `{actual}` in the plan (and the v2 application must \
+                     be in that region too), or check that {} holds the key of the intended \
+                     application",
+                    self.key_source
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `migration_link_v2v3_apps`: links the v2 application to this v3 application. Sends the
+    /// BasicV2 header, base64 of `V2_APP_ID:V2_APP_SECRET`. Repeatable: linking the same pair
+    /// again leaves the same link.
+    pub async fn link_v2_app(
+        &self,
+        v2_app_id: &str,
+        v2_secret: &Secret,
+    ) -> Result<Response<Application>, ClientError> {
+        let mut call = Call::new(Operation::LinkV2V3Apps);
+        call.basic_v2 = Some((v2_app_id, v2_secret));
+        self.call(call).await
+    }
+
+    /// `migration_import_v2_app`: copies the linked v2 application's settings and creates its
+    /// connectors. Returns Nylas's message. Repeatable ("calls may be retried").
+    pub async fn import_v2_app(&self) -> Result<Response<String>, ClientError> {
+        self.call(Call::new(Operation::ImportV2App)).await
+    }
+
+    /// `migration_clone_single_account`: clones one v2 account into a v3 grant. Repeatable:
+    /// cloning an account that has a grant returns that grant.
+    pub async fn clone_account(
+        &self,
+        account_id: &str,
+        placeholders: PlaceholderQuery,
+    ) -> Result<Response<Grant>, ClientError> {
+        let mut call = Call::new(Operation::CloneSingleAccount);
+        call.path_params = vec![account_id];
+        call.query = placeholder_query(placeholders);
+        self.call(call).await
+    }
+
+    /// `migration_snapshot_batch_clone`: starts a snapshot job and a migration job. Never resent
+    /// after an ambiguous failure: the error is [`ClientError::Ambiguous`] and the caller must
+    /// look for the job with [`AppClient::list_jobs`] before starting another.
+    pub async fn batch_clone(
+        &self,
+        request: &BatchCloneRequest,
+        placeholders: PlaceholderQuery,
+    ) -> Result<Response<BatchCloneJobs>, ClientError> {
+        let mut call = Call::new(Operation::SnapshotBatchClone);
+        call.query = placeholder_query(placeholders);
+        call.body = json(request);
+        self.call(call).await
+    }
+
+    /// `migration_get_jobs`: the application's migration jobs.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+    ) -> Result<Response<Vec<MigrationJob>>, ClientError> {
+        let mut call = Call::new(Operation::GetJobs);
+        // Array parameters use the OpenAPI default for queries (form, exploded): one pair per
+        // value.
+        for status in &filter.status {
+            call.query.push(("status", status.as_str().to_owned()));
+        }
+        for job_type in &filter.job_type {
+            call.query.push(("type", job_type.as_str().to_owned()));
+        }
+        if let Some(sort) = filter.sort_by_completion {
+            call.query.push(("sort_by_completion", sort.to_string()));
+        }
+        self.call(call).await
+    }
+
+    /// `translate_v2id_to_provider_id`: one page of v2-to-v3 ID translations. See
+    /// [`AppClient::translate_pages`] for every page.
+    pub async fn translate(
+        &self,
+        request: &TranslateRequest,
+    ) -> Result<Response<TranslateResult>, ClientError> {
+        let mut call = Call::new(Operation::Translate);
+        call.body = json(request);
+        self.call(call).await
+    }
+
+    /// `get_connector_by_provider`: the connector, or `None` when the application has none for
+    /// this provider (404).
+    pub async fn get_connector(
+        &self,
+        provider: ConnectorProvider,
+    ) -> Result<Response<Option<Connector>>, ClientError> {
+        let mut call = Call::new(Operation::GetConnector);
+        call.path_params = vec![provider.as_str()];
+        match self.send_or_fail(call).await? {
+            Ok(success) => {
+                let envelope: crate::api::Envelope<Connector> =
+                    self.decode(Operation::GetConnector, &success)?;
+                Ok(Response {
+                    data: Some(envelope.data),
+                    request_id: envelope.request_id,
+                })
+            }
+            Err((failure, _, _)) if failure.status == 404 => Ok(Response {
+                data: None,
+                request_id: failure.request_id,
+            }),
+            Err((failure, operation, attempts)) => {
+                Err(self.api_error(operation, failure, attempts))
+            }
+        }
+    }
+
+    /// `create_connector`. Not resent after an ambiguous failure: observe
+    /// [`AppClient::get_connector`] first (see [`super::retry::repeat_rule`]).
+    pub async fn create_connector(
+        &self,
+        connector: &CreateConnector,
+    ) -> Result<Response<Connector>, ClientError> {
+        let mut call = Call::new(Operation::CreateConnector);
+        call.body = json(connector);
+        self.call(call).await
+    }
+
+    /// `update_connector_by_provider` (PATCH; Nylas replaces the nested objects sent).
+    /// Repeatable.
+    pub async fn update_connector(
+        &self,
+        provider: ConnectorProvider,
+        update: &UpdateConnector,
+    ) -> Result<Response<Connector>, ClientError> {
+        let mut call = Call::new(Operation::UpdateConnector);
+        call.path_params = vec![provider.as_str()];
+        call.body = json(update);
+        self.call(call).await
+    }
+
+    /// `get-all-grants`: one page of grants. See [`AppClient::list_all_grants`] and
+    /// [`AppClient::grants_for_accounts`] for paging.
+    pub async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+    ) -> Result<Response<Vec<Grant>>, ClientError> {
+        let mut call = Call::new(Operation::ListGrants);
+        call.query = filter.query();
+        self.call(call).await
+    }
+
+    /// `get_grant_by_id`. A missing grant is an error whose `is_not_found()` is true.
+    pub async fn get_grant(&self, grant_id: &str) -> Result<Response<Grant>, ClientError> {
+        let mut call = Call::new(Operation::GetGrant);
+        call.path_params = vec![grant_id];
+        self.call(call).await
+    }
+
+    /// `get-webhook-destinations-application`: every webhook destination (the contract has no
+    /// paging for it).
+    pub async fn list_webhooks(&self) -> Result<Response<Vec<Webhook>>, ClientError> {
+        let response: Response<Vec<Webhook>> =
+            self.call(Call::new(Operation::ListWebhooks)).await?;
+        Ok(Response {
+            data: response.data.into_iter().map(without_secret).collect(),
+            request_id: response.request_id,
+        })
+    }
+
+    /// `get-webhook-by-id`.
+    pub async fn get_webhook(&self, webhook_id: &str) -> Result<Response<Webhook>, ClientError> {
+        let mut call = Call::new(Operation::GetWebhook);
+        call.path_params = vec![webhook_id];
+        let response: Response<Webhook> = self.call(call).await?;
+        Ok(Response {
+            data: without_secret(response.data),
+            request_id: response.request_id,
+        })
+    }
+
+    /// `post-webhook-destinations`. Not resent after an ambiguous failure (a repeat creates a
+    /// second destination): observe [`AppClient::list_webhooks`] first.
+    pub async fn create_webhook(
+        &self,
+        webhook: &CreateWebhook,
+    ) -> Result<Response<CreatedWebhook>, ClientError> {
+        let mut call = Call::new(Operation::CreateWebhook);
+        call.body = json(webhook);
+        let response: Response<Webhook> = self.call(call).await?;
+        let mut created = response.data;
+        let webhook_secret = created.webhook_secret.take().map(Secret::new);
+        Ok(Response {
+            data: CreatedWebhook {
+                webhook: created,
+                webhook_secret,
+            },
+            request_id: response.request_id,
+        })
+    }
+
+    /// `put-webhook-by-id`. Repeatable: a PUT sets the same fields to the same values.
+    pub async fn update_webhook(
+        &self,
+        webhook_id: &str,
+        update: &UpdateWebhook,
+    ) -> Result<Response<Webhook>, ClientError> {
+        let mut call = Call::new(Operation::UpdateWebhook);
+        call.path_params = vec![webhook_id];
+        call.body = json(update);
+        let response: Response<Webhook> = self.call(call).await?;
+        Ok(Response {
+            data: without_secret(response.data),
+            request_id: response.request_id,
+        })
+    }
+}

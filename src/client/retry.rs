@@ -1,0 +1,154 @@
+//! When a failed call is sent again, and how long the client waits first.
+//!
+//! Two things decide it: what went wrong, and whether the operation may be repeated blindly.
+//!
+//! | failure | [`RepeatRule::Repeatable`] | [`RepeatRule::ObserveBeforeRepeat`] |
+//! | --- | --- | --- |
+//! | 429 | wait Retry-After (all tasks of the app), resend | same: Nylas refused the request, nothing happened |
+//! | connection refused / DNS / TLS handshake (never sent) | backoff, resend | backoff, resend |
+//! | 502, 503, 504 | backoff, resend | [`super::ClientError::Ambiguous`], no resend |
+//! | timeout, connection lost after sending | backoff, resend | [`super::ClientError::Ambiguous`], no resend |
+//! | any other status | error, no resend | error, no resend |
+//!
+//! A gateway error or a lost connection after the request left says nothing about whether Nylas
+//! acted on it, so a write whose repeat would do the work twice must not be resent until the
+//! caller has observed the live state.
+//!
+//! Backoff is exponential with full jitter (a uniform wait between zero and
+//! `base × 2^retry`, capped), and every call is bounded both in attempts and in total time.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::api::Operation;
+
+/// Whether an operation may be sent again after a failure that leaves its effect unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepeatRule {
+    /// Repeating it cannot do anything twice.
+    Repeatable,
+    /// A repeat could do the work twice; after an ambiguous failure the caller must observe the
+    /// live state before deciding to send it again.
+    ObserveBeforeRepeat,
+}
+
+/// The repeat rule of each contract operation, with the reason.
+pub fn repeat_rule(operation: Operation) -> RepeatRule {
+    use Operation::*;
+    match operation {
+        // Reads. Translate is a POST but only reads.
+        GetApplication | GetJobs | Translate | ListConnectors | GetConnector | ListGrants
+        | GetGrant | ListWebhooks | GetWebhook => RepeatRule::Repeatable,
+        // Linking the same v2/v3 pair again leaves the same link.
+        LinkV2V3Apps => RepeatRule::Repeatable,
+        // Nylas's migration guide: the migration calls "are meant for one-time use; calls may be
+        // retried". Import copies settings and creates each provider's connector once.
+        ImportV2App => RepeatRule::Repeatable,
+        // Cloning an account that already has a grant returns that grant; no second grant.
+        CloneSingleAccount => RepeatRule::Repeatable,
+        // PATCH and PUT set fields to the values sent: the same request twice is the same state.
+        UpdateConnector | UpdateWebhook => RepeatRule::Repeatable,
+        // A second batch clone starts a second pair of jobs over the same accounts. The caller
+        // observes GET /v3/migration-tools/jobs first.
+        SnapshotBatchClone => RepeatRule::ObserveBeforeRepeat,
+        // A second create makes a second destination that receives every notification twice.
+        // The caller observes GET /v3/webhooks first.
+        CreateWebhook => RepeatRule::ObserveBeforeRepeat,
+        // Nylas keeps one connector per provider, so a repeat cannot duplicate it, but it would
+        // fail with "already exists" and hide the first call's success, or, if the settings
+        // differ from the live ones, hide which settings won. Observing
+        // GET /v3/connectors/{provider} answers exactly.
+        CreateConnector => RepeatRule::ObserveBeforeRepeat,
+    }
+}
+
+/// Limits and pacing of retries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Total time from the first send after which no further attempt starts. A Retry-After
+    /// beyond it ends the call with the 429.
+    pub max_elapsed: Duration,
+    /// The first backoff's upper bound; each retry doubles it.
+    pub base_delay: Duration,
+    /// The largest backoff upper bound.
+    pub max_delay: Duration,
+    /// How long one attempt may take, from sending to the end of the response body.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            max_elapsed: Duration::from_secs(120),
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(16),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0 for the first retry): uniform in
+    /// `[0, min(max_delay, base_delay × 2^retry)]`.
+    pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let ceiling = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(retry.min(30)))
+            .min(self.max_delay);
+        ceiling.mul_f64(rng.random::<f64>())
+    }
+}
+
+/// Parses a Retry-After header given in seconds (Nylas sends delta-seconds). An HTTP date is not
+/// understood and yields `None`; the caller then backs off as for a 5xx.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_full_jitter() {
+        let policy = RetryPolicy::default();
+        let mut rng = SmallRng::seed_from_u64(7);
+        for retry in 0..40 {
+            let ceiling = (policy.base_delay * 2u32.pow(retry.min(20))).min(policy.max_delay);
+            let wait = policy.backoff(retry, &mut rng);
+            assert!(wait <= ceiling, "{retry}: {wait:?} > {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn only_duplicating_writes_need_observation() {
+        let observe: Vec<_> = Operation::ALL
+            .into_iter()
+            .filter(|op| repeat_rule(*op) == RepeatRule::ObserveBeforeRepeat)
+            .collect();
+        assert_eq!(
+            observe,
+            [
+                Operation::SnapshotBatchClone,
+                Operation::CreateConnector,
+                Operation::CreateWebhook
+            ]
+        );
+    }
+}

@@ -1,0 +1,551 @@
+//! Sends one call: URL, auth headers, limiter, retries per [`super::retry`], and turns the
+//! outcome into a typed response or a [`ClientError`].
+
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use crate::api::{Envelope, ErrorBody, Operation};
+
+use super::retry::{RepeatRule, parse_retry_after, repeat_rule};
+use super::{AppClient, ClientError, RequestRecord, Response, Secret};
+
+/// One call to make.
+pub(super) struct Call<'a> {
+    pub operation: Operation,
+    pub path_params: Vec<&'a str>,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<serde_json::Value>,
+    /// Link's proof of owning the v2 application: `(v2 app id, v2 secret)`.
+    pub basic_v2: Option<(&'a str, &'a Secret)>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(operation: Operation) -> Self {
+        Call {
+            operation,
+            path_params: Vec::new(),
+            query: Vec::new(),
+            body: None,
+            basic_v2: None,
+        }
+    }
+}
+
+/// A 2xx response.
+pub(super) struct Success {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// An error status, decoded as far as the body allows.
+pub(super) struct Failure {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub error_type: Option<String>,
+    pub message: String,
+}
+
+impl AppClient {
+    /// Sends `call` and decodes the `{request_id, data}` envelope of its response.
+    pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<Response<T>, ClientError> {
+        let operation = call.operation;
+        let success = self.send(call).await?;
+        self.decode::<Envelope<T>>(operation, &success)
+            .map(|envelope| Response {
+                data: envelope.data,
+                request_id: envelope.request_id,
+            })
+    }
+
+    pub(super) fn decode<T: DeserializeOwned>(
+        &self,
+        operation: Operation,
+        success: &Success,
+    ) -> Result<T, ClientError> {
+        serde_json::from_slice(&success.body).map_err(|e| ClientError::Decode {
+            operation,
+            status: success.status,
+            request_id: request_id_of(&success.body),
+            detail: describe_decode_error(&e),
+            help: format!(
+                "the answer from {} does not look like the Nylas v3 API; check that region {}'s \
+                 api_url in the plan points at Nylas (or the simulator)",
+                self.base_url, self.region
+            ),
+        })
+    }
+
+    /// Sends `call` through the limiter, retrying as the operation's [`RepeatRule`] allows, and
+    /// returns the first 2xx response.
+    pub(super) async fn send(&self, call: Call<'_>) -> Result<Success, ClientError> {
+        match self.send_or_fail(call).await? {
+            Ok(success) => Ok(success),
+            Err((failure, operation, attempts)) => {
+                Err(self.api_error(operation, failure, attempts))
+            }
+        }
+    }
+
+    /// Like [`AppClient::send`], but hands an error status back undecided, for operations where
+    /// a status is an answer (404 on get_connector).
+    pub(super) async fn send_or_fail(
+        &self,
+        call: Call<'_>,
+    ) -> Result<Result<Success, (Failure, Operation, u32)>, ClientError> {
+        let operation = call.operation;
+        let rule = repeat_rule(operation);
+        let policy = &self.client.inner.retry;
+        let url = self.url_for(operation, &call.path_params)?;
+        let bearer = self.bearer()?;
+        let basic_v2 = match call.basic_v2 {
+            Some((v2_app_id, v2_secret)) => Some(self.basic_v2(operation, v2_app_id, v2_secret)?),
+            None => None,
+        };
+        let method = reqwest::Method::from_bytes(operation.method().as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+
+        let mut attempt: u32 = 0;
+        let mut first_send: Option<Instant> = None;
+        loop {
+            attempt += 1;
+            self.limiter.acquire().await;
+            let started = *first_send.get_or_insert_with(Instant::now);
+            self.observe(&call, &url, attempt);
+
+            let mut request = self
+                .client
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, bearer.clone())
+                .timeout(policy.request_timeout);
+            if let Some(value) = &basic_v2 {
+                request = request.header("BasicV2", value.clone());
+            }
+            if !call.query.is_empty() {
+                request = request.query(&call.query);
+            }
+            if let Some(body) = &call.body {
+                request = request.json(body);
+            }
+
+            let sent_at = Instant::now();
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    match response.bytes().await {
+                        Ok(body) => Ok((status, retry_after, body.to_vec())),
+                        Err(e) => Err((e, Some(status))),
+                    }
+                }
+                Err(e) => Err((e, None)),
+            };
+
+            let (status, retry_after, body) = match outcome {
+                Ok(answer) => answer,
+                Err((error, status)) => {
+                    // Only a failure to connect proves the request never left.
+                    let never_sent = error.is_connect();
+                    let detail = describe_transport_error(&error);
+                    tracing::warn!(
+                        operation = %operation,
+                        app_id = %self.app_id,
+                        attempt,
+                        never_sent,
+                        error = %detail,
+                        "request failed without a response"
+                    );
+                    if rule == RepeatRule::ObserveBeforeRepeat && !never_sent {
+                        return Err(self.ambiguous(operation, status, None, detail));
+                    }
+                    let wait = self.backoff(attempt);
+                    if self.may_retry(attempt, started, wait) {
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(ClientError::Transport {
+                        operation,
+                        detail,
+                        attempts: attempt,
+                        help: format!(
+                            "check that {} is reachable from this machine (network, proxy, \
+                             firewall); apply can be run again: finished steps are skipped",
+                            self.base_url
+                        ),
+                    });
+                }
+            };
+
+            tracing::debug!(
+                operation = %operation,
+                app_id = %self.app_id,
+                attempt,
+                status,
+                elapsed_ms = sent_at.elapsed().as_millis() as u64,
+                "response"
+            );
+            if (200..300).contains(&status) {
+                return Ok(Ok(Success { status, body }));
+            }
+            let failure = decode_failure(status, &body);
+            match status {
+                429 => {
+                    // Nylas refused the request: nothing happened, any operation may be resent.
+                    let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                    if self.may_retry(attempt, started, wait) {
+                        tracing::warn!(
+                            operation = %operation,
+                            app_id = %self.app_id,
+                            attempt,
+                            wait_ms = wait.as_millis() as u64,
+                            "rate limited (429); holding every request of this application"
+                        );
+                        // The limiter makes this task, and every other one of the application,
+                        // wait out the Retry-After before its next permit.
+                        self.limiter.hold_until(Instant::now() + wait);
+                        continue;
+                    }
+                }
+                502..=504 => {
+                    if rule == RepeatRule::ObserveBeforeRepeat {
+                        return Err(self.ambiguous(
+                            operation,
+                            Some(status),
+                            failure.request_id,
+                            format!("HTTP {status} from a gateway"),
+                        ));
+                    }
+                    let wait = self.backoff(attempt);
+                    if self.may_retry(attempt, started, wait) {
+                        tracing::warn!(
+                            operation = %operation,
+                            app_id = %self.app_id,
+                            attempt,
+                            status,
+                            "server unavailable; backing off"
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            return Ok(Err((failure, operation, attempt)));
+        }
+    }
+
+    fn may_retry(&self, attempt: u32, started: Instant, wait: Duration) -> bool {
+        let policy = &self.client.inner.retry;
+        attempt < policy.max_attempts && started.elapsed() + wait <= policy.max_elapsed
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let mut rng = self
+            .client
+            .inner
+            .jitter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.client
+            .inner
+            .retry
+            .backoff(attempt.saturating_sub(1), &mut *rng)
+    }
+
+    fn observe(&self, call: &Call<'_>, url: &Url, attempt: u32) {
+        if let Some(observer) = &self.client.inner.observer {
+            observer(&RequestRecord {
+                operation: call.operation,
+                app_id: self.app_id.to_string(),
+                method: call.operation.method(),
+                path: url.path().to_owned(),
+                path_params: call.path_params.iter().map(|p| (*p).to_owned()).collect(),
+                query: call
+                    .query
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+                body: call.body.clone(),
+                attempt,
+            });
+        }
+    }
+
+    /// The operation's URL: the region's base URL (its path kept as a prefix) followed by the
+    /// contract's path with each `{param}` replaced, percent-encoded, by the next of `params`.
+    fn url_for(&self, operation: Operation, params: &[&str]) -> Result<Url, ClientError> {
+        let mut url = self.base_url.clone();
+        let mut params = params.iter();
+        {
+            let Ok(mut segments) = url.path_segments_mut() else {
+                return Err(ClientError::Endpoint(super::EndpointError::Invalid {
+                    region: self.region,
+                    url: self.base_url.to_string(),
+                    reason: "the URL cannot carry a path".into(),
+                }));
+            };
+            segments.pop_if_empty();
+            for segment in operation.path_template().trim_start_matches('/').split('/') {
+                if segment.starts_with('{') {
+                    segments.push(params.next().copied().unwrap_or_default());
+                } else {
+                    segments.push(segment);
+                }
+            }
+        }
+        Ok(url)
+    }
+
+    fn bearer(&self) -> Result<HeaderValue, ClientError> {
+        let text = Zeroizing::new(format!("Bearer {}", self.api_key.expose()));
+        sensitive_header(&text).ok_or_else(|| ClientError::Api {
+            operation: Operation::GetApplication,
+            status: 0,
+            request_id: None,
+            error_type: Some("invalid_api_key".into()),
+            message: "the API key holds characters not allowed in an HTTP header".into(),
+            attempts: 0,
+            help: format!(
+                "check the value of {}: a trailing newline or a non-ASCII character often comes \
+                 from copying the key into a file",
+                self.key_source
+            ),
+        })
+    }
+
+    fn basic_v2(
+        &self,
+        operation: Operation,
+        v2_app_id: &str,
+        v2_secret: &Secret,
+    ) -> Result<HeaderValue, ClientError> {
+        use base64::Engine;
+        let pair = Zeroizing::new(format!("{v2_app_id}:{}", v2_secret.expose()));
+        let encoded =
+            Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+        sensitive_header(&encoded).ok_or_else(|| ClientError::Api {
+            operation,
+            status: 0,
+            request_id: None,
+            error_type: Some("invalid_v2_credentials".into()),
+            message: "the BasicV2 header could not be built".into(),
+            attempts: 0,
+            help: "this should not happen: base64 is always a valid header value".into(),
+        })
+    }
+
+    fn ambiguous(
+        &self,
+        operation: Operation,
+        status: Option<u16>,
+        request_id: Option<String>,
+        detail: String,
+    ) -> ClientError {
+        let check = match operation {
+            Operation::SnapshotBatchClone => format!(
+                "do not start another batch clone yet: look for a job created just now with GET \
+                 /v3/migration-tools/jobs (`nylas-migrate status`) for application {}; `apply` \
+                 does this itself and attaches to the job if it exists",
+                self.app_id
+            ),
+            Operation::CreateWebhook => format!(
+                "look for a destination with this URL with GET /v3/webhooks for application {} \
+                 before creating it again; `apply` does this itself",
+                self.app_id
+            ),
+            Operation::CreateConnector => format!(
+                "look for the connector with GET /v3/connectors/{{provider}} for application {} \
+                 before creating it again; `apply` does this itself",
+                self.app_id
+            ),
+            _ => format!(
+                "observe the live state of application {} before repeating {operation}",
+                self.app_id
+            ),
+        };
+        tracing::warn!(operation = %operation, app_id = %self.app_id, "ambiguous outcome; not resending");
+        ClientError::Ambiguous {
+            operation,
+            status,
+            request_id,
+            detail,
+            help: check,
+        }
+    }
+
+    pub(super) fn api_error(
+        &self,
+        operation: Operation,
+        failure: Failure,
+        attempts: u32,
+    ) -> ClientError {
+        let help = self.help_for(operation, failure.status);
+        ClientError::Api {
+            operation,
+            status: failure.status,
+            request_id: failure.request_id,
+            error_type: failure.error_type,
+            message: failure.message,
+            attempts,
+            help,
+        }
+    }
+
+    fn help_for(&self, operation: Operation, status: u16) -> String {
+        let region = self.region;
+        let app = &self.app_id;
+        match status {
+            401 if operation == Operation::LinkV2V3Apps => format!(
+                "Nylas rejected the credentials of the link. Check the v3 API key in {} (it must \
+                 be the key of v3 application {app}, in region {region}), and the v2 application \
+                 ID and client secret of the pair: BasicV2 is base64 of V2_APP_ID:V2_APP_SECRET \
+                 and the v2 application must be in region {region} as well",
+                self.key_source
+            ),
+            401 => format!(
+                "Nylas at {} rejected the API key from {}. Check that it holds the current API \
+                 key of v3 application {app}, and that this application lives in region {region}: \
+                 a key is only known to its application's data centre",
+                self.base_url, self.key_source
+            ),
+            403 => format!(
+                "the API key from {} is not allowed to do {operation}; check its permissions in \
+                 the Nylas dashboard",
+                self.key_source
+            ),
+            400 if matches!(operation, Operation::LinkV2V3Apps | Operation::ImportV2App) => {
+                format!(
+                    "a v2 application can only be linked to and imported into a v3 application in the \
+                 same region: check that the v2 application is in region {region} like v3 \
+                 application {app}, and that the v3 application is not linked to another v2 \
+                 application (link must run before import)"
+                )
+            }
+            400 => format!(
+                "Nylas refused the request's content; check the plan's values for this step of \
+                 application {app}"
+            ),
+            404 => format!(
+                "the object does not exist in v3 application {app} (region {region}); check the \
+                 ID, and that the plan puts the application in the right region"
+            ),
+            429 => format!(
+                "Nylas kept answering 429 Too Many Requests for application {app}; lower this \
+                 pair's rate limit in the plan, or make sure no other tool uses the application's \
+                 quota during the run"
+            ),
+            500..=599 => format!(
+                "Nylas failed ({status}) and retries did not help; run the command again later: \
+                 finished steps are skipped"
+            ),
+            _ => format!("Nylas refused {operation} for application {app}"),
+        }
+    }
+}
+
+fn sensitive_header(value: &str) -> Option<HeaderValue> {
+    let mut header = HeaderValue::from_str(value).ok()?;
+    // Keeps the value out of reqwest's and hyper's Debug output.
+    header.set_sensitive(true);
+    Some(header)
+}
+
+fn decode_failure(status: u16, body: &[u8]) -> Failure {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(parsed) => Failure {
+            status,
+            request_id: Some(parsed.request_id),
+            error_type: parsed.error.error_type,
+            message: parsed.error.message.unwrap_or_default(),
+        },
+        Err(_) => Failure {
+            status,
+            request_id: request_id_of(body),
+            error_type: None,
+            message: if body.is_empty() {
+                String::new()
+            } else {
+                // The body is not shown: it is not the contract's error shape, and nothing says
+                // what a proxy in between might echo back.
+                format!("a {}-byte body that is not a Nylas error", body.len())
+            },
+        },
+    }
+}
+
+/// The `request_id` of any JSON body that has one.
+fn request_id_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct WithRequestId {
+        request_id: Option<String>,
+    }
+    serde_json::from_slice::<WithRequestId>(body)
+        .ok()
+        .and_then(|b| b.request_id)
+}
+
+/// serde's message without any quoted value from the body (a value could be a webhook secret).
+fn describe_decode_error(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let mut out = String::with_capacity(message.len());
+    let mut in_quotes = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !in_quotes {
+                out.push_str("\"…\"");
+            }
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The error and its causes, without the URL's query (account IDs are not secret, but an error
+/// line need not carry a page of them).
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    let kind = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_timeout() {
+        "timed out"
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while reading the response"
+    } else {
+        "the connection was lost"
+    };
+    let mut detail = kind.to_owned();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    detail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_errors_hide_quoted_values() {
+        let error = serde_json::from_str::<u64>("\"s3cr3t\"").unwrap_err();
+        let text = describe_decode_error(&error);
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
+    }
+}

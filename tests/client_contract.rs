@@ -1,0 +1,493 @@
+//! Every request the client sends validates against the contract: method and path, path
+//! parameters, query parameters (each declared, each of its declared type) and JSON body (present
+//! exactly when the contract has one, and valid against it). The client runs every operation
+//! against the simulator with every optional field and filter it can send, and a request
+//! observer records what went out.
+
+mod client_common;
+mod support;
+
+use std::time::Duration;
+
+use nylas_migrate::api::{
+    BatchCloneRequest, BatchProvider, CloneMode, ConnectorProvider, CreateConnector, CreateWebhook,
+    GrantStatus, JobStatus, JobType, Operation, PlaceholderQuery, Region, TranslateRequest,
+    TriggerType, UpdateConnector, UpdateWebhook,
+};
+use nylas_migrate::client::{GrantFilter, JobFilter, RequestRecord};
+use serde_json::{Map, Value, json};
+
+use client_common::{config, recorder, start};
+use support::contract::Contract;
+
+/// Runs every operation, with every optional field and filter the client can send.
+async fn record_every_request() -> Vec<RequestRecord> {
+    let h = start(nylas_migrate::simulator::SimulatorConfig {
+        rate_limit: 0,
+        ..config(40)
+    })
+    .await;
+    let (observer, records) = recorder();
+    let client = h
+        .builder()
+        .observer(observer)
+        .default_rate_limit(1000)
+        .build()
+        .unwrap();
+    let app = h.app(&client, Region::Us);
+    let v2 = h.v2(Region::Us).clone();
+    let account = v2.accounts[0].id.clone();
+
+    app.get_application().await.unwrap();
+    app.link_v2_app(&v2.id, &h.v2_secret(Region::Us))
+        .await
+        .unwrap();
+    app.import_v2_app().await.unwrap();
+    app.list_connectors().await.unwrap();
+    app.get_connector(ConnectorProvider::Google).await.unwrap();
+    app.get_connector(ConnectorProvider::VirtualCalendar)
+        .await
+        .unwrap();
+    let credentials = |extra: Value| {
+        let mut settings = json!({"client_id": "id", "client_secret": "secret"});
+        settings
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        settings.as_object().cloned()
+    };
+    app.create_connector(&CreateConnector {
+        provider: ConnectorProvider::Yahoo,
+        settings: credentials(json!({})),
+        scope: Some(vec!["email".into(), "profile".into()]),
+    })
+    .await
+    .unwrap();
+    app.create_connector(&CreateConnector {
+        provider: ConnectorProvider::VirtualCalendar,
+        settings: None,
+        scope: None,
+    })
+    .await
+    .unwrap();
+    app.update_connector(
+        ConnectorProvider::Microsoft,
+        &UpdateConnector {
+            settings: credentials(json!({"tenant": "common"})),
+            scope: Some(vec!["Mail.Read".into(), "offline_access".into()]),
+            active_credential_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let hook = app
+        .create_webhook(&CreateWebhook {
+            trigger_types: vec![TriggerType::GrantCreated, TriggerType::MessageCreated],
+            webhook_url: "https://hooks.example/nylas".into(),
+            description: Some("migration".into()),
+            notification_email_addresses: Some(vec!["ops@example.com".into()]),
+        })
+        .await
+        .unwrap();
+    let hook_id = hook.data.webhook.id.clone();
+    app.list_webhooks().await.unwrap();
+    app.get_webhook(&hook_id).await.unwrap();
+    app.update_webhook(
+        &hook_id,
+        &UpdateWebhook {
+            trigger_types: Some(vec![TriggerType::GrantExpired]),
+            webhook_url: Some("https://hooks.example/v2".into()),
+            description: Some("changed".into()),
+            notification_email_addresses: Some(vec!["ops@example.com".into()]),
+        },
+    )
+    .await
+    .unwrap();
+    let grant = app
+        .clone_account(
+            &account,
+            PlaceholderQuery {
+                allow_invalid_grant_creation: Some(true),
+                clone_exchange: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+    app.clone_account(&v2.accounts[1].id, PlaceholderQuery::default())
+        .await
+        .unwrap();
+    app.get_grant(&grant.data.id).await.unwrap();
+    app.list_grants(&GrantFilter {
+        account_id: Some(account.clone()),
+        account_ids: vec![account.clone(), v2.accounts[1].id.clone()],
+        provider: Some("google".into()),
+        grant_status: Some(GrantStatus::Valid),
+        email: Some("someone@example.com".into()),
+        limit: Some(5),
+        offset: Some(0),
+    })
+    .await
+    .unwrap();
+    let ids: Vec<&str> = v2.accounts.iter().map(|a| a.id.as_str()).collect();
+    app.grants_for_accounts(&ids).await.unwrap();
+    app.batch_clone(
+        &BatchCloneRequest {
+            limit: Some(10),
+            offset: Some(2),
+            providers: Some(vec![BatchProvider::Google, BatchProvider::Graph]),
+            mode: Some(CloneMode::OnlyNew),
+        },
+        PlaceholderQuery {
+            allow_invalid_grant_creation: Some(false),
+            clone_exchange: Some(true),
+        },
+    )
+    .await
+    .unwrap();
+    app.batch_clone(&BatchCloneRequest::default(), PlaceholderQuery::default())
+        .await
+        .unwrap();
+    h.sim.advance(Duration::from_secs(60));
+    app.list_jobs(&JobFilter::default()).await.unwrap();
+    app.list_jobs(&JobFilter {
+        status: vec![JobStatus::Running, JobStatus::Completed],
+        job_type: vec![JobType::Migration, JobType::Snapshot],
+        sort_by_completion: Some(true),
+    })
+    .await
+    .unwrap();
+    app.translate_pages(TranslateRequest {
+        resource_type: "messages".into(),
+        v2_account_id: account.clone(),
+        nylas_ids: None,
+        start_from_timestamp: Some(1_727_172_308),
+        next_page_number: None,
+    })
+    .collect_all()
+    .await
+    .unwrap();
+    app.translate(&TranslateRequest {
+        resource_type: "events".into(),
+        v2_account_id: account,
+        nylas_ids: Some(vec!["4ro91k0t3ofvzs3b3lij6iqa2".into()]),
+        start_from_timestamp: None,
+        next_page_number: Some(2),
+    })
+    .await
+    .unwrap();
+
+    records.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_request_the_client_sends_follows_the_contract() {
+    let records = record_every_request().await;
+    for op in Operation::ALL {
+        assert!(
+            records.iter().any(|r| r.operation == op),
+            "{op} was not exercised"
+        );
+    }
+    let Some(contract) = Contract::load() else {
+        return;
+    };
+    let failures: Vec<String> = records
+        .iter()
+        .filter_map(|r| check(&contract, r).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests break the contract:\n{}",
+        failures.len(),
+        records.len(),
+        failures.join("\n")
+    );
+}
+
+fn check(contract: &Contract, record: &RequestRecord) -> Result<(), String> {
+    let op_id = record.operation.operation_id();
+    let what = format!("{op_id} {} {}", record.method, record.path);
+    let (template, method) = contract
+        .find_operation(op_id)
+        .ok_or_else(|| format!("{what}: not in the contract"))?;
+    if !method.eq_ignore_ascii_case(record.method) {
+        return Err(format!("{what}: the contract's method is {method}"));
+    }
+    let op_pointer = format!(
+        "/paths/{}/{method}",
+        template.replace('~', "~0").replace('/', "~1")
+    );
+
+    // The path: the template's literal segments, and each parameter in its place.
+    let sent: Vec<&str> = record.path.trim_start_matches('/').split('/').collect();
+    let expected: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    if sent.len() != expected.len() {
+        return Err(format!("{what}: does not match {template}"));
+    }
+    let mut params = record.path_params.iter();
+    for (sent, expected) in sent.iter().zip(&expected) {
+        if let Some(name) = expected.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let value = params
+                .next()
+                .ok_or_else(|| format!("{what}: no value for {{{name}}}"))?;
+            if percent_decode(sent) != *value {
+                return Err(format!("{what}: {{{name}}} sent as {sent}, meant {value}"));
+            }
+            let pointer = parameter_schema(contract, &op_pointer, "path", name)
+                .ok_or_else(|| format!("{what}: no path parameter {name}"))?;
+            validate(
+                contract,
+                &pointer,
+                &Value::String(value.clone()),
+                &format!("{what}: {{{name}}}"),
+            )?;
+        } else if sent != expected {
+            return Err(format!("{what}: does not match {template}"));
+        }
+    }
+
+    // The query: every name declared, every value of its declared type.
+    let schema = contract
+        .query_schema(op_id)
+        .unwrap_or_else(|| json!({"properties": {}}));
+    let declared = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut query = Map::new();
+    for (name, value) in &record.query {
+        if !declared.contains_key(name) {
+            return Err(format!(
+                "{what}: query parameter {name} is not in the contract"
+            ));
+        }
+        let pointer = parameter_schema(contract, &op_pointer, "query", name)
+            .ok_or_else(|| format!("{what}: no query parameter {name}"))?;
+        let kind = contract
+            .spec()
+            .pointer(&pointer)
+            .and_then(|s| s["type"].as_str())
+            .unwrap_or("string");
+        let typed = match kind {
+            "integer" => value
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("{what}: {name}={value} is not an integer"))?,
+            "boolean" => value
+                .parse::<bool>()
+                .map(Value::from)
+                .map_err(|_| format!("{what}: {name}={value} is not a boolean"))?,
+            "array" => {
+                let mut items = query
+                    .get(name)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                items.push(Value::String(value.clone()));
+                Value::Array(items)
+            }
+            _ => Value::String(value.clone()),
+        };
+        query.insert(name.clone(), typed);
+    }
+    if let Some(validator) = contract.query_validator(op_id) {
+        let validator = validator?;
+        let query = Value::Object(query);
+        let errors: Vec<String> = validator
+            .iter_errors(&query)
+            .map(|e| e.to_string())
+            .collect();
+        if !errors.is_empty() {
+            return Err(format!(
+                "{what}: query {query} breaks the contract: {}",
+                errors.join("; ")
+            ));
+        }
+    }
+
+    // The body: present exactly when the contract has one, and valid against it.
+    match (contract.request_body_validator(op_id), &record.body) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(format!("{what}: sends a body the contract does not have")),
+        (Some(_), None) => {
+            let required = contract
+                .spec()
+                .pointer(&format!("{op_pointer}/requestBody/required"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if required {
+                Err(format!("{what}: sends no body, the contract requires one"))
+            } else {
+                Ok(())
+            }
+        }
+        (Some(_), Some(body)) if record.operation == Operation::CreateConnector => {
+            // The contract's `oneOf` cannot hold for any body: every provider's branch types
+            // `provider` as a plain string, so a body matches several branches at once. The
+            // branch is the one whose `provider` example names the body's provider.
+            let branches =
+                format!("{op_pointer}/requestBody/content/application~1json/schema/oneOf");
+            let count = contract
+                .spec()
+                .pointer(&branches)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let branch = (0..count)
+                .find(|i| {
+                    contract
+                        .spec()
+                        .pointer(&format!("{branches}/{i}/properties/provider/example"))
+                        == Some(&body["provider"])
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{what}: no connector branch for provider {}",
+                        body["provider"]
+                    )
+                })?;
+            validate(contract, &format!("{branches}/{branch}"), body, &what)
+        }
+        (Some(validator), Some(body)) => {
+            let validator = validator?;
+            let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what}: body breaks the contract: {}",
+                    errors.join("; ")
+                ))
+            }
+        }
+    }
+}
+
+/// The JSON pointer of the schema of parameter `name` in `location` of the operation at
+/// `op_pointer`, following a `$ref` to `#/components/parameters`.
+fn parameter_schema(
+    contract: &Contract,
+    op_pointer: &str,
+    location: &str,
+    name: &str,
+) -> Option<String> {
+    let params = contract
+        .spec()
+        .pointer(&format!("{op_pointer}/parameters"))?
+        .as_array()?;
+    (0..params.len()).find_map(|i| {
+        let mut pointer = format!("{op_pointer}/parameters/{i}");
+        if let Some(reference) = contract
+            .spec()
+            .pointer(&pointer)?
+            .get("$ref")
+            .and_then(Value::as_str)
+        {
+            pointer = reference.strip_prefix('#')?.to_string();
+        }
+        let param = contract.spec().pointer(&pointer)?;
+        (param["in"] == location && param["name"] == name).then(|| format!("{pointer}/schema"))
+    })
+}
+
+fn validate(contract: &Contract, pointer: &str, value: &Value, what: &str) -> Result<(), String> {
+    let validator = contract.validator_at(pointer)?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {value} breaks #{pointer}: {}",
+            errors.join("; ")
+        ))
+    }
+}
+
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why create_connector's body is checked against one branch: the whole `oneOf` refuses even a
+/// body that fits its provider's branch exactly.
+#[test]
+fn create_connector_one_of_matches_several_branches() {
+    let Some(contract) = Contract::load() else {
+        return;
+    };
+    let body = json!({"provider": "yahoo", "settings": {"client_id": "i", "client_secret": "s"}});
+    let validator = contract
+        .request_body_validator("create_connector")
+        .unwrap()
+        .unwrap();
+    assert!(!validator.is_valid(&body));
+}
+
+/// The checker itself: it refuses what the contract refuses.
+#[test]
+fn the_check_catches_requests_that_break_the_contract() {
+    let Some(contract) = Contract::load() else {
+        return;
+    };
+    let good = RequestRecord {
+        operation: Operation::ListGrants,
+        app_id: "app".into(),
+        method: "GET",
+        path: "/v3/grants".into(),
+        path_params: vec![],
+        query: vec![
+            ("limit".into(), "200".into()),
+            ("account_ids".into(), "a,b".into()),
+        ],
+        body: None,
+        attempt: 1,
+    };
+    check(&contract, &good).unwrap();
+    let bad = |change: &dyn Fn(&mut RequestRecord)| {
+        let mut record = good.clone();
+        change(&mut record);
+        check(&contract, &record).expect_err("should break the contract");
+    };
+    bad(&|r| r.query.push(("page_token".into(), "x".into())));
+    bad(&|r| r.query[0].1 = "many".into());
+    bad(&|r| r.query.push(("grant_status".into(), "expired".into())));
+    bad(&|r| r.body = Some(json!({})));
+    bad(&|r| r.method = "POST");
+    bad(&|r| {
+        r.operation = Operation::GetConnector;
+        r.path = "/v3/connectors/outlook".into();
+        r.path_params = vec!["outlook".into()];
+        r.query.clear();
+    });
+    bad(&|r| {
+        r.operation = Operation::SnapshotBatchClone;
+        r.method = "POST";
+        r.path = "/v3/migration-tools/snapshot-batch-clone".into();
+        r.query.clear();
+        r.body = Some(json!({"mode": "everything"}));
+    });
+    bad(&|r| {
+        r.operation = Operation::CreateWebhook;
+        r.method = "POST";
+        r.path = "/v3/webhooks".into();
+        r.query.clear();
+        r.body = Some(json!({"webhook_url": "https://x"}));
+    });
+}

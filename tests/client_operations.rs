@@ -1,0 +1,293 @@
+//! Every contract operation through the client, against the simulator.
+
+mod client_common;
+
+use std::time::Duration;
+
+use nylas_migrate::api::{
+    BatchCloneRequest, CloneMode, ConnectorProvider, CreateConnector, CreateWebhook, JobType,
+    PlaceholderQuery, Region, TranslateRequest, TriggerType, UpdateConnector, UpdateWebhook,
+};
+use nylas_migrate::client::{AppConfig, ClientError, GrantFilter, JobFilter, Secret};
+use serde_json::json;
+
+use client_common::{config, start};
+
+fn settings(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_migration_through_every_operation() {
+    let h = start(config(40)).await;
+    let client = h.client();
+    let app = h.app(&client, Region::Us);
+    let v2 = h.v2(Region::Us).clone();
+
+    // Application: not linked yet, in the region the client was told.
+    let application = app.get_application().await.unwrap();
+    assert!(application.request_id.is_some());
+    assert_eq!(
+        application.data.application_id.as_deref(),
+        Some(app.app_id())
+    );
+    assert_eq!(application.data.v2_application_id, None);
+    app.verify_region(&application.data).unwrap();
+
+    // Link, twice: the same pair again is the same link.
+    let linked = app
+        .link_v2_app(&v2.id, &h.v2_secret(Region::Us))
+        .await
+        .unwrap();
+    assert_eq!(
+        linked.data.v2_application_id.as_deref(),
+        Some(v2.id.as_str())
+    );
+    let again = app
+        .link_v2_app(&v2.id, &h.v2_secret(Region::Us))
+        .await
+        .unwrap();
+    assert_eq!(again.data.v2_application_id, linked.data.v2_application_id);
+
+    // Import creates a connector per v2 integration.
+    let imported = app.import_v2_app().await.unwrap();
+    assert!(!imported.data.is_empty());
+    let connectors = app.list_connectors().await.unwrap();
+    assert_eq!(connectors.request_ids.len(), 1, "one page");
+    assert!(
+        connectors
+            .data
+            .iter()
+            .any(|c| c.provider == ConnectorProvider::Google)
+    );
+
+    // Connectors: get (present and absent), create, update.
+    let google = app.get_connector(ConnectorProvider::Google).await.unwrap();
+    assert_eq!(google.data.unwrap().provider, ConnectorProvider::Google);
+    let absent = app.get_connector(ConnectorProvider::Yahoo).await.unwrap();
+    assert!(absent.data.is_none());
+    assert!(absent.request_id.is_some(), "a 404 still has a request id");
+    let created = app
+        .create_connector(&CreateConnector {
+            provider: ConnectorProvider::Yahoo,
+            settings: Some(settings(
+                json!({"client_id": "yahoo-id", "client_secret": "yahoo-secret"}),
+            )),
+            scope: Some(vec!["email".into(), "mail-r".into()]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.data.provider, ConnectorProvider::Yahoo);
+    let scope = vec![
+        "Mail.Read".to_string(),
+        "User.Read".into(),
+        "offline_access".into(),
+    ];
+    let updated = app
+        .update_connector(
+            ConnectorProvider::Microsoft,
+            &UpdateConnector {
+                settings: Some(settings(json!({"client_id": "azure-id", "client_secret": "azure-secret", "tenant": "common"}))),
+                scope: Some(scope.clone()),
+                active_credential_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.data.scope.as_ref(), Some(&scope));
+
+    // Webhooks: create (with its secret), list, get, update.
+    let hook = app
+        .create_webhook(&CreateWebhook {
+            trigger_types: vec![TriggerType::GrantCreated, TriggerType::GrantExpired],
+            webhook_url: "https://hooks.acme.example/nylas".into(),
+            description: Some("migration".into()),
+            notification_email_addresses: None,
+        })
+        .await
+        .unwrap();
+    let hook_id = hook.data.webhook.id.clone();
+    assert!(
+        hook.data
+            .webhook_secret
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(
+        hook.data.webhook.webhook_secret.is_none(),
+        "only kept as a Secret"
+    );
+    let hooks = app.list_webhooks().await.unwrap();
+    assert!(hooks.data.iter().any(|w| w.id == hook_id));
+    let got = app.get_webhook(&hook_id).await.unwrap();
+    assert_eq!(got.data.webhook_url, "https://hooks.acme.example/nylas");
+    let changed = app
+        .update_webhook(
+            &hook_id,
+            &UpdateWebhook {
+                trigger_types: Some(vec![TriggerType::GrantCreated, TriggerType::MessageCreated]),
+                ..UpdateWebhook::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.data.trigger_types,
+        [TriggerType::GrantCreated, TriggerType::MessageCreated]
+    );
+
+    // Single clone, twice: the second returns the same grant.
+    let account = &v2.accounts.iter().find(|a| a.migratable).unwrap().id;
+    let grant = app
+        .clone_account(account, PlaceholderQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(grant.data.account_id.as_deref(), Some(account.as_str()));
+    let same = app
+        .clone_account(
+            account,
+            PlaceholderQuery {
+                allow_invalid_grant_creation: Some(true),
+                clone_exchange: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(same.data.id, grant.data.id);
+
+    // Grants: by id, by account, by many accounts in pages of 200 ids.
+    let by_id = app.get_grant(&grant.data.id).await.unwrap();
+    assert_eq!(by_id.data.id, grant.data.id);
+    let by_account = app
+        .list_grants(&GrantFilter {
+            account_id: Some(account.clone()),
+            ..GrantFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_account.data.len(), 1);
+    let ids: Vec<&str> = v2.accounts.iter().map(|a| a.id.as_str()).collect();
+    let observed = app.grants_for_accounts(&ids).await.unwrap();
+    assert_eq!(observed.data.len(), 1);
+    assert_eq!(observed.request_ids.len(), 1);
+    let missing = app.get_grant("no-such-grant").await.unwrap_err();
+    assert!(missing.is_not_found(), "{missing:?}");
+
+    // Batch clone and its jobs.
+    let jobs = app
+        .batch_clone(
+            &BatchCloneRequest {
+                limit: Some(10),
+                offset: Some(0),
+                providers: None,
+                mode: Some(CloneMode::OnlyNew),
+            },
+            PlaceholderQuery::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs.data.clone_job.linked_job_id.as_deref(),
+        Some(jobs.data.snapshot_job.job_id.as_str())
+    );
+    h.sim.advance(Duration::from_secs(3600));
+    let listed = app
+        .list_jobs(&JobFilter {
+            job_type: vec![JobType::Migration],
+            sort_by_completion: Some(true),
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    let job = listed
+        .data
+        .iter()
+        .find(|j| j.job_id == jobs.data.clone_job.job_id)
+        .unwrap();
+    assert!(job.status.is_finished(), "{job:?}");
+    assert_eq!(job.count_all, 10);
+    let all_grants = app.list_all_grants(&GrantFilter::default()).await.unwrap();
+    assert!(all_grants.data.len() >= 10);
+
+    // Translate: every page.
+    let pages = app
+        .translate_pages(TranslateRequest {
+            resource_type: "messages".into(),
+            v2_account_id: account.clone(),
+            nylas_ids: None,
+            start_from_timestamp: None,
+            next_page_number: None,
+        })
+        .collect_all()
+        .await
+        .unwrap();
+    assert!(!pages.data.is_empty());
+    assert!(pages.data.iter().all(|p| p.v2_account_id == *account));
+}
+
+#[tokio::test]
+async fn a_wrong_key_says_which_variable_to_check() {
+    let h = start(config(3)).await;
+    let client = h.client();
+    let app = client.app(AppConfig {
+        region: Region::Us,
+        app_id: h.v3(Region::Us).id.clone(),
+        api_key: Secret::new("not-the-key".into()),
+        rate_limit: None,
+        key_source: "environment variable ACME_V3_API_KEY (pair acme-prod)".into(),
+    });
+    let error = app.get_application().await.unwrap_err();
+    assert_eq!(error.status(), Some(401));
+    assert!(error.request_id().is_some());
+    let ClientError::Api { help, attempts, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(*attempts, 1, "a 401 is not retried");
+    assert!(help.contains("ACME_V3_API_KEY"), "{help}");
+    assert!(help.contains("region us"), "{help}");
+}
+
+#[tokio::test]
+async fn an_application_in_another_region_is_a_region_mismatch() {
+    let h = start(config(3)).await;
+    // The plan says E.U., but the E.U. endpoint is (mistakenly) the U.S. data centre, where the
+    // key belongs to a U.S. application.
+    let client = nylas_migrate::client::NylasClient::builder()
+        .region_url(Region::Eu, &h.sim.base_url(Region::Us))
+        .unwrap()
+        .build()
+        .unwrap();
+    let app = client.app(AppConfig {
+        region: Region::Eu,
+        app_id: h.v3(Region::Us).id.clone(),
+        api_key: Secret::new(h.v3(Region::Us).api_key.clone()),
+        rate_limit: None,
+        key_source: "environment variable K".into(),
+    });
+    let application = app.get_application().await.unwrap();
+    let error = app.verify_region(&application.data).unwrap_err();
+    assert!(
+        matches!(&error, ClientError::RegionMismatch { actual, .. } if actual == "us"),
+        "{error:?}"
+    );
+
+    // And the E.U. key at the U.S. data centre is unknown there: a 401 whose help names the region.
+    let client = h.client();
+    let wrong_region = client.app(AppConfig {
+        region: Region::Us,
+        app_id: h.v3(Region::Eu).id.clone(),
+        api_key: Secret::new(h.v3(Region::Eu).api_key.clone()),
+        rate_limit: None,
+        key_source: "environment variable EU_KEY".into(),
+    });
+    let error = wrong_region.get_application().await.unwrap_err();
+    assert_eq!(error.status(), Some(401));
+    assert!(error.to_string().contains("get_application"));
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let refused = nylas_migrate::client::NylasClient::builder()
+        .region_url(Region::Us, "http://api.us.nylas.com");
+    assert!(refused.is_err());
+}
