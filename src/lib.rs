@@ -12,6 +12,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod engine;
 pub mod graph;
 pub mod plan;
 pub mod simulator;

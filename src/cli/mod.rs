@@ -1,8 +1,12 @@
 //! The command-line interface: one file per command, each a thin layer over the library.
 
+mod apply;
+mod demo;
 mod diagnostics;
 mod graph;
+mod plan;
 mod schema;
+mod setup;
 mod simulate;
 mod validate;
 
@@ -16,12 +20,29 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: the command line itself is wrong (unknown flag, missing argument).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `plan --detailed-exitcode` when changes are pending.
+pub const EXIT_CHANGES: u8 = 2;
+
+/// The async runtime the networked commands run on.
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        // Without threads or timers there is nothing this program can do.
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            std::process::exit(i32::from(EXIT_FAILURE));
+        }
+    }
+}
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success: every plan is valid, the command did what it says
-  1  a plan is invalid, or the command failed (diagnostics on stderr)
-  2  usage error: unknown command, flag or argument";
+  0  success: plans valid; plan: nothing to do; apply: everything done
+  1  invalid plan, conflict, a failed or skipped step, or another error (on stderr)
+  2  usage error (unknown command, flag or argument); plan --detailed-exitcode: changes pending";
 
 /// Move Nylas v2 applications and their connected accounts to Nylas v3, from a YAML plan.
 #[derive(Debug, Parser)]
@@ -51,8 +72,17 @@ pub enum Command {
     /// Print a plan's step graph as Graphviz DOT or Mermaid.
     #[command(after_help = EXIT_CODES)]
     Graph(graph::Args),
+    /// Preview what `apply` would do: observe the live state read-only, step by step.
+    #[command(after_help = EXIT_CODES)]
+    Plan(plan::Args),
+    /// Converge the live state on the plan: parallel, rate-limited, journaled, resumable.
+    #[command(after_help = EXIT_CODES)]
+    Apply(apply::Args),
     /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
     Simulate(simulate::Args),
+    /// Start the simulator in-process and apply the bundled example plan to it.
+    #[command(after_help = EXIT_CODES)]
+    Demo(demo::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -74,6 +104,9 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => schema::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Plan(args) => plan::run(args, cli.output),
+        Command::Apply(args) => apply::run(args, cli.output),
+        Command::Demo(args) => demo::run(args, cli.output),
     };
     ExitCode::from(code)
 }

@@ -141,6 +141,16 @@ pub enum SecretRef {
     File(#[schemars(length(min = 1))] PathBuf),
 }
 
+impl SecretRef {
+    /// The environment variable's name, for an `{ env: NAME }` reference.
+    pub fn env_name(&self) -> Option<&str> {
+        match self {
+            SecretRef::Env(name) => Some(name),
+            SecretRef::File(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for SecretRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

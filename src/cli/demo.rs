@@ -1,0 +1,216 @@
+//! `nylas-migrate demo`: the main job on a machine with no Nylas account. Starts the simulator
+//! in-process with a generated world shaped for the bundled plan (`examples/demo.yaml`), applies
+//! the plan against it with live progress from a temporary state folder, applies it a second
+//! time to show that nothing changes, and ends with what was migrated.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::setup::report;
+use super::{EXIT_FAILURE, EXIT_OK, Output};
+use crate::api::{GrantStatus, Region};
+use crate::engine::{
+    ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, Reporter, SecretSource, apply,
+};
+use crate::graph::StepGraph;
+use crate::plan::{self, Plan, RegionSettings};
+use crate::simulator::{self, JobSpeed, RunningSimulator, SimulatorConfig, World};
+
+const DEMO_PLAN: &str = include_str!("../../examples/demo.yaml");
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Connected v2 accounts in the simulated world (two thirds U.S., one third E.U.).
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(10..=100_000))]
+    pub accounts: u32,
+    /// Seed of the generated world.
+    #[arg(long, value_name = "S", default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// The demo plan's applications and accounts, given to the generated world, and the secrets
+/// the plan's references name.
+fn shape_world(plan: &Plan, mut world: World) -> (World, HashMap<String, String>) {
+    let mut overlay = HashMap::new();
+    for pair in &plan.pairs {
+        let Some(v2) = world.v2_apps.iter_mut().find(|a| a.region == pair.region) else {
+            continue;
+        };
+        v2.id = pair.v2.app_id.clone();
+        if let Some(name) = pair.v2.client_secret.env_name() {
+            overlay.insert(name.to_owned(), v2.secret.clone());
+        }
+        for (account, id) in v2.accounts.iter_mut().zip(&pair.clone.single) {
+            account.id = id.clone();
+        }
+        if let Some(v3) = world.v3_apps.iter_mut().find(|a| a.region == pair.region) {
+            v3.id = pair.v3.app_id.clone();
+            if let Some(name) = pair.v3.api_key.env_name() {
+                overlay.insert(name.to_owned(), v3.api_key.clone());
+            }
+        }
+    }
+    overlay.insert("DEMO_AZURE_CLIENT_ID".into(), "demo-azure-app".into());
+    overlay.insert(
+        "DEMO_AZURE_CLIENT_SECRET".into(),
+        "demo-azure-secret-value".into(),
+    );
+    (world, overlay)
+}
+
+pub fn run(args: Args, output: Output) -> u8 {
+    let loaded = match plan::load_str(
+        Path::new("examples/demo.yaml"),
+        "examples/demo.yaml",
+        DEMO_PLAN,
+    ) {
+        Ok(loaded) => loaded,
+        Err(invalid) => {
+            super::diagnostics::print_invalid(&invalid);
+            return EXIT_FAILURE;
+        }
+    };
+    let (world, overlay) = shape_world(
+        &loaded.plan,
+        World::generate(args.accounts as usize, args.seed),
+    );
+    super::runtime().block_on(async move {
+        let config = SimulatorConfig {
+            world,
+            seed: args.seed,
+            job_speed: JobSpeed::RealTime { factor: 40.0 },
+            ..SimulatorConfig::default()
+        };
+        let sim = match simulator::start(config, std::net::Ipv4Addr::LOCALHOST.into()).await {
+            Ok(sim) => sim,
+            Err(e) => {
+                report(miette::miette!("cannot start the simulator: {e}"));
+                return EXIT_FAILURE;
+            }
+        };
+        let code = demo(&sim, loaded.plan, overlay, output).await;
+        sim.shutdown().await;
+        code
+    })
+}
+
+async fn demo(
+    sim: &RunningSimulator,
+    mut plan: Plan,
+    overlay: HashMap<String, String>,
+    output: Output,
+) -> u8 {
+    plan.regions.us = Some(RegionSettings {
+        api_url: sim.base_url(Region::Us),
+    });
+    plan.regions.eu = Some(RegionSettings {
+        api_url: sim.base_url(Region::Eu),
+    });
+    let human = output == Output::Human;
+    if human {
+        println!(
+            "Simulated Nylas: U.S. {} · E.U. {}",
+            sim.base_url(Region::Us),
+            sim.base_url(Region::Eu)
+        );
+        let accounts: usize = plan.pairs.len();
+        println!(
+            "Applying examples/demo.yaml ({accounts} pairs) to a generated world of v2 accounts…\n"
+        );
+    }
+    let state = std::env::temp_dir().join(format!("nylas-migrate-demo-{}", std::process::id()));
+    let code = match run_twice(sim, &plan, overlay, &state, output).await {
+        Ok(code) => code,
+        Err(e) => {
+            report(e);
+            EXIT_FAILURE
+        }
+    };
+    let _ = std::fs::remove_dir_all(&state);
+    if human {
+        print_migrated(sim, &plan);
+    }
+    code
+}
+
+async fn run_twice(
+    sim: &RunningSimulator,
+    plan: &Plan,
+    overlay: HashMap<String, String>,
+    state: &Path,
+    output: Output,
+) -> Result<u8, miette::Report> {
+    let client = super::setup::client(plan)?;
+    let source = SecretSource {
+        base_dir: std::env::temp_dir(),
+        overlay,
+    };
+    let options = ApplyOptions {
+        max_poll: Duration::from_millis(500),
+        ..ApplyOptions::default()
+    };
+    let mut code = EXIT_OK;
+    for round in ["first", "second"] {
+        let graph = StepGraph::build(plan).map_err(miette::Report::new)?;
+        let steps = graph.len() as u64;
+        let ctx = Arc::new(
+            Context::new(graph, source.clone(), &client, state, true)
+                .map_err(miette::Report::new)?,
+        );
+        let reporter: Arc<dyn Reporter> = match output {
+            Output::Json => Arc::new(JsonReporter),
+            Output::Human if std::io::stderr().is_terminal() => Arc::new(BarReporter::new(steps)),
+            Output::Human => Arc::new(PlainReporter::new()),
+        };
+        let writes_before = sim.stats().writes();
+        let summary = apply(ctx, &options, reporter)
+            .await
+            .map_err(miette::Report::new)?;
+        super::apply::print_summary(&summary, output);
+        if output == Output::Human {
+            println!(
+                "The {round} apply made {} writes to Nylas.{}",
+                sim.stats().writes() - writes_before,
+                if round == "first" {
+                    " Applying the same plan again:\n"
+                } else {
+                    ""
+                }
+            );
+        }
+        if !summary.all_done() {
+            code = EXIT_FAILURE;
+        }
+    }
+    Ok(code)
+}
+
+fn print_migrated(sim: &RunningSimulator, plan: &Plan) {
+    let world = sim.world();
+    println!("\nWhat was migrated");
+    println!(
+        "  {:<10} {:>9} {:>13} {:>15}",
+        "pair", "v3 grants", "valid grants", "placeholders"
+    );
+    for pair in &plan.pairs {
+        let Some(app) = world.app(&pair.v3.app_id) else {
+            continue;
+        };
+        let invalid = app
+            .grants
+            .iter()
+            .filter(|g| g.grant_status == Some(GrantStatus::Invalid))
+            .count();
+        println!(
+            "  {:<10} {:>9} {:>13} {:>15}",
+            pair.name,
+            app.grants.len(),
+            app.grants.len() - invalid,
+            invalid
+        );
+    }
+    println!("\nPlaceholder grants are accounts whose users must re-authenticate.");
+}

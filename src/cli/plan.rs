@@ -1,0 +1,231 @@
+//! `nylas-migrate plan PLAN`: what `apply` would do, observed read-only.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::setup::{self, report};
+use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
+use crate::engine::journal::{Journal, StepStatus};
+use crate::engine::{Action, Context, Preview, SecretSource, preview};
+use crate::graph::{StepGraph, StepKind};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// The state folder (journal); default `.nylas-migrate/` beside the plan.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// List the steps from the plan and the journal only: no network, no secrets.
+    #[arg(long)]
+    pub offline: bool,
+    /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+pub fn run(args: Args, output: Output) -> u8 {
+    let Some(plan) = setup::load(&args.plan) else {
+        return EXIT_FAILURE;
+    };
+    let Some(graph) = setup::graph(&plan) else {
+        return EXIT_FAILURE;
+    };
+    let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
+    if args.offline {
+        return offline(&graph, &state_dir, output, args.detailed_exitcode);
+    }
+    let client = match setup::client(&plan) {
+        Ok(c) => c,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    let source = SecretSource::new(setup::plan_dir(&args.plan));
+    let result = super::runtime().block_on(async {
+        let ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        preview(&ctx).await
+    });
+    let preview = match result {
+        Ok(p) => p,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    match output {
+        Output::Human => print_preview(&preview),
+        Output::Json => print_json(&preview),
+    }
+    if preview.has_conflicts() {
+        return EXIT_FAILURE;
+    }
+    if args.detailed_exitcode && preview.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    }
+}
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Unchanged => "=",
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Attach => ">",
+        Action::Blocked => ".",
+        Action::Conflict => "!",
+    }
+}
+
+/// Steps of one kind beyond this many, with the same action, are summarised in one line.
+const SHOWN_PER_ACTION: usize = 5;
+
+/// Prints the preview grouped by pair, then its summary line.
+pub fn print_preview(preview: &Preview) {
+    let mut current_pair = None;
+    let mut shown: std::collections::HashMap<(usize, &str, Action), usize> = Default::default();
+    for s in &preview.steps {
+        if current_pair != Some(s.step.pair) {
+            flush_hidden(&shown, current_pair);
+            shown.clear();
+            current_pair = Some(s.step.pair);
+            let pair_name = s.step.id.as_str().split('/').next().unwrap_or_default();
+            println!("\n{pair_name}");
+        }
+        let key = (s.step.pair, s.step.kind.name(), s.observation.action);
+        let n = shown.entry(key).or_default();
+        *n += 1;
+        if matches!(s.step.kind, StepKind::Clone(_)) && *n > SHOWN_PER_ACTION {
+            continue;
+        }
+        let local = s
+            .step
+            .id
+            .as_str()
+            .split_once('/')
+            .map_or(s.step.id.as_str(), |(_, rest)| rest);
+        println!(
+            "  {} {:<9} {:<40} {}",
+            symbol(s.observation.action),
+            s.observation.action.as_str(),
+            local,
+            s.observation.reason
+        );
+    }
+    flush_hidden(&shown, current_pair);
+    println!(
+        "\nPlan: {} to create, {} to update, {} unchanged, {} conflicts, {} blocked, {} running to follow",
+        preview.count(Action::Create),
+        preview.count(Action::Update),
+        preview.count(Action::Unchanged),
+        preview.count(Action::Conflict),
+        preview.count(Action::Blocked),
+        preview.count(Action::Attach),
+    );
+}
+
+fn flush_hidden(
+    shown: &std::collections::HashMap<(usize, &str, Action), usize>,
+    pair: Option<usize>,
+) {
+    let mut hidden: Vec<_> = shown
+        .iter()
+        .filter(|((p, kind, _), n)| Some(*p) == pair && *kind == "clone" && **n > SHOWN_PER_ACTION)
+        .collect();
+    hidden.sort_by_key(|((_, _, a), _)| *a);
+    for ((_, _, action), n) in hidden {
+        println!(
+            "  {} … and {} more clone steps: {}",
+            symbol(*action),
+            n - SHOWN_PER_ACTION,
+            action.as_str()
+        );
+    }
+}
+
+fn print_json(preview: &Preview) {
+    for s in &preview.steps {
+        println!(
+            "{}",
+            json!({
+                "v": 1,
+                "event": "plan_step",
+                "step": s.step.id.as_str(),
+                "kind": s.step.kind.name(),
+                "action": s.observation.action.as_str(),
+                "reason": s.observation.reason,
+            })
+        );
+    }
+    println!(
+        "{}",
+        json!({
+            "v": 1,
+            "event": "plan_summary",
+            "create": preview.count(Action::Create),
+            "update": preview.count(Action::Update),
+            "unchanged": preview.count(Action::Unchanged),
+            "conflict": preview.count(Action::Conflict),
+            "blocked": preview.count(Action::Blocked),
+            "attach": preview.count(Action::Attach),
+            "changes_pending": preview.has_changes(),
+        })
+    );
+}
+
+/// The steps and what the journal last recorded for each: no network, no secrets.
+fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detailed: bool) -> u8 {
+    let journal = if state_dir
+        .join(crate::engine::journal::JOURNAL_FILE)
+        .exists()
+    {
+        match Journal::open(state_dir) {
+            Ok(j) => Some(j),
+            Err(e) => {
+                report(e);
+                return EXIT_FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let mut pending = 0;
+    for step in graph.steps() {
+        let state = journal
+            .as_ref()
+            .and_then(|j| j.step(&step.id).ok().flatten());
+        let status = match &state {
+            Some(s) if s.status == StepStatus::Done => "done",
+            Some(s) if s.status == StepStatus::Failed => "failed",
+            Some(s) if s.status == StepStatus::Running => "running",
+            Some(_) => "interrupted",
+            None => "pending",
+        };
+        if status != "done" {
+            pending += 1;
+        }
+        match output {
+            Output::Human => println!("  {status:<11} {}", step.id),
+            Output::Json => println!(
+                "{}",
+                json!({"v": 1, "event": "plan_step", "step": step.id.as_str(), "kind": step.kind.name(), "journal": status})
+            ),
+        }
+    }
+    if output == Output::Human {
+        println!(
+            "\nOffline: {} steps, {} not recorded done in the journal (the live state was not observed)",
+            graph.len(),
+            pending
+        );
+    }
+    if detailed && pending > 0 {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    }
+}

@@ -1,0 +1,65 @@
+//! Fingerprints of secrets: secrets cannot be read back from Nylas, so to know whether a
+//! connector already has the plan's client secret, the journal keeps a keyed hash of the secret
+//! it last wrote. The key lives in the state folder (mode 0600), so a journal alone cannot be
+//! used to test guesses of a secret.
+
+use std::io::Write;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::client::Secret;
+
+const KEY_FILE: &str = "fingerprint.key";
+
+#[derive(Clone)]
+pub struct Fingerprinter {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Fingerprinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprinter(..)")
+    }
+}
+
+impl Fingerprinter {
+    /// Loads the state folder's key, creating it on first use.
+    pub fn load_or_create(state_dir: &Path) -> std::io::Result<Fingerprinter> {
+        let path = state_dir.join(KEY_FILE);
+        if let Ok(bytes) = std::fs::read(&path)
+            && bytes.len() == 32
+        {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            return Ok(Fingerprinter { key });
+        }
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path)?;
+        file.write_all(&key)?;
+        file.sync_all()?;
+        Ok(Fingerprinter { key })
+    }
+
+    /// `hmac-sha256:<hex>` of the secret under this state's key.
+    pub fn fingerprint(&self, secret: &Secret) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
+            // HMAC takes keys of any length; this branch cannot be reached.
+            return String::new();
+        };
+        mac.update(secret.expose().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("hmac-sha256:{hex}")
+    }
+}

@@ -1,0 +1,74 @@
+//! The engine: observe the live state, then walk the step graph, read-only for `plan`
+//! ([`preview`]) and for real for `apply` ([`apply`]), journaling every write.
+//!
+//! - [`secrets`]: plan secret references resolved at run time.
+//! - [`observe`]: a read-only probe per step kind.
+//! - [`execute`]: the writes, each with its rule for being safe to run again.
+//! - [`walk`]: the concurrent walk of the graph behind `apply`.
+//! - [`preview`]: the read-only walk behind `plan`.
+//! - [`journal`], [`lock`], [`fingerprint`]: the state folder.
+
+mod context;
+pub mod execute;
+mod failpoint;
+pub mod fingerprint;
+pub mod journal;
+pub mod lock;
+pub mod observe;
+pub mod preview;
+pub mod progress;
+pub mod secrets;
+pub mod walk;
+
+pub use context::Context;
+pub use execute::Outcome;
+pub use journal::{Journal, JournalError};
+pub use lock::{LockError, StateLock};
+pub use observe::{Action, Observation};
+pub use preview::{Preview, PreviewStep, preview};
+pub use progress::{BarReporter, JsonReporter, PlainReporter, Reporter};
+pub use secrets::{SecretError, SecretSource};
+pub use walk::{ApplyOptions, ApplySummary, apply};
+
+/// What can stop the engine as a whole (a step's own failure is an [`Outcome`] instead).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EngineError {
+    #[error("{} secret reference{} could not be read", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    #[diagnostic(code(secrets::unresolved))]
+    Secrets(#[related] Vec<SecretError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Client(Box<crate::client::ClientError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] LockError),
+    #[error("state folder {path}: {source}")]
+    #[diagnostic(code(state::io))]
+    State {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{step}: job {job_id} is no longer listed by Nylas")]
+    #[diagnostic(
+        code(engine::job_vanished),
+        help(
+            "check the application's migration jobs in the dashboard; the next run starts the wave again"
+        )
+    )]
+    JobVanished { step: String, job_id: String },
+    #[error("internal error: {0}")]
+    #[diagnostic(
+        code(engine::internal),
+        help("this is a bug in nylas-migrate; the journal keeps what was done")
+    )]
+    Internal(String),
+}
+
+impl From<SecretError> for EngineError {
+    fn from(err: SecretError) -> Self {
+        EngineError::Secrets(vec![err])
+    }
+}

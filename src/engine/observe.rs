@@ -1,0 +1,505 @@
+//! Read-only probes: what each step would do, and the evidence. `plan` shows these; `apply`
+//! takes one right before each write, so a write is never made on stale knowledge.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::api::{
+    BatchProvider, Connector, ConnectorProvider, Grant, GrantStatus, MigrationJob, Webhook,
+};
+use crate::client::{JobFilter, Secret};
+use crate::graph::{BatchStep, ConnectorStep, Step, StepKind, WebhookStep};
+
+use super::EngineError;
+use super::context::Context;
+use super::journal::{StepState, StepStatus};
+
+/// What a step would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Already as the plan says; the reason is the evidence.
+    Unchanged,
+    Create,
+    Update,
+    /// A batch wave whose jobs are running: follow them, start nothing.
+    Attach,
+    /// Waits on an earlier step that has work to do.
+    Blocked,
+    /// The live state contradicts the plan; nothing is written for this pair.
+    Conflict,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Unchanged => "unchanged",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Attach => "attach",
+            Action::Blocked => "blocked",
+            Action::Conflict => "conflict",
+        }
+    }
+}
+
+/// A probe's result: the action and, in words, why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    pub action: Action,
+    pub reason: String,
+    /// What the write will need from the probe (a webhook's ID, a wave's jobs).
+    #[serde(skip)]
+    pub found: Found,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Found {
+    #[default]
+    Nothing,
+    Webhook(Box<Webhook>),
+    /// A wave's jobs, when they already exist.
+    Jobs {
+        snapshot_job_id: String,
+        clone_job_id: String,
+    },
+}
+
+impl Observation {
+    fn new(action: Action, reason: impl Into<String>) -> Observation {
+        Observation {
+            action,
+            reason: reason.into(),
+            found: Found::Nothing,
+        }
+    }
+}
+
+/// The grants of one pair's single-clone accounts, looked up in pages rather than one call
+/// per account.
+pub type GrantIndex = HashMap<String, Grant>;
+
+pub async fn grant_index(ctx: &Context, pair: usize) -> Result<GrantIndex, EngineError> {
+    let accounts: Vec<&str> = ctx
+        .graph
+        .steps()
+        .filter(|s| s.pair == pair)
+        .filter_map(|s| match &s.kind {
+            StepKind::Clone(c) => Some(c.account_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if accounts.is_empty() {
+        return Ok(GrantIndex::new());
+    }
+    let pages = ctx.apps[pair].grants_for_accounts(&accounts).await?;
+    Ok(pages
+        .data
+        .into_iter()
+        .filter_map(|g| g.account_id.clone().map(|a| (a, g)))
+        .collect())
+}
+
+fn journal_state(ctx: &Context, step: &Step) -> Result<Option<StepState>, EngineError> {
+    match &ctx.journal {
+        Some(journal) => Ok(journal.step(&step.id)?),
+        None => Ok(None),
+    }
+}
+
+/// Observes one step. Clone steps read `grants` (see [`grant_index`]) instead of calling.
+pub async fn observe(
+    ctx: &Context,
+    step: &Step,
+    grants: &GrantIndex,
+) -> Result<Observation, EngineError> {
+    match &step.kind {
+        StepKind::Link => observe_link(ctx, step).await,
+        StepKind::Import => observe_import(ctx, step),
+        StepKind::Connector(c) => observe_connector(ctx, step, c).await,
+        StepKind::Webhook(w) => observe_webhook(ctx, step, w).await,
+        StepKind::Clone(c) => Ok(match grants.get(&c.account_id) {
+            Some(grant) => Observation::new(Action::Unchanged, grant_evidence(grant)),
+            None => Observation::new(Action::Create, "no v3 grant for this account yet"),
+        }),
+        StepKind::Batch(b) => observe_batch(ctx, step, b).await,
+    }
+}
+
+pub fn grant_evidence(grant: &Grant) -> String {
+    match grant.grant_status {
+        Some(GrantStatus::Invalid) => {
+            format!("placeholder grant {} (user must re-authenticate)", grant.id)
+        }
+        _ => format!("grant {} exists", grant.id),
+    }
+}
+
+async fn observe_link(ctx: &Context, step: &Step) -> Result<Observation, EngineError> {
+    let pair = ctx.pair(step);
+    let app = ctx.app(step).get_application().await?.data;
+    if let Some(region) = app.region.as_deref()
+        && region != pair.region.as_str()
+    {
+        return Ok(Observation::new(
+            Action::Conflict,
+            format!(
+                "v3 application {} is in region `{region}` but the plan says `{}`; a v2 app can only move to a v3 app in its own region",
+                pair.v3_app_id, pair.region
+            ),
+        ));
+    }
+    Ok(match app.v2_application_id.as_deref() {
+        Some(linked) if linked == pair.v2_app_id => Observation::new(
+            Action::Unchanged,
+            format!("v3 app already linked to v2 app {linked}"),
+        ),
+        Some(other) => Observation::new(
+            Action::Conflict,
+            format!(
+                "v3 application {} is already linked to another v2 app, {other}; a v3 app is linked to one v2 app only",
+                pair.v3_app_id
+            ),
+        ),
+        None => Observation::new(
+            Action::Create,
+            format!(
+                "link v2 app {} to v3 app {}",
+                pair.v2_app_id, pair.v3_app_id
+            ),
+        ),
+    })
+}
+
+fn observe_import(ctx: &Context, step: &Step) -> Result<Observation, EngineError> {
+    // Nylas has no read-back of "was imported"; the journal is the evidence. Import is safe to
+    // repeat (the guides say the calls may be retried), so without a record it runs again.
+    Ok(match journal_state(ctx, step)? {
+        Some(state) if state.status == StepStatus::Done => Observation::new(
+            Action::Unchanged,
+            format!("imported by run {}", state.run_id),
+        ),
+        _ => Observation::new(
+            Action::Create,
+            "import v2 settings, redirect URIs and integrations (as connectors)",
+        ),
+    })
+}
+
+/// The settings a connector fix writes, resolved; and the fingerprints of its secrets.
+pub struct DesiredConnector {
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    pub scope: Option<Vec<String>>,
+    pub fingerprints: Vec<(String, String)>,
+}
+
+pub fn desired_connector(
+    ctx: &Context,
+    step: &Step,
+    c: &ConnectorStep,
+) -> Result<DesiredConnector, EngineError> {
+    let pair = &ctx.pair(step).name;
+    let mut fingerprints = Vec::new();
+    let settings = match &c.settings {
+        None => None,
+        Some(s) => {
+            let mut map = serde_json::Map::new();
+            if let Some(id) = &s.client_id {
+                let id =
+                    ctx.source
+                        .setting(id, &format!("{} connector client_id", c.provider), pair)?;
+                map.insert("client_id".into(), id.expose().into());
+            }
+            if let Some(secret) = &s.client_secret {
+                let secret: Secret = ctx.source.resolve(
+                    secret,
+                    &format!("{} connector client_secret", c.provider),
+                    pair,
+                )?;
+                if let Some(f) = &ctx.fingerprinter {
+                    fingerprints.push(("client_secret".to_owned(), f.fingerprint(&secret)));
+                }
+                map.insert("client_secret".into(), secret.expose().into());
+            }
+            if let Some(tenant) = &s.tenant {
+                map.insert("tenant".into(), tenant.clone().into());
+            }
+            if let Some(topic) = &s.topic_name {
+                map.insert("topic_name".into(), topic.clone().into());
+            }
+            Some(map)
+        }
+    };
+    Ok(DesiredConnector {
+        settings,
+        scope: c.scope.clone(),
+        fingerprints,
+    })
+}
+
+/// Why a live connector differs from the plan, or `None` when it matches.
+fn connector_difference(
+    live: &Connector,
+    desired: &DesiredConnector,
+    recorded: &[(String, String)],
+) -> Option<String> {
+    let mut differences = Vec::new();
+    if let Some(scope) = &desired.scope {
+        let want: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
+        let have: BTreeSet<&str> = live.scope.iter().flatten().map(String::as_str).collect();
+        if want != have {
+            differences.push("scope".to_owned());
+        }
+    }
+    if let Some(settings) = &desired.settings {
+        for (key, value) in settings {
+            if key == "client_secret" {
+                // Secrets cannot be read back: matching means this journal wrote this very
+                // secret (same keyed fingerprint).
+                let want = desired.fingerprints.iter().find(|(k, _)| k == key);
+                let have = recorded.iter().find(|(k, _)| k == key);
+                if want.is_none() || want != have {
+                    differences.push(format!("{key} (not known to be set)"));
+                }
+            } else if live.settings.as_ref().and_then(|s| s.get(key)) != Some(value) {
+                differences.push(key.clone());
+            }
+        }
+    }
+    (!differences.is_empty()).then(|| format!("differs in {}", differences.join(", ")))
+}
+
+async fn observe_connector(
+    ctx: &Context,
+    step: &Step,
+    c: &ConnectorStep,
+) -> Result<Observation, EngineError> {
+    let desired = desired_connector(ctx, step, c)?;
+    let live = ctx.app(step).get_connector(c.provider).await?.data;
+    let Some(live) = live else {
+        return Ok(Observation::new(
+            Action::Create,
+            format!("no {} connector yet", c.provider),
+        ));
+    };
+    let recorded = journal_state(ctx, step)?
+        .map(|s| s.record.fingerprints)
+        .unwrap_or_default();
+    Ok(match connector_difference(&live, &desired, &recorded) {
+        None => Observation::new(
+            Action::Unchanged,
+            format!("{} connector has the plan's settings and scope", c.provider),
+        ),
+        Some(why) => Observation::new(Action::Update, format!("{} connector {why}", c.provider)),
+    })
+}
+
+async fn observe_webhook(
+    ctx: &Context,
+    step: &Step,
+    w: &WebhookStep,
+) -> Result<Observation, EngineError> {
+    let webhooks = ctx.app(step).list_webhooks().await?.data;
+    let Some(live) = webhooks.into_iter().find(|h| h.webhook_url == w.url) else {
+        return Ok(Observation::new(
+            Action::Create,
+            "no destination with this URL yet",
+        ));
+    };
+    let mut differences = Vec::new();
+    let want: BTreeSet<_> = w.triggers.iter().collect();
+    let have: BTreeSet<_> = live.trigger_types.iter().collect();
+    if want != have {
+        differences.push("triggers");
+    }
+    if w.description.is_some() && w.description != live.description {
+        differences.push("description");
+    }
+    if let Some(emails) = &w.notification_emails {
+        let want: BTreeSet<_> = emails.iter().collect();
+        let have: BTreeSet<_> = live.notification_email_addresses.iter().flatten().collect();
+        if want != have {
+            differences.push("notification emails");
+        }
+    }
+    let mut observation = if differences.is_empty() {
+        Observation::new(
+            Action::Unchanged,
+            format!("destination {} has the plan's triggers", live.id),
+        )
+    } else {
+        Observation::new(
+            Action::Update,
+            format!(
+                "destination {} differs in {}",
+                live.id,
+                differences.join(", ")
+            ),
+        )
+    };
+    observation.found = Found::Webhook(Box::new(live));
+    Ok(observation)
+}
+
+/// Connector providers a batch filter needs (Graph accounts use the Microsoft connector).
+fn needed_connector(provider: BatchProvider) -> Option<ConnectorProvider> {
+    Some(match provider {
+        BatchProvider::Google => ConnectorProvider::Google,
+        BatchProvider::Microsoft | BatchProvider::Graph => ConnectorProvider::Microsoft,
+        BatchProvider::Imap => ConnectorProvider::Imap,
+        BatchProvider::Icloud => ConnectorProvider::Icloud,
+        BatchProvider::Ews => ConnectorProvider::Ews,
+        BatchProvider::VirtualCalendar => return None,
+    })
+}
+
+pub fn job_summary(job: &MigrationJob) -> String {
+    format!(
+        "job {} {}: {} of {} migrated, {} placeholders, {} failed",
+        job.job_id,
+        job.status,
+        job.count_success,
+        job.count_all,
+        job.count_warning,
+        job.count_failed
+    )
+}
+
+async fn observe_batch(
+    ctx: &Context,
+    step: &Step,
+    b: &BatchStep,
+) -> Result<Observation, EngineError> {
+    let state = journal_state(ctx, step)?;
+    if let Some(state) = &state
+        && state.status == StepStatus::Done
+    {
+        {
+            let counts = state.record.counts.unwrap_or_default();
+            return Ok(Observation::new(
+                Action::Unchanged,
+                format!(
+                    "wave finished in run {} ({}): {} of {} migrated, {} placeholders, {} failed",
+                    state.run_id,
+                    state.record.job_status.as_deref().unwrap_or("finished"),
+                    counts.success,
+                    counts.all,
+                    counts.warning,
+                    counts.failed
+                ),
+            ));
+        }
+    }
+    let jobs = ctx.app(step).list_jobs(&JobFilter::default()).await?.data;
+    if let Some(state) = &state
+        && let Some((snapshot, clone)) = wave_jobs(ctx, state, &jobs)?
+    {
+        let status = jobs
+            .iter()
+            .find(|j| j.job_id == clone)
+            .map_or("unknown".to_owned(), |j| j.status.to_string());
+        let mut observation = Observation::new(
+            Action::Attach,
+            format!(
+                "wave's jobs exist (migration job {clone} {status}): follow them, start nothing"
+            ),
+        );
+        observation.found = Found::Jobs {
+            snapshot_job_id: snapshot,
+            clone_job_id: clone,
+        };
+        return Ok(observation);
+    }
+    // A wave filtered to providers whose connector does not exist (and that the plan does not
+    // create) cannot clone anything: that is a conflict, known before any job starts.
+    if let Some(providers) = &b.request.providers
+        && import_done(ctx, step)?
+    {
+        let planned: Vec<ConnectorProvider> = ctx
+            .graph
+            .steps()
+            .filter(|s| s.pair == step.pair)
+            .filter_map(|s| match &s.kind {
+                StepKind::Connector(c) => Some(c.provider),
+                _ => None,
+            })
+            .collect();
+        let live: Vec<ConnectorProvider> = ctx
+            .app(step)
+            .list_connectors()
+            .await?
+            .data
+            .into_iter()
+            .map(|c| c.provider)
+            .collect();
+        for provider in providers.iter().filter_map(|p| needed_connector(*p)) {
+            if !live.contains(&provider) && !planned.contains(&provider) {
+                return Ok(Observation::new(
+                    Action::Conflict,
+                    format!(
+                        "the wave clones {provider} accounts but the v3 app has no {provider} connector and the plan creates none"
+                    ),
+                ));
+            }
+        }
+    }
+    let mode = b.request.mode.map_or("all", |m| m.as_str());
+    Ok(Observation::new(
+        Action::Create,
+        format!(
+            "start a batch clone ({mode}{})",
+            b.request
+                .limit
+                .map_or(String::new(), |l| format!(", limit {l}"))
+        ),
+    ))
+}
+
+fn import_done(ctx: &Context, step: &Step) -> Result<bool, EngineError> {
+    let import = ctx
+        .graph
+        .steps()
+        .find(|s| s.pair == step.pair && matches!(s.kind, StepKind::Import));
+    Ok(match import {
+        Some(import) => journal_state(ctx, import)?.is_some_and(|s| s.status == StepStatus::Done),
+        None => false,
+    })
+}
+
+/// The jobs of a wave the journal says was started, or whose request may have been sent (an
+/// intent left open by a crash): recorded job IDs, else a snapshot job that did not exist before
+/// the request and that no other wave has claimed.
+pub fn wave_jobs(
+    ctx: &Context,
+    state: &StepState,
+    jobs: &[MigrationJob],
+) -> Result<Option<(String, String)>, EngineError> {
+    if state.status == StepStatus::Running
+        && let (Some(s), Some(c)) = (&state.record.snapshot_job_id, &state.record.clone_job_id)
+    {
+        return Ok(Some((s.clone(), c.clone())));
+    }
+    // A failed wave is started afresh; its old jobs stay claimed by it, so never re-attached.
+    if state.status != StepStatus::Intent {
+        return Ok(None);
+    }
+    let claimed = match &ctx.journal {
+        Some(j) => j.claimed_jobs()?,
+        None => Vec::new(),
+    };
+    let new_snapshot = jobs.iter().find(|j| {
+        j.job_type == crate::api::JobType::Snapshot
+            && !state.record.jobs_before.contains(&j.job_id)
+            && !claimed.contains(&j.job_id)
+    });
+    Ok(new_snapshot.and_then(|snapshot| {
+        jobs.iter()
+            .find(|j| {
+                j.job_type == crate::api::JobType::Migration
+                    && (j.linked_job_id.as_deref() == Some(snapshot.job_id.as_str())
+                        || snapshot.linked_job_id.as_deref() == Some(j.job_id.as_str()))
+            })
+            .map(|clone| (snapshot.job_id.clone(), clone.job_id.clone()))
+    }))
+}

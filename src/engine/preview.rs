@@ -1,0 +1,99 @@
+//! The read-only walk behind `plan`: every step observed, and marked blocked when it has work
+//! to do but waits on an earlier step that has too.
+
+use std::collections::HashMap;
+
+use futures::future::try_join_all;
+
+use crate::graph::{Step, StepId};
+
+use super::EngineError;
+use super::context::Context;
+use super::observe::{Action, Observation, grant_index, observe};
+
+/// One step of the preview.
+#[derive(Debug, Clone)]
+pub struct PreviewStep {
+    pub step: Step,
+    pub observation: Observation,
+}
+
+/// The whole preview, in graph order.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub steps: Vec<PreviewStep>,
+}
+
+impl Preview {
+    pub fn count(&self, action: Action) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.observation.action == action)
+            .count()
+    }
+
+    /// Whether `apply` would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(
+                s.observation.action,
+                Action::Create | Action::Update | Action::Attach | Action::Blocked
+            )
+        })
+    }
+
+    pub fn has_conflicts(&self) -> bool {
+        self.count(Action::Conflict) > 0
+    }
+}
+
+/// Observes every step; pairs are observed concurrently, steps of a pair in order.
+pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
+    let pairs = (0..ctx.graph.pairs().len()).map(|pair| observe_pair(ctx, pair));
+    let observed: HashMap<StepId, Observation> =
+        try_join_all(pairs).await?.into_iter().flatten().collect();
+    let mut steps: Vec<PreviewStep> = Vec::with_capacity(observed.len());
+    let mut actions: HashMap<StepId, Action> = HashMap::new();
+    for step in ctx.graph.steps() {
+        let Some(mut observation) = observed.get(&step.id).cloned() else {
+            continue;
+        };
+        if observation.action != Action::Unchanged
+            && let Some((dep, action)) = ctx.graph.dependencies(&step.id).iter().find_map(|d| {
+                actions
+                    .get(&d.id)
+                    .filter(|a| **a != Action::Unchanged)
+                    .map(|a| (d.id.clone(), *a))
+            })
+        {
+            let what = match action {
+                Action::Conflict => "which conflicts".to_owned(),
+                Action::Blocked => "which is blocked".to_owned(),
+                other => format!("to {}", other.as_str()),
+            };
+            observation = Observation {
+                action: Action::Blocked,
+                reason: format!("waits for {dep} ({what}); then: {}", observation.reason),
+                found: observation.found,
+            };
+        }
+        actions.insert(step.id.clone(), observation.action);
+        steps.push(PreviewStep {
+            step: step.clone(),
+            observation,
+        });
+    }
+    Ok(Preview { steps })
+}
+
+async fn observe_pair(
+    ctx: &Context,
+    pair: usize,
+) -> Result<Vec<(StepId, Observation)>, EngineError> {
+    let grants = grant_index(ctx, pair).await?;
+    let mut out = Vec::new();
+    for step in ctx.graph.steps().filter(|s| s.pair == pair) {
+        out.push((step.id.clone(), observe(ctx, step, &grants).await?));
+    }
+    Ok(out)
+}

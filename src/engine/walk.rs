@@ -1,0 +1,262 @@
+//! Walking the step graph for real (`apply`): every step whose dependencies succeeded runs, as
+//! many at once as `--concurrency` allows per v3 application (every request also passes that
+//! application's rate limiter); a step that fails skips its dependents, with the reason, and
+//! the other pairs go on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::graph::{Step, StepId, StepKind};
+
+use super::EngineError;
+use super::context::Context;
+use super::execute::{Outcome, Run};
+use super::journal::StepStatus;
+use super::observe::{GrantIndex, grant_index};
+use super::progress::Reporter;
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps in flight at once per v3 application.
+    pub concurrency: usize,
+    /// Stop starting steps after the first failure.
+    pub fail_fast: bool,
+    /// Longest wait between two polls of a wave's jobs.
+    pub max_poll: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 8,
+            fail_fast: false,
+            max_poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How every step of a run ended, in graph order.
+#[derive(Debug, Clone)]
+pub struct ApplySummary {
+    pub run_id: i64,
+    pub results: Vec<(Step, Outcome)>,
+}
+
+impl ApplySummary {
+    pub fn count(&self, label: &str) -> usize {
+        self.results
+            .iter()
+            .filter(|(_, o)| o.label() == label)
+            .count()
+    }
+
+    /// Whether everything the plan asks for is done.
+    pub fn all_done(&self) -> bool {
+        self.results.iter().all(|(_, o)| o.succeeded())
+    }
+}
+
+/// Applies the plan. The context must have a journal (it is created for `apply`).
+pub async fn apply(
+    ctx: Arc<Context>,
+    options: &ApplyOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ApplySummary, EngineError> {
+    let journal = ctx.journal.clone().ok_or_else(|| EngineError::State {
+        path: ctx.state_dir.display().to_string(),
+        source: std::io::Error::other("no journal"),
+    })?;
+    let run_id = journal.start_run(ctx.graph.plan_name(), "apply")?;
+
+    let steps: Vec<Step> = ctx.graph.steps().cloned().collect();
+    let position: HashMap<StepId, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
+    let dependents: Vec<Vec<usize>> = steps
+        .iter()
+        .map(|s| {
+            ctx.graph
+                .dependents(&s.id)
+                .iter()
+                .map(|d| position[&d.id])
+                .collect()
+        })
+        .collect();
+    let mut waiting: Vec<usize> = steps
+        .iter()
+        .map(|s| ctx.graph.dependencies(&s.id).len())
+        .collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; steps.len()];
+
+    let pairs = ctx.graph.pairs().len();
+    let permits: Vec<Arc<Semaphore>> = (0..pairs)
+        .map(|_| Arc::new(Semaphore::new(options.concurrency.max(1))))
+        .collect();
+    let grants: Arc<Vec<OnceCell<Arc<GrantIndex>>>> =
+        Arc::new((0..pairs).map(|_| OnceCell::new()).collect());
+
+    let mut tasks: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let mut stopped = false;
+    let spawn = |tasks: &mut JoinSet<(usize, Outcome)>, i: usize| {
+        let ctx = ctx.clone();
+        let step = steps[i].clone();
+        let permit = permits[step.pair].clone();
+        let grants = grants.clone();
+        let reporter = reporter.clone();
+        let max_poll = options.max_poll;
+        tasks.spawn(async move {
+            let Ok(_permit) = permit.acquire_owned().await else {
+                return (i, Outcome::Skipped("the run was stopped".into()));
+            };
+            reporter.step_started(&step);
+            let index = if matches!(step.kind, StepKind::Clone(_)) {
+                match grants[step.pair]
+                    .get_or_try_init(|| async { grant_index(&ctx, step.pair).await.map(Arc::new) })
+                    .await
+                {
+                    Ok(index) => index.clone(),
+                    Err(err) => return (i, Outcome::Failed(format!("observing grants: {err}"))),
+                }
+            } else {
+                Arc::new(GrantIndex::new())
+            };
+            let run = Run {
+                ctx: &ctx,
+                run_id,
+                reporter: reporter.as_ref(),
+                max_poll,
+            };
+            (i, run.step(&step, &index).await)
+        });
+    };
+
+    for (i, _) in waiting.iter().enumerate().filter(|(_, w)| **w == 0) {
+        spawn(&mut tasks, i);
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (i, outcome) = match joined {
+            Ok(done) => done,
+            // A step task panicked: a bug. Its step cannot be identified from the JoinError, so
+            // the remaining steps are finished as skipped below.
+            Err(err) => return Err(EngineError::Internal(format!("a step task failed: {err}"))),
+        };
+        reporter.step_finished(&steps[i], &outcome);
+        let succeeded = outcome.succeeded();
+        outcomes[i] = Some(outcome);
+        if !succeeded {
+            if options.fail_fast {
+                stopped = true;
+            }
+            skip_dependents(i, &steps, &dependents, &mut outcomes, reporter.as_ref());
+            continue;
+        }
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] > 0 || outcomes[d].is_some() {
+                continue;
+            }
+            if stopped {
+                continue;
+            }
+            if let Some(reason) = gate_stops(&ctx, &steps[d])? {
+                let outcome = Outcome::Skipped(reason);
+                reporter.step_finished(&steps[d], &outcome);
+                outcomes[d] = Some(outcome);
+                skip_dependents(d, &steps, &dependents, &mut outcomes, reporter.as_ref());
+                continue;
+            }
+            spawn(&mut tasks, d);
+        }
+    }
+    let results: Vec<(Step, Outcome)> = steps
+        .into_iter()
+        .zip(outcomes)
+        .map(|(step, outcome)| {
+            let outcome = outcome.unwrap_or_else(|| {
+                Outcome::Skipped("not started: --fail-fast stopped the run after a failure".into())
+            });
+            (step, outcome)
+        })
+        .collect();
+    let summary = ApplySummary { run_id, results };
+    journal.finish_run(
+        run_id,
+        if summary.all_done() {
+            "done"
+        } else {
+            "incomplete"
+        },
+    )?;
+    Ok(summary)
+}
+
+/// Marks every step that waits (directly or not) on `failed` as skipped, naming the cause.
+fn skip_dependents(
+    failed: usize,
+    steps: &[Step],
+    dependents: &[Vec<usize>],
+    outcomes: &mut [Option<Outcome>],
+    reporter: &dyn Reporter,
+) {
+    let cause = &steps[failed].id;
+    let verb = match &outcomes[failed] {
+        Some(Outcome::Skipped(_)) => "was skipped",
+        _ => "failed",
+    };
+    let mut stack: Vec<usize> = dependents[failed].clone();
+    while let Some(d) = stack.pop() {
+        if outcomes[d].is_some() {
+            continue;
+        }
+        let outcome = Outcome::Skipped(format!("{cause} {verb}"));
+        reporter.step_finished(&steps[d], &outcome);
+        outcomes[d] = Some(outcome);
+        stack.extend(dependents[d].iter().copied());
+    }
+}
+
+/// A wave after the first runs only if the previous wave's failures stayed within the gate.
+fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, EngineError> {
+    let StepKind::Batch(batch) = &step.kind else {
+        return Ok(None);
+    };
+    let (Some(gate), Some(journal)) = (batch.gate, &ctx.journal) else {
+        return Ok(None);
+    };
+    for previous in ctx.graph.dependencies(&step.id) {
+        let StepKind::Batch(prev) = &previous.kind else {
+            continue;
+        };
+        let Some(state) = journal.step(&previous.id)? else {
+            continue;
+        };
+        let Some(counts) = state
+            .record
+            .counts
+            .filter(|_| state.status == StepStatus::Done)
+        else {
+            continue;
+        };
+        if counts.all == 0 {
+            continue;
+        }
+        let ratio = counts.failed as f64 / counts.all as f64;
+        if ratio > gate.max_failed_ratio {
+            return Ok(Some(format!(
+                "gate: wave `{}` failed for {:.1}% of its {} accounts ({} failed), above the gate's {:.1}%",
+                prev.wave,
+                ratio * 100.0,
+                counts.all,
+                counts.failed,
+                gate.max_failed_ratio * 100.0
+            )));
+        }
+    }
+    Ok(None)
+}
