@@ -31,36 +31,6 @@ pub struct Args {
     pub seed: u64,
 }
 
-/// The demo plan's applications and accounts, given to the generated world, and the secrets
-/// the plan's references name.
-fn shape_world(plan: &Plan, mut world: World) -> (World, HashMap<String, String>) {
-    let mut overlay = HashMap::new();
-    for pair in &plan.pairs {
-        let Some(v2) = world.v2_apps.iter_mut().find(|a| a.region == pair.region) else {
-            continue;
-        };
-        v2.id = pair.v2.app_id.clone();
-        if let Some(name) = pair.v2.client_secret.env_name() {
-            overlay.insert(name.to_owned(), v2.secret.clone());
-        }
-        for (account, id) in v2.accounts.iter_mut().zip(&pair.clone.single) {
-            account.id = id.clone();
-        }
-        if let Some(v3) = world.v3_apps.iter_mut().find(|a| a.region == pair.region) {
-            v3.id = pair.v3.app_id.clone();
-            if let Some(name) = pair.v3.api_key.env_name() {
-                overlay.insert(name.to_owned(), v3.api_key.clone());
-            }
-        }
-    }
-    overlay.insert("DEMO_AZURE_CLIENT_ID".into(), "demo-azure-app".into());
-    overlay.insert(
-        "DEMO_AZURE_CLIENT_SECRET".into(),
-        "demo-azure-secret-value".into(),
-    );
-    (world, overlay)
-}
-
 pub fn run(args: Args, output: Output) -> u8 {
     let loaded = match plan::load_str(
         Path::new("examples/demo.yaml"),
@@ -73,7 +43,7 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let (world, overlay) = shape_world(
+    let (world, overlay) = simulator::world_for_plan(
         &loaded.plan,
         World::generate(args.accounts as usize, args.seed),
     );

@@ -16,6 +16,8 @@ use super::secrets::{PairSecrets, SecretSource, resolve_all};
 #[derive(Debug)]
 pub struct Context {
     pub graph: StepGraph,
+    /// The shared client (connection pool, rate limiters), for calls outside a pair's region.
+    pub client: NylasClient,
     pub apps: Vec<AppClient>,
     pub secrets: Vec<PairSecrets>,
     pub source: SecretSource,
@@ -67,6 +69,7 @@ impl Context {
         };
         Ok(Context {
             graph,
+            client: client.clone(),
             apps,
             secrets,
             source,
@@ -85,7 +88,7 @@ impl Context {
     }
 }
 
-fn app_config(pair: &PairTarget, secrets: &PairSecrets) -> AppConfig {
+pub(super) fn app_config(pair: &PairTarget, secrets: &PairSecrets) -> AppConfig {
     AppConfig {
         region: pair.region,
         app_id: pair.v3_app_id.clone(),

@@ -138,7 +138,25 @@ pub fn grant_evidence(grant: &Grant) -> String {
 
 async fn observe_link(ctx: &Context, step: &Step) -> Result<Observation, EngineError> {
     let pair = ctx.pair(step);
-    let app = ctx.app(step).get_application().await?.data;
+    let app = match ctx.app(step).get_application().await {
+        Ok(response) => response.data,
+        Err(err) if err.status() == Some(401) => {
+            // A key from the other data centre is unknown here. Ask the other region with the
+            // same key: if it answers, the plan names the wrong region, which is a conflict to
+            // explain, not a bad key.
+            return match other_region(ctx, step).await {
+                Some(actual) => Ok(Observation::new(
+                    Action::Conflict,
+                    format!(
+                        "v3 application {} is in region `{actual}` but the plan says `{}`; a v2 app can only move to a v3 app in its own region",
+                        pair.v3_app_id, pair.region
+                    ),
+                )),
+                None => Err(err.into()),
+            };
+        }
+        Err(err) => return Err(err.into()),
+    };
     if let Some(region) = app.region.as_deref()
         && region != pair.region.as_str()
     {
@@ -170,6 +188,30 @@ async fn observe_link(ctx: &Context, step: &Step) -> Result<Observation, EngineE
             ),
         ),
     })
+}
+
+/// The region whose API accepts this pair's key, when it is not the plan's.
+async fn other_region(ctx: &Context, step: &Step) -> Option<crate::api::Region> {
+    let pair = ctx.pair(step);
+    for region in crate::api::Region::ALL
+        .into_iter()
+        .filter(|r| *r != pair.region)
+    {
+        let mut config = super::context::app_config(pair, &ctx.secrets[step.pair]);
+        config.region = region;
+        let app = ctx.client.app(config);
+        if let Ok(response) = app.get_application().await {
+            return Some(
+                response
+                    .data
+                    .region
+                    .as_deref()
+                    .and_then(crate::api::Region::parse)
+                    .unwrap_or(region),
+            );
+        }
+    }
+    None
 }
 
 fn observe_import(ctx: &Context, step: &Step) -> Result<Observation, EngineError> {
