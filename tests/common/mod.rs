@@ -29,6 +29,8 @@ pub fn stderr(output: &Output) -> String {
 }
 
 /// The `.yaml` files directly inside `dir` (relative to the root), sorted.
+pub mod rehearsal;
+
 pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
         .expect("directory exists")
