@@ -6,6 +6,8 @@
 //! - [`api`]: the Nylas v3 contract's operations and wire types, shared by client and simulator.
 //! - [`client`]: the Nylas v3 API client (regions, auth, rate limiting, retries, errors).
 //! - [`simulator`]: a local Nylas v3 simulator that behaves like the contract.
+//! - [`engine`]: observe, execute and journal: `plan` and `apply`.
+//! - [`report`]: where a migration stands, and which accounts moved.
 //! - [`cli`]: the command-line commands.
 //! - [`yaml`]: the one YAML parser, keeping every node's source span.
 
@@ -15,5 +17,6 @@ pub mod client;
 pub mod engine;
 pub mod graph;
 pub mod plan;
+pub mod report;
 pub mod simulator;
 pub mod yaml;

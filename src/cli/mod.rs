@@ -5,9 +5,11 @@ mod demo;
 mod diagnostics;
 mod graph;
 mod plan;
+mod report;
 mod schema;
 mod setup;
 mod simulate;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -78,6 +80,12 @@ pub enum Command {
     /// Converge the live state on the plan: parallel, rate-limited, journaled, resumable.
     #[command(after_help = EXIT_CODES)]
     Apply(apply::Args),
+    /// Where the migration stands: per pair and step, the journal and the live jobs.
+    #[command(after_help = EXIT_CODES)]
+    Status(status::Args),
+    /// Accounts migrated, placeholder grants and failures, as CSV or JSON, for every pair.
+    #[command(after_help = EXIT_CODES)]
+    Report(report::Args),
     /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
     Simulate(simulate::Args),
     /// Start the simulator in-process and apply the bundled example plan to it.
@@ -107,6 +115,8 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args, cli.output),
         Command::Apply(args) => apply::run(args, cli.output),
         Command::Demo(args) => demo::run(args, cli.output),
+        Command::Status(args) => status::run(args, cli.output),
+        Command::Report(args) => report::run(args),
     };
     ExitCode::from(code)
 }

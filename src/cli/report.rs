@@ -1,0 +1,91 @@
+//! `nylas-migrate report PLAN`: accounts migrated, placeholder grants and failures, as CSV or
+//! JSON, for every pair at once.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use super::setup::{self, report};
+use super::{EXIT_FAILURE, EXIT_OK};
+use crate::engine::journal::{JOURNAL_FILE, Journal};
+use crate::engine::{Context, SecretSource};
+use crate::report::accounts_report;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// The state folder (journal); default `.nylas-migrate/` beside the plan.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// CSV (one row per account) or JSON (rows, plus each wave's counts).
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+pub fn run(args: Args) -> u8 {
+    let Some(plan) = setup::load(&args.plan) else {
+        return EXIT_FAILURE;
+    };
+    let Some(graph) = setup::graph(&plan) else {
+        return EXIT_FAILURE;
+    };
+    let client = match setup::client(&plan) {
+        Ok(c) => c,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
+    let source = SecretSource::new(setup::plan_dir(&args.plan));
+    let result = super::runtime().block_on(async {
+        let journal = if state_dir.join(JOURNAL_FILE).exists() {
+            Some(Journal::open(&state_dir)?)
+        } else {
+            None
+        };
+        let ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        accounts_report(&ctx, journal.as_ref()).await
+    });
+    let accounts = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    let text = match args.format {
+        Format::Csv => accounts.to_csv(),
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(&accounts).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                report(miette::miette!("cannot write {}: {e}", path.display()));
+                return EXIT_FAILURE;
+            }
+            eprintln!(
+                "wrote {} rows to {}",
+                accounts.accounts.len(),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    EXIT_OK
+}

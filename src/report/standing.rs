@@ -1,0 +1,168 @@
+//! `status`: per pair and step, what the journal says, and for waves what their live jobs say.
+
+use serde::Serialize;
+
+use crate::api::MigrationJob;
+use crate::client::JobFilter;
+use crate::engine::journal::{Journal, RunRecord, StepStatus};
+use crate::engine::{Context, EngineError};
+use crate::graph::{StepGraph, StepKind};
+
+/// One step's standing.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStanding {
+    pub step: String,
+    pub kind: &'static str,
+    /// `done`, `failed`, `running`, `interrupted` (an intent without outcome) or `pending`.
+    pub status: &'static str,
+    pub run_id: Option<i64>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+    /// A wave's migration job as Nylas reports it now.
+    pub job: Option<JobStanding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStanding {
+    pub job_id: String,
+    pub status: String,
+    pub percent: u64,
+    pub count_all: u64,
+    pub count_success: u64,
+    pub count_failed: u64,
+    pub count_warning: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairStanding {
+    pub pair: String,
+    pub region: String,
+    pub steps: Vec<StepStanding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Standing {
+    pub plan: String,
+    pub last_run: Option<RunSummary>,
+    pub pairs: Vec<PairStanding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: Option<String>,
+}
+
+impl From<&RunRecord> for RunSummary {
+    fn from(r: &RunRecord) -> Self {
+        RunSummary {
+            run_id: r.id,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            outcome: r.outcome.clone(),
+        }
+    }
+}
+
+fn job_standing(job: &MigrationJob) -> JobStanding {
+    let processed = job.count_success + job.count_failed + job.count_warning;
+    let percent = if job.count_all == 0 {
+        if job.status.is_finished() { 100 } else { 0 }
+    } else {
+        processed * 100 / job.count_all
+    };
+    JobStanding {
+        job_id: job.job_id.clone(),
+        status: job.status.to_string(),
+        percent,
+        count_all: job.count_all,
+        count_success: job.count_success,
+        count_failed: job.count_failed,
+        count_warning: job.count_warning,
+    }
+}
+
+/// The standing of every step. With `ctx` (secrets resolved, network), waves' live jobs are
+/// read: one `migration_get_jobs` call per pair that has started a wave.
+pub async fn standing(
+    graph: &StepGraph,
+    journal: Option<&Journal>,
+    ctx: Option<&Context>,
+) -> Result<Standing, EngineError> {
+    let steps_state: std::collections::HashMap<String, _> = match journal {
+        Some(j) => j.steps()?.into_iter().collect(),
+        None => Default::default(),
+    };
+    let last_run = match journal {
+        Some(j) => j.runs()?.last().map(RunSummary::from),
+        None => None,
+    };
+    let mut pairs = Vec::new();
+    for (index, pair) in graph.pairs().iter().enumerate() {
+        let pair_steps: Vec<_> = graph.steps().filter(|s| s.pair == index).collect();
+        let started_wave = pair_steps.iter().any(|s| {
+            matches!(s.kind, StepKind::Batch(_))
+                && steps_state
+                    .get(s.id.as_str())
+                    .is_some_and(|st| st.record.clone_job_id.is_some())
+        });
+        let jobs: Vec<MigrationJob> = match ctx {
+            Some(ctx) if started_wave => {
+                ctx.apps[index].list_jobs(&JobFilter::default()).await?.data
+            }
+            _ => Vec::new(),
+        };
+        let steps = pair_steps
+            .iter()
+            .map(|s| {
+                let state = steps_state.get(s.id.as_str());
+                let status = match state.map(|st| &st.status) {
+                    Some(StepStatus::Done) => "done",
+                    Some(StepStatus::Failed) => "failed",
+                    Some(StepStatus::Running) => "running",
+                    Some(StepStatus::Intent) => "interrupted",
+                    None => "pending",
+                };
+                let job = state
+                    .and_then(|st| st.record.clone_job_id.as_ref())
+                    .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
+                    .map(job_standing);
+                let detail = state.and_then(|st| {
+                    st.record
+                        .error
+                        .clone()
+                        .or_else(|| {
+                            st.record.counts.map(|c| {
+                                format!(
+                                    "{} of {} migrated, {} placeholders, {} failed",
+                                    c.success, c.all, c.warning, c.failed
+                                )
+                            })
+                        })
+                        .or_else(|| st.record.object_id.clone())
+                });
+                StepStanding {
+                    step: s.id.to_string(),
+                    kind: s.kind.name(),
+                    status,
+                    run_id: state.map(|st| st.run_id),
+                    request_id: state.and_then(|st| st.record.request_id.clone()),
+                    detail,
+                    job,
+                }
+            })
+            .collect();
+        pairs.push(PairStanding {
+            pair: pair.name.clone(),
+            region: pair.region.to_string(),
+            steps,
+        });
+    }
+    Ok(Standing {
+        plan: graph.plan_name().to_owned(),
+        last_run,
+        pairs,
+    })
+}

@@ -1,0 +1,253 @@
+//! `status`, `report` and `plan` after an apply, against the simulator: snapshots of what people
+//! read, the CSV parsed back against the simulator's grants, and no secret anywhere.
+
+mod common;
+
+use common::rehearsal::{self, Rehearsal};
+use common::{root, stderr, stdout};
+use nylas_migrate::simulator::WorldView;
+
+const PLAN: &str = r#"version: 1
+name: reports
+pairs:
+  - name: main
+    region: us
+    v2: { app_id: main02v2app00000000000001, client_secret: { env: MAIN_V2_SECRET } }
+    v3: { app_id: 0a0a0a0a-0000-4000-8000-00000000000a, api_key: { env: MAIN_V3_KEY } }
+    connectors:
+      - provider: microsoft
+        settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
+    webhooks:
+      - url: https://hooks.example.com/main
+        triggers: [grant.created]
+    clone:
+      single: [main00account000000000001, main00account000000000002]
+      batches:
+        - { name: everyone, mode: only_new }
+  - name: side
+    region: eu
+    v2: { app_id: side02v2app00000000000001, client_secret: { env: SIDE_V2_SECRET } }
+    v3: { app_id: 0b0b0b0b-0000-4000-8000-00000000000b, api_key: { env: SIDE_V3_KEY } }
+    clone:
+      single: [side00account000000000001]
+"#;
+
+/// Replaces what changes from run to run (IDs the simulator makes, times, the temp folder)
+/// with stable placeholders.
+fn normalize(text: &str, world: &WorldView, r: &Rehearsal) -> String {
+    let mut out = text.replace(&r.dir.path().display().to_string(), "<dir>");
+    for app in world.apps.values() {
+        for grant in &app.grants {
+            out = out.replace(&grant.id, "<grant-id>");
+        }
+        for job in &app.jobs {
+            out = out.replace(&job.job_id, "<job-id>");
+        }
+        for hook in &app.webhooks {
+            out = out.replace(&hook.id, "<webhook-id>");
+        }
+    }
+    // Nylas's request IDs (UUIDs) in error messages.
+    while let Some(at) = out.find("request_id ").map(|i| i + "request_id ".len()) {
+        let id_len = out[at..]
+            .bytes()
+            .take_while(|b| b.is_ascii_hexdigit() || *b == b'-')
+            .count();
+        if id_len != 36 {
+            break;
+        }
+        out.replace_range(at..at + id_len, "<request-id>");
+    }
+    // `YYYY-MM-DD hh:mm:ss UTC`
+    let bytes = out.as_bytes();
+    let mut result = String::with_capacity(out.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let candidate = out.get(i..i + 23).unwrap_or("");
+        let is_time = candidate.len() == 23
+            && candidate.ends_with(" UTC")
+            && candidate.bytes().enumerate().all(|(k, b)| match k {
+                4 | 7 => b == b'-',
+                10 | 19 => b == b' ',
+                13 | 16 => b == b':',
+                20..=22 => true,
+                _ => b.is_ascii_digit(),
+            });
+        if is_time {
+            result.push_str("<time>");
+            i += 23;
+        } else {
+            let ch = out[i..].chars().next().unwrap_or(' ');
+            result.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    result
+}
+
+/// Compares with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` rewrites it instead.
+fn snapshot(name: &str, actual: &str) {
+    let path = root().join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}: run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept):\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn assert_no_secret(r: &Rehearsal, output: &str) {
+    for (name, value) in &r.secrets {
+        assert!(
+            !output.contains(value.as_str()),
+            "secret {name} appears in:\n{output}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_report_and_plan_after_an_apply() {
+    // `side` has no Microsoft fix and its test account is a Microsoft one: its clone fails, and
+    // the report says why.
+    let r = rehearsal::start(PLAN, 60, |world, _| {
+        let side = world
+            .v2_apps
+            .iter_mut()
+            .find(|a| a.id == "side02v2app00000000000001")
+            .unwrap();
+        side.accounts[0].provider = nylas_migrate::simulator::AccountProvider::Microsoft;
+        side.accounts[0].migratable = true;
+    })
+    .await;
+    let plan = r.plan_arg();
+    let applied = r.apply().await;
+    assert_eq!(
+        applied.status.code(),
+        Some(1),
+        "the side clone fails: {}",
+        stderr(&applied)
+    );
+    assert_no_secret(&r, &format!("{}{}", stdout(&applied), stderr(&applied)));
+    let world = r.sim.world();
+
+    // status, for people and for pipelines
+    let status = r.run(&["status", &plan]).await;
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    assert_no_secret(&r, &stdout(&status));
+    snapshot("status.txt", &normalize(&stdout(&status), &world, &r));
+
+    let json = r.run(&["--output", "json", "status", &plan]).await;
+    let value: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(value["v"], 1);
+    let main = &value["status"]["pairs"][0];
+    let wave = main["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "batch")
+        .unwrap();
+    assert_eq!(wave["status"], "done");
+    assert_eq!(wave["job"]["percent"], 100);
+    assert_no_secret(&r, &stdout(&json));
+
+    // plan after apply: main unchanged, side still has its failed clone to do
+    let preview = r.run(&["plan", &plan]).await;
+    assert_no_secret(&r, &stdout(&preview));
+    snapshot(
+        "plan-after-apply.txt",
+        &normalize(&stdout(&preview), &world, &r),
+    );
+
+    // report: the CSV parsed back matches the simulator's grants, plus the failed clone
+    let csv_path = r.dir.path().join("report.csv");
+    let report = r
+        .run(&["report", &plan, "--out", csv_path.to_str().unwrap()])
+        .await;
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert_no_secret(&r, &csv);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("pair,account_id,provider,email,grant_id,grant_status,outcome,error")
+    );
+    let rows: Vec<Vec<String>> = lines.map(parse_csv_line).collect();
+    let mut expected = Vec::new();
+    for (pair, app_id) in [
+        ("main", "0a0a0a0a-0000-4000-8000-00000000000a"),
+        ("side", "0b0b0b0b-0000-4000-8000-00000000000b"),
+    ] {
+        for grant in &world.app(app_id).unwrap().grants {
+            let status = grant
+                .grant_status
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            let outcome = if status == "invalid" {
+                "placeholder"
+            } else {
+                "migrated"
+            };
+            expected.push((
+                pair.to_owned(),
+                grant.account_id.clone().unwrap(),
+                grant.id.clone(),
+                status,
+                outcome.to_owned(),
+            ));
+        }
+    }
+    let mut actual: Vec<_> = rows
+        .iter()
+        .filter(|r| r[6] != "failed")
+        .map(|r| {
+            (
+                r[0].clone(),
+                r[1].clone(),
+                r[4].clone(),
+                r[5].clone(),
+                r[6].clone(),
+            )
+        })
+        .collect();
+    expected.sort();
+    actual.sort();
+    assert_eq!(actual, expected, "report rows are the simulator's grants");
+    let failed: Vec<_> = rows.iter().filter(|r| r[6] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0][1], "side00account000000000001");
+    assert!(!failed[0][7].is_empty(), "a failed row carries its error");
+
+    let json_report = r.run(&["report", &plan, "--format", "json"]).await;
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json_report)).unwrap();
+    assert_eq!(value["accounts"].as_array().unwrap().len(), rows.len());
+    assert_eq!(value["waves"][0]["wave"], "everyone");
+}
+
+/// One CSV record (RFC 4180 quoting, no embedded newlines in these rows).
+fn parse_csv_line(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
