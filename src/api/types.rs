@@ -151,6 +151,18 @@ pub struct MigrationJob {
     pub linked_job_id: Option<String>,
 }
 
+impl MigrationJob {
+    /// How far the job is, 0–100: accounts processed (migrated, placeholder or failed) of all.
+    pub fn percent_done(&self) -> u64 {
+        let processed = self.count_success + self.count_failed + self.count_warning;
+        match (processed * 100).checked_div(self.count_all) {
+            Some(p) => p.min(100),
+            None if self.status.is_finished() => 100,
+            None => 0,
+        }
+    }
+}
+
 /// Body of `migration_snapshot_batch_clone`. Every field is optional; Nylas's defaults are
 /// limit 1000, offset 0, every provider, mode `all`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -19,10 +19,7 @@ pub trait Reporter: Send + Sync {
 }
 
 fn percent(job: &MigrationJob) -> u64 {
-    if job.count_all == 0 {
-        return if job.status.is_finished() { 100 } else { 0 };
-    }
-    (job.count_success + job.count_failed + job.count_warning) * 100 / job.count_all
+    job.percent_done()
 }
 
 /// One line per finished step (and per change in a wave's progress), on stderr.

@@ -67,16 +67,10 @@ impl From<&RunRecord> for RunSummary {
 }
 
 fn job_standing(job: &MigrationJob) -> JobStanding {
-    let processed = job.count_success + job.count_failed + job.count_warning;
-    let percent = if job.count_all == 0 {
-        if job.status.is_finished() { 100 } else { 0 }
-    } else {
-        processed * 100 / job.count_all
-    };
     JobStanding {
         job_id: job.job_id.clone(),
         status: job.status.to_string(),
-        percent,
+        percent: job.percent_done(),
         count_all: job.count_all,
         count_success: job.count_success,
         count_failed: job.count_failed,
