@@ -291,3 +291,22 @@ fn plain_http_to_a_remote_host_is_refused() {
         .region_url(Region::Us, "http://api.us.nylas.com");
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn a_key_with_a_newline_is_refused_before_sending() {
+    let h = start(config(3)).await;
+    let client = h.client();
+    let app = client.app(AppConfig {
+        region: Region::Us,
+        app_id: h.v3(Region::Us).id.clone(),
+        api_key: Secret::new(format!("{}\n", h.v3(Region::Us).api_key)),
+        rate_limit: None,
+        key_source: "file /run/secrets/acme (pair acme-prod)".into(),
+    });
+    let error = app.get_application().await.unwrap_err();
+    let ClientError::InvalidCredential { help, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(help.contains("/run/secrets/acme"), "{help}");
+    assert_eq!(h.sim.stats().total, 0, "nothing was sent");
+}
