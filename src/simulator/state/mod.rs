@@ -56,7 +56,7 @@ pub struct AppState {
     pub webhooks: Vec<WebhookState>,
     pub grants: Vec<GrantRecord>,
     pub grant_by_account: HashMap<AccountRef, u32>,
-    pub grant_by_id: HashMap<Box<str>, u32>,
+    pub grant_by_id: HashMap<u128, u32>,
     /// Indices into `State::jobs`, in creation order.
     pub jobs: Vec<usize>,
 }
