@@ -130,6 +130,16 @@ async fn serve(config: SimulatorConfig, listen: SocketAddr) -> u8 {
             return EXIT_FAILURE;
         }
     };
+    // Listen for Ctrl-C before announcing the URLs, so that an interrupt sent as soon as the
+    // line is read is handled, not fatal.
+    let interrupted = match interrupt_listener() {
+        Ok(interrupted) => interrupted,
+        Err(err) => {
+            eprintln!("error: cannot listen for Ctrl-C: {err}");
+            sim.shutdown().await;
+            return EXIT_FAILURE;
+        }
+    };
     let line = serde_json::json!({
         "us": sim.base_url(Region::Us),
         "eu": sim.base_url(Region::Eu),
@@ -139,13 +149,23 @@ async fn serve(config: SimulatorConfig, listen: SocketAddr) -> u8 {
     let _ = writeln!(stdout, "{line}");
     let _ = stdout.flush();
     drop(stdout);
-    let code = match tokio::signal::ctrl_c().await {
-        Ok(()) => EXIT_OK,
-        Err(err) => {
-            eprintln!("error: cannot wait for Ctrl-C: {err}");
-            EXIT_FAILURE
-        }
-    };
+    interrupted.await;
     sim.shutdown().await;
-    code
+    EXIT_OK
+}
+
+/// A future that resolves on Ctrl-C (SIGINT), registered before it is returned.
+#[cfg(unix)]
+fn interrupt_listener() -> std::io::Result<impl Future<Output = ()>> {
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        signal.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupt_listener() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -231,6 +231,12 @@ impl RunningSimulator {
         drop(self.shared.state());
     }
 
+    /// Changes the share of 5xx answers and of dropped connections from now on (a test can set
+    /// up a world cleanly, then turn faults on).
+    pub fn set_faults(&self, fault_rate: f64, drop_rate: f64) {
+        self.shared.faults.set_rates(fault_rate, drop_rate);
+    }
+
     /// Simulated Unix time, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.shared.clock.now_ms()
@@ -315,7 +321,7 @@ async fn handle(
     let started = Instant::now();
     let shared = &svc.shared;
     shared.stats.received();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::ids::request_id();
     let method = req.method().clone();
     // Only the path is logged: queries are the caller's business.
     let path = req.uri().path().to_string();

@@ -200,9 +200,17 @@ pub fn query_uint(ctx: &Ctx, name: &str) -> Result<Option<usize>, ApiError> {
         .transpose()
 }
 
-/// The JSON body as `T`; a precise 400 otherwise.
+/// The JSON object body as `T`; a precise 400 otherwise. (serde would also take an array for
+/// a struct; the contract's bodies are objects.)
 pub fn json_body<T: DeserializeOwned>(ctx: &Ctx) -> Result<T, ApiError> {
-    serde_json::from_slice(ctx.body)
+    let value: serde_json::Value = serde_json::from_slice(ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 

@@ -1,0 +1,257 @@
+//! The contract test: the simulator answers every operation, successes and errors, with bodies
+//! that validate against ../shared/nylas-openapi/nylas-v3-migration.openapi.yaml (or
+//! $NYLAS_OPENAPI). Every other simulator test checks its own responses the same way in
+//! `TestSim::finish`; this one makes sure each operation and each error status is covered, and
+//! that the validator can fail.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use nylas_migrate::api::{Operation, Region};
+use nylas_migrate::simulator::SimulatorConfig;
+use reqwest::Method;
+use serde_json::json;
+use support::contract::Contract;
+use support::*;
+
+#[test]
+fn the_validator_rejects_bodies_that_break_the_contract() {
+    let Some(contract) = Contract::load() else {
+        return;
+    };
+    let job = json!({
+        "job_id": "j", "type": "migration", "public_application_id": "a", "status": "running",
+        "count_all": 1, "count_success": 0, "count_failed": 0, "count_warning": 0,
+        "created_at": 1, "updated_at": 1
+    });
+    let ok = json!({"request_id": "r", "data": [job.clone()]});
+    contract
+        .validate_response(Some("migration_get_jobs"), 200, &ok)
+        .unwrap();
+    let mut extra = job.clone();
+    extra["surprise"] = json!(true);
+    let bad = json!({"request_id": "r", "data": [extra]});
+    assert!(
+        contract
+            .validate_response(Some("migration_get_jobs"), 200, &bad)
+            .is_err()
+    );
+    let mut wrong_status = job;
+    wrong_status["status"] = json!("done");
+    let bad = json!({"request_id": "r", "data": [wrong_status]});
+    assert!(
+        contract
+            .validate_response(Some("migration_get_jobs"), 200, &bad)
+            .is_err()
+    );
+    // Refs into components are resolved: a grant without its required `scope`.
+    let grant =
+        json!({"request_id": "r", "data": {"id": "g", "provider": "google", "created_at": 1}});
+    assert!(
+        contract
+            .validate_response(Some("get_grant_by_id"), 200, &grant)
+            .is_err()
+    );
+    let error = json!({"request_id": "r", "error": {"type": "x", "message": "y"}, "extra": 1});
+    assert!(
+        contract
+            .validate_response(Some("get_grant_by_id"), 404, &error)
+            .is_err()
+    );
+
+    // Request bodies and query parameters, for the client's tests.
+    let batch = contract
+        .request_body_validator("migration_snapshot_batch_clone")
+        .unwrap()
+        .unwrap();
+    assert!(batch.is_valid(&json!({"limit": 10, "providers": ["google"], "mode": "only_new"})));
+    assert!(!batch.is_valid(&json!({"mode": "sometimes"})));
+    let query = contract.query_validator("get-all-grants").unwrap().unwrap();
+    assert!(query.is_valid(&json!({"limit": 50, "account_ids": "a,b"})));
+    assert!(!query.is_valid(&json!({"limit": "fifty"})));
+}
+
+#[tokio::test]
+async fn every_operation_and_error_status_answers_within_the_contract() {
+    let t = TestSim::start(SimulatorConfig {
+        rate_limit: 1000,
+        ..fixture_config()
+    })
+    .await;
+    let account = US_ACCOUNTS[0].0;
+    // Before a link: 400s of the migration tools.
+    t.post(US_V3_KEY, "/v3/migration-tools/import-v2-app", None)
+        .await;
+    t.post(
+        US_V3_KEY,
+        &format!("/v3/migration-tools/grants/{account}/clone"),
+        None,
+    )
+    .await;
+    t.post(US_V3_KEY, "/v3/migration-tools/snapshot-batch-clone", None)
+        .await;
+    t.post(
+        US_V3_KEY,
+        "/v3/migration-tools/translate",
+        Some(json!({"resource_type": "messages", "v2_account_id": account})),
+    )
+    .await;
+    // 401 on every operation.
+    for op in Operation::ALL {
+        let path = op
+            .path_template()
+            .replace("{account_id}", account)
+            .replace("{provider}", "google")
+            .replace("{grantId}", "g")
+            .replace("{id}", "w");
+        let method = Method::from_bytes(op.method().as_bytes()).unwrap();
+        let r = t
+            .send(Region::Us, method, &path, Some("wrong-key"), None, &[])
+            .await;
+        assert_eq!(r.status, 401, "{op}");
+    }
+    t.link_and_import_us().await;
+    t.fix_microsoft().await;
+    t.post(
+        US_V3_KEY,
+        "/v3/connectors",
+        Some(json!({"provider": "zoom", "settings": {"client_id": "z", "client_secret": "s"}})),
+    )
+    .await;
+    t.get(US_V3_KEY, "/v3/connectors").await;
+    t.get(US_V3_KEY, "/v3/connectors/google").await;
+    t.get(US_V3_KEY, "/v3/connectors/yahoo").await;
+    t.send(
+        Region::Us,
+        Method::PATCH,
+        "/v3/connectors/yahoo",
+        Some(US_V3_KEY),
+        Some(json!({})),
+        &[],
+    )
+    .await;
+    t.get(US_V3_KEY, "/v3/applications").await;
+    let grant = t
+        .post(
+            US_V3_KEY,
+            &format!("/v3/migration-tools/grants/{account}/clone"),
+            None,
+        )
+        .await;
+    t.post(
+        US_V3_KEY,
+        &format!("/v3/migration-tools/grants/{}/clone", US_ACCOUNTS[4].0),
+        None,
+    )
+    .await;
+    t.get(
+        US_V3_KEY,
+        &format!("/v3/grants/{}", grant.data()["id"].as_str().unwrap()),
+    )
+    .await;
+    t.get(US_V3_KEY, "/v3/grants/missing").await;
+    t.get(US_V3_KEY, &format!("/v3/grants?account_ids={account}"))
+        .await;
+    t.post(
+        US_V3_KEY,
+        "/v3/migration-tools/snapshot-batch-clone",
+        Some(json!({"mode": "only_new"})),
+    )
+    .await;
+    for step in 0..4 {
+        t.get(
+            US_V3_KEY,
+            "/v3/migration-tools/jobs?sort_by_completion=true",
+        )
+        .await;
+        t.sim.advance(Duration::from_secs(2 + step));
+    }
+    t.post(
+        US_V3_KEY,
+        "/v3/migration-tools/translate",
+        Some(json!({"resource_type": "folders", "v2_account_id": account})),
+    )
+    .await;
+    // A webhook with trigger types beyond the list get-webhook-by-id declares.
+    let hook = t
+        .post(US_V3_KEY, "/v3/webhooks", Some(json!({"webhook_url": "https://h.example", "trigger_types": ["grant.created", "notetaker.media"]})))
+        .await;
+    let id = hook.data()["id"].as_str().unwrap();
+    t.get(US_V3_KEY, "/v3/webhooks").await;
+    t.get(US_V3_KEY, &format!("/v3/webhooks/{id}")).await;
+    t.send(
+        Region::Us,
+        Method::PUT,
+        &format!("/v3/webhooks/{id}"),
+        Some(US_V3_KEY),
+        Some(json!({"description": "d"})),
+        &[],
+    )
+    .await;
+    t.post(
+        US_V3_KEY,
+        "/v3/webhooks",
+        Some(json!({"webhook_url": "nope"})),
+    )
+    .await;
+    // Off-contract answers: unknown path, wrong method, 429, 5xx.
+    t.get(US_V3_KEY, "/v3/nothing").await;
+    t.send(
+        Region::Us,
+        Method::DELETE,
+        "/v3/grants",
+        Some(US_V3_KEY),
+        None,
+        &[],
+    )
+    .await;
+    t.sim.set_faults(1.0, 0.0);
+    t.get(US_V3_KEY, "/v3/applications").await;
+    t.sim.set_faults(0.0, 0.0);
+
+    let covered: BTreeSet<(Option<Operation>, u16)> = t
+        .sim
+        .recorded_responses()
+        .iter()
+        .map(|r| (r.operation, r.status))
+        .collect();
+    for op in Operation::ALL {
+        assert!(
+            covered
+                .iter()
+                .any(|(o, s)| *o == Some(op) && (200..300).contains(s)),
+            "{op} never succeeded"
+        );
+    }
+    for (op, status) in [
+        (Operation::ImportV2App, 400),
+        (Operation::CloneSingleAccount, 400),
+        (Operation::SnapshotBatchClone, 400),
+        (Operation::Translate, 400),
+        (Operation::GetConnector, 404),
+        (Operation::UpdateConnector, 404),
+        (Operation::GetGrant, 404),
+        (Operation::CreateWebhook, 400),
+    ] {
+        assert!(
+            covered.contains(&(Some(op), status)),
+            "{op} {status} not covered"
+        );
+    }
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn rate_limited_answers_keep_the_error_shape() {
+    let t = TestSim::start(SimulatorConfig {
+        rate_limit: 1,
+        ..fixture_config()
+    })
+    .await;
+    t.get(US_V3_KEY, "/v3/grants").await;
+    let limited = t.get(US_V3_KEY, "/v3/grants").await;
+    assert_eq!(limited.status, 429);
+    t.finish().await;
+}

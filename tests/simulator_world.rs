@@ -1,0 +1,71 @@
+//! World files: the YAML format round-trips, the example loads, bad worlds are refused.
+
+mod support;
+
+use nylas_migrate::simulator::{AccountProvider, World};
+
+fn examples() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/worlds")
+}
+
+#[test]
+fn a_generated_world_round_trips_through_its_yaml() {
+    let world = World::generate(300, 11);
+    let text = world.to_yaml();
+    assert_eq!(World::from_yaml_str(&text).unwrap(), world);
+    let fixture = support::fixture_world();
+    assert_eq!(World::from_yaml_str(&fixture.to_yaml()).unwrap(), fixture);
+    let empty = World::default();
+    assert_eq!(World::from_yaml_str(&empty.to_yaml()).unwrap(), empty);
+}
+
+#[test]
+fn the_example_worlds_load() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let world = World::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(world.account_count() > 0);
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+    let small = World::load(&examples().join("small.yaml")).unwrap();
+    let us = &small.v2_apps[0];
+    assert!(us.accounts.iter().any(|a| !a.migratable));
+    assert!(us.integrations.contains(&AccountProvider::Microsoft));
+    assert!(small.v3_apps.iter().any(|a| a.linked_v2_app.is_some()));
+}
+
+#[test]
+fn bad_worlds_are_refused_with_a_reason() {
+    let cases = [
+        ("v2_apps: [{id: a, secret: s, region: mars}]", "mars"),
+        (
+            "v2_apps: [{id: a, secret: s, region: us, colour: red}]",
+            "colour",
+        ),
+        (
+            "v2_apps: [{id: a, secret: s, region: us, accounts: [{id: x, provider: google, email: e}, {id: x, provider: imap, email: f}]}]",
+            "appears twice",
+        ),
+        (
+            "v3_apps: [{id: b, api_key: k, region: eu, linked_v2_app: nope}]",
+            "unknown v2 app",
+        ),
+        (
+            "v2_apps: [{id: a, secret: s, region: us}]\nv3_apps: [{id: b, api_key: k, region: eu, linked_v2_app: a}]",
+            "another region",
+        ),
+        (
+            "v2_apps: [{id: a, secret: s, region: us",
+            "invalid world file",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = World::from_yaml_str(text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{text:?}: {err}");
+        assert!(!err.contains(": s,"), "{err}");
+    }
+}
