@@ -208,6 +208,15 @@ async fn a_migration_through_every_operation() {
     assert_eq!(job.count_all, 10);
     let all_grants = app.list_all_grants(&GrantFilter::default()).await.unwrap();
     assert!(all_grants.data.len() >= 10);
+    let in_threes = app
+        .list_all_grants(&GrantFilter {
+            limit: Some(3),
+            ..GrantFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_threes.data.len(), all_grants.data.len());
+    assert_eq!(in_threes.request_ids.len(), all_grants.data.len() / 3 + 1);
 
     // Translate: every page.
     let pages = app
@@ -290,4 +299,41 @@ fn plain_http_to_a_remote_host_is_refused() {
     let refused = nylas_migrate::client::NylasClient::builder()
         .region_url(Region::Us, "http://api.us.nylas.com");
     assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn a_key_with_a_newline_is_refused_before_sending() {
+    let h = start(config(3)).await;
+    let client = h.client();
+    let app = client.app(AppConfig {
+        region: Region::Us,
+        app_id: h.v3(Region::Us).id.clone(),
+        api_key: Secret::new(format!("{}\n", h.v3(Region::Us).api_key)),
+        rate_limit: None,
+        key_source: "file /run/secrets/acme (pair acme-prod)".into(),
+    });
+    let error = app.get_application().await.unwrap_err();
+    let ClientError::InvalidCredential { help, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(help.contains("/run/secrets/acme"), "{help}");
+    assert_eq!(h.sim.stats().total, 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn observing_many_accounts_costs_one_call_per_200() {
+    let h = start(config(450)).await;
+    let client = h.client();
+    let app = h.app(&client, Region::Us);
+    let ids: Vec<&str> = h
+        .v2(Region::Us)
+        .accounts
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 300);
+    let observed = app.grants_for_accounts(&ids).await.unwrap();
+    assert!(observed.data.is_empty(), "nothing cloned yet");
+    assert_eq!(observed.request_ids.len(), 2);
+    assert_eq!(h.answered(nylas_migrate::api::Operation::ListGrants), 2);
 }

@@ -279,3 +279,19 @@ async fn batch_clone_requires_a_link_and_a_valid_body() {
     assert_eq!(t.sim.world().app(US_V3).unwrap().jobs.len(), 2);
     t.finish().await;
 }
+
+#[tokio::test]
+async fn in_real_time_mode_jobs_follow_wall_time_times_the_speed() {
+    // A million simulated seconds per second: the microseconds a round trip takes are enough
+    // for the whole job (3 s of snapshot and 0.09 s of migration in simulated time).
+    let t = TestSim::start(SimulatorConfig {
+        job_speed: nylas_migrate::simulator::JobSpeed::RealTime { factor: 1e6 },
+        ..fixture_config()
+    })
+    .await;
+    t.link_and_import_us().await;
+    let (snapshot, clone) = batch(&t, json!({})).await;
+    assert_eq!(job(&t, &snapshot["job_id"]).await["status"], "completed");
+    assert_eq!(job(&t, &clone["job_id"]).await["status"], "partial");
+    t.finish().await;
+}

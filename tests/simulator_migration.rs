@@ -86,17 +86,32 @@ async fn link_checks_basic_v2_region_and_refuses_a_second_link() {
     let observed = t.get(US_V3_KEY, "/v3/applications").await;
     assert_eq!(observed.data()["v2_application_id"], US_V2);
 
-    // A v3 app linked to one v2 app refuses another: a world with a pre-linked app.
+    // A v3 app linked to one v2 app refuses another of its region: a world where the primary
+    // U.S. app starts linked, and a second U.S. v2 app.
     let mut config = fixture_config();
-    config.world.v3_apps[1].linked_v2_app = Some(US_V2.into());
-    config.world.v3_apps[0].linked_v2_app = None;
+    config.world.v3_apps[0].linked_v2_app = Some(US_V2.into());
+    let mut second = config.world.v2_apps[1].clone();
+    second.id = "8abcdefghijklmnopqrstuvwx".into();
+    second.region = Region::Us;
+    second.accounts.clear();
+    config.world.v2_apps.push(second.clone());
     let t2 = TestSim::start(config).await;
-    let mut world = fixture_config().world;
-    world.v2_apps[0].id = US_V2.into();
     let refused = t2
-        .link(Region::Us, US_V3_OTHER_KEY, EU_V2, EU_V2_SECRET)
+        .link(Region::Us, US_V3_KEY, &second.id, &second.secret)
         .await;
     assert_eq!(refused.status, 400);
+    assert!(
+        refused.error_message().contains(US_V2),
+        "{}",
+        refused.error_message()
+    );
+    let still = t2.get(US_V3_KEY, "/v3/applications").await;
+    assert_eq!(still.data()["v2_application_id"], US_V2);
+    // The second v2 app can still be linked to a free v3 app of its region.
+    let other = t2
+        .link(Region::Us, US_V3_OTHER_KEY, &second.id, &second.secret)
+        .await;
+    assert_eq!(other.status, 200);
     t.finish().await;
     t2.finish().await;
 }

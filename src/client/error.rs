@@ -88,6 +88,25 @@ pub enum ClientError {
         help: String,
     },
 
+    /// A credential that cannot travel in an HTTP header (a newline, a non-ASCII character).
+    /// Nothing was sent.
+    #[error("{operation}: the {what} cannot be sent in an HTTP header")]
+    #[diagnostic(code(nylas_migrate::api::invalid_credential))]
+    InvalidCredential {
+        operation: Operation,
+        what: String,
+        #[help]
+        help: String,
+    },
+
+    /// The HTTP client could not start (its TLS backend failed to initialise).
+    #[error("cannot start the HTTP client: {detail}")]
+    #[diagnostic(
+        code(nylas_migrate::api::setup),
+        help("this is a bug worth reporting, with the operating system and its version")
+    )]
+    Setup { detail: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Endpoint(#[from] EndpointError),
@@ -108,9 +127,10 @@ impl ClientError {
             ClientError::Api { operation, .. }
             | ClientError::Transport { operation, .. }
             | ClientError::Ambiguous { operation, .. }
-            | ClientError::Decode { operation, .. } => Some(*operation),
+            | ClientError::Decode { operation, .. }
+            | ClientError::InvalidCredential { operation, .. } => Some(*operation),
             ClientError::RegionMismatch { .. } => Some(Operation::GetApplication),
-            ClientError::Endpoint(_) => None,
+            ClientError::Setup { .. } | ClientError::Endpoint(_) => None,
         }
     }
 

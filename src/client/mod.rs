@@ -234,11 +234,8 @@ impl NylasClientBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("nylas-migrate/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ClientError::Transport {
-                operation: Operation::GetApplication,
-                detail: format!("cannot initialise the HTTP client: {e}"),
-                attempts: 0,
-                help: "the TLS backend could not start; this is a bug worth reporting".into(),
+            .map_err(|e| ClientError::Setup {
+                detail: e.to_string(),
             })?;
         let seed = self.jitter_seed.unwrap_or_else(|| {
             std::time::SystemTime::now()

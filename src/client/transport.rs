@@ -104,7 +104,7 @@ impl AppClient {
         let rule = repeat_rule(operation);
         let policy = &self.client.inner.retry;
         let url = self.url_for(operation, &call.path_params)?;
-        let bearer = self.bearer()?;
+        let bearer = self.bearer(operation)?;
         let basic_v2 = match call.basic_v2 {
             Some((v2_app_id, v2_secret)) => Some(self.basic_v2(operation, v2_app_id, v2_secret)?),
             None => None,
@@ -309,15 +309,11 @@ impl AppClient {
         Ok(url)
     }
 
-    fn bearer(&self) -> Result<HeaderValue, ClientError> {
+    fn bearer(&self, operation: Operation) -> Result<HeaderValue, ClientError> {
         let text = Zeroizing::new(format!("Bearer {}", self.api_key.expose()));
-        sensitive_header(&text).ok_or_else(|| ClientError::Api {
-            operation: Operation::GetApplication,
-            status: 0,
-            request_id: None,
-            error_type: Some("invalid_api_key".into()),
-            message: "the API key holds characters not allowed in an HTTP header".into(),
-            attempts: 0,
+        sensitive_header(&text).ok_or_else(|| ClientError::InvalidCredential {
+            operation,
+            what: "v3 API key".into(),
             help: format!(
                 "check the value of {}: a trailing newline or a non-ASCII character often comes \
                  from copying the key into a file",
@@ -336,14 +332,18 @@ impl AppClient {
         let pair = Zeroizing::new(format!("{v2_app_id}:{}", v2_secret.expose()));
         let encoded =
             Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
-        sensitive_header(&encoded).ok_or_else(|| ClientError::Api {
+        // Base64 is always a valid header value; the application ID and secret are encoded
+        // whatever they hold.
+        sensitive_header(&encoded).ok_or_else(|| ClientError::InvalidCredential {
             operation,
-            status: 0,
-            request_id: None,
-            error_type: Some("invalid_v2_credentials".into()),
-            message: "the BasicV2 header could not be built".into(),
-            attempts: 0,
-            help: "this should not happen: base64 is always a valid header value".into(),
+            what: "BasicV2 header".into(),
+            help: format!(
+                "check the v2 application ID {v2_app_id} and the v2 client secret{} of this pair",
+                v2_secret
+                    .origin()
+                    .map(|origin| format!(" ({origin})"))
+                    .unwrap_or_default()
+            ),
         })
     }
 

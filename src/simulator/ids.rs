@@ -31,6 +31,36 @@ pub fn uuid(rng: &mut StdRng) -> String {
         .to_string()
 }
 
+/// A random (version 4) UUID as its 128 bits.
+pub fn uuid_bits(rng: &mut StdRng) -> u128 {
+    uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .as_u128()
+}
+
+/// A request id: a version 4 UUID from a counter mixed with a per-process salt. Unique and
+/// cheap (no system call per request), which is all a request id needs.
+pub fn request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SALT: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let salt = *SALT.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let high = splitmix(salt ^ n);
+    let bytes = (u128::from(high) << 64 | u128::from(n ^ salt)).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// A v3 API key, shaped like Nylas's `nyk_v0_…` keys.
 pub fn api_key(rng: &mut StdRng) -> String {
     format!("nyk_v0_{}", draw(rng, ALNUM, 48))
@@ -69,5 +99,11 @@ mod tests {
             Some(4)
         );
         assert!(api_key(&mut rng).starts_with("nyk_v0_"));
+        let (a, b) = (request_id(), request_id());
+        assert_ne!(a, b);
+        assert_eq!(
+            uuid::Uuid::parse_str(&a).map(|u| u.get_version_num()).ok(),
+            Some(4)
+        );
     }
 }

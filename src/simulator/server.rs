@@ -321,7 +321,7 @@ async fn handle(
     let started = Instant::now();
     let shared = &svc.shared;
     shared.stats.received();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::ids::request_id();
     let method = req.method().clone();
     // Only the path is logged: queries are the caller's business.
     let path = req.uri().path().to_string();

@@ -97,13 +97,13 @@ impl State {
             self.set_status(account, MigrationStatus::Failed);
             return CloneOutcome::Failed(failure);
         }
-        let id = ids::uuid(self.rng());
+        let id = ids::uuid_bits(self.rng());
         let state = &mut self.apps[app];
         let g = state.grants.len() as u32;
-        state.grant_by_id.insert(id.as_str().into(), g);
+        state.grant_by_id.insert(id, g);
         state.grant_by_account.insert(account, g);
         state.grants.push(GrantRecord {
-            id: id.into(),
+            id,
             account,
             valid: migratable,
             created_s: secs(now_ms),

@@ -6,7 +6,9 @@ use crate::api::{Grant, GrantStatus};
 
 #[derive(Debug, Clone)]
 pub struct GrantRecord {
-    pub id: Box<str>,
+    /// A UUID, kept as its 128 bits: a million grants would otherwise carry two million
+    /// 36-character strings (here and in `grant_by_id`).
+    pub id: u128,
     pub account: AccountRef,
     pub valid: bool,
     pub created_s: i64,
@@ -33,7 +35,7 @@ impl State {
             .and_then(|c| c.scope.clone())
             .unwrap_or_default();
         Grant {
-            id: record.id.to_string(),
+            id: uuid::Uuid::from_u128(record.id).to_string(),
             provider: provider.as_str().to_string(),
             created_at: record.created_s,
             scope,
@@ -108,6 +110,7 @@ impl State {
 
 impl AppState {
     pub fn grant(&self, id: &str) -> Option<&GrantRecord> {
-        self.grant_by_id.get(id).map(|&i| &self.grants[i as usize])
+        let id = uuid::Uuid::parse_str(id).ok()?.as_u128();
+        self.grant_by_id.get(&id).map(|&i| &self.grants[i as usize])
     }
 }

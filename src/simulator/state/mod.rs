@@ -2,6 +2,7 @@
 //! connectors, webhooks, grants, batch jobs) and where each v2 account stands. One `State` sits
 //! behind one mutex; every operation is a short, synchronous method on it.
 
+mod account_index;
 mod clone;
 mod connectors;
 mod grants;
@@ -10,6 +11,7 @@ mod webhooks;
 
 use std::collections::HashMap;
 
+use account_index::AccountIndex;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -54,7 +56,7 @@ pub struct AppState {
     pub webhooks: Vec<WebhookState>,
     pub grants: Vec<GrantRecord>,
     pub grant_by_account: HashMap<AccountRef, u32>,
-    pub grant_by_id: HashMap<Box<str>, u32>,
+    pub grant_by_id: HashMap<u128, u32>,
     /// Indices into `State::jobs`, in creation order.
     pub jobs: Vec<usize>,
 }
@@ -63,7 +65,7 @@ pub struct AppState {
 pub struct State {
     pub world: World,
     statuses: Vec<Vec<MigrationStatus>>,
-    accounts_by_id: HashMap<Box<str>, AccountRef>,
+    accounts: AccountIndex,
     v2_by_id: HashMap<Box<str>, usize>,
     v3_by_key: HashMap<Box<str>, usize>,
     pub apps: Vec<AppState>,
@@ -79,21 +81,12 @@ pub struct State {
 
 impl State {
     pub fn new(world: World, seed: u64, timing: JobTiming, failing_jobs: Vec<FailingJob>) -> State {
-        let mut accounts_by_id = HashMap::with_capacity(world.account_count());
+        let accounts = AccountIndex::build(&world);
         let mut statuses = Vec::with_capacity(world.v2_apps.len());
         let mut v2_by_id = HashMap::new();
         for (a, app) in world.v2_apps.iter().enumerate() {
             v2_by_id.insert(app.id.as_str().into(), a);
             statuses.push(vec![MigrationStatus::New; app.accounts.len()]);
-            for (i, account) in app.accounts.iter().enumerate() {
-                accounts_by_id.insert(
-                    account.id.as_str().into(),
-                    AccountRef {
-                        app: a as u32,
-                        index: i as u32,
-                    },
-                );
-            }
         }
         let mut v3_by_key = HashMap::new();
         let mut apps = Vec::with_capacity(world.v3_apps.len());
@@ -117,7 +110,7 @@ impl State {
         State {
             world,
             statuses,
-            accounts_by_id,
+            accounts,
             v2_by_id,
             v3_by_key,
             apps,
@@ -148,7 +141,7 @@ impl State {
     }
 
     pub fn account_ref(&self, id: &str) -> Option<AccountRef> {
-        self.accounts_by_id.get(id).copied()
+        self.accounts.get(&self.world, id)
     }
 
     pub fn account(&self, r: AccountRef) -> &V2Account {
