@@ -255,3 +255,73 @@ async fn rate_limited_answers_keep_the_error_shape() {
     assert_eq!(limited.status, 429);
     t.finish().await;
 }
+
+#[tokio::test]
+async fn hostile_input_gets_a_4xx_never_a_crash() {
+    let t = TestSim::start(SimulatorConfig {
+        rate_limit: 0,
+        ..fixture_config()
+    })
+    .await;
+    t.link_and_import_us().await;
+    let bodies: [&[u8]; 7] = [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b"\xff\xfe",
+        b"{\"limit\": 1e309, \"offset\": 18446744073709551616}",
+        b"{\"resource_type\": \"messages\", \"v2_account_id\": \"g00000000000000000000000a\", \"start_from_timestamp\": -9223372036854775808, \"next_page_number\": 18446744073709551615}",
+    ];
+    let paths = [
+        (Method::POST, "/v3/migration-tools/link-v2v3-apps"),
+        (
+            Method::POST,
+            "/v3/migration-tools/snapshot-batch-clone?limit=%zz",
+        ),
+        (Method::POST, "/v3/migration-tools/translate"),
+        (Method::POST, "/v3/migration-tools/grants/%ff%fe/clone"),
+        (Method::POST, "/v3/connectors"),
+        (Method::PATCH, "/v3/connectors/microsoft"),
+        (Method::POST, "/v3/webhooks"),
+        (Method::PUT, "/v3/webhooks/x"),
+        (
+            Method::GET,
+            "/v3/grants?limit=-1&offset=99999999999999999999999",
+        ),
+        (
+            Method::GET,
+            "/v3/migration-tools/jobs?status=&type=,,&sort_by_completion=yes",
+        ),
+    ];
+    for (method, path) in paths {
+        for body in bodies {
+            let r = t
+                .http
+                .request(method.clone(), t.url(Region::Us, path))
+                .bearer_auth(US_V3_KEY)
+                .header("BasicV2", "%%%not base64")
+                .body(body.to_vec())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            assert!(
+                (400..500).contains(&status) || status == 200,
+                "{method} {path}: {status}"
+            );
+        }
+    }
+    // The server is still up and consistent.
+    assert_eq!(t.get(US_V3_KEY, "/v3/applications").await.status, 200);
+    let oversized = t
+        .http
+        .post(t.url(Region::Us, "/v3/webhooks"))
+        .bearer_auth(US_V3_KEY)
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 400);
+    t.finish().await;
+}

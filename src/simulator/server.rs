@@ -443,7 +443,17 @@ async fn answer(
     };
     let result = {
         let mut state = shared.state();
-        routes::dispatch(op, &mut state, &ctx)
+        // A bug must not take the connection down with it: answer 500 and keep serving.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            routes::dispatch(op, &mut state, &ctx)
+        }))
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the simulator failed on this request",
+            ))
+        })
     };
     let reply = result.unwrap_or_else(|err| error_reply(&err, request_id));
     (Some(reply), None, after_apply)

@@ -261,7 +261,12 @@ pub fn translate(state: &mut State, ctx: &Ctx) -> Handled {
     } as usize;
     let first = body
         .start_from_timestamp
-        .map(|ts| (((ts - FIRST_OBJECT_AT).max(0) + OBJECT_SPACING - 1) / OBJECT_SPACING) as usize)
+        .map(|ts| {
+            // Saturating: any i64 is a valid request, however far from now.
+            let since = ts.saturating_sub(FIRST_OBJECT_AT).max(0);
+            usize::try_from(since.unsigned_abs().div_ceil(OBJECT_SPACING.unsigned_abs()))
+                .unwrap_or(usize::MAX)
+        })
         .unwrap_or(0)
         .min(count);
     let skip = (page as usize - 1).saturating_mul(TRANSLATE_PAGE);
@@ -295,7 +300,7 @@ pub fn translate(state: &mut State, ctx: &Ctx) -> Handled {
             resource_type: body.resource_type,
             ids: page_ids,
             translations: Some(translations),
-            next_page_number: more.then_some(page + 1),
+            next_page_number: page.checked_add(1).filter(|_| more),
         },
     ))
 }
