@@ -74,9 +74,8 @@ impl Shared {
         let clones: BTreeMap<String, u64> = {
             let state = self.state();
             state
-                .clones
-                .iter()
-                .map(|(r, n)| (state.account(*r).id.clone(), u64::from(*n)))
+                .clone_counts()
+                .map(|(r, n)| (state.account(r).id.clone(), u64::from(n)))
                 .collect()
         };
         self.stats.snapshot(clones)

@@ -78,8 +78,8 @@ impl State {
         flags: PlaceholderFlags,
         now_ms: u64,
     ) -> CloneOutcome {
-        *self.clones.entry(account).or_insert(0) += 1;
-        if let Some(&g) = self.apps[app].grant_by_account.get(&account) {
+        self.count_clone(account);
+        if let Some(g) = self.grant_index(account) {
             return CloneOutcome::Existing(g);
         }
         let provider = self.account(account).provider;
@@ -101,13 +101,13 @@ impl State {
         let state = &mut self.apps[app];
         let g = state.grants.len() as u32;
         state.grant_by_id.insert(id, g);
-        state.grant_by_account.insert(account, g);
         state.grants.push(GrantRecord {
             id,
             account,
             valid: migratable,
             created_s: secs(now_ms),
         });
+        self.progress_mut(account).grant = g;
         if migratable {
             self.set_status(account, MigrationStatus::Migrated);
             CloneOutcome::Migrated(g)
@@ -119,7 +119,7 @@ impl State {
 
     /// Counts a clone attempt that a failing job turned into a failure.
     pub fn fail_account(&mut self, account: AccountRef) {
-        *self.clones.entry(account).or_insert(0) += 1;
+        self.count_clone(account);
         if self.status(account) == MigrationStatus::New {
             self.set_status(account, MigrationStatus::Failed);
         }

@@ -72,7 +72,9 @@ impl State {
                 let mut found: Vec<u32> = ids
                     .iter()
                     .filter_map(|id| self.account_ref(id))
-                    .filter_map(|r| state.grant_by_account.get(&r).copied())
+                    // Only this app's accounts: those of the v2 app it is linked to.
+                    .filter(|r| state.linked_v2 == Some(r.app as usize))
+                    .filter_map(|r| self.grant_index(r))
                     .filter(|&g| keep(&state.grants[g as usize]))
                     .collect();
                 // Grants are stored in creation order, so their index orders them by created_at.

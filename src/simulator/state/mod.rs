@@ -46,6 +46,29 @@ pub enum MigrationStatus {
     Failed,
 }
 
+const NO_GRANT: u32 = u32::MAX;
+
+/// Where one v2 account stands.
+#[derive(Debug, Clone, Copy)]
+struct AccountProgress {
+    /// Index into the linked v3 app's grants, or `NO_GRANT`. A v2 app is linked to one v3 app
+    /// for good, so one index per account is enough.
+    grant: u32,
+    /// Clone attempts, single and batch, whatever their outcome.
+    clones: u32,
+    status: MigrationStatus,
+}
+
+impl Default for AccountProgress {
+    fn default() -> Self {
+        AccountProgress {
+            grant: NO_GRANT,
+            clones: 0,
+            status: MigrationStatus::New,
+        }
+    }
+}
+
 /// A v3 application and everything the migration has done to it.
 #[derive(Debug)]
 pub struct AppState {
@@ -55,7 +78,6 @@ pub struct AppState {
     pub connectors: Vec<ConnectorState>,
     pub webhooks: Vec<WebhookState>,
     pub grants: Vec<GrantRecord>,
-    pub grant_by_account: HashMap<AccountRef, u32>,
     pub grant_by_id: HashMap<u128, u32>,
     /// Indices into `State::jobs`, in creation order.
     pub jobs: Vec<usize>,
@@ -64,7 +86,9 @@ pub struct AppState {
 #[derive(Debug)]
 pub struct State {
     pub world: World,
-    statuses: Vec<Vec<MigrationStatus>>,
+    /// Per account, parallel to `World::v2_apps[a].accounts`: a few bytes each rather than
+    /// maps keyed by account, so a million accounts stay cheap.
+    progress: Vec<Vec<AccountProgress>>,
     accounts: AccountIndex,
     v2_by_id: HashMap<Box<str>, usize>,
     v3_by_key: HashMap<Box<str>, usize>,
@@ -72,8 +96,6 @@ pub struct State {
     pub jobs: Vec<BatchJob>,
     /// Jobs not finished yet: the only ones `tick` looks at.
     active_jobs: Vec<usize>,
-    /// Clone attempts per account, single and batch, whatever their outcome.
-    pub clones: HashMap<AccountRef, u32>,
     rng: StdRng,
     timing: JobTiming,
     failing_jobs: Vec<FailingJob>,
@@ -82,11 +104,11 @@ pub struct State {
 impl State {
     pub fn new(world: World, seed: u64, timing: JobTiming, failing_jobs: Vec<FailingJob>) -> State {
         let accounts = AccountIndex::build(&world);
-        let mut statuses = Vec::with_capacity(world.v2_apps.len());
+        let mut progress = Vec::with_capacity(world.v2_apps.len());
         let mut v2_by_id = HashMap::new();
         for (a, app) in world.v2_apps.iter().enumerate() {
             v2_by_id.insert(app.id.as_str().into(), a);
-            statuses.push(vec![MigrationStatus::New; app.accounts.len()]);
+            progress.push(vec![AccountProgress::default(); app.accounts.len()]);
         }
         let mut v3_by_key = HashMap::new();
         let mut apps = Vec::with_capacity(world.v3_apps.len());
@@ -102,21 +124,19 @@ impl State {
                 connectors: Vec::new(),
                 webhooks: Vec::new(),
                 grants: Vec::new(),
-                grant_by_account: HashMap::new(),
                 grant_by_id: HashMap::new(),
                 jobs: Vec::new(),
             });
         }
         State {
             world,
-            statuses,
+            progress,
             accounts,
             v2_by_id,
             v3_by_key,
             apps,
             jobs: Vec::new(),
             active_jobs: Vec::new(),
-            clones: HashMap::new(),
             rng: StdRng::seed_from_u64(seed ^ 0x5eed_5eed_5eed_5eed),
             timing,
             failing_jobs,
@@ -148,12 +168,50 @@ impl State {
         &self.world.v2_apps[r.app as usize].accounts[r.index as usize]
     }
 
+    fn progress(&self, r: AccountRef) -> &AccountProgress {
+        &self.progress[r.app as usize][r.index as usize]
+    }
+
+    fn progress_mut(&mut self, r: AccountRef) -> &mut AccountProgress {
+        &mut self.progress[r.app as usize][r.index as usize]
+    }
+
     pub fn status(&self, r: AccountRef) -> MigrationStatus {
-        self.statuses[r.app as usize][r.index as usize]
+        self.progress(r).status
     }
 
     fn set_status(&mut self, r: AccountRef, status: MigrationStatus) {
-        self.statuses[r.app as usize][r.index as usize] = status;
+        self.progress_mut(r).status = status;
+    }
+
+    /// The account's grant: an index into the grants of the v3 app its v2 app is linked to.
+    pub fn grant_index(&self, r: AccountRef) -> Option<u32> {
+        let grant = self.progress(r).grant;
+        (grant != NO_GRANT).then_some(grant)
+    }
+
+    fn count_clone(&mut self, r: AccountRef) {
+        let progress = self.progress_mut(r);
+        progress.clones = progress.clones.saturating_add(1);
+    }
+
+    /// Clone attempts of every account attempted at least once.
+    pub fn clone_counts(&self) -> impl Iterator<Item = (AccountRef, u32)> + '_ {
+        self.progress.iter().enumerate().flat_map(|(a, accounts)| {
+            accounts
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.clones > 0)
+                .map(move |(i, p)| {
+                    (
+                        AccountRef {
+                            app: a as u32,
+                            index: i as u32,
+                        },
+                        p.clones,
+                    )
+                })
+        })
     }
 
     /// The v3 application a v2 application is linked to, if any.
