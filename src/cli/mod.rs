@@ -1,6 +1,7 @@
 //! The command-line interface: one file per command, each a thin layer over the library.
 
 mod apply;
+mod completions;
 mod demo;
 mod diagnostics;
 mod graph;
@@ -91,6 +92,10 @@ pub enum Command {
     /// Start the simulator in-process and apply the bundled example plan to it.
     #[command(after_help = EXIT_CODES)]
     Demo(demo::Args),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionArgs),
+    /// Print the man page (roff), e.g. `nylas-migrate man > nylas-migrate.1`.
+    Man(completions::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -117,6 +122,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, cli.output),
         Command::Status(args) => status::run(args, cli.output),
         Command::Report(args) => report::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     ExitCode::from(code)
 }

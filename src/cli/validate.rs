@@ -31,7 +31,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                     ),
                     Output::Json => println!(
                         "{}",
-                        json!({"file": loaded.source.name, "valid": true, "pairs": pairs, "steps": steps, "diagnostics": []})
+                        json!({"v": 1, "event": "validation", "file": loaded.source.name, "valid": true, "pairs": pairs, "steps": steps, "diagnostics": []})
                     ),
                 }
             }
@@ -47,7 +47,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                             .collect();
                         println!(
                             "{}",
-                            json!({"file": invalid.name, "valid": false, "diagnostics": diagnostics})
+                            json!({"v": 1, "event": "validation", "file": invalid.name, "valid": false, "diagnostics": diagnostics})
                         );
                     }
                 }
