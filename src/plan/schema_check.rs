@@ -1,6 +1,9 @@
 //! Checks a plan's JSON form against the plan schema and turns each violation into a
 //! diagnostic at the offending node, worded for a person writing YAML.
 
+use std::collections::HashMap;
+use std::ops::Range;
+
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, paths::Location};
 use serde_json::Value as Json;
@@ -8,7 +11,7 @@ use serde_json::Value as Json;
 use super::diagnostic::PlanDiagnostic;
 use super::schema::{plan_schema, validator};
 use super::suggest::did_you_mean;
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 /// Every schema violation in `instance`, except those at or under `skip` pointers (already
 /// reported more precisely, such as inline secrets).
@@ -38,10 +41,20 @@ fn report(
     let diagnostic = match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_properties(error.schema_path());
+            // Looked up by name once: `Node::entry` is a linear search, and a mapping with
+            // hundreds of thousands of unknown keys made that quadratic (minutes for 3 MB).
+            let key_spans: HashMap<&str, &Range<usize>> = match &node.value {
+                Value::Map(entries) => entries
+                    .iter()
+                    .rev()
+                    .filter_map(|(k, _)| Some((k.as_str()?, &k.span)))
+                    .collect(),
+                _ => HashMap::new(),
+            };
             for key in unexpected {
-                let key_span = node
-                    .entry(key)
-                    .map_or(node.span.clone(), |(k, _)| k.span.clone());
+                let key_span = key_spans
+                    .get(key.as_str())
+                    .map_or(node.span.clone(), |&span| span.clone());
                 let mut d = PlanDiagnostic::new(
                     "plan::unknown-key",
                     key_span,
