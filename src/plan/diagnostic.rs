@@ -72,6 +72,9 @@ impl PlanDiagnostic {
 
     /// Attaches a file shared with the file's other diagnostics (see [`SharedSource`]).
     pub(crate) fn attach_shared(mut self, source: &Arc<SharedSource>) -> Self {
+        // miette's rendering time grows with the square of a report's labels: a cycle through
+        // 8,000 pairs, each step a label, took minutes. The first few make the point.
+        self.related.truncate(MAX_RELATED);
         let (line, column) = source.line_column(self.span.start);
         self.line = line;
         self.column = column;
@@ -98,6 +101,8 @@ impl PlanDiagnostic {
 const MAX_SNIPPET_LINE: usize = 4_096;
 /// The most source shown around one label, in bytes.
 const MAX_SNIPPET_BYTES: usize = 64 * 1024;
+/// The most related labels shown with one diagnostic.
+const MAX_RELATED: usize = 16;
 /// Context lines around a label, as `cli::diagnostics::render` asks for.
 const CONTEXT_LINES: usize = 2;
 
