@@ -8,6 +8,7 @@
 mod diagnostic;
 mod inline_secret;
 mod load;
+mod lookup;
 pub mod model;
 mod rules;
 mod schema;

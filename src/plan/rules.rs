@@ -7,6 +7,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
 use super::diagnostic::PlanDiagnostic;
+use super::lookup::Lookup;
 use super::model::{ConnectorFix, Pair};
 use super::suggest::did_you_mean;
 use crate::api::ConnectorProvider;
@@ -20,6 +21,7 @@ pub fn check(root: &Node, pairs: &[(usize, Pair)]) -> Vec<PlanDiagnostic> {
     let views = PairView::all(root);
     let mut rules = Rules {
         root,
+        lookup: Lookup::new(root),
         out: Vec::new(),
     };
     rules.unique_across_pairs(&views);
@@ -78,6 +80,8 @@ fn strings(node: Option<&Node>) -> Vec<(usize, &str)> {
 
 struct Rules<'a> {
     root: &'a Node,
+    /// For [`Rules::span`], which every diagnostic calls.
+    lookup: Lookup<'a>,
     out: Vec<PlanDiagnostic>,
 }
 
@@ -86,7 +90,7 @@ impl Rules<'_> {
     fn span(&self, pointer: &str) -> Range<usize> {
         let mut p = pointer;
         loop {
-            if let Some(node) = self.root.pointer(p) {
+            if let Some(node) = self.lookup.pointer(p) {
                 return node.span.clone();
             }
             match p.rfind('/') {
