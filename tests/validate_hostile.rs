@@ -395,9 +395,9 @@ fn large_valid_plan(target: usize) -> String {
         ));
         for account in 0..5_000 {
             // Long IDs keep the node count (what a debug build pays for) moderate at this size:
-            // about 150,000 nodes.
+            // about 80,000 nodes.
             plan.push_str(&format!(
-                "        - account-{pair:04}-{account:06}-{:0>112}\n",
+                "        - account-{pair:04}-{account:06}-{:0>232}\n",
                 account * 7919
             ));
         }
@@ -788,10 +788,10 @@ fn inputs_that_used_to_break_validate() {
     );
 
     // Each duplicate key's line was found by scanning the text from its start: quadratic.
-    let duplicate_keys = "a: 1\n".repeat(100_000);
-    let run = validate_bytes(&dir, "100,000 duplicate keys", duplicate_keys.as_bytes());
+    let duplicate_keys = "a: 1\n".repeat(60_000);
+    let run = validate_bytes(&dir, "60,000 duplicate keys", duplicate_keys.as_bytes());
     assert_invalid(
-        "100,000 duplicate keys",
+        "60,000 duplicate keys",
         &run,
         &["plan::duplicate-key", "plan::too-many-problems"],
     );
@@ -847,11 +847,38 @@ fn inputs_that_used_to_break_validate() {
         &["plan::after-cycle", "(7990 more)"],
     );
 
-    // Each unknown key was looked up by a linear search of its mapping: quadratic.
-    let unknown_keys: String = (0..60_000).map(|i| format!("k{i}: 1\n")).collect();
-    let run = validate_bytes(&dir, "60,000 unknown keys", unknown_keys.as_bytes());
+    // Every diagnostic located its node by pointer, searching each mapping on the way
+    // linearly: junk keys beside the plan's keys made that quadratic (over 40 s here).
+    let junk = "junk: 1\n".repeat(100_000);
+    let broken_pairs: String = (0..10_000).map(|i| format!("  - name: p{i}\n")).collect();
+    let junk_beside_pairs = format!("{junk}version: 1\nname: x\npairs:\n{broken_pairs}");
+    let run = validate_bytes(&dir, "junk keys beside pairs", junk_beside_pairs.as_bytes());
     assert_invalid(
-        "60,000 unknown keys",
+        "junk keys beside pairs",
+        &run,
+        &["plan::duplicate-key", "plan::too-many-problems"],
+    );
+
+    // Each schema error was compared with every inline secret's pointer.
+    let secrets: String = (0..10_000).map(|i| format!("  - token: t{i}\n")).collect();
+    let secrets = format!("version: 1\nname: x\npairs:\n{secrets}");
+    let run = validate_bytes(&dir, "10,000 inline secrets", secrets.as_bytes());
+    assert_invalid(
+        "10,000 inline secrets",
+        &run,
+        &["plan::inline-secret", "plan::too-many-problems"],
+    );
+    assert!(
+        !run.stderr.contains("t9999"),
+        "an inline secret was shown:\n{}",
+        head(&run.stderr)
+    );
+
+    // Each unknown key was looked up by a linear search of its mapping: quadratic.
+    let unknown_keys: String = (0..40_000).map(|i| format!("k{i}: 1\n")).collect();
+    let run = validate_bytes(&dir, "40,000 unknown keys", unknown_keys.as_bytes());
+    assert_invalid(
+        "40,000 unknown keys",
         &run,
         &["plan::unknown-key", "plan::too-many-problems"],
     );
