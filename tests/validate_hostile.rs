@@ -218,6 +218,17 @@ fn malformed_yaml_is_refused_with_a_diagnostic() {
         ("escape beyond unicode", b"name: \"\\U0011FFFF\"\n".to_vec()),
         ("two documents", b"version: 1\n---\nversion: 1\n".to_vec()),
         ("only document markers", b"---\n---\n...\n".to_vec()),
+        // saphyr-parser once looped forever, filling memory, on these (its issue #13).
+        ("flow mapping then document start", b"{---".to_vec()),
+        ("flow sequence then document end", b"[...".to_vec()),
+        (
+            "plain scalar starting with a document end",
+            b"...x\n".to_vec(),
+        ),
+        (
+            "document markers inside flow",
+            b"[a, ---]\n{a: ...}\n".to_vec(),
+        ),
         ("lone alias", b"*a\n".to_vec()),
         ("undefined alias", b"version: 1\nname: *missing\n".to_vec()),
         ("alias as key", b"*a : 1\n".to_vec()),
