@@ -17,9 +17,16 @@ fn validator() -> jsonschema::Validator {
 fn check(validator: &jsonschema::Validator, output: &str) -> Vec<String> {
     let mut events = Vec::new();
     for line in output.lines() {
-        let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        let errors: Vec<String> = validator.iter_errors(&event).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{line}\ndoes not fit the schema: {errors:?}");
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&event)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{line}\ndoes not fit the schema: {errors:?}"
+        );
         events.push(event["event"].as_str().unwrap().to_owned());
     }
     events
@@ -45,7 +52,10 @@ fn demo_apply_events_fit_the_schema() {
     assert_eq!(out.status.code(), Some(0));
     let events = check(&v, &stdout(&out));
     for expected in ["step_started", "step_finished", "job_progress", "summary"] {
-        assert!(events.iter().any(|e| e == expected), "no {expected} event in {events:?}");
+        assert!(
+            events.iter().any(|e| e == expected),
+            "no {expected} event in {events:?}"
+        );
     }
 }
 
@@ -55,10 +65,25 @@ async fn plan_and_status_events_fit_the_schema() {
     let r = rehearsal::start(&plan, 30, |_, _| {}).await;
     let v = validator();
     let path = r.plan_arg();
-    let events = check(&v, &stdout(&r.run(&["--output", "json", "plan", &path]).await));
+    let events = check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "plan", &path]).await),
+    );
     assert_eq!(events.last().map(String::as_str), Some("plan_summary"));
-    check(&v, &stdout(&r.run(&["--output", "json", "plan", &path, "--offline"]).await));
-    check(&v, &stdout(&r.run(&["--output", "json", "apply", &path, "--yes"]).await));
-    let events = check(&v, &stdout(&r.run(&["--output", "json", "status", &path]).await));
+    check(
+        &v,
+        &stdout(
+            &r.run(&["--output", "json", "plan", &path, "--offline"])
+                .await,
+        ),
+    );
+    check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "apply", &path, "--yes"]).await),
+    );
+    let events = check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "status", &path]).await),
+    );
     assert_eq!(events, ["status"]);
 }

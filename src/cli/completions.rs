@@ -15,7 +15,12 @@ pub struct CompletionArgs {
 
 pub fn completions(args: CompletionArgs) -> u8 {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "nylas-migrate", &mut std::io::stdout());
+    clap_complete::generate(
+        args.shell,
+        &mut command,
+        "nylas-migrate",
+        &mut std::io::stdout(),
+    );
     EXIT_OK
 }
 
@@ -27,7 +32,10 @@ pub struct ManArgs {}
 pub fn man(_args: ManArgs) -> u8 {
     let command = Cli::command();
     let mut out = std::io::stdout();
-    if clap_mangen::Man::new(command.clone()).render(&mut out).is_err() {
+    if clap_mangen::Man::new(command.clone())
+        .render(&mut out)
+        .is_err()
+    {
         return EXIT_FAILURE;
     }
     for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {

@@ -11,7 +11,8 @@ use crate::plan;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Plan files to check; every error of every file is reported.
+    /// Plan files to check; every error of every file is reported (at most 500 a file, so a
+    /// garbled file cannot flood a terminal).
     #[arg(required = true, value_name = "PLAN")]
     pub plans: Vec<PathBuf>,
 }
