@@ -11,7 +11,7 @@ use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
-    Reporter, SecretSource, StateLock, apply, preview,
+    QuietReporter, Reporter, SecretSource, StateLock, apply, preview,
 };
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +109,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
+            Output::Human if super::quiet() => Arc::new(QuietReporter),
             Output::Human if std::io::stderr().is_terminal() => {
                 Arc::new(BarReporter::new(ctx.graph.len() as u64))
             }
