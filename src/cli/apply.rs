@@ -36,10 +36,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some(plan) = setup::load(&args.plan) else {
-        return EXIT_FAILURE;
-    };
-    let Some(graph) = setup::graph(&plan) else {
+    let Some((plan, graph)) = setup::load(&args.plan) else {
         return EXIT_FAILURE;
     };
     let interactive = std::io::stdin().is_terminal() && output == Output::Human;
