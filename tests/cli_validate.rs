@@ -231,3 +231,28 @@ fn help_documents_exit_codes() {
         "{help}"
     );
 }
+
+#[test]
+fn numbers_the_schema_accepts_are_read_as_such() {
+    // `1.0` is an integer to JSON Schema, and a number too large for any count is out of range:
+    // neither may reach the user as an internal error.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    let body = |limit: &str| {
+        format!(
+            "version: 1.0\nname: x\npairs:\n  - name: p\n    region: us\n    v2: {{ app_id: abc, client_secret: {{ env: A }} }}\n    v3: {{ app_id: ad410018-d306-43f9-8361-fa5d7b2172e0, api_key: {{ env: B }} }}\n    clone:\n      batches:\n        - {{ name: w, mode: all, limit: {limit} }}\n"
+        )
+    };
+    std::fs::write(&plan, body("100.0")).unwrap();
+    let out = run(&["validate", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    std::fs::write(&plan, body("99999999999999999999")).unwrap();
+    let out = run(&["validate", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("plan::out-of-range") && !err.contains("plan::internal"),
+        "{err}"
+    );
+}

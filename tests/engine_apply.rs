@@ -86,6 +86,29 @@ async fn a_second_apply_makes_no_write_and_plan_agrees() {
     assert!(out.contains("unchanged       14"), "{out}");
     assert_eq!(r.plan_exit().await, Some(0), "nothing to do after apply");
 
+    // No secret in what was printed, nor anywhere in the state folder (journal, WAL, lock).
+    let printed = format!(
+        "{}{}{}{}",
+        stdout(&first),
+        stderr(&first),
+        stdout(&second),
+        stderr(&second)
+    );
+    let state = r.dir.path().join(".nylas-migrate");
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(&state).unwrap() {
+        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(stored.len() > 4096, "the journal was written");
+    for (name, value) in &r.secrets {
+        assert!(!printed.contains(value.as_str()), "{name} was printed");
+        let needle = value.as_bytes();
+        assert!(
+            !stored.windows(needle.len()).any(|w| w == needle),
+            "{name} is stored in the state folder"
+        );
+    }
+
     // Every v2 account of both applications now has a grant.
     let world = r.sim.world();
     let grants: usize = world.apps.values().map(|a| a.grants.len()).sum();
@@ -293,4 +316,54 @@ pairs:
         1,
         "only the first wave ran"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_on_the_same_state_is_refused() {
+    let r = two_pairs().await;
+    let state = r.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let held = nylas_migrate::engine::StateLock::acquire(&state).unwrap();
+    let plan = r.plan_arg();
+    let out = r
+        .run(&["apply", &plan, "--yes", "--state", state.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("another `nylas-migrate apply` is running on state folder"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("(process {})", std::process::id())),
+        "{err}"
+    );
+    assert_eq!(r.sim.stats().writes(), 0, "nothing was written");
+    drop(held);
+    let out = r
+        .run(&["apply", &plan, "--yes", "--state", state.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_needs_yes_and_missing_secrets_are_named() {
+    let r = two_pairs().await;
+    let plan = r.plan_arg();
+    let out = r.run(&["apply", &plan]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+
+    let mut cmd = r.command(&["plan", &plan]);
+    cmd.env_remove("BETA_V3_KEY");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("environment variable BETA_V3_KEY is not set (v3 API key of pair `beta`)"),
+        "{err}"
+    );
+    assert_eq!(r.sim.stats().writes(), 0);
 }

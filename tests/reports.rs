@@ -47,16 +47,24 @@ fn normalize(text: &str, world: &WorldView, r: &Rehearsal) -> String {
             out = out.replace(&hook.id, "<webhook-id>");
         }
     }
-    // Nylas's request IDs (UUIDs) in error messages.
-    while let Some(at) = out.find("request_id ").map(|i| i + "request_id ".len()) {
-        let id_len = out[at..]
-            .bytes()
-            .take_while(|b| b.is_ascii_hexdigit() || *b == b'-')
-            .count();
-        if id_len != 36 {
-            break;
+    // Nylas's request IDs (UUIDs) in error messages and JSON fields, and Unix times in JSON.
+    for (marker, placeholder) in [
+        ("request_id ", "<request-id>"),
+        ("\"request_id\":\"", "<request-id>"),
+        ("\"started_at\":", "0"),
+        ("\"finished_at\":", "0"),
+    ] {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(marker).map(|i| from + i + marker.len()) {
+            let len = out[at..]
+                .bytes()
+                .take_while(|b| b.is_ascii_hexdigit() || *b == b'-')
+                .count();
+            if len > 0 {
+                out.replace_range(at..at + len, placeholder);
+            }
+            from = at;
         }
-        out.replace_range(at..at + id_len, "<request-id>");
     }
     // `YYYY-MM-DD hh:mm:ss UTC`
     let bytes = out.as_bytes();
@@ -145,6 +153,7 @@ async fn status_report_and_plan_after_an_apply() {
     snapshot("status.txt", &normalize(&stdout(&status), &world, &r));
 
     let json = r.run(&["--output", "json", "status", &plan]).await;
+    snapshot("status.json", &normalize(&stdout(&json), &world, &r));
     let value: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
     assert_eq!(value["v"], 1);
     let main = &value["status"]["pairs"][0];
@@ -165,6 +174,11 @@ async fn status_report_and_plan_after_an_apply() {
         "plan-after-apply.txt",
         &normalize(&stdout(&preview), &world, &r),
     );
+    let preview_json = r.run(&["--output", "json", "plan", &plan]).await;
+    snapshot(
+        "plan-after-apply.jsonl",
+        &normalize(&stdout(&preview_json), &world, &r),
+    );
 
     // report: the CSV parsed back matches the simulator's grants, plus the failed clone
     let csv_path = r.dir.path().join("report.csv");
@@ -174,6 +188,7 @@ async fn status_report_and_plan_after_an_apply() {
     assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     assert_no_secret(&r, &csv);
+    snapshot("report.csv", &normalize(&csv, &world, &r));
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),

@@ -11,7 +11,7 @@ use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
-    Reporter, SecretSource, StateLock, apply, preview,
+    QuietReporter, Reporter, SecretSource, StateLock, apply, preview,
 };
 
 #[derive(Debug, clap::Args)]
@@ -36,10 +36,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some(plan) = setup::load(&args.plan) else {
-        return EXIT_FAILURE;
-    };
-    let Some(graph) = setup::graph(&plan) else {
+    let Some((plan, graph)) = setup::load(&args.plan) else {
         return EXIT_FAILURE;
     };
     let interactive = std::io::stdin().is_terminal() && output == Output::Human;
@@ -109,6 +106,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
+            Output::Human if super::quiet() => Arc::new(QuietReporter),
             Output::Human if std::io::stderr().is_terminal() => {
                 Arc::new(BarReporter::new(ctx.graph.len() as u64))
             }

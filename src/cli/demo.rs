@@ -13,7 +13,8 @@ use super::setup::report;
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::api::{GrantStatus, Region};
 use crate::engine::{
-    ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, Reporter, SecretSource, apply,
+    ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, QuietReporter, Reporter,
+    SecretSource, apply,
 };
 use crate::graph::StepGraph;
 use crate::plan::{self, Plan, RegionSettings};
@@ -132,6 +133,7 @@ async fn run_twice(
         );
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
+            Output::Human if super::quiet() => Arc::new(QuietReporter),
             Output::Human if std::io::stderr().is_terminal() => Arc::new(BarReporter::new(steps)),
             Output::Human => Arc::new(PlainReporter::new()),
         };

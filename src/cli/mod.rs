@@ -1,6 +1,7 @@
 //! The command-line interface: one file per command, each a thin layer over the library.
 
 mod apply;
+mod completions;
 mod demo;
 mod diagnostics;
 mod graph;
@@ -24,6 +25,34 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of `plan --detailed-exitcode` when changes are pending.
 pub const EXIT_CHANGES: u8 = 2;
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` was given.
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Logs go to stderr: warnings by default, `-v` one line per API request, `-vv` everything.
+/// `NYLAS_MIGRATE_LOG` (an `EnvFilter` directive) overrides.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,nylas_migrate=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NYLAS_MIGRATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
+        .with_target(false)
+        .try_init();
+}
 
 /// The async runtime the networked commands run on.
 fn runtime() -> tokio::runtime::Runtime {
@@ -53,6 +82,12 @@ pub struct Cli {
     /// Output format: `human` for people, `json` for pipelines (JSON lines on stdout).
     #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// More detail on stderr: -v logs every API request (never a secret), -vv more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less on stderr: no progress lines or bars, only errors and the summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -91,6 +126,10 @@ pub enum Command {
     /// Start the simulator in-process and apply the bundled example plan to it.
     #[command(after_help = EXIT_CODES)]
     Demo(demo::Args),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionArgs),
+    /// Print the man page (roff), e.g. `nylas-migrate man > nylas-migrate.1`.
+    Man(completions::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -107,6 +146,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_logging(cli.verbose);
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let code = match cli.command {
         Command::Validate(args) => validate::run(args, cli.output),
         Command::Schema(args) => schema::run(args),
@@ -117,6 +158,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, cli.output),
         Command::Status(args) => status::run(args, cli.output),
         Command::Report(args) => report::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     ExitCode::from(code)
 }

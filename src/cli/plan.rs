@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::setup::{self, report};
 use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
-use crate::engine::journal::{Journal, StepStatus};
+use crate::engine::journal::StepStatus;
 use crate::engine::{Action, Context, Preview, SecretSource, preview};
 use crate::graph::{StepGraph, StepKind};
 
@@ -27,10 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some(plan) = setup::load(&args.plan) else {
-        return EXIT_FAILURE;
-    };
-    let Some(graph) = setup::graph(&plan) else {
+    let Some((plan, graph)) = setup::load(&args.plan) else {
         return EXIT_FAILURE;
     };
     let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
@@ -179,19 +176,12 @@ fn print_json(preview: &Preview) {
 
 /// The steps and what the journal last recorded for each: no network, no secrets.
 fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detailed: bool) -> u8 {
-    let journal = if state_dir
-        .join(crate::engine::journal::JOURNAL_FILE)
-        .exists()
-    {
-        match Journal::open(state_dir) {
-            Ok(j) => Some(j),
-            Err(e) => {
-                report(e);
-                return EXIT_FAILURE;
-            }
+    let journal = match setup::existing_journal(state_dir) {
+        Ok(j) => j,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
         }
-    } else {
-        None
     };
     let mut pending = 0;
     for step in graph.steps() {

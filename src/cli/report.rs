@@ -7,7 +7,6 @@ use clap::ValueEnum;
 
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK};
-use crate::engine::journal::{JOURNAL_FILE, Journal};
 use crate::engine::{Context, SecretSource};
 use crate::report::accounts_report;
 
@@ -34,10 +33,7 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
-    let Some(plan) = setup::load(&args.plan) else {
-        return EXIT_FAILURE;
-    };
-    let Some(graph) = setup::graph(&plan) else {
+    let Some((plan, graph)) = setup::load(&args.plan) else {
         return EXIT_FAILURE;
     };
     let client = match setup::client(&plan) {
@@ -50,11 +46,7 @@ pub fn run(args: Args) -> u8 {
     let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
     let source = SecretSource::new(setup::plan_dir(&args.plan));
     let result = super::runtime().block_on(async {
-        let journal = if state_dir.join(JOURNAL_FILE).exists() {
-            Some(Journal::open(&state_dir)?)
-        } else {
-            None
-        };
+        let journal = setup::existing_journal(&state_dir)?;
         let ctx = Context::new(graph, source, &client, &state_dir, false)?;
         accounts_report(&ctx, journal.as_ref()).await
     });

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::NylasClient;
+use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
 use crate::graph::StepGraph;
 use crate::plan::{self, Plan};
 
@@ -31,24 +32,30 @@ pub fn plan_dir(plan_path: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-/// Loads and validates a plan, printing its diagnostics when it is invalid.
-pub fn load(path: &Path) -> Option<Plan> {
-    match plan::load_file(path) {
-        Ok(loaded) => Some(loaded.plan),
+/// Loads and validates a plan and builds its graph, printing what is wrong when it cannot.
+pub fn load(path: &Path) -> Option<(Plan, StepGraph)> {
+    let plan = match plan::load_file(path) {
+        Ok(loaded) => loaded.plan,
         Err(invalid) => {
             print_invalid(&invalid);
+            return None;
+        }
+    };
+    match StepGraph::build(&plan) {
+        Ok(graph) => Some((plan, graph)),
+        Err(err) => {
+            report(err);
             None
         }
     }
 }
 
-pub fn graph(plan: &Plan) -> Option<StepGraph> {
-    match StepGraph::build(plan) {
-        Ok(graph) => Some(graph),
-        Err(err) => {
-            eprintln!("{:?}", miette::Report::new(err));
-            None
-        }
+/// The state folder's journal, if anything was ever applied from it. Opening never creates one.
+pub fn existing_journal(state_dir: &Path) -> Result<Option<Journal>, JournalError> {
+    if state_dir.join(JOURNAL_FILE).exists() {
+        Journal::open(state_dir).map(Some)
+    } else {
+        Ok(None)
     }
 }
 

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
-use crate::engine::journal::{JOURNAL_FILE, Journal};
 use crate::engine::{Context, SecretSource};
 use crate::report::{Standing, standing};
 
@@ -22,23 +21,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some(plan) = setup::load(&args.plan) else {
-        return EXIT_FAILURE;
-    };
-    let Some(graph) = setup::graph(&plan) else {
+    let Some((plan, graph)) = setup::load(&args.plan) else {
         return EXIT_FAILURE;
     };
     let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
-    let journal = if state_dir.join(JOURNAL_FILE).exists() {
-        match Journal::open(&state_dir) {
-            Ok(j) => Some(j),
-            Err(e) => {
-                report(e);
-                return EXIT_FAILURE;
-            }
+    let journal = match setup::existing_journal(&state_dir) {
+        Ok(j) => j,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
         }
-    } else {
-        None
     };
     let result = super::runtime().block_on(async {
         if args.offline || journal.is_none() {

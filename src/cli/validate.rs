@@ -11,7 +11,8 @@ use crate::plan;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Plan files to check; every error of every file is reported.
+    /// Plan files to check; every error of every file is reported (at most 500 a file, so a
+    /// garbled file cannot flood a terminal).
     #[arg(required = true, value_name = "PLAN")]
     pub plans: Vec<PathBuf>,
 }
@@ -31,7 +32,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                     ),
                     Output::Json => println!(
                         "{}",
-                        json!({"file": loaded.source.name, "valid": true, "pairs": pairs, "steps": steps, "diagnostics": []})
+                        json!({"v": 1, "event": "validation", "file": loaded.source.name, "valid": true, "pairs": pairs, "steps": steps, "diagnostics": []})
                     ),
                 }
             }
@@ -47,7 +48,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                             .collect();
                         println!(
                             "{}",
-                            json!({"file": invalid.name, "valid": false, "diagnostics": diagnostics})
+                            json!({"v": 1, "event": "validation", "file": invalid.name, "valid": false, "diagnostics": diagnostics})
                         );
                     }
                 }

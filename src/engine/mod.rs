@@ -26,7 +26,7 @@ pub use journal::{Journal, JournalError};
 pub use lock::{LockError, StateLock};
 pub use observe::{Action, Observation};
 pub use preview::{Preview, PreviewStep, preview};
-pub use progress::{BarReporter, JsonReporter, PlainReporter, Reporter};
+pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
 pub use secrets::{SecretError, SecretSource};
 pub use walk::{ApplyOptions, ApplySummary, apply};
 

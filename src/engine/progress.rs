@@ -66,6 +66,15 @@ impl Reporter for PlainReporter {
     }
 }
 
+/// Nothing while the run goes (`-q`): only the summary is printed, at the end.
+pub struct QuietReporter;
+
+impl Reporter for QuietReporter {
+    fn step_started(&self, _step: &Step) {}
+    fn step_finished(&self, _step: &Step, _outcome: &Outcome) {}
+    fn job_progress(&self, _step: &Step, _job: &MigrationJob) {}
+}
+
 /// A bar for the whole run and one per running wave.
 pub struct BarReporter {
     multi: MultiProgress,

@@ -1,8 +1,13 @@
 //! A problem found in a plan, as a miette diagnostic pointing at the offending node.
 
 use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
+};
+
+use crate::yaml::LineIndex;
 
 /// One problem in a plan file.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,7 +25,12 @@ pub struct PlanDiagnostic {
     /// 1-based line and column of `span`'s start.
     pub line: usize,
     pub column: usize,
-    source_code: Option<NamedSource<String>>,
+    /// The file, shared by every diagnostic about it; `None` until attached, and when no
+    /// snippet around `span` can be shown.
+    source_code: Option<Arc<SharedSource>>,
+    /// Set when the snippet is left out (its lines are too long to show): where the problem is,
+    /// so the report still says.
+    location_note: Option<String>,
 }
 
 impl PlanDiagnostic {
@@ -35,6 +45,7 @@ impl PlanDiagnostic {
             line: 0,
             column: 0,
             source_code: None,
+            location_note: None,
         }
     }
 
@@ -55,13 +66,165 @@ impl PlanDiagnostic {
 
     /// Attaches the file the diagnostic is about. `display_text` is the source as it may be
     /// shown: secrets written inline are already masked in it.
-    pub(crate) fn attach(mut self, file_name: &str, display_text: &str) -> Self {
-        let (line, column) = crate::yaml::line_column(display_text, self.span.start);
+    pub(crate) fn attach(self, file_name: &str, display_text: &str) -> Self {
+        self.attach_shared(&SharedSource::new(file_name, display_text))
+    }
+
+    /// Attaches a file shared with the file's other diagnostics (see [`SharedSource`]).
+    pub(crate) fn attach_shared(mut self, source: &Arc<SharedSource>) -> Self {
+        // miette's rendering time grows with the square of a report's labels: a cycle through
+        // 8,000 pairs, each step a label, took minutes. The first few make the point.
+        self.related.truncate(MAX_RELATED);
+        let (line, column) = source.line_column(self.span.start);
         self.line = line;
         self.column = column;
-        self.source_code =
-            Some(NamedSource::new(file_name, display_text.to_owned()).with_language("yaml"));
+        let spans = std::iter::once(&self.span).chain(self.related.iter().map(|(_, s)| s));
+        let showable = spans.clone().all(|span| source.can_show(span));
+        if showable {
+            self.source_code = Some(Arc::clone(source));
+        } else {
+            // miette prints whole lines and panics on a label past column 65,535 ("Formatting
+            // argument out of range"), so a snippet of a very long line is left out.
+            self.source_code = None;
+            self.location_note = Some(format!(
+                "at {}:{line}:{column} (the line is too long to show)",
+                source.name
+            ));
+        }
         self
+    }
+}
+
+/// The longest line shown in a snippet, in bytes. Longer lines are not shown at all: a plan's
+/// lines are short, and miette cannot place a label beyond column 65,535 (4,096 bytes stay
+/// below it even with every byte a tab, which miette widens to 4 columns).
+const MAX_SNIPPET_LINE: usize = 4_096;
+/// The most source shown around one label, in bytes.
+const MAX_SNIPPET_BYTES: usize = 64 * 1024;
+/// The most related labels shown with one diagnostic.
+const MAX_RELATED: usize = 16;
+/// Context lines around a label, as `cli::diagnostics::render` asks for.
+const CONTEXT_LINES: usize = 2;
+
+/// A plan's displayable text, shared by all of its diagnostics, with the start of every line.
+///
+/// A hostile plan can have hundreds of thousands of problems: each diagnostic owning a copy of
+/// a 30 MB file, or miette scanning the file from its start for each snippet (as its `str`
+/// source does), made that cost time and memory proportional to size × problems (a 0.5 MB file
+/// with 2,000 duplicate pairs ran for minutes and took gigabytes). Shared, with a line index,
+/// a snippet costs only the lines it shows.
+#[derive(Debug)]
+pub(crate) struct SharedSource {
+    name: String,
+    text: String,
+    /// Where its lines start; behind a lock because a lookup remembers where it was, so that
+    /// diagnostics attached in source order count each line's characters once.
+    lines: Mutex<LineIndex>,
+}
+
+impl SharedSource {
+    pub(crate) fn new(name: &str, text: &str) -> Arc<SharedSource> {
+        Arc::new(SharedSource {
+            name: name.to_owned(),
+            text: text.to_owned(),
+            lines: Mutex::new(LineIndex::new(text)),
+        })
+    }
+
+    fn index(&self) -> MutexGuard<'_, LineIndex> {
+        // The index is never left half-updated, so a poisoned lock is still usable.
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Byte range of lines `first..=last`, with the last one's line break.
+    fn lines(index: &LineIndex, text_len: usize, first: usize, last: usize) -> Range<usize> {
+        let end = if last + 1 < index.line_count() {
+            index.line_start(last + 1)
+        } else {
+            text_len
+        };
+        index.line_start(first)..end
+    }
+
+    /// The lines (`first..=last`) a snippet around `start..end` shows, with `before`/`after`
+    /// lines of context.
+    fn window(
+        index: &LineIndex,
+        start: usize,
+        end: usize,
+        before: usize,
+        after: usize,
+    ) -> (usize, usize) {
+        let first = index.line_of(start).saturating_sub(before);
+        let last_line = index.line_of(end.saturating_sub(1).max(start));
+        let last = (last_line + after).min(index.line_count() - 1);
+        (first, last)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        self.index().line_column(&self.text, offset)
+    }
+
+    /// Whether miette can show a snippet around `span`: inside the text, short lines, and not
+    /// too much of it.
+    fn can_show(&self, span: &Range<usize>) -> bool {
+        if span.start > span.end || span.end > self.text.len() {
+            return false;
+        }
+        let index = self.index();
+        let len = self.text.len();
+        let (first, last) =
+            Self::window(&index, span.start, span.end, CONTEXT_LINES, CONTEXT_LINES);
+        Self::lines(&index, len, first, last).len() <= MAX_SNIPPET_BYTES
+            && (first..=last)
+                .all(|line| Self::lines(&index, len, line, line).len() <= MAX_SNIPPET_LINE)
+    }
+}
+
+impl SourceCode for SharedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let start = span.offset();
+        let end = start.saturating_add(span.len());
+        if end > self.text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        // Read the snippet from its own lines only, then move it back to where they are.
+        let (first, window) = {
+            let index = self.index();
+            let (first, last) = Self::window(
+                &index,
+                start,
+                end,
+                context_lines_before,
+                context_lines_after,
+            );
+            (first, Self::lines(&index, self.text.len(), first, last))
+        };
+        let inner_span = SourceSpan::new((start - window.start).into(), span.len());
+        let inner = self.text[window.clone()].read_span(
+            &inner_span,
+            context_lines_before,
+            context_lines_after,
+        )?;
+        let contents = MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            SourceSpan::new(
+                (inner.span().offset() + window.start).into(),
+                inner.span().len(),
+            ),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count(),
+        )
+        .with_language("yaml");
+        Ok(Box::new(contents))
     }
 }
 
@@ -71,9 +234,13 @@ impl Diagnostic for PlanDiagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display + 'a>)
+        let help = match (&self.help, &self.location_note) {
+            (Some(help), Some(note)) => format!("{help}\n{note}"),
+            (Some(help), None) => help.clone(),
+            (None, Some(note)) => note.clone(),
+            (None, None) => return None,
+        };
+        Some(Box::new(help))
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -2,13 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
-use super::diagnostic::PlanDiagnostic;
+use super::diagnostic::{PlanDiagnostic, SharedSource};
 use super::model::{Pair, Plan};
 use super::{inline_secret, rules, schema_check};
 use crate::yaml::{self, Node};
 
 /// The largest plan file read. A plan with 500 pairs and 20,000 accounts is about 1 MiB.
 pub const MAX_PLAN_BYTES: usize = 32 * 1024 * 1024;
+
+/// The most diagnostics reported for one file. A hostile or garbled file can have one problem
+/// per node (up to the parser's 2,000,000): past a few hundred, more add nothing a person can
+/// use, and reporting them all would take minutes and gigabytes of output.
+pub const MAX_DIAGNOSTICS: usize = 500;
 
 /// A plan that passed validation, with the source it came from.
 #[derive(Debug, Clone)]
@@ -125,11 +130,29 @@ pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, Inval
         }),
         _ => {
             diagnostics.sort_by_key(|d| (d.span.start, d.code));
+            let total = diagnostics.len();
+            if total > MAX_DIAGNOSTICS {
+                diagnostics.truncate(MAX_DIAGNOSTICS);
+                let end = display_text.len();
+                diagnostics.push(
+                    PlanDiagnostic::new(
+                        "plan::too-many-problems",
+                        end..end,
+                        format!(
+                            "{} more problems are not shown (only the first {MAX_DIAGNOSTICS} are)",
+                            total - MAX_DIAGNOSTICS
+                        ),
+                    )
+                    .help("fix the problems above, then validate again"),
+                );
+            }
+            // One copy of the text for all of the file's diagnostics.
+            let source = SharedSource::new(name, &display_text);
             Err(InvalidPlan {
                 name: name.to_owned(),
                 diagnostics: diagnostics
                     .into_iter()
-                    .map(|d| d.attach(name, &display_text))
+                    .map(|d| d.attach_shared(&source))
                     .collect(),
             })
         }

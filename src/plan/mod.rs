@@ -8,6 +8,7 @@
 mod diagnostic;
 mod inline_secret;
 mod load;
+mod lookup;
 pub mod model;
 mod rules;
 mod schema;
@@ -16,7 +17,8 @@ mod suggest;
 
 pub use diagnostic::PlanDiagnostic;
 pub use load::{
-    InvalidPlan, LoadedPlan, MAX_PLAN_BYTES, PlanSource, load_bytes, load_file, load_str,
+    InvalidPlan, LoadedPlan, MAX_DIAGNOSTICS, MAX_PLAN_BYTES, PlanSource, load_bytes, load_file,
+    load_str,
 };
 pub use model::*;
 pub use schema::{plan_schema, plan_schema_text};

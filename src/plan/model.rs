@@ -282,11 +282,11 @@ pub struct Wave {
     pub mode: CloneMode,
     /// At most this many accounts (Nylas's default is 1000), ordered by import time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 4_294_967_295u64))]
     pub limit: Option<u64>,
     /// Skip this many accounts first, ordered by import time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 4_294_967_295u64))]
     pub offset: Option<u64>,
 }
 

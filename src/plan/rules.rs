@@ -1,12 +1,13 @@
 //! The semantic rules: what a schema cannot say about a plan.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
 use super::diagnostic::PlanDiagnostic;
+use super::lookup::Lookup;
 use super::model::{ConnectorFix, Pair};
 use super::suggest::did_you_mean;
 use crate::api::ConnectorProvider;
@@ -20,6 +21,7 @@ pub fn check(root: &Node, pairs: &[(usize, Pair)]) -> Vec<PlanDiagnostic> {
     let views = PairView::all(root);
     let mut rules = Rules {
         root,
+        lookup: Lookup::new(root),
         out: Vec::new(),
     };
     rules.unique_across_pairs(&views);
@@ -78,6 +80,8 @@ fn strings(node: Option<&Node>) -> Vec<(usize, &str)> {
 
 struct Rules<'a> {
     root: &'a Node,
+    /// For [`Rules::span`], which every diagnostic calls.
+    lookup: Lookup<'a>,
     out: Vec<PlanDiagnostic>,
 }
 
@@ -86,7 +90,7 @@ impl Rules<'_> {
     fn span(&self, pointer: &str) -> Range<usize> {
         let mut p = pointer;
         loop {
-            if let Some(node) = self.root.pointer(p) {
+            if let Some(node) = self.lookup.pointer(p) {
                 return node.span.clone();
             }
             match p.rfind('/') {
@@ -185,6 +189,11 @@ impl Rules<'_> {
 
     fn after_references(&mut self, views: &[PairView<'_>]) {
         let names: Vec<&str> = views.iter().filter_map(|p| p.name).collect();
+        // A set, and help for only the first few unknown names (a person fixes those, then
+        // validates again): with thousands of pairs each naming an unknown one, searching and
+        // suggesting among all names for each was quadratic in time and in the help's size.
+        let known: HashSet<&str> = names.iter().copied().collect();
+        let mut unknown = 0;
         for view in views {
             let i = view.index;
             for &(j, other) in &view.after {
@@ -198,17 +207,20 @@ impl Rules<'_> {
                         )
                         .label("names its own pair"),
                     );
-                } else if !names.contains(&other) {
+                } else if !known.contains(other) {
                     let mut d = PlanDiagnostic::new(
                         "plan::unknown-pair",
                         self.span(&pointer),
                         format!("`after` names `{other}`, which is not a pair in this plan"),
                     )
                     .label("no pair has this name");
-                    d = match did_you_mean(other, names.iter().copied()) {
-                        Some(close) => d.help(format!("did you mean `{close}`?")),
-                        None => d.help(format!("pairs in this plan: {}", names.join(", "))),
-                    };
+                    unknown += 1;
+                    if unknown <= SUGGESTED_UNKNOWN_PAIRS {
+                        d = match did_you_mean(other, names.iter().copied()) {
+                            Some(close) => d.help(format!("did you mean `{close}`?")),
+                            None => d.help(pairs_in_plan(&names)),
+                        };
+                    }
                     self.out.push(d);
                 }
             }
@@ -265,7 +277,18 @@ impl Rules<'_> {
                 .iter()
                 .map(|(p, _)| views[*p].name.unwrap_or_default())
                 .collect();
-            let shown = format!("{} → {}", names.join(" → "), names[0]);
+            let shown = if names.len() <= SHOWN_CYCLE {
+                format!("{} → {}", names.join(" → "), names[0])
+            } else {
+                // A cycle through thousands of pairs is named by its ends, not spelled out.
+                format!(
+                    "{} → … ({} more) → {} → {}",
+                    names[..SHOWN_CYCLE - 1].join(" → "),
+                    names.len() - SHOWN_CYCLE,
+                    names[names.len() - 1],
+                    names[0]
+                )
+            };
             let (first_pair, first_after) = cycle[0];
             let mut d = PlanDiagnostic::new(
                 "plan::after-cycle",
@@ -486,7 +509,9 @@ fn cycle_through(
             .after
             .iter()
             .filter_map(|&(j, name)| index.get(name).map(|&n| (j, n)))
-            .find(|(_, n)| *n != current && members.contains(n))
+            // `members` is sorted: a binary search keeps a cycle through thousands of pairs
+            // from costing the square of its length.
+            .find(|(_, n)| *n != current && members.binary_search(n).is_ok())
         else {
             // Cannot happen in a strongly connected component of two or more pairs; report
             // what was walked rather than loop.
@@ -496,6 +521,25 @@ fn cycle_through(
         path.push((current, j));
         current = next;
     }
+}
+
+/// How many pairs of an `after` cycle its message names.
+const SHOWN_CYCLE: usize = 10;
+
+/// How many unknown names in `after` get a suggestion or the list of pairs as help.
+const SUGGESTED_UNKNOWN_PAIRS: usize = 20;
+
+/// The help naming a plan's pairs, at most a screenful of them.
+fn pairs_in_plan(names: &[&str]) -> String {
+    const SHOWN: usize = 20;
+    let mut help = format!(
+        "pairs in this plan: {}",
+        names[..names.len().min(SHOWN)].join(", ")
+    );
+    if names.len() > SHOWN {
+        help.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    help
 }
 
 fn check_api_url(raw: &str) -> Result<(), String> {

@@ -1,47 +1,70 @@
 //! Checks a plan's JSON form against the plan schema and turns each violation into a
 //! diagnostic at the offending node, worded for a person writing YAML.
 
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, paths::Location};
 use serde_json::Value as Json;
 
 use super::diagnostic::PlanDiagnostic;
+use super::lookup::Lookup;
 use super::schema::{plan_schema, validator};
 use super::suggest::did_you_mean;
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 /// Every schema violation in `instance`, except those at or under `skip` pointers (already
 /// reported more precisely, such as inline secrets).
 pub fn check(root: &Node, instance: &Json, skip: &[String]) -> Vec<PlanDiagnostic> {
     let mut out = Vec::new();
+    let lookup = Lookup::new(root);
+    let skip: HashSet<&str> = skip.iter().map(String::as_str).collect();
     for error in validator().iter_errors(instance) {
-        report(root, &error, skip, &mut out);
+        report(&lookup, &error, &skip, &mut out);
     }
     out
 }
 
+/// Whether `pointer` is one of `skip` or under one. Looked up per ancestor: comparing with
+/// every skipped pointer made many errors × many inline secrets quadratic.
+fn skipped(pointer: &str, skip: &HashSet<&str>) -> bool {
+    !skip.is_empty()
+        && (skip.contains(pointer)
+            || pointer
+                .match_indices('/')
+                .any(|(i, _)| skip.contains(&pointer[..i])))
+}
+
 fn report(
-    root: &Node,
+    lookup: &Lookup<'_>,
     error: &ValidationError<'_>,
-    skip: &[String],
+    skip: &HashSet<&str>,
     out: &mut Vec<PlanDiagnostic>,
 ) {
     let pointer = error.instance_path().as_str().to_owned();
-    if skip
-        .iter()
-        .any(|s| pointer == *s || pointer.starts_with(&format!("{s}/")))
-    {
+    if skipped(&pointer, skip) {
         return;
     }
-    let (key_node, node) = locate(root, &pointer);
+    let (key_node, node) = locate(lookup, &pointer);
     let field = field_name(&pointer);
     let diagnostic = match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_properties(error.schema_path());
+            // Looked up by name once: `Node::entry` is a linear search, and a mapping with
+            // hundreds of thousands of unknown keys made that quadratic (minutes for 3 MB).
+            let key_spans: HashMap<&str, &Range<usize>> = match &node.value {
+                Value::Map(entries) => entries
+                    .iter()
+                    .rev()
+                    .filter_map(|(k, _)| Some((k.as_str()?, &k.span)))
+                    .collect(),
+                _ => HashMap::new(),
+            };
             for key in unexpected {
-                let key_span = node
-                    .entry(key)
-                    .map_or(node.span.clone(), |(k, _)| k.span.clone());
+                let key_span = key_spans
+                    .get(key.as_str())
+                    .map_or(node.span.clone(), |&span| span.clone());
                 let mut d = PlanDiagnostic::new(
                     "plan::unknown-key",
                     key_span,
@@ -64,7 +87,7 @@ fn report(
                 enum_diagnostic(node, &field, &options)
             } else if let Some(branch) = best_branch(&pointer, context) {
                 for inner in branch {
-                    report(root, inner, skip, out);
+                    report(lookup, inner, skip, out);
                 }
                 return;
             } else {
@@ -170,15 +193,15 @@ fn report(
 }
 
 /// The node at `pointer`, falling back to the closest ancestor that exists.
-fn locate<'a>(root: &'a Node, pointer: &str) -> (Option<&'a Node>, &'a Node) {
+fn locate<'a>(lookup: &Lookup<'a>, pointer: &str) -> (Option<&'a Node>, &'a Node) {
     let mut p = pointer;
     loop {
-        if let Some(found) = root.pointer_entry(p) {
+        if let Some(found) = lookup.pointer_entry(p) {
             return found;
         }
         match p.rfind('/') {
             Some(i) => p = &p[..i],
-            None => return (None, root),
+            None => return (None, lookup.root()),
         }
     }
 }

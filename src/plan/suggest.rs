@@ -1,13 +1,22 @@
 //! "Did you mean" suggestions.
 
+/// Longest input or candidate compared, in bytes: twice the longest name a plan allows.
+const MAX_LEN: usize = 128;
+
 /// The candidate closest to `input`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Edit distance costs the product of the lengths: two 20,000-character pair names (which
+    // the lenient cross-pair rules still compare) took minutes. Nobody mistypes text that long.
+    if input.len() > MAX_LEN {
+        return None;
+    }
     let input_lower = input.to_lowercase();
     candidates
         .into_iter()
+        .filter(|c| c.len() <= MAX_LEN)
         .map(|c| {
             (
                 strsim::damerau_levenshtein(&input_lower, &c.to_lowercase()),
@@ -37,5 +46,7 @@ mod tests {
             did_you_mean("gogle", ["google", "microsoft"]),
             Some("google")
         );
+        let long = "a".repeat(100_000);
+        assert_eq!(did_you_mean(&long, [long.as_str()]), None);
     }
 }

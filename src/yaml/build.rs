@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use super::error::YamlError;
+use super::error::{LineIndex, YamlError};
 use super::node::{Node, Value};
 use super::scalar::resolve_plain;
 
@@ -14,9 +14,16 @@ use super::scalar::resolve_plain;
 pub struct Limits {
     /// Deepest nesting of lists and mappings.
     pub max_depth: usize,
-    /// Most nodes in the tree, counting every copy an alias makes.
+    /// Most nodes in the tree, counting every copy an alias makes, and a scalar's text as one
+    /// node more per [`SCALAR_BYTES_PER_NODE`] bytes.
     pub max_nodes: usize,
 }
+
+/// A scalar counts as one node plus one per this many bytes of its text. Counted as one node
+/// only, a long string repeated by aliases slipped past the limit: 180 KB (a 100 KB string,
+/// 20,000 aliases) took 4 GB and 23 s, and 5 MB would take a terabyte. Without aliases this
+/// adds at most the file's size / 64 to the count, far below the limit for any real document.
+pub const SCALAR_BYTES_PER_NODE: usize = 64;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -80,6 +87,8 @@ struct Builder<'a> {
     root: Option<Node>,
     documents: usize,
     errors: Vec<YamlError>,
+    /// Built at the first error, for locating errors without rescanning the text each time.
+    lines: Option<LineIndex>,
 }
 
 impl<'a> Builder<'a> {
@@ -99,6 +108,7 @@ impl<'a> Builder<'a> {
             root: None,
             documents: 0,
             errors: Vec::new(),
+            lines: None,
         }
     }
 
@@ -113,9 +123,12 @@ impl<'a> Builder<'a> {
         self.byte(span.start.index())..self.byte(span.end.index())
     }
 
-    fn fail(&self, span: Range<usize>, message: impl Into<String>) -> Vec<YamlError> {
-        let mut errors = self.errors.clone();
-        errors.push(YamlError::at(self.text, span, message));
+    /// The errors so far and a fatal one; the builder is done after it.
+    fn fail(&mut self, span: Range<usize>, message: impl Into<String>) -> Vec<YamlError> {
+        let lines = self.lines.get_or_insert_with(|| LineIndex::new(self.text));
+        let error = YamlError::at_indexed(lines, self.text, span, message);
+        let mut errors = std::mem::take(&mut self.errors);
+        errors.push(error);
         errors
     }
 
@@ -143,23 +156,26 @@ impl<'a> Builder<'a> {
                 }
                 Event::Scalar(text, style, anchor, tag) => {
                     let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                    let size = 1 + text.len() / SCALAR_BYTES_PER_NODE;
                     let value = if style == ScalarStyle::Plain && !is_str_tag {
                         resolve_plain(&text)
                     } else {
                         Value::String(text.into_owned())
                     };
                     let node = Node { value, span: range };
-                    self.count(1, &node.span)?;
+                    self.count(size, &node.span)?;
                     if anchor > 0 {
-                        self.anchors.insert(anchor, (node.clone(), 1));
+                        self.anchors.insert(anchor, (node.clone(), size));
                     }
-                    self.push(node, 1)?;
+                    self.push(node, size)?;
                 }
                 Event::Alias(id) => {
-                    let Some((node, size)) = self.anchors.get(&id).cloned() else {
+                    let Some(&(_, size)) = self.anchors.get(&id) else {
                         return Err(self.fail(range, "alias to an anchor that is not defined"));
                     };
+                    // Counted before the copy is made, so a copy over the limit never is.
                     self.count(size, &range)?;
+                    let node = self.anchors[&id].0.clone();
                     // The copy keeps the anchored node's content but points at the alias, so a
                     // diagnostic about it shows where it was used.
                     let node = Node {
@@ -297,7 +313,9 @@ impl<'a> Builder<'a> {
                         Value::Int(i) => i.to_string(),
                         Value::Float(_) => text.get(node.span.clone()).unwrap_or("").to_owned(),
                         Value::Seq(_) | Value::Map(_) => {
-                            let err = YamlError::at(
+                            let lines = self.lines.get_or_insert_with(|| LineIndex::new(text));
+                            let err = YamlError::at_indexed(
+                                lines,
                                 text,
                                 node.span,
                                 "a mapping key must be a plain value, not a list or mapping",
@@ -308,7 +326,9 @@ impl<'a> Builder<'a> {
                         }
                     };
                     if let Some(first) = seen.get(&name) {
-                        let mut err = YamlError::at(
+                        let lines = self.lines.get_or_insert_with(|| LineIndex::new(text));
+                        let mut err = YamlError::at_indexed(
+                            lines,
                             text,
                             node.span.clone(),
                             format!("duplicate key `{name}`"),

@@ -12,7 +12,7 @@ mod node;
 mod scalar;
 
 pub use build::{Limits, parse, parse_collecting, parse_with_limits};
-pub use error::{YamlError, line_column};
+pub use error::{LineIndex, YamlError, line_column};
 pub use node::{Node, Value};
 
 use serde::de::DeserializeOwned;

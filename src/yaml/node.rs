@@ -31,6 +31,11 @@ impl Node {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::Number((*i).into()),
+            // JSON Schema counts `1.0` as an integer; so does this conversion, so that a value
+            // the schema accepts as an integer also reads as one.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                serde_json::Value::Number((*f as i64).into())
+            }
             Value::Float(f) => {
                 Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
             }

@@ -1,0 +1,49 @@
+//! `nylas-migrate completions SHELL` and `nylas-migrate man`: generated from the clap
+//! definitions, so they always match the commands and flags that exist.
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use super::{Cli, EXIT_FAILURE, EXIT_OK};
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+pub fn completions(args: CompletionArgs) -> u8 {
+    let mut command = Cli::command();
+    clap_complete::generate(
+        args.shell,
+        &mut command,
+        "nylas-migrate",
+        &mut std::io::stdout(),
+    );
+    EXIT_OK
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {}
+
+/// Prints the man page (roff) of the command and all its subcommands, one after another:
+/// `nylas-migrate man > nylas-migrate.1`.
+pub fn man(_args: ManArgs) -> u8 {
+    let command = Cli::command();
+    let mut out = std::io::stdout();
+    if clap_mangen::Man::new(command.clone())
+        .render(&mut out)
+        .is_err()
+    {
+        return EXIT_FAILURE;
+    }
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("nylas-migrate-{}", sub.get_name());
+        let page = clap_mangen::Man::new(sub.clone().display_name(name));
+        if page.render(&mut out).is_err() {
+            return EXIT_FAILURE;
+        }
+    }
+    EXIT_OK
+}

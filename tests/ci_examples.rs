@@ -1,0 +1,131 @@
+//! The CI examples parse, and every `nylas-migrate` command in them exists with those flags.
+
+mod common;
+
+use clap::Parser;
+use common::root;
+use nylas_migrate::cli::Cli;
+use serde_json::Value;
+
+/// The scripts of a workflow: values of GitHub's `run` and GitLab's `script`,
+/// `before_script` and `after_script` (a string or a list of strings).
+fn scripts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| scripts(v, out)),
+        Value::Object(map) => {
+            for (key, v) in map {
+                if ["run", "script", "before_script", "after_script"].contains(&key.as_str()) {
+                    match v {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Array(lines) => {
+                            out.extend(lines.iter().filter_map(|l| l.as_str().map(str::to_owned)))
+                        }
+                        _ => {}
+                    }
+                } else {
+                    scripts(v, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `nylas-migrate …` invocations in a script, split into words (quotes removed, shell
+/// variables kept as placeholders, everything after a redirection or pipe dropped).
+fn invocations(script: &str) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    for line in script.lines() {
+        for part in line.split([';', '|', '&']) {
+            let words: Vec<String> = part
+                .split_whitespace()
+                .take_while(|w| !w.starts_with('>') && !w.starts_with('<'))
+                .map(|w| w.trim_matches('"').trim_matches('\'').to_owned())
+                .collect();
+            // A command that starts with the tool (not `cargo install … nylas-migrate`).
+            if words.first().is_some_and(|w| w == "nylas-migrate") {
+                found.push(words);
+            }
+        }
+    }
+    found
+}
+
+fn check(file: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let doc: Value = nylas_migrate::yaml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut found = Vec::new();
+    scripts(&doc, &mut found);
+    let calls: Vec<Vec<String>> = found.iter().flat_map(|s| invocations(s)).collect();
+    for call in &calls {
+        if let Err(err) = Cli::try_parse_from(call) {
+            panic!(
+                "{file}: `{}` is not a valid command line:\n{err}",
+                call.join(" ")
+            );
+        }
+    }
+    calls
+}
+
+#[test]
+fn github_workflow_uses_only_real_commands_and_flags() {
+    let calls = check("examples/ci/github-actions.yml");
+    let commands: Vec<&str> = calls
+        .iter()
+        .map(|c| {
+            c.iter()
+                .skip(1)
+                .find(|w| !w.starts_with('-') && *w != "json")
+                .map_or("", String::as_str)
+        })
+        .collect();
+    for expected in ["validate", "plan", "apply", "status", "report"] {
+        assert!(
+            commands.contains(&expected),
+            "no `{expected}` in {commands:?}"
+        );
+    }
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains(&"--detailed-exitcode".to_owned()))
+    );
+    assert!(calls.iter().any(|c| c.contains(&"--yes".to_owned())));
+}
+
+#[test]
+fn gitlab_pipeline_uses_only_real_commands_and_flags() {
+    let calls = check("examples/ci/gitlab-ci.yml");
+    assert!(calls.len() >= 5, "{calls:?}");
+}
+
+#[test]
+fn a_wrong_flag_would_be_caught() {
+    // The check itself must be able to fail.
+    assert!(Cli::try_parse_from(["nylas-migrate", "apply", "p.yaml", "--yess"]).is_err());
+    assert_eq!(
+        invocations("x; nylas-migrate plan \"$PLAN\" > out.txt"),
+        [["nylas-migrate", "plan", "$PLAN"]]
+    );
+}
+
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let bash = common::stdout(&common::run(&["completions", "bash"]));
+    let man = common::stdout(&common::run(&["man"]));
+    for command in [
+        "validate", "schema", "graph", "plan", "apply", "status", "report", "simulate", "demo",
+    ] {
+        assert!(bash.contains(command), "bash completions miss {command}");
+        assert!(
+            man.contains(&format!("nylas-migrate-{command}")),
+            "man page misses {command}"
+        );
+    }
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = common::run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(!out.stdout.is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! Every JSON line the commands print with `--output json` validates against the published,
+//! versioned schema `docs/events.schema.json`.
+
+mod common;
+
+use common::rehearsal;
+use common::{root, run, stdout};
+use serde_json::Value;
+
+fn validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("docs/events.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft7::new(&schema).unwrap()
+}
+
+/// Validates each line; returns the events' names.
+fn check(validator: &jsonschema::Validator, output: &str) -> Vec<String> {
+    let mut events = Vec::new();
+    for line in output.lines() {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&event)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{line}\ndoes not fit the schema: {errors:?}"
+        );
+        events.push(event["event"].as_str().unwrap().to_owned());
+    }
+    events
+}
+
+#[test]
+fn validate_events_fit_the_schema() {
+    let v = validator();
+    let out = run(&[
+        "--output",
+        "json",
+        "validate",
+        "examples/production.yaml",
+        "examples/invalid/after-cycle.yaml",
+    ]);
+    assert_eq!(check(&v, &stdout(&out)), ["validation", "validation"]);
+}
+
+#[test]
+fn demo_apply_events_fit_the_schema() {
+    let v = validator();
+    let out = run(&["--output", "json", "demo", "--accounts", "40"]);
+    assert_eq!(out.status.code(), Some(0));
+    let events = check(&v, &stdout(&out));
+    for expected in ["step_started", "step_finished", "job_progress", "summary"] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "no {expected} event in {events:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_status_events_fit_the_schema() {
+    let plan = std::fs::read_to_string(root().join("examples/us-single-pair.yaml")).unwrap();
+    let r = rehearsal::start(&plan, 30, |_, _| {}).await;
+    let v = validator();
+    let path = r.plan_arg();
+    let events = check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "plan", &path]).await),
+    );
+    assert_eq!(events.last().map(String::as_str), Some("plan_summary"));
+    check(
+        &v,
+        &stdout(
+            &r.run(&["--output", "json", "plan", &path, "--offline"])
+                .await,
+        ),
+    );
+    check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "apply", &path, "--yes"]).await),
+    );
+    let events = check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "status", &path]).await),
+    );
+    assert_eq!(events, ["status"]);
+}
