@@ -263,3 +263,44 @@ pub fn end_state(world: &simulator::WorldView) -> EndState {
         .collect();
     EndState { apps, accounts }
 }
+
+/// Every step kind: links, imports, connector fixes, webhooks, single clones and three waves,
+/// in two pairs joined by `after`.
+pub const EVERY_STEP_KIND: &str = r#"version: 1
+name: crash
+pairs:
+  - name: alpha
+    region: us
+    v2: { app_id: alpha2v2app00000000000001, client_secret: { env: ALPHA_V2_SECRET } }
+    v3: { app_id: 0a0a0a0a-0000-4000-8000-000000000001, api_key: { env: ALPHA_V3_KEY } }
+    connectors:
+      - provider: microsoft
+        settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
+        scope: [Mail.Read, User.Read, offline_access]
+    webhooks:
+      - url: https://hooks.example.com/alpha
+        triggers: [grant.created, grant.expired]
+    clone:
+      single: [alpha0account000000000001, alpha0account000000000002, alpha0account000000000003]
+      batches:
+        - { name: google, providers: [google], mode: only_new }
+        - { name: rest, mode: only_new }
+  - name: beta
+    region: eu
+    after: [alpha]
+    v2: { app_id: beta02v2app00000000000001, client_secret: { env: BETA_V2_SECRET } }
+    v3: { app_id: 0b0b0b0b-0000-4000-8000-000000000002, api_key: { env: BETA_V3_KEY } }
+    connectors:
+      - provider: microsoft
+        settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
+    webhooks:
+      - url: https://hooks.example.com/beta
+        triggers: [grant.deleted]
+    clone:
+      single: [beta00account000000000001, beta00account000000000002]
+      batches:
+        - { name: everyone, mode: only_new }
+"#;
+
+/// The batch waves of [`EVERY_STEP_KIND`].
+pub const WAVES: u64 = 3;
