@@ -1,7 +1,7 @@
 //! Crash safety: the binary is SIGKILLed at many points spread over every step kind and started
 //! again; each time the end state must equal an uninterrupted run's, no wave may be started
 //! twice, no account cloned more often than in the uninterrupted run, and a third run must write
-//! nothing.
+//! nothing. A few runs are killed twice (the resuming run killed too) before they finish.
 
 mod common;
 
@@ -51,6 +51,18 @@ const CRASH_POINTS: &[&str] = &[
     "beta/batch/everyone@after-outcome",
 ];
 
+/// Runs killed twice: the first crash point, then another in the run that resumes (a crash while
+/// attaching to a wave's jobs, or while finishing what the first run left).
+const DOUBLE_CRASHES: &[[&str; 2]] = &[
+    ["batch@after-write", "batch@after-write"],
+    [
+        "beta/batch/everyone@after-intent",
+        "beta/batch/everyone@after-write",
+    ],
+    ["link@after-write", "connector@after-write"],
+    ["clone@after-write", "alpha/batch/rest@after-write"],
+];
+
 /// Crash points run at once (each with its own simulator and state folder).
 const PARALLEL: usize = 4;
 
@@ -82,11 +94,14 @@ async fn apply_ok(r: &Rehearsal, what: &str) -> Result<(), String> {
     }
 }
 
-/// One crash point: crash there, run again to completion, compare, run a third time.
-async fn crash_and_resume(point: &str, reference: &Reference) -> Result<(), String> {
+/// Crash at each of `points` in turn (each in a new run), run again to completion, compare, run
+/// once more.
+async fn crash_and_resume(points: &[&str], reference: &Reference) -> Result<(), String> {
+    let point = points.join(" then ");
     let r = start().await;
-    r.apply_until_failpoint(point, Duration::from_secs(30))
-        .await?;
+    for p in points {
+        r.apply_until_failpoint(p, Duration::from_secs(30)).await?;
+    }
     apply_ok(&r, &format!("{point}: the run after the crash")).await?;
 
     let stats = r.sim.stats();
@@ -154,12 +169,18 @@ async fn a_run_killed_at_any_point_resumes_to_the_same_end_state() {
 
     let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut tasks = tokio::task::JoinSet::new();
-    for &point in CRASH_POINTS {
+    let runs: Vec<&[&str]> = CRASH_POINTS
+        .iter()
+        .map(std::slice::from_ref)
+        .chain(DOUBLE_CRASHES.iter().map(|d| d.as_slice()))
+        .collect();
+    let count = runs.len();
+    for points in runs {
         let gate = gate.clone();
         let reference = reference.clone();
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await.unwrap();
-            crash_and_resume(point, &reference).await
+            crash_and_resume(points, &reference).await
         });
     }
     let mut failures = Vec::new();
@@ -170,9 +191,8 @@ async fn a_run_killed_at_any_point_resumes_to_the_same_end_state() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} crash points failed:\n{}",
+        "{} of {count} crash scenarios failed:\n{}",
         failures.len(),
-        CRASH_POINTS.len(),
         failures.join("\n\n")
     );
 }
