@@ -108,3 +108,199 @@ impl Rehearsal {
             .code()
     }
 }
+
+impl Rehearsal {
+    /// Runs `apply --yes` with `NYLAS_MIGRATE_FAILPOINT=failpoint`, waits (at most `deadline`)
+    /// for the binary to report on stderr that it reached it, and SIGKILLs it there
+    /// (`Child::kill` sends SIGKILL on Unix). An error says how it went wrong: the process
+    /// exited first (with its stderr), or the deadline passed.
+    pub async fn apply_until_failpoint(
+        &self,
+        failpoint: &str,
+        deadline: std::time::Duration,
+    ) -> Result<(), String> {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        use std::sync::mpsc;
+
+        let plan = self.plan_arg();
+        let mut cmd = self.command(&["apply", &plan, "--yes"]);
+        cmd.env("NYLAS_MIGRATE_FAILPOINT", failpoint)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let failpoint = failpoint.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
+            let stderr = child.stderr.take().expect("stderr is piped");
+            // Lines arrive on a channel so that the wait has a deadline even if the binary
+            // hangs without writing anything.
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let until = std::time::Instant::now() + deadline;
+            let mut seen = Vec::new();
+            loop {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(line) if line.starts_with("failpoint reached: ") => {
+                        child.kill().map_err(|e| format!("kill: {e}"))?;
+                        child.wait().map_err(|e| format!("wait: {e}"))?;
+                        return Ok(());
+                    }
+                    Ok(line) => seen.push(line),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+                        return Err(format!(
+                            "{failpoint}: the run ended ({status}) before reaching the failpoint; stderr:\n{}",
+                            seen.join("\n")
+                        ));
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(format!(
+                            "{failpoint}: not reached within {deadline:?}; stderr:\n{}",
+                            seen.join("\n")
+                        ));
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// What a migration leaves behind, without what differs from run to run (IDs, timestamps,
+/// secrets), so that two runs of one plan on one world can be compared with `==`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndState {
+    /// By v3 application ID.
+    pub apps: std::collections::BTreeMap<String, AppEnd>,
+    /// v2 account ID → its migration status.
+    pub accounts: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppEnd {
+    pub linked_v2_app: Option<String>,
+    pub imported: bool,
+    /// provider → (settings without `client_secret`, sorted scope), sorted by provider; a
+    /// duplicate connector would show as two entries.
+    pub connectors: Vec<(String, String, Vec<String>)>,
+    /// (URL, sorted triggers), sorted; a duplicate destination shows as two entries.
+    pub webhooks: Vec<(String, Vec<String>)>,
+    /// (account ID, grant status), sorted; a duplicate grant shows as two entries.
+    pub grants: Vec<(String, String)>,
+}
+
+pub fn end_state(world: &simulator::WorldView) -> EndState {
+    let apps = world
+        .apps
+        .iter()
+        .map(|(id, app)| {
+            let mut connectors: Vec<(String, String, Vec<String>)> = app
+                .connectors
+                .iter()
+                .map(|c| {
+                    let mut settings = c.settings.clone().unwrap_or_default();
+                    settings.remove("client_secret");
+                    let mut scope = c.scope.clone().unwrap_or_default();
+                    scope.sort();
+                    (
+                        c.provider.as_str().to_owned(),
+                        serde_json::Value::Object(settings).to_string(),
+                        scope,
+                    )
+                })
+                .collect();
+            connectors.sort();
+            let mut webhooks: Vec<(String, Vec<String>)> = app
+                .webhooks
+                .iter()
+                .map(|w| {
+                    let mut triggers: Vec<String> =
+                        w.trigger_types.iter().map(|t| format!("{t:?}")).collect();
+                    triggers.sort();
+                    (w.webhook_url.clone(), triggers)
+                })
+                .collect();
+            webhooks.sort();
+            let mut grants: Vec<(String, String)> = app
+                .grants
+                .iter()
+                .map(|g| {
+                    (
+                        g.account_id.clone().unwrap_or_default(),
+                        format!("{:?}", g.grant_status),
+                    )
+                })
+                .collect();
+            grants.sort();
+            (
+                id.clone(),
+                AppEnd {
+                    linked_v2_app: app.application.v2_application_id.clone(),
+                    imported: app.imported,
+                    connectors,
+                    webhooks,
+                    grants,
+                },
+            )
+        })
+        .collect();
+    let accounts = world
+        .accounts
+        .iter()
+        .map(|(id, status)| (id.clone(), format!("{status:?}")))
+        .collect();
+    EndState { apps, accounts }
+}
+
+/// Every step kind: links, imports, connector fixes, webhooks, single clones and three waves,
+/// in two pairs joined by `after`.
+pub const EVERY_STEP_KIND: &str = r#"version: 1
+name: crash
+pairs:
+  - name: alpha
+    region: us
+    v2: { app_id: alpha2v2app00000000000001, client_secret: { env: ALPHA_V2_SECRET } }
+    v3: { app_id: 0a0a0a0a-0000-4000-8000-000000000001, api_key: { env: ALPHA_V3_KEY } }
+    connectors:
+      - provider: microsoft
+        settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
+        scope: [Mail.Read, User.Read, offline_access]
+    webhooks:
+      - url: https://hooks.example.com/alpha
+        triggers: [grant.created, grant.expired]
+    clone:
+      single: [alpha0account000000000001, alpha0account000000000002, alpha0account000000000003]
+      batches:
+        - { name: google, providers: [google], mode: only_new }
+        - { name: rest, mode: only_new }
+  - name: beta
+    region: eu
+    after: [alpha]
+    v2: { app_id: beta02v2app00000000000001, client_secret: { env: BETA_V2_SECRET } }
+    v3: { app_id: 0b0b0b0b-0000-4000-8000-000000000002, api_key: { env: BETA_V3_KEY } }
+    connectors:
+      - provider: microsoft
+        settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
+    webhooks:
+      - url: https://hooks.example.com/beta
+        triggers: [grant.deleted]
+    clone:
+      single: [beta00account000000000001, beta00account000000000002]
+      batches:
+        - { name: everyone, mode: only_new }
+"#;
+
+/// The batch waves of [`EVERY_STEP_KIND`].
+pub const WAVES: u64 = 3;

@@ -1,0 +1,248 @@
+//! Clone throughput against the rate limit: 2,000 single-clone accounts over 4 pairs, the
+//! simulator at its default limit (20 requests per second per application) with 30 ms of
+//! latency on every request. The ideal is every application at its limit at once:
+//! accounts ÷ (pairs × limit). Reports the achieved fraction of it and the 429s (targets: ≥ 0.95
+//! and none), then the same clones done one request at a time, as a ratio.
+//!
+//! Run: `cargo bench --bench apply_throughput` (about two and a half minutes, mostly the
+//! one-at-a-time run). It talks only to an in-process simulator on 127.0.0.1.
+//!
+//! What is timed: an `apply` of the plan whose only pending work is the 2,000 clones (link and
+//! import were applied first, by a plan without test accounts, on the same state folder). The
+//! timed run includes its own observation calls (one application read and ceil(500 / 200)
+//! grant pages per pair), so the ratio slightly understates the clone rate itself.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nylas_migrate::api::{MigrationJob, Operation, Region};
+use nylas_migrate::client::NylasClient;
+use nylas_migrate::engine::{ApplyOptions, Context, Outcome, Reporter, SecretSource, apply};
+use nylas_migrate::graph::{Step, StepGraph};
+use nylas_migrate::plan;
+use nylas_migrate::simulator::{
+    self, AccountProvider, JobSpeed, RunningSimulator, SimulatorConfig, V2Account, V2App, V3App,
+    World,
+};
+
+const PAIRS: usize = 4;
+const ACCOUNTS_PER_PAIR: usize = 500;
+/// The simulator's default, Nylas's documented limit.
+const LIMIT: u32 = 20;
+const LATENCY: Duration = Duration::from_millis(30);
+
+struct Silent;
+
+impl Reporter for Silent {
+    fn step_started(&self, _: &Step) {}
+    fn step_finished(&self, _: &Step, _: &Outcome) {}
+    fn job_progress(&self, _: &Step, _: &MigrationJob) {}
+}
+
+fn v2_id(p: usize) -> String {
+    format!("bench{p}v2app{:014}", p)
+}
+
+fn v3_id(p: usize) -> String {
+    format!("{p:08x}-0000-4000-8000-00000000beef")
+}
+
+fn account_id(p: usize, n: usize) -> String {
+    format!("p{p}acct{n:019}")
+}
+
+/// Four U.S. pairs, each a v2 app of 500 migratable Google accounts and an empty v3 app.
+fn world() -> (World, HashMap<String, String>) {
+    let mut world = World::default();
+    let mut secrets = HashMap::new();
+    for p in 0..PAIRS {
+        world.v2_apps.push(V2App {
+            id: v2_id(p),
+            secret: format!("bench-v2-secret-{p}"),
+            region: Region::Us,
+            name: None,
+            website_url: None,
+            icon_url: None,
+            integrations: vec![AccountProvider::Google],
+            accounts: (0..ACCOUNTS_PER_PAIR)
+                .map(|n| V2Account {
+                    id: account_id(p, n),
+                    provider: AccountProvider::Google,
+                    email: format!("user{n}@pair{p}.example.com"),
+                    migratable: true,
+                })
+                .collect(),
+        });
+        world.v3_apps.push(V3App {
+            id: v3_id(p),
+            api_key: format!("bench-v3-key-{p}"),
+            region: Region::Us,
+            organization_id: None,
+            linked_v2_app: None,
+        });
+        secrets.insert(format!("V2_{p}"), format!("bench-v2-secret-{p}"));
+        secrets.insert(format!("V3_{p}"), format!("bench-v3-key-{p}"));
+    }
+    (world, secrets)
+}
+
+/// The plan: four pairs, with their test accounts or without; `chained` runs the pairs one
+/// after another (`after`).
+fn plan_text(sim: &RunningSimulator, with_accounts: bool, chained: bool) -> String {
+    let mut out = String::from("version: 1\nname: throughput\npairs:\n");
+    for p in 0..PAIRS {
+        let _ = write!(
+            out,
+            "  - name: pair-{p}\n    region: us\n    v2: {{ app_id: {}, client_secret: {{ env: V2_{p} }} }}\n    v3: {{ app_id: {}, api_key: {{ env: V3_{p} }} }}\n",
+            v2_id(p),
+            v3_id(p)
+        );
+        if chained && p > 0 {
+            let _ = writeln!(out, "    after: [pair-{}]", p - 1);
+        }
+        if with_accounts {
+            out.push_str("    clone:\n      single:\n");
+            for n in 0..ACCOUNTS_PER_PAIR {
+                let _ = writeln!(out, "        - {}", account_id(p, n));
+            }
+        }
+    }
+    let _ = write!(
+        out,
+        "regions:\n  us: {{ api_url: \"{}\" }}\n  eu: {{ api_url: \"{}\" }}\n",
+        sim.base_url(Region::Us),
+        sim.base_url(Region::Eu)
+    );
+    out
+}
+
+async fn apply_plan(
+    text: &str,
+    secrets: &HashMap<String, String>,
+    state: &Path,
+    concurrency: usize,
+) -> Duration {
+    let plan = plan::load_str(Path::new("bench.yaml"), "bench.yaml", text)
+        .unwrap_or_else(|e| panic!("bench plan is invalid: {:?}", e.diagnostics))
+        .plan;
+    let mut builder = NylasClient::builder();
+    for region in Region::ALL {
+        if let Some(settings) = plan.regions.get(region) {
+            builder = builder.region_url(region, &settings.api_url).unwrap();
+        }
+    }
+    let client = builder.build().unwrap();
+    let graph = StepGraph::build(&plan).unwrap();
+    let source = SecretSource {
+        base_dir: std::env::temp_dir(),
+        overlay: secrets.clone(),
+    };
+    let ctx = Arc::new(Context::new(graph, source, &client, state, true).unwrap());
+    let options = ApplyOptions {
+        concurrency,
+        ..ApplyOptions::default()
+    };
+    let started = Instant::now();
+    let summary = apply(ctx, &options, Arc::new(Silent)).await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(summary.all_done(), "the benchmark's apply failed");
+    elapsed
+}
+
+struct Measured {
+    elapsed: Duration,
+    clones: u64,
+    too_many: u64,
+}
+
+/// A fresh simulator and state folder; link and import applied first, then the clones timed.
+async fn measure(concurrency: usize, chained: bool) -> Measured {
+    let (world, secrets) = world();
+    let sim = simulator::start(
+        SimulatorConfig {
+            world,
+            rate_limit: LIMIT,
+            latency: LATENCY,
+            job_speed: JobSpeed::RealTime { factor: 200.0 },
+            ..SimulatorConfig::default()
+        },
+        "127.0.0.1".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    apply_plan(
+        &plan_text(&sim, false, chained),
+        &secrets,
+        state.path(),
+        concurrency,
+    )
+    .await;
+    let before = sim.stats();
+    let elapsed = apply_plan(
+        &plan_text(&sim, true, chained),
+        &secrets,
+        state.path(),
+        concurrency,
+    )
+    .await;
+    let after = sim.stats();
+    let measured = Measured {
+        elapsed,
+        clones: after.count(Operation::CloneSingleAccount, 200)
+            - before.count(Operation::CloneSingleAccount, 200),
+        too_many: after.status_total(429) - before.status_total(429),
+    };
+    sim.shutdown().await;
+    assert_eq!(
+        measured.clones,
+        (PAIRS * ACCOUNTS_PER_PAIR) as u64,
+        "every account cloned once"
+    );
+    measured
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let accounts = PAIRS * ACCOUNTS_PER_PAIR;
+        let ideal = Duration::from_secs_f64(accounts as f64 / (PAIRS as f64 * f64::from(LIMIT)));
+        println!(
+            "apply throughput: {accounts} single-clone accounts, {PAIRS} pairs, limit {LIMIT}/s per application, latency {} ms",
+            LATENCY.as_millis()
+        );
+
+        let concurrent = measure(ApplyOptions::default().concurrency, false).await;
+        let ratio = ideal.as_secs_f64() / concurrent.elapsed.as_secs_f64();
+        println!(
+            "  concurrent (default --concurrency {}, pairs in parallel): elapsed {:.2} s, ideal {:.2} s, throughput ÷ ideal {:.3} (target ≥ 0.95: {}), 429s {} (target 0: {})",
+            ApplyOptions::default().concurrency,
+            concurrent.elapsed.as_secs_f64(),
+            ideal.as_secs_f64(),
+            ratio,
+            if ratio >= 0.95 { "met" } else { "MISSED" },
+            concurrent.too_many,
+            if concurrent.too_many == 0 {
+                "met"
+            } else {
+                "MISSED"
+            },
+        );
+
+        // One request at a time: --concurrency 1 and each pair after the previous one, so that
+        // at most one request is in flight in the whole run.
+        let sequential = measure(1, true).await;
+        println!(
+            "  one request at a time (--concurrency 1, pairs chained by `after`): elapsed {:.2} s, 429s {}; sequential ÷ concurrent time {:.2}",
+            sequential.elapsed.as_secs_f64(),
+            sequential.too_many,
+            sequential.elapsed.as_secs_f64() / concurrent.elapsed.as_secs_f64()
+        );
+    });
+}

@@ -1,0 +1,198 @@
+//! Crash safety: the binary is SIGKILLed at many points spread over every step kind and started
+//! again; each time the end state must equal an uninterrupted run's, no wave may be started
+//! twice, no account cloned more often than in the uninterrupted run, and a third run must write
+//! nothing. A few runs are killed twice (the resuming run killed too) before they finish.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::rehearsal::{self, EVERY_STEP_KIND as PLAN, EndState, Rehearsal, WAVES, end_state};
+use common::{stderr, stdout};
+use nylas_migrate::api::Operation;
+use nylas_migrate::simulator::{JobSpeed, Stats};
+
+/// Where to crash: `<step kind or step ID>@<phase>[#n]`. Every kind, every phase it has; for
+/// batches, the request about to be sent (`after-intent`), answered but not journaled
+/// (`after-write`), jobs running (`polling`) and the outcome journaled (`after-outcome`).
+const CRASH_POINTS: &[&str] = &[
+    "link@before-intent",
+    "link@after-intent",
+    "link@after-write",
+    "link@after-outcome",
+    "beta/link@after-write",
+    "import@after-intent",
+    "import@after-write",
+    "import@after-outcome",
+    "connector@after-intent",
+    "connector@after-write",
+    "connector@after-outcome",
+    "beta/connector/microsoft@after-write",
+    "webhook@after-intent",
+    "webhook@after-write",
+    "webhook@after-outcome",
+    "beta/webhook/https://hooks.example.com/beta@after-write",
+    "clone@after-intent",
+    "clone@after-write",
+    "clone@after-outcome",
+    "clone@after-write#3",
+    "beta/clone/beta00account000000000002@after-write",
+    "batch@before-intent",
+    "batch@after-intent",
+    "batch@after-write",
+    "batch@polling",
+    "batch@after-outcome",
+    "alpha/batch/rest@after-intent",
+    "alpha/batch/rest@after-write",
+    "alpha/batch/rest@polling#2",
+    "beta/batch/everyone@after-write",
+    "beta/batch/everyone@polling",
+    "beta/batch/everyone@after-outcome",
+];
+
+/// Runs killed twice: the first crash point, then another in the run that resumes (a crash while
+/// attaching to a wave's jobs, or while finishing what the first run left).
+const DOUBLE_CRASHES: &[[&str; 2]] = &[
+    ["batch@after-write", "batch@after-write"],
+    [
+        "beta/batch/everyone@after-intent",
+        "beta/batch/everyone@after-write",
+    ],
+    ["link@after-write", "connector@after-write"],
+    ["clone@after-write", "alpha/batch/rest@after-write"],
+];
+
+/// Crash points run at once (each with its own simulator and state folder).
+const PARALLEL: usize = 4;
+
+async fn start() -> Rehearsal {
+    rehearsal::start(PLAN, 60, |_, config| {
+        // Slow enough that a wave is still running when it is first polled (so `polling` is
+        // reached), fast enough that a wave takes a fraction of a second.
+        config.job_speed = JobSpeed::RealTime { factor: 20.0 };
+    })
+    .await
+}
+
+struct Reference {
+    end: EndState,
+    stats: Stats,
+}
+
+async fn apply_ok(r: &Rehearsal, what: &str) -> Result<(), String> {
+    let out = r.apply().await;
+    if out.status.code() == Some(0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} exited {:?}:\n{}{}",
+            out.status.code(),
+            stdout(&out),
+            stderr(&out)
+        ))
+    }
+}
+
+/// Crash at each of `points` in turn (each in a new run), run again to completion, compare, run
+/// once more.
+async fn crash_and_resume(points: &[&str], reference: &Reference) -> Result<(), String> {
+    let point = points.join(" then ");
+    let r = start().await;
+    for p in points {
+        r.apply_until_failpoint(p, Duration::from_secs(30)).await?;
+    }
+    apply_ok(&r, &format!("{point}: the run after the crash")).await?;
+
+    let stats = r.sim.stats();
+    let end = end_state(&r.sim.world());
+    let mut problems = Vec::new();
+    if end != reference.end {
+        problems.push(format!(
+            "end state differs from an uninterrupted run's:\n  got  {end:?}\n  want {:?}",
+            reference.end
+        ));
+    }
+    let waves = stats.op_total(Operation::SnapshotBatchClone);
+    if waves != WAVES {
+        problems.push(format!(
+            "{waves} batch clone requests for {WAVES} waves (a wave started twice?)"
+        ));
+    }
+    // `clones_of` counts every clone attempt of an account: single clones (also one answered
+    // with an existing grant) and batch jobs processing it. The uninterrupted run clones each
+    // account at most once; a resumed run may not do more.
+    for (account, &n) in &stats.clones {
+        let want = reference.stats.clones_of(account);
+        if n > want {
+            problems.push(format!(
+                "account {account} cloned {n} times, {want} in an uninterrupted run"
+            ));
+        }
+    }
+    let writes = stats.writes();
+    apply_ok(&r, &format!("{point}: the third run")).await?;
+    let again = r.sim.stats().writes() - writes;
+    if again != 0 {
+        problems.push(format!("the third run made {again} writes"));
+    }
+    r.sim.shutdown().await;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{point}:\n  {}", problems.join("\n  ")))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_at_any_point_resumes_to_the_same_end_state() {
+    let distinct: std::collections::BTreeSet<_> = CRASH_POINTS.iter().collect();
+    assert_eq!(distinct.len(), CRASH_POINTS.len(), "crash points repeat");
+    assert!(CRASH_POINTS.len() >= 20);
+
+    let r = start().await;
+    apply_ok(&r, "the uninterrupted run").await.unwrap();
+    let reference = Arc::new(Reference {
+        end: end_state(&r.sim.world()),
+        stats: r.sim.stats(),
+    });
+    r.sim.shutdown().await;
+    // The reference itself is what the requirement means: one job per wave, every account
+    // cloned at most once, every v2 account with a grant or a recorded failure.
+    assert_eq!(
+        reference.stats.count(Operation::SnapshotBatchClone, 200),
+        WAVES
+    );
+    assert_eq!(reference.stats.max_clones(), 1);
+    let grants: usize = reference.end.apps.values().map(|a| a.grants.len()).sum();
+    assert!(grants > 40, "the reference migrated {grants} accounts");
+
+    let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    let runs: Vec<&[&str]> = CRASH_POINTS
+        .iter()
+        .map(std::slice::from_ref)
+        .chain(DOUBLE_CRASHES.iter().map(|d| d.as_slice()))
+        .collect();
+    let count = runs.len();
+    for points in runs {
+        let gate = gate.clone();
+        let reference = reference.clone();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            crash_and_resume(points, &reference).await
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        if let Err(problem) = result.unwrap() {
+            failures.push(problem);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} crash scenarios failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
