@@ -277,3 +277,34 @@ pub struct Translation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v3_resource_id: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(status: JobStatus, all: u64, success: u64, failed: u64, warning: u64) -> MigrationJob {
+        MigrationJob {
+            job_id: "j".into(),
+            job_type: JobType::Migration,
+            public_application_id: "a".into(),
+            status,
+            count_all: all,
+            count_success: success,
+            count_failed: failed,
+            count_warning: warning,
+            created_at: 0,
+            updated_at: 0,
+            linked_job_id: None,
+        }
+    }
+
+    #[test]
+    fn percent_done_counts_every_processed_account() {
+        assert_eq!(job(JobStatus::Pending, 10, 0, 0, 0).percent_done(), 0);
+        assert_eq!(job(JobStatus::Running, 10, 3, 1, 1).percent_done(), 50);
+        assert_eq!(job(JobStatus::Partial, 10, 8, 1, 1).percent_done(), 100);
+        // An empty wave has nothing to do: done once finished, not before.
+        assert_eq!(job(JobStatus::Pending, 0, 0, 0, 0).percent_done(), 0);
+        assert_eq!(job(JobStatus::Completed, 0, 0, 0, 0).percent_done(), 100);
+    }
+}

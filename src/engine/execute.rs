@@ -12,8 +12,7 @@ use super::context::Context;
 use super::failpoint::reached;
 use super::journal::{JobCounts, StepRecord, StepStatus};
 use super::observe::{
-    Action, Found, GrantIndex, Observation, desired_connector, grant_evidence, job_summary,
-    observe, wave_jobs,
+    Action, Found, GrantIndex, Observation, desired_connector, job_summary, observe, wave_jobs,
 };
 use super::progress::Reporter;
 
@@ -340,10 +339,13 @@ impl Run<'_> {
             },
         )
         .await?;
-        Ok(Outcome::Changed(format!(
-            "cloned: {}",
-            grant_evidence(&grant)
-        )))
+        Ok(Outcome::Changed(match grant.grant_status {
+            Some(crate::api::GrantStatus::Invalid) => format!(
+                "cloned into placeholder grant {} (the user must re-authenticate)",
+                grant.id
+            ),
+            _ => format!("cloned into grant {}", grant.id),
+        }))
     }
 
     /// Batch: never repeated blindly. The intent records which jobs existed before the request,
