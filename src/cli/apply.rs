@@ -1,7 +1,6 @@
 //! `nylas-migrate apply PLAN`: converge the live state on the plan.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +15,8 @@ use crate::engine::{
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan file.
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
-    /// The state folder (journal and lock); default `.nylas-migrate/` beside the plan.
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: setup::PlanArgs,
     /// Steps in flight at once per v3 application (each request also waits for the
     /// application's rate limit).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -36,7 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.plan) else {
+    let Some((plan, graph)) = setup::load(&args.target.plan) else {
         return EXIT_FAILURE;
     };
     let interactive = std::io::stdin().is_terminal() && output == Output::Human;
@@ -53,8 +48,8 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
-    let source = SecretSource::new(setup::plan_dir(&args.plan));
+    let state_dir = args.target.state_dir();
+    let source = SecretSource::new(args.target.plan_dir());
     let options = ApplyOptions {
         concurrency: usize::from(args.concurrency),
         fail_fast: args.fail_fast,

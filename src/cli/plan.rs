@@ -1,7 +1,5 @@
 //! `nylas-migrate plan PLAN`: what `apply` would do, observed read-only.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
 use super::setup::{self, report};
@@ -12,12 +10,8 @@ use crate::graph::{StepGraph, StepKind};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan file.
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
-    /// The state folder (journal); default `.nylas-migrate/` beside the plan.
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: setup::PlanArgs,
     /// List the steps from the plan and the journal only: no network, no secrets.
     #[arg(long)]
     pub offline: bool,
@@ -27,10 +21,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.plan) else {
+    let Some((plan, graph)) = setup::load(&args.target.plan) else {
         return EXIT_FAILURE;
     };
-    let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
+    let state_dir = args.target.state_dir();
     if args.offline {
         return offline(&graph, &state_dir, output, args.detailed_exitcode);
     }
@@ -41,7 +35,7 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let source = SecretSource::new(setup::plan_dir(&args.plan));
+    let source = SecretSource::new(args.target.plan_dir());
     let result = super::runtime().block_on(async {
         let ctx = Context::new(graph, source, &client, &state_dir, false)?;
         preview(&ctx).await

@@ -12,12 +12,8 @@ use crate::report::accounts_report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan file.
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
-    /// The state folder (journal); default `.nylas-migrate/` beside the plan.
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: setup::PlanArgs,
     /// CSV (one row per account) or JSON (rows, plus each wave's counts).
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -33,7 +29,7 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.plan) else {
+    let Some((plan, graph)) = setup::load(&args.target.plan) else {
         return EXIT_FAILURE;
     };
     let client = match setup::client(&plan) {
@@ -43,8 +39,8 @@ pub fn run(args: Args) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
-    let source = SecretSource::new(setup::plan_dir(&args.plan));
+    let state_dir = args.target.state_dir();
+    let source = SecretSource::new(args.target.plan_dir());
     let result = super::runtime().block_on(async {
         let journal = setup::existing_journal(&state_dir)?;
         let ctx = Context::new(graph, source, &client, &state_dir, false)?;

@@ -11,6 +11,27 @@ use crate::plan::{self, Plan};
 
 use super::diagnostics::print_invalid;
 
+/// The arguments every command that works on a plan's state takes.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// The state folder (journal and lock); default `.nylas-migrate/` beside the plan.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+impl PlanArgs {
+    pub fn state_dir(&self) -> PathBuf {
+        state_dir(&self.plan, self.state.as_deref())
+    }
+
+    pub fn plan_dir(&self) -> PathBuf {
+        plan_dir(&self.plan)
+    }
+}
+
 /// The state folder: `--state`, or `.nylas-migrate/` beside the plan.
 pub fn state_dir(plan_path: &Path, state: Option<&Path>) -> PathBuf {
     match state {

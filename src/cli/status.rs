@@ -1,7 +1,5 @@
 //! `nylas-migrate status PLAN`: where the migration stands, per pair and step.
 
-use std::path::PathBuf;
-
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::{Context, SecretSource};
@@ -9,22 +7,18 @@ use crate::report::{Standing, standing};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan file.
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
-    /// The state folder (journal); default `.nylas-migrate/` beside the plan.
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: setup::PlanArgs,
     /// The journal only: no network, no secrets (waves show their last recorded counts).
     #[arg(long)]
     pub offline: bool,
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.plan) else {
+    let Some((plan, graph)) = setup::load(&args.target.plan) else {
         return EXIT_FAILURE;
     };
-    let state_dir = setup::state_dir(&args.plan, args.state.as_deref());
+    let state_dir = args.target.state_dir();
     let journal = match setup::existing_journal(&state_dir) {
         Ok(j) => j,
         Err(e) => {
@@ -38,7 +32,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
         let client = setup::client(&plan)
             .map_err(|e| crate::engine::EngineError::Internal(e.to_string()))?;
-        let source = SecretSource::new(setup::plan_dir(&args.plan));
+        let source = SecretSource::new(args.target.plan_dir());
         let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
         standing(&ctx.graph, journal.as_ref(), Some(&ctx)).await
     });
