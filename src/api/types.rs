@@ -76,7 +76,7 @@ pub struct Branding {
 }
 
 /// `ConnectorObject`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connector {
     pub name: String,
     pub provider: ConnectorProvider,
@@ -89,7 +89,7 @@ pub struct Connector {
 }
 
 /// Body of `create_connector`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateConnector {
     pub provider: ConnectorProvider,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +99,7 @@ pub struct CreateConnector {
 }
 
 /// Body of `update_connector_by_provider`. Nylas replaces the nested objects it is given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct UpdateConnector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Map<String, Value>>,
@@ -107,6 +107,63 @@ pub struct UpdateConnector {
     pub scope: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_credential_id: Option<String>,
+}
+
+/// Connector settings as Debug shows them: a value under a key that names a secret (a client
+/// secret, a password, a key, a token) is never printed.
+struct RedactedSettings<'a>(&'a Option<Map<String, Value>>);
+
+impl std::fmt::Debug for RedactedSettings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(settings) = self.0 else {
+            return f.write_str("None");
+        };
+        let mut map = f.debug_map();
+        for (key, value) in settings {
+            let lower = key.to_ascii_lowercase();
+            if ["secret", "password", "key", "token"]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                map.entry(key, &"<redacted>");
+            } else {
+                map.entry(key, value);
+            }
+        }
+        map.finish()
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .field("settings", &RedactedSettings(&self.settings))
+            .field("scope", &self.scope)
+            .field("active_credential_id", &self.active_credential_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CreateConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateConnector")
+            .field("provider", &self.provider)
+            .field("settings", &RedactedSettings(&self.settings))
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UpdateConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateConnector")
+            .field("settings", &RedactedSettings(&self.settings))
+            .field("scope", &self.scope)
+            .field("active_credential_id", &self.active_credential_id)
+            .finish()
+    }
 }
 
 /// `GrantObject`. The provider is kept as a string: the contract's grant providers are a
@@ -295,6 +352,29 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             linked_job_id: None,
+        }
+    }
+
+    #[test]
+    fn connector_debug_never_prints_a_secret() {
+        let mut settings = Map::new();
+        settings.insert("client_id".into(), "visible-id".into());
+        settings.insert("client_secret".into(), "hunter2-secret".into());
+        let create = CreateConnector {
+            provider: ConnectorProvider::Microsoft,
+            settings: Some(settings.clone()),
+            scope: None,
+        };
+        let update = UpdateConnector {
+            settings: Some(settings),
+            ..UpdateConnector::default()
+        };
+        for shown in [format!("{create:?}"), format!("{update:#?}")] {
+            assert!(
+                shown.contains("visible-id") && shown.contains("<redacted>"),
+                "{shown}"
+            );
+            assert!(!shown.contains("hunter2"), "{shown}");
         }
     }
 

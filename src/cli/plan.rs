@@ -69,6 +69,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Attach => ">",
         Action::Blocked => ".",
         Action::Conflict => "!",
+        Action::Held => "-",
     }
 }
 
@@ -109,13 +110,14 @@ pub fn print_preview(preview: &Preview) {
     }
     flush_hidden(&shown, current_pair);
     println!(
-        "\nPlan: {} to create, {} to update, {} unchanged, {} conflicts, {} blocked, {} running to follow",
+        "\nPlan: {} to create, {} to update, {} unchanged, {} conflicts, {} blocked, {} running to follow, {} held by a gate",
         preview.count(Action::Create),
         preview.count(Action::Update),
         preview.count(Action::Unchanged),
         preview.count(Action::Conflict),
         preview.count(Action::Blocked),
         preview.count(Action::Attach),
+        preview.count(Action::Held),
     );
 }
 
@@ -163,6 +165,7 @@ fn print_json(preview: &Preview) {
             "conflict": preview.count(Action::Conflict),
             "blocked": preview.count(Action::Blocked),
             "attach": preview.count(Action::Attach),
+            "held": preview.count(Action::Held),
             "changes_pending": preview.has_changes(),
         })
     );

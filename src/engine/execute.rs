@@ -10,11 +10,18 @@ use crate::graph::{BatchStep, CloneStep, ConnectorStep, Step, StepKind, WebhookS
 use super::EngineError;
 use super::context::Context;
 use super::failpoint::reached;
-use super::journal::{JobCounts, StepRecord, StepStatus};
+use super::journal::{JobCounts, StepRecord, StepState, StepStatus};
 use super::observe::{
-    Action, Found, GrantIndex, Observation, desired_connector, job_summary, observe, wave_jobs,
+    Action, Found, GrantIndex, Observation, WaveJobs, desired_connector, job_summary,
+    journal_state, linked_migration_job, normalized_url, observe, request_key, wave_jobs,
 };
 use super::progress::Reporter;
+
+/// How a wave's jobs ended.
+enum WaveEnd {
+    Finished(crate::api::MigrationJob),
+    SnapshotFailed(crate::api::MigrationJob),
+}
 
 /// How a step ended in this run.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,9 +77,21 @@ impl Run<'_> {
         record: &StepRecord,
     ) -> Result<(), EngineError> {
         if let Some(journal) = &self.ctx.journal {
-            journal.record(self.run_id, &step.id, phase, status, record)?;
+            journal.record(
+                self.run_id,
+                &step.id,
+                phase,
+                status,
+                &self.stamped(step, record.clone()),
+            )?;
         }
         Ok(())
+    }
+
+    /// The record with the v3 application it is about.
+    fn stamped(&self, step: &Step, mut record: StepRecord) -> StepRecord {
+        record.app_id = Some(self.ctx.pair(step).v3_app_id.clone());
+        record
     }
 
     /// Runs one step whose dependencies have all succeeded.
@@ -86,9 +105,30 @@ impl Run<'_> {
                     request_id: err.request_id(),
                     ..StepRecord::default()
                 };
-                // A failure to journal the failure leaves the step's previous state, which the
+                // While a write's outcome is unknown (a running wave, or an intent whose request
+                // got no answer) the step's row holds what the next run needs to resolve it (the
+                // jobs before the request, the wave's job IDs): the error goes to the audit trail
+                // only. A definite refusal is recorded as a failure. A failure to journal leaves the previous state, which the
                 // next run observes anyway.
-                let _ = self.record(step, "outcome", StepStatus::Failed, &record);
+                if let Some(journal) = &self.ctx.journal {
+                    let open = journal_state(self.ctx, step)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|s| {
+                            s.status == StepStatus::Running
+                                || (s.status == StepStatus::Intent && err.outcome_unknown())
+                        });
+                    if open {
+                        let _ = journal.note(
+                            self.run_id,
+                            &step.id,
+                            "error",
+                            &self.stamped(step, record),
+                        );
+                    } else {
+                        let _ = self.record(step, "outcome", StepStatus::Failed, &record);
+                    }
+                }
                 Outcome::Failed(message)
             }
         }
@@ -122,7 +162,7 @@ impl Run<'_> {
             Action::Conflict => {
                 return Ok(Outcome::Failed(format!("conflict: {}", observation.reason)));
             }
-            Action::Blocked => return Ok(Outcome::Skipped(observation.reason)),
+            Action::Blocked | Action::Held => return Ok(Outcome::Skipped(observation.reason)),
             Action::Create | Action::Update | Action::Attach => {}
         }
         match &step.kind {
@@ -282,18 +322,32 @@ impl Run<'_> {
         let created = match app.create_webhook(&body).await {
             Ok(response) => (response.data.webhook.id, response.request_id),
             Err(err) if err.is_ambiguous() => {
-                // The create may have happened: look before trying again.
-                let existing = app
-                    .list_webhooks()
-                    .await?
-                    .data
-                    .into_iter()
-                    .find(|h| h.webhook_url == w.url);
-                match existing {
+                // The create may have happened: look (for a while, lists can lag) and never
+                // send it again in this run; a second destination would double every
+                // notification.
+                let url = normalized_url(&w.url);
+                let mut wait = Duration::from_millis(500);
+                let mut found = None;
+                for _ in 0..5 {
+                    found = app
+                        .list_webhooks()
+                        .await?
+                        .data
+                        .into_iter()
+                        .find(|h| normalized_url(&h.webhook_url) == url);
+                    if found.is_some() {
+                        break;
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                match found {
                     Some(h) => (h.id, None),
                     None => {
-                        let response = app.create_webhook(&body).await?;
-                        (response.data.webhook.id, response.request_id)
+                        return Err(EngineError::OutcomeUnknown {
+                            step: step.id.to_string(),
+                            what: "webhook create".into(),
+                        });
                     }
                 }
             }
@@ -349,8 +403,10 @@ impl Run<'_> {
     }
 
     /// Batch: never repeated blindly. The intent records which jobs existed before the request,
-    /// so a job that appears afterwards is recognised as this wave's, after an unanswered
-    /// request or a crash, and attached to instead of starting a second one.
+    /// so a job that appears afterwards is recognised as this wave's (after an unanswered request
+    /// or a crash) and followed instead of starting a second one. An unanswered request is never
+    /// sent again in the same run: the jobs are listed for a while, and if none appears the step
+    /// fails with its intent kept, for the next run to look again.
     async fn batch(
         &self,
         step: &Step,
@@ -358,11 +414,9 @@ impl Run<'_> {
         observation: Observation,
     ) -> Result<Outcome, EngineError> {
         let app = self.ctx.app(step);
-        let (snapshot_job_id, clone_job_id) = match observation.found {
-            Found::Jobs {
-                snapshot_job_id,
-                clone_job_id,
-            } => (snapshot_job_id, clone_job_id),
+        let key = request_key(b);
+        let jobs = match observation.found {
+            Found::Jobs(jobs) => jobs,
             _ => {
                 let before: Vec<String> = app
                     .list_jobs(&JobFilter::default())
@@ -374,35 +428,18 @@ impl Run<'_> {
                 reached(step, "before-intent").await;
                 let record = StepRecord {
                     action: Some("batch clone".into()),
+                    request_key: Some(key.clone()),
                     jobs_before: before,
                     ..StepRecord::default()
                 };
                 self.record(step, "intent", StepStatus::Intent, &record)?;
                 reached(step, "after-intent").await;
                 match app.batch_clone(&b.request, b.placeholders).await {
-                    Ok(response) => {
-                        let jobs = response.data;
-                        (jobs.snapshot_job.job_id, jobs.clone_job.job_id)
-                    }
-                    Err(err) if err.is_ambiguous() => {
-                        let jobs = app.list_jobs(&JobFilter::default()).await?.data;
-                        let state = super::journal::StepState {
-                            status: StepStatus::Intent,
-                            record: record.clone(),
-                            run_id: self.run_id,
-                            updated_at: 0,
-                        };
-                        match wave_jobs(self.ctx, &state, &jobs)? {
-                            Some(found) => found,
-                            None => {
-                                let response = app.batch_clone(&b.request, b.placeholders).await?;
-                                (
-                                    response.data.snapshot_job.job_id,
-                                    response.data.clone_job.job_id,
-                                )
-                            }
-                        }
-                    }
+                    Ok(response) => WaveJobs {
+                        snapshot_job_id: response.data.snapshot_job.job_id,
+                        clone_job_id: Some(response.data.clone_job.job_id),
+                    },
+                    Err(err) if err.is_ambiguous() => self.find_started(step, &record).await?,
                     Err(err) => return Err(err.into()),
                 }
             }
@@ -410,12 +447,25 @@ impl Run<'_> {
         reached(step, "after-write").await;
         let mut record = StepRecord {
             action: Some("batch clone".into()),
-            snapshot_job_id: Some(snapshot_job_id.clone()),
-            clone_job_id: Some(clone_job_id.clone()),
+            request_key: Some(key),
+            snapshot_job_id: Some(jobs.snapshot_job_id.clone()),
+            clone_job_id: jobs.clone_job_id.clone(),
             ..StepRecord::default()
         };
         self.record(step, "started", StepStatus::Running, &record)?;
-        let job = self.poll(step, &clone_job_id).await?;
+        let job = match self.poll(step, &jobs).await? {
+            WaveEnd::Finished(job) => job,
+            WaveEnd::SnapshotFailed(snapshot) => {
+                record.job_status = Some("failed".into());
+                self.record(step, "outcome", StepStatus::Failed, &record)?;
+                reached(step, "after-outcome").await;
+                return Ok(Outcome::Failed(format!(
+                    "wave `{}` failed: its snapshot job {} failed, so no account was migrated",
+                    b.wave, snapshot.job_id
+                )));
+            }
+        };
+        record.clone_job_id = Some(job.job_id.clone());
         record.job_status = Some(job.status.to_string());
         record.counts = Some(JobCounts {
             all: job.count_all,
@@ -443,14 +493,45 @@ impl Run<'_> {
         )))
     }
 
-    /// Polls the jobs until the wave's migration job has finished, backing off from 100 ms to
-    /// `max_poll`, and reports its counts as it goes.
-    async fn poll(
+    /// After an unanswered batch clone: lists the jobs for about 15 seconds (0.5 + 1 + 2 + 4 +
+    /// 8 s between listings) looking for the one the request may have started. Never resends.
+    async fn find_started(
         &self,
         step: &Step,
-        clone_job_id: &str,
-    ) -> Result<crate::api::MigrationJob, EngineError> {
+        intent: &StepRecord,
+    ) -> Result<WaveJobs, EngineError> {
+        let state = StepState {
+            status: StepStatus::Intent,
+            record: intent.clone(),
+            run_id: self.run_id,
+            updated_at: 0,
+        };
+        let mut wait = Duration::from_millis(500);
+        for _ in 0..6 {
+            let jobs = self
+                .ctx
+                .app(step)
+                .list_jobs(&JobFilter::default())
+                .await?
+                .data;
+            if let Some(found) = wave_jobs(self.ctx, &state, &jobs)? {
+                return Ok(found);
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        Err(EngineError::OutcomeUnknown {
+            step: step.id.to_string(),
+            what: "batch clone".into(),
+        })
+    }
+
+    /// Polls the jobs until the wave's migration job has finished (or its snapshot job failed,
+    /// in which case the migration job never runs), backing off from 100 ms to `max_poll`, and
+    /// reports its counts as it goes.
+    async fn poll(&self, step: &Step, wave: &WaveJobs) -> Result<WaveEnd, EngineError> {
         let mut wait = Duration::from_millis(100);
+        let mut clone_id = wave.clone_job_id.clone();
         loop {
             let jobs = self
                 .ctx
@@ -458,15 +539,37 @@ impl Run<'_> {
                 .list_jobs(&JobFilter::default())
                 .await?
                 .data;
-            let Some(job) = jobs.into_iter().find(|j| j.job_id == clone_job_id) else {
-                return Err(EngineError::JobVanished {
-                    step: step.id.to_string(),
-                    job_id: clone_job_id.to_owned(),
-                });
-            };
-            self.reporter.job_progress(step, &job);
-            if job.status.is_finished() {
-                return Ok(job);
+            if clone_id.is_none() {
+                clone_id = linked_migration_job(&jobs, &wave.snapshot_job_id);
+            }
+            let snapshot = jobs.iter().find(|j| j.job_id == wave.snapshot_job_id);
+            let clone = clone_id
+                .as_ref()
+                .and_then(|id| jobs.iter().find(|j| &j.job_id == id));
+            match (clone, snapshot) {
+                (Some(job), _) => {
+                    self.reporter.job_progress(step, job);
+                    if job.status.is_finished() {
+                        return Ok(WaveEnd::Finished(job.clone()));
+                    }
+                    if let Some(snapshot) = snapshot
+                        && snapshot.status == JobStatus::Failed
+                        && !job.status.is_finished()
+                        && job.status == JobStatus::Pending
+                    {
+                        return Ok(WaveEnd::SnapshotFailed(snapshot.clone()));
+                    }
+                }
+                (None, Some(snapshot)) if snapshot.status == JobStatus::Failed => {
+                    return Ok(WaveEnd::SnapshotFailed(snapshot.clone()));
+                }
+                (None, Some(_)) => {}
+                (None, None) => {
+                    return Err(EngineError::JobVanished {
+                        step: step.id.to_string(),
+                        job_id: clone_id.unwrap_or_else(|| wave.snapshot_job_id.clone()),
+                    });
+                }
             }
             reached(step, "polling").await;
             tokio::time::sleep(wait).await;
@@ -497,6 +600,15 @@ impl Run<'_> {
 }
 
 impl EngineError {
+    /// Whether the write this error interrupted may or may not have happened.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            EngineError::OutcomeUnknown { .. } => true,
+            EngineError::Client(e) => e.is_ambiguous(),
+            _ => false,
+        }
+    }
+
     /// The API's request ID, when the error came from an answered request.
     pub fn request_id(&self) -> Option<String> {
         match self {

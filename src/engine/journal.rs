@@ -64,6 +64,14 @@ impl StepStatus {
 /// to audit it. Free of secrets by construction: only IDs, counts, fingerprints and messages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
+    /// The v3 application the step acted on: a record made for another application (a pair
+    /// pointed at a new app, two plans sharing a state folder) is not evidence for this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// Batch: the wave's request as sent (filters, limit, offset, placeholders), to notice a
+    /// wave whose settings changed after it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,6 +279,26 @@ impl Journal {
                 params![run_id, step.as_str(), phase, status.as_str(), json, now()],
             )?;
             tx.commit()
+        })
+    }
+
+    /// Appends to the audit trail only, leaving the step's state as it is: an error while a
+    /// write's outcome is unknown (an intent, a running wave) must not erase what the next run
+    /// needs to resolve it.
+    pub fn note(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: &str,
+        record: &StepRecord,
+    ) -> Result<(), JournalError> {
+        let json = serde_json::to_string(record).unwrap_or_else(|_| "{}".into());
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO events (run_id, step_id, phase, status, record, at) VALUES (?1, ?2, ?3, 'error', ?4, ?5)",
+                params![run_id, step.as_str(), phase, json, now()],
+            )?;
+            Ok(())
         })
     }
 

@@ -51,6 +51,12 @@ pub enum EngineError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{step}: the {what} request got no answer and no job appeared; nothing was resent")]
+    #[diagnostic(
+        code(engine::outcome_unknown),
+        help("run apply again: it looks for the job first and starts one only if there is none")
+    )]
+    OutcomeUnknown { step: String, what: String },
     #[error("{step}: job {job_id} is no longer listed by Nylas")]
     #[diagnostic(
         code(engine::job_vanished),

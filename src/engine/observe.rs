@@ -29,6 +29,8 @@ pub enum Action {
     Blocked,
     /// The live state contradicts the plan; nothing is written for this pair.
     Conflict,
+    /// A wave its pair's gate stops: the previous wave failed too much. Not a pending change.
+    Held,
 }
 
 impl Action {
@@ -40,6 +42,7 @@ impl Action {
             Action::Attach => "attach",
             Action::Blocked => "blocked",
             Action::Conflict => "conflict",
+            Action::Held => "held",
         }
     }
 }
@@ -59,11 +62,9 @@ pub enum Found {
     #[default]
     Nothing,
     Webhook(Box<Webhook>),
-    /// A wave's jobs, when they already exist.
-    Jobs {
-        snapshot_job_id: String,
-        clone_job_id: String,
-    },
+    /// A wave's jobs, when they already exist. The migration job may not be listed yet right
+    /// after the request; it is found through its link to the snapshot job.
+    Jobs(WaveJobs),
 }
 
 impl Observation {
@@ -74,6 +75,13 @@ impl Observation {
             found: Found::Nothing,
         }
     }
+}
+
+/// The jobs one batch clone started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaveJobs {
+    pub snapshot_job_id: String,
+    pub clone_job_id: Option<String>,
 }
 
 /// The grants of one pair's single-clone accounts, looked up in pages rather than one call
@@ -101,11 +109,29 @@ pub async fn grant_index(ctx: &Context, pair: usize) -> Result<GrantIndex, Engin
         .collect())
 }
 
-fn journal_state(ctx: &Context, step: &Step) -> Result<Option<StepState>, EngineError> {
-    match &ctx.journal {
-        Some(journal) => Ok(journal.step(&step.id)?),
-        None => Ok(None),
-    }
+/// The journal's record of a step, unless it was made for another v3 application.
+pub fn journal_state(ctx: &Context, step: &Step) -> Result<Option<StepState>, EngineError> {
+    let Some(journal) = &ctx.journal else {
+        return Ok(None);
+    };
+    let app = &ctx.pair(step).v3_app_id;
+    Ok(journal.step(&step.id)?.filter(|s| {
+        s.record
+            .app_id
+            .as_ref()
+            .is_none_or(|recorded| recorded == app)
+    }))
+}
+
+/// The key a wave's request is recorded under: what it asks Nylas for.
+pub fn request_key(b: &BatchStep) -> String {
+    serde_json::json!({"request": b.request, "placeholders": b.placeholders}).to_string()
+}
+
+/// A URL as Nylas would store it (lower-case scheme and host, `/` for an empty path), so that
+/// `https://Hooks.Example.com` and `https://hooks.example.com/` name one destination.
+pub fn normalized_url(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.to_string())
 }
 
 /// Observes one step. Clone steps read `grants` (see [`grant_index`]) instead of calling.
@@ -343,7 +369,11 @@ async fn observe_webhook(
     w: &WebhookStep,
 ) -> Result<Observation, EngineError> {
     let webhooks = ctx.app(step).list_webhooks().await?.data;
-    let Some(live) = webhooks.into_iter().find(|h| h.webhook_url == w.url) else {
+    let want_url = normalized_url(&w.url);
+    let Some(live) = webhooks
+        .into_iter()
+        .find(|h| normalized_url(&h.webhook_url) == want_url)
+    else {
         return Ok(Observation::new(
             Action::Create,
             "no destination with this URL yet",
@@ -417,41 +447,64 @@ async fn observe_batch(
     if let Some(state) = &state
         && state.status == StepStatus::Done
     {
-        {
-            let counts = state.record.counts.unwrap_or_default();
-            return Ok(Observation::new(
-                Action::Unchanged,
+        let counts = state.record.counts.unwrap_or_default();
+        let ran = format!(
+            "run {} ({}): {} of {} migrated, {} placeholders, {} failed",
+            state.run_id,
+            state.record.job_status.as_deref().unwrap_or("finished"),
+            counts.success,
+            counts.all,
+            counts.warning,
+            counts.failed
+        );
+        // A wave whose filters, limit or offset changed after it ran is a new wave to run.
+        return Ok(match &state.record.request_key {
+            Some(key) if *key != request_key(b) => Observation::new(
+                Action::Create,
                 format!(
-                    "wave finished in run {} ({}): {} of {} migrated, {} placeholders, {} failed",
-                    state.run_id,
-                    state.record.job_status.as_deref().unwrap_or("finished"),
-                    counts.success,
-                    counts.all,
-                    counts.warning,
-                    counts.failed
+                    "the wave's settings changed since it finished in {ran}: start a batch clone with the new settings"
                 ),
-            ));
-        }
+            ),
+            _ => Observation::new(Action::Unchanged, format!("wave finished in {ran}")),
+        });
     }
     let jobs = ctx.app(step).list_jobs(&JobFilter::default()).await?.data;
     if let Some(state) = &state
-        && let Some((snapshot, clone)) = wave_jobs(ctx, state, &jobs)?
+        && let Some(found) = wave_jobs(ctx, state, &jobs)?
     {
-        let status = jobs
-            .iter()
-            .find(|j| j.job_id == clone)
-            .map_or("unknown".to_owned(), |j| j.status.to_string());
+        let status = found
+            .clone_job_id
+            .as_ref()
+            .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
+            .map_or("not listed yet".to_owned(), |j| j.status.to_string());
         let mut observation = Observation::new(
             Action::Attach,
             format!(
-                "wave's jobs exist (migration job {clone} {status}): follow them, start nothing"
+                "wave's jobs exist (snapshot job {}, migration job {status}): follow them, start nothing",
+                found.snapshot_job_id
             ),
         );
-        observation.found = Found::Jobs {
-            snapshot_job_id: snapshot,
-            clone_job_id: clone,
-        };
+        observation.found = Found::Jobs(found);
         return Ok(observation);
+    }
+    // A job this state folder did not start (another machine, a lost state folder, the
+    // dashboard) is still running on the application: starting another would clone the same
+    // accounts twice.
+    let claimed = match &ctx.journal {
+        Some(j) => j.claimed_jobs()?,
+        None => Vec::new(),
+    };
+    if let Some(job) = jobs
+        .iter()
+        .find(|j| !j.status.is_finished() && !claimed.contains(&j.job_id))
+    {
+        return Ok(Observation::new(
+            Action::Conflict,
+            format!(
+                "{} job {} is {} on this application and was not started from this state folder; wait for it to finish, or run from the state folder that started it",
+                job.job_type, job.job_id, job.status
+            ),
+        ));
     }
     // A wave filtered to providers whose connector does not exist (and that the plan does not
     // create) cannot clone anything: that is a conflict, known before any job starts.
@@ -510,19 +563,27 @@ fn import_done(ctx: &Context, step: &Step) -> Result<bool, EngineError> {
 }
 
 /// The jobs of a wave the journal says was started, or whose request may have been sent (an
-/// intent left open by a crash): recorded job IDs, else a snapshot job that did not exist before
-/// the request and that no other wave has claimed.
+/// intent left open by a crash or an unanswered request): the recorded job IDs, else a snapshot
+/// job that did not exist before the request and that no other wave has claimed, with its
+/// migration job if it is listed yet.
 pub fn wave_jobs(
     ctx: &Context,
     state: &StepState,
     jobs: &[MigrationJob],
-) -> Result<Option<(String, String)>, EngineError> {
+) -> Result<Option<WaveJobs>, EngineError> {
     if state.status == StepStatus::Running
-        && let (Some(s), Some(c)) = (&state.record.snapshot_job_id, &state.record.clone_job_id)
+        && let Some(snapshot) = &state.record.snapshot_job_id
     {
-        return Ok(Some((s.clone(), c.clone())));
+        return Ok(Some(WaveJobs {
+            snapshot_job_id: snapshot.clone(),
+            clone_job_id: state
+                .record
+                .clone_job_id
+                .clone()
+                .or_else(|| linked_migration_job(jobs, snapshot)),
+        }));
     }
-    // A failed wave is started afresh; its old jobs stay claimed by it, so never re-attached.
+    // A failed or finished wave is started afresh; its old jobs stay claimed by it.
     if state.status != StepStatus::Intent {
         return Ok(None);
     }
@@ -530,18 +591,28 @@ pub fn wave_jobs(
         Some(j) => j.claimed_jobs()?,
         None => Vec::new(),
     };
-    let new_snapshot = jobs.iter().find(|j| {
-        j.job_type == crate::api::JobType::Snapshot
-            && !state.record.jobs_before.contains(&j.job_id)
-            && !claimed.contains(&j.job_id)
-    });
-    Ok(new_snapshot.and_then(|snapshot| {
-        jobs.iter()
-            .find(|j| {
-                j.job_type == crate::api::JobType::Migration
-                    && (j.linked_job_id.as_deref() == Some(snapshot.job_id.as_str())
-                        || snapshot.linked_job_id.as_deref() == Some(j.job_id.as_str()))
-            })
-            .map(|clone| (snapshot.job_id.clone(), clone.job_id.clone()))
-    }))
+    Ok(jobs
+        .iter()
+        .find(|j| {
+            j.job_type == crate::api::JobType::Snapshot
+                && !state.record.jobs_before.contains(&j.job_id)
+                && !claimed.contains(&j.job_id)
+        })
+        .map(|snapshot| WaveJobs {
+            snapshot_job_id: snapshot.job_id.clone(),
+            clone_job_id: linked_migration_job(jobs, &snapshot.job_id),
+        }))
+}
+
+/// The migration job linked to a snapshot job (the link may be recorded on either job).
+pub fn linked_migration_job(jobs: &[MigrationJob], snapshot_id: &str) -> Option<String> {
+    let snapshot = jobs.iter().find(|j| j.job_id == snapshot_id);
+    jobs.iter()
+        .find(|j| {
+            j.job_type == crate::api::JobType::Migration
+                && (j.linked_job_id.as_deref() == Some(snapshot_id)
+                    || snapshot
+                        .is_some_and(|s| s.linked_job_id.as_deref() == Some(j.job_id.as_str())))
+        })
+        .map(|j| j.job_id.clone())
 }

@@ -10,6 +10,7 @@ use crate::graph::{Step, StepId};
 use super::EngineError;
 use super::context::Context;
 use super::observe::{Action, Observation, grant_index, observe};
+use super::walk::gate_stops;
 
 /// One step of the preview.
 #[derive(Debug, Clone)]
@@ -54,17 +55,48 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         try_join_all(pairs).await?.into_iter().flatten().collect();
     let mut steps: Vec<PreviewStep> = Vec::with_capacity(observed.len());
     let mut actions: HashMap<StepId, Action> = HashMap::new();
+    // For each step, the nearest earlier step (however far up) that still has work: an
+    // unchanged step in between does not make what follows it ready.
+    let mut upstream: HashMap<StepId, Option<(StepId, Action)>> = HashMap::new();
     for step in ctx.graph.steps() {
         let Some(mut observation) = observed.get(&step.id).cloned() else {
             continue;
         };
+        let blocker =
+            ctx.graph
+                .dependencies(&step.id)
+                .iter()
+                .find_map(|d| match actions.get(&d.id) {
+                    Some(a) if *a != Action::Unchanged && *a != Action::Held => {
+                        Some((d.id.clone(), *a))
+                    }
+                    _ => upstream.get(&d.id).cloned().flatten(),
+                });
+        let held_before = ctx
+            .graph
+            .dependencies(&step.id)
+            .iter()
+            .find(|d| actions.get(&d.id) == Some(&Action::Held))
+            .map(|d| d.id.clone());
         if observation.action != Action::Unchanged
-            && let Some((dep, action)) = ctx.graph.dependencies(&step.id).iter().find_map(|d| {
-                actions
-                    .get(&d.id)
-                    .filter(|a| **a != Action::Unchanged)
-                    .map(|a| (d.id.clone(), *a))
-            })
+            && let Some(held) = held_before
+        {
+            // The waves after a held wave cannot run either.
+            observation = Observation {
+                action: Action::Held,
+                reason: format!("waits for {held}, which a gate holds"),
+                found: observation.found,
+            };
+        } else if observation.action == Action::Create
+            && let Some(reason) = gate_stops(ctx, step)?
+        {
+            observation = Observation {
+                action: Action::Held,
+                reason,
+                found: observation.found,
+            };
+        } else if observation.action != Action::Unchanged
+            && let Some((dep, action)) = &blocker
         {
             let what = match action {
                 Action::Conflict => "which conflicts".to_owned(),
@@ -78,6 +110,7 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
             };
         }
         actions.insert(step.id.clone(), observation.action);
+        upstream.insert(step.id.clone(), blocker);
         steps.push(PreviewStep {
             step: step.clone(),
             observation,

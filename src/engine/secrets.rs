@@ -45,10 +45,20 @@ pub enum SecretError {
 
 /// Where secrets are read from: the process environment, an overlay that takes precedence
 /// (used by `demo`, which owns its simulated world's secrets), and the plan's folder for files.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SecretSource {
     pub base_dir: PathBuf,
     pub overlay: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for SecretSource {
+    // The overlay holds secret values: only their names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("base_dir", &self.base_dir)
+            .field("overlay", &self.overlay.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl SecretSource {

@@ -98,8 +98,10 @@ pub async fn apply(
     let permits: Vec<Arc<Semaphore>> = (0..pairs)
         .map(|_| Arc::new(Semaphore::new(options.concurrency.max(1))))
         .collect();
-    let grants: Arc<Vec<OnceCell<Arc<GrantIndex>>>> =
-        Arc::new((0..pairs).map(|_| OnceCell::new()).collect());
+    // One observation of a pair's grants serves all its clone steps; a failure is kept too, so
+    // that an outage fails the pair's clones once instead of each retrying every page.
+    type Observed = OnceCell<Result<Arc<GrantIndex>, String>>;
+    let grants: Arc<Vec<Observed>> = Arc::new((0..pairs).map(|_| OnceCell::new()).collect());
 
     let mut tasks: JoinSet<(usize, Outcome)> = JoinSet::new();
     let mut stopped = false;
@@ -116,10 +118,15 @@ pub async fn apply(
             };
             reporter.step_started(&step);
             let index = if matches!(step.kind, StepKind::Clone(_)) {
-                match grants[step.pair]
-                    .get_or_try_init(|| async { grant_index(&ctx, step.pair).await.map(Arc::new) })
-                    .await
-                {
+                let observed = grants[step.pair]
+                    .get_or_init(|| async {
+                        grant_index(&ctx, step.pair)
+                            .await
+                            .map(Arc::new)
+                            .map_err(|err| err.to_string())
+                    })
+                    .await;
+                match observed {
                     Ok(index) => index.clone(),
                     Err(err) => return (i, Outcome::Failed(format!("observing grants: {err}"))),
                 }
@@ -150,8 +157,12 @@ pub async fn apply(
         let succeeded = outcome.succeeded();
         outcomes[i] = Some(outcome);
         if !succeeded {
-            if options.fail_fast {
+            if options.fail_fast && !stopped {
                 stopped = true;
+                // Steps already waiting for a permit end as "stopped" instead of running.
+                for permit in &permits {
+                    permit.close();
+                }
             }
             skip_dependents(i, &steps, &dependents, &mut outcomes, reporter.as_ref());
             continue;
@@ -222,13 +233,20 @@ fn skip_dependents(
 }
 
 /// A wave after the first runs only if the previous wave's failures stayed within the gate.
-fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, EngineError> {
+pub(super) fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, EngineError> {
     let StepKind::Batch(batch) = &step.kind else {
         return Ok(None);
     };
     let (Some(gate), Some(journal)) = (batch.gate, &ctx.journal) else {
         return Ok(None);
     };
+    // A wave whose jobs are already under way is followed whatever the gate says now.
+    if journal
+        .step(&step.id)?
+        .is_some_and(|s| matches!(s.status, StepStatus::Intent | StepStatus::Running))
+    {
+        return Ok(None);
+    }
     for previous in ctx.graph.dependencies(&step.id) {
         let StepKind::Batch(prev) = &previous.kind else {
             continue;
