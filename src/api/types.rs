@@ -258,7 +258,9 @@ pub struct Webhook {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default)]
+    /// Trigger types this contract version knows. Others (a destination created elsewhere with
+    /// a newer trigger) are left out rather than failing the whole response.
+    #[serde(default, deserialize_with = "known_triggers")]
     pub trigger_types: Vec<TriggerType>,
     pub webhook_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +277,13 @@ pub struct Webhook {
     pub created_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<i64>,
+}
+
+fn known_triggers<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<TriggerType>, D::Error> {
+    let raw: Vec<String> = Vec::deserialize(deserializer)?;
+    Ok(raw.iter().filter_map(|t| TriggerType::parse(t)).collect())
 }
 
 /// `destination_input_payload`: body of `post-webhook-destinations`.
@@ -376,6 +385,17 @@ mod tests {
             );
             assert!(!shown.contains("hunter2"), "{shown}");
         }
+    }
+
+    #[test]
+    fn a_webhook_with_a_newer_trigger_type_still_decodes() {
+        let webhook: Webhook = serde_json::from_value(serde_json::json!({
+            "id": "w1",
+            "webhook_url": "https://hooks.example.com",
+            "trigger_types": ["grant.created", "some.trigger_from_the_future"]
+        }))
+        .unwrap();
+        assert_eq!(webhook.trigger_types, [TriggerType::GrantCreated]);
     }
 
     #[test]
