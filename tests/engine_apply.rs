@@ -282,23 +282,7 @@ fn v2_app(id: &str, secret: &str, accounts: usize, tag: &str) -> V2App {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_over_its_gate_stops_the_next_waves() {
-    // No Microsoft connector fix: import leaves it without credentials, so the first wave's
-    // Microsoft accounts fail, far above a 5% gate.
-    let plan = r#"version: 1
-name: gated
-pairs:
-  - name: gated
-    region: us
-    v2: { app_id: gated2v2app00000000000001, client_secret: { env: G_V2 } }
-    v3: { app_id: 0f0f0f0f-0000-4000-8000-000000000001, api_key: { env: G_V3 } }
-    clone:
-      batches:
-        - { name: first, mode: all }
-        - { name: second, mode: only_failed }
-        - { name: third, mode: only_new }
-      gate: { max_failed_ratio: 0.05 }
-"#;
-    let r = rehearsal::start(plan, 120, |_, _| {}).await;
+    let r = rehearsal::start(rehearsal::GATED, 120, |_, _| {}).await;
     let out = r.apply().await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);

@@ -130,21 +130,7 @@ async fn a_job_started_from_another_state_folder_is_a_conflict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_hold_shows_in_plan_and_is_not_a_pending_change() {
-    let plan = r#"version: 1
-name: gated
-pairs:
-  - name: gated
-    region: us
-    v2: { app_id: gated2v2app00000000000001, client_secret: { env: G_V2 } }
-    v3: { app_id: 0f0f0f0f-0000-4000-8000-000000000001, api_key: { env: G_V3 } }
-    clone:
-      batches:
-        - { name: first, mode: all }
-        - { name: second, mode: only_failed }
-        - { name: third, mode: only_new }
-      gate: { max_failed_ratio: 0.05 }
-"#;
-    let r = rehearsal::start(plan, 120, |_, _| {}).await;
+    let r = rehearsal::start(rehearsal::GATED, 120, |_, _| {}).await;
     assert_eq!(
         r.apply().await.status.code(),
         Some(1),

@@ -304,3 +304,21 @@ pairs:
 
 /// The batch waves of [`EVERY_STEP_KIND`].
 pub const WAVES: u64 = 3;
+
+/// One pair and three waves behind a 5% gate, with no Microsoft connector fix: import leaves
+/// Microsoft without credentials, so the first wave's Microsoft accounts fail, far above the
+/// gate, and the later waves are held.
+pub const GATED: &str = r#"version: 1
+name: gated
+pairs:
+  - name: gated
+    region: us
+    v2: { app_id: gated2v2app00000000000001, client_secret: { env: G_V2 } }
+    v3: { app_id: 0f0f0f0f-0000-4000-8000-000000000001, api_key: { env: G_V3 } }
+    clone:
+      batches:
+        - { name: first, mode: all }
+        - { name: second, mode: only_failed }
+        - { name: third, mode: only_new }
+      gate: { max_failed_ratio: 0.05 }
+"#;
