@@ -109,6 +109,30 @@ async fn a_second_apply_makes_no_write_and_plan_agrees() {
         );
     }
 
+    // The audit trail: every write's intent was journaled before its outcome, in the same run,
+    // and the second run wrote no intent at all.
+    let journal = nylas_migrate::engine::Journal::open(&state).unwrap();
+    let events = journal.events().unwrap();
+    let outcomes: Vec<_> = events.iter().filter(|e| e.phase == "outcome").collect();
+    assert_eq!(outcomes.len(), 14, "one outcome per step of the first run");
+    for outcome in outcomes {
+        let position = events
+            .iter()
+            .position(|e| std::ptr::eq(e, outcome))
+            .unwrap();
+        assert!(
+            events[..position].iter().any(|e| e.phase == "intent"
+                && e.step_id == outcome.step_id
+                && e.run_id == outcome.run_id),
+            "no intent before the outcome of {}",
+            outcome.step_id
+        );
+    }
+    assert!(
+        events.iter().all(|e| e.run_id == 1 || e.phase != "intent"),
+        "the second run wrote nothing"
+    );
+
     // Every v2 account of both applications now has a grant.
     let world = r.sim.world();
     let grants: usize = world.apps.values().map(|a| a.grants.len()).sum();

@@ -198,10 +198,6 @@ impl Journal {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn err(&self, source: rusqlite::Error) -> JournalError {
         JournalError {
             path: self.path.display().to_string(),
@@ -347,12 +343,22 @@ impl Journal {
 
     /// Job IDs the journal attributes to any wave (so a job is never claimed by two waves).
     pub fn claimed_jobs(&self) -> Result<Vec<String>, JournalError> {
-        Ok(self
-            .steps()?
-            .into_iter()
-            .flat_map(|(_, s)| [s.record.snapshot_job_id, s.record.clone_job_id])
-            .flatten()
-            .collect())
+        // Only waves' rows hold job IDs: read those two fields in SQL rather than decoding
+        // every step's record (tens of thousands with many test accounts).
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.clone_job_id')
+                 FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok([r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?])
+            })?;
+            let mut ids = Vec::new();
+            for row in rows {
+                ids.extend(row?.into_iter().flatten());
+            }
+            Ok(ids)
+        })
     }
 
     /// The audit trail: every event, oldest first.

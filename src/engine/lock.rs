@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LockError {
@@ -28,7 +28,6 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct StateLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl StateLock {
@@ -66,10 +65,6 @@ impl StateLock {
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(StateLock { _file: file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(StateLock { _file: file })
     }
 }

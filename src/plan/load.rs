@@ -22,16 +22,13 @@ pub struct LoadedPlan {
     pub source: PlanSource,
 }
 
-/// A plan file's text and parse tree, kept so later stages can point at the plan's nodes.
+/// Where a valid plan came from.
 #[derive(Debug, Clone)]
 pub struct PlanSource {
-    /// The path the plan was read from (`<stdin>` or a test name when not from a file).
+    /// The path the plan was read from (a test name when not from a file).
     pub path: PathBuf,
     /// The file's name as diagnostics show it.
     pub name: String,
-    /// The text as it may be displayed: inline secrets masked.
-    pub display_text: String,
-    pub root: Node,
 }
 
 /// A plan that did not pass: every problem found, in source order, with the file attached.
@@ -118,14 +115,12 @@ pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, Inval
         None => None,
     };
 
-    match (plan, root) {
-        (Some(plan), Some(root)) if diagnostics.is_empty() => Ok(LoadedPlan {
+    match plan {
+        Some(plan) if diagnostics.is_empty() => Ok(LoadedPlan {
             plan,
             source: PlanSource {
                 path: path.to_path_buf(),
                 name: name.to_owned(),
-                display_text,
-                root,
             },
         }),
         _ => {
