@@ -1,17 +1,8 @@
 use std::process::ExitCode;
 
+// SIGPIPE stays ignored (Rust's default): a write to a socket whose peer went away is an error
+// the client reports, never a silent death. Only a closed stdout ends the process quietly, in
+// `cli::output`.
 fn main() -> ExitCode {
-    restore_sigpipe();
     nylas_migrate::cli::main()
-}
-
-/// Rust ignores SIGPIPE, which turns `nylas-migrate graph plan.yaml | head` into a panic on the
-/// first write after `head` exits. A command-line tool should end quietly instead, as other
-/// Unix tools do: restore the default action.
-fn restore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }

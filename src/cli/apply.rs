@@ -1,6 +1,7 @@
 //! `nylas-migrate apply PLAN`: converge the live state on the plan.
 
-use std::io::{BufRead, IsTerminal, Write};
+use super::output::{out, outln};
+use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                         eprintln!("note: pairs in conflict make no write; the other pairs go on");
                     }
                     if !p.has_changes() {
-                        println!("Nothing to do: the live state matches the plan.");
+                        outln!("Nothing to do: the live state matches the plan.");
                         return EXIT_OK;
                     }
                 }
@@ -125,8 +126,8 @@ pub fn run(args: Args, output: Output) -> u8 {
 }
 
 fn confirm() -> bool {
-    print!("\nApply these changes? Only `yes` is accepted: ");
-    let _ = std::io::stdout().flush();
+    out!("\nApply these changes? Only `yes` is accepted: ");
+    super::output::flush_stdout();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return false;
@@ -143,7 +144,7 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         ("skipped", summary.count("skipped")),
     ];
     if output == Output::Json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "v": 1,
@@ -158,10 +159,10 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         );
         return;
     }
-    println!("\nSummary of run {}", summary.run_id);
-    println!("  {:<10} {:>7}", "outcome", "steps");
+    outln!("\nSummary of run {}", summary.run_id);
+    outln!("  {:<10} {:>7}", "outcome", "steps");
     for (label, n) in counts {
-        println!("  {label:<10} {n:>7}");
+        outln!("  {label:<10} {n:>7}");
     }
     let problems: Vec<_> = summary
         .results
@@ -169,7 +170,7 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         .filter(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Skipped(_)))
         .collect();
     if !problems.is_empty() {
-        println!();
+        outln!();
         // Many steps skipped for one cause are one line, not thousands.
         let mut by_cause: Vec<(String, &str, Vec<&str>)> = Vec::new();
         for (step, outcome) in problems {
@@ -184,9 +185,9 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         }
         for (message, label, steps) in by_cause {
             if steps.len() == 1 {
-                println!("  {label} {}: {message}", steps[0]);
+                outln!("  {label} {}: {message}", steps[0]);
             } else {
-                println!(
+                outln!(
                     "  {label} {} steps ({} …): {message}",
                     steps.len(),
                     steps[0]
@@ -195,9 +196,9 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         }
     }
     if summary.all_done() {
-        println!("\nDone: the live state matches the plan.");
+        outln!("\nDone: the live state matches the plan.");
     } else {
-        println!(
+        outln!(
             "\nIncomplete: fix what failed and run apply again; finished steps are not repeated."
         );
     }

@@ -15,12 +15,9 @@ pub struct CompletionArgs {
 
 pub fn completions(args: CompletionArgs) -> u8 {
     let mut command = Cli::command();
-    clap_complete::generate(
-        args.shell,
-        &mut command,
-        "nylas-migrate",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "nylas-migrate", &mut script);
+    super::output::write_stdout_bytes(&script);
     EXIT_OK
 }
 

@@ -3,6 +3,7 @@
 //! the plan against it with live progress from a temporary state folder, applies it a second
 //! time to show that nothing changes, and ends with what was migrated.
 
+use super::output::outln;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -82,13 +83,13 @@ async fn demo(
     });
     let human = output == Output::Human;
     if human {
-        println!(
+        outln!(
             "Simulated Nylas: U.S. {} · E.U. {}",
             sim.base_url(Region::Us),
             sim.base_url(Region::Eu)
         );
         let accounts: usize = plan.pairs.len();
-        println!(
+        outln!(
             "Applying examples/demo.yaml ({accounts} pairs) to a generated world of v2 accounts…\n"
         );
     }
@@ -143,7 +144,7 @@ async fn run_twice(
             .map_err(miette::Report::new)?;
         super::apply::print_summary(&summary, output);
         if output == Output::Human {
-            println!(
+            outln!(
                 "The {round} apply made {} writes to Nylas.{}",
                 sim.stats().writes() - writes_before,
                 if round == "first" {
@@ -162,10 +163,13 @@ async fn run_twice(
 
 fn print_migrated(sim: &RunningSimulator, plan: &Plan) {
     let world = sim.world();
-    println!("\nWhat was migrated");
-    println!(
+    outln!("\nWhat was migrated");
+    outln!(
         "  {:<10} {:>9} {:>13} {:>15}",
-        "pair", "v3 grants", "valid grants", "placeholders"
+        "pair",
+        "v3 grants",
+        "valid grants",
+        "placeholders"
     );
     for pair in &plan.pairs {
         let Some(app) = world.app(&pair.v3.app_id) else {
@@ -176,7 +180,7 @@ fn print_migrated(sim: &RunningSimulator, plan: &Plan) {
             .iter()
             .filter(|g| g.grant_status == Some(GrantStatus::Invalid))
             .count();
-        println!(
+        outln!(
             "  {:<10} {:>9} {:>13} {:>15}",
             pair.name,
             app.grants.len(),
@@ -184,5 +188,5 @@ fn print_migrated(sim: &RunningSimulator, plan: &Plan) {
             invalid
         );
     }
-    println!("\nPlaceholder grants are accounts whose users must re-authenticate.");
+    outln!("\nPlaceholder grants are accounts whose users must re-authenticate.");
 }

@@ -1,5 +1,6 @@
 //! `nylas-migrate graph PLAN`: the step graph as DOT or Mermaid.
 
+use super::output::out;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -36,8 +37,8 @@ pub fn run(args: Args) -> u8 {
     match StepGraph::build(&loaded.plan) {
         Ok(graph) => {
             match args.format {
-                Format::Dot => print!("{}", to_dot(&graph)),
-                Format::Mermaid => print!("{}", to_mermaid(&graph)),
+                Format::Dot => out!("{}", to_dot(&graph)),
+                Format::Mermaid => out!("{}", to_mermaid(&graph)),
             }
             EXIT_OK
         }

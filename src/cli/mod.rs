@@ -5,6 +5,7 @@ mod completions;
 mod demo;
 mod diagnostics;
 mod graph;
+pub(crate) mod output;
 mod plan;
 mod report;
 mod schema;

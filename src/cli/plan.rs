@@ -1,5 +1,6 @@
 //! `nylas-migrate plan PLAN`: what `apply` would do, observed read-only.
 
+use super::output::outln;
 use serde_json::json;
 
 use super::setup::{self, report};
@@ -86,7 +87,7 @@ pub fn print_preview(preview: &Preview) {
             shown.clear();
             current_pair = Some(s.step.pair);
             let pair_name = s.step.id.as_str().split('/').next().unwrap_or_default();
-            println!("\n{pair_name}");
+            outln!("\n{pair_name}");
         }
         let key = (s.step.pair, s.step.kind.name(), s.observation.action);
         let n = shown.entry(key).or_default();
@@ -100,7 +101,7 @@ pub fn print_preview(preview: &Preview) {
             .as_str()
             .split_once('/')
             .map_or(s.step.id.as_str(), |(_, rest)| rest);
-        println!(
+        outln!(
             "  {} {:<9} {:<40} {}",
             symbol(s.observation.action),
             s.observation.action.as_str(),
@@ -109,7 +110,7 @@ pub fn print_preview(preview: &Preview) {
         );
     }
     flush_hidden(&shown, current_pair);
-    println!(
+    outln!(
         "\nPlan: {} to create, {} to update, {} unchanged, {} conflicts, {} blocked, {} running to follow, {} held by a gate",
         preview.count(Action::Create),
         preview.count(Action::Update),
@@ -131,7 +132,7 @@ fn flush_hidden(
         .collect();
     hidden.sort_by_key(|((_, _, a), _)| *a);
     for ((_, _, action), n) in hidden {
-        println!(
+        outln!(
             "  {} … and {} more clone steps: {}",
             symbol(*action),
             n - SHOWN_PER_ACTION,
@@ -142,7 +143,7 @@ fn flush_hidden(
 
 fn print_json(preview: &Preview) {
     for s in &preview.steps {
-        println!(
+        outln!(
             "{}",
             json!({
                 "v": 1,
@@ -154,7 +155,7 @@ fn print_json(preview: &Preview) {
             })
         );
     }
-    println!(
+    outln!(
         "{}",
         json!({
             "v": 1,
@@ -196,15 +197,15 @@ fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detai
             pending += 1;
         }
         match output {
-            Output::Human => println!("  {status:<11} {}", step.id),
-            Output::Json => println!(
+            Output::Human => outln!("  {status:<11} {}", step.id),
+            Output::Json => outln!(
                 "{}",
                 json!({"v": 1, "event": "plan_step", "step": step.id.as_str(), "kind": step.kind.name(), "journal": status})
             ),
         }
     }
     if output == Output::Human {
-        println!(
+        outln!(
             "\nOffline: {} steps, {} not recorded done in the journal (the live state was not observed)",
             graph.len(),
             pending

@@ -1,6 +1,7 @@
 //! `nylas-migrate report PLAN`: accounts migrated, placeholder grants and failures, as CSV or
 //! JSON, for every pair at once.
 
+use super::output::out;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -73,7 +74,7 @@ pub fn run(args: Args) -> u8 {
                 path.display()
             );
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     EXIT_OK
 }

@@ -1,5 +1,6 @@
 //! `nylas-migrate status PLAN`: where the migration stands, per pair and step.
 
+use super::output::outln;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::{Context, SecretSource};
@@ -45,7 +46,7 @@ pub fn run(args: Args, output: Output) -> u8 {
     };
     match output {
         Output::Json => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"v": 1, "event": "status", "status": standing})
             );
@@ -79,7 +80,7 @@ fn when(unix: i64) -> String {
 
 fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Path) {
     match &standing.last_run {
-        Some(run) => println!(
+        Some(run) => outln!(
             "{} · state {} · last run {} started {}, {}",
             standing.plan,
             state_dir.display(),
@@ -90,19 +91,19 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
                 _ => "did not finish (interrupted, or still running)".to_owned(),
             }
         ),
-        None if has_journal => println!(
+        None if has_journal => outln!(
             "{} · state {} · no run yet",
             standing.plan,
             state_dir.display()
         ),
-        None => println!(
+        None => outln!(
             "{} · no journal in {}: nothing has been applied from this state folder",
             standing.plan,
             state_dir.display()
         ),
     }
     for pair in &standing.pairs {
-        println!("\n{} ({})", pair.pair, pair.region);
+        outln!("\n{} ({})", pair.pair, pair.region);
         let clones: Vec<_> = pair.steps.iter().filter(|s| s.kind == "clone").collect();
         for step in pair
             .steps
@@ -128,11 +129,11 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
             } else if let Some(detail) = &step.detail {
                 line.push_str(&format!(" {detail}"));
             }
-            println!("{}", line.trim_end());
+            outln!("{}", line.trim_end());
         }
         if clones.len() > 5 {
             let count = |status: &str| clones.iter().filter(|s| s.status == status).count();
-            println!(
+            outln!(
                 "  {:<11} {:<40} {} done, {} failed, {} pending, {} interrupted",
                 "clones",
                 format!("{} test accounts", clones.len()),

@@ -1,5 +1,6 @@
 //! `nylas-migrate validate PLAN...`: check plans without network or secrets.
 
+use super::output::outln;
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -25,12 +26,12 @@ pub fn run(args: Args, output: Output) -> u8 {
                 let steps = StepGraph::build(&loaded.plan).map(|g| g.len()).unwrap_or(0);
                 let pairs = loaded.plan.pairs.len();
                 match output {
-                    Output::Human => println!(
+                    Output::Human => outln!(
                         "ok: {} is valid: {pairs} pair{}, {steps} steps",
                         loaded.source.name,
                         if pairs == 1 { "" } else { "s" }
                     ),
-                    Output::Json => println!(
+                    Output::Json => outln!(
                         "{}",
                         json!({"v": 1, "event": "validation", "file": loaded.source.name, "valid": true, "pairs": pairs, "steps": steps, "diagnostics": []})
                     ),
@@ -46,7 +47,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                             .iter()
                             .map(|d| to_json(&invalid.name, d))
                             .collect();
-                        println!(
+                        outln!(
                             "{}",
                             json!({"v": 1, "event": "validation", "file": invalid.name, "valid": false, "diagnostics": diagnostics})
                         );
