@@ -10,6 +10,7 @@
 //! - [`report`]: where a migration stands, and which accounts moved.
 //! - [`cli`]: the command-line commands.
 //! - [`yaml`]: the one YAML parser, keeping every node's source span.
+//! - [`untrusted`]: text from outside (plans, the API, the journal) made safe for a terminal.
 
 pub mod api;
 pub mod cli;
@@ -19,4 +20,5 @@ pub mod graph;
 pub mod plan;
 pub mod report;
 pub mod simulator;
+pub mod untrusted;
 pub mod yaml;

@@ -7,6 +7,8 @@ use miette::{
     Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 
+use super::display::DisplayText;
+use crate::untrusted::escaped_lines;
 use crate::yaml::LineIndex;
 
 /// One problem in a plan file.
@@ -34,10 +36,13 @@ pub struct PlanDiagnostic {
 }
 
 impl PlanDiagnostic {
+    /// A diagnostic at `span`. Its message, label, help and related labels may quote the plan:
+    /// they are escaped here (see [`crate::untrusted`]), so that neither a terminal nor a
+    /// pipeline's log ever gets a control character from a plan.
     pub fn new(code: &'static str, span: Range<usize>, message: impl Into<String>) -> Self {
         PlanDiagnostic {
             code,
-            message: message.into(),
+            message: escaped_lines(message.into()),
             span,
             label: String::new(),
             related: Vec::new(),
@@ -50,17 +55,17 @@ impl PlanDiagnostic {
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.label = escaped_lines(label.into());
         self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(escaped_lines(help.into()));
         self
     }
 
     pub fn related(mut self, label: impl Into<String>, span: Range<usize>) -> Self {
-        self.related.push((label.into(), span));
+        self.related.push((escaped_lines(label.into()), span));
         self
     }
 
@@ -71,11 +76,30 @@ impl PlanDiagnostic {
     }
 
     /// Attaches a file shared with the file's other diagnostics (see [`SharedSource`]).
-    pub(crate) fn attach_shared(mut self, source: &Arc<SharedSource>) -> Self {
+    pub(crate) fn attach_shared(self, source: &Arc<SharedSource>) -> Self {
+        let at = source.line_column(self.span.start);
+        self.attach_at(source, at)
+    }
+
+    /// Attaches the shown form of a file whose masks moved offsets: `at` is the line and column
+    /// in the file itself; spans are mapped onto the shown text.
+    pub(crate) fn attach_shown(
+        mut self,
+        source: &Arc<SharedSource>,
+        shown: &DisplayText,
+        at: (usize, usize),
+    ) -> Self {
+        self.span = shown.map_span(&self.span);
+        for (_, span) in &mut self.related {
+            *span = shown.map_span(span);
+        }
+        self.attach_at(source, at)
+    }
+
+    fn attach_at(mut self, source: &Arc<SharedSource>, (line, column): (usize, usize)) -> Self {
         // miette's rendering time grows with the square of a report's labels: a cycle through
         // 8,000 pairs, each step a label, took minutes. The first few make the point.
         self.related.truncate(MAX_RELATED);
-        let (line, column) = source.line_column(self.span.start);
         self.line = line;
         self.column = column;
         let spans = std::iter::once(&self.span).chain(self.related.iter().map(|(_, s)| s));
@@ -125,7 +149,7 @@ pub(crate) struct SharedSource {
 impl SharedSource {
     pub(crate) fn new(name: &str, text: &str) -> Arc<SharedSource> {
         Arc::new(SharedSource {
-            name: name.to_owned(),
+            name: escaped_lines(name.to_owned()),
             text: text.to_owned(),
             lines: Mutex::new(LineIndex::new(text)),
         })

@@ -1,5 +1,6 @@
 //! Secrets written into a plan. Plans live in git and are validated in CI logs, so a secret
-//! written inline is an error, and its value is masked in every snippet shown for the file.
+//! written inline is an error, and its value is masked in every snippet shown for the file
+//! (by a mask of fixed length, see `display`).
 
 use std::ops::Range;
 
@@ -22,16 +23,26 @@ fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
-/// A secret written inline: where, and the JSON pointer of its value.
+/// A secret written inline: the field, its value's span, and what shape the value has.
 pub struct InlineSecret {
+    /// JSON pointer of the field's value; the schema check reports nothing at or under it.
     pub pointer: String,
     pub key: String,
     pub value_span: Range<usize>,
+    /// How the secret was written when not as a plain value: `a list`, `a mapping …`.
+    pub shape: &'static str,
 }
 
-/// Every scalar value stored under a secret-looking key, anywhere in the document.
-pub fn find(root: &Node) -> Vec<InlineSecret> {
+/// Every secret written inline, and the spans of every scalar to mask in snippets.
+///
+/// A field with a secret-looking name holds a secret unless its value is a reference: a
+/// mapping whose keys are only `env` and `file` (a malformed reference is the schema's to
+/// report). Anything else under it, whatever its shape (a scalar, a list, `{ value: … }`, the
+/// secret written as a mapping key), is an inline secret, and every scalar in it, keys
+/// included, is masked.
+pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     let mut found = Vec::new();
+    let mut masked = Vec::new();
     let mut stack: Vec<(String, &Node)> = vec![(String::new(), root)];
     while let Some((pointer, node)) = stack.pop() {
         match &node.value {
@@ -39,18 +50,22 @@ pub fn find(root: &Node) -> Vec<InlineSecret> {
                 for (key, value) in entries {
                     let name = key.as_str().unwrap_or_default();
                     let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
-                    let scalar = matches!(
-                        value.value,
-                        Value::String(_) | Value::Int(_) | Value::Float(_)
-                    );
-                    if scalar && is_secret_key(name) {
-                        found.push(InlineSecret {
-                            pointer: child,
-                            key: name.to_owned(),
-                            value_span: value.span.clone(),
-                        });
+                    let shape = if is_secret_key(name) {
+                        inline_shape(value)
                     } else {
-                        stack.push((child, value));
+                        None
+                    };
+                    match shape {
+                        Some(shape) => {
+                            secret_spans(value, &mut masked);
+                            found.push(InlineSecret {
+                                pointer: child,
+                                key: name.to_owned(),
+                                value_span: value.span.clone(),
+                                shape,
+                            });
+                        }
+                        None => stack.push((child, value)),
                     }
                 }
             }
@@ -63,24 +78,48 @@ pub fn find(root: &Node) -> Vec<InlineSecret> {
         }
     }
     found.sort_by_key(|s| s.value_span.start);
-    found
+    (found, masked)
 }
 
-/// The source with every inline secret replaced by `*` (byte for byte, so spans stay valid;
-/// line breaks are kept so line numbers do too).
-pub fn mask(text: &str, secrets: &[InlineSecret]) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    for secret in secrets {
-        let end = secret.value_span.end.min(bytes.len());
-        for b in &mut bytes[secret.value_span.start.min(end)..end] {
-            if *b != b'\n' && *b != b'\r' {
-                *b = b'*';
+/// The keys a reference is made of.
+const REFERENCE_KEYS: [&str; 2] = ["env", "file"];
+
+/// How a secret field's value holds an inline secret, or `None` when it holds none (a
+/// reference, well formed or not; `null` or a boolean, which are no secret).
+fn inline_shape(value: &Node) -> Option<&'static str> {
+    match &value.value {
+        Value::Null | Value::Bool(_) => None,
+        Value::String(_) | Value::Int(_) | Value::Float(_) => Some(""),
+        Value::Seq(_) => Some("a list"),
+        Value::Map(entries) => entries
+            .iter()
+            .any(|(k, _)| !k.as_str().is_some_and(|k| REFERENCE_KEYS.contains(&k)))
+            .then_some("a mapping, not a reference"),
+    }
+}
+
+/// The spans of every scalar under an inline secret, keys included, except a reference key's
+/// name (`env`, `file`) and its own value, which are no secret.
+fn secret_spans(value: &Node, out: &mut Vec<Range<usize>>) {
+    let mut stack = vec![value];
+    while let Some(node) = stack.pop() {
+        match &node.value {
+            Value::Null | Value::Bool(_) => {}
+            Value::String(_) | Value::Int(_) | Value::Float(_) => out.push(node.span.clone()),
+            Value::Seq(items) => stack.extend(items.iter()),
+            Value::Map(entries) => {
+                for (key, item) in entries {
+                    let reference = node.span == value.span
+                        && key.as_str().is_some_and(|k| REFERENCE_KEYS.contains(&k))
+                        && matches!(item.value, Value::String(_));
+                    if !reference {
+                        out.push(key.span.clone());
+                        stack.push(item);
+                    }
+                }
             }
         }
     }
-    // Only whole UTF-8 sequences inside a scalar were replaced, and `*` is ASCII, so this holds;
-    // fall back to a lossy copy rather than panic if a span ever split a character.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 pub fn diagnostic(secret: &InlineSecret) -> PlanDiagnostic {
@@ -92,7 +131,14 @@ pub fn diagnostic(secret: &InlineSecret) -> PlanDiagnostic {
     PlanDiagnostic::new(
         "plan::inline-secret",
         secret.value_span.clone(),
-        format!("`{}` is written inline in the plan", secret.key),
+        if secret.shape.is_empty() {
+            format!("`{}` is written inline in the plan", secret.key)
+        } else {
+            format!(
+                "`{}` is written inline in the plan (as {})",
+                secret.key, secret.shape
+            )
+        },
     )
     .label("secret value (hidden)")
     .help(format!(

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::{PlanDiagnostic, SharedSource};
+use super::display::DisplayText;
 use super::model::{Pair, Plan};
-use super::{inline_secret, rules, schema_check};
-use crate::yaml::{self, Node};
+use super::{characters, inline_secret, rules, schema_check};
+use crate::untrusted::escaped;
+use crate::yaml::{self, LineIndex, Node};
 
 /// The largest plan file read. A plan with 500 pairs and 20,000 accounts is about 1 MiB.
 pub const MAX_PLAN_BYTES: usize = 32 * 1024 * 1024;
@@ -40,7 +42,8 @@ pub struct InvalidPlan {
 
 /// Reads and validates the plan at `path`.
 pub fn load_file(path: &Path) -> Result<LoadedPlan, InvalidPlan> {
-    let name = path.display().to_string();
+    // A file name can come from a glob over a pull request's files: shown escaped.
+    let name = escaped(&path.display().to_string()).into_owned();
     let bytes = std::fs::read(path).map_err(|err| InvalidPlan {
         name: name.clone(),
         diagnostics: vec![
@@ -101,11 +104,13 @@ pub fn load_bytes(path: &Path, name: &str, bytes: &[u8]) -> Result<LoadedPlan, I
 /// Validates a plan given as text.
 pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, InvalidPlan> {
     let (root, yaml_errors) = yaml::parse_collecting(text);
-    // Secrets are found before anything is reported, so no snippet ever shows one.
-    let secrets = root.as_ref().map(inline_secret::find).unwrap_or_default();
-    let display_text = inline_secret::mask(text, &secrets);
+    // Secrets and unsafe characters are found before anything is reported, so no snippet ever
+    // shows a secret (or its length) or drives the terminal.
+    let (secrets, masked) = root.as_ref().map(inline_secret::find).unwrap_or_default();
+    let raw_unsafe = characters::raw_positions(text);
     let mut diagnostics: Vec<PlanDiagnostic> =
         yaml_errors.into_iter().map(from_yaml_error).collect();
+    diagnostics.extend(characters::check(text, root.as_ref(), &raw_unsafe));
 
     let plan = match &root {
         Some(root) => {
@@ -128,7 +133,7 @@ pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, Inval
             let total = diagnostics.len();
             if total > MAX_DIAGNOSTICS {
                 diagnostics.truncate(MAX_DIAGNOSTICS);
-                let end = display_text.len();
+                let end = text.len();
                 diagnostics.push(
                     PlanDiagnostic::new(
                         "plan::too-many-problems",
@@ -141,13 +146,19 @@ pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, Inval
                     .help("fix the problems above, then validate again"),
                 );
             }
-            // One copy of the text for all of the file's diagnostics.
-            let source = SharedSource::new(name, &display_text);
+            let shown = DisplayText::new(text, &masked, &raw_unsafe);
+            // One copy of the shown text for all of the file's diagnostics; lines and columns
+            // are the file's own (diagnostics are in source order, so the index scans once).
+            let source = SharedSource::new(name, &shown.text);
+            let mut lines = LineIndex::new(text);
             Err(InvalidPlan {
-                name: name.to_owned(),
+                name: escaped(name).into_owned(),
                 diagnostics: diagnostics
                     .into_iter()
-                    .map(|d| d.attach_shared(&source))
+                    .map(|d| {
+                        let at = lines.line_column(text, d.span.start);
+                        d.attach_shown(&source, &shown, at)
+                    })
                     .collect(),
             })
         }

@@ -5,7 +5,9 @@
 //! known references, no cycles, no inline secrets). Every problem is returned at once as a
 //! [`PlanDiagnostic`] pointing at its line and column.
 
+mod characters;
 mod diagnostic;
+mod display;
 mod inline_secret;
 mod load;
 mod lookup;

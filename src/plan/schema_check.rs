@@ -85,6 +85,10 @@ fn report(
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             if let Some(options) = all_constants(context) {
                 enum_diagnostic(node, &field, &options)
+            } else if let Some(keys) = reference_keys(error.schema_path())
+                && !is_reference(node, &keys)
+            {
+                reference_diagnostic(node, &field, &keys)
             } else if let Some(branch) = best_branch(&pointer, context) {
                 for inner in branch {
                     report(lookup, inner, skip, out);
@@ -349,6 +353,61 @@ fn best_branch<'e, 'a>(
         .filter(|b| !b.is_empty() && !wrong_kind(b))
         .min_by_key(|b| b.len())
         .map(Vec::as_slice)
+}
+
+/// When the `oneOf` at `schema_path` is a secret reference (each branch an object with one
+/// required key and nothing else), the keys it may have: `env`, `file`.
+fn reference_keys(schema_path: &Location) -> Option<Vec<String>> {
+    let branches = plan_schema().pointer(schema_path.as_str())?.as_array()?;
+    branches
+        .iter()
+        .map(|branch| {
+            let [key] = branch.get("required")?.as_array()?.as_slice() else {
+                return None;
+            };
+            (branch.get("additionalProperties") == Some(&Json::Bool(false)))
+                .then(|| key.as_str().map(str::to_owned))
+                .flatten()
+        })
+        .collect::<Option<Vec<String>>>()
+        .filter(|keys| keys.len() > 1)
+}
+
+/// Whether `node` is a mapping with exactly one of `keys`: a reference whose value the
+/// branch's own errors describe best.
+fn is_reference(node: &Node, keys: &[String]) -> bool {
+    match &node.value {
+        Value::Map(entries) => {
+            entries.len() == 1
+                && entries[0]
+                    .0
+                    .as_str()
+                    .is_some_and(|k| keys.iter().any(|known| known == k))
+        }
+        _ => false,
+    }
+}
+
+/// A value where a reference belongs that is not one: every form a reference takes.
+fn reference_diagnostic(node: &Node, field: &str, keys: &[String]) -> PlanDiagnostic {
+    let forms: Vec<String> = keys
+        .iter()
+        .map(|k| match k.as_str() {
+            "env" => "`{ env: NAME }` (an environment variable)".to_owned(),
+            "file" => "`{ file: PATH }` (a file, relative to the plan's folder)".to_owned(),
+            other => format!("`{{ {other}: … }}`"),
+        })
+        .collect();
+    PlanDiagnostic::new(
+        "plan::wrong-type",
+        node.span.clone(),
+        format!("{}{} is not a reference", describe(node), in_field(field)),
+    )
+    .label(format!("expected one key: {}", keys.join(" or ")))
+    .help(format!(
+        "a reference has exactly one key: {}",
+        forms.join(" or ")
+    ))
 }
 
 /// The property names the schema object at `schema_path` (ending in `additionalProperties`)

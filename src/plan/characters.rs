@@ -1,0 +1,124 @@
+//! Control characters and bidirectional overrides in a plan. A plan comes from a pull request:
+//! such a character in a pair name, a webhook URL or a comment could erase or forge lines of the
+//! preview a reviewer reads, retitle their terminal, or make the diff read otherwise than what
+//! runs. They are rejected wherever they are: written raw anywhere in the file (comments
+//! included), or as an escape sequence (`"\e"`, `"\u202E"`) inside a string or a key.
+
+use std::ops::Range;
+
+use super::diagnostic::PlanDiagnostic;
+use super::load::MAX_DIAGNOSTICS;
+use crate::untrusted::{describe, is_unsafe};
+use crate::yaml::{Node, Value};
+
+/// Whether `c` is refused when written raw in the file: every unsafe character except the
+/// line breaks and tabs YAML itself is made of.
+fn is_unsafe_raw(c: char) -> bool {
+    is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// Byte ranges of the unsafe characters written raw in `text`, in order. Diagnostic snippets
+/// show the file with these replaced (see `display`).
+pub fn raw_positions(text: &str) -> Vec<Range<usize>> {
+    text.char_indices()
+        .filter(|(_, c)| is_unsafe_raw(*c))
+        .map(|(i, c)| i..i + c.len_utf8())
+        .collect()
+}
+
+/// One diagnostic per unsafe character written raw (at most a screenful more than the report
+/// shows), and one per string or key that holds one only through an escape sequence.
+pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanDiagnostic> {
+    let mut out = Vec::new();
+    for span in raw.iter().take(MAX_DIAGNOSTICS + 1) {
+        let Some(c) = text[span.clone()].chars().next() else {
+            continue;
+        };
+        out.push(
+            PlanDiagnostic::new(
+                "plan::control-character",
+                span.clone(),
+                format!("the plan contains {}", describe(c)),
+            )
+            .label("invisible or terminal-controlling character here")
+            .help(HELP),
+        );
+    }
+    let Some(root) = root else {
+        return out;
+    };
+    // Strings that got an unsafe character from an escape sequence; those written raw are
+    // already reported above, at the character itself.
+    let raw_inside = |span: &Range<usize>| {
+        let first = raw.partition_point(|r| r.start < span.start);
+        raw.get(first).is_some_and(|r| r.start < span.end)
+    };
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        let mut strings: Vec<&Node> = Vec::new();
+        match &node.value {
+            Value::String(_) => strings.push(node),
+            Value::Seq(items) => stack.extend(items.iter()),
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    strings.push(key);
+                    stack.push(value);
+                }
+            }
+            _ => {}
+        }
+        for string in strings {
+            let Some(text) = string.as_str() else {
+                continue;
+            };
+            if let Some(c) = text.chars().find(|c| is_unsafe(*c))
+                && !raw_inside(&string.span)
+            {
+                out.push(
+                    PlanDiagnostic::new(
+                        "plan::control-character",
+                        string.span.clone(),
+                        format!("this string contains {}", describe(c)),
+                    )
+                    .label(format!("holds {} through an escape sequence", describe(c)))
+                    .help(HELP),
+                );
+                if out.len() > MAX_DIAGNOSTICS {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+const HELP: &str = "plans are reviewed in terminals and diffs, where control characters and \
+    bidirectional overrides can hide or forge text: remove it (names, IDs, URLs and paths never \
+    need one)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_and_escaped_characters_are_found_once_each() {
+        let text = "a: \"x\\e[2J\"\nb: y\u{1b}z\n# \u{202e}comment\nc: \"\\t\"\n";
+        let (root, errors) = crate::yaml::parse_collecting(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let raw = raw_positions(text);
+        assert_eq!(
+            raw.len(),
+            2,
+            "the raw ESC and the bidi override in the comment"
+        );
+        let found = check(text, root.as_ref(), &raw);
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(found.len(), 4, "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("U+0009 (tab)")));
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("this string contains U+001B"))
+        );
+    }
+}
