@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 
 use common::rehearsal::{self, Rehearsal};
-use common::stderr;
+use common::{run, stderr, stdout};
 
 /// One pair, two test accounts, two waves.
 const ONE_PAIR: &str = r#"version: 1
@@ -90,4 +90,220 @@ fn a_closed_stdout_ends_the_command_quietly() {
         "nothing on stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// What a hostile or broken API (or a proxy in between) could answer: control sequences that
+/// clear the screen and retitle the terminal, in every string the runner shows.
+const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1Aforged";
+
+/// A server that answers like the Nylas API, but with [`HOSTILE`] in its strings: the v3
+/// application is linked to a v2 app whose ID is hostile, a running job's ID is hostile, a grant
+/// has a hostile email, and every other request gets a 400 whose message is hostile.
+async fn hostile_api() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::get;
+    use serde_json::json;
+    let app = axum::Router::new()
+        .route(
+            "/v3/applications",
+            get(|| async {
+                axum::Json(json!({"request_id": HOSTILE, "data": {
+                    "application_id": "0c0c0c0c-0000-4000-8000-000000000003",
+                    "region": "us",
+                    "v2_application_id": HOSTILE,
+                }}))
+            }),
+        )
+        .route(
+            "/v3/migration-tools/jobs",
+            get(|| async {
+                axum::Json(json!({"request_id": "r", "data": [{
+                    "job_id": HOSTILE, "type": "migration",
+                    "public_application_id": "0c0c0c0c-0000-4000-8000-000000000003",
+                    "status": "running", "count_all": 10, "count_success": 1,
+                    "count_failed": 0, "count_warning": 0, "created_at": 1, "updated_at": 2,
+                }]}))
+            }),
+        )
+        .route(
+            "/v3/grants",
+            get(|| async {
+                axum::Json(
+                    json!({"request_id": "r", "limit": 200, "offset": 0, "data": [{
+                        "id": HOSTILE, "provider": HOSTILE, "created_at": 1, "scope": [],
+                        "account_id": HOSTILE, "email": HOSTILE,
+                    }]}),
+                )
+            }),
+        )
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                axum::Json(json!({"request_id": HOSTILE,
+                    "error": {"type": HOSTILE, "message": HOSTILE}})),
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, server)
+}
+
+fn assert_no_raw_escape(what: &str, out: &std::process::Output) {
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !bytes.iter().any(|b| *b == 0x1b || *b == 0x07),
+            "{what}: raw control character on {stream}:\n{}",
+            text.escape_debug()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journal() {
+    let (url, server) = hostile_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        format!(
+            "version: 1\nname: hostile\nregions:\n  us: {{ api_url: \"{url}\" }}\npairs:\n  - name: solo\n    region: us\n    v2: {{ app_id: solo02v2app00000000000001, client_secret: {{ env: SOLO_V2_SECRET }} }}\n    v3: {{ app_id: 0c0c0c0c-0000-4000-8000-000000000003, api_key: {{ env: SOLO_V3_KEY }} }}\n    clone:\n      batches:\n        - {{ name: everyone, mode: only_new }}\n"
+        ),
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap().to_owned();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap().to_owned();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+                .args(&args)
+                .env("NO_COLOR", "1")
+                .env("SOLO_V2_SECRET", "v2-secret")
+                .env("SOLO_V3_KEY", "v3-key")
+                .output()
+                .unwrap()
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // The preview quotes the hostile v2 app ID (a conflict) and the hostile job.
+    let preview = run(args(&["plan", &plan, "--state", &state]))
+        .await
+        .unwrap();
+    assert_eq!(preview.status.code(), Some(1), "{}", stderr(&preview));
+    assert_no_raw_escape("plan", &preview);
+    assert!(
+        common::stdout(&preview).contains("\\u{1b}]0;owned"),
+        "shown escaped:\n{}\n{}",
+        common::stdout(&preview),
+        stderr(&preview)
+    );
+
+    // Apply journals the conflict (with the hostile text) and shows it as it goes and in its
+    // summary; every other request gets the hostile error message.
+    let applied = run(args(&["apply", &plan, "--state", &state, "--yes"]))
+        .await
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(1), "{}", stderr(&applied));
+    assert_no_raw_escape("apply", &applied);
+
+    // A request the server refuses with a hostile error message (webhooks are not served).
+    let with_webhook = dir.path().join("webhook.yaml");
+    std::fs::write(
+        &with_webhook,
+        std::fs::read_to_string(&plan).unwrap().replace(
+            "    clone:",
+            "    webhooks:\n      - { url: https://hooks.example.com/solo, triggers: [grant.created] }\n    clone:",
+        ),
+    )
+    .unwrap();
+    let refused = run(args(&[
+        "plan",
+        with_webhook.to_str().unwrap(),
+        "--state",
+        &state,
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("HTTP 400"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_no_raw_escape("a refused request", &refused);
+
+    // The journal: what a tampered or corrupted state folder could hold, in every field the
+    // outputs show. Status and the previews read it, online and offline.
+    {
+        use nylas_migrate::engine::journal::{JobCounts, StepRecord, StepStatus};
+        use nylas_migrate::graph::StepId;
+        let journal = nylas_migrate::engine::Journal::open(std::path::Path::new(&state)).unwrap();
+        let run_id = journal.start_run(HOSTILE, HOSTILE).unwrap();
+        let hostile = StepRecord {
+            app_id: Some("0c0c0c0c-0000-4000-8000-000000000003".into()),
+            request_id: Some(HOSTILE.into()),
+            object_id: Some(HOSTILE.into()),
+            snapshot_job_id: Some(HOSTILE.into()),
+            clone_job_id: Some(HOSTILE.into()),
+            job_status: Some(HOSTILE.into()),
+            counts: Some(JobCounts::default()),
+            error: Some(HOSTILE.into()),
+            ..StepRecord::default()
+        };
+        for (step, status) in [
+            ("solo/import", StepStatus::Failed),
+            ("solo/batch/everyone", StepStatus::Running),
+        ] {
+            journal
+                .record(run_id, &StepId::new_raw(step), "outcome", status, &hostile)
+                .unwrap();
+        }
+        journal.finish_run(run_id, HOSTILE).unwrap();
+    }
+    for (list, quotes_it) in [
+        (
+            vec!["status", plan.as_str(), "--state", state.as_str()],
+            true,
+        ),
+        (vec!["status", &plan, "--state", &state, "--offline"], true),
+        (vec!["plan", &plan, "--state", &state, "--offline"], false),
+        (vec!["plan", plan.as_str(), "--state", state.as_str()], true),
+        (vec!["apply", &plan, "--state", &state, "--yes"], true),
+        (vec!["report", &plan, "--state", &state], true),
+    ] {
+        let out = run(args(&list)).await.unwrap();
+        assert_no_raw_escape(&list.join(" "), &out);
+        let shown = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            !quotes_it || shown.contains("\\u{1b}]0;owned"),
+            "{list:?} shows the hostile text, escaped:\n{shown}"
+        );
+    }
+    server.abort();
+}
+
+#[test]
+fn a_plan_with_an_escape_sequence_in_a_webhook_url_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "version: 1\nname: x\npairs:\n  - name: p\n    region: us\n    v2: { app_id: abc, client_secret: { env: A } }\n    v3: { app_id: ad410018-d306-43f9-8361-fa5d7b2172e0, api_key: { env: B } }\n    webhooks:\n      - url: \"https://hooks.example.com/\\e[2K\\rlooks-fine\"\n        triggers: [grant.created]\n",
+    )
+    .unwrap();
+    for output in ["human", "json"] {
+        let out = run(&["--output", output, "validate", plan.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(all.contains("plan::control-character"), "{all}");
+        assert!(all.contains("U+001B (escape)"), "{all}");
+        assert_no_raw_escape(output, &out);
+    }
+    // Human output points at the line and column.
+    let out = run(&["validate", plan.to_str().unwrap()]);
+    assert!(stderr(&out).contains("plan.yaml:9:14"), "{}", stderr(&out));
 }

@@ -13,6 +13,7 @@ use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
     QuietReporter, Reporter, SecretSource, StateLock, apply, preview,
 };
+use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -185,12 +186,13 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         }
         for (message, label, steps) in by_cause {
             if steps.len() == 1 {
-                outln!("  {label} {}: {message}", steps[0]);
+                outln!("  {label} {}: {}", esc(steps[0]), esc(&message));
             } else {
                 outln!(
-                    "  {label} {} steps ({} …): {message}",
+                    "  {label} {} steps ({} …): {}",
                     steps.len(),
-                    steps[0]
+                    esc(steps[0]),
+                    esc(&message)
                 );
             }
         }

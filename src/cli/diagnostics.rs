@@ -6,6 +6,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 use serde_json::json;
 
 use crate::plan::{InvalidPlan, PlanDiagnostic};
+use crate::untrusted::escaped_lines;
 
 /// Whether stderr gets colours: a terminal, and `NO_COLOR` unset.
 fn colours() -> bool {
@@ -56,4 +57,94 @@ pub fn to_json(file: &str, d: &PlanDiagnostic) -> serde_json::Value {
         "label": d.label,
         "help": d.help,
     })
+}
+
+/// An error as it may be shown: the same report, with every text it carries (message, help,
+/// causes, related errors) escaped, since errors quote the API (an error body's message), the
+/// journal and files (see [`crate::untrusted`]).
+#[derive(Debug)]
+pub struct Shown {
+    message: String,
+    code: Option<String>,
+    help: Option<String>,
+    url: Option<String>,
+    severity: Option<miette::Severity>,
+    cause: Option<Box<Shown>>,
+    related: Vec<Shown>,
+}
+
+impl Shown {
+    pub fn new(diagnostic: &dyn miette::Diagnostic) -> Shown {
+        Shown {
+            message: escaped_lines(diagnostic.to_string()),
+            code: diagnostic.code().map(|c| escaped_lines(c.to_string())),
+            help: diagnostic.help().map(|h| escaped_lines(h.to_string())),
+            url: diagnostic.url().map(|u| escaped_lines(u.to_string())),
+            severity: diagnostic.severity(),
+            cause: std::error::Error::source(diagnostic).map(|e| Box::new(Shown::cause(e))),
+            related: diagnostic
+                .related()
+                .map(|r| r.map(Shown::new).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn cause(error: &(dyn std::error::Error + 'static)) -> Shown {
+        Shown {
+            message: escaped_lines(error.to_string()),
+            code: None,
+            help: None,
+            url: None,
+            severity: None,
+            cause: error.source().map(|e| Box::new(Shown::cause(e))),
+            related: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl miette::Diagnostic for Shown {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn std::fmt::Display>)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.url
+            .as_ref()
+            .map(|u| Box::new(u) as Box<dyn std::fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.severity
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
 }

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> u8 {
             EXIT_OK
         }
         Err(err) => {
-            eprintln!("{:?}", miette::Report::new(err));
+            super::setup::report(err);
             EXIT_FAILURE
         }
     }

@@ -8,6 +8,7 @@ use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::journal::StepStatus;
 use crate::engine::{Action, Context, Preview, SecretSource, preview};
 use crate::graph::{StepGraph, StepKind};
+use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -87,7 +88,7 @@ pub fn print_preview(preview: &Preview) {
             shown.clear();
             current_pair = Some(s.step.pair);
             let pair_name = s.step.id.as_str().split('/').next().unwrap_or_default();
-            outln!("\n{pair_name}");
+            outln!("\n{}", esc(pair_name));
         }
         let key = (s.step.pair, s.step.kind.name(), s.observation.action);
         let n = shown.entry(key).or_default();
@@ -105,8 +106,8 @@ pub fn print_preview(preview: &Preview) {
             "  {} {:<9} {:<40} {}",
             symbol(s.observation.action),
             s.observation.action.as_str(),
-            local,
-            s.observation.reason
+            esc(local),
+            esc(&s.observation.reason)
         );
     }
     flush_hidden(&shown, current_pair);
@@ -197,7 +198,7 @@ fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detai
             pending += 1;
         }
         match output {
-            Output::Human => outln!("  {status:<11} {}", step.id),
+            Output::Human => outln!("  {status:<11} {}", esc(step.id.as_str())),
             Output::Json => outln!(
                 "{}",
                 json!({"v": 1, "event": "plan_step", "step": step.id.as_str(), "kind": step.kind.name(), "journal": status})

@@ -93,7 +93,10 @@ pub fn client(plan: &Plan) -> Result<NylasClient, miette::Report> {
     builder.build().map_err(miette::Report::new)
 }
 
-/// Prints a diagnostic the way every command prints its failures.
+/// Prints a diagnostic the way every command prints its failures, escaped: errors quote the
+/// API, the journal and files.
 pub fn report(err: impl Into<miette::Report>) {
-    eprintln!("{:?}", err.into());
+    let report: miette::Report = err.into();
+    let shown = super::diagnostics::Shown::new(report.as_ref());
+    eprintln!("{:?}", miette::Report::new(shown));
 }

@@ -5,6 +5,7 @@ use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::{Context, SecretSource};
 use crate::report::{Standing, standing};
+use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -82,28 +83,28 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
     match &standing.last_run {
         Some(run) => outln!(
             "{} · state {} · last run {} started {}, {}",
-            standing.plan,
-            state_dir.display(),
+            esc(&standing.plan),
+            esc(&state_dir.display().to_string()),
             run.run_id,
             when(run.started_at),
             match (&run.outcome, run.finished_at) {
-                (Some(outcome), Some(at)) => format!("{outcome} at {}", when(at)),
+                (Some(outcome), Some(at)) => format!("{} at {}", esc(outcome), when(at)),
                 _ => "did not finish (interrupted, or still running)".to_owned(),
             }
         ),
         None if has_journal => outln!(
             "{} · state {} · no run yet",
-            standing.plan,
-            state_dir.display()
+            esc(&standing.plan),
+            esc(&state_dir.display().to_string())
         ),
         None => outln!(
             "{} · no journal in {}: nothing has been applied from this state folder",
-            standing.plan,
-            state_dir.display()
+            esc(&standing.plan),
+            esc(&state_dir.display().to_string())
         ),
     }
     for pair in &standing.pairs {
-        outln!("\n{} ({})", pair.pair, pair.region);
+        outln!("\n{} ({})", esc(&pair.pair), esc(&pair.region));
         let clones: Vec<_> = pair.steps.iter().filter(|s| s.kind == "clone").collect();
         for step in pair
             .steps
@@ -114,12 +115,12 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
                 .step
                 .split_once('/')
                 .map_or(step.step.as_str(), |(_, r)| r);
-            let mut line = format!("  {:<11} {:<40}", step.status, local);
+            let mut line = format!("  {:<11} {:<40}", step.status, esc(local).to_string());
             if let Some(job) = &step.job {
                 line.push_str(&format!(
                     " job {} {} {}%: {} migrated, {} placeholders, {} failed of {}",
-                    job.job_id,
-                    job.status,
+                    esc(&job.job_id),
+                    esc(&job.status),
                     job.percent,
                     job.count_success,
                     job.count_warning,
@@ -127,7 +128,7 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
                     job.count_all
                 ));
             } else if let Some(detail) = &step.detail {
-                line.push_str(&format!(" {detail}"));
+                line.push_str(&format!(" {}", esc(detail)));
             }
             outln!("{}", line.trim_end());
         }

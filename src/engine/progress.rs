@@ -11,6 +11,7 @@ use crate::api::MigrationJob;
 use crate::graph::Step;
 
 use super::execute::Outcome;
+use crate::untrusted::esc;
 
 pub trait Reporter: Send + Sync {
     fn step_started(&self, step: &Step);
@@ -45,7 +46,12 @@ impl Reporter for PlainReporter {
     fn step_started(&self, _step: &Step) {}
 
     fn step_finished(&self, step: &Step, outcome: &Outcome) {
-        eprintln!("{:<9} {}: {}", outcome.label(), step.id, outcome.message());
+        eprintln!(
+            "{:<9} {}: {}",
+            outcome.label(),
+            esc(step.id.as_str()),
+            esc(outcome.message())
+        );
     }
 
     fn job_progress(&self, step: &Step, job: &MigrationJob) {
@@ -54,9 +60,9 @@ impl Reporter for PlainReporter {
         if last.insert(step.id.to_string(), p) != Some(p) {
             eprintln!(
                 "progress  {}: job {} {} {p}% ({} migrated, {} placeholders, {} failed of {})",
-                step.id,
-                job.job_id,
-                job.status,
+                esc(step.id.as_str()),
+                esc(&job.job_id),
+                esc(job.status.as_str()),
                 job.count_success,
                 job.count_warning,
                 job.count_failed,
@@ -101,7 +107,7 @@ impl BarReporter {
 
 impl Reporter for BarReporter {
     fn step_started(&self, step: &Step) {
-        self.overall.set_message(step.id.to_string());
+        self.overall.set_message(esc(step.id.as_str()).to_string());
     }
 
     fn step_finished(&self, step: &Step, outcome: &Outcome) {
@@ -110,8 +116,8 @@ impl Reporter for BarReporter {
             let _ = self.multi.println(format!(
                 "{:<9} {}: {}",
                 outcome.label(),
-                step.id,
-                outcome.message()
+                esc(step.id.as_str()),
+                esc(outcome.message())
             ));
         }
         if let Some(bar) = self
@@ -133,13 +139,17 @@ impl Reporter for BarReporter {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            bar.set_prefix(step.id.to_string());
+            bar.set_prefix(esc(step.id.as_str()).to_string());
             bar
         });
         bar.set_position(percent(job));
         bar.set_message(format!(
             "{} · {} migrated, {} placeholders, {} failed of {}",
-            job.status, job.count_success, job.count_warning, job.count_failed, job.count_all
+            esc(job.status.as_str()),
+            job.count_success,
+            job.count_warning,
+            job.count_failed,
+            job.count_all
         ));
     }
 }

@@ -186,11 +186,14 @@ pub fn to_csv(report: &AccountsReport) -> String {
 }
 
 fn csv_field(field: &str) -> String {
+    // Emails and errors come from the API and the journal: no control character reaches a
+    // terminal that shows the CSV, nor a spreadsheet.
+    let field = crate::untrusted::escaped(field);
     // A leading =, +, - or @ would be run as a formula by spreadsheet programs.
     let field = if field.starts_with(['=', '+', '-', '@']) {
         format!("'{field}")
     } else {
-        field.to_owned()
+        field.into_owned()
     };
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
