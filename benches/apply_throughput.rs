@@ -136,10 +136,7 @@ async fn apply_plan(
     }
     let client = builder.build().unwrap();
     let graph = StepGraph::build(&plan).unwrap();
-    let source = SecretSource {
-        base_dir: std::env::temp_dir(),
-        overlay: secrets.clone(),
-    };
+    let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
     let ctx = Arc::new(Context::new(graph, source, &client, state, true).unwrap());
     let options = ApplyOptions {
         concurrency,

@@ -129,3 +129,53 @@ fn completions_and_man_page_cover_every_command() {
         assert!(!out.stdout.is_empty());
     }
 }
+
+fn load(file: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    nylas_migrate::yaml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn production_secrets_never_reach_a_plan_from_a_fork() {
+    // GitHub: no trigger that runs a fork's code with the repository's secrets, and every job
+    // with secrets runs on a push, or on a pull request from a branch of the repository.
+    let github = load("examples/ci/github-actions.yml");
+    let triggers = github["on"].to_string();
+    assert!(!triggers.contains("pull_request_target"), "{triggers}");
+    let jobs = github["jobs"].as_object().unwrap();
+    let mut with_secrets = 0;
+    for (name, job) in jobs {
+        if !job["env"].to_string().contains("secrets.") {
+            continue;
+        }
+        with_secrets += 1;
+        let condition = job["if"].as_str().unwrap_or_default();
+        assert!(
+            condition == "github.event_name == 'push'"
+                || condition
+                    .contains("github.event.pull_request.head.repo.full_name == github.repository"),
+            "job `{name}` gets secrets under `{condition}`"
+        );
+    }
+    assert!(with_secrets >= 2, "plan and apply use secrets");
+
+    // GitLab: forks' merge requests run in the fork without this project's variables, unless
+    // the project runs them itself; the `plan` job refuses them either way.
+    let gitlab = load("examples/ci/gitlab-ci.yml");
+    for (name, job) in gitlab.as_object().unwrap() {
+        let Some(rules) = job["rules"].as_array() else {
+            continue;
+        };
+        let runs_nylas_migrate_with_network =
+            job["script"].to_string().contains("nylas-migrate plan");
+        for rule in rules {
+            let condition = rule["if"].as_str().unwrap_or_default();
+            if runs_nylas_migrate_with_network && condition.contains("merge_request_event") {
+                assert!(
+                    condition.contains("$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID"),
+                    "job `{name}` runs for forks' merge requests: {condition}"
+                );
+            }
+        }
+    }
+}

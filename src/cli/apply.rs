@@ -11,7 +11,7 @@ use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
-    QuietReporter, Reporter, SecretSource, StateLock, apply, preview,
+    QuietReporter, Reporter, StateLock, apply, preview,
 };
 use crate::untrusted::esc;
 
@@ -51,7 +51,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
     };
     let state_dir = args.target.state_dir();
-    let source = SecretSource::new(args.target.plan_dir());
+    let source = args.target.secret_source();
     let options = ApplyOptions {
         concurrency: usize::from(args.concurrency),
         fail_fast: args.fail_fast,

@@ -116,10 +116,7 @@ async fn run_twice(
     output: Output,
 ) -> Result<u8, miette::Report> {
     let client = super::setup::client(plan)?;
-    let source = SecretSource {
-        base_dir: std::env::temp_dir(),
-        overlay,
-    };
+    let source = SecretSource::new(std::env::temp_dir()).with_overlay(overlay);
     let options = ApplyOptions {
         max_poll: Duration::from_millis(500),
         ..ApplyOptions::default()

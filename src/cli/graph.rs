@@ -27,7 +27,7 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
-    let loaded = match plan::load_file(&args.plan) {
+    let loaded = match plan::load_file_with(&args.plan, &super::trust()) {
         Ok(loaded) => loaded,
         Err(invalid) => {
             print_invalid(&invalid);

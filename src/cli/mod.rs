@@ -29,6 +29,14 @@ pub const EXIT_CHANGES: u8 = 2;
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The run's opt-ins (`--allow-api-host`, `--allow-secret-dir`), set once in [`main`].
+static TRUST: std::sync::OnceLock<crate::plan::Trust> = std::sync::OnceLock::new();
+
+/// What the runner of this command allows a plan to reach beyond the defaults.
+fn trust() -> crate::plan::Trust {
+    TRUST.get().cloned().unwrap_or_default()
+}
+
 /// Whether `-q` was given.
 fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
@@ -89,6 +97,27 @@ pub struct Cli {
     /// Less on stderr: no progress lines or bars, only errors and the summary.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Let a region's `api_url` send the plan's API keys to HOST, besides Nylas's API hosts and
+    /// loopback (repeatable, or comma-separated in the variable). Given by whoever runs the
+    /// plan, since a plan cannot choose where its secrets go.
+    #[arg(
+        long = "allow-api-host",
+        value_name = "HOST",
+        global = true,
+        env = crate::plan::ALLOW_API_HOSTS_VAR,
+        value_delimiter = ','
+    )]
+    pub allow_api_hosts: Vec<String>,
+    /// Let `{ file: }` secrets be read from DIR, besides the plan's folder (repeatable, or
+    /// comma-separated in the variable).
+    #[arg(
+        long = "allow-secret-dir",
+        value_name = "DIR",
+        global = true,
+        env = crate::plan::ALLOW_SECRET_DIRS_VAR,
+        value_delimiter = ','
+    )]
+    pub allow_secret_dirs: Vec<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -149,6 +178,20 @@ pub fn main() -> ExitCode {
     };
     init_logging(cli.verbose);
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    let _ = TRUST.set(crate::plan::Trust {
+        api_hosts: cli
+            .allow_api_hosts
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect(),
+        secret_dirs: cli
+            .allow_secret_dirs
+            .iter()
+            .filter(|d| !d.as_os_str().is_empty())
+            .cloned()
+            .collect(),
+    });
     let code = match cli.command {
         Command::Validate(args) => validate::run(args, cli.output),
         Command::Schema(args) => schema::run(args),

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::setup::{self, report};
 use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::journal::StepStatus;
-use crate::engine::{Action, Context, Preview, SecretSource, preview};
+use crate::engine::{Action, Context, Preview, preview};
 use crate::graph::{StepGraph, StepKind};
 use crate::untrusted::esc;
 
@@ -37,7 +37,7 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let source = SecretSource::new(args.target.plan_dir());
+    let source = args.target.secret_source();
     let result = super::runtime().block_on(async {
         let ctx = Context::new(graph, source, &client, &state_dir, false)?;
         preview(&ctx).await

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK};
-use crate::engine::{Context, SecretSource};
+use crate::engine::Context;
 use crate::report::accounts_report;
 
 #[derive(Debug, clap::Args)]
@@ -41,7 +41,7 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let state_dir = args.target.state_dir();
-    let source = SecretSource::new(args.target.plan_dir());
+    let source = args.target.secret_source();
     let result = super::runtime().block_on(async {
         let journal = setup::existing_journal(&state_dir)?;
         let ctx = Context::new(graph, source, &client, &state_dir, false)?;

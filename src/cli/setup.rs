@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::NylasClient;
+use crate::engine::SecretSource;
 use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
 use crate::graph::StepGraph;
 use crate::plan::{self, Plan};
@@ -29,6 +30,12 @@ impl PlanArgs {
 
     pub fn plan_dir(&self) -> PathBuf {
         plan_dir(&self.plan)
+    }
+
+    /// Where this plan's secrets are read from: the environment, and files in the plan's folder
+    /// or a folder the run allows.
+    pub fn secret_source(&self) -> SecretSource {
+        SecretSource::new(self.plan_dir()).allowing(super::trust().secret_dirs)
     }
 }
 
@@ -55,7 +62,7 @@ pub fn plan_dir(plan_path: &Path) -> PathBuf {
 
 /// Loads and validates a plan and builds its graph, printing what is wrong when it cannot.
 pub fn load(path: &Path) -> Option<(Plan, StepGraph)> {
-    let plan = match plan::load_file(path) {
+    let plan = match plan::load_file_with(path, &super::trust()) {
         Ok(loaded) => loaded.plan,
         Err(invalid) => {
             print_invalid(&invalid);

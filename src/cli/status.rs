@@ -3,7 +3,7 @@
 use super::output::outln;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
-use crate::engine::{Context, SecretSource};
+use crate::engine::Context;
 use crate::report::{Standing, standing};
 use crate::untrusted::esc;
 
@@ -34,7 +34,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
         let client = setup::client(&plan)
             .map_err(|e| crate::engine::EngineError::Internal(e.to_string()))?;
-        let source = SecretSource::new(args.target.plan_dir());
+        let source = args.target.secret_source();
         let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
         standing(&ctx.graph, journal.as_ref(), Some(&ctx)).await
     });

@@ -2,11 +2,17 @@
 //! run time, with errors that name the reference and the pair but never a value.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::client::Secret;
 use crate::graph::{PairTarget, StepGraph, StepKind};
-use crate::plan::{SecretRef, SettingValue};
+use crate::plan::{ALLOW_SECRET_DIRS_VAR, SecretRef, SettingValue};
+use crate::untrusted::escaped;
+
+/// The largest secret file read. A secret is one line; a file far larger is the wrong file
+/// (and `/dev/zero` or a huge log must not be read into memory).
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// A reference that could not be read.
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
@@ -24,31 +30,47 @@ pub enum SecretError {
         pair: String,
     },
     #[error("environment variable {name} is empty ({what} of pair `{pair}`)")]
-    #[diagnostic(code(secrets::empty_env))]
+    #[diagnostic(
+        code(secrets::empty_env),
+        help(
+            "{name} is set but holds nothing (or only a byte-order mark and line breaks). In CI, a secret that is not configured for this repository, environment or branch (or a pull request from a fork) arrives as an empty string: check the secret store, then export {name} with the value"
+        )
+    )]
     EmptyEnv {
         name: String,
         what: String,
         pair: String,
     },
-    #[error("cannot read secret file {path} ({what} of pair `{pair}`): {reason}")]
+    #[error("environment variable {name} is not valid UTF-8 text ({what} of pair `{pair}`)")]
     #[diagnostic(
-        code(secrets::unreadable_file),
-        help("relative paths are relative to the plan file's folder")
+        code(secrets::not_utf8_env),
+        help("a Nylas API key or client secret is ASCII text: check how {name} is exported")
     )]
+    NotUtf8Env {
+        name: String,
+        what: String,
+        pair: String,
+    },
+    #[error("cannot read secret file {path} ({what} of pair `{pair}`): {reason}")]
+    #[diagnostic(code(secrets::unreadable_file), help("{help}"))]
     File {
         path: String,
         what: String,
         pair: String,
         reason: String,
+        help: String,
     },
 }
 
 /// Where secrets are read from: the process environment, an overlay that takes precedence
-/// (used by `demo`, which owns its simulated world's secrets), and the plan's folder for files.
+/// (used by `demo`, which owns its simulated world's secrets), and files in the plan's folder
+/// (or a folder the run allows, see [`crate::plan::Trust`]).
 #[derive(Clone, Default)]
 pub struct SecretSource {
     pub base_dir: PathBuf,
     pub overlay: HashMap<String, String>,
+    /// Folders besides `base_dir` that secret files may be read from.
+    pub allowed_dirs: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for SecretSource {
@@ -57,6 +79,7 @@ impl std::fmt::Debug for SecretSource {
         f.debug_struct("SecretSource")
             .field("base_dir", &self.base_dir)
             .field("overlay", &self.overlay.keys().collect::<Vec<_>>())
+            .field("allowed_dirs", &self.allowed_dirs)
             .finish()
     }
 }
@@ -66,7 +89,20 @@ impl SecretSource {
         SecretSource {
             base_dir: base_dir.into(),
             overlay: HashMap::new(),
+            allowed_dirs: Vec::new(),
         }
+    }
+
+    /// Values that take precedence over the environment, by variable name.
+    pub fn with_overlay(mut self, overlay: HashMap<String, String>) -> SecretSource {
+        self.overlay = overlay;
+        self
+    }
+
+    /// Folders, besides the plan's, that secret files may be read from.
+    pub fn allowing(mut self, dirs: Vec<PathBuf>) -> SecretSource {
+        self.allowed_dirs = dirs;
+        self
     }
 
     pub fn resolve(
@@ -79,12 +115,20 @@ impl SecretSource {
             SecretRef::Env(name) => {
                 let value = match self.overlay.get(name) {
                     Some(v) => v.clone(),
-                    None => std::env::var(name).map_err(|_| SecretError::MissingEnv {
-                        name: name.clone(),
-                        what: what.to_owned(),
-                        pair: pair.to_owned(),
+                    None => std::env::var(name).map_err(|e| match e {
+                        std::env::VarError::NotPresent => SecretError::MissingEnv {
+                            name: name.clone(),
+                            what: what.to_owned(),
+                            pair: pair.to_owned(),
+                        },
+                        std::env::VarError::NotUnicode(_) => SecretError::NotUtf8Env {
+                            name: name.clone(),
+                            what: what.to_owned(),
+                            pair: pair.to_owned(),
+                        },
                     })?,
                 };
+                let value = clean(value);
                 if value.is_empty() {
                     return Err(SecretError::EmptyEnv {
                         name: name.clone(),
@@ -92,23 +136,45 @@ impl SecretSource {
                         pair: pair.to_owned(),
                     });
                 }
-                Ok(Secret::new(value))
+                Ok(Secret::new(value).with_origin(format!("environment variable {name}")))
             }
             SecretRef::File(path) => {
-                let full = if path.is_absolute() {
-                    path.clone()
-                } else {
-                    self.base_dir.join(path)
-                };
-                let text = read_secret_file(&full).map_err(|reason| SecretError::File {
-                    path: full.display().to_string(),
+                let full = self.base_dir.join(path);
+                let shown = escaped(&full.display().to_string()).into_owned();
+                let fail = |problem: FileProblem| SecretError::File {
+                    path: shown.clone(),
                     what: what.to_owned(),
                     pair: pair.to_owned(),
-                    reason,
-                })?;
-                Ok(Secret::new(text))
+                    reason: problem.reason,
+                    help: problem.help,
+                };
+                self.check_inside(&full).map_err(fail)?;
+                let text = read_secret_file(&full).map_err(fail)?;
+                Ok(Secret::new(text).with_origin(format!("file {shown}")))
             }
         }
+    }
+
+    /// Refuses a file that is, once links are followed, outside the plan's folder and every
+    /// allowed one: validation checks the path as written, this checks where it leads.
+    fn check_inside(&self, full: &Path) -> Result<(), FileProblem> {
+        let real = full.canonicalize().map_err(|e| FileProblem::io(&e))?;
+        let inside = std::iter::once(&self.base_dir)
+            .chain(&self.allowed_dirs)
+            .filter_map(|dir| dir.canonicalize().ok())
+            .any(|dir| real.starts_with(dir));
+        if inside {
+            return Ok(());
+        }
+        Err(FileProblem::new(
+            format!(
+                "it leads to {}, outside the plan's folder",
+                escaped(&real.display().to_string())
+            ),
+            format!(
+                "a plan cannot read files of its choosing: keep the file in the plan's folder (not a link out of it), or allow its folder with `--allow-secret-dir DIR` or {ALLOW_SECRET_DIRS_VAR}=DIR"
+            ),
+        ))
     }
 
     /// A setting that may be literal or a reference.
@@ -125,13 +191,120 @@ impl SecretSource {
     }
 }
 
-fn read_secret_file(path: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let trimmed = text.trim_end_matches(['\n', '\r']);
-    if trimmed.is_empty() {
-        return Err("the file is empty".into());
+/// A secret as stored, without what editors and shells add around it: a UTF-8 byte-order mark
+/// (Nylas would answer 401 to a key that starts with one) and trailing line breaks.
+fn clean(mut value: String) -> String {
+    if let Some(rest) = value.strip_prefix('\u{feff}') {
+        value = rest.to_owned();
     }
-    Ok(trimmed.to_owned())
+    let end = value.trim_end_matches(['\n', '\r']).len();
+    value.truncate(end);
+    value
+}
+
+/// Why a secret file cannot be used, and what to do.
+struct FileProblem {
+    reason: String,
+    help: String,
+}
+
+impl FileProblem {
+    fn new(reason: impl Into<String>, help: impl Into<String>) -> FileProblem {
+        FileProblem {
+            reason: reason.into(),
+            help: help.into(),
+        }
+    }
+
+    fn io(err: &std::io::Error) -> FileProblem {
+        FileProblem::new(
+            err.to_string(),
+            "relative paths are relative to the plan file's folder",
+        )
+    }
+}
+
+/// Reads a secret file: a regular file (never a FIFO, which would block, or a device such as
+/// `/dev/zero`, which never ends), at most [`MAX_SECRET_FILE_BYTES`], UTF-8, cleaned of a
+/// byte-order mark and trailing line breaks, and not empty. Warns when other users can read it.
+fn read_secret_file(path: &Path) -> Result<String, FileProblem> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO for reading blocks until a writer comes; non-blocking, the open
+        // returns at once and the type check below refuses it.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| FileProblem::io(&e))?;
+    let meta = file.metadata().map_err(|e| FileProblem::io(&e))?;
+    if !meta.is_file() {
+        return Err(FileProblem::new(
+            "it is not a regular file (a folder, a pipe or a device)",
+            "point the reference at a file that holds the secret on one line",
+        ));
+    }
+    let too_big = || {
+        FileProblem::new(
+            format!(
+                "it holds more than {} KiB; a secret file holds one value",
+                MAX_SECRET_FILE_BYTES / 1024
+            ),
+            "check that the reference names the secret's file, not another one",
+        )
+    };
+    if meta.len() > MAX_SECRET_FILE_BYTES {
+        return Err(too_big());
+    }
+    warn_if_readable_by_others(path, &meta);
+    let mut bytes = Vec::new();
+    // The file may grow between the check and the read: never read past the limit.
+    (&file)
+        .take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FileProblem::io(&e))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(too_big());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        FileProblem::new(
+            "it is not UTF-8 text",
+            "a Nylas API key or client secret is ASCII text; save the file as UTF-8",
+        )
+    })?;
+    let text = clean(text);
+    if text.is_empty() {
+        return Err(FileProblem::new(
+            "the file is empty (or holds only a byte-order mark and line breaks)",
+            "write the secret on the file's first line, e.g. `printf '%s' \"$KEY\" > FILE`",
+        ));
+    }
+    Ok(text)
+}
+
+/// A warning, once per file and run, when users other than the owner can read a secret file.
+fn warn_if_readable_by_others(path: &Path, meta: &std::fs::Metadata) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o044 == 0 {
+            return;
+        }
+        let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.iter().any(|p| p == path) {
+            return;
+        }
+        warned.push(path.to_path_buf());
+        let shown = escaped(&path.display().to_string()).into_owned();
+        eprintln!(
+            "warning: secret file {shown} can be read by other users (mode {mode:04o}); make it private: chmod 600 {shown}"
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = (path, meta);
 }
 
 /// The secrets one pair needs, resolved.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use super::diagnostic::{PlanDiagnostic, SharedSource};
 use super::display::DisplayText;
 use super::model::{Pair, Plan};
+use super::trust::Trust;
 use super::{characters, inline_secret, rules, schema_check};
 use crate::untrusted::escaped;
 use crate::yaml::{self, LineIndex, Node};
@@ -40,8 +41,13 @@ pub struct InvalidPlan {
     pub diagnostics: Vec<PlanDiagnostic>,
 }
 
-/// Reads and validates the plan at `path`.
+/// Reads and validates the plan at `path`, with no opt-in (see [`Trust`]).
 pub fn load_file(path: &Path) -> Result<LoadedPlan, InvalidPlan> {
+    load_file_with(path, &Trust::default())
+}
+
+/// Reads and validates the plan at `path`, allowing what `trust` opts in to.
+pub fn load_file_with(path: &Path, trust: &Trust) -> Result<LoadedPlan, InvalidPlan> {
     // A file name can come from a glob over a pull request's files: shown escaped.
     let name = escaped(&path.display().to_string()).into_owned();
     let bytes = std::fs::read(path).map_err(|err| InvalidPlan {
@@ -55,11 +61,21 @@ pub fn load_file(path: &Path) -> Result<LoadedPlan, InvalidPlan> {
             .attach(&name, ""),
         ],
     })?;
-    load_bytes(path, &name, &bytes)
+    load_bytes_with(path, &name, &bytes, trust)
 }
 
-/// Validates a plan given as bytes (the file's content).
+/// Validates a plan given as bytes (the file's content), with no opt-in.
 pub fn load_bytes(path: &Path, name: &str, bytes: &[u8]) -> Result<LoadedPlan, InvalidPlan> {
+    load_bytes_with(path, name, bytes, &Trust::default())
+}
+
+/// Validates a plan given as bytes, allowing what `trust` opts in to.
+pub fn load_bytes_with(
+    path: &Path,
+    name: &str,
+    bytes: &[u8],
+    trust: &Trust,
+) -> Result<LoadedPlan, InvalidPlan> {
     let fail = |d: PlanDiagnostic, shown: &str| InvalidPlan {
         name: name.to_owned(),
         diagnostics: vec![d.attach(name, shown)],
@@ -98,11 +114,22 @@ pub fn load_bytes(path: &Path, name: &str, bytes: &[u8]) -> Result<LoadedPlan, I
             ));
         }
     };
-    load_str(path, name, text)
+    load_str_with(path, name, text, trust)
 }
 
-/// Validates a plan given as text.
+/// Validates a plan given as text, with no opt-in.
 pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, InvalidPlan> {
+    load_str_with(path, name, text, &Trust::default())
+}
+
+/// Validates a plan given as text, allowing what `trust` opts in to. `path` locates the plan's
+/// folder, which `{ file: }` secrets are relative to.
+pub fn load_str_with(
+    path: &Path,
+    name: &str,
+    text: &str,
+    trust: &Trust,
+) -> Result<LoadedPlan, InvalidPlan> {
     let (root, yaml_errors) = yaml::parse_collecting(text);
     // Secrets and unsafe characters are found before anything is reported, so no snippet ever
     // shows a secret (or its length) or drives the terminal.
@@ -115,7 +142,11 @@ pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, Inval
     let plan = match &root {
         Some(root) => {
             diagnostics.extend(secrets.iter().map(inline_secret::diagnostic));
-            validate_tree(root, &secrets, &mut diagnostics)
+            let plan_dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            validate_tree(root, &secrets, trust, plan_dir, &mut diagnostics)
         }
         None => None,
     };
@@ -168,6 +199,8 @@ pub fn load_str(path: &Path, name: &str, text: &str) -> Result<LoadedPlan, Inval
 fn validate_tree(
     root: &Node,
     secrets: &[inline_secret::InlineSecret],
+    trust: &Trust,
+    plan_dir: &Path,
     diagnostics: &mut Vec<PlanDiagnostic>,
 ) -> Option<Plan> {
     if matches!(root.value, yaml::Value::Null) {
@@ -191,7 +224,7 @@ fn validate_tree(
                 .collect()
         })
         .unwrap_or_default();
-    diagnostics.extend(rules::check(root, &valid_pairs));
+    diagnostics.extend(rules::check(root, &valid_pairs, trust, plan_dir));
     if !schema_errors.is_empty() || !secrets.is_empty() {
         diagnostics.extend(schema_errors);
         return None;

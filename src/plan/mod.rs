@@ -16,11 +16,13 @@ mod rules;
 mod schema;
 mod schema_check;
 mod suggest;
+pub mod trust;
 
 pub use diagnostic::PlanDiagnostic;
 pub use load::{
-    InvalidPlan, LoadedPlan, MAX_DIAGNOSTICS, MAX_PLAN_BYTES, PlanSource, load_bytes, load_file,
-    load_str,
+    InvalidPlan, LoadedPlan, MAX_DIAGNOSTICS, MAX_PLAN_BYTES, PlanSource, load_bytes,
+    load_bytes_with, load_file, load_file_with, load_str, load_str_with,
 };
 pub use model::*;
 pub use schema::{plan_schema, plan_schema_text};
+pub use trust::{ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};

@@ -2,14 +2,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::path::Path;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
 use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
-use super::model::{ConnectorFix, Pair};
+use super::model::{ConnectorFix, Pair, SecretRef, SettingValue};
 use super::suggest::did_you_mean;
+use super::trust::{self, ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
 use crate::api::ConnectorProvider;
 use crate::api::Region;
 use crate::yaml::{Node, Value};
@@ -17,7 +19,12 @@ use crate::yaml::{Node, Value};
 /// Every semantic problem in a plan, even one with schema errors: rules across pairs read the
 /// tree leniently (a pair whose name is malformed is just not compared), and rules within a
 /// pair run on every pair that fits the model (`pairs` holds them with their index).
-pub fn check(root: &Node, pairs: &[(usize, Pair)]) -> Vec<PlanDiagnostic> {
+pub fn check(
+    root: &Node,
+    pairs: &[(usize, Pair)],
+    trust: &Trust,
+    plan_dir: &Path,
+) -> Vec<PlanDiagnostic> {
     let views = PairView::all(root);
     let mut rules = Rules {
         root,
@@ -27,9 +34,10 @@ pub fn check(root: &Node, pairs: &[(usize, Pair)]) -> Vec<PlanDiagnostic> {
     rules.unique_across_pairs(&views);
     rules.after_references(&views);
     rules.after_cycles(&views);
-    rules.region_urls();
+    rules.region_urls(trust);
     for (i, pair) in pairs {
         rules.within_pair(*i, pair);
+        rules.secret_files(*i, pair, trust, plan_dir);
     }
     rules.out
 }
@@ -308,27 +316,86 @@ impl Rules<'_> {
         }
     }
 
-    fn region_urls(&mut self) {
+    fn region_urls(&mut self, trust: &Trust) {
         for region in Region::ALL {
             let pointer = format!("/regions/{region}/api_url");
-            if let Some(api_url) = self.root.pointer(&pointer).and_then(Node::as_str)
-                && let Err(problem) = check_api_url(api_url)
-            {
-                {
-                    self.out.push(
-                        PlanDiagnostic::new(
-                            "plan::bad-url",
-                            self.span(&pointer),
-                            format!("the {region} API URL {problem}"),
-                        )
-                        .label("not usable as an API base URL")
-                        .help(format!(
-                            "the default is {}; plain http is only allowed to a loopback address (a local simulator)",
-                            region.default_api_url()
-                        )),
-                    );
-                }
+            let Some(api_url) = self.root.pointer(&pointer).and_then(Node::as_str) else {
+                continue;
+            };
+            match check_api_url(api_url) {
+                Err(problem) => self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::bad-url",
+                        self.span(&pointer),
+                        format!("the {region} API URL {problem}"),
+                    )
+                    .label("not usable as an API base URL")
+                    .help(format!(
+                        "the default is {}; plain http is only allowed to a loopback address (a local simulator)",
+                        region.default_api_url()
+                    )),
+                ),
+                Ok(host) if !trust.allows_api_host(&host) => self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::api-host-not-allowed",
+                        self.span(&pointer),
+                        format!(
+                            "the {region} API URL sends the API keys to `{host}`, not a Nylas API host"
+                        ),
+                    )
+                    .label(format!(
+                        "not {} or a loopback address",
+                        trust::nylas_hosts().join(", ")
+                    ))
+                    .help(format!(
+                        "a plan cannot choose where its secrets go. If `{host}` is yours (a proxy, a staging endpoint), allow it outside the plan: \
+                         `--allow-api-host {host}` or {ALLOW_API_HOSTS_VAR}={host} in the environment of the run"
+                    )),
+                ),
+                Ok(_) => {}
             }
+        }
+    }
+
+    /// `{ file: }` secrets stay in the plan's folder unless the run allows another.
+    fn secret_files(&mut self, i: usize, pair: &Pair, trust: &Trust, plan_dir: &Path) {
+        let mut files: Vec<(String, &Path)> = Vec::new();
+        let base = format!("/pairs/{i}");
+        if let SecretRef::File(path) = &pair.v2.client_secret {
+            files.push((format!("{base}/v2/client_secret/file"), path));
+        }
+        if let SecretRef::File(path) = &pair.v3.api_key {
+            files.push((format!("{base}/v3/api_key/file"), path));
+        }
+        for (j, connector) in pair.connectors.iter().enumerate() {
+            let Some(settings) = &connector.settings else {
+                continue;
+            };
+            let settings_ptr = format!("{base}/connectors/{j}/settings");
+            if let Some(SettingValue::Secret(SecretRef::File(path))) = &settings.client_id {
+                files.push((format!("{settings_ptr}/client_id/file"), path));
+            }
+            if let Some(SecretRef::File(path)) = &settings.client_secret {
+                files.push((format!("{settings_ptr}/client_secret/file"), path));
+            }
+        }
+        for (pointer, path) in files {
+            if trust.allows_secret_path(plan_dir, path) {
+                continue;
+            }
+            let shown = path.display().to_string();
+            self.out.push(
+                PlanDiagnostic::new(
+                    "plan::secret-file-outside",
+                    self.span(&pointer),
+                    format!("the secret file `{shown}` is outside the plan's folder"),
+                )
+                .label("outside the plan's folder")
+                .help(format!(
+                    "a plan cannot read files of its choosing from the machine that runs it. Keep the file beside the plan, or allow its folder outside the plan: \
+                     `--allow-secret-dir DIR` or {ALLOW_SECRET_DIRS_VAR}=DIR in the environment of the run"
+                )),
+            );
         }
     }
 
@@ -542,7 +609,8 @@ fn pairs_in_plan(names: &[&str]) -> String {
     help
 }
 
-fn check_api_url(raw: &str) -> Result<(), String> {
+/// The API URL's host, if the URL is usable as a base URL.
+fn check_api_url(raw: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
     match url.scheme() {
         "https" => {}
@@ -553,7 +621,9 @@ fn check_api_url(raw: &str) -> Result<(), String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err("has a query or fragment".into());
     }
-    Ok(())
+    url.host_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "has no host".to_owned())
 }
 
 fn check_webhook_url(raw: &str) -> Result<(), String> {
@@ -567,12 +637,5 @@ fn check_webhook_url(raw: &str) -> Result<(), String> {
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    url.host_str().is_some_and(trust::is_loopback_host)
 }
