@@ -89,7 +89,7 @@ pub fn existing_journal(state_dir: &Path) -> Result<Option<Journal>, JournalErro
 
 /// A client whose regions are the plan's (overrides applied).
 pub fn client(plan: &Plan) -> Result<NylasClient, miette::Report> {
-    let mut builder = NylasClient::builder();
+    let mut builder = NylasClient::builder().ca_file_from_env();
     for region in Region::ALL {
         if let Some(settings) = plan.regions.get(region) {
             builder = builder

@@ -28,12 +28,18 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let result = super::runtime().block_on(async {
-        if args.offline || journal.is_none() {
-            return standing(&graph, journal.as_ref(), None).await;
+    let online = !args.offline && journal.is_some();
+    let client = match online.then(|| setup::client(&plan)).transpose() {
+        Ok(client) => client,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
         }
-        let client = setup::client(&plan)
-            .map_err(|e| crate::engine::EngineError::Internal(e.to_string()))?;
+    };
+    let result = super::runtime().block_on(async {
+        let Some(client) = client else {
+            return standing(&graph, journal.as_ref(), None).await;
+        };
         let source = args.target.secret_source();
         let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
         standing(&ctx.graph, journal.as_ref(), Some(&ctx)).await

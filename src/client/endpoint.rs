@@ -105,7 +105,7 @@ fn validate(region: Region, raw: &str) -> Result<Url, EndpointError> {
 }
 
 /// `host` as `Url::host_str` gives it: IPv6 literals in brackets.
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
     match unbracketed.parse::<IpAddr>() {
         Ok(ip) => ip.is_loopback(),

@@ -99,6 +99,41 @@ pub enum ClientError {
         help: String,
     },
 
+    /// The server's TLS certificate is not one this machine trusts (or not valid for the host).
+    /// Not transient: never retried. Nothing was sent.
+    #[error("{operation} failed: the TLS certificate of {host} was rejected: {detail}")]
+    #[diagnostic(code(nylas_migrate::api::tls_certificate))]
+    Certificate {
+        operation: Operation,
+        host: String,
+        detail: String,
+        #[help]
+        help: String,
+    },
+
+    /// The TLS handshake failed for another reason than the certificate (the server does not
+    /// speak TLS, or no protocol in common). Not transient: never retried. Nothing was sent.
+    #[error("{operation} failed: no TLS connection could be made with {host}: {detail}")]
+    #[diagnostic(code(nylas_migrate::api::tls))]
+    Tls {
+        operation: Operation,
+        host: String,
+        detail: String,
+        #[help]
+        help: String,
+    },
+
+    /// The file of extra CA certificates cannot be used.
+    #[error(
+        "cannot use the CA file {path} (from {}): {detail}",
+        super::CA_FILE_VAR
+    )]
+    #[diagnostic(
+        code(nylas_migrate::api::ca_file),
+        help("point the variable at a readable PEM file of CA certificates, or unset it")
+    )]
+    CaFile { path: String, detail: String },
+
     /// The HTTP client could not start (its TLS backend failed to initialise).
     #[error("cannot start the HTTP client: {detail}")]
     #[diagnostic(
@@ -128,9 +163,13 @@ impl ClientError {
             | ClientError::Transport { operation, .. }
             | ClientError::Ambiguous { operation, .. }
             | ClientError::Decode { operation, .. }
+            | ClientError::Certificate { operation, .. }
+            | ClientError::Tls { operation, .. }
             | ClientError::InvalidCredential { operation, .. } => Some(*operation),
             ClientError::RegionMismatch { .. } => Some(Operation::GetApplication),
-            ClientError::Setup { .. } | ClientError::Endpoint(_) => None,
+            ClientError::Setup { .. } | ClientError::CaFile { .. } | ClientError::Endpoint(_) => {
+                None
+            }
         }
     }
 

@@ -110,7 +110,11 @@ pub struct NylasClient {
 }
 
 struct Inner {
+    /// For every host but loopback: honours `HTTPS_PROXY` and the like.
     http: reqwest::Client,
+    /// For loopback hosts: never through a proxy, which would carry the Bearer key off the
+    /// machine (in clear, for plain http to a local simulator).
+    direct: reqwest::Client,
     endpoints: Endpoints,
     limiters: RateLimiters,
     retry: RetryPolicy,
@@ -139,7 +143,14 @@ pub struct NylasClientBuilder {
     jitter_seed: Option<u64>,
     observer: Option<RequestObserver>,
     connect_timeout: Duration,
+    ca_file: Option<std::path::PathBuf>,
 }
+
+/// The environment variable naming a PEM file of extra CA certificates to trust.
+pub const CA_FILE_VAR: &str = "NYLAS_MIGRATE_CA_FILE";
+
+/// The largest CA file read (a bundle of a few hundred certificates is well under it).
+const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 impl fmt::Debug for NylasClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,6 +177,7 @@ impl Default for NylasClientBuilder {
             jitter_seed: None,
             observer: None,
             connect_timeout: Duration::from_secs(10),
+            ca_file: None,
         }
     }
 }
@@ -224,19 +236,79 @@ impl NylasClientBuilder {
         self
     }
 
-    pub fn build(self) -> Result<NylasClient, ClientError> {
-        let http = reqwest::Client::builder()
+    /// Trusts the CA certificates of a PEM file as well as the operating system's store and the
+    /// bundled roots (a corporate CA that inspects TLS, a staging endpoint's own CA).
+    pub fn ca_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.ca_file = path;
+        self
+    }
+
+    /// The CA file named by [`CA_FILE_VAR`], if it is set and not empty.
+    pub fn ca_file_from_env(self) -> Self {
+        let path = std::env::var_os(CA_FILE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
+        self.ca_file(path)
+    }
+
+    fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, ClientError> {
+        let Some(path) = &self.ca_file else {
+            return Ok(Vec::new());
+        };
+        let shown = crate::untrusted::escaped(&path.display().to_string()).into_owned();
+        let fail = |detail: String| ClientError::CaFile {
+            path: shown.clone(),
+            detail,
+        };
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let mut pem = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_CA_FILE_BYTES + 1),
+            &mut pem,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        if pem.len() as u64 > MAX_CA_FILE_BYTES {
+            return Err(fail(format!(
+                "it is larger than {} MiB",
+                MAX_CA_FILE_BYTES / (1024 * 1024)
+            )));
+        }
+        let certificates =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| fail(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(fail("it holds no PEM certificate".into()));
+        }
+        Ok(certificates)
+    }
+
+    fn http_client(
+        &self,
+        roots: &[reqwest::Certificate],
+        proxies: bool,
+    ) -> Result<reqwest::Client, ClientError> {
+        let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .https_only(false)
             .connect_timeout(self.connect_timeout)
             // A redirect would carry the request (and the decision to resend it) somewhere the
             // endpoint table did not name; Nylas's API does not redirect.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("nylas-migrate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Setup {
-                detail: e.to_string(),
-            })?;
+            .user_agent(concat!("nylas-migrate/", env!("CARGO_PKG_VERSION")));
+        for root in roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        if !proxies {
+            builder = builder.no_proxy();
+        }
+        builder.build().map_err(|e| ClientError::Setup {
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn build(self) -> Result<NylasClient, ClientError> {
+        let roots = self.extra_roots()?;
+        let http = self.http_client(&roots, true)?;
+        let direct = self.http_client(&roots, false)?;
         let seed = self.jitter_seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -245,6 +317,7 @@ impl NylasClientBuilder {
         Ok(NylasClient {
             inner: Arc::new(Inner {
                 http,
+                direct,
                 endpoints: self.endpoints,
                 limiters: RateLimiters::new(
                     self.default_rate,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
@@ -48,6 +48,8 @@ pub(super) struct Failure {
     pub request_id: Option<String>,
     pub error_type: Option<String>,
     pub message: String,
+    /// A redirect's `Location` (never followed).
+    pub location: Option<String>,
 }
 
 impl AppClient {
@@ -111,6 +113,12 @@ impl AppClient {
         };
         let method = reqwest::Method::from_bytes(operation.method().as_bytes())
             .unwrap_or(reqwest::Method::GET);
+        // Loopback is never reached through a proxy (see `Inner::direct`).
+        let http = if url.host_str().is_some_and(super::endpoint::is_loopback) {
+            &self.client.inner.direct
+        } else {
+            &self.client.inner.http
+        };
 
         let mut attempt: u32 = 0;
         let mut first_send: Option<Instant> = None;
@@ -120,10 +128,7 @@ impl AppClient {
             let started = *first_send.get_or_insert_with(Instant::now);
             self.observe(&call, &url, attempt);
 
-            let mut request = self
-                .client
-                .inner
-                .http
+            let mut request = http
                 .request(method.clone(), url.clone())
                 .header(AUTHORIZATION, bearer.clone())
                 .timeout(policy.request_timeout);
@@ -146,19 +151,29 @@ impl AppClient {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
+                    let location = response
+                        .headers()
+                        .get(LOCATION)
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                     match response.bytes().await {
-                        Ok(body) => Ok((status, retry_after, body.to_vec())),
+                        Ok(body) => Ok((status, retry_after, location, body.to_vec())),
                         Err(e) => Err((e, Some(status))),
                     }
                 }
                 Err(e) => Err((e, None)),
             };
 
-            let (status, retry_after, body) = match outcome {
+            let (status, retry_after, location, body) = match outcome {
                 Ok(answer) => answer,
                 Err((error, status)) => {
                     // Only a failure to connect proves the request never left.
                     let never_sent = error.is_connect();
+                    // A TLS failure while connecting is not transient (a certificate this
+                    // machine does not trust, a server that does not speak TLS): retrying
+                    // only delays the answer and blames the network.
+                    if never_sent && let Some(problem) = tls_problem(&error) {
+                        return Err(self.tls_error(operation, problem));
+                    }
                     let detail = describe_transport_error(&error);
                     tracing::warn!(
                         operation = %operation,
@@ -200,7 +215,8 @@ impl AppClient {
             if (200..300).contains(&status) {
                 return Ok(Ok(Success { status, body }));
             }
-            let failure = decode_failure(status, &body);
+            let mut failure = decode_failure(status, &body);
+            failure.location = location;
             match status {
                 429 => {
                     // Nylas refused the request: nothing happened, any operation may be resent.
@@ -386,13 +402,60 @@ impl AppClient {
         }
     }
 
+    /// The error for a TLS failure while connecting: what kind, which host, what to do.
+    fn tls_error(&self, operation: Operation, problem: TlsProblem) -> ClientError {
+        let host = self.base_url.host_str().unwrap_or_default().to_owned();
+        let region = self.region;
+        match problem {
+            TlsProblem::Certificate(detail) => ClientError::Certificate {
+                operation,
+                help: format!(
+                    "this is a certificate problem, not a network one, so it was not retried and \
+                     nothing was sent. Check that region {region}'s api_url names the right host \
+                     ({}). If your network inspects TLS with its own CA, install that CA in the \
+                     operating system's certificate store, or set {}=/path/to/ca.pem",
+                    self.base_url,
+                    super::CA_FILE_VAR
+                ),
+                host,
+                detail,
+            },
+            TlsProblem::Handshake(detail) => ClientError::Tls {
+                operation,
+                help: format!(
+                    "{} did not complete a TLS handshake, so nothing was sent. If it serves plain \
+                     http (such as the local simulator), write region {region}'s api_url with \
+                     http:// (allowed for loopback addresses only)",
+                    self.base_url
+                ),
+                host,
+                detail,
+            },
+        }
+    }
+
     pub(super) fn api_error(
         &self,
         operation: Operation,
-        failure: Failure,
+        mut failure: Failure,
         attempts: u32,
     ) -> ClientError {
-        let help = self.help_for(operation, failure.status);
+        if (300..400).contains(&failure.status) && failure.message.is_empty() {
+            failure.message = "a redirect, not followed".into();
+        }
+        let help = match (failure.status, &failure.location) {
+            (300..=399, location) => format!(
+                "the server answered with a redirect{}, which is not followed: the API key is only \
+                 sent where region {}'s api_url ({}) points. Check that URL (https, no extra path)",
+                location
+                    .as_deref()
+                    .map(|l| format!(" to {l}"))
+                    .unwrap_or_default(),
+                self.region,
+                self.base_url
+            ),
+            _ => self.help_for(operation, failure.status),
+        };
         ClientError::Api {
             operation,
             status: failure.status,
@@ -470,11 +533,13 @@ fn decode_failure(status: u16, body: &[u8]) -> Failure {
             request_id: Some(parsed.request_id),
             error_type: parsed.error.error_type,
             message: parsed.error.message.unwrap_or_default(),
+            location: None,
         },
         Err(_) => Failure {
             status,
             request_id: request_id_of(body),
             error_type: None,
+            location: None,
             message: if body.is_empty() {
                 String::new()
             } else {
@@ -513,6 +578,61 @@ fn describe_decode_error(error: &serde_json::Error) -> String {
         }
     }
     out
+}
+
+/// A TLS failure found among a connection error's causes.
+enum TlsProblem {
+    /// The certificate was rejected: why, in words.
+    Certificate(String),
+    /// Another handshake failure (not TLS at all, no common protocol): rustls's words.
+    Handshake(String),
+}
+
+/// The TLS failure behind `error`, if its causes hold a `rustls::Error`. The TLS layers wrap it
+/// in `io::Error`s (two, nested), whose `source` skips the wrapped error, so each `io::Error`'s
+/// inner error is looked into as well.
+fn tls_problem(error: &reqwest::Error) -> Option<TlsProblem> {
+    fn rustls_in<'a>(
+        mut error: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a rustls::Error> {
+        loop {
+            if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            let io = error.downcast_ref::<std::io::Error>()?;
+            error = io.get_ref()?;
+        }
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        let tls = rustls_in(cause);
+        if let Some(tls) = tls {
+            return Some(match tls {
+                rustls::Error::InvalidCertificate(reason) => {
+                    TlsProblem::Certificate(describe_certificate_error(reason))
+                }
+                other => TlsProblem::Handshake(other.to_string()),
+            });
+        }
+        source = cause.source();
+    }
+    None
+}
+
+fn describe_certificate_error(reason: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    let words = match reason {
+        E::UnknownIssuer => "it is not signed by an authority this machine trusts",
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            "it is not valid for this host name"
+        }
+        E::Expired | E::ExpiredContext { .. } => "it has expired",
+        E::NotValidYet | E::NotValidYetContext { .. } => "it is not valid yet",
+        E::Revoked => "it has been revoked",
+        E::BadSignature | E::BadEncoding => "it is malformed or badly signed",
+        _ => "it is not acceptable",
+    };
+    format!("{words} ({reason:?})")
 }
 
 /// The error and its causes, without the URL's query (account IDs are not secret, but an error
