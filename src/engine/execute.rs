@@ -99,7 +99,7 @@ impl Run<'_> {
         match self.try_step(step, grants).await {
             Ok(outcome) => outcome,
             Err(err) => {
-                let message = err.to_string();
+                let message = err.outcome_message();
                 let record = StepRecord {
                     error: Some(message.clone()),
                     request_id: err.request_id(),

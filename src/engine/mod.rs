@@ -78,3 +78,27 @@ impl From<SecretError> for EngineError {
         EngineError::Secrets(vec![err])
     }
 }
+
+impl EngineError {
+    /// The error as a step's outcome shows it: the error and, for those a person must fix
+    /// outside the plan's steps (a key Nylas rejects, a certificate, a redirect, a secret that
+    /// cannot be read), what to do, as `plan` shows it.
+    pub fn outcome_message(&self) -> String {
+        let needs_help = match self {
+            EngineError::Client(e) => {
+                matches!(e.status(), Some(300..=399 | 401 | 403))
+                    || matches!(
+                        **e,
+                        crate::client::ClientError::Certificate { .. }
+                            | crate::client::ClientError::Tls { .. }
+                    )
+            }
+            EngineError::Secrets(_) => true,
+            _ => false,
+        };
+        match miette::Diagnostic::help(self) {
+            Some(help) if needs_help => format!("{self}. {help}"),
+            _ => self.to_string(),
+        }
+    }
+}

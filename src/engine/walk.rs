@@ -123,7 +123,7 @@ pub async fn apply(
                         grant_index(&ctx, step.pair)
                             .await
                             .map(Arc::new)
-                            .map_err(|err| err.to_string())
+                            .map_err(|err| err.outcome_message())
                     })
                     .await;
                 match observed {
