@@ -396,3 +396,71 @@ async fn secret_files_are_read_carefully() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_folder_and_reports_are_private_and_fingerprints_are_per_pair() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = common::rehearsal::start(common::rehearsal::EVERY_STEP_KIND, 60, |_, _| {}).await;
+    let state = r.dir.path().join("state");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let plan = r.plan_arg();
+    let out = r
+        .run(&["apply", &plan, "--state", &state_arg, "--yes"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = r.dir.path().join("report.csv");
+    let out = r
+        .run(&[
+            "report",
+            &plan,
+            "--state",
+            &state_arg,
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700, "state folder");
+    let mut files = vec![report.clone()];
+    for entry in std::fs::read_dir(&state).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in ["journal.sqlite", "lock", "fingerprint.key", "report.csv"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    // WAL and shared memory while a journal is open.
+    let journal = nylas_migrate::engine::Journal::open(&state).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let path = state.join(format!("journal.sqlite{suffix}"));
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+
+    // Both pairs write the same Azure secret: the journal does not show it.
+    let fingerprint = |step: &str| {
+        let state = journal
+            .step(&nylas_migrate::graph::StepId::new_raw(step))
+            .unwrap()
+            .unwrap();
+        state.record.fingerprints.clone()
+    };
+    let alpha = fingerprint("alpha/connector/microsoft");
+    let beta = fingerprint("beta/connector/microsoft");
+    assert_eq!(alpha.len(), 1);
+    assert_ne!(alpha, beta, "one secret, two pairs, two fingerprints");
+}

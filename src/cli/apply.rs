@@ -58,7 +58,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         max_poll: Duration::from_secs(5),
     };
     super::runtime().block_on(async move {
-        if let Err(e) = std::fs::create_dir_all(&state_dir) {
+        if let Err(e) = crate::engine::private::create_dir(&state_dir) {
             report(miette::miette!(
                 "cannot create state folder {}: {e}",
                 state_dir.display()

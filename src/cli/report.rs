@@ -64,7 +64,8 @@ pub fn run(args: Args) -> u8 {
     };
     match &args.out {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
+            // Private (0600): the rows hold users' emails.
+            if let Err(e) = crate::engine::private::write(path, text.as_bytes()) {
                 report(miette::miette!("cannot write {}: {e}", path.display()));
                 return EXIT_FAILURE;
             }

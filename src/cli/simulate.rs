@@ -83,7 +83,8 @@ pub fn run(args: Args) -> u8 {
         None => World::generate(args.accounts.unwrap_or(DEFAULT_ACCOUNTS), args.seed),
     };
     if let Some(path) = &args.write_world
-        && let Err(err) = std::fs::write(path, world.to_yaml())
+        // Private (0600): it holds the simulated apps' secrets and keys.
+        && let Err(err) = crate::engine::private::write(path, world.to_yaml().as_bytes())
     {
         eprintln!("error: cannot write {}: {err}", path.display());
         return EXIT_FAILURE;

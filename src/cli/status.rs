@@ -64,25 +64,7 @@ pub fn run(args: Args, output: Output) -> u8 {
 }
 
 fn when(unix: i64) -> String {
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm), to print UTC times
-    // without a date library.
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    crate::engine::journal::format_utc(unix)
 }
 
 fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Path) {

@@ -46,7 +46,7 @@ impl Context {
             .map(|(pair, secrets)| client.app(app_config(pair, secrets)))
             .collect();
         if create_state {
-            std::fs::create_dir_all(state_dir).map_err(|source| EngineError::State {
+            super::private::create_dir(state_dir).map_err(|source| EngineError::State {
                 path: state_dir.display().to_string(),
                 source,
             })?;

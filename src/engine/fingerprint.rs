@@ -38,28 +38,53 @@ impl Fingerprinter {
         }
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path)?;
+        let mut file = super::private::open(
+            &path,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true),
+        )?;
         file.write_all(&key)?;
         file.sync_all()?;
         Ok(Fingerprinter { key })
     }
 
-    /// `hmac-sha256:<hex>` of the secret under this state's key.
-    pub fn fingerprint(&self, secret: &Secret) -> String {
+    /// `hmac-sha256:<hex>` of the secret under this state's key, keyed by the pair too: the
+    /// same secret in two pairs has two fingerprints, so the journal does not show that two
+    /// pairs share a secret.
+    pub fn fingerprint(&self, pair: &str, secret: &Secret) -> String {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
             // HMAC takes keys of any length; this branch cannot be reached.
             return String::new();
         };
+        // The pair's length first, so that no pair name and secret run into another's.
+        mac.update(&(pair.len() as u64).to_be_bytes());
+        mac.update(pair.as_bytes());
         mac.update(secret.expose().as_bytes());
         let digest = mac.finalize().into_bytes();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("hmac-sha256:{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_secret_in_two_pairs_has_two_fingerprints() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fingerprinter::load_or_create(dir.path()).unwrap();
+        let secret = Secret::new("azure-client-secret".into());
+        let alpha = f.fingerprint("alpha", &secret);
+        assert_ne!(alpha, f.fingerprint("beta", &secret));
+        assert_eq!(alpha, f.fingerprint("alpha", &secret), "stable per pair");
+        assert!(!alpha.contains("azure"));
+        // A pair name and a secret cannot run into another pair's.
+        assert_ne!(
+            f.fingerprint("ab", &Secret::new("c".into())),
+            f.fingerprint("a", &Secret::new("bc".into()))
+        );
     }
 }

@@ -145,7 +145,32 @@ pub struct Journal {
     path: PathBuf,
 }
 
-fn now() -> i64 {
+/// A journal timestamp (seconds since the epoch) as a UTC date and time, e.g.
+/// `2026-11-21 22:26:40 UTC`.
+pub fn format_utc(unix: i64) -> String {
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm), to print UTC times
+    // without a date library.
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -159,6 +184,13 @@ impl Journal {
             path: path.display().to_string(),
             source,
         };
+        // Created private (0600) before SQLite opens it: SQLite gives the WAL and shared-memory
+        // files the database file's mode. An existing journal is made private too (best
+        // effort: a journal another user owns is still read).
+        if !path.exists() {
+            super::private::open(&path, std::fs::OpenOptions::new().write(true).create(true))
+                .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        }
         let conn = Connection::open(&path).map_err(err)?;
         // WAL survives a killed process with every committed write; NORMAL sync is enough for
         // that (only an OS crash could lose the last transactions, and those are re-observed).
@@ -192,6 +224,11 @@ impl Journal {
              );",
         )
         .map_err(err)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = super::private::tighten(Path::new(&file));
+        }
         Ok(Journal {
             conn: Mutex::new(conn),
             path,

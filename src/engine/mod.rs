@@ -16,6 +16,7 @@ pub mod journal;
 pub mod lock;
 pub mod observe;
 pub mod preview;
+pub mod private;
 pub mod progress;
 pub mod secrets;
 pub mod walk;

@@ -286,7 +286,7 @@ pub fn desired_connector(
                     pair,
                 )?;
                 if let Some(f) = &ctx.fingerprinter {
-                    fingerprints.push(("client_secret".to_owned(), f.fingerprint(&secret)));
+                    fingerprints.push(("client_secret".to_owned(), f.fingerprint(pair, &secret)));
                 }
                 map.insert("client_secret".into(), secret.expose().into());
             }
