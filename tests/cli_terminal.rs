@@ -307,3 +307,184 @@ fn a_plan_with_an_escape_sequence_in_a_webhook_url_is_invalid() {
     let out = run(&["validate", plan.to_str().unwrap()]);
     assert!(stderr(&out).contains("plan.yaml:9:14"), "{}", stderr(&out));
 }
+
+/// Whether `shell` can be run; if not, says so (the test is skipped, not passed silently).
+fn shell_available(shell: &str) -> bool {
+    let found = std::process::Command::new(shell)
+        .arg("-c")
+        .arg("exit 0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipping: {shell} is not installed here (Debian: apt-get install {shell})");
+    }
+    found
+}
+
+/// Runs `program args` with a deadline, killing it past that; its stdout.
+fn run_shell(program: &str, args: &[&str], deadline: std::time::Duration) -> String {
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + deadline;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The generated completion script for `shell`, written into a fresh folder as `name`.
+fn completion_script(shell: &str, name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let out = run(&["completions", shell]);
+    assert_eq!(out.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, &out.stdout).unwrap();
+    (dir, path)
+}
+
+const SHELL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every completion bash offers for the words typed so far (the last one being completed), as
+/// the shell itself computes them: the script is sourced, and the function it registers for
+/// `nylas-migrate` runs with `COMP_WORDS` and `COMP_CWORD` set as readline sets them.
+fn bash_completions(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let cword = words.len() - 1;
+    let previous = if cword > 0 { words[cword - 1] } else { "" };
+    let program = format!(
+        "source '{}'\n\
+         fn=$(complete -p nylas-migrate | sed -E 's/.*-F ([^ ]+).*/\\1/')\n\
+         COMP_WORDS=({})\nCOMP_CWORD={cword}\n\
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n\
+         \"$fn\" nylas-migrate '{}' '{previous}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words[cword],
+    );
+    run_shell(
+        "bash",
+        &["--norc", "--noprofile", "-c", &program],
+        SHELL_DEADLINE,
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+#[test]
+fn bash_completes_flags_and_values_past_the_first_word() {
+    if !shell_available("bash") {
+        return;
+    }
+    let (_dir, script) = completion_script("bash", "nylas-migrate.bash");
+    let flags = bash_completions(&script, &["nylas-migrate", "apply", "--"]);
+    for flag in ["--yes", "--concurrency", "--fail-fast", "--state"] {
+        assert!(flags.iter().any(|f| f == flag), "{flag} in {flags:?}");
+    }
+    let values = bash_completions(
+        &script,
+        &["nylas-migrate", "graph", "p.yaml", "--format", ""],
+    );
+    assert_eq!(values, ["dot", "mermaid"]);
+    let commands = bash_completions(&script, &["nylas-migrate", "ap"]);
+    assert_eq!(commands, ["apply"]);
+    let shells = bash_completions(&script, &["nylas-migrate", "completions", "f"]);
+    assert_eq!(shells, ["fish"]);
+}
+
+/// Every completion zsh offers after typing `line` and Tab, in an interactive zsh on a pseudo
+/// terminal (zpty) with the completion system loaded and the script on `fpath`: `compadd` is
+/// wrapped to print each match, and the first completion ends the shell.
+fn zsh_completions(dir: &std::path::Path, line: &str) -> Vec<String> {
+    let driver = dir.join("drive.zsh");
+    std::fs::write(
+        &driver,
+        r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z 'compadd () {
+  if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
+  typeset -a __hits; builtin compadd -A __hits "$@"; local r=$?
+  local h; for h in $__hits; do print -r -- "<""M>$h"; done
+  return r
+}'
+zpty -w z 'finish () { print -r -- "<""END>"; exit }; comppostfuncs=(finish); bindkey "^I" complete-word'
+zpty -w -n z "$2"$'\t'
+while zpty -r z line; do
+  [[ $line == *'<END>'* ]] && break
+  [[ $line == *'<M>'* ]] && print -r -- "${line#*<M>}"
+done
+zpty -d z
+"#,
+    )
+    .unwrap();
+    run_shell(
+        "zsh",
+        &["-f", driver.to_str().unwrap(), dir.to_str().unwrap(), line],
+        SHELL_DEADLINE,
+    )
+    .lines()
+    .map(|l| l.trim().to_owned())
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
+#[test]
+fn zsh_completes_flags_and_values_past_the_first_word() {
+    if !shell_available("zsh") {
+        return;
+    }
+    let (dir, _script) = completion_script("zsh", "_nylas-migrate");
+    let flags = zsh_completions(dir.path(), "nylas-migrate apply --");
+    for flag in ["--yes", "--concurrency", "--fail-fast", "--state"] {
+        assert!(flags.iter().any(|f| f == flag), "{flag} in {flags:?}");
+    }
+    let values = zsh_completions(dir.path(), "nylas-migrate graph p.yaml --format ");
+    assert!(
+        values.contains(&"dot".to_owned()) && values.contains(&"mermaid".to_owned()),
+        "{values:?}"
+    );
+}
+
+/// What fish offers for `line` (`complete -C`, fish's own completion of a command line).
+fn fish_completions(script: &std::path::Path, line: &str) -> Vec<String> {
+    let program = format!("source '{}'; complete -C '{line}'", script.display());
+    run_shell("fish", &["--no-config", "-c", &program], SHELL_DEADLINE)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn fish_completes_flags_and_values_past_the_first_word() {
+    if !shell_available("fish") {
+        return;
+    }
+    let (_dir, script) = completion_script("fish", "nylas-migrate.fish");
+    let flags = fish_completions(&script, "nylas-migrate apply --");
+    for flag in ["--yes", "--concurrency", "--fail-fast", "--state"] {
+        assert!(flags.iter().any(|f| f == flag), "{flag} in {flags:?}");
+    }
+    let values = fish_completions(&script, "nylas-migrate graph p.yaml --format ");
+    assert_eq!(values, ["dot", "mermaid"]);
+}
