@@ -119,7 +119,7 @@ fn completions_and_man_page_cover_every_command() {
     ] {
         assert!(bash.contains(command), "bash completions miss {command}");
         assert!(
-            man.contains(&format!("nylas-migrate-{command}")),
+            man.contains(&format!(".SS \"nylas-migrate {command}\"")),
             "man page misses {command}"
         );
     }

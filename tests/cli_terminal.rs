@@ -488,3 +488,51 @@ fn fish_completes_flags_and_values_past_the_first_word() {
     let values = fish_completions(&script, "nylas-migrate graph p.yaml --format ");
     assert_eq!(values, ["dot", "mermaid"]);
 }
+
+#[test]
+fn the_man_page_has_standard_sections_and_refers_only_to_pages_that_exist() {
+    // One page on stdout: every command in it, nothing referred to elsewhere.
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = stdout(&out);
+    assert_eq!(page.matches(".TH ").count(), 1, "one page");
+    assert!(!page.contains("EXTRA"), "no section named EXTRA");
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "OPTIONS",
+        "COMMANDS",
+        "\"EXIT STATUS\"",
+        "ENVIRONMENT",
+    ] {
+        assert!(page.contains(&format!(".SH {section}")), "{section}");
+    }
+    assert!(!page.contains("(1)"), "no reference to another page");
+
+    // A page per command: every reference names a page that was written.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert!(pages.len() >= 12, "{pages:?}");
+    for file in &pages {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert_eq!(text.matches(".TH ").count(), 1, "{file}");
+        assert!(!text.contains("EXTRA"), "{file}");
+        let plain = text.replace("\\-", "-");
+        for (at, _) in plain.match_indices("(1)") {
+            let start = plain[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(0, |i| i + 1);
+            let referred = format!("{}.1", &plain[start..at]);
+            assert!(
+                pages.contains(&referred),
+                "{file} refers to {referred}, which was not written"
+            );
+        }
+    }
+}

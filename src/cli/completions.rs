@@ -1,10 +1,10 @@
-//! `nylas-migrate completions SHELL` and `nylas-migrate man`: generated from the clap
-//! definitions, so they always match the commands and flags that exist.
+//! `nylas-migrate completions SHELL`: generated from the clap definitions, so they always
+//! match the commands and flags that exist.
 
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use super::{Cli, EXIT_FAILURE, EXIT_OK};
+use super::{Cli, EXIT_OK};
 
 #[derive(Debug, clap::Args)]
 pub struct CompletionArgs {
@@ -37,28 +37,4 @@ fn fix_bash(script: &[u8]) -> Vec<u8> {
     let right = BIN.replace('-', "__");
     text.replace(&format!("{wrong}__subcmd__"), &format!("{right}__subcmd__"))
         .into_bytes()
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ManArgs {}
-
-/// Prints the man page (roff) of the command and all its subcommands, one after another:
-/// `nylas-migrate man > nylas-migrate.1`.
-pub fn man(_args: ManArgs) -> u8 {
-    let command = Cli::command();
-    let mut out = std::io::stdout();
-    if clap_mangen::Man::new(command.clone())
-        .render(&mut out)
-        .is_err()
-    {
-        return EXIT_FAILURE;
-    }
-    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
-        let name = format!("nylas-migrate-{}", sub.get_name());
-        let page = clap_mangen::Man::new(sub.clone().display_name(name));
-        if page.render(&mut out).is_err() {
-            return EXIT_FAILURE;
-        }
-    }
-    EXIT_OK
 }

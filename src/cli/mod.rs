@@ -5,6 +5,7 @@ mod completions;
 mod demo;
 mod diagnostics;
 mod graph;
+mod man;
 pub(crate) mod output;
 mod plan;
 mod report;
@@ -158,8 +159,9 @@ pub enum Command {
     Demo(demo::Args),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionArgs),
-    /// Print the man page (roff), e.g. `nylas-migrate man > nylas-migrate.1`.
-    Man(completions::ManArgs),
+    /// Print the manual (roff): `nylas-migrate man > nylas-migrate.1`, or a page per command
+    /// with `--dir DIR`.
+    Man(man::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -203,7 +205,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args, cli.output),
         Command::Report(args) => report::run(args),
         Command::Completions(args) => completions::completions(args),
-        Command::Man(args) => completions::man(args),
+        Command::Man(args) => man::man(args),
     };
     ExitCode::from(code)
 }
