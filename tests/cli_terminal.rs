@@ -536,3 +536,85 @@ fn the_man_page_has_standard_sections_and_refers_only_to_pages_that_exist() {
         }
     }
 }
+
+/// Runs `cmd` with its stderr on a pseudo terminal (stdin and stdout not); what the terminal
+/// received.
+#[cfg(unix)]
+fn stderr_on_a_terminal(mut cmd: std::process::Command) -> (std::process::ExitStatus, Vec<u8>) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the given places; the rest may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are owned here only.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    // `cmd` holds a copy of the slave end until dropped; the reader sees EOF (EIO) only once
+    // every copy is closed.
+    drop(cmd);
+    let reader = std::thread::spawn(move || {
+        let mut file = std::fs::File::from(master);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let status = child.wait().unwrap();
+    (status, reader.join().unwrap())
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_means_no_progress_bars_on_a_terminal() {
+    let r = one_pair().await;
+    let plan = r.plan_arg();
+    let state = r.dir.path().join("with-bars");
+    let state = state.to_str().unwrap().to_owned();
+    // Control: on a terminal, without NO_COLOR, bars are drawn with escape sequences.
+    let mut with_bars = r.command(&["apply", &plan, "--yes", "--state", &state]);
+    with_bars.env_remove("NO_COLOR");
+    let (status, terminal) = tokio::task::spawn_blocking(move || stderr_on_a_terminal(with_bars))
+        .await
+        .unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&terminal));
+    assert!(
+        terminal.contains(&0x1b),
+        "bars on a terminal: {}",
+        String::from_utf8_lossy(&terminal).escape_debug()
+    );
+
+    // NO_COLOR: plain lines, not one escape sequence.
+    let state = r.dir.path().join("no-color");
+    let state = state.to_str().unwrap().to_owned();
+    let mut plain = r.command(&["apply", &plan, "--yes", "--state", &state]);
+    plain.env("NO_COLOR", "1");
+    let (status, terminal) = tokio::task::spawn_blocking(move || stderr_on_a_terminal(plain))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&terminal);
+    assert!(status.success(), "{text}");
+    assert!(!terminal.contains(&0x1b), "{}", text.escape_debug());
+    assert!(
+        text.contains("unchanged solo/link") || text.contains("solo/link"),
+        "{text}"
+    );
+}

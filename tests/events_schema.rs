@@ -87,3 +87,42 @@ async fn plan_and_status_events_fit_the_schema() {
     );
     assert_eq!(events, ["status"]);
 }
+
+#[test]
+fn graph_and_schema_honour_output_json() {
+    let v = validator();
+    let out = run(&["--output", "json", "graph", "examples/production.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(check(&v, &stdout(&out)), ["graph"]);
+    let graph: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(graph["steps"].as_array().unwrap().len() > 5);
+    assert!(!graph["edges"].as_array().unwrap().is_empty());
+
+    let out = run(&["--output", "json", "schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(check(&v, &stdout(&out)), ["schema"]);
+    let event: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/plan.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(event["schema"], committed);
+}
+
+#[test]
+fn commands_without_events_refuse_output_json() {
+    for args in [
+        &["--output", "json", "report", "examples/production.yaml"][..],
+        &["--output", "json", "completions", "bash"],
+        &["--output", "json", "man"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            common::stderr(&out).contains("`--output json` has no meaning"),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+    }
+}

@@ -104,7 +104,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
             Output::Human if super::quiet() => Arc::new(QuietReporter),
-            Output::Human if std::io::stderr().is_terminal() => {
+            Output::Human if super::progress_bars() => {
                 Arc::new(BarReporter::new(ctx.graph.len() as u64))
             }
             Output::Human => Arc::new(PlainReporter::new()),

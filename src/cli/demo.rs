@@ -5,7 +5,6 @@
 
 use super::output::outln;
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,7 +131,7 @@ async fn run_twice(
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
             Output::Human if super::quiet() => Arc::new(QuietReporter),
-            Output::Human if std::io::stderr().is_terminal() => Arc::new(BarReporter::new(steps)),
+            Output::Human if super::progress_bars() => Arc::new(BarReporter::new(steps)),
             Output::Human => Arc::new(PlainReporter::new()),
         };
         let writes_before = sim.stats().writes();

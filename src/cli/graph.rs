@@ -1,12 +1,12 @@
 //! `nylas-migrate graph PLAN`: the step graph as DOT or Mermaid.
 
-use super::output::out;
+use super::output::{out, outln};
 use std::path::PathBuf;
 
 use clap::ValueEnum;
 
 use super::diagnostics::print_invalid;
-use super::{EXIT_FAILURE, EXIT_OK};
+use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::graph::{StepGraph, to_dot, to_mermaid};
 use crate::plan;
 
@@ -15,7 +15,8 @@ pub struct Args {
     /// The plan file.
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
-    /// Graphviz DOT (`dot -Tsvg`) or a Mermaid flowchart (renders in GitHub Markdown).
+    /// Graphviz DOT (`dot -Tsvg`) or a Mermaid flowchart (renders in GitHub Markdown); with
+    /// `--output json`, one `graph` event with the steps and edges instead.
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     pub format: Format,
 }
@@ -26,7 +27,7 @@ pub enum Format {
     Mermaid,
 }
 
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args, output: Output) -> u8 {
     let loaded = match plan::load_file_with(&args.plan, &super::trust()) {
         Ok(loaded) => loaded,
         Err(invalid) => {
@@ -36,9 +37,10 @@ pub fn run(args: Args) -> u8 {
     };
     match StepGraph::build(&loaded.plan) {
         Ok(graph) => {
-            match args.format {
-                Format::Dot => out!("{}", to_dot(&graph)),
-                Format::Mermaid => out!("{}", to_mermaid(&graph)),
+            match (output, args.format) {
+                (Output::Json, _) => outln!("{}", to_json(&graph)),
+                (Output::Human, Format::Dot) => out!("{}", to_dot(&graph)),
+                (Output::Human, Format::Mermaid) => out!("{}", to_mermaid(&graph)),
             }
             EXIT_OK
         }
@@ -47,4 +49,29 @@ pub fn run(args: Args) -> u8 {
             EXIT_FAILURE
         }
     }
+}
+
+/// The graph as one JSON event: every step (ID, kind, pair) in order, and every edge.
+fn to_json(graph: &StepGraph) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = graph
+        .steps()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id.as_str(),
+                "kind": s.kind.name(),
+                "pair": graph.pair_of(s).name,
+            })
+        })
+        .collect();
+    let edges: Vec<[&str; 2]> = graph
+        .edges()
+        .map(|(from, to)| [from.id.as_str(), to.id.as_str()])
+        .collect();
+    serde_json::json!({
+        "v": 1,
+        "event": "graph",
+        "plan": graph.plan_name(),
+        "steps": steps,
+        "edges": edges,
+    })
 }

@@ -17,7 +17,7 @@ mod validate;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Exit code: success (for `validate`: every plan is valid).
 pub const EXIT_OK: u8 = 0;
@@ -62,6 +62,17 @@ fn init_logging(verbose: u8) {
         )
         .with_target(false)
         .try_init();
+}
+
+/// Whether `NO_COLOR` asks for plain output (set and not empty, as no-color.org defines it).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Whether progress bars may be drawn: stderr is a terminal and `NO_COLOR` is not set (it asks
+/// for plain text, and bars are drawn with the same escape sequences as colours).
+fn progress_bars() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color()
 }
 
 /// The async runtime the networked commands run on.
@@ -164,6 +175,16 @@ pub enum Command {
     Man(man::ManArgs),
 }
 
+/// For a command whose output is not events, why `--output json` is refused and what to use.
+fn no_json_output(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Report(_) => Some("report writes CSV or JSON documents; use `--format json`"),
+        Command::Completions(_) => Some("it prints a shell script"),
+        Command::Man(_) => Some("it prints a roff manual"),
+        _ => None,
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -194,10 +215,21 @@ pub fn main() -> ExitCode {
             .cloned()
             .collect(),
     });
+    if cli.output == Output::Json
+        && let Some(instead) = no_json_output(&cli.command)
+    {
+        let _ = Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("`--output json` has no meaning for this command: {instead}"),
+            )
+            .print();
+        return ExitCode::from(EXIT_USAGE);
+    }
     let code = match cli.command {
         Command::Validate(args) => validate::run(args, cli.output),
-        Command::Schema(args) => schema::run(args),
-        Command::Graph(args) => graph::run(args),
+        Command::Schema(args) => schema::run(args, cli.output),
+        Command::Graph(args) => graph::run(args, cli.output),
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(args, cli.output),
         Command::Apply(args) => apply::run(args, cli.output),

@@ -1,12 +1,19 @@
 //! `nylas-migrate schema`: the plan's JSON Schema.
 
-use super::EXIT_OK;
 use super::output::out;
+use super::{EXIT_OK, Output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args) -> u8 {
-    out!("{}", crate::plan::plan_schema_text());
+pub fn run(_args: Args, output: Output) -> u8 {
+    match output {
+        Output::Human => out!("{}", crate::plan::plan_schema_text()),
+        // One line, like every event: the schema itself under `schema`.
+        Output::Json => out!(
+            "{}\n",
+            serde_json::json!({"v": 1, "event": "schema", "schema": crate::plan::plan_schema()})
+        ),
+    }
     EXIT_OK
 }
