@@ -1,5 +1,6 @@
-//! How the binary behaves on a terminal and in a pipeline: how it ends (closed pipes, Ctrl-C),
-//! what it prints for people (escaped, aligned, pluralised), shell completions and the man page.
+//! The command line as a user meets it, on a terminal and in a pipeline: how it ends (closed
+//! pipes, Ctrl-C), what it prints for people (escaped, aligned, pluralised), shell completions,
+//! the man page, and going from the simulator to a plan.
 
 mod common;
 
@@ -616,5 +617,159 @@ async fn no_color_means_no_progress_bars_on_a_terminal() {
     assert!(
         text.contains("unchanged solo/link") || text.contains("solo/link"),
         "{text}"
+    );
+}
+
+/// `nylas-migrate simulate ARGS` in the background, until its JSON line says it listens.
+struct Simulate {
+    child: std::process::Child,
+    urls: serde_json::Value,
+}
+
+impl Simulate {
+    fn start(args: &[&str]) -> Simulate {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+            .arg("simulate")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        // A bound on a hang, not a wait for success: the line comes as soon as it listens.
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("simulate prints its URLs");
+        let urls = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+        Simulate { child, urls }
+    }
+}
+
+impl Drop for Simulate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The variables of an env file written by `simulate --write-plan` (`export NAME='value'`).
+fn read_env_file(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .map(|l| {
+            let (name, value) = l.split_once('=').unwrap();
+            (name.to_owned(), value.trim_matches('\'').to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn simulate_writes_a_ready_plan_with_its_secrets_in_an_env_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("sim.yaml");
+    let plan_arg = plan.to_str().unwrap();
+    let sim = Simulate::start(&[
+        "--accounts",
+        "30",
+        "--seed",
+        "4",
+        "--speed",
+        "50",
+        "--write-plan",
+        plan_arg,
+    ]);
+    let env_path = dir.path().join("sim.env");
+    let env = read_env_file(&env_path);
+    assert!(env.len() >= 4, "{env:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the env file holds secrets");
+    }
+    let text = std::fs::read_to_string(&plan).unwrap();
+    for (_, value) in &env {
+        assert!(!text.contains(value.as_str()), "no secret in the plan");
+    }
+    assert!(text.contains(sim.urls["us"].as_str().unwrap()));
+    assert!(text.contains(sim.urls["eu"].as_str().unwrap()));
+
+    let with_env = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = with_env(&["validate", plan_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = with_env(&["plan", plan_arg, "--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes pending: {}",
+        stderr(&out)
+    );
+    let out = with_env(&["apply", plan_arg, "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = with_env(&["plan", plan_arg, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "converged: {}", stdout(&out));
+}
+
+#[test]
+fn simulate_keeps_its_ports_when_asked_so_a_written_plan_stays_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("sim.yaml");
+    let plan_arg = plan.to_str().unwrap();
+    // Two free ports in a row (the E.U. region takes the next one).
+    let port = (0..20)
+        .find_map(|_| {
+            let first = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+            let port = first.local_addr().ok()?.port();
+            let _next = std::net::TcpListener::bind(("127.0.0.1", port.checked_add(1)?)).ok()?;
+            Some(port)
+        })
+        .expect("two free ports");
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "--accounts",
+        "20",
+        "--write-plan",
+        plan_arg,
+        "--listen",
+        listen.as_str(),
+    ];
+    let first = Simulate::start(&args);
+    let written = std::fs::read_to_string(&plan).unwrap();
+    assert!(
+        written.contains(&format!("http://127.0.0.1:{port}\"")),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!("http://127.0.0.1:{}\"", port + 1)),
+        "{written}"
+    );
+    drop(first);
+    let _second = Simulate::start(&args);
+    assert_eq!(
+        std::fs::read_to_string(&plan).unwrap(),
+        written,
+        "the same plan, same ports"
     );
 }

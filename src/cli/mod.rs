@@ -12,6 +12,7 @@ mod report;
 mod schema;
 mod setup;
 mod simulate;
+mod simulate_plan;
 mod status;
 mod validate;
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{EXIT_FAILURE, EXIT_OK};
+use super::{EXIT_FAILURE, EXIT_OK, simulate_plan};
 use crate::api::Region;
 use crate::simulator::{self, FailingJob, JobSpeed, JobTiming, SimulatorConfig, World};
 
@@ -26,9 +26,19 @@ pub struct Args {
     /// Seeds the generated world, the fault injection and the ids the simulator creates.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Save the world (generated or loaded) to this YAML file, to write a plan for it.
+    /// Save the world (generated or loaded) to this YAML file (it holds the simulated apps'
+    /// secrets; written 0600).
     #[arg(long)]
     pub write_world: Option<PathBuf>,
+    /// Write a ready plan for the world, pointing at this simulator, once it listens. Its
+    /// secrets go to an env file beside it (see --write-env). To keep its URLs valid across
+    /// restarts, give --listen a fixed port.
+    #[arg(long, value_name = "FILE")]
+    pub write_plan: Option<PathBuf>,
+    /// Where --write-plan puts the secrets its plan names (`export NAME='value'` lines, 0600);
+    /// default: the plan's path with `.env`.
+    #[arg(long, value_name = "FILE", requires = "write_plan")]
+    pub write_env: Option<PathBuf>,
     /// Requests per second per v3 application (0: no limit).
     #[arg(long, default_value_t = 20)]
     pub rate_limit: u32,
@@ -89,6 +99,35 @@ pub fn run(args: Args) -> u8 {
         eprintln!("error: cannot write {}: {err}", path.display());
         return EXIT_FAILURE;
     }
+    // What a plan needs of the world (its apps, and each app's first account), kept before the
+    // world moves into the simulator: a generated world can hold a million accounts.
+    let plan_world = args.write_plan.as_ref().map(|plan| {
+        let apps = World {
+            v2_apps: world
+                .v2_apps
+                .iter()
+                .map(|app| crate::simulator::V2App {
+                    id: app.id.clone(),
+                    secret: app.secret.clone(),
+                    region: app.region,
+                    name: app.name.clone(),
+                    website_url: app.website_url.clone(),
+                    icon_url: app.icon_url.clone(),
+                    integrations: app.integrations.clone(),
+                    accounts: app.accounts.iter().take(1).cloned().collect(),
+                })
+                .collect(),
+            v3_apps: world.v3_apps.clone(),
+        };
+        PlanOutput {
+            world: apps,
+            plan: plan.clone(),
+            env: args
+                .write_env
+                .clone()
+                .unwrap_or_else(|| simulate_plan::default_env_path(plan)),
+        }
+    });
     if !(args.speed.is_finite() && args.speed > 0.0) {
         eprintln!("error: --speed must be a positive number");
         return EXIT_FAILURE;
@@ -115,10 +154,59 @@ pub fn run(args: Args) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    runtime.block_on(serve(config, args.listen))
+    runtime.block_on(serve(config, args.listen, plan_world))
 }
 
-async fn serve(config: SimulatorConfig, listen: SocketAddr) -> u8 {
+/// What --write-plan writes, and where.
+struct PlanOutput {
+    world: World,
+    plan: PathBuf,
+    env: PathBuf,
+}
+
+/// Writes the plan and its env file for the simulator listening at `us` and `eu`.
+fn write_plan(output: &PlanOutput, us: &str, eu: &str) -> Result<(), String> {
+    let written = simulate_plan::plan_for_world(&output.world, us, eu, &shown_path(&output.env));
+    // The plan is checked as `validate` would check it before it is handed to anyone.
+    if let Err(invalid) = crate::plan::load_str(&output.plan, "the written plan", &written.text) {
+        let first = invalid
+            .diagnostics
+            .first()
+            .map(|d| d.message.clone())
+            .unwrap_or_default();
+        return Err(format!(
+            "the plan for this world does not validate ({first}); this is a bug"
+        ));
+    }
+    std::fs::write(&output.plan, &written.text)
+        .map_err(|e| format!("cannot write {}: {e}", output.plan.display()))?;
+    crate::engine::private::write(
+        &output.env,
+        simulate_plan::env_file(&written.env).as_bytes(),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", output.env.display()))?;
+    eprintln!(
+        "wrote {} ({} pair{}) and its secrets to {}: run `. {}` then `nylas-migrate plan {}`",
+        output.plan.display(),
+        written.pairs,
+        if written.pairs == 1 { "" } else { "s" },
+        output.env.display(),
+        shown_path(&output.env),
+        output.plan.display()
+    );
+    Ok(())
+}
+
+/// A path as a shell sources it: `./x.env` for a bare file name.
+fn shown_path(path: &std::path::Path) -> String {
+    if path.components().count() == 1 {
+        format!("./{}", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+async fn serve(config: SimulatorConfig, listen: SocketAddr, plan: Option<PlanOutput>) -> u8 {
     let eu = if listen.port() == 0 {
         listen
     } else {
@@ -141,6 +229,13 @@ async fn serve(config: SimulatorConfig, listen: SocketAddr) -> u8 {
             return EXIT_FAILURE;
         }
     };
+    if let Some(plan) = &plan
+        && let Err(err) = write_plan(plan, &sim.base_url(Region::Us), &sim.base_url(Region::Eu))
+    {
+        eprintln!("error: {err}");
+        sim.shutdown().await;
+        return EXIT_FAILURE;
+    }
     let line = serde_json::json!({
         "us": sim.base_url(Region::Us),
         "eu": sim.base_url(Region::Eu),
