@@ -773,3 +773,48 @@ fn simulate_keeps_its_ports_when_asked_so_a_written_plan_stays_valid() {
         "the same plan, same ports"
     );
 }
+
+/// The figure cells of a Markdown file's tables, by the `cargo bench --bench NAME` command
+/// that measures them.
+fn bench_figures(file: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(common::root().join(file)).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let command = cells
+                .iter()
+                .find(|c| c.starts_with("`cargo bench --bench "))?;
+            let figure = cells.iter().rev().find(|c| !c.is_empty())?;
+            Some((command.to_string(), figure.to_string()))
+        })
+        .collect()
+}
+
+/// The numbers in a figure, in order (`18,597 requests/s, 0 failed` → 18597, 0).
+fn numbers(figure: &str) -> Vec<u64> {
+    figure
+        .split(|c: char| !(c.is_ascii_digit() || c == ','))
+        .map(|n| n.replace(',', ""))
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_readme_and_the_simulator_docs_quote_the_same_figures() {
+    let readme = bench_figures("README.md");
+    let docs = bench_figures("docs/simulator.md");
+    let mut compared = 0;
+    for (command, figure) in &docs {
+        if let Some((_, quoted)) = readme.iter().find(|(c, _)| c == command) {
+            compared += 1;
+            let (a, b) = (numbers(figure), numbers(quoted));
+            assert_eq!(
+                a.first(),
+                b.first(),
+                "{command}: docs/simulator.md says `{figure}`, README.md `{quoted}`"
+            );
+        }
+    }
+    assert!(compared >= 2, "both files quote the simulator benchmarks");
+}
