@@ -62,8 +62,8 @@ pub fn esc(text: &str) -> Escaped<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Escaped<'a>(&'a str);
 
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Escaped<'_> {
+    fn write_to(&self, f: &mut impl fmt::Write) -> fmt::Result {
         let mut rest = self.0;
         while let Some(at) = rest.find(is_unsafe) {
             f.write_str(&rest[..at])?;
@@ -79,6 +79,18 @@ impl fmt::Display for Escaped<'_> {
             rest = &rest[at + c.len_utf8()..];
         }
         f.write_str(rest)
+    }
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.width().is_none() && f.precision().is_none() {
+            return self.write_to(f);
+        }
+        // `{:<40}` and the like pad the escaped text.
+        let mut text = String::with_capacity(self.0.len());
+        self.write_to(&mut text)?;
+        f.pad(&text)
     }
 }
 
@@ -116,6 +128,8 @@ mod tests {
         assert_eq!(esc("plain/step-id").to_string(), "plain/step-id");
         assert_eq!(escaped("\u{9b}31m"), "\\u{9b}31m");
         assert!(matches!(escaped("fine"), Cow::Borrowed(_)));
+        assert_eq!(format!("[{:<6}]", esc("a\u{7}")), "[a\\u{7}]");
+        assert_eq!(format!("[{:<6}]", esc("ab")), "[ab    ]");
         assert_eq!(escaped_lines("x\u{7}\ny".into()), "x\\u{7}\ny");
     }
 
