@@ -818,3 +818,33 @@ fn the_readme_and_the_simulator_docs_quote_the_same_figures() {
     }
     assert!(compared >= 2, "both files quote the simulator benchmarks");
 }
+
+#[test]
+fn the_demo_counts_in_words_and_ends_with_what_to_try_next() {
+    let out = run(&["demo", "--accounts", "60"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    // This world has waves with exactly one placeholder grant.
+    assert!(all.contains(" 1 placeholder,"), "{all}");
+    assert!(!all.contains(" 1 placeholders"), "{all}");
+    let text = stdout(&out);
+    let next = text
+        .split("What to try next")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `What to try next` at the end:\n{text}"));
+    let commands: Vec<&str> = next
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("nylas-migrate "))
+        .collect();
+    assert!(commands.len() >= 3, "{next}");
+    // Each suggestion is a command line that exists.
+    use clap::Parser;
+    for command in commands {
+        let words = command.split_whitespace();
+        assert!(
+            nylas_migrate::cli::Cli::try_parse_from(words).is_ok(),
+            "`{command}` is not a valid command line"
+        );
+    }
+}

@@ -103,6 +103,7 @@ async fn demo(
     let _ = std::fs::remove_dir_all(&state);
     if human {
         print_migrated(sim, &plan);
+        print_next_steps();
     }
     code
 }
@@ -185,4 +186,40 @@ fn print_migrated(sim: &RunningSimulator, plan: &Plan) {
         );
     }
     outln!("\nPlaceholder grants are accounts whose users must re-authenticate.");
+}
+
+/// What a new user can do next, each a command that works from the repository's folder.
+pub const NEXT_STEPS: [(&str, &str); 5] = [
+    (
+        "nylas-migrate validate examples/production.yaml",
+        "check a full plan: every rule, no network, no secrets",
+    ),
+    (
+        "nylas-migrate graph examples/production.yaml --format mermaid",
+        "see the steps it makes and their order",
+    ),
+    (
+        "nylas-migrate simulate --accounts 1000 --listen 127.0.0.1:4010 --write-plan sim.yaml",
+        "a simulator of your own, with a ready plan (secrets in sim.env)",
+    ),
+    (
+        "nylas-migrate plan sim.yaml",
+        "in another shell, after `. ./sim.env`: preview it, then `apply` it",
+    ),
+    (
+        "nylas-migrate schema",
+        "the plan's JSON Schema, for editors",
+    ),
+];
+
+fn print_next_steps() {
+    outln!("\nWhat to try next");
+    for (command, what) in NEXT_STEPS {
+        outln!("  {command}");
+        outln!("      {what}");
+    }
+    outln!(
+        "\nThen copy examples/production.yaml, put in your applications' IDs, export the \
+         variables it names, and run `nylas-migrate plan` on it."
+    );
 }

@@ -4,6 +4,7 @@ use super::output::outln;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::Context;
+use crate::engine::progress::placeholders;
 use crate::report::{Standing, standing};
 use crate::untrusted::esc;
 
@@ -106,12 +107,12 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
             let mut line = format!("  {:<11} {:<40}", step.status, esc(local).to_string());
             if let Some(job) = &step.job {
                 line.push_str(&format!(
-                    " job {} {} {}%: {} migrated, {} placeholders, {} failed of {}",
+                    " job {} {} {}%: {} migrated, {}, {} failed of {}",
                     esc(&job.job_id),
                     esc(&job.status),
                     job.percent,
                     job.count_success,
-                    job.count_warning,
+                    placeholders(job.count_warning),
                     job.count_failed,
                     job.count_all
                 ));

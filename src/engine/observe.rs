@@ -428,12 +428,12 @@ fn needed_connector(provider: BatchProvider) -> Option<ConnectorProvider> {
 
 pub fn job_summary(job: &MigrationJob) -> String {
     format!(
-        "job {} {}: {} of {} migrated, {} placeholders, {} failed",
+        "job {} {}: {} of {} migrated, {}, {} failed",
         job.job_id,
         job.status,
         job.count_success,
         job.count_all,
-        job.count_warning,
+        super::progress::placeholders(job.count_warning),
         job.count_failed
     )
 }
@@ -449,12 +449,12 @@ async fn observe_batch(
     {
         let counts = state.record.counts.unwrap_or_default();
         let ran = format!(
-            "run {} ({}): {} of {} migrated, {} placeholders, {} failed",
+            "run {} ({}): {} of {} migrated, {}, {} failed",
             state.run_id,
             state.record.job_status.as_deref().unwrap_or("finished"),
             counts.success,
             counts.all,
-            counts.warning,
+            super::progress::placeholders(counts.warning),
             counts.failed
         );
         // A wave whose filters, limit or offset changed after it ran is a new wave to run.

@@ -19,6 +19,15 @@ pub trait Reporter: Send + Sync {
     fn job_progress(&self, step: &Step, job: &MigrationJob);
 }
 
+/// `1 placeholder`, `3 placeholders`: the placeholder grants of a count, in words.
+pub fn placeholders(n: u64) -> String {
+    if n == 1 {
+        "1 placeholder".to_owned()
+    } else {
+        format!("{n} placeholders")
+    }
+}
+
 fn percent(job: &MigrationJob) -> u64 {
     job.percent_done()
 }
@@ -59,12 +68,12 @@ impl Reporter for PlainReporter {
         let mut last = self.last_percent.lock().unwrap_or_else(|e| e.into_inner());
         if last.insert(step.id.to_string(), p) != Some(p) {
             eprintln!(
-                "progress  {}: job {} {} {p}% ({} migrated, {} placeholders, {} failed of {})",
+                "progress  {}: job {} {} {p}% ({} migrated, {}, {} failed of {})",
                 esc(step.id.as_str()),
                 esc(&job.job_id),
                 esc(job.status.as_str()),
                 job.count_success,
-                job.count_warning,
+                placeholders(job.count_warning),
                 job.count_failed,
                 job.count_all
             );
@@ -144,10 +153,10 @@ impl Reporter for BarReporter {
         });
         bar.set_position(percent(job));
         bar.set_message(format!(
-            "{} · {} migrated, {} placeholders, {} failed of {}",
+            "{} · {} migrated, {}, {} failed of {}",
             esc(job.status.as_str()),
             job.count_success,
-            job.count_warning,
+            placeholders(job.count_warning),
             job.count_failed,
             job.count_all
         ));

@@ -130,8 +130,11 @@ pub async fn standing(
                         .or_else(|| {
                             st.record.counts.map(|c| {
                                 format!(
-                                    "{} of {} migrated, {} placeholders, {} failed",
-                                    c.success, c.all, c.warning, c.failed
+                                    "{} of {} migrated, {}, {} failed",
+                                    c.success,
+                                    c.all,
+                                    crate::engine::progress::placeholders(c.warning),
+                                    c.failed
                                 )
                             })
                         })
