@@ -848,3 +848,54 @@ fn the_demo_counts_in_words_and_ends_with_what_to_try_next() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_preview_counts_what_will_run_and_keeps_its_columns() {
+    let long_url = format!(
+        "https://hooks.example.com/{}",
+        "nylas/notifications/for/a/deployment/with/a/long/path/".repeat(2)
+    );
+    let plan = ONE_PAIR.replace("https://hooks.example.com/solo", &long_url);
+    let r = rehearsal::start(&plan, 40, |_, _| {}).await;
+    let out = r.run(&["plan", &r.plan_arg()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    // link, import, webhook, 2 clones, 2 waves: one runs now, six after it.
+    assert!(
+        text.contains(
+            "Plan: 7 changes (1 to create, 0 to update, 0 running to follow, 6 after those)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(". after     import"), "{text}");
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 160,
+            "wider than 160 columns: {line}"
+        );
+    }
+    // Every step's text starts in one column, also under an ID too long for it.
+    let step_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.chars().nth(2).is_some_and(|c| c != ' '))
+        .collect();
+    let column = |line: &str| {
+        let after_id = 14 + line[14..].find(' ').unwrap();
+        after_id + line[after_id..].find(|c: char| c != ' ').unwrap()
+    };
+    let short: Vec<usize> = step_lines
+        .iter()
+        .filter(|l| !l.contains(&long_url[..30]))
+        .map(|l| column(l))
+        .collect();
+    assert!(short.windows(2).all(|w| w[0] == w[1]), "{short:?}\n{text}");
+    let continued = text
+        .lines()
+        .find(|l| l.starts_with("      "))
+        .expect("the long webhook ID's text on the next line");
+    assert_eq!(
+        continued.len() - continued.trim_start().len(),
+        short[0],
+        "{text}"
+    );
+}

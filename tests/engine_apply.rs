@@ -148,15 +148,12 @@ async fn plan_previews_without_writing_and_in_json() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("+ create    link"), "{text}");
-    assert!(text.contains(". blocked   import"), "{text}");
+    assert!(text.contains(". after     import"), "{text}");
     assert!(
-        text.contains("Plan: 1 to create, 0 to update, 0 unchanged, 0 conflicts, 13 blocked"),
+        text.contains("Plan: 14 changes (1 to create, 0 to update, 0 running to follow, 13 after those); 0 unchanged, 0 conflicts"),
         "{text}"
     );
-    assert!(
-        text.contains("waits for alpha/link (to create); then: import v2 settings"),
-        "{text}"
-    );
+    assert!(text.contains("after link: import v2 settings"), "{text}");
 
     let json = r.run(&["--output", "json", "plan", &plan]).await;
     let lines: Vec<serde_json::Value> = stdout(&json)
@@ -343,8 +340,8 @@ async fn a_second_apply_on_the_same_state_is_refused() {
         "{err}"
     );
     assert!(
-        err.contains(&format!("(process {})", std::process::id())),
-        "{err}"
+        err.contains(&format!("(process {}", std::process::id())) && err.contains("since "),
+        "names the holder: {err}"
     );
     assert_eq!(r.sim.stats().writes(), 0, "nothing was written");
     drop(held);

@@ -47,15 +47,20 @@ fn normalize(text: &str, world: &WorldView, r: &Rehearsal) -> String {
             out = out.replace(&hook.id, "<webhook-id>");
         }
     }
-    // Nylas's request IDs (UUIDs) in error messages and JSON fields, and Unix times in JSON.
+    // Nylas's request IDs (UUIDs) in error messages (possibly wrapped onto the next line) and
+    // JSON fields, and Unix times in JSON.
     for (marker, placeholder) in [
-        ("request_id ", "<request-id>"),
+        ("request_id", "<request-id>"),
         ("\"request_id\":\"", "<request-id>"),
         ("\"started_at\":", "0"),
         ("\"finished_at\":", "0"),
     ] {
         let mut from = 0;
-        while let Some(at) = out[from..].find(marker).map(|i| from + i + marker.len()) {
+        while let Some(mut at) = out[from..].find(marker).map(|i| from + i + marker.len()) {
+            at += out[at..]
+                .bytes()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
             let len = out[at..]
                 .bytes()
                 .take_while(|b| b.is_ascii_hexdigit() || *b == b'-')

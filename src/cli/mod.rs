@@ -5,6 +5,7 @@ mod completions;
 mod demo;
 mod diagnostics;
 mod graph;
+mod layout;
 mod man;
 pub(crate) mod output;
 mod plan;

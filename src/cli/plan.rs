@@ -3,10 +3,11 @@
 use super::output::outln;
 use serde_json::json;
 
+use super::layout;
 use super::setup::{self, report};
 use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::journal::StepStatus;
-use crate::engine::{Action, Context, Preview, preview};
+use crate::engine::{Action, Context, Preview, PreviewStep, preview};
 use crate::graph::{StepGraph, StepKind};
 use crate::untrusted::esc;
 
@@ -78,49 +79,96 @@ fn symbol(action: Action) -> &'static str {
 /// Steps of one kind beyond this many, with the same action, are summarised in one line.
 const SHOWN_PER_ACTION: usize = 5;
 
-/// Prints the preview grouped by pair, then its summary line.
-pub fn print_preview(preview: &Preview) {
-    let mut current_pair = None;
+/// What a step's line calls its action: a blocked step that only waits on this run's own
+/// changes is `after` them (a pending change too); one held up by a conflict is `blocked`.
+fn label(s: &PreviewStep) -> &'static str {
+    match s.observation.action {
+        Action::Blocked if s.after_changes => "after",
+        action => action.as_str(),
+    }
+}
+
+/// The steps of the preview that get a line of their own (many clones of one action are
+/// summarised after the first few).
+fn shown_steps(preview: &Preview) -> Vec<&PreviewStep> {
     let mut shown: std::collections::HashMap<(usize, &str, Action), usize> = Default::default();
+    preview
+        .steps
+        .iter()
+        .filter(|s| {
+            let n = shown
+                .entry((s.step.pair, s.step.kind.name(), s.observation.action))
+                .or_default();
+            *n += 1;
+            !(matches!(s.step.kind, StepKind::Clone(_)) && *n > SHOWN_PER_ACTION)
+        })
+        .collect()
+}
+
+fn local_id(s: &PreviewStep) -> String {
+    let id = s.step.id.as_str();
+    esc(id.split_once('/').map_or(id, |(_, rest)| rest)).to_string()
+}
+
+/// Prints the preview grouped by pair, then its summary: columns aligned whatever the length
+/// of the step IDs, no line longer than 160 characters.
+pub fn print_preview(preview: &Preview) {
+    let shown = shown_steps(preview);
+    let width = layout::id_width(
+        shown
+            .iter()
+            .map(|s| local_id(s))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    let mut current_pair = None;
+    let mut counted: std::collections::HashMap<(usize, &str, Action), usize> = Default::default();
     for s in &preview.steps {
         if current_pair != Some(s.step.pair) {
-            flush_hidden(&shown, current_pair);
-            shown.clear();
+            flush_hidden(&counted, current_pair);
+            counted.clear();
             current_pair = Some(s.step.pair);
             let pair_name = s.step.id.as_str().split('/').next().unwrap_or_default();
             outln!("\n{}", esc(pair_name));
         }
         let key = (s.step.pair, s.step.kind.name(), s.observation.action);
-        let n = shown.entry(key).or_default();
+        let n = counted.entry(key).or_default();
         *n += 1;
         if matches!(s.step.kind, StepKind::Clone(_)) && *n > SHOWN_PER_ACTION {
             continue;
         }
-        let local = s
-            .step
-            .id
-            .as_str()
-            .split_once('/')
-            .map_or(s.step.id.as_str(), |(_, rest)| rest);
-        outln!(
-            "  {} {:<9} {:<40} {}",
-            symbol(s.observation.action),
-            s.observation.action.as_str(),
-            esc(local),
-            esc(&s.observation.reason)
-        );
+        let prefix = format!("  {} {:<9} ", symbol(s.observation.action), label(s));
+        let reason = esc(&s.observation.reason).to_string();
+        for line in layout::row(&prefix, &local_id(s), width, &reason) {
+            outln!("{line}");
+        }
     }
-    flush_hidden(&shown, current_pair);
-    outln!(
-        "\nPlan: {} to create, {} to update, {} unchanged, {} conflicts, {} blocked, {} running to follow, {} held by a gate",
+    flush_hidden(&counted, current_pair);
+    outln!("\n{}", summary(preview));
+}
+
+/// The summary line: the changes apply would make (those that run now and those after them),
+/// then what it would leave alone.
+pub fn summary(preview: &Preview) -> String {
+    let changes = preview.changes();
+    format!(
+        "Plan: {changes} change{} ({} to create, {} to update, {} running to follow, {} after those); {} unchanged, {} conflict{}, {} blocked by a conflict, {} held by a gate",
+        if changes == 1 { "" } else { "s" },
         preview.count(Action::Create),
         preview.count(Action::Update),
+        preview.count(Action::Attach),
+        preview.after(),
         preview.count(Action::Unchanged),
         preview.count(Action::Conflict),
-        preview.count(Action::Blocked),
-        preview.count(Action::Attach),
+        if preview.count(Action::Conflict) == 1 {
+            ""
+        } else {
+            "s"
+        },
+        preview.blocked_by_conflict(),
         preview.count(Action::Held),
-    );
+    )
 }
 
 fn flush_hidden(
@@ -166,6 +214,8 @@ fn print_json(preview: &Preview) {
             "unchanged": preview.count(Action::Unchanged),
             "conflict": preview.count(Action::Conflict),
             "blocked": preview.count(Action::Blocked),
+            "after": preview.after(),
+            "changes": preview.changes(),
             "attach": preview.count(Action::Attach),
             "held": preview.count(Action::Held),
             "changes_pending": preview.has_changes(),

@@ -1,5 +1,6 @@
 //! `nylas-migrate status PLAN`: where the migration stands, per pair and step.
 
+use super::layout;
 use super::output::outln;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
@@ -95,19 +96,23 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
     for pair in &standing.pairs {
         outln!("\n{} ({})", esc(&pair.pair), esc(&pair.region));
         let clones: Vec<_> = pair.steps.iter().filter(|s| s.kind == "clone").collect();
-        for step in pair
+        let shown: Vec<_> = pair
             .steps
             .iter()
             .filter(|s| s.kind != "clone" || clones.len() <= 5)
-        {
-            let local = step
-                .step
-                .split_once('/')
-                .map_or(step.step.as_str(), |(_, r)| r);
-            let mut line = format!("  {:<11} {:<40}", step.status, esc(local).to_string());
-            if let Some(job) = &step.job {
-                line.push_str(&format!(
-                    " job {} {} {}%: {} migrated, {}, {} failed of {}",
+            .map(|step| {
+                let local = step
+                    .step
+                    .split_once('/')
+                    .map_or(step.step.as_str(), |(_, r)| r);
+                (step, esc(local).to_string())
+            })
+            .collect();
+        let width = layout::id_width(shown.iter().map(|(_, local)| local.as_str()));
+        for (step, local) in &shown {
+            let text = if let Some(job) = &step.job {
+                format!(
+                    "job {} {} {}%: {} migrated, {}, {} failed of {}",
                     esc(&job.job_id),
                     esc(&job.status),
                     job.percent,
@@ -115,16 +120,21 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
                     placeholders(job.count_warning),
                     job.count_failed,
                     job.count_all
-                ));
+                )
             } else if let Some(detail) = &step.detail {
-                line.push_str(&format!(" {}", esc(detail)));
+                esc(detail).to_string()
+            } else {
+                String::new()
+            };
+            let prefix = format!("  {:<11} ", step.status);
+            for line in layout::row(&prefix, local, width, &text) {
+                outln!("{line}");
             }
-            outln!("{}", line.trim_end());
         }
         if clones.len() > 5 {
             let count = |status: &str| clones.iter().filter(|s| s.status == status).count();
             outln!(
-                "  {:<11} {:<40} {} done, {} failed, {} pending, {} interrupted",
+                "  {:<11} {:<width$} {} done, {} failed, {} pending, {} interrupted",
                 "clones",
                 format!("{} test accounts", clones.len()),
                 count("done"),

@@ -17,6 +17,9 @@ use super::walk::gate_stops;
 pub struct PreviewStep {
     pub step: Step,
     pub observation: Observation,
+    /// For a blocked step: it waits (however far up) on changes this apply makes first, so it
+    /// will run after them; `false` when what it waits on is a conflict, which stops it.
+    pub after_changes: bool,
 }
 
 /// The whole preview, in graph order.
@@ -31,6 +34,28 @@ impl Preview {
             .iter()
             .filter(|s| s.observation.action == action)
             .count()
+    }
+
+    /// Blocked steps that run once the changes before them are made: pending changes too.
+    pub fn after(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.observation.action == Action::Blocked && s.after_changes)
+            .count()
+    }
+
+    /// Blocked steps that wait on a conflict: they cannot run until it is resolved.
+    pub fn blocked_by_conflict(&self) -> usize {
+        self.count(Action::Blocked) - self.after()
+    }
+
+    /// Steps `apply` would run: creates, updates, running waves to follow, and the steps after
+    /// them.
+    pub fn changes(&self) -> usize {
+        self.count(Action::Create)
+            + self.count(Action::Update)
+            + self.count(Action::Attach)
+            + self.after()
     }
 
     /// Whether `apply` would change anything.
@@ -55,6 +80,8 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         try_join_all(pairs).await?.into_iter().flatten().collect();
     let mut steps: Vec<PreviewStep> = Vec::with_capacity(observed.len());
     let mut actions: HashMap<StepId, Action> = HashMap::new();
+    // For a blocked step, whether what it waits on is a change (it runs after) or a conflict.
+    let mut after_changes: HashMap<StepId, bool> = HashMap::new();
     // For each step, the nearest earlier step (however far up) that still has work: an
     // unchanged step in between does not make what follows it ready.
     let mut upstream: HashMap<StepId, Option<(StepId, Action)>> = HashMap::new();
@@ -98,22 +125,47 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         } else if observation.action != Action::Unchanged
             && let Some((dep, action)) = &blocker
         {
-            let what = match action {
-                Action::Conflict => "which conflicts".to_owned(),
-                Action::Blocked => "which is blocked".to_owned(),
-                other => format!("to {}", other.as_str()),
+            let after = match action {
+                Action::Conflict => false,
+                Action::Blocked => after_changes.get(dep).copied().unwrap_or(false),
+                _ => true,
             };
+            // Within a pair the blocker is named by its local ID, as the preview lists it.
+            let shown = match (
+                dep.as_str().split_once('/'),
+                step.id.as_str().split_once('/'),
+            ) {
+                (Some((dep_pair, local)), Some((pair, _))) if dep_pair == pair => local,
+                _ => dep.as_str(),
+            };
+            let reason = match action {
+                Action::Conflict => {
+                    format!(
+                        "waits for {shown}, which conflicts; then: {}",
+                        observation.reason
+                    )
+                }
+                _ if !after => format!(
+                    "waits for {shown}, stopped by a conflict; then: {}",
+                    observation.reason
+                ),
+                _ => format!("after {shown}: {}", observation.reason),
+            };
+            after_changes.insert(step.id.clone(), after);
             observation = Observation {
                 action: Action::Blocked,
-                reason: format!("waits for {dep} ({what}); then: {}", observation.reason),
+                reason,
                 found: observation.found,
             };
         }
         actions.insert(step.id.clone(), observation.action);
         upstream.insert(step.id.clone(), blocker);
+        let after = observation.action == Action::Blocked
+            && after_changes.get(&step.id).copied().unwrap_or(false);
         steps.push(PreviewStep {
             step: step.clone(),
             observation,
+            after_changes: after,
         });
     }
     Ok(Preview { steps })
