@@ -899,3 +899,131 @@ async fn the_first_preview_counts_what_will_run_and_keeps_its_columns() {
         "{text}"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
+    use nylas_migrate::api::Operation;
+    use std::io::BufRead;
+    // One wave, its job on a manual clock: it stays running until the test moves time.
+    let plan = ONE_PAIR.replace("        - { name: rest, mode: only_new }\n", "");
+    let r = rehearsal::start(&plan, 40, |_, config| {
+        config.job_speed = nylas_migrate::simulator::JobSpeed::Manual;
+    })
+    .await;
+    let plan = r.plan_arg();
+    let mut cmd = r.command(&["apply", &plan, "--yes"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr_pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait (bounded) until the first wave's job is being followed.
+    let mut before = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the wave never started:\n{}", before.join("\n")));
+        let started = line.starts_with("progress  solo/batch/google: job");
+        before.push(line);
+        if started {
+            break;
+        }
+    }
+    // A real SIGINT, as Ctrl-C sends it.
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let after: Vec<String> = rx.try_iter().collect();
+    let said = after.join("\n");
+    assert_eq!(status.code(), Some(130), "{status:?}\n{said}");
+    assert!(said.contains("Interrupted (Ctrl-C): "), "{said}");
+    assert!(said.contains("steps finished"), "{said}");
+    assert!(
+        said.contains("Waves already started keep running at Nylas")
+            && said.contains("solo/batch/google (job "),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("nylas-migrate apply {plan}` again to resume")),
+        "{said}"
+    );
+    assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 1);
+
+    // With --output json, the same as one event (described by docs/events.schema.json).
+    let mut json = r.command(&["--output", "json", "apply", &plan, "--yes"]);
+    json.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = json.spawn().unwrap();
+    let stdout_pipe = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout_pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx.recv_timeout(left).expect("the wave is followed again");
+        if line.contains("\"job_progress\"") {
+            break;
+        }
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    let last = rx.iter().last().expect("an event");
+    let event: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(event["event"], "interrupted", "{last}");
+    assert_eq!(
+        event["running_waves"][0]["step"], "solo/batch/google",
+        "{last}"
+    );
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("docs/events.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    assert!(validator.is_valid(&event), "{last}");
+
+    // The journal says so; apply again follows the running wave and starts no second job.
+    let journal =
+        nylas_migrate::engine::Journal::open(&r.dir.path().join(".nylas-migrate")).unwrap();
+    let runs = journal.runs().unwrap();
+    assert_eq!(runs.last().unwrap().outcome.as_deref(), Some("interrupted"));
+    r.sim.advance(std::time::Duration::from_secs(3600));
+    let out = r.apply().await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        r.sim.stats().op_total(Operation::SnapshotBatchClone),
+        1,
+        "the interrupted wave's job was followed, not started again"
+    );
+}

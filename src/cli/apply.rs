@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
+use crate::engine::journal::StepStatus;
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
     QuietReporter, Reporter, StateLock, apply, preview,
@@ -109,21 +110,232 @@ pub fn run(args: Args, output: Output) -> u8 {
             }
             Output::Human => Arc::new(PlainReporter::new()),
         };
-        match apply(ctx, &options, reporter).await {
-            Ok(summary) => {
-                print_summary(&summary, output);
-                if summary.all_done() {
-                    EXIT_OK
-                } else {
+        let tally = Arc::new(Tally::new(reporter));
+        let run = apply(ctx.clone(), &options, tally.clone());
+        let stop = interrupted();
+        tokio::select! {
+            result = run => match result {
+                Ok(summary) => {
+                    print_summary(&summary, output);
+                    if summary.all_done() {
+                        EXIT_OK
+                    } else {
+                        EXIT_FAILURE
+                    }
+                }
+                Err(e) => {
+                    report(e);
                     EXIT_FAILURE
                 }
-            }
-            Err(e) => {
-                report(e);
-                EXIT_FAILURE
+            },
+            // The walk is dropped here: its step tasks stop at their next await, as a killed
+            // run would, and the journal's intents let the next run resume them.
+            signal = stop => {
+                let plan_arg = args.target.plan.display().to_string();
+                print_interrupted(&ctx, &tally, signal, output, &plan_arg);
+                signal.exit_code()
             }
         }
     })
+}
+
+/// The signal that stopped a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (a CI job cancelled, a container stopped).
+    Terminate,
+}
+
+impl Stop {
+    fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "Ctrl-C",
+            Stop::Terminate => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a process the signal ended.
+    fn exit_code(self) -> u8 {
+        match self {
+            Stop::Interrupt => 130,
+            Stop::Terminate => 143,
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Listening replaces their default action (ending the process
+/// at once, silently) for the rest of the run.
+async fn interrupted() -> Stop {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => Stop::Interrupt,
+                _ = term.recv() => Stop::Terminate,
+            },
+            // Without a handler the signals keep their default action: the wait never ends.
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => Stop::Interrupt,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// A reporter that passes everything on and remembers what finished, what is in progress and
+/// each wave's last known job, for what an interrupted run says.
+struct Tally {
+    inner: Arc<dyn Reporter>,
+    seen: std::sync::Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    started: std::collections::HashSet<String>,
+    finished: Vec<(String, &'static str)>,
+    jobs: std::collections::HashMap<String, (String, u64)>,
+}
+
+impl Tally {
+    fn new(inner: Arc<dyn Reporter>) -> Tally {
+        Tally {
+            inner,
+            seen: Default::default(),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Reporter for Tally {
+    fn step_started(&self, step: &crate::graph::Step) {
+        self.seen().started.insert(step.id.to_string());
+        self.inner.step_started(step);
+    }
+
+    fn step_finished(&self, step: &crate::graph::Step, outcome: &Outcome) {
+        self.seen()
+            .finished
+            .push((step.id.to_string(), outcome.label()));
+        self.inner.step_finished(step, outcome);
+    }
+
+    fn job_progress(&self, step: &crate::graph::Step, job: &crate::api::MigrationJob) {
+        self.seen().jobs.insert(
+            step.id.to_string(),
+            (job.job_id.clone(), job.percent_done()),
+        );
+        self.inner.job_progress(step, job);
+    }
+}
+
+/// What an interrupted run says: what finished, that started waves go on at Nylas, and that
+/// `apply` again resumes. The journal's run is closed as `interrupted`.
+fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, plan: &str) {
+    let seen = tally.seen();
+    let finished = seen.finished.len();
+    let count = |label: &str| seen.finished.iter().filter(|(_, l)| *l == label).count();
+    let in_progress = seen
+        .started
+        .iter()
+        .filter(|s| !seen.finished.iter().any(|(f, _)| f == *s))
+        .count();
+    // Waves whose job may exist at Nylas: running per the journal, or whose request was sent
+    // (an intent) without a known outcome.
+    let mut waves: Vec<(String, Option<(String, u64)>)> = Vec::new();
+    if let Some(journal) = &ctx.journal {
+        for step in ctx.graph.steps() {
+            if !matches!(step.kind, crate::graph::StepKind::Batch(_)) {
+                continue;
+            }
+            let open = journal
+                .step(&step.id)
+                .ok()
+                .flatten()
+                .is_some_and(|s| matches!(s.status, StepStatus::Running | StepStatus::Intent));
+            if open {
+                waves.push((
+                    step.id.to_string(),
+                    seen.jobs.get(step.id.as_str()).cloned(),
+                ));
+            }
+        }
+        if let Ok(runs) = journal.runs()
+            && let Some(run) = runs.iter().rev().find(|r| r.finished_at.is_none())
+        {
+            let _ = journal.finish_run(run.id, "interrupted");
+        }
+    }
+    let total = ctx.graph.len();
+    if output == Output::Json {
+        let waves: Vec<serde_json::Value> = waves
+            .iter()
+            .map(|(step, job)| {
+                json!({
+                    "step": step,
+                    "job_id": job.as_ref().map(|(id, _)| id),
+                    "percent": job.as_ref().map(|(_, p)| p),
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            json!({
+                "v": 1,
+                "event": "interrupted",
+                "signal": stop.name(),
+                "steps": total,
+                "finished": finished,
+                "changed": count("changed"),
+                "unchanged": count("unchanged"),
+                "failed": count("failed"),
+                "skipped": count("skipped"),
+                "in_progress": in_progress,
+                "running_waves": waves,
+            })
+        );
+        return;
+    }
+    eprintln!(
+        "\nInterrupted ({}): {finished} of {total} steps finished ({} changed, {} unchanged, {} failed, {} skipped); {in_progress} in progress were stopped.",
+        stop.name(),
+        count("changed"),
+        count("unchanged"),
+        count("failed"),
+        count("skipped"),
+    );
+    if waves.is_empty() {
+        eprintln!("No wave had started: nothing keeps running at Nylas.");
+    } else {
+        eprintln!(
+            "Waves already started keep running at Nylas (stopping this run does not stop them):"
+        );
+        for (step, job) in &waves {
+            match job {
+                Some((id, percent)) => eprintln!("  {} (job {}, {percent}%)", esc(step), esc(id)),
+                None => eprintln!(
+                    "  {} (its request was sent; the next run looks for its job)",
+                    esc(step)
+                ),
+            }
+        }
+    }
+    eprintln!(
+        "Run `nylas-migrate apply {}` again to resume: finished steps are not repeated, and running waves are followed, never started twice.",
+        esc(plan)
+    );
 }
 
 fn confirm() -> bool {

@@ -96,7 +96,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success: plans valid; plan: nothing to do; apply: everything done
   1  invalid plan, conflict, a failed or skipped step, or another error (on stderr)
-  2  usage error (unknown command, flag or argument); plan --detailed-exitcode: changes pending";
+  2  usage error (unknown command, flag or argument); plan --detailed-exitcode: changes pending
+  130  apply stopped by Ctrl-C (143: SIGTERM); started waves go on at Nylas, apply again resumes";
 
 /// Move Nylas v2 applications and their connected accounts to Nylas v3, from a YAML plan.
 #[derive(Debug, Parser)]
