@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::{EXIT_FAILURE, EXIT_OK};
 use crate::api::Region;
-use crate::simulator::{self, FailingJob, JobSpeed, JobTiming, SimulatorConfig, World};
+use crate::simulator::{
+    self, FailingJob, JobSpeed, JobTiming, ReadTimeouts, SimulatorConfig, World,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -50,6 +52,20 @@ pub struct Args {
     /// Accounts a migration job processes per simulated second.
     #[arg(long, default_value_t = JobTiming::default().accounts_per_second)]
     pub accounts_per_second: u32,
+    /// Close a connection whose request headers are not complete this long after it opened,
+    /// or after their first byte, in milliseconds.
+    #[arg(long, default_value_t = millis(ReadTimeouts::default().headers), value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Answer 408 and close when a request body pauses this long, in milliseconds.
+    #[arg(long, default_value_t = millis(ReadTimeouts::default().body), value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+    /// Close a kept-alive connection that sends no new request for this long, in milliseconds.
+    #[arg(long, default_value_t = millis(ReadTimeouts::default().idle), value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn share(s: &str) -> Result<f64, String> {
@@ -106,6 +122,11 @@ pub fn run(args: Args) -> u8 {
             ..JobTiming::default()
         },
         record_responses: false,
+        read_timeouts: ReadTimeouts {
+            headers: Duration::from_millis(args.header_timeout_ms),
+            body: Duration::from_millis(args.body_timeout_ms),
+            idle: Duration::from_millis(args.idle_timeout_ms),
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -41,7 +41,7 @@ mod world;
 mod world_yaml;
 
 pub use clock::JobSpeed;
-pub use config::{FailingJob, JobTiming, SimulatorConfig};
+pub use config::{FailingJob, JobTiming, ReadTimeouts, SimulatorConfig};
 pub use record::RecordedResponse;
 pub use rehearsal::world_for_plan;
 pub use server::{RunningSimulator, STATS_PATH, SimulatorError, start, start_on};

@@ -62,49 +62,164 @@ impl Reply {
 
 pub type Handled = Result<Reply, ApiError>;
 
-/// The operation a method and path name, with its path parameter. `Err(true)` when the path is
-/// known but not the method.
-pub fn match_operation(method: &Method, path: &str) -> Result<(Operation, Option<String>), bool> {
+/// Why a request line names no operation the simulator serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrouted {
+    /// No such path in the contract.
+    NotFound,
+    /// The contract has the path but not this method: the methods it has, for `Allow`.
+    MethodNotAllowed(Vec<&'static str>),
+    /// An operation of the contract that the simulator does not implement (its operationId).
+    NotSimulated(&'static str),
+}
+
+/// An operation of the contract at a path: one the simulator serves, or one it does not.
+#[derive(Clone, Copy)]
+enum Candidate {
+    Served(Operation),
+    NotSimulated(&'static str, &'static str),
+}
+
+impl Candidate {
+    fn method(self) -> &'static str {
+        match self {
+            Candidate::Served(op) => op.method(),
+            Candidate::NotSimulated(method, _) => method,
+        }
+    }
+}
+
+use Candidate::{NotSimulated as Unserved, Served};
+
+/// The operation a method and path name, with its path parameter, decoded. `HEAD` is `GET`
+/// without the body (hyper leaves it out), so it names the path's `GET` operation.
+pub fn match_operation(
+    method: &Method,
+    path: &str,
+) -> Result<(Operation, Option<String>), Unrouted> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
-    let (candidates, param): (&[Operation], Option<&str>) = match segments.as_slice() {
-        ["", "v3", "migration-tools", "link-v2v3-apps"] => (&[Operation::LinkV2V3Apps], None),
-        ["", "v3", "migration-tools", "import-v2-app"] => (&[Operation::ImportV2App], None),
+    let (candidates, param): (&[Candidate], Option<&str>) = match segments.as_slice() {
+        ["", "v3", "migration-tools", "link-v2v3-apps"] => {
+            (&[Served(Operation::LinkV2V3Apps)], None)
+        }
+        ["", "v3", "migration-tools", "import-v2-app"] => (&[Served(Operation::ImportV2App)], None),
         ["", "v3", "migration-tools", "grants", id, "clone"] if !id.is_empty() => {
-            (&[Operation::CloneSingleAccount], Some(*id))
+            (&[Served(Operation::CloneSingleAccount)], Some(*id))
         }
         ["", "v3", "migration-tools", "snapshot-batch-clone"] => {
-            (&[Operation::SnapshotBatchClone], None)
+            (&[Served(Operation::SnapshotBatchClone)], None)
         }
-        ["", "v3", "migration-tools", "jobs"] => (&[Operation::GetJobs], None),
-        ["", "v3", "migration-tools", "translate"] => (&[Operation::Translate], None),
-        ["", "v3", "applications"] => (&[Operation::GetApplication], None),
+        ["", "v3", "migration-tools", "jobs"] => (&[Served(Operation::GetJobs)], None),
+        ["", "v3", "migration-tools", "translate"] => (&[Served(Operation::Translate)], None),
+        ["", "v3", "applications"] => (&[Served(Operation::GetApplication)], None),
+        ["", "v3", "applications", "redirect-uris"] => (
+            &[
+                Unserved("GET", "get_all_callback_uris"),
+                Unserved("POST", "add_callback_uri"),
+            ],
+            None,
+        ),
+        ["", "v3", "applications", "redirect-uris", id] if !id.is_empty() => (
+            &[
+                Unserved("GET", "get_application_callback_uri"),
+                Unserved("PATCH", "update_callback_uri"),
+                Unserved("DELETE", "delete_callback_uri"),
+            ],
+            None,
+        ),
         ["", "v3", "connectors"] => (
-            &[Operation::ListConnectors, Operation::CreateConnector],
+            &[
+                Served(Operation::ListConnectors),
+                Served(Operation::CreateConnector),
+            ],
             None,
         ),
         ["", "v3", "connectors", p] if !p.is_empty() => (
-            &[Operation::GetConnector, Operation::UpdateConnector],
+            &[
+                Served(Operation::GetConnector),
+                Served(Operation::UpdateConnector),
+            ],
             Some(*p),
         ),
-        ["", "v3", "grants"] => (&[Operation::ListGrants], None),
-        ["", "v3", "grants", id] if !id.is_empty() => (&[Operation::GetGrant], Some(*id)),
-        ["", "v3", "webhooks"] => (&[Operation::ListWebhooks, Operation::CreateWebhook], None),
+        ["", "v3", "grants"] => (&[Served(Operation::ListGrants)], None),
+        ["", "v3", "grants", id] if !id.is_empty() => (&[Served(Operation::GetGrant)], Some(*id)),
+        ["", "v3", "webhooks"] => (
+            &[
+                Served(Operation::ListWebhooks),
+                Served(Operation::CreateWebhook),
+            ],
+            None,
+        ),
+        // A fixed path wins over the template `/v3/webhooks/{id}`, as OpenAPI matches them.
+        ["", "v3", "webhooks", "send-test-event"] => (&[Unserved("POST", "send_test_event")], None),
         ["", "v3", "webhooks", id] if !id.is_empty() => (
-            &[Operation::GetWebhook, Operation::UpdateWebhook],
+            &[
+                Served(Operation::GetWebhook),
+                Served(Operation::UpdateWebhook),
+                Unserved("DELETE", "delete-webhook-by-id"),
+            ],
             Some(*id),
         ),
-        _ => return Err(false),
+        ["", "v3", "channels", "pubsub"] => (
+            &[
+                Unserved("GET", "get-pubsub-channels"),
+                Unserved("POST", "create-pubsub-channel"),
+            ],
+            None,
+        ),
+        ["", "v3", "channels", "pubsub", id] if !id.is_empty() => (
+            &[
+                Unserved("GET", "get-pubsub-by-id"),
+                Unserved("PUT", "put-pubsub-by-id"),
+                Unserved("DELETE", "delete-pubsub-by-id"),
+            ],
+            None,
+        ),
+        ["", "v3", "channels", "sns"] => (
+            &[
+                Unserved("GET", "get-sns-channels"),
+                Unserved("POST", "create-sns-channel"),
+            ],
+            None,
+        ),
+        ["", "v3", "channels", "sns", id] if !id.is_empty() => (
+            &[
+                Unserved("GET", "get-sns-by-id"),
+                Unserved("PUT", "put-sns-by-id"),
+                Unserved("DELETE", "delete-sns-by-id"),
+            ],
+            None,
+        ),
+        _ => return Err(Unrouted::NotFound),
     };
-    let op = candidates
-        .iter()
-        .find(|op| op.method() == method.as_str())
-        .ok_or(true)?;
+    let wanted = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let Some(found) = candidates.iter().find(|c| c.method() == wanted) else {
+        return Err(Unrouted::MethodNotAllowed(allowed_methods(candidates)));
+    };
+    let op = match *found {
+        Served(op) => op,
+        Unserved(_, operation_id) => return Err(Unrouted::NotSimulated(operation_id)),
+    };
     let param = match param {
-        Some(p) => Some(percent_decode(p).ok_or(false)?),
+        Some(p) => Some(percent_decode(p).ok_or(Unrouted::NotFound)?),
         None => None,
     };
-    Ok((*op, param))
+    Ok((op, param))
+}
+
+/// The methods of a path, `HEAD` beside `GET`, for an `Allow` header.
+fn allowed_methods(candidates: &[Candidate]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = candidates.iter().map(|c| c.method()).collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.sort_unstable();
+    methods
 }
 
 /// Runs `op`'s handler.
