@@ -13,7 +13,7 @@ use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;
 use serde_json::json;
-use support::contract::Contract;
+use support::contract::{CONDITIONAL_FIELDS, Contract};
 use support::*;
 
 #[test]
@@ -60,6 +60,48 @@ fn the_validator_rejects_bodies_that_break_the_contract() {
             .validate_response(Some("get_grant_by_id"), 404, &error)
             .is_err()
     );
+
+    // Completeness: every listed property, not only the required ones, recursively.
+    let app = json!({"request_id": "r", "data": {"application_id": "a", "region": "us"}});
+    let missing = contract
+        .missing_fields(Some("get_application"), 200, &app, &[])
+        .unwrap();
+    for field in [
+        "data.branding",
+        "data.v2_application_id",
+        "data.callback_uris",
+    ] {
+        assert!(missing.contains(&field.to_string()), "{missing:?}");
+    }
+    let app = json!({"request_id": "r", "data": {"branding": {"name": "n"}}});
+    let missing = contract
+        .missing_fields(Some("get_application"), 200, &app, &[])
+        .unwrap();
+    assert!(
+        missing.contains(&"data.branding.icon_url".to_string()),
+        "{missing:?}"
+    );
+    let grants = json!({"request_id": "r", "limit": 1, "offset": 0, "data": [{"id": "g"}]});
+    let missing = contract
+        .missing_fields(Some("get-all-grants"), 200, &grants, &[])
+        .unwrap();
+    assert!(missing.contains(&"data[].scope".to_string()), "{missing:?}");
+    assert!(
+        missing.contains(&"data[].email_aliases".to_string()),
+        "{missing:?}"
+    );
+    let excused = contract
+        .missing_fields(Some("get-all-grants"), 200, &grants, &CONDITIONAL_FIELDS)
+        .unwrap();
+    assert!(
+        !excused.contains(&"data[].email_aliases".to_string()),
+        "{excused:?}"
+    );
+    let error = json!({"request_id": "r", "error": {"type": "x", "message": "y"}});
+    let missing = contract
+        .missing_fields(Some("get_grant_by_id"), 404, &error, &[])
+        .unwrap();
+    assert_eq!(missing, ["error.provider_error"]);
 
     // Request bodies and query parameters, for the client's tests.
     let batch = contract

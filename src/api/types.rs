@@ -46,18 +46,39 @@ pub struct ErrorDetail {
     pub provider_error: Option<Map<String, Value>>,
 }
 
-/// `ApplicationObject`, as far as a migration reads it.
+/// `ApplicationObject`, as far as a migration reads it. Nylas sends every field, an empty
+/// string where there is no value (`v2_application_id` before a link): that reads as `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Application {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub application_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub organization_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub environment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub v2_application_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branding: Option<Branding>,
@@ -84,8 +105,21 @@ pub struct Connector {
     pub settings: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An empty string (no credential) reads as `None`.
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub active_credential_id: Option<String>,
+}
+
+/// An optional string where the API sends `""` for "none".
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(deserializer)?;
+    Ok(value.filter(|s| !s.is_empty()))
 }
 
 /// Body of `create_connector`.
@@ -385,6 +419,25 @@ mod tests {
             );
             assert!(!shown.contains("hunter2"), "{shown}");
         }
+    }
+
+    #[test]
+    fn empty_strings_read_as_absent() {
+        let app: Application = serde_json::from_value(serde_json::json!({
+            "application_id": "a", "organization_id": "", "region": "us",
+            "environment": "production", "v2_application_id": "",
+            "branding": {"name": "", "icon_url": "", "website_url": "", "description": ""}
+        }))
+        .unwrap();
+        assert_eq!(app.v2_application_id, None);
+        assert_eq!(app.organization_id, None);
+        assert_eq!(app.region.as_deref(), Some("us"));
+        let connector: Connector = serde_json::from_value(serde_json::json!({
+            "name": "Google Connector", "provider": "google", "settings": {}, "scope": [],
+            "active_credential_id": ""
+        }))
+        .unwrap();
+        assert_eq!(connector.active_credential_id, None);
     }
 
     #[test]

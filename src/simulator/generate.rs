@@ -101,13 +101,16 @@ fn pick_provider(rng: &mut StdRng) -> AccountProvider {
     AccountProvider::Google
 }
 
+/// Domains of Microsoft's consumer (personal) accounts: Outlook.com, Hotmail, Live.
+pub const PERSONAL_MICROSOFT_DOMAINS: [&str; 3] = ["outlook.com", "hotmail.com", "live.com"];
+
 fn generate_account(rng: &mut StdRng, provider: AccountProvider, n: usize) -> V2Account {
     let first = FIRST[rng.random_range(0..FIRST.len())];
     let last = LAST[rng.random_range(0..LAST.len())];
     let company = COMPANIES[rng.random_range(0..COMPANIES.len())];
     let (domain, migratable) = match provider {
         AccountProvider::Microsoft if rng.random_range(0..1000) < MICROSOFT_PERSONAL => {
-            let personal = ["outlook.com", "hotmail.com", "live.com"];
+            let personal = PERSONAL_MICROSOFT_DOMAINS;
             (personal[rng.random_range(0..personal.len())], false)
         }
         _ => {

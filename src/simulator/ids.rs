@@ -38,6 +38,21 @@ pub fn uuid_bits(rng: &mut StdRng) -> u128 {
         .as_u128()
 }
 
+/// A UUID (version 4 layout) derived from `name`: the same name always gives the same id, and
+/// no draw is taken from a seeded generator (so adding one changes no other id).
+pub fn uuid_from_name(name: &str) -> String {
+    let mut high = 0x6a09_e667_f3bc_c908_u64;
+    let mut low = 0xbb67_ae85_84ca_a73b_u64;
+    for byte in name.bytes() {
+        high = splitmix(high ^ u64::from(byte));
+        low = splitmix(low.rotate_left(8) ^ high);
+    }
+    let bytes = (u128::from(high) << 64 | u128::from(low)).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// A request id: a version 4 UUID from a counter mixed with a per-process salt. Unique and
 /// cheap (no system call per request), which is all a request id needs.
 pub fn request_id() -> String {

@@ -279,7 +279,8 @@ impl TestSim {
         assert_eq!(fixed.status, 200, "{:?}", fixed.body);
     }
 
-    /// Checks every response this simulator gave against the contract, then stops it.
+    /// Checks every response this simulator gave against the contract (valid, and carrying
+    /// every property its schema lists but for `contract::CONDITIONAL_FIELDS`), then stops it.
     pub async fn finish(self) {
         let recorded = self.sim.recorded_responses();
         assert!(!recorded.is_empty(), "the test made no request");
@@ -287,13 +288,26 @@ impl TestSim {
             let failures: Vec<String> = recorded
                 .iter()
                 .filter_map(|r| {
-                    contract
-                        .validate_response(
-                            r.operation.map(|op| op.operation_id()),
+                    let op = r.operation.map(|op| op.operation_id());
+                    if let Err(invalid) = contract.validate_response(op, r.status, &r.body) {
+                        return Some(invalid);
+                    }
+                    match contract.missing_fields(
+                        op,
+                        r.status,
+                        &r.body,
+                        &contract::CONDITIONAL_FIELDS,
+                    ) {
+                        Ok(missing) if missing.is_empty() => None,
+                        Ok(missing) => Some(format!(
+                            "{} {} lacks {}: {}",
+                            op.unwrap_or("(no operation)"),
                             r.status,
-                            &r.body,
-                        )
-                        .err()
+                            missing.join(", "),
+                            r.body
+                        )),
+                        Err(err) => Some(err),
+                    }
                 })
                 .collect();
             assert!(

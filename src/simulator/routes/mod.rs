@@ -222,8 +222,79 @@ fn allowed_methods(candidates: &[Candidate]) -> Vec<&'static str> {
     methods
 }
 
-/// Runs `op`'s handler.
+/// Whether a query parameter may be repeated (the contract's `type: array` parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Once,
+    Many,
+}
+
+/// The query parameters the contract declares for `op`, every one of which its handler
+/// honours. Anything else is refused, never ignored: a filter the simulator dropped silently
+/// would answer more than was asked for.
+fn query_params(op: Operation) -> &'static [(&'static str, Repeat)] {
+    use Repeat::{Many, Once};
+    match op {
+        Operation::CloneSingleAccount | Operation::SnapshotBatchClone => &[
+            ("allow_invalid_grant_creation", Once),
+            ("clone_exchange", Once),
+        ],
+        Operation::GetJobs => &[
+            ("status", Many),
+            ("type", Many),
+            ("sort_by_completion", Once),
+        ],
+        Operation::ListConnectors => &[("limit", Once), ("offset", Once)],
+        Operation::ListGrants => &[
+            ("account_id", Once),
+            ("account_ids", Once),
+            ("before", Once),
+            ("email", Once),
+            ("grant_status", Once),
+            ("ip", Once),
+            ("limit", Once),
+            ("offset", Once),
+            ("order_by", Once),
+            ("provider", Once),
+            ("since", Once),
+            ("sort_by", Once),
+            ("workspace_id", Once),
+        ],
+        Operation::GetGrant => &[("expose_aliases", Once)],
+        _ => &[],
+    }
+}
+
+/// Refuses a query parameter `op` does not declare, and a single-valued one given twice.
+fn check_query(op: Operation, query: &[(String, String)]) -> Result<(), ApiError> {
+    let declared = query_params(op);
+    for (name, _) in query {
+        let Some((_, repeat)) = declared.iter().find(|(n, _)| n == name) else {
+            let takes = if declared.is_empty() {
+                "none".to_string()
+            } else {
+                declared
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameter {name:?}: {op} takes {takes}"
+            )));
+        };
+        if *repeat == Repeat::Once && query.iter().filter(|(n, _)| n == name).count() > 1 {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {name} is given more than once; give it once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `op`'s handler, once its query parameters are known to be the contract's.
 pub fn dispatch(op: Operation, state: &mut State, ctx: &Ctx) -> Handled {
+    check_query(op, ctx.query)?;
     match op {
         Operation::LinkV2V3Apps => migration::link(state, ctx),
         Operation::ImportV2App => migration::import(state, ctx),
@@ -313,6 +384,26 @@ pub fn query_uint(ctx: &Ctx, name: &str) -> Result<Option<usize>, ApiError> {
             })
         })
         .transpose()
+}
+
+/// Refuses a body field the contract does not declare for the operation (`allowed`): a
+/// misspelt filter such as `provider` for `providers` would otherwise be dropped silently and
+/// the request would do more than was asked. An empty body passes (the handler decides).
+pub fn check_fields(ctx: &Ctx, allowed: &[&str]) -> Result<(), ApiError> {
+    if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(ctx.body) else {
+        // Not an object: the handler's own parse says why.
+        return Ok(());
+    };
+    match fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(unknown) => Err(ApiError::bad_request(format!(
+            "unknown field {unknown:?} in the request body; this operation takes {}",
+            allowed.join(", ")
+        ))),
+    }
 }
 
 /// The JSON object body as `T`; a precise 400 otherwise. (serde would also take an array for

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{Ctx, Handled, Reply, json_body};
+use super::{Ctx, Handled, Reply, check_fields, json_body};
 use crate::api::TriggerType;
 use crate::simulator::error::ApiError;
 use crate::simulator::state::{State, WebhookChanges};
@@ -60,7 +60,17 @@ fn not_found(id: &str) -> ApiError {
     ApiError::bad_request(format!("destination.id.not.found : webhook {id} not found"))
 }
 
+/// `destination_input_payload`'s properties.
+const CREATE_FIELDS: [&str; 5] = [
+    "description",
+    "trigger_types",
+    "webhook_url",
+    "notification_email_addresses",
+    "compressed_delivery",
+];
+
 pub fn create(state: &mut State, ctx: &Ctx) -> Handled {
+    check_fields(ctx, &CREATE_FIELDS)?;
     let body: CreateBody = json_body(ctx)?;
     check_url(&body.webhook_url)?;
     if body.trigger_types.is_empty() {
@@ -100,6 +110,17 @@ pub fn get(state: &mut State, ctx: &Ctx) -> Handled {
 
 pub fn update(state: &mut State, ctx: &Ctx) -> Handled {
     let id = ctx.param.unwrap_or_default();
+    check_fields(
+        ctx,
+        &[
+            "description",
+            "trigger_types",
+            "webhook_url",
+            "status",
+            "notification_email_addresses",
+            "compressed_delivery",
+        ],
+    )?;
     let body: UpdateBody = json_body(ctx)?;
     if let Some(url) = body.webhook_url.as_deref().filter(|u| !u.is_empty()) {
         check_url(url)?;

@@ -72,6 +72,8 @@ impl Default for AccountProgress {
 /// A v3 application and everything the migration has done to it.
 #[derive(Debug)]
 pub struct AppState {
+    /// The application's default workspace, where every grant it gets lands.
+    pub workspace_id: String,
     pub linked_v2: Option<usize>,
     pub imported: bool,
     pub branding: Option<Branding>,
@@ -115,6 +117,7 @@ impl State {
         for (i, app) in world.v3_apps.iter().enumerate() {
             v3_by_key.insert(app.api_key.as_str().into(), i);
             apps.push(AppState {
+                workspace_id: super::ids::uuid_from_name(&format!("workspace:{}", app.id)),
                 linked_v2: app
                     .linked_v2_app
                     .as_deref()
