@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use jsonschema::{Draft, Validator};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub struct Contract {
     spec: Value,
@@ -335,6 +335,171 @@ impl Contract {
         }
     }
 
+    /// Checks a request against the contract: method and path, path parameters, query
+    /// parameters (each declared, each of its declared type) and JSON body (present exactly
+    /// when the contract has one, and valid against it).
+    ///
+    /// `create_connector`'s `oneOf` cannot hold for any body (every provider's branch types
+    /// `provider` as a plain string, so a body matches several branches at once): its body is
+    /// checked against the one branch whose `provider` example names the body's provider.
+    pub fn check_request(&self, record: &SentRequest) -> Result<(), String> {
+        let contract = self;
+        let op_id = record.operation_id;
+        let what = format!("{op_id} {} {}", record.method, record.path);
+        let (template, method) = contract
+            .find_operation(op_id)
+            .ok_or_else(|| format!("{what}: not in the contract"))?;
+        if !method.eq_ignore_ascii_case(record.method) {
+            return Err(format!("{what}: the contract's method is {method}"));
+        }
+        let op_pointer = format!(
+            "/paths/{}/{method}",
+            template.replace('~', "~0").replace('/', "~1")
+        );
+
+        // The path: the template's literal segments, and each parameter in its place.
+        let sent: Vec<&str> = record.path.trim_start_matches('/').split('/').collect();
+        let expected: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+        if sent.len() != expected.len() {
+            return Err(format!("{what}: does not match {template}"));
+        }
+        let mut params = record.path_params.iter();
+        for (sent, expected) in sent.iter().zip(&expected) {
+            if let Some(name) = expected.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let value = params
+                    .next()
+                    .ok_or_else(|| format!("{what}: no value for {{{name}}}"))?;
+                if percent_decode(sent) != *value {
+                    return Err(format!("{what}: {{{name}}} sent as {sent}, meant {value}"));
+                }
+                let pointer = parameter_schema(contract, &op_pointer, "path", name)
+                    .ok_or_else(|| format!("{what}: no path parameter {name}"))?;
+                validate(
+                    contract,
+                    &pointer,
+                    &Value::String(value.clone()),
+                    &format!("{what}: {{{name}}}"),
+                )?;
+            } else if sent != expected {
+                return Err(format!("{what}: does not match {template}"));
+            }
+        }
+
+        // The query: every name declared, every value of its declared type.
+        let schema = contract
+            .query_schema(op_id)
+            .unwrap_or_else(|| json!({"properties": {}}));
+        let declared = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut query = Map::new();
+        for (name, value) in record.query {
+            if !declared.contains_key(name) {
+                return Err(format!(
+                    "{what}: query parameter {name} is not in the contract"
+                ));
+            }
+            let pointer = parameter_schema(contract, &op_pointer, "query", name)
+                .ok_or_else(|| format!("{what}: no query parameter {name}"))?;
+            let kind = contract
+                .spec()
+                .pointer(&pointer)
+                .and_then(|s| s["type"].as_str())
+                .unwrap_or("string");
+            let typed = match kind {
+                "integer" => value
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .map_err(|_| format!("{what}: {name}={value} is not an integer"))?,
+                "boolean" => value
+                    .parse::<bool>()
+                    .map(Value::from)
+                    .map_err(|_| format!("{what}: {name}={value} is not a boolean"))?,
+                "array" => {
+                    let mut items = query
+                        .get(name)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    items.push(Value::String(value.clone()));
+                    Value::Array(items)
+                }
+                _ => Value::String(value.clone()),
+            };
+            query.insert(name.clone(), typed);
+        }
+        if let Some(validator) = contract.query_validator(op_id) {
+            let validator = validator?;
+            let query = Value::Object(query);
+            let errors: Vec<String> = validator
+                .iter_errors(&query)
+                .map(|e| e.to_string())
+                .collect();
+            if !errors.is_empty() {
+                return Err(format!(
+                    "{what}: query {query} breaks the contract: {}",
+                    errors.join("; ")
+                ));
+            }
+        }
+
+        // The body: present exactly when the contract has one, and valid against it.
+        match (contract.request_body_validator(op_id), record.body) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(format!("{what}: sends a body the contract does not have")),
+            (Some(_), None) => {
+                let required = contract
+                    .spec()
+                    .pointer(&format!("{op_pointer}/requestBody/required"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                if required {
+                    Err(format!("{what}: sends no body, the contract requires one"))
+                } else {
+                    Ok(())
+                }
+            }
+            (Some(_), Some(body)) if op_id == "create_connector" => {
+                // See above: the branch whose `provider` example names the body's provider.
+                let branches =
+                    format!("{op_pointer}/requestBody/content/application~1json/schema/oneOf");
+                let count = contract
+                    .spec()
+                    .pointer(&branches)
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                let branch = (0..count)
+                    .find(|i| {
+                        contract
+                            .spec()
+                            .pointer(&format!("{branches}/{i}/properties/provider/example"))
+                            == Some(&body["provider"])
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "{what}: no connector branch for provider {}",
+                            body["provider"]
+                        )
+                    })?;
+                validate(contract, &format!("{branches}/{branch}"), body, &what)
+            }
+            (Some(validator), Some(body)) => {
+                let validator = validator?;
+                let errors: Vec<String> =
+                    validator.iter_errors(body).map(|e| e.to_string()).collect();
+                if errors.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{what}: body breaks the contract: {}",
+                        errors.join("; ")
+                    ))
+                }
+            }
+        }
+    }
+
     /// A validator for the JSON request body of `operation_id`, if it has one.
     pub fn request_body_validator(&self, operation_id: &str) -> Option<Result<Validator, String>> {
         let op = self.operation_pointer(operation_id)?;
@@ -390,6 +555,81 @@ impl Contract {
                 .map_err(|e| format!("cannot build a query validator for {operation_id}: {e}")),
         )
     }
+}
+
+/// A request as it went out, for `Contract::check_request`.
+pub struct SentRequest<'a> {
+    pub operation_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The path parameters' values, decoded, in the template's order.
+    pub path_params: &'a [String],
+    /// Decoded name and value pairs, repeated names kept.
+    pub query: &'a [(String, String)],
+    pub body: Option<&'a Value>,
+}
+
+/// The JSON pointer of the schema of parameter `name` in `location` of the operation at
+/// `op_pointer`, following a `$ref` to `#/components/parameters`.
+fn parameter_schema(
+    contract: &Contract,
+    op_pointer: &str,
+    location: &str,
+    name: &str,
+) -> Option<String> {
+    let params = contract
+        .spec()
+        .pointer(&format!("{op_pointer}/parameters"))?
+        .as_array()?;
+    (0..params.len()).find_map(|i| {
+        let mut pointer = format!("{op_pointer}/parameters/{i}");
+        if let Some(reference) = contract
+            .spec()
+            .pointer(&pointer)?
+            .get("$ref")
+            .and_then(Value::as_str)
+        {
+            pointer = reference.strip_prefix('#')?.to_string();
+        }
+        let param = contract.spec().pointer(&pointer)?;
+        (param["in"] == location && param["name"] == name).then(|| format!("{pointer}/schema"))
+    })
+}
+
+fn validate(contract: &Contract, pointer: &str, value: &Value, what: &str) -> Result<(), String> {
+    let validator = contract.validator_at(pointer)?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {value} breaks #{pointer}: {}",
+            errors.join("; ")
+        ))
+    }
+}
+
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Properties the contract lists but says an answer leaves out in stated cases, as
