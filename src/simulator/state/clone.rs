@@ -101,6 +101,7 @@ impl State {
         let state = &mut self.apps[app];
         // The grant keeps the scope it was granted, whatever happens to the connector later.
         let scope = state.connector(connector).and_then(|c| c.scope.clone());
+        let scope = state.scope_index(scope.as_ref());
         let g = state.grants.len() as u32;
         state.grant_by_id.insert(id, g);
         state.grants.push(GrantRecord {

@@ -80,6 +80,8 @@ pub struct AppState {
     pub connectors: Vec<ConnectorState>,
     pub webhooks: Vec<WebhookState>,
     pub grants: Vec<GrantRecord>,
+    /// Every scope a grant of this app was given, each once (`GrantRecord::scope` indexes it).
+    pub scopes: Vec<std::sync::Arc<[String]>>,
     pub grant_by_id: HashMap<u128, u32>,
     /// Indices into `State::jobs`, in creation order.
     pub jobs: Vec<usize>,
@@ -127,6 +129,7 @@ impl State {
                 connectors: Vec::new(),
                 webhooks: Vec::new(),
                 grants: Vec::new(),
+                scopes: Vec::new(),
                 grant_by_id: HashMap::new(),
                 jobs: Vec::new(),
             });
