@@ -202,7 +202,12 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
     let problems: Vec<_> = summary
         .results
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Skipped(_)))
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                Outcome::Failed(_) | Outcome::Settled(_) | Outcome::Skipped(_)
+            )
+        })
         .collect();
     if !problems.is_empty() {
         println!();
@@ -243,15 +248,17 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         println!("\nDone: the live state matches the plan.");
         return;
     }
+    let mut why = Vec::new();
     if settled > 0 {
-        println!(
-            "\nIncomplete: {settled} step{} ended in a failure that is recorded and not repeated on its own (a failed wave, a refused account); retry with a wave of mode only_failed, --rerun-wave or --rerun-clone, or change the plan. Steps a gate holds wait for it.",
+        why.push(format!(
+            "{settled} step{} ended in a failure that is recorded and not repeated on its own (a failed wave, a refused account): retry with a wave of mode only_failed, --rerun-wave or --rerun-clone, or change the plan; waves a gate holds wait for it.",
             if settled == 1 { "" } else { "s" }
-        );
+        ));
     }
     if other_failures > 0 || settled == 0 {
-        println!(
-            "\nIncomplete: fix what failed and run apply again; finished steps are not repeated."
+        why.push(
+            "Fix what failed and run apply again; finished steps are not repeated.".to_owned(),
         );
     }
+    println!("\nIncomplete: {}", why.join(" "));
 }

@@ -525,7 +525,7 @@ impl Run<'_> {
                 let listed = app.list_jobs(&JobFilter::default()).await?.data;
                 // The observation may be a moment old: a job started since by someone else
                 // (another runner, the dashboard) stops the wave here, before any write.
-                if let Some(conflict) = live_jobs_conflict(self.ctx, step, &listed)? {
+                if let Some(conflict) = live_jobs_conflict(self.ctx, &listed)? {
                     return Ok(Outcome::Failed(format!("conflict: {}", conflict.reason)));
                 }
                 let before: Vec<String> = listed.into_iter().map(|j| j.job_id).collect();

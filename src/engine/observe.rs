@@ -709,7 +709,7 @@ async fn observe_batch(
             WaveMatch::None => {}
         }
     }
-    if let Some(conflict) = live_jobs_conflict(ctx, step, &jobs)? {
+    if let Some(conflict) = live_jobs_conflict(ctx, &jobs)? {
         return Ok(conflict);
     }
     // A wave filtered to providers whose connector does not exist (and that the plan does not
@@ -830,7 +830,6 @@ pub fn describe_jobs(jobs: &[MigrationJob]) -> String {
 /// for, unless `--adopt-existing-jobs` records them as history first.
 pub fn live_jobs_conflict(
     ctx: &Context,
-    step: &Step,
     jobs: &[MigrationJob],
 ) -> Result<Option<Observation>, EngineError> {
     let known = match &ctx.journal {
@@ -869,10 +868,8 @@ pub fn live_jobs_conflict(
     let mut observation = Observation::new(
         Action::Conflict,
         format!(
-            "the application has {} that this state folder does not know; this state is likely new or not the one that ran this plan (a lost CI cache, another machine, the dashboard), and starting the wave could migrate accounts the plan never asked for. Restore the state folder that ran the plan, or run `apply --adopt-existing-jobs` to record these jobs as this plan's history and start the wave ({} {})",
-            describe_jobs(&unknown),
-            ctx.pair(step).name,
-            step.id.as_str().rsplit('/').next().unwrap_or_default()
+            "this state folder does not know the application's {}. This state is likely new or not the one that ran this plan (a lost CI cache, another machine, the dashboard), and starting the wave could migrate accounts the plan never asked for: restore the state folder that ran the plan, or run `apply --adopt-existing-jobs` to record these jobs as this plan's history and start the wave",
+            describe_jobs(&unknown)
         ),
     );
     observation.found = Found::UnknownJobs(unknown);

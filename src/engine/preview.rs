@@ -103,11 +103,12 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
                 reason,
                 found: observation.found,
             };
-        } else if !matches!(
-            observation.action,
-            // A conflict seen now (jobs this state does not know) stands whatever runs first.
-            Action::Unchanged | Action::Failed | Action::Conflict
-        ) && let Some((dep, action)) = &blocker
+        } else if !matches!(observation.action, Action::Unchanged | Action::Failed)
+            // A conflict seen now (jobs this state does not know) stands whatever runs first,
+            // unless an earlier step conflicts already.
+            && !(observation.action == Action::Conflict
+                && blocker.as_ref().is_none_or(|(_, a)| *a != Action::Conflict))
+            && let Some((dep, action)) = &blocker
         {
             let what = match action {
                 Action::Conflict => "which conflicts".to_owned(),
