@@ -103,11 +103,7 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
                 reason,
                 found: observation.found,
             };
-        } else if !matches!(observation.action, Action::Unchanged | Action::Failed)
-            // A conflict seen now (jobs this state does not know) stands whatever runs first,
-            // unless an earlier step conflicts already.
-            && !(observation.action == Action::Conflict
-                && blocker.as_ref().is_none_or(|(_, a)| *a != Action::Conflict))
+        } else if waits_on_blocker(observation.action, blocker.as_ref().map(|(_, a)| *a))
             && let Some((dep, action)) = &blocker
         {
             let what = match action {
@@ -129,6 +125,17 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         });
     }
     Ok(Preview { steps })
+}
+
+/// Whether a step with `action` shows as blocked behind an earlier step that has work
+/// (`blocker`). A recorded failure holds nothing; a conflict seen now (jobs this state does not
+/// know) stands whatever runs first, unless an earlier step conflicts already.
+fn waits_on_blocker(action: Action, blocker: Option<Action>) -> bool {
+    match action {
+        Action::Unchanged | Action::Failed => false,
+        Action::Conflict => blocker == Some(Action::Conflict),
+        _ => blocker.is_some(),
+    }
 }
 
 async fn observe_pair(
