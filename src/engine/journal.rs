@@ -2,6 +2,9 @@
 //! every step its intent before the write and its outcome after, with request IDs, job IDs,
 //! counts and secret fingerprints (never a secret). It is the audit trail, and what makes a
 //! killed run resumable: an intent without an outcome is resolved by observing before acting.
+//! Its `jobs` table holds every migration job the state knows (each job any wave started, and
+//! jobs adopted with `--adopt-existing-jobs`): a job on the application that is not there was
+//! not started from this state.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -34,7 +37,9 @@ pub enum StepStatus {
     Intent,
     /// The step's write is known to have happened (or was found already done).
     Done,
-    /// The step failed; it will be observed and tried again by the next run.
+    /// The step failed; it will be observed and tried again by the next run, unless the
+    /// failure is an outcome: a wave whose job ended `failed`, a write Nylas refused
+    /// ([`StepRecord::refused`]).
     Failed,
     /// A batch wave whose jobs exist and are not finished.
     Running,
@@ -300,19 +305,30 @@ impl Journal {
                  count_success INTEGER,
                  count_failed INTEGER,
                  count_warning INTEGER
-             );
-             -- Journals written before the jobs table knew their waves' jobs only from the
-             -- steps' records: those stay known.
-             INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, origin, run_id)
-                 SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.app_id'),
-                        step_id, 'snapshot', 'wave', run_id
-                 FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL;
-             INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
-                 SELECT json_extract(record, '$.clone_job_id'), json_extract(record, '$.app_id'),
-                        step_id, 'migration', json_extract(record, '$.snapshot_job_id'), 'wave', run_id
-                 FROM steps WHERE json_extract(record, '$.clone_job_id') IS NOT NULL;",
+             );",
         )
         .map_err(err)?;
+        // Journals written before the jobs table knew their waves' jobs only from the steps'
+        // records: those stay known. Done once (schema version 1).
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version < 1 {
+            conn.execute_batch(
+                "BEGIN;
+                 INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, origin, run_id)
+                     SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.app_id'),
+                            step_id, 'snapshot', 'wave', run_id
+                     FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL;
+                 INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
+                     SELECT json_extract(record, '$.clone_job_id'), json_extract(record, '$.app_id'),
+                            step_id, 'migration', json_extract(record, '$.snapshot_job_id'), 'wave', run_id
+                     FROM steps WHERE json_extract(record, '$.clone_job_id') IS NOT NULL;
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
         Ok(Journal {
             conn: Mutex::new(conn),
             path,
@@ -589,5 +605,99 @@ impl Journal {
             })?;
             rows.collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_from_before_the_jobs_table_keeps_its_waves_jobs_known() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The tables as they were: a wave's jobs only in its step record.
+            let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE steps (step_id TEXT PRIMARY KEY, status TEXT NOT NULL,
+                     record TEXT NOT NULL, run_id INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                 INSERT INTO steps VALUES ('p/batch/w', 'failed',
+                     '{\"app_id\":\"app\",\"snapshot_job_id\":\"s1\",\"clone_job_id\":\"m1\",\"job_status\":\"failed\"}', 3, 0);
+                 INSERT INTO steps VALUES ('p/link', 'done', '{\"action\":\"link\"}', 3, 0);",
+            )
+            .unwrap();
+        }
+        let journal = Journal::open(dir.path()).unwrap();
+        let claimed = journal.claimed_jobs().unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(claimed.contains("s1") && claimed.contains("m1"));
+        let known = journal.known_jobs().unwrap();
+        assert!(known.iter().all(|k| k.origin == JobOrigin::Wave
+            && k.step_id.as_deref() == Some("p/batch/w")
+            && k.app_id.as_deref() == Some("app")
+            && k.run_id == 3));
+        assert!(journal.knows_pair("p").unwrap());
+        assert!(!journal.knows_pair("q").unwrap());
+        // Opening again changes nothing.
+        drop(journal);
+        assert_eq!(
+            Journal::open(dir.path())
+                .unwrap()
+                .known_jobs()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_finished_job_keeps_its_counts_and_adopted_jobs_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let run = journal.start_run("plan", "apply").unwrap();
+        let step = StepId::new_raw("p/batch/w");
+        let mut record = StepRecord {
+            app_id: Some("app".into()),
+            snapshot_job_id: Some("s1".into()),
+            clone_job_id: Some("m1".into()),
+            ..StepRecord::default()
+        };
+        journal
+            .record(run, &step, "started", StepStatus::Running, &record)
+            .unwrap();
+        record.job_status = Some("partial".into());
+        record.counts = Some(JobCounts {
+            all: 10,
+            success: 7,
+            failed: 2,
+            warning: 1,
+        });
+        journal
+            .record(run, &step, "outcome", StepStatus::Done, &record)
+            .unwrap();
+        let known = journal.known_jobs().unwrap();
+        let m1 = known.iter().find(|k| k.job_id == "m1").unwrap();
+        assert_eq!(m1.status, Some(crate::api::JobStatus::Partial));
+        assert_eq!(m1.counts, record.counts);
+        assert_eq!(m1.linked_job_id.as_deref(), Some("s1"));
+
+        let listed: crate::api::MigrationJob = serde_json::from_value(serde_json::json!({
+            "job_id": "other", "type": "migration", "public_application_id": "app",
+            "status": "completed", "count_all": 5, "count_success": 5, "count_failed": 0,
+            "count_warning": 0, "created_at": 0, "updated_at": 0
+        }))
+        .unwrap();
+        assert_eq!(
+            journal
+                .adopt_jobs(run, "app", std::slice::from_ref(&listed))
+                .unwrap(),
+            1
+        );
+        assert_eq!(journal.adopt_jobs(run, "app", &[listed]).unwrap(), 0);
+        let adopted = journal.known_jobs().unwrap();
+        let other = adopted.iter().find(|k| k.job_id == "other").unwrap();
+        assert_eq!(other.origin, JobOrigin::Adopted);
+        assert_eq!(other.step_id, None);
+        assert_eq!(other.counts.map(|c| c.all), Some(5));
     }
 }

@@ -958,7 +958,12 @@ pub fn concurrent_jobs(
         Some(j) => j.claimed_jobs()?,
         None => Default::default(),
     };
-    let ours_ids = [Some(&ours.snapshot_job_id), ours.clone_job_id.as_ref()];
+    let linked = linked_migration_job(jobs, &ours.snapshot_job_id);
+    let ours_ids = [
+        Some(&ours.snapshot_job_id),
+        ours.clone_job_id.as_ref(),
+        linked.as_ref(),
+    ];
     Ok(jobs
         .iter()
         .filter(|j| {
