@@ -398,7 +398,7 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
     assert!(printed.contains("note: the state folder"), "{printed}");
     assert!(
         printed.contains(
-            "failed solo/batch/first: conflict: the application has 2 batch clones (4 jobs)"
+            "failed solo/batch/first: conflict: this state folder does not know the application's 2 batch clones (4 jobs)"
         ),
         "{printed}"
     );

@@ -257,8 +257,8 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
     }
     if other_failures > 0 || settled == 0 {
         why.push(
-            "Fix what failed and run apply again; finished steps are not repeated.".to_owned(),
+            "fix what failed and run apply again; finished steps are not repeated.".to_owned(),
         );
     }
-    println!("\nIncomplete: {}", why.join(" "));
+    println!("\nIncomplete: {}", why.join(" Also: "));
 }
