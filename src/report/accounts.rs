@@ -129,6 +129,13 @@ fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
                 (known.status, c.all, c.success, c.failed, c.warning)
             }
         };
+    // A wave whose snapshot job failed was recorded failed while its migration job may stay
+    // listed as pending: the journal's outcome wins.
+    let status = if known.status == Some(JobStatus::Failed) {
+        Some(JobStatus::Failed)
+    } else {
+        status
+    };
     let failed = if status == Some(JobStatus::Failed) {
         // Nylas: "failed (none migrated)". Whatever its counts say, every account it did not
         // migrate failed.
