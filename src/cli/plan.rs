@@ -5,7 +5,9 @@ use serde_json::json;
 use super::setup::{self, report};
 use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::journal::StepStatus;
-use crate::engine::{Action, Context, Preview, SecretSource, preview};
+use crate::engine::{
+    Action, Context, HistoryNote, Preview, SecretSource, preview, unrecorded_history,
+};
 use crate::graph::{StepGraph, StepKind};
 
 #[derive(Debug, clap::Args)]
@@ -18,6 +20,9 @@ pub struct Args {
     /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// What `apply` would do with the same flags.
+    #[command(flatten)]
+    pub rerun: setup::RerunArgs,
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
@@ -35,21 +40,42 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
+    let options = match args.rerun.options(&graph) {
+        Ok(o) => o,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
     let source = SecretSource::new(args.target.plan_dir());
     let result = super::runtime().block_on(async {
-        let ctx = Context::new(graph, source, &client, &state_dir, false)?;
-        preview(&ctx).await
+        let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        ctx.options = options;
+        let notes = unrecorded_history(&ctx).await?;
+        Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
     });
-    let preview = match result {
+    let (notes, preview) = match result {
         Ok(p) => p,
         Err(e) => {
             report(e);
             return EXIT_FAILURE;
         }
     };
+    let adopt = args.rerun.adopt_existing_jobs;
     match output {
-        Output::Human => print_preview(&preview),
-        Output::Json => print_json(&preview),
+        Output::Human => {
+            print_notes(&notes, &state_dir, adopt);
+            print_preview(&preview);
+        }
+        Output::Json => {
+            for note in &notes {
+                println!(
+                    "{}",
+                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state_dir, adopt)})
+                );
+            }
+            print_json(&preview);
+        }
     }
     if preview.has_conflicts() {
         return EXIT_FAILURE;
@@ -70,6 +96,14 @@ fn symbol(action: Action) -> &'static str {
         Action::Blocked => ".",
         Action::Conflict => "!",
         Action::Held => "-",
+        Action::Failed => "x",
+    }
+}
+
+/// Pairs whose application has a past this state does not know, before anything else.
+pub fn print_notes(notes: &[HistoryNote], state_dir: &std::path::Path, adopt: bool) {
+    for note in notes {
+        println!("! note: {}", note.message(state_dir, adopt));
     }
 }
 
@@ -109,6 +143,22 @@ pub fn print_preview(preview: &Preview) {
         );
     }
     flush_hidden(&shown, current_pair);
+    print_summary_line(preview);
+    let failed = preview.count(Action::Failed);
+    if failed > 0 {
+        println!(
+            "{failed} step{} ended in a recorded failure (x above): not a pending change and not repeated on its own; `apply` exits 1 while {}",
+            if failed == 1 { "" } else { "s" },
+            if failed == 1 {
+                "it stands"
+            } else {
+                "they stand"
+            }
+        );
+    }
+}
+
+fn print_summary_line(preview: &Preview) {
     println!(
         "\nPlan: {} to create, {} to update, {} unchanged, {} conflicts, {} blocked, {} running to follow, {} held by a gate",
         preview.count(Action::Create),
@@ -166,6 +216,7 @@ fn print_json(preview: &Preview) {
             "blocked": preview.count(Action::Blocked),
             "attach": preview.count(Action::Attach),
             "held": preview.count(Action::Held),
+            "failed": preview.count(Action::Failed),
             "changes_pending": preview.has_changes(),
         })
     );
@@ -192,7 +243,12 @@ fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detai
             Some(_) => "interrupted",
             None => "pending",
         };
-        if status != "done" {
+        // A failed wave or a refused account is an outcome, not pending work.
+        let settled = state.as_ref().is_some_and(|s| {
+            s.status == StepStatus::Failed
+                && (s.record.refused || crate::engine::observe::finished_wave(s).is_some())
+        });
+        if status != "done" && !settled {
             pending += 1;
         }
         match output {

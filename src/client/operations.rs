@@ -137,17 +137,70 @@ impl AppClient {
         self.call(Call::new(Operation::ImportV2App)).await
     }
 
-    /// `migration_clone_single_account`: clones one v2 account into a v3 grant. Repeatable:
-    /// cloning an account that has a grant returns that grant.
+    /// `migration_clone_single_account`: clones one v2 account into a v3 grant.
+    ///
+    /// The contract does not promise that a repeated clone is harmless, so an ambiguous failure
+    /// (no answer, a dropped connection, a 5xx) is never resent blindly: the account's grant is
+    /// looked up first (`GET /v3/grants?account_id=…`). A grant means the lost request (or an
+    /// earlier one) made it, and that grant is the answer (its `request_id` is `None`); no grant
+    /// means nothing was made that a resend could duplicate, and the request is sent again,
+    /// within the retry policy's attempts and time. See [`super::retry`].
     pub async fn clone_account(
         &self,
         account_id: &str,
         placeholders: PlaceholderQuery,
     ) -> Result<Response<Grant>, ClientError> {
-        let mut call = Call::new(Operation::CloneSingleAccount);
-        call.path_params = vec![account_id];
-        call.query = placeholder_query(placeholders);
-        self.call(call).await
+        let policy = self.client.retry_policy().clone();
+        let started = std::time::Instant::now();
+        let mut sends: u32 = 0;
+        loop {
+            sends += 1;
+            let mut call = Call::new(Operation::CloneSingleAccount);
+            call.path_params = vec![account_id];
+            call.query = placeholder_query(placeholders);
+            let error = match self.call(call).await {
+                Err(error) if error.is_ambiguous() => error,
+                answered => return answered,
+            };
+            // A gateway may still be handing the request on: give it a moment before looking.
+            let wait = policy.backoff(sends.saturating_sub(1), &mut rand::rng());
+            tokio::time::sleep(wait).await;
+            if let Some(grant) = self.grant_of_account(account_id).await? {
+                tracing::info!(
+                    app_id = %self.app_id,
+                    account_id,
+                    grant_id = %grant.id,
+                    "the clone's answer was lost but its grant exists; not resending"
+                );
+                return Ok(Response {
+                    data: grant,
+                    request_id: None,
+                });
+            }
+            if sends >= policy.max_attempts || started.elapsed() >= policy.max_elapsed {
+                return Err(error);
+            }
+            tracing::warn!(
+                app_id = %self.app_id,
+                account_id,
+                attempt = sends,
+                "the clone's answer was lost and the account has no grant; sending it again"
+            );
+        }
+    }
+
+    /// The grant made from v2 account `account_id`, if it has one.
+    pub async fn grant_of_account(&self, account_id: &str) -> Result<Option<Grant>, ClientError> {
+        let filter = GrantFilter {
+            account_id: Some(account_id.to_owned()),
+            ..GrantFilter::default()
+        };
+        Ok(self
+            .list_grants(&filter)
+            .await?
+            .data
+            .into_iter()
+            .find(|g| g.account_id.as_deref() == Some(account_id)))
     }
 
     /// `migration_snapshot_batch_clone`: starts a snapshot job and a migration job. Never resent

@@ -219,6 +219,15 @@ impl AppClient {
                         continue;
                     }
                 }
+                500 if rule == RepeatRule::ObserveBeforeRepeat => {
+                    // A server error after the request arrived: it may have been acted on.
+                    return Err(self.ambiguous(
+                        operation,
+                        Some(status),
+                        failure.request_id,
+                        format!("HTTP {status} from Nylas"),
+                    ));
+                }
                 502..=504 => {
                     if rule == RepeatRule::ObserveBeforeRepeat {
                         return Err(self.ambiguous(
@@ -364,6 +373,11 @@ impl AppClient {
             Operation::CreateWebhook => format!(
                 "look for a destination with this URL with GET /v3/webhooks for application {} \
                  before creating it again; `apply` does this itself",
+                self.app_id
+            ),
+            Operation::CloneSingleAccount => format!(
+                "look for the account's grant with GET /v3/grants?account_id=… for application {} \
+                 before cloning it again; `apply` does this itself",
                 self.app_id
             ),
             Operation::CreateConnector => format!(
