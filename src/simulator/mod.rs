@@ -2,9 +2,8 @@
 //! (`../shared/nylas-openapi/nylas-v3-migration.openapi.yaml`), over real sockets: both regions,
 //! each at its own base URL; the migration tools, applications, connectors, grants, webhooks
 //! (verified and tested by real deliveries to loopback URLs), Pub/Sub and SNS channels and
-//! redirect URIs;
-//! batch jobs that advance against a simulated clock; the per-application rate limit; seeded
-//! faults; and counters tests read. `docs/simulator.md` documents the world file and the flags.
+//! redirect URIs; batch jobs that advance against a simulated clock; the per-application rate
+//! limit; seeded faults; and counters tests read. `docs/simulator.md` documents the world file and the flags.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
