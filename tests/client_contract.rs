@@ -10,9 +10,12 @@ mod support;
 use std::time::Duration;
 
 use nylas_migrate::api::{
-    BatchCloneRequest, BatchProvider, CloneMode, ConnectorProvider, CreateConnector, CreateWebhook,
-    GrantStatus, JobStatus, JobType, Operation, PlaceholderQuery, Region, TranslateRequest,
-    TriggerType, UpdateConnector, UpdateWebhook,
+    AddRedirectUri, AndroidSettings, BatchCloneRequest, BatchProvider, CloneMode,
+    ConnectorProvider, CreateConnector, CreatePubsubChannel, CreateSnsChannel, CreateWebhook,
+    GrantStatus, IosSettings, JobStatus, JobType, JsSettings, Operation, PlaceholderQuery,
+    PlatformSettings, Region, RequestedStatus, SendTestEvent, TestTriggerType, TranslateRequest,
+    TriggerType, UpdateConnector, UpdatePubsubChannel, UpdateRedirectUri, UpdateSnsChannel,
+    UpdateWebhook,
 };
 use nylas_migrate::client::{GrantFilter, JobFilter, RequestRecord};
 use serde_json::{Value, json};
@@ -86,6 +89,7 @@ async fn record_every_request() -> Vec<RequestRecord> {
             webhook_url: "https://hooks.example/nylas".into(),
             description: Some("migration".into()),
             notification_email_addresses: Some(vec!["ops@example.com".into()]),
+            compressed_delivery: Some(true),
         })
         .await
         .unwrap();
@@ -99,10 +103,133 @@ async fn record_every_request() -> Vec<RequestRecord> {
             webhook_url: Some("https://hooks.example/v2".into()),
             description: Some("changed".into()),
             notification_email_addresses: Some(vec!["ops@example.com".into()]),
+            status: Some(RequestedStatus::Pause),
+            compressed_delivery: Some(false),
         },
     )
     .await
     .unwrap();
+    app.send_test_event(&SendTestEvent {
+        trigger_type: TestTriggerType::GrantExpired,
+        webhook_url: "https://hooks.example/nylas".into(),
+    })
+    .await
+    .unwrap();
+
+    // Channels, every field of each body.
+    let emails = Some(vec!["ops@example.com".to_string()]);
+    let pubsub = app
+        .create_pubsub_channel(&CreatePubsubChannel {
+            trigger_types: vec![TriggerType::MessageCreated],
+            topic: "projects/acme-prod/topics/nylas-events".into(),
+            description: Some("migration".into()),
+            notification_email_addresses: emails.clone(),
+            compressed_delivery: Some(true),
+        })
+        .await
+        .unwrap();
+    let pubsub_id = pubsub.data.id.clone();
+    app.list_pubsub_channels().await.unwrap();
+    app.get_pubsub_channel(&pubsub_id).await.unwrap();
+    app.update_pubsub_channel(
+        &pubsub_id,
+        &UpdatePubsubChannel {
+            description: Some("changed".into()),
+            trigger_types: Some(vec![TriggerType::GrantExpired]),
+            topic: Some("projects/acme-prod/topics/other".into()),
+            status: Some(RequestedStatus::Pause),
+            notification_email_addresses: emails.clone(),
+            compressed_delivery: Some(false),
+        },
+    )
+    .await
+    .unwrap();
+    app.delete_pubsub_channel(&pubsub_id).await.unwrap();
+    let sns = app
+        .create_sns_channel(&CreateSnsChannel {
+            trigger_types: vec![TriggerType::GrantExpired],
+            topic: "arn:aws:sns:us-east-1:123456789012:nylas-events".into(),
+            role_arn: "arn:aws:iam::123456789012:role/nylas-publisher".into(),
+            description: Some("migration".into()),
+            notification_email_addresses: emails.clone(),
+            compressed_delivery: Some(true),
+        })
+        .await
+        .unwrap();
+    let sns_id = sns.data.id.clone();
+    app.list_sns_channels().await.unwrap();
+    app.get_sns_channel(&sns_id).await.unwrap();
+    app.update_sns_channel(
+        &sns_id,
+        &UpdateSnsChannel {
+            description: Some("changed".into()),
+            trigger_types: Some(vec![TriggerType::GrantCreated]),
+            topic: Some("arn:aws:sns:us-east-1:123456789012:other".into()),
+            role_arn: Some("arn:aws:iam::123456789012:role/other".into()),
+            status: Some(RequestedStatus::Active),
+            notification_email_addresses: emails,
+            compressed_delivery: Some(false),
+        },
+    )
+    .await
+    .unwrap();
+    app.delete_sns_channel(&sns_id).await.unwrap();
+
+    // Redirect URIs on every platform, with every setting.
+    let web = app
+        .add_redirect_uri(&AddRedirectUri {
+            id: Some("0556d035-6cb6-4262-a035-6b77e11cf8fc".into()),
+            url: "https://app.example/callback".into(),
+            platform: PlatformSettings::Web,
+        })
+        .await
+        .unwrap();
+    for platform in [
+        PlatformSettings::Desktop,
+        PlatformSettings::Js {
+            settings: Some(JsSettings {
+                origin: "https://app.example".into(),
+            }),
+        },
+        PlatformSettings::Android {
+            settings: Some(AndroidSettings {
+                package_name: "com.example.app".into(),
+                sha1_certificate_fingerprint:
+                    "AB:CD:EF:12:34:56:78:90:AB:CD:EF:12:34:56:78:90:AB:CD:EF:12".into(),
+            }),
+        },
+    ] {
+        let url = format!("https://app.example/{}", platform.platform());
+        app.add_redirect_uri(&AddRedirectUri {
+            id: None,
+            url,
+            platform,
+        })
+        .await
+        .unwrap();
+    }
+    app.list_redirect_uris().await.unwrap();
+    app.get_redirect_uri(&web.data.id).await.unwrap();
+    app.get_redirect_uri("5967ca40-a2d8-4ee0-a0e0-6f18ace39a90")
+        .await
+        .unwrap();
+    app.update_redirect_uri(
+        &web.data.id,
+        &UpdateRedirectUri {
+            url: "com.example.app://callback".into(),
+            platform: PlatformSettings::Ios {
+                settings: Some(IosSettings {
+                    bundle_id: "com.example.app".into(),
+                    app_store_id: Some("1234567890".into()),
+                    team_id: Some("ABCDE12345".into()),
+                }),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    app.delete_redirect_uri(&web.data.id).await.unwrap();
+
     let grant = app
         .clone_account(
             &account,
@@ -279,5 +406,30 @@ fn the_check_catches_requests_that_break_the_contract() {
         r.path = "/v3/webhooks".into();
         r.query.clear();
         r.body = Some(json!({"webhook_url": "https://x"}));
+    });
+    // A Pub/Sub channel without its topic (required once the contract's defect is relaxed).
+    bad(&|r| {
+        r.operation = Operation::CreatePubsubChannel;
+        r.method = "POST";
+        r.path = "/v3/channels/pubsub".into();
+        r.query.clear();
+        r.body = Some(json!({"trigger_types": ["grant.created"]}));
+    });
+    // A redirect URI without its platform matches every branch of the `oneOf`: the client
+    // always names the platform.
+    bad(&|r| {
+        r.operation = Operation::AddRedirectUri;
+        r.method = "POST";
+        r.path = "/v3/applications/redirect-uris".into();
+        r.query.clear();
+        r.body = Some(json!({"url": "https://app.example/cb"}));
+    });
+    bad(&|r| {
+        r.operation = Operation::UpdateSnsChannel;
+        r.method = "PUT";
+        r.path = "/v3/channels/sns/c1".into();
+        r.path_params = vec!["c1".into()];
+        r.query.clear();
+        r.body = Some(json!({"status": "paused"}));
     });
 }

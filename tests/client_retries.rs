@@ -141,6 +141,7 @@ async fn a_batch_clone_is_never_resent_after_an_ambiguous_failure() {
             webhook_url: "https://hooks.example/x".into(),
             description: None,
             notification_email_addresses: None,
+            compressed_delivery: None,
         })
         .await
         .unwrap_err();

@@ -598,6 +598,143 @@ async fn every_operation_as_an_sdk_calls_it_answers_every_field() {
         .await;
     assert_eq!(updated.data()["status"], "pause");
 
+    // Test events: every field (a reachable host off this machine: answered from the world).
+    let tested = sdk
+        .send(
+            Operation::SendTestEvent,
+            &[],
+            json!({"trigger_type": "message.created.truncated", "webhook_url": "https://hooks.acme.example/v3"}),
+        )
+        .await;
+    assert_eq!(tested.data(), "success");
+
+    // Pub/Sub and SNS channels: create with every field, list, get, update every field,
+    // delete.
+    let role = "arn:aws:iam::123456789012:role/nylas-sns-role";
+    for (op_create, op_list, op_get, op_update, op_delete, create, update) in [
+        (
+            Operation::CreatePubsubChannel,
+            Operation::ListPubsubChannels,
+            Operation::GetPubsubChannel,
+            Operation::UpdatePubsubChannel,
+            Operation::DeletePubsubChannel,
+            json!({
+                "description": "Production Pub/Sub for Events notifications",
+                "trigger_types": ["event.created", "event.updated"],
+                "topic": "projects/your-project-id/topics/your-topic-id",
+                "notification_email_addresses": ["jane@example.com"],
+                "compressed_delivery": true
+            }),
+            json!({
+                "description": "Prod account status notifications PubSub",
+                "trigger_types": ["grant.expired"],
+                "topic": "projects/your-project-id/topics/other-topic",
+                "status": "pause",
+                "notification_email_addresses": ["sysadmin@example.com", "sre_pager@example.com"],
+                "compressed_delivery": false
+            }),
+        ),
+        (
+            Operation::CreateSnsChannel,
+            Operation::ListSnsChannels,
+            Operation::GetSnsChannel,
+            Operation::UpdateSnsChannel,
+            Operation::DeleteSnsChannel,
+            json!({
+                "description": "Production SNS channel for Events notifications",
+                "trigger_types": ["event.created"],
+                "topic": "arn:aws:sns:us-east-1:123456789012:my-topic",
+                "role_arn": role,
+                "notification_email_addresses": ["jane@example.com"],
+                "compressed_delivery": true
+            }),
+            json!({
+                "description": "Prod account status notifications SNS",
+                "trigger_types": ["grant.expired"],
+                "topic": "arn:aws:sns:us-east-1:123456789012:other-topic",
+                "role_arn": "arn:aws:iam::123456789012:role/other",
+                "status": "pause",
+                "notification_email_addresses": ["sysadmin@example.com"],
+                "compressed_delivery": false
+            }),
+        ),
+    ] {
+        let created = sdk.send(op_create, &[], create).await;
+        ok(&created);
+        assert_eq!(created.data()["status"], "active");
+        let id = created.data()["id"].as_str().unwrap().to_string();
+        ok(&sdk.get(op_list, &[], &[]).await);
+        ok(&sdk.get(op_get, &[&id], &[]).await);
+        let updated = sdk.send(op_update, &[&id], update).await;
+        assert_eq!(updated.data()["status"], "pause");
+        // The list spells a paused channel `paused` (its schema), the get `pause` (its own).
+        assert_eq!(
+            sdk.get(op_list, &[], &[]).await.data()[0]["status"],
+            "paused"
+        );
+        assert_eq!(sdk.get(op_get, &[&id], &[]).await.data()["status"], "pause");
+        let deleted = sdk
+            .call(US_V3_KEY, op_delete, &[&id], &[], None, &[], &[])
+            .await;
+        assert_eq!(deleted.data()["status"], "success");
+        assert_eq!(sdk.get(op_get, &[&id], &[]).await.status, 400);
+    }
+
+    // Redirect URIs: import copied the v2 app's; add one per platform with every setting, then
+    // move one through every platform with PATCH.
+    let imported = sdk.get(Operation::ListRedirectUris, &[], &[]).await;
+    assert_eq!(
+        imported.data().as_array().unwrap().len(),
+        2,
+        "{:?}",
+        imported.body
+    );
+    let fingerprint = "AB:CD:EF:12:34:56:78:90:AB:CD:EF:12:34:56:78:90:AB:CD:EF:12";
+    let uri_id = "0556d035-6cb6-4262-a035-6b77e11cf8fc";
+    for body in [
+        json!({"id": uri_id, "url": "https://yourapp.com/callback", "platform": "web"}),
+        json!({"url": "https://yourapp.com/desktop", "platform": "desktop"}),
+        json!({"url": "https://yourapp.com/js", "platform": "js", "settings": {"origin": "yourapp.com"}}),
+        json!({"url": "com.example.myapp://callback", "platform": "ios", "settings": {"bundle_id": "com.example.myapp", "app_store_id": "1234567890", "team_id": "ABCDE12345"}}),
+        json!({"url": "https://yourapp.com/android", "platform": "android", "settings": {"package_name": "com.example.myapp", "sha1_certificate_fingerprint": fingerprint}}),
+    ] {
+        let added = sdk.send(Operation::AddRedirectUri, &[], body.clone()).await;
+        assert_eq!(added.status, 200, "{body}: {:?}", added.body);
+    }
+    for body in [
+        json!({"url": "https://yourapp.com/js2", "platform": "js", "settings": {"origin": "yourapp.com"}}),
+        json!({"url": "com.example.myapp://cb", "platform": "ios", "settings": {"bundle_id": "com.example.myapp", "app_store_id": "1", "team_id": "T"}}),
+        json!({"url": "https://yourapp.com/a2", "platform": "android", "settings": {"package_name": "com.example.myapp", "sha1_certificate_fingerprint": fingerprint}}),
+        json!({"id": uri_id, "url": "https://yourapp.com/callback2", "platform": "web"}),
+    ] {
+        let changed = sdk
+            .send(Operation::UpdateRedirectUri, &[uri_id], body.clone())
+            .await;
+        assert_eq!(changed.status, 200, "{body}: {:?}", changed.body);
+        assert_eq!(changed.data()["platform"], body["platform"]);
+    }
+    ok(&sdk.get(Operation::GetRedirectUri, &[uri_id], &[]).await);
+    ok(&sdk.get(Operation::ListRedirectUris, &[], &[]).await);
+    let app = sdk.get(Operation::GetApplication, &[], &[]).await;
+    assert_eq!(app.data()["callback_uris"].as_array().unwrap().len(), 7);
+    ok(&sdk
+        .call(
+            US_V3_KEY,
+            Operation::DeleteRedirectUri,
+            &[uri_id],
+            &[],
+            None,
+            &[],
+            &[],
+        )
+        .await);
+    assert_eq!(
+        sdk.get(Operation::GetRedirectUri, &[uri_id], &[])
+            .await
+            .status,
+        404
+    );
+
     // Errors carry every field of their schema too.
     assert_eq!(
         sdk.get(

@@ -75,6 +75,25 @@ pub fn repeat_rule(operation: Operation) -> RepeatRule {
         // differ from the live ones, hide which settings won. Observing
         // GET /v3/connectors/{provider} answers exactly.
         CreateConnector => RepeatRule::ObserveBeforeRepeat,
+        // Notification channels and redirect URIs. Reads first.
+        ListPubsubChannels | GetPubsubChannel | ListSnsChannels | GetSnsChannel
+        | ListRedirectUris | GetRedirectUri => RepeatRule::Repeatable,
+        // A test event changes nothing Nylas stores; a repeat delivers one more test
+        // notification to the endpoint, which is what the caller asked for.
+        SendTestEvent => RepeatRule::Repeatable,
+        // PUT (channels) and PATCH (redirect URIs) set the fields sent to the values sent.
+        UpdatePubsubChannel | UpdateSnsChannel | UpdateRedirectUri => RepeatRule::Repeatable,
+        // A repeated delete cannot remove anything else; if the first took effect, the repeat
+        // answers not found, which the caller reads as gone.
+        DeletePubsubChannel | DeleteSnsChannel | DeleteRedirectUri => RepeatRule::Repeatable,
+        // A second create makes a second channel that receives every notification twice (and a
+        // Pub/Sub channel counts against the five an application may have). The caller
+        // observes GET /v3/channels/pubsub or /v3/channels/sns first.
+        CreatePubsubChannel | CreateSnsChannel => RepeatRule::ObserveBeforeRepeat,
+        // A second add of the same URI is refused as a duplicate (or, with another ID, adds it
+        // twice), hiding the first call's success. The caller observes
+        // GET /v3/applications/redirect-uris first.
+        AddRedirectUri => RepeatRule::ObserveBeforeRepeat,
     }
 }
 
@@ -163,7 +182,10 @@ mod tests {
                 Operation::CloneSingleAccount,
                 Operation::SnapshotBatchClone,
                 Operation::CreateConnector,
-                Operation::CreateWebhook
+                Operation::CreateWebhook,
+                Operation::CreatePubsubChannel,
+                Operation::CreateSnsChannel,
+                Operation::AddRedirectUri,
             ]
         );
     }

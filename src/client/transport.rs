@@ -385,6 +385,21 @@ impl AppClient {
                  before creating it again; `apply` does this itself",
                 self.app_id
             ),
+            Operation::CreatePubsubChannel => format!(
+                "look for a channel with this topic with GET /v3/channels/pubsub for \
+                 application {} before creating it again",
+                self.app_id
+            ),
+            Operation::CreateSnsChannel => format!(
+                "look for a channel with this topic with GET /v3/channels/sns for application \
+                 {} before creating it again",
+                self.app_id
+            ),
+            Operation::AddRedirectUri => format!(
+                "look for the URI with GET /v3/applications/redirect-uris for application {} \
+                 before adding it again",
+                self.app_id
+            ),
             _ => format!(
                 "observe the live state of application {} before repeating {operation}",
                 self.app_id

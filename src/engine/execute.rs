@@ -338,6 +338,8 @@ impl Run<'_> {
                         webhook_url: None,
                         description: w.description.clone(),
                         notification_email_addresses: w.notification_emails.clone(),
+                        status: None,
+                        compressed_delivery: None,
                     },
                 )
                 .await?;
@@ -363,6 +365,7 @@ impl Run<'_> {
             webhook_url: w.url.clone(),
             description: w.description.clone(),
             notification_email_addresses: w.notification_emails.clone(),
+            compressed_delivery: None,
         };
         let created = match app.create_webhook(&body).await {
             Ok(response) => (response.data.webhook.id, response.request_id),

@@ -57,6 +57,9 @@ impl World {
                 region,
                 organization_id: Some(ids::uuid(&mut rng)),
                 linked_v2_app: None,
+                pubsub_channels: Vec::new(),
+                sns_channels: Vec::new(),
+                redirect_uris: Vec::new(),
             };
             world.v2_apps.push(v2);
             world.v3_apps.push(v3);
@@ -87,6 +90,7 @@ fn generate_v2_app(rng: &mut StdRng, region: Region, count: usize) -> V2App {
         icon_url: Some("https://acme.example/icon.png".into()),
         integrations,
         accounts,
+        redirect_uris: Vec::new(),
     }
 }
 

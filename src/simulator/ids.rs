@@ -53,6 +53,21 @@ pub fn uuid_from_name(name: &str) -> String {
         .to_string()
 }
 
+/// `len` alphanumerics derived from `name` (like [`uuid_from_name`], no draw is taken): the ids
+/// of channels a world file seeds without one.
+pub fn alnum_from_name(name: &str, len: usize) -> String {
+    let mut state = 0x243f_6a88_85a3_08d3_u64;
+    for byte in name.bytes() {
+        state = splitmix(state ^ u64::from(byte));
+    }
+    (0..len)
+        .map(|i| {
+            state = splitmix(state ^ i as u64);
+            char::from(ALNUM[(state % ALNUM.len() as u64) as usize])
+        })
+        .collect()
+}
+
 /// A request id: a version 4 UUID from a counter mixed with a per-process salt. Unique and
 /// cheap (no system call per request), which is all a request id needs.
 pub fn request_id() -> String {
@@ -89,6 +104,11 @@ pub fn webhook_id(rng: &mut StdRng) -> String {
 /// A webhook signing secret.
 pub fn webhook_secret(rng: &mut StdRng) -> String {
     draw(rng, ALNUM, 20)
+}
+
+/// The value of a webhook verification `challenge`.
+pub fn challenge(rng: &mut StdRng) -> String {
+    draw(rng, ALNUM, 32)
 }
 
 /// Whether `id` looks like a v2 id (25 lowercase base36 characters).

@@ -23,6 +23,7 @@ use super::config::{ReadTimeouts, SimulatorConfig};
 use super::connection::{ConnHandle, SimListener};
 use super::error::ApiError;
 use super::faults::{Fault, Faults};
+use super::outbound::Outbound;
 use super::rate_limit::{RateLimiter, retry_after_secs};
 use super::record::RecordedResponse;
 use super::routes::{self, Ctx, Reply, Unrouted};
@@ -42,6 +43,8 @@ pub const STATS_PATH: &str = "/_sim/stats";
 pub enum SimulatorError {
     #[error(transparent)]
     World(#[from] WorldError),
+    #[error("cannot set up the simulator's HTTP client for webhook deliveries: {0}")]
+    Outbound(String),
     #[error("cannot listen on {addr} for the {region} region: {source}")]
     Bind {
         region: Region,
@@ -60,6 +63,7 @@ struct Shared {
     latency: Duration,
     timeouts: ReadTimeouts,
     recorded: Option<Mutex<Vec<RecordedResponse>>>,
+    outbound: Outbound,
 }
 
 impl Shared {
@@ -133,20 +137,26 @@ pub async fn start_on(
     eu: SocketAddr,
 ) -> Result<RunningSimulator, SimulatorError> {
     config.world.check()?;
+    let outbound =
+        Outbound::new(super::outbound::DELIVERY_TIMEOUT).map_err(SimulatorError::Outbound)?;
     let apps = config.world.v3_apps.len();
+    let clock = Clock::new(config.job_speed);
+    let start_ms = clock.now_ms();
     let shared = Arc::new(Shared {
-        clock: Clock::new(config.job_speed),
+        clock,
         stats: StatsCollector::default(),
         limiter: RateLimiter::new(config.rate_limit, apps),
         faults: Faults::new(config.fault_rate, config.drop_rate, config.seed),
         latency: config.latency,
         timeouts: config.read_timeouts,
         recorded: config.record_responses.then(|| Mutex::new(Vec::new())),
+        outbound,
         state: Mutex::new(State::new(
             config.world,
             config.seed,
             config.job_timing,
             config.failing_jobs,
+            start_ms,
         )),
     });
     let (stop, stopped) = watch::channel(false);
@@ -527,13 +537,14 @@ async fn answer(
     };
     Outcome {
         body_read: true,
-        ..pipeline_after_body(shared, op, param, app, request_id, &headers, &query, &body)
+        ..pipeline_after_body(shared, op, param, app, request_id, &headers, &query, &body).await
     }
 }
 
-/// Faults and the handler, once the body is read.
+/// Faults, any delivery the request needs (made without the state's lock), and the handler,
+/// once the body is read.
 #[allow(clippy::too_many_arguments)]
-fn pipeline_after_body(
+async fn pipeline_after_body(
     shared: &Shared,
     op: Operation,
     param: Option<String>,
@@ -570,7 +581,7 @@ fn pipeline_after_body(
         Err(err) => return outcome(error_reply(&err, request_id)),
     };
     let now_ms = shared.clock.now_ms();
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         request_id,
         app,
         now_ms,
@@ -578,7 +589,22 @@ fn pipeline_after_body(
         body,
         headers,
         param: param.as_deref(),
+        delivery: None,
     };
+    let planned = if routes::needs_delivery(op) {
+        let mut state = shared.state();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            routes::plan_delivery(op, &mut state, &ctx)
+        }))
+        .unwrap_or(None)
+    } else {
+        None
+    };
+    let delivery = match planned {
+        Some(planned) => Some(shared.outbound.run(planned).await),
+        None => None,
+    };
+    ctx.delivery = delivery.as_ref();
     let result = {
         let mut state = shared.state();
         // A bug must not take the connection down with it: answer 500 and keep serving.

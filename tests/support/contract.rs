@@ -6,12 +6,20 @@
 //! `None`. It is parsed with the project's YAML parser (`nylas_migrate::yaml`), and `$ref`s are
 //! resolved by validating against the whole document with a root `$ref` to the wanted schema.
 //!
-//! The published contract contradicts itself in two places; `load` relaxes them in memory (never
-//! in the file) and says so:
+//! The published contract contradicts itself in three places; `load` relaxes them in memory
+//! (never in the file) and says so:
 //! - `translate_v2v3_id` requires `ids` but, with `additionalProperties: false`, does not allow
 //!   it: `ids` is added to its properties as an array of strings.
 //! - `get-webhook-by-id`'s 200 lists fewer trigger types than create and update accept: it uses
 //!   the shared `trigger_types` schema instead.
+//! - `pubsub_input_payload` (the body of `create-pubsub-channel`) requires `webhook_url`, which
+//!   is not one of its properties, and does not require `topic` (the contract's README lists
+//!   this defect): no request Nylas's own examples send could validate. Its `required` becomes
+//!   `trigger_types` and `topic`, exactly that.
+//!
+//! The contract's other known defect around channels, the paused status spelt `paused` in the
+//! list responses and `pause` everywhere else, needs no relaxing: the simulator answers each
+//! operation in its own schema's spelling and the client reads both.
 
 use std::path::PathBuf;
 
@@ -570,8 +578,21 @@ pub struct SentRequest<'a> {
 }
 
 /// The JSON pointer of the schema of parameter `name` in `location` of the operation at
-/// `op_pointer`, following a `$ref` to `#/components/parameters`.
+/// `op_pointer`, following a `$ref` to `#/components/parameters`. A parameter the path item
+/// declares for all its operations (`/v3/applications/redirect-uris/{id}`) counts too; the
+/// operation's own wins, as OpenAPI says.
 fn parameter_schema(
+    contract: &Contract,
+    op_pointer: &str,
+    location: &str,
+    name: &str,
+) -> Option<String> {
+    let item_pointer = op_pointer.rsplit_once('/').map(|(item, _)| item)?;
+    operation_parameter_schema(contract, op_pointer, location, name)
+        .or_else(|| operation_parameter_schema(contract, item_pointer, location, name))
+}
+
+fn operation_parameter_schema(
     contract: &Contract,
     op_pointer: &str,
     location: &str,
@@ -657,6 +678,16 @@ fn relax_known_contradictions(spec: &mut Value) {
         );
         eprintln!(
             "contract: translate_v2v3_id requires `ids` without allowing it; allowing `ids` (array of strings)"
+        );
+    }
+    if let Some(required) = spec.pointer_mut("/components/schemas/pubsub_input_payload/required")
+        && required
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("webhook_url")))
+    {
+        *required = json!(["trigger_types", "topic"]);
+        eprintln!(
+            "contract: pubsub_input_payload requires webhook_url (not one of its properties) and not topic; requiring trigger_types and topic"
         );
     }
     let by_id = "/components/responses/get_by_id_200/content/application~1json/schema/properties/data/properties/trigger_types";

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{Ctx, Handled, Reply};
-use crate::api::{Application, Branding};
-use crate::simulator::state::State;
+use crate::api::{Application, Branding, RedirectUri};
+use crate::simulator::state::{State, redirect_uri_wire};
 
 /// The application object of v3 app `app`, as far as the runner reads it (`None` where the
 /// application has no value), for the world view.
@@ -37,15 +37,15 @@ struct HostedAuthentication {
 
 /// `ApplicationObject` with every property the contract lists, as the simulator sends it:
 /// strings the application has no value for are empty (`v2_application_id` before a link,
-/// `branding`'s fields before an import), as are the hosted page's settings and the callback
-/// URIs (the world has none).
+/// `branding`'s fields before an import), as are the hosted page's settings; `callback_uris`
+/// are the application's redirect URIs.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplicationWire {
     #[serde(flatten)]
     application: Application,
     default_workspace_id: String,
     hosted_authentication: HostedAuthentication,
-    callback_uris: Vec<serde_json::Value>,
+    callback_uris: Vec<RedirectUri>,
 }
 
 pub fn application_wire(state: &State, app: usize) -> ApplicationWire {
@@ -77,7 +77,11 @@ pub fn application_wire(state: &State, app: usize) -> ApplicationWire {
             background_color: String::new(),
             spacing: 0,
         },
-        callback_uris: Vec::new(),
+        callback_uris: state.apps[app]
+            .redirect_uris
+            .iter()
+            .map(redirect_uri_wire)
+            .collect(),
     }
 }
 

@@ -3,9 +3,11 @@
 
 mod applications;
 pub use applications::application_object;
+mod channels;
 mod connectors;
 mod grants;
 mod migration;
+mod redirect_uris;
 mod webhooks;
 
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -13,7 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use super::state::State;
+use super::outbound::{Delivery, Planned};
+use super::state::{ChannelKind, State};
 use crate::api::{Envelope, Operation};
 
 /// What a handler sees of a request.
@@ -27,6 +30,8 @@ pub struct Ctx<'a> {
     pub headers: &'a HeaderMap,
     /// The path parameter (`account_id`, `provider`, `grantId` or `id`), decoded.
     pub param: Option<&'a str>,
+    /// How the delivery `plan_delivery` asked for went (webhook verification, test event).
+    pub delivery: Option<&'a Delivery>,
 }
 
 /// A successful answer: a status and a JSON body.
@@ -115,18 +120,18 @@ pub fn match_operation(
         ["", "v3", "applications"] => (&[Served(Operation::GetApplication)], None),
         ["", "v3", "applications", "redirect-uris"] => (
             &[
-                Unserved("GET", "get_all_callback_uris"),
-                Unserved("POST", "add_callback_uri"),
+                Served(Operation::ListRedirectUris),
+                Served(Operation::AddRedirectUri),
             ],
             None,
         ),
         ["", "v3", "applications", "redirect-uris", id] if !id.is_empty() => (
             &[
-                Unserved("GET", "get_application_callback_uri"),
-                Unserved("PATCH", "update_callback_uri"),
-                Unserved("DELETE", "delete_callback_uri"),
+                Served(Operation::GetRedirectUri),
+                Served(Operation::UpdateRedirectUri),
+                Served(Operation::DeleteRedirectUri),
             ],
-            None,
+            Some(*id),
         ),
         ["", "v3", "connectors"] => (
             &[
@@ -152,7 +157,7 @@ pub fn match_operation(
             None,
         ),
         // A fixed path wins over the template `/v3/webhooks/{id}`, as OpenAPI matches them.
-        ["", "v3", "webhooks", "send-test-event"] => (&[Unserved("POST", "send_test_event")], None),
+        ["", "v3", "webhooks", "send-test-event"] => (&[Served(Operation::SendTestEvent)], None),
         ["", "v3", "webhooks", id] if !id.is_empty() => (
             &[
                 Served(Operation::GetWebhook),
@@ -163,33 +168,33 @@ pub fn match_operation(
         ),
         ["", "v3", "channels", "pubsub"] => (
             &[
-                Unserved("GET", "get-pubsub-channels"),
-                Unserved("POST", "create-pubsub-channel"),
+                Served(Operation::ListPubsubChannels),
+                Served(Operation::CreatePubsubChannel),
             ],
             None,
         ),
         ["", "v3", "channels", "pubsub", id] if !id.is_empty() => (
             &[
-                Unserved("GET", "get-pubsub-by-id"),
-                Unserved("PUT", "put-pubsub-by-id"),
-                Unserved("DELETE", "delete-pubsub-by-id"),
+                Served(Operation::GetPubsubChannel),
+                Served(Operation::UpdatePubsubChannel),
+                Served(Operation::DeletePubsubChannel),
             ],
-            None,
+            Some(*id),
         ),
         ["", "v3", "channels", "sns"] => (
             &[
-                Unserved("GET", "get-sns-channels"),
-                Unserved("POST", "create-sns-channel"),
+                Served(Operation::ListSnsChannels),
+                Served(Operation::CreateSnsChannel),
             ],
             None,
         ),
         ["", "v3", "channels", "sns", id] if !id.is_empty() => (
             &[
-                Unserved("GET", "get-sns-by-id"),
-                Unserved("PUT", "put-sns-by-id"),
-                Unserved("DELETE", "delete-sns-by-id"),
+                Served(Operation::GetSnsChannel),
+                Served(Operation::UpdateSnsChannel),
+                Served(Operation::DeleteSnsChannel),
             ],
-            None,
+            Some(*id),
         ),
         _ => return Err(Unrouted::NotFound),
     };
@@ -313,6 +318,47 @@ pub fn dispatch(op: Operation, state: &mut State, ctx: &Ctx) -> Handled {
         Operation::ListWebhooks => webhooks::list(state, ctx),
         Operation::GetWebhook => webhooks::get(state, ctx),
         Operation::UpdateWebhook => webhooks::update(state, ctx),
+        Operation::SendTestEvent => webhooks::send_test_event(state, ctx),
+        Operation::CreatePubsubChannel => channels::create(ChannelKind::Pubsub, state, ctx),
+        Operation::ListPubsubChannels => channels::list(ChannelKind::Pubsub, state, ctx),
+        Operation::GetPubsubChannel => channels::get(ChannelKind::Pubsub, state, ctx),
+        Operation::UpdatePubsubChannel => channels::update(ChannelKind::Pubsub, state, ctx),
+        Operation::DeletePubsubChannel => channels::delete(ChannelKind::Pubsub, state, ctx),
+        Operation::CreateSnsChannel => channels::create(ChannelKind::Sns, state, ctx),
+        Operation::ListSnsChannels => channels::list(ChannelKind::Sns, state, ctx),
+        Operation::GetSnsChannel => channels::get(ChannelKind::Sns, state, ctx),
+        Operation::UpdateSnsChannel => channels::update(ChannelKind::Sns, state, ctx),
+        Operation::DeleteSnsChannel => channels::delete(ChannelKind::Sns, state, ctx),
+        Operation::ListRedirectUris => redirect_uris::list(state, ctx),
+        Operation::AddRedirectUri => redirect_uris::add(state, ctx),
+        Operation::GetRedirectUri => redirect_uris::get(state, ctx),
+        Operation::UpdateRedirectUri => redirect_uris::update(state, ctx),
+        Operation::DeleteRedirectUri => redirect_uris::delete(state, ctx),
+    }
+}
+
+/// Whether `op` may need a delivery (`plan_delivery`): the other operations skip it, and the
+/// extra turn of the state's lock it takes.
+pub fn needs_delivery(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::CreateWebhook | Operation::UpdateWebhook | Operation::SendTestEvent
+    )
+}
+
+/// The delivery a request needs before its handler can answer, if any: the verification
+/// challenge of a webhook create (or of an update that moves its URL), the notification of a
+/// test event. A request its handler will refuse anyway (a bad body) needs none. Runs under the
+/// state's lock; the delivery itself is made without it.
+pub fn plan_delivery(op: Operation, state: &mut State, ctx: &Ctx) -> Option<Planned> {
+    if !needs_delivery(op) || check_query(op, ctx.query).is_err() {
+        return None;
+    }
+    match op {
+        Operation::CreateWebhook => webhooks::create_delivery(state, ctx),
+        Operation::UpdateWebhook => webhooks::update_delivery(state, ctx),
+        Operation::SendTestEvent => webhooks::test_event_delivery(state, ctx),
+        _ => None,
     }
 }
 

@@ -156,8 +156,9 @@ impl AppState {
 }
 
 impl State {
-    /// Imports the linked v2 app into v3 app `app`: branding, and a connector per integration
-    /// that has none yet (a second import leaves fixed connectors alone).
+    /// Imports the linked v2 app into v3 app `app`: branding, a connector per integration that
+    /// has none yet (a second import leaves fixed connectors alone), and the v2 app's redirect
+    /// URIs the v3 app does not have yet.
     pub fn import(&mut self, app: usize, v2: usize) {
         let v2_app = &self.world.v2_apps[v2];
         let branding = Branding {
@@ -179,5 +180,6 @@ impl State {
                 state.connectors.push(connector);
             }
         }
+        self.import_redirect_uris(app, v2);
     }
 }
