@@ -75,6 +75,7 @@ fn world() -> (World, HashMap<String, String>) {
                     migratable: true,
                 })
                 .collect(),
+            redirect_uris: Vec::new(),
         });
         world.v3_apps.push(V3App {
             id: v3_id(p),
@@ -82,6 +83,9 @@ fn world() -> (World, HashMap<String, String>) {
             region: Region::Us,
             organization_id: None,
             linked_v2_app: None,
+            pubsub_channels: Vec::new(),
+            sns_channels: Vec::new(),
+            redirect_uris: Vec::new(),
         });
         secrets.insert(format!("V2_{p}"), format!("bench-v2-secret-{p}"));
         secrets.insert(format!("V3_{p}"), format!("bench-v3-key-{p}"));

@@ -179,3 +179,27 @@ fn production_secrets_never_reach_a_plan_from_a_fork() {
         }
     }
 }
+
+#[test]
+fn the_examples_never_run_two_applies_at_once() {
+    // Runs must not overlap (README, "In a pipeline"): each example serialises its apply.
+    let load = |file: &str| -> Value {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        nylas_migrate::yaml::from_str(&text).unwrap()
+    };
+    let github = load("examples/ci/github-actions.yml");
+    let group = &github["jobs"]["apply"]["concurrency"];
+    let name = group["group"].as_str().unwrap_or_default();
+    assert!(
+        !name.is_empty() && !name.contains("${{"),
+        "the apply job needs one fixed concurrency group: {group}"
+    );
+    assert_eq!(group["cancel-in-progress"], Value::Bool(false));
+    let gitlab = load("examples/ci/gitlab-ci.yml");
+    assert!(
+        gitlab["apply"]["resource_group"]
+            .as_str()
+            .is_some_and(|g| !g.is_empty()),
+        "the apply job needs a resource_group"
+    );
+}

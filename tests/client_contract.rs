@@ -10,15 +10,18 @@ mod support;
 use std::time::Duration;
 
 use nylas_migrate::api::{
-    BatchCloneRequest, BatchProvider, CloneMode, ConnectorProvider, CreateConnector, CreateWebhook,
-    GrantStatus, JobStatus, JobType, Operation, PlaceholderQuery, Region, TranslateRequest,
-    TriggerType, UpdateConnector, UpdateWebhook,
+    AddRedirectUri, AndroidSettings, BatchCloneRequest, BatchProvider, CloneMode,
+    ConnectorProvider, CreateConnector, CreatePubsubChannel, CreateSnsChannel, CreateWebhook,
+    GrantStatus, IosSettings, JobStatus, JobType, JsSettings, Operation, PlaceholderQuery,
+    PlatformSettings, Region, RequestedStatus, SendTestEvent, TestTriggerType, TranslateRequest,
+    TriggerType, UpdateConnector, UpdatePubsubChannel, UpdateRedirectUri, UpdateSnsChannel,
+    UpdateWebhook,
 };
 use nylas_migrate::client::{GrantFilter, JobFilter, RequestRecord};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use client_common::{config, recorder, start};
-use support::contract::Contract;
+use support::contract::{Contract, SentRequest};
 
 /// Runs every operation, with every optional field and filter the client can send.
 async fn record_every_request() -> Vec<RequestRecord> {
@@ -86,6 +89,7 @@ async fn record_every_request() -> Vec<RequestRecord> {
             webhook_url: "https://hooks.example/nylas".into(),
             description: Some("migration".into()),
             notification_email_addresses: Some(vec!["ops@example.com".into()]),
+            compressed_delivery: Some(true),
         })
         .await
         .unwrap();
@@ -99,10 +103,133 @@ async fn record_every_request() -> Vec<RequestRecord> {
             webhook_url: Some("https://hooks.example/v2".into()),
             description: Some("changed".into()),
             notification_email_addresses: Some(vec!["ops@example.com".into()]),
+            status: Some(RequestedStatus::Pause),
+            compressed_delivery: Some(false),
         },
     )
     .await
     .unwrap();
+    app.send_test_event(&SendTestEvent {
+        trigger_type: TestTriggerType::GrantExpired,
+        webhook_url: "https://hooks.example/nylas".into(),
+    })
+    .await
+    .unwrap();
+
+    // Channels, every field of each body.
+    let emails = Some(vec!["ops@example.com".to_string()]);
+    let pubsub = app
+        .create_pubsub_channel(&CreatePubsubChannel {
+            trigger_types: vec![TriggerType::MessageCreated],
+            topic: "projects/acme-prod/topics/nylas-events".into(),
+            description: Some("migration".into()),
+            notification_email_addresses: emails.clone(),
+            compressed_delivery: Some(true),
+        })
+        .await
+        .unwrap();
+    let pubsub_id = pubsub.data.id.clone();
+    app.list_pubsub_channels().await.unwrap();
+    app.get_pubsub_channel(&pubsub_id).await.unwrap();
+    app.update_pubsub_channel(
+        &pubsub_id,
+        &UpdatePubsubChannel {
+            description: Some("changed".into()),
+            trigger_types: Some(vec![TriggerType::GrantExpired]),
+            topic: Some("projects/acme-prod/topics/other".into()),
+            status: Some(RequestedStatus::Pause),
+            notification_email_addresses: emails.clone(),
+            compressed_delivery: Some(false),
+        },
+    )
+    .await
+    .unwrap();
+    app.delete_pubsub_channel(&pubsub_id).await.unwrap();
+    let sns = app
+        .create_sns_channel(&CreateSnsChannel {
+            trigger_types: vec![TriggerType::GrantExpired],
+            topic: "arn:aws:sns:us-east-1:123456789012:nylas-events".into(),
+            role_arn: "arn:aws:iam::123456789012:role/nylas-publisher".into(),
+            description: Some("migration".into()),
+            notification_email_addresses: emails.clone(),
+            compressed_delivery: Some(true),
+        })
+        .await
+        .unwrap();
+    let sns_id = sns.data.id.clone();
+    app.list_sns_channels().await.unwrap();
+    app.get_sns_channel(&sns_id).await.unwrap();
+    app.update_sns_channel(
+        &sns_id,
+        &UpdateSnsChannel {
+            description: Some("changed".into()),
+            trigger_types: Some(vec![TriggerType::GrantCreated]),
+            topic: Some("arn:aws:sns:us-east-1:123456789012:other".into()),
+            role_arn: Some("arn:aws:iam::123456789012:role/other".into()),
+            status: Some(RequestedStatus::Active),
+            notification_email_addresses: emails,
+            compressed_delivery: Some(false),
+        },
+    )
+    .await
+    .unwrap();
+    app.delete_sns_channel(&sns_id).await.unwrap();
+
+    // Redirect URIs on every platform, with every setting.
+    let web = app
+        .add_redirect_uri(&AddRedirectUri {
+            id: Some("0556d035-6cb6-4262-a035-6b77e11cf8fc".into()),
+            url: "https://app.example/callback".into(),
+            platform: PlatformSettings::Web,
+        })
+        .await
+        .unwrap();
+    for platform in [
+        PlatformSettings::Desktop,
+        PlatformSettings::Js {
+            settings: Some(JsSettings {
+                origin: "https://app.example".into(),
+            }),
+        },
+        PlatformSettings::Android {
+            settings: Some(AndroidSettings {
+                package_name: "com.example.app".into(),
+                sha1_certificate_fingerprint:
+                    "AB:CD:EF:12:34:56:78:90:AB:CD:EF:12:34:56:78:90:AB:CD:EF:12".into(),
+            }),
+        },
+    ] {
+        let url = format!("https://app.example/{}", platform.platform());
+        app.add_redirect_uri(&AddRedirectUri {
+            id: None,
+            url,
+            platform,
+        })
+        .await
+        .unwrap();
+    }
+    app.list_redirect_uris().await.unwrap();
+    app.get_redirect_uri(&web.data.id).await.unwrap();
+    app.get_redirect_uri("5967ca40-a2d8-4ee0-a0e0-6f18ace39a90")
+        .await
+        .unwrap();
+    app.update_redirect_uri(
+        &web.data.id,
+        &UpdateRedirectUri {
+            url: "com.example.app://callback".into(),
+            platform: PlatformSettings::Ios {
+                settings: Some(IosSettings {
+                    bundle_id: "com.example.app".into(),
+                    app_store_id: Some("1234567890".into()),
+                    team_id: Some("ABCDE12345".into()),
+                }),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    app.delete_redirect_uri(&web.data.id).await.unwrap();
+
     let grant = app
         .clone_account(
             &account,
@@ -205,224 +332,14 @@ async fn every_request_the_client_sends_follows_the_contract() {
 }
 
 fn check(contract: &Contract, record: &RequestRecord) -> Result<(), String> {
-    let op_id = record.operation.operation_id();
-    let what = format!("{op_id} {} {}", record.method, record.path);
-    let (template, method) = contract
-        .find_operation(op_id)
-        .ok_or_else(|| format!("{what}: not in the contract"))?;
-    if !method.eq_ignore_ascii_case(record.method) {
-        return Err(format!("{what}: the contract's method is {method}"));
-    }
-    let op_pointer = format!(
-        "/paths/{}/{method}",
-        template.replace('~', "~0").replace('/', "~1")
-    );
-
-    // The path: the template's literal segments, and each parameter in its place.
-    let sent: Vec<&str> = record.path.trim_start_matches('/').split('/').collect();
-    let expected: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-    if sent.len() != expected.len() {
-        return Err(format!("{what}: does not match {template}"));
-    }
-    let mut params = record.path_params.iter();
-    for (sent, expected) in sent.iter().zip(&expected) {
-        if let Some(name) = expected.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            let value = params
-                .next()
-                .ok_or_else(|| format!("{what}: no value for {{{name}}}"))?;
-            if percent_decode(sent) != *value {
-                return Err(format!("{what}: {{{name}}} sent as {sent}, meant {value}"));
-            }
-            let pointer = parameter_schema(contract, &op_pointer, "path", name)
-                .ok_or_else(|| format!("{what}: no path parameter {name}"))?;
-            validate(
-                contract,
-                &pointer,
-                &Value::String(value.clone()),
-                &format!("{what}: {{{name}}}"),
-            )?;
-        } else if sent != expected {
-            return Err(format!("{what}: does not match {template}"));
-        }
-    }
-
-    // The query: every name declared, every value of its declared type.
-    let schema = contract
-        .query_schema(op_id)
-        .unwrap_or_else(|| json!({"properties": {}}));
-    let declared = schema["properties"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let mut query = Map::new();
-    for (name, value) in &record.query {
-        if !declared.contains_key(name) {
-            return Err(format!(
-                "{what}: query parameter {name} is not in the contract"
-            ));
-        }
-        let pointer = parameter_schema(contract, &op_pointer, "query", name)
-            .ok_or_else(|| format!("{what}: no query parameter {name}"))?;
-        let kind = contract
-            .spec()
-            .pointer(&pointer)
-            .and_then(|s| s["type"].as_str())
-            .unwrap_or("string");
-        let typed = match kind {
-            "integer" => value
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| format!("{what}: {name}={value} is not an integer"))?,
-            "boolean" => value
-                .parse::<bool>()
-                .map(Value::from)
-                .map_err(|_| format!("{what}: {name}={value} is not a boolean"))?,
-            "array" => {
-                let mut items = query
-                    .get(name)
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                items.push(Value::String(value.clone()));
-                Value::Array(items)
-            }
-            _ => Value::String(value.clone()),
-        };
-        query.insert(name.clone(), typed);
-    }
-    if let Some(validator) = contract.query_validator(op_id) {
-        let validator = validator?;
-        let query = Value::Object(query);
-        let errors: Vec<String> = validator
-            .iter_errors(&query)
-            .map(|e| e.to_string())
-            .collect();
-        if !errors.is_empty() {
-            return Err(format!(
-                "{what}: query {query} breaks the contract: {}",
-                errors.join("; ")
-            ));
-        }
-    }
-
-    // The body: present exactly when the contract has one, and valid against it.
-    match (contract.request_body_validator(op_id), &record.body) {
-        (None, None) => Ok(()),
-        (None, Some(_)) => Err(format!("{what}: sends a body the contract does not have")),
-        (Some(_), None) => {
-            let required = contract
-                .spec()
-                .pointer(&format!("{op_pointer}/requestBody/required"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if required {
-                Err(format!("{what}: sends no body, the contract requires one"))
-            } else {
-                Ok(())
-            }
-        }
-        (Some(_), Some(body)) if record.operation == Operation::CreateConnector => {
-            // The contract's `oneOf` cannot hold for any body: every provider's branch types
-            // `provider` as a plain string, so a body matches several branches at once. The
-            // branch is the one whose `provider` example names the body's provider.
-            let branches =
-                format!("{op_pointer}/requestBody/content/application~1json/schema/oneOf");
-            let count = contract
-                .spec()
-                .pointer(&branches)
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            let branch = (0..count)
-                .find(|i| {
-                    contract
-                        .spec()
-                        .pointer(&format!("{branches}/{i}/properties/provider/example"))
-                        == Some(&body["provider"])
-                })
-                .ok_or_else(|| {
-                    format!(
-                        "{what}: no connector branch for provider {}",
-                        body["provider"]
-                    )
-                })?;
-            validate(contract, &format!("{branches}/{branch}"), body, &what)
-        }
-        (Some(validator), Some(body)) => {
-            let validator = validator?;
-            let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{what}: body breaks the contract: {}",
-                    errors.join("; ")
-                ))
-            }
-        }
-    }
-}
-
-/// The JSON pointer of the schema of parameter `name` in `location` of the operation at
-/// `op_pointer`, following a `$ref` to `#/components/parameters`.
-fn parameter_schema(
-    contract: &Contract,
-    op_pointer: &str,
-    location: &str,
-    name: &str,
-) -> Option<String> {
-    let params = contract
-        .spec()
-        .pointer(&format!("{op_pointer}/parameters"))?
-        .as_array()?;
-    (0..params.len()).find_map(|i| {
-        let mut pointer = format!("{op_pointer}/parameters/{i}");
-        if let Some(reference) = contract
-            .spec()
-            .pointer(&pointer)?
-            .get("$ref")
-            .and_then(Value::as_str)
-        {
-            pointer = reference.strip_prefix('#')?.to_string();
-        }
-        let param = contract.spec().pointer(&pointer)?;
-        (param["in"] == location && param["name"] == name).then(|| format!("{pointer}/schema"))
+    contract.check_request(&SentRequest {
+        operation_id: record.operation.operation_id(),
+        method: record.method,
+        path: &record.path,
+        path_params: &record.path_params,
+        query: &record.query,
+        body: record.body.as_ref(),
     })
-}
-
-fn validate(contract: &Contract, pointer: &str, value: &Value, what: &str) -> Result<(), String> {
-    let validator = contract.validator_at(pointer)?;
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| e.to_string())
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: {value} breaks #{pointer}: {}",
-            errors.join("; ")
-        ))
-    }
-}
-
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = segment
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Why create_connector's body is checked against one branch: the whole `oneOf` refuses even a
@@ -489,5 +406,30 @@ fn the_check_catches_requests_that_break_the_contract() {
         r.path = "/v3/webhooks".into();
         r.query.clear();
         r.body = Some(json!({"webhook_url": "https://x"}));
+    });
+    // A Pub/Sub channel without its topic (required once the contract's defect is relaxed).
+    bad(&|r| {
+        r.operation = Operation::CreatePubsubChannel;
+        r.method = "POST";
+        r.path = "/v3/channels/pubsub".into();
+        r.query.clear();
+        r.body = Some(json!({"trigger_types": ["grant.created"]}));
+    });
+    // A redirect URI without its platform matches every branch of the `oneOf`: the client
+    // always names the platform.
+    bad(&|r| {
+        r.operation = Operation::AddRedirectUri;
+        r.method = "POST";
+        r.path = "/v3/applications/redirect-uris".into();
+        r.query.clear();
+        r.body = Some(json!({"url": "https://app.example/cb"}));
+    });
+    bad(&|r| {
+        r.operation = Operation::UpdateSnsChannel;
+        r.method = "PUT";
+        r.path = "/v3/channels/sns/c1".into();
+        r.path_params = vec!["c1".into()];
+        r.query.clear();
+        r.body = Some(json!({"status": "paused"}));
     });
 }

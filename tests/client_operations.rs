@@ -1,14 +1,20 @@
 //! Every contract operation through the client, against the simulator.
 
 mod client_common;
+mod support;
 
 use std::time::Duration;
 
 use nylas_migrate::api::{
-    BatchCloneRequest, CloneMode, ConnectorProvider, CreateConnector, CreateWebhook, JobType,
-    PlaceholderQuery, Region, TranslateRequest, TriggerType, UpdateConnector, UpdateWebhook,
+    AddRedirectUri, BatchCloneRequest, ChannelStatus, CloneMode, ConnectorProvider,
+    CreateConnector, CreatePubsubChannel, CreateSnsChannel, CreateWebhook, JobType, JsSettings,
+    Operation, PlaceholderQuery, PlatformSettings, Region, RequestedStatus, SendTestEvent,
+    TestTriggerType, TranslateRequest, TriggerType, UpdateConnector, UpdatePubsubChannel,
+    UpdateRedirectUri, UpdateSnsChannel, UpdateWebhook,
 };
-use nylas_migrate::client::{AppConfig, ClientError, GrantFilter, JobFilter, Secret};
+use nylas_migrate::client::{
+    AppConfig, ClientError, GrantFilter, JobFilter, Secret, TestEventDelivery,
+};
 use serde_json::json;
 
 use client_common::{config, start};
@@ -103,6 +109,7 @@ async fn a_migration_through_every_operation() {
             webhook_url: "https://hooks.acme.example/nylas".into(),
             description: Some("migration".into()),
             notification_email_addresses: None,
+            compressed_delivery: None,
         })
         .await
         .unwrap();
@@ -336,4 +343,206 @@ async fn observing_many_accounts_costs_one_call_per_200() {
     assert!(observed.data.is_empty(), "nothing cloned yet");
     assert_eq!(observed.request_ids.len(), 2);
     assert_eq!(h.answered(nylas_migrate::api::Operation::ListGrants), 2);
+}
+
+#[tokio::test]
+async fn notification_channels_redirect_uris_and_test_events() {
+    let h = start(config(6)).await;
+    let client = h.client();
+    let app = h.app(&client, Region::Us);
+
+    // Pub/Sub: create, read back, pause (read in both spellings), delete.
+    let topic = "projects/acme-prod/topics/nylas-events";
+    let created = app
+        .create_pubsub_channel(&CreatePubsubChannel {
+            trigger_types: vec![TriggerType::MessageCreated, TriggerType::GrantExpired],
+            topic: topic.into(),
+            description: None,
+            notification_email_addresses: None,
+            compressed_delivery: Some(true),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.data.topic, topic);
+    assert_eq!(created.data.status, Some(ChannelStatus::Active));
+    assert_eq!(created.data.compressed_delivery, Some(true));
+    let id = created.data.id.clone();
+    let paused = app
+        .update_pubsub_channel(
+            &id,
+            &UpdatePubsubChannel {
+                status: Some(RequestedStatus::Pause),
+                trigger_types: Some(vec![TriggerType::GrantExpired]),
+                ..UpdatePubsubChannel::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.data.status, Some(ChannelStatus::Paused));
+    assert_eq!(paused.data.trigger_types, [TriggerType::GrantExpired]);
+    let listed = app.list_pubsub_channels().await.unwrap();
+    assert_eq!(listed.data.len(), 1);
+    assert_eq!(
+        listed.data[0].status,
+        Some(ChannelStatus::Paused),
+        "the list's `paused`"
+    );
+    let got = app.get_pubsub_channel(&id).await.unwrap();
+    assert_eq!(
+        got.data.status,
+        Some(ChannelStatus::Paused),
+        "the get's `pause`"
+    );
+    assert!(
+        app.delete_pubsub_channel(&id)
+            .await
+            .unwrap()
+            .request_id
+            .is_some()
+    );
+    let gone = app.get_pubsub_channel(&id).await.unwrap_err();
+    assert_eq!(gone.status(), Some(400));
+    // A malformed topic is Nylas's 400, with its words.
+    let refused = app
+        .create_pubsub_channel(&CreatePubsubChannel {
+            trigger_types: vec![TriggerType::GrantExpired],
+            topic: "nylas-events".into(),
+            description: None,
+            notification_email_addresses: None,
+            compressed_delivery: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("projects/<project>/topics/<topic>"),
+        "{refused}"
+    );
+
+    // SNS: the role is kept and can change.
+    let sns = app
+        .create_sns_channel(&CreateSnsChannel {
+            trigger_types: vec![TriggerType::GrantExpired],
+            topic: "arn:aws:sns:us-east-1:123456789012:nylas-events".into(),
+            role_arn: "arn:aws:iam::123456789012:role/nylas-publisher".into(),
+            description: Some("ops".into()),
+            notification_email_addresses: Some(vec!["ops@acme.example".into()]),
+            compressed_delivery: None,
+        })
+        .await
+        .unwrap();
+    let moved = app
+        .update_sns_channel(
+            &sns.data.id,
+            &UpdateSnsChannel {
+                role_arn: Some("arn:aws:iam::123456789012:role/other".into()),
+                ..UpdateSnsChannel::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.data.role_arn, "arn:aws:iam::123456789012:role/other");
+    assert_eq!(moved.data.description.as_deref(), Some("ops"));
+    assert_eq!(app.list_sns_channels().await.unwrap().data.len(), 1);
+    app.get_sns_channel(&sns.data.id).await.unwrap();
+    app.delete_sns_channel(&sns.data.id).await.unwrap();
+
+    // Redirect URIs: add, read (and a missing one is None), change platform, delete.
+    let added = app
+        .add_redirect_uri(&AddRedirectUri {
+            id: None,
+            url: "https://app.acme.example/oauth/callback".into(),
+            platform: PlatformSettings::Web,
+        })
+        .await
+        .unwrap();
+    let uri_id = added.data.id.clone();
+    assert!(uuid::Uuid::parse_str(&uri_id).is_ok());
+    let listed = app.list_redirect_uris().await.unwrap();
+    assert_eq!(listed.data, std::slice::from_ref(&added.data));
+    let found = app.get_redirect_uri(&uri_id).await.unwrap();
+    assert_eq!(found.data.as_ref(), Some(&added.data));
+    let missing = app
+        .get_redirect_uri("5967ca40-a2d8-4ee0-a0e0-6f18ace39a90")
+        .await
+        .unwrap();
+    assert!(missing.data.is_none() && missing.request_id.is_some());
+    let js = PlatformSettings::Js {
+        settings: Some(JsSettings {
+            origin: "https://app.acme.example".into(),
+        }),
+    };
+    let changed = app
+        .update_redirect_uri(
+            &uri_id,
+            &UpdateRedirectUri {
+                url: "https://app.acme.example/js".into(),
+                platform: js.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.data.platform, js);
+    app.delete_redirect_uri(&uri_id).await.unwrap();
+    let again = app.delete_redirect_uri(&uri_id).await.unwrap_err();
+    assert_eq!(again.status(), Some(404));
+    assert!(app.list_redirect_uris().await.unwrap().data.is_empty());
+
+    // Test events: acknowledged or not, by a receiver on 127.0.0.1.
+    let receiver = support::receiver::Receiver::start().await;
+    let test = |path: &str| SendTestEvent {
+        trigger_type: TestTriggerType::GrantExpired,
+        webhook_url: receiver.url(path),
+    };
+    let acked = app.send_test_event(&test("/echo")).await.unwrap();
+    assert_eq!(acked.data, TestEventDelivery::Acknowledged);
+    let nacked = app.send_test_event(&test("/nack")).await.unwrap();
+    let TestEventDelivery::NotAcknowledged { detail } = &nacked.data else {
+        panic!("{nacked:?}")
+    };
+    assert!(detail.contains("500"), "{detail}");
+    assert_eq!(receiver.seen().len(), 2);
+    // A webhook whose endpoint does not echo the challenge is refused, with Nylas's words.
+    let refused = app
+        .create_webhook(&CreateWebhook {
+            trigger_types: vec![TriggerType::GrantCreated],
+            webhook_url: receiver.url("/missing"),
+            description: None,
+            notification_email_addresses: None,
+            compressed_delivery: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400));
+    assert!(
+        refused.to_string().contains("unable.verify.webhook_url"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn a_channel_create_is_not_resent_after_a_gateway_error() {
+    let h = start(config(3)).await;
+    let client = h.client();
+    let app = h.app(&client, Region::Us);
+    h.sim.set_faults(1.0, 0.0);
+    let error = app
+        .create_pubsub_channel(&CreatePubsubChannel {
+            trigger_types: vec![TriggerType::GrantExpired],
+            topic: "projects/acme-prod/topics/nylas-events".into(),
+            description: None,
+            notification_email_addresses: None,
+            compressed_delivery: None,
+        })
+        .await
+        .unwrap_err();
+    let ClientError::Ambiguous { help, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(help.contains("GET /v3/channels/pubsub"), "{help}");
+    assert_eq!(h.answered(Operation::CreatePubsubChannel), 1, "sent once");
+    // A read is retried through the same faults until its budget ends.
+    let read = app.list_pubsub_channels().await.unwrap_err();
+    assert!(h.answered(Operation::ListPubsubChannels) > 1, "{read}");
 }

@@ -141,6 +141,7 @@ async fn a_batch_clone_is_never_resent_after_an_ambiguous_failure() {
             webhook_url: "https://hooks.example/x".into(),
             description: None,
             notification_email_addresses: None,
+            compressed_delivery: None,
         })
         .await
         .unwrap_err();
@@ -224,4 +225,57 @@ async fn a_refused_connection_is_retried_then_reported() {
         matches!(error, ClientError::Transport { attempts: 3, .. }),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn a_single_clone_whose_answer_is_lost_is_looked_up_not_resent() {
+    // Every third connection dropped (for writes, half of them after the clone was made) and
+    // some gateway errors: each account is still cloned once, its grant found by looking.
+    let h = start(nylas_migrate::simulator::SimulatorConfig {
+        fault_rate: 0.1,
+        drop_rate: 0.3,
+        rate_limit: 0,
+        ..config(60)
+    })
+    .await;
+    let setup = h.builder().build().unwrap();
+    let app = h.app(&setup, Region::Us);
+    app.link_v2_app(&h.v2(Region::Us).id, &h.v2_secret(Region::Us))
+        .await
+        .unwrap();
+    app.import_v2_app().await.unwrap();
+    let azure = serde_json::json!({"client_id": "azure-id", "client_secret": "azure-secret", "tenant": "common"});
+    app.update_connector(
+        ConnectorProvider::Microsoft,
+        &UpdateConnector {
+            settings: azure.as_object().cloned(),
+            ..UpdateConnector::default()
+        },
+    )
+    .await
+    .unwrap();
+    let accounts: Vec<String> = h
+        .v2(Region::Us)
+        .accounts
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    let dropped_before = h.dropped_of(Operation::CloneSingleAccount);
+    for account in &accounts {
+        let grant = app
+            .clone_account(account, PlaceholderQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(grant.data.account_id.as_deref(), Some(account.as_str()));
+    }
+    let dropped = h.dropped_of(Operation::CloneSingleAccount) - dropped_before;
+    assert!(dropped >= 3, "only {dropped} clone answers were lost");
+    let stats = h.sim.stats();
+    for account in &accounts {
+        assert_eq!(
+            stats.clones_of(account),
+            1,
+            "account {account} was cloned more than once"
+        );
+    }
 }

@@ -120,6 +120,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
             webhook_url: "https://hooks.example/nylas".into(),
             description: None,
             notification_email_addresses: None,
+            compressed_delivery: None,
         })
         .await
         .unwrap();

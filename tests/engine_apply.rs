@@ -228,6 +228,9 @@ pairs:
             region: Region::Us,
             organization_id: None,
             linked_v2_app: linked.map(str::to_owned),
+            pubsub_channels: Vec::new(),
+            sns_channels: Vec::new(),
+            redirect_uris: Vec::new(),
         });
         secrets.insert(format!("{prefix}_V2"), format!("{tag}-v2-secret"));
         secrets.insert(format!("{prefix}_V3"), format!("{tag}-v3-api-key"));
@@ -298,6 +301,7 @@ fn v2_app(id: &str, secret: &str, accounts: usize, tag: &str) -> V2App {
                 migratable: true,
             })
             .collect(),
+        redirect_uris: Vec::new(),
     }
 }
 

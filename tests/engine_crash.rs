@@ -68,9 +68,11 @@ const PARALLEL: usize = 4;
 
 async fn start() -> Rehearsal {
     rehearsal::start(PLAN, 60, |_, config| {
-        // Slow enough that a wave is still running when it is first polled (so `polling` is
-        // reached), fast enough that a wave takes a fraction of a second.
-        config.job_speed = JobSpeed::RealTime { factor: 20.0 };
+        // Slow enough that a wave is still running when it is polled the second time (so
+        // `polling#2` is reached: the first poll waits 50 ms for the rate limiter, the second
+        // 100 ms more; at 20× a 15-account wave took ~157 ms, a coin toss), fast enough that a
+        // wave takes a fraction of a second (~260 ms).
+        config.job_speed = JobSpeed::RealTime { factor: 12.0 };
     })
     .await
 }

@@ -126,3 +126,48 @@ fn commands_without_events_refuse_output_json() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_and_recorded_failures_fit_the_schema() {
+    let plan = std::fs::read_to_string(root().join("examples/us-single-pair.yaml")).unwrap();
+    // The second batch clone fails: the wave run again after adopting is a recorded failure.
+    let r = rehearsal::start(&plan, 30, |_, config| {
+        config.failing_jobs = vec![nylas_migrate::simulator::FailingJob {
+            application_id: "ad410018-d306-43f9-8361-fa5d7b2172e0".into(),
+            nth: 2,
+        }];
+    })
+    .await;
+    let v = validator();
+    let path = r.plan_arg();
+    assert_eq!(r.apply().await.status.code(), Some(0));
+    // A lost state folder: notices before the steps, a conflict, and adopted jobs.
+    std::fs::remove_dir_all(r.dir.path().join(".nylas-migrate")).unwrap();
+    let events = check(
+        &v,
+        &stdout(&r.run(&["--output", "json", "plan", &path]).await),
+    );
+    assert_eq!(events.first().map(String::as_str), Some("notice"));
+    let events = check(
+        &v,
+        &stdout(
+            &r.run(&[
+                "--output",
+                "json",
+                "apply",
+                &path,
+                "--yes",
+                "--adopt-existing-jobs",
+            ])
+            .await,
+        ),
+    );
+    assert!(
+        events.iter().filter(|e| *e == "notice").count() >= 2,
+        "{events:?}"
+    );
+    let out = stdout(&r.run(&["--output", "json", "plan", &path]).await);
+    check(&v, &out);
+    assert!(out.contains(r#""action":"failed""#), "{out}");
+    assert!(out.contains(r#""failed":1"#), "{out}");
+}

@@ -153,7 +153,8 @@ async fn status_report_and_plan_after_an_apply() {
 
     // status, for people and for pipelines
     let status = r.run(&["status", &plan]).await;
-    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    // The side clone was refused: status says so, and exits 1.
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
     assert_no_secret(&r, &stdout(&status));
     snapshot("status.txt", &normalize(&stdout(&status), &world, &r));
 
@@ -270,4 +271,90 @@ fn parse_csv_line(line: &str) -> Vec<String> {
     }
     fields.push(field);
     fields
+}
+
+const EXCHANGE_HEAVY: &str = r#"version: 1
+name: exchange-heavy
+pairs:
+  - name: exch
+    region: us
+    v2: { app_id: exch02v2app00000000000001, client_secret: { env: EXCH_V2 } }
+    v3: { app_id: 0e0e0e0e-0000-4000-8000-0000000000e1, api_key: { env: EXCH_V3 } }
+    connectors:
+      - provider: microsoft
+        settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
+    clone:
+      placeholders: { clone_exchange: false }
+      batches:
+        - { name: exchange, providers: [microsoft], mode: only_new, limit: 50 }
+        - { name: rest, providers: [google, imap, icloud, ews], mode: only_new }
+        - { name: retry, mode: only_failed }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_rows_and_counted_failures_add_up_on_an_exchange_heavy_world() {
+    // Two thirds of the accounts are Microsoft, half of those personal ones that cannot be
+    // migrated (and get no placeholder: clone_exchange is false); the second batch clone
+    // fails outright.
+    let r = rehearsal::start(EXCHANGE_HEAVY, 240, |world, config| {
+        let v2 = world
+            .v2_apps
+            .iter_mut()
+            .find(|a| a.id == "exch02v2app00000000000001")
+            .unwrap();
+        for (n, account) in v2.accounts.iter_mut().enumerate() {
+            if n % 3 != 0 {
+                account.provider = nylas_migrate::simulator::AccountProvider::Microsoft;
+                account.migratable = n % 2 == 0;
+            }
+        }
+        config.failing_jobs = vec![nylas_migrate::simulator::FailingJob {
+            application_id: "0e0e0e0e-0000-4000-8000-0000000000e1".into(),
+            nth: 2,
+        }];
+    })
+    .await;
+    let plan = r.plan_arg();
+    let first = r.apply().await;
+    assert_eq!(first.status.code(), Some(1), "the `rest` wave failed");
+    // The first wave, widened: its settings changed, so it runs again over the next accounts.
+    let text = std::fs::read_to_string(&r.plan_path).unwrap();
+    std::fs::write(
+        &r.plan_path,
+        text.replace("mode: only_new, limit: 50 }", "mode: only_new, limit: 80 }"),
+    )
+    .unwrap();
+    r.apply().await;
+    assert_eq!(
+        r.sim
+            .stats()
+            .count(nylas_migrate::api::Operation::SnapshotBatchClone, 200),
+        4
+    );
+
+    let out = r.run(&["report", &plan, "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let waves = report["waves"].as_array().unwrap();
+    let sum = |field: &str| -> u64 { waves.iter().map(|w| w[field].as_u64().unwrap()).sum() };
+    let rows = report["accounts"].as_array().unwrap().len() as u64;
+    let exchange = waves.iter().find(|w| w["wave"] == "exchange").unwrap();
+    let jobs = exchange["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{report:#}");
+    assert_eq!(jobs[0]["count_all"], 50, "{report:#}");
+    assert!(jobs[1]["count_all"].as_u64().unwrap() > 50, "{report:#}");
+    assert_eq!(
+        exchange["count_all"].as_u64().unwrap(),
+        50 + jobs[1]["count_all"].as_u64().unwrap(),
+        "every job of the wave counts: {report:#}"
+    );
+    let rest = waves.iter().find(|w| w["wave"] == "rest").unwrap();
+    assert_eq!(rest["status"], "failed");
+    assert_eq!(rest["count_failed"], rest["count_all"], "{report:#}");
+    assert!(sum("count_failed") > 50, "{report:#}");
+    // Every account a wave selected is a row (it has a grant) or a counted failure.
+    assert_eq!(rows + sum("count_failed"), sum("count_all"), "{report:#}");
+    assert_eq!(report["totals"]["selected_by_jobs"], sum("count_all"));
+    assert_eq!(report["totals"]["failed_in_jobs"], sum("count_failed"));
+    assert_eq!(report["totals"]["rows"], rows);
 }

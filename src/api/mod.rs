@@ -1,5 +1,6 @@
 //! The Nylas v3 API as `../shared/nylas-openapi/nylas-v3-migration.openapi.yaml` defines it: the
-//! regions, the operations a migration uses, and their wire types. The client sends these types,
+//! regions, the operations a migration uses, their wire types, and the forms Nylas requires of
+//! notification targets and redirect URIs (`forms`). The client sends these types,
 //! the simulator answers with them, and the plan borrows their enums (providers, modes, trigger
 //! types) so that a plan can only name what the contract knows.
 //!
@@ -7,12 +8,14 @@
 //! is a decoding error.
 
 mod enums;
+pub mod forms;
 mod operation;
 mod region;
 mod types;
 
 pub use enums::{
-    BatchProvider, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType, TriggerType,
+    BatchProvider, ChannelStatus, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType,
+    RedirectPlatform, RequestedStatus, TestTriggerType, TriggerType,
 };
 pub use operation::Operation;
 pub use region::Region;

@@ -20,10 +20,26 @@ pub enum Operation {
     ListWebhooks,
     GetWebhook,
     UpdateWebhook,
+    SendTestEvent,
+    CreatePubsubChannel,
+    ListPubsubChannels,
+    GetPubsubChannel,
+    UpdatePubsubChannel,
+    DeletePubsubChannel,
+    CreateSnsChannel,
+    ListSnsChannels,
+    GetSnsChannel,
+    UpdateSnsChannel,
+    DeleteSnsChannel,
+    ListRedirectUris,
+    AddRedirectUri,
+    GetRedirectUri,
+    UpdateRedirectUri,
+    DeleteRedirectUri,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 33] = [
         Operation::LinkV2V3Apps,
         Operation::ImportV2App,
         Operation::CloneSingleAccount,
@@ -41,6 +57,22 @@ impl Operation {
         Operation::ListWebhooks,
         Operation::GetWebhook,
         Operation::UpdateWebhook,
+        Operation::SendTestEvent,
+        Operation::CreatePubsubChannel,
+        Operation::ListPubsubChannels,
+        Operation::GetPubsubChannel,
+        Operation::UpdatePubsubChannel,
+        Operation::DeletePubsubChannel,
+        Operation::CreateSnsChannel,
+        Operation::ListSnsChannels,
+        Operation::GetSnsChannel,
+        Operation::UpdateSnsChannel,
+        Operation::DeleteSnsChannel,
+        Operation::ListRedirectUris,
+        Operation::AddRedirectUri,
+        Operation::GetRedirectUri,
+        Operation::UpdateRedirectUri,
+        Operation::DeleteRedirectUri,
     ];
 
     /// The contract's `operationId`.
@@ -63,6 +95,22 @@ impl Operation {
             Operation::ListWebhooks => "get-webhook-destinations-application",
             Operation::GetWebhook => "get-webhook-by-id",
             Operation::UpdateWebhook => "put-webhook-by-id",
+            Operation::SendTestEvent => "send_test_event",
+            Operation::CreatePubsubChannel => "create-pubsub-channel",
+            Operation::ListPubsubChannels => "get-pubsub-channels",
+            Operation::GetPubsubChannel => "get-pubsub-by-id",
+            Operation::UpdatePubsubChannel => "put-pubsub-by-id",
+            Operation::DeletePubsubChannel => "delete-pubsub-by-id",
+            Operation::CreateSnsChannel => "create-sns-channel",
+            Operation::ListSnsChannels => "get-sns-channels",
+            Operation::GetSnsChannel => "get-sns-by-id",
+            Operation::UpdateSnsChannel => "put-sns-by-id",
+            Operation::DeleteSnsChannel => "delete-sns-by-id",
+            Operation::ListRedirectUris => "get_all_callback_uris",
+            Operation::AddRedirectUri => "add_callback_uri",
+            Operation::GetRedirectUri => "get_application_callback_uri",
+            Operation::UpdateRedirectUri => "update_callback_uri",
+            Operation::DeleteRedirectUri => "delete_callback_uri",
         }
     }
 
@@ -82,9 +130,20 @@ impl Operation {
             | Operation::ListGrants
             | Operation::GetGrant
             | Operation::ListWebhooks
-            | Operation::GetWebhook => "GET",
-            Operation::UpdateConnector => "PATCH",
-            Operation::UpdateWebhook => "PUT",
+            | Operation::GetWebhook
+            | Operation::ListPubsubChannels
+            | Operation::GetPubsubChannel
+            | Operation::ListSnsChannels
+            | Operation::GetSnsChannel
+            | Operation::ListRedirectUris
+            | Operation::GetRedirectUri => "GET",
+            Operation::UpdateConnector | Operation::UpdateRedirectUri => "PATCH",
+            Operation::UpdateWebhook
+            | Operation::UpdatePubsubChannel
+            | Operation::UpdateSnsChannel => "PUT",
+            Operation::DeletePubsubChannel
+            | Operation::DeleteSnsChannel
+            | Operation::DeleteRedirectUri => "DELETE",
             _ => "POST",
         }
     }
@@ -105,13 +164,29 @@ impl Operation {
             Operation::GetGrant => "/v3/grants/{grantId}",
             Operation::CreateWebhook | Operation::ListWebhooks => "/v3/webhooks",
             Operation::GetWebhook | Operation::UpdateWebhook => "/v3/webhooks/{id}",
+            Operation::SendTestEvent => "/v3/webhooks/send-test-event",
+            Operation::CreatePubsubChannel | Operation::ListPubsubChannels => "/v3/channels/pubsub",
+            Operation::GetPubsubChannel
+            | Operation::UpdatePubsubChannel
+            | Operation::DeletePubsubChannel => "/v3/channels/pubsub/{id}",
+            Operation::CreateSnsChannel | Operation::ListSnsChannels => "/v3/channels/sns",
+            Operation::GetSnsChannel
+            | Operation::UpdateSnsChannel
+            | Operation::DeleteSnsChannel => "/v3/channels/sns/{id}",
+            Operation::ListRedirectUris | Operation::AddRedirectUri => {
+                "/v3/applications/redirect-uris"
+            }
+            Operation::GetRedirectUri
+            | Operation::UpdateRedirectUri
+            | Operation::DeleteRedirectUri => "/v3/applications/redirect-uris/{id}",
         }
     }
 
     /// Whether the operation changes state at Nylas (a "write" in the stats and in the
-    /// idempotency tests).
+    /// idempotency tests). Translate only reads; a test event is delivered to an endpoint but
+    /// changes nothing Nylas stores.
     pub fn is_write(self) -> bool {
-        self.method() != "GET" && self != Operation::Translate
+        self.method() != "GET" && !matches!(self, Operation::Translate | Operation::SendTestEvent)
     }
 }
 

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::enums::{
-    BatchProvider, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType, TriggerType,
+    BatchProvider, ChannelStatus, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType,
+    RedirectPlatform, RequestedStatus, TestTriggerType, TriggerType,
 };
 
 /// The `{request_id, data}` envelope of a single-object response.
@@ -46,18 +47,39 @@ pub struct ErrorDetail {
     pub provider_error: Option<Map<String, Value>>,
 }
 
-/// `ApplicationObject`, as far as a migration reads it.
+/// `ApplicationObject`, as far as a migration reads it. Nylas sends every field, an empty
+/// string where there is no value (`v2_application_id` before a link): that reads as `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Application {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub application_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub organization_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub environment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub v2_application_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branding: Option<Branding>,
@@ -84,8 +106,21 @@ pub struct Connector {
     pub settings: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An empty string (no credential) reads as `None`.
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub active_credential_id: Option<String>,
+}
+
+/// An optional string where the API sends `""` for "none".
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(deserializer)?;
+    Ok(value.filter(|s| !s.is_empty()))
 }
 
 /// Body of `create_connector`.
@@ -295,6 +330,9 @@ pub struct CreateWebhook {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_email_addresses: Option<Vec<String>>,
+    /// Gzip the notification payloads (`Content-Encoding: gzip`); Nylas's default is `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
 }
 
 /// `destination_update_payload`: body of `put-webhook-by-id`. Empty fields do not overwrite.
@@ -308,6 +346,262 @@ pub struct UpdateWebhook {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_email_addresses: Option<Vec<String>>,
+    /// Pause the destination, or restart a paused or failing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RequestedStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+/// Body of `send_test_event` (`send_test_event_input`): Nylas sends a test notification of
+/// `trigger_type` to `webhook_url` and reports whether the endpoint acknowledged it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendTestEvent {
+    pub trigger_type: TestTriggerType,
+    pub webhook_url: String,
+}
+
+/// The status a channel response carries; one Nylas may add later reads as absent rather than
+/// failing the whole response.
+fn known_status<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ChannelStatus>, D::Error> {
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    Ok(raw.as_deref().and_then(ChannelStatus::parse))
+}
+
+/// A Google Cloud Pub/Sub channel as create, list, get and update return it
+/// (`create_pubsub_200`, `get_pubsub_200`, `get_pubsub_by_id_200`, `update_pubsub_200`). Only
+/// get and update list the timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PubsubChannel {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Trigger types this contract version knows (see [`Webhook::trigger_types`]).
+    #[serde(default, deserialize_with = "known_triggers")]
+    pub trigger_types: Vec<TriggerType>,
+    /// `projects/<project>/topics/<topic>`.
+    pub topic: String,
+    #[serde(
+        default,
+        deserialize_with = "known_status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<ChannelStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+/// `pubsub_input_payload`: body of `create-pubsub-channel`.
+///
+/// The contract lists `webhook_url` as required here although it is not one of the schema's
+/// properties, and does not require `topic` (a known defect): Nylas's own examples send the
+/// topic, and so does this type; it has no `webhook_url`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatePubsubChannel {
+    pub trigger_types: Vec<TriggerType>,
+    pub topic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    /// Gzip the payloads (`content_encoding: gzip` message attribute); default `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+/// Body of `put-pubsub-by-id`. Fields left out are kept; those sent replace the live values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdatePubsubChannel {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_types: Option<Vec<TriggerType>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RequestedStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+/// An Amazon SNS channel as create, list, get and update return it (`create_sns_200`,
+/// `get_sns_200`, `get_sns_by_id_200`, `update_sns_200`). Only get and update list the
+/// timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnsChannel {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "known_triggers")]
+    pub trigger_types: Vec<TriggerType>,
+    /// The topic ARN, `arn:aws:sns:<region>:<account-id>:<topic>`.
+    pub topic: String,
+    /// The IAM role Nylas assumes to publish, `arn:aws:iam::<account-id>:role/<role-name>`.
+    pub role_arn: String,
+    #[serde(
+        default,
+        deserialize_with = "known_status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<ChannelStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+/// `amazon_sns_input_payload`: body of `create-sns-channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateSnsChannel {
+    pub trigger_types: Vec<TriggerType>,
+    pub topic: String,
+    pub role_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    /// Gzip then base64 the payloads (`content_encoding: gzip+base64`); default `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+/// Body of `put-sns-by-id`. Fields left out are kept; those sent replace the live values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdateSnsChannel {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_types: Option<Vec<TriggerType>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RequestedStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+/// A redirect (callback) URI of the v3 application: `RedirectURIObject`, and the items of
+/// `ApplicationObject.callback_uris`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedirectUri {
+    /// A UUID.
+    pub id: String,
+    pub url: String,
+    /// `platform` and, for `js`, `ios` and `android`, that platform's `settings`.
+    #[serde(flatten)]
+    pub platform: PlatformSettings,
+}
+
+/// A redirect URI's `platform` with the settings the contract gives that platform (the
+/// `oneOf` of `RedirectURIObject`, discriminated by `platform`). `web` and `desktop` have none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "platform")]
+pub enum PlatformSettings {
+    #[serde(rename = "web")]
+    Web,
+    #[serde(rename = "desktop")]
+    Desktop,
+    #[serde(rename = "js")]
+    Js {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings: Option<JsSettings>,
+    },
+    #[serde(rename = "ios")]
+    Ios {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings: Option<IosSettings>,
+    },
+    #[serde(rename = "android")]
+    Android {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings: Option<AndroidSettings>,
+    },
+}
+
+impl PlatformSettings {
+    pub fn platform(&self) -> RedirectPlatform {
+        match self {
+            PlatformSettings::Web => RedirectPlatform::Web,
+            PlatformSettings::Desktop => RedirectPlatform::Desktop,
+            PlatformSettings::Js { .. } => RedirectPlatform::Js,
+            PlatformSettings::Ios { .. } => RedirectPlatform::Ios,
+            PlatformSettings::Android { .. } => RedirectPlatform::Android,
+        }
+    }
+}
+
+/// `settings` of a `js` redirect URI: the origin the app is served from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsSettings {
+    pub origin: String,
+}
+
+/// `settings` of an `ios` redirect URI. An empty `app_store_id` or `team_id` reads as absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IosSettings {
+    pub bundle_id: String,
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub app_store_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub team_id: Option<String>,
+}
+
+/// `settings` of an `android` redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AndroidSettings {
+    pub package_name: String,
+    pub sha1_certificate_fingerprint: String,
+}
+
+/// Body of `add_callback_uri`. The platform is always sent: without it a body matches every
+/// branch of the contract's `oneOf` (Nylas would default it to `web`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddRedirectUri {
+    /// A UUID of the caller's choosing; Nylas makes one when it is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub url: String,
+    #[serde(flatten)]
+    pub platform: PlatformSettings,
+}
+
+/// Body of `update_callback_uri` (PATCH): `url` and `platform` are required; the settings sent
+/// replace the live ones whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateRedirectUri {
+    pub url: String,
+    #[serde(flatten)]
+    pub platform: PlatformSettings,
 }
 
 /// Body of `translate_v2id_to_provider_id`.
@@ -388,6 +682,25 @@ mod tests {
     }
 
     #[test]
+    fn empty_strings_read_as_absent() {
+        let app: Application = serde_json::from_value(serde_json::json!({
+            "application_id": "a", "organization_id": "", "region": "us",
+            "environment": "production", "v2_application_id": "",
+            "branding": {"name": "", "icon_url": "", "website_url": "", "description": ""}
+        }))
+        .unwrap();
+        assert_eq!(app.v2_application_id, None);
+        assert_eq!(app.organization_id, None);
+        assert_eq!(app.region.as_deref(), Some("us"));
+        let connector: Connector = serde_json::from_value(serde_json::json!({
+            "name": "Google Connector", "provider": "google", "settings": {}, "scope": [],
+            "active_credential_id": ""
+        }))
+        .unwrap();
+        assert_eq!(connector.active_credential_id, None);
+    }
+
+    #[test]
     fn a_webhook_with_a_newer_trigger_type_still_decodes() {
         let webhook: Webhook = serde_json::from_value(serde_json::json!({
             "id": "w1",
@@ -396,6 +709,81 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(webhook.trigger_types, [TriggerType::GrantCreated]);
+    }
+
+    #[test]
+    fn redirect_uris_carry_their_platform_settings() {
+        let ios: RedirectUri = serde_json::from_value(serde_json::json!({
+            "id": "0556d035-6cb6-4262-a035-6b77e11cf8fc", "url": "com.acme.app://oauth",
+            "platform": "ios",
+            "settings": {"bundle_id": "com.acme.app", "app_store_id": "", "team_id": "ABCDE12345"}
+        }))
+        .unwrap();
+        assert_eq!(ios.platform.platform(), RedirectPlatform::Ios);
+        let PlatformSettings::Ios {
+            settings: Some(settings),
+        } = &ios.platform
+        else {
+            panic!("{ios:?}")
+        };
+        assert_eq!(
+            settings.app_store_id, None,
+            "an empty string reads as absent"
+        );
+        assert_eq!(settings.team_id.as_deref(), Some("ABCDE12345"));
+        // A web URI has no settings; one Nylas sends anyway is ignored.
+        let web: RedirectUri = serde_json::from_value(serde_json::json!({
+            "id": "i", "url": "https://app.example/cb", "platform": "web", "settings": {}
+        }))
+        .unwrap();
+        assert_eq!(web.platform, PlatformSettings::Web);
+        // Requests always name the platform, settings beside it.
+        let add = AddRedirectUri {
+            id: None,
+            url: "https://app.example/cb".into(),
+            platform: PlatformSettings::Js {
+                settings: Some(JsSettings {
+                    origin: "https://app.example".into(),
+                }),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&add).unwrap(),
+            serde_json::json!({"url": "https://app.example/cb", "platform": "js", "settings": {"origin": "https://app.example"}})
+        );
+        let update = UpdateRedirectUri {
+            url: "https://app.example/cb".into(),
+            platform: PlatformSettings::Desktop,
+        };
+        assert_eq!(
+            serde_json::to_value(&update).unwrap(),
+            serde_json::json!({"url": "https://app.example/cb", "platform": "desktop"})
+        );
+    }
+
+    #[test]
+    fn channel_statuses_read_in_both_spellings() {
+        for (listed, expected) in [
+            ("paused", Some(ChannelStatus::Paused)),
+            ("pause", Some(ChannelStatus::Paused)),
+            ("failing", Some(ChannelStatus::Failing)),
+            ("sleeping", None),
+        ] {
+            let channel: PubsubChannel = serde_json::from_value(serde_json::json!({
+                "id": "c", "topic": "projects/p/topics/t", "trigger_types": ["grant.created"],
+                "status": listed
+            }))
+            .unwrap();
+            assert_eq!(channel.status, expected, "{listed}");
+        }
+        let update = UpdateSnsChannel {
+            status: Some(RequestedStatus::Pause),
+            ..UpdateSnsChannel::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&update).unwrap(),
+            serde_json::json!({"status": "pause"})
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::journal::StepStatus;
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
-    QuietReporter, Reporter, StateLock, apply, preview,
+    QuietReporter, Reporter, StateLock, apply, preview, unrecorded_history,
 };
 use crate::untrusted::esc;
 
@@ -31,6 +31,8 @@ pub struct Args {
     /// terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub rerun: setup::RerunArgs,
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
@@ -51,6 +53,14 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
+    let run_options = match args.rerun.options(&graph) {
+        Ok(o) => o,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    let adopt = run_options.adopt_existing_jobs;
     let state_dir = args.target.state_dir();
     let source = args.target.secret_source();
     let options = ApplyOptions {
@@ -73,8 +83,34 @@ pub fn run(args: Args, output: Output) -> u8 {
                 return EXIT_FAILURE;
             }
         };
+        // Whether pairs this state has no record of already have a past on their
+        // applications: asked before the journal is created, then said plainly.
+        let notes = match Context::new(graph.clone(), source.clone(), &client, &state_dir, false) {
+            Ok(probe) => unrecorded_history(&probe).await,
+            Err(e) => Err(e),
+        };
+        let notes = match notes {
+            Ok(notes) => notes,
+            Err(e) => {
+                report(e);
+                return EXIT_FAILURE;
+            }
+        };
+        for note in &notes {
+            let message = note.message(&state_dir, adopt);
+            match output {
+                Output::Json => outln!(
+                    "{}",
+                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": message})
+                ),
+                Output::Human => eprintln!("note: {message}"),
+            }
+        }
         let ctx = match Context::new(graph, source, &client, &state_dir, true) {
-            Ok(ctx) => Arc::new(ctx),
+            Ok(mut ctx) => {
+                ctx.options = run_options;
+                Arc::new(ctx)
+            }
             Err(e) => {
                 report(e);
                 return EXIT_FAILURE;
@@ -380,7 +416,12 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
     let problems: Vec<_> = summary
         .results
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Skipped(_)))
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                Outcome::Failed(_) | Outcome::Settled(_) | Outcome::Skipped(_)
+            )
+        })
         .collect();
     if !problems.is_empty() {
         outln!();
@@ -409,11 +450,30 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
             }
         }
     }
+    for notice in &summary.notices {
+        outln!("  note {}", esc(notice));
+    }
+    let settled = summary
+        .results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Settled(_)))
+        .count();
+    let other_failures = summary.count("failed") - settled;
     if summary.all_done() {
         outln!("\nDone: the live state matches the plan.");
-    } else {
-        outln!(
-            "\nIncomplete: fix what failed and run apply again; finished steps are not repeated."
+        return;
+    }
+    let mut why = Vec::new();
+    if settled > 0 {
+        why.push(format!(
+            "{settled} step{} ended in a failure that is recorded and not repeated on its own (a failed wave, a refused account): retry with a wave of mode only_failed, --rerun-wave or --rerun-clone, or change the plan; waves a gate holds wait for it.",
+            if settled == 1 { "" } else { "s" }
+        ));
+    }
+    if other_failures > 0 || settled == 0 {
+        why.push(
+            "fix what failed and run apply again; finished steps are not repeated.".to_owned(),
         );
     }
+    outln!("\nIncomplete: {}", why.join(" Also: "));
 }

@@ -180,11 +180,25 @@ fn page(cmd: &Command, pages: Pages) -> std::io::Result<String> {
     }
     if is_main || command.get_after_help().is_some() {
         roff.control("SH", ["EXIT STATUS"]);
+        // `  CODE  meaning`, a meaning possibly continued on more indented lines.
+        let mut codes: Vec<(String, String)> = Vec::new();
         for line in EXIT_CODES.lines().skip(1) {
-            let (code, meaning) = line.trim().split_once("  ").unwrap_or((line.trim(), ""));
+            let trimmed = line.trim();
+            match (trimmed.split_once("  "), codes.last_mut()) {
+                (Some((code, meaning)), _) if code.chars().all(|c| c.is_ascii_digit()) => {
+                    codes.push((code.to_owned(), meaning.trim().to_owned()));
+                }
+                (_, Some((_, meaning))) => {
+                    meaning.push(' ');
+                    meaning.push_str(trimmed);
+                }
+                (_, None) => {}
+            }
+        }
+        for (code, meaning) in codes {
             roff.control("TP", []);
-            roff.text([bold(code.trim())]);
-            roff.text([roman(meaning.trim())]);
+            roff.text([bold(code)]);
+            roff.text([roman(meaning)]);
         }
     }
     if is_main {

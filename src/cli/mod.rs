@@ -95,7 +95,8 @@ fn runtime() -> tokio::runtime::Runtime {
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success: plans valid; plan: nothing to do; apply: everything done
-  1  invalid plan, conflict, a failed or skipped step, or another error (on stderr)
+  1  invalid plan, conflict, a failed or skipped step, or another error (on stderr);
+     apply, status: also while a recorded failed wave or refused account stands
   2  usage error (unknown command, flag or argument); plan --detailed-exitcode: changes pending
   130  apply stopped by Ctrl-C (143: SIGTERM); started waves go on at Nylas, apply again resumes";
 

@@ -7,7 +7,9 @@ use super::layout;
 use super::setup::{self, report};
 use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::journal::StepStatus;
-use crate::engine::{Action, Context, Preview, PreviewStep, preview};
+use crate::engine::{
+    Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
+};
 use crate::graph::{StepGraph, StepKind};
 use crate::untrusted::esc;
 
@@ -21,6 +23,9 @@ pub struct Args {
     /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// What `apply` would do with the same flags.
+    #[command(flatten)]
+    pub rerun: setup::RerunArgs,
 }
 
 pub fn run(args: Args, output: Output) -> u8 {
@@ -38,21 +43,42 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
+    let options = match args.rerun.options(&graph) {
+        Ok(o) => o,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
     let source = args.target.secret_source();
     let result = super::runtime().block_on(async {
-        let ctx = Context::new(graph, source, &client, &state_dir, false)?;
-        preview(&ctx).await
+        let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        ctx.options = options;
+        let notes = unrecorded_history(&ctx).await?;
+        Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
     });
-    let preview = match result {
+    let (notes, preview) = match result {
         Ok(p) => p,
         Err(e) => {
             report(e);
             return EXIT_FAILURE;
         }
     };
+    let adopt = args.rerun.adopt_existing_jobs;
     match output {
-        Output::Human => print_preview(&preview),
-        Output::Json => print_json(&preview),
+        Output::Human => {
+            print_notes(&notes, &state_dir, adopt);
+            print_preview(&preview);
+        }
+        Output::Json => {
+            for note in &notes {
+                outln!(
+                    "{}",
+                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state_dir, adopt)})
+                );
+            }
+            print_json(&preview);
+        }
     }
     if preview.has_conflicts() {
         return EXIT_FAILURE;
@@ -73,6 +99,14 @@ fn symbol(action: Action) -> &'static str {
         Action::Blocked => ".",
         Action::Conflict => "!",
         Action::Held => "-",
+        Action::Failed => "x",
+    }
+}
+
+/// Pairs whose application has a past this state does not know, before anything else.
+pub fn print_notes(notes: &[HistoryNote], state_dir: &std::path::Path, adopt: bool) {
+    for note in notes {
+        outln!("! note: {}", esc(&note.message(state_dir, adopt)));
     }
 }
 
@@ -146,6 +180,18 @@ pub fn print_preview(preview: &Preview) {
     }
     flush_hidden(&counted, current_pair);
     outln!("\n{}", summary(preview));
+    let failed = preview.count(Action::Failed);
+    if failed > 0 {
+        outln!(
+            "{failed} step{} ended in a recorded failure (x above): not a pending change and not repeated on its own; `apply` exits 1 while {}",
+            if failed == 1 { "" } else { "s" },
+            if failed == 1 {
+                "it stands"
+            } else {
+                "they stand"
+            }
+        );
+    }
 }
 
 /// The summary line: the changes apply would make (those that run now and those after them),
@@ -218,6 +264,7 @@ fn print_json(preview: &Preview) {
             "changes": preview.changes(),
             "attach": preview.count(Action::Attach),
             "held": preview.count(Action::Held),
+            "failed": preview.count(Action::Failed),
             "changes_pending": preview.has_changes(),
         })
     );
@@ -244,7 +291,12 @@ fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detai
             Some(_) => "interrupted",
             None => "pending",
         };
-        if status != "done" {
+        // A failed wave or a refused account is an outcome, not pending work.
+        let settled = state.as_ref().is_some_and(|s| {
+            s.status == StepStatus::Failed
+                && (s.record.refused || crate::engine::observe::finished_wave(s).is_some())
+        });
+        if status != "done" && !settled {
             pending += 1;
         }
         match output {

@@ -74,6 +74,13 @@ pub fn run(args: Args) -> u8 {
                 accounts.accounts.len(),
                 path.display()
             );
+            let t = accounts.totals;
+            if t.selected_by_jobs > 0 {
+                eprintln!(
+                    "batch jobs selected {} accounts: {} failed (counted per job; the contract lists no failed account of a batch job), the others are rows with a grant",
+                    t.selected_by_jobs, t.failed_in_jobs
+                );
+            }
         }
         None => out!("{text}"),
     }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::NylasClient;
-use crate::engine::SecretSource;
 use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
-use crate::graph::StepGraph;
+use crate::engine::{RunOptions, SecretSource};
+use crate::graph::{StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
 
 use super::diagnostics::print_invalid;
@@ -36,6 +36,101 @@ impl PlanArgs {
     /// or a folder the run allows.
     pub fn secret_source(&self) -> SecretSource {
         SecretSource::new(self.plan_dir()).allowing(super::trust().secret_dirs)
+    }
+}
+
+/// Explicit requests beyond the plan, shared by `plan` (to preview them) and `apply`.
+#[derive(Debug, Default, clap::Args)]
+pub struct RerunArgs {
+    /// Start a finished wave again (completed, partial or failed), over the accounts that match
+    /// it now; its earlier jobs stay in the history. Repeatable.
+    #[arg(long, value_name = "PAIR/WAVE")]
+    pub rerun_wave: Vec<String>,
+    /// Clone a test account again although Nylas refused it (it is otherwise retried only when
+    /// the plan changes its placeholders or a connector is written again). Repeatable.
+    #[arg(long, value_name = "PAIR/ACCOUNT")]
+    pub rerun_clone: Vec<String>,
+    /// Send a pair's link again although Nylas refused it (after fixing the cause in the
+    /// dashboard). Repeatable.
+    #[arg(long, value_name = "PAIR")]
+    pub rerun_link: Vec<String>,
+    /// Record the migration jobs this state does not know (a lost or different state folder)
+    /// as this plan's history, then start waves anyway.
+    #[arg(long)]
+    pub adopt_existing_jobs: bool,
+}
+
+impl RerunArgs {
+    /// The options, each step checked against the plan.
+    pub fn options(&self, graph: &StepGraph) -> Result<RunOptions, miette::Report> {
+        let find = |flag: &str, value: &str, kind: &str| -> Result<StepId, miette::Report> {
+            let id = match value.split_once('/') {
+                Some((pair, subject)) if kind != "link" => StepId::new(pair, kind, Some(subject)),
+                None if kind == "link" => StepId::new(value, kind, None),
+                _ => {
+                    return Err(miette::miette!(
+                        help = if kind == "link" {
+                            "name the pair, e.g. `acme-prod`"
+                        } else {
+                            "write PAIR/NAME, e.g. `acme-prod/google`"
+                        },
+                        "--{flag} {value}: expected {}",
+                        if kind == "link" {
+                            "a pair name"
+                        } else {
+                            "PAIR/NAME"
+                        }
+                    ));
+                }
+            };
+            if graph.get(&id).is_some() {
+                return Ok(id);
+            }
+            let known: Vec<String> = graph
+                .steps()
+                .filter(|s| s.kind.name() == kind)
+                .map(|s| match &s.kind {
+                    StepKind::Link => graph.pair_of(s).name.clone(),
+                    _ => format!(
+                        "{}/{}",
+                        graph.pair_of(s).name,
+                        s.kind.subject().unwrap_or_default()
+                    ),
+                })
+                .take(10)
+                .collect();
+            Err(miette::miette!(
+                help = if known.is_empty() {
+                    format!("the plan has no {kind} step")
+                } else {
+                    format!("the plan's: {}", known.join(", "))
+                },
+                "--{flag} {value}: the plan has no such {}",
+                match kind {
+                    "batch" => "wave",
+                    "clone" => "test account",
+                    _ => "pair",
+                }
+            ))
+        };
+        let mut options = RunOptions {
+            adopt_existing_jobs: self.adopt_existing_jobs,
+            ..RunOptions::default()
+        };
+        for value in &self.rerun_wave {
+            options
+                .rerun_waves
+                .push(find("rerun-wave", value, "batch")?);
+        }
+        for value in &self.rerun_clone {
+            options
+                .rerun_clones
+                .push(find("rerun-clone", value, "clone")?);
+        }
+        for value in &self.rerun_link {
+            options.rerun_links.push(find("rerun-link", value, "link")?);
+        }
+        Ok(options)
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::{EXIT_FAILURE, EXIT_OK, simulate_plan};
 use crate::api::Region;
-use crate::simulator::{self, FailingJob, JobSpeed, JobTiming, SimulatorConfig, World};
+use crate::simulator::{
+    self, FailingJob, JobSpeed, JobTiming, ReadTimeouts, SimulatorConfig, World,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,6 +62,20 @@ pub struct Args {
     /// Accounts a migration job processes per simulated second.
     #[arg(long, default_value_t = JobTiming::default().accounts_per_second)]
     pub accounts_per_second: u32,
+    /// Close a connection whose request headers are not complete this long after it opened,
+    /// or after their first byte, in milliseconds.
+    #[arg(long, default_value_t = millis(ReadTimeouts::default().headers), value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Answer 408 and close when a request body pauses this long, in milliseconds.
+    #[arg(long, default_value_t = millis(ReadTimeouts::default().body), value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+    /// Close a kept-alive connection that sends no new request for this long, in milliseconds.
+    #[arg(long, default_value_t = millis(ReadTimeouts::default().idle), value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn share(s: &str) -> Result<f64, String> {
@@ -82,7 +98,7 @@ pub fn run(args: Args) -> u8 {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
-    let world = match &args.world {
+    let mut world = match &args.world {
         Some(path) => match World::load(path) {
             Ok(world) => world,
             Err(err) => {
@@ -102,25 +118,22 @@ pub fn run(args: Args) -> u8 {
     // What a plan needs of the world (its apps, and each app's first account), kept before the
     // world moves into the simulator: a generated world can hold a million accounts.
     let plan_world = args.write_plan.as_ref().map(|plan| {
-        let apps = World {
-            v2_apps: world
-                .v2_apps
-                .iter()
-                .map(|app| crate::simulator::V2App {
-                    id: app.id.clone(),
-                    secret: app.secret.clone(),
-                    region: app.region,
-                    name: app.name.clone(),
-                    website_url: app.website_url.clone(),
-                    icon_url: app.icon_url.clone(),
-                    integrations: app.integrations.clone(),
-                    accounts: app.accounts.iter().take(1).cloned().collect(),
-                })
-                .collect(),
-            v3_apps: world.v3_apps.clone(),
-        };
+        // Without its accounts (moved out and back), the world is cheap to clone.
+        let mut apps = std::mem::take(&mut world.v2_apps);
+        let mut light = world.clone();
+        light.v2_apps = apps
+            .iter_mut()
+            .map(|app| {
+                let accounts = std::mem::take(&mut app.accounts);
+                let mut copy = app.clone();
+                copy.accounts = accounts.iter().take(1).cloned().collect();
+                app.accounts = accounts;
+                copy
+            })
+            .collect();
+        world.v2_apps = apps;
         PlanOutput {
-            world: apps,
+            world: light,
             plan: plan.clone(),
             env: args
                 .write_env
@@ -146,6 +159,11 @@ pub fn run(args: Args) -> u8 {
             ..JobTiming::default()
         },
         record_responses: false,
+        read_timeouts: ReadTimeouts {
+            headers: Duration::from_millis(args.header_timeout_ms),
+            body: Duration::from_millis(args.body_timeout_ms),
+            idle: Duration::from_millis(args.idle_timeout_ms),
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

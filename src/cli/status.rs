@@ -62,7 +62,25 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
         Output::Human => print_human(&standing, journal.is_some(), &state_dir),
     }
-    EXIT_OK
+    // A failed wave, a refused account or a failed step: the plan is not where it should be,
+    // and a pipeline that reads only exit codes must notice.
+    let failed = standing
+        .pairs
+        .iter()
+        .flat_map(|p| &p.steps)
+        .filter(|s| s.status == "failed")
+        .count();
+    if failed > 0 {
+        if output == Output::Human {
+            outln!(
+                "\n{failed} step{} failed (see above); exit status 1",
+                if failed == 1 { "" } else { "s" }
+            );
+        }
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }
 }
 
 fn when(unix: i64) -> String {

@@ -2,9 +2,11 @@
 //! The repeat rule of each is in [`super::retry::repeat_rule`].
 
 use crate::api::{
-    Application, BatchCloneJobs, BatchCloneRequest, Connector, ConnectorProvider, CreateConnector,
-    CreateWebhook, Grant, GrantStatus, JobStatus, JobType, MigrationJob, Operation,
-    PlaceholderQuery, TranslateRequest, TranslateResult, UpdateConnector, UpdateWebhook, Webhook,
+    AddRedirectUri, Application, BatchCloneJobs, BatchCloneRequest, Connector, ConnectorProvider,
+    CreateConnector, CreatePubsubChannel, CreateSnsChannel, CreateWebhook, Grant, GrantStatus,
+    JobStatus, JobType, MigrationJob, Operation, PlaceholderQuery, PubsubChannel, RedirectUri,
+    SendTestEvent, SnsChannel, TranslateRequest, TranslateResult, UpdateConnector,
+    UpdatePubsubChannel, UpdateRedirectUri, UpdateSnsChannel, UpdateWebhook, Webhook,
 };
 
 use super::transport::Call;
@@ -68,6 +70,26 @@ pub struct CreatedWebhook {
     /// The destination, `webhook_secret` removed.
     pub webhook: Webhook,
     pub webhook_secret: Option<Secret>,
+}
+
+/// What Nylas said of a test event (`send_test_event`'s `data`): the endpoint acknowledged it,
+/// or not, and Nylas's words for why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestEventDelivery {
+    /// `data` was `"success"`: the endpoint answered the test notification with a 200.
+    Acknowledged,
+    /// Anything else: the endpoint did not acknowledge it. `detail` is `data` as Nylas sent it.
+    NotAcknowledged { detail: String },
+}
+
+impl TestEventDelivery {
+    pub fn from_data(data: String) -> TestEventDelivery {
+        if data == "success" {
+            TestEventDelivery::Acknowledged
+        } else {
+            TestEventDelivery::NotAcknowledged { detail: data }
+        }
+    }
 }
 
 fn placeholder_query(placeholders: PlaceholderQuery) -> Vec<(&'static str, String)> {
@@ -137,17 +159,70 @@ impl AppClient {
         self.call(Call::new(Operation::ImportV2App)).await
     }
 
-    /// `migration_clone_single_account`: clones one v2 account into a v3 grant. Repeatable:
-    /// cloning an account that has a grant returns that grant.
+    /// `migration_clone_single_account`: clones one v2 account into a v3 grant.
+    ///
+    /// The contract does not promise that a repeated clone is harmless, so an ambiguous failure
+    /// (no answer, a dropped connection, a 5xx) is never resent blindly: the account's grant is
+    /// looked up first (`GET /v3/grants?account_id=…`). A grant means the lost request (or an
+    /// earlier one) made it, and that grant is the answer (its `request_id` is `None`); no grant
+    /// means nothing was made that a resend could duplicate, and the request is sent again,
+    /// within the retry policy's attempts and time. See [`super::retry`].
     pub async fn clone_account(
         &self,
         account_id: &str,
         placeholders: PlaceholderQuery,
     ) -> Result<Response<Grant>, ClientError> {
-        let mut call = Call::new(Operation::CloneSingleAccount);
-        call.path_params = vec![account_id];
-        call.query = placeholder_query(placeholders);
-        self.call(call).await
+        let policy = self.client.retry_policy().clone();
+        let started = std::time::Instant::now();
+        let mut sends: u32 = 0;
+        loop {
+            sends += 1;
+            let mut call = Call::new(Operation::CloneSingleAccount);
+            call.path_params = vec![account_id];
+            call.query = placeholder_query(placeholders);
+            let error = match self.call(call).await {
+                Err(error) if error.is_ambiguous() => error,
+                answered => return answered,
+            };
+            // A gateway may still be handing the request on: give it a moment before looking.
+            let wait = policy.backoff(sends.saturating_sub(1), &mut rand::rng());
+            tokio::time::sleep(wait).await;
+            if let Some(grant) = self.grant_of_account(account_id).await? {
+                tracing::info!(
+                    app_id = %self.app_id,
+                    account_id,
+                    grant_id = %grant.id,
+                    "the clone's answer was lost but its grant exists; not resending"
+                );
+                return Ok(Response {
+                    data: grant,
+                    request_id: None,
+                });
+            }
+            if sends >= policy.max_attempts || started.elapsed() >= policy.max_elapsed {
+                return Err(error);
+            }
+            tracing::warn!(
+                app_id = %self.app_id,
+                account_id,
+                attempt = sends,
+                "the clone's answer was lost and the account has no grant; sending it again"
+            );
+        }
+    }
+
+    /// The grant made from v2 account `account_id`, if it has one.
+    pub async fn grant_of_account(&self, account_id: &str) -> Result<Option<Grant>, ClientError> {
+        let filter = GrantFilter {
+            account_id: Some(account_id.to_owned()),
+            ..GrantFilter::default()
+        };
+        Ok(self
+            .list_grants(&filter)
+            .await?
+            .data
+            .into_iter()
+            .find(|g| g.account_id.as_deref() == Some(account_id)))
     }
 
     /// `migration_snapshot_batch_clone`: starts a snapshot job and a migration job. Never resent
@@ -319,6 +394,191 @@ impl AppClient {
         Ok(Response {
             data: without_secret(response.data),
             request_id: response.request_id,
+        })
+    }
+
+    /// `send_test_event`: asks Nylas to deliver a test notification of `trigger_type` to
+    /// `webhook_url`, and returns whether the endpoint acknowledged it. Repeatable: a repeat
+    /// delivers one more test notification and changes nothing at Nylas.
+    pub async fn send_test_event(
+        &self,
+        event: &SendTestEvent,
+    ) -> Result<Response<TestEventDelivery>, ClientError> {
+        let mut call = Call::new(Operation::SendTestEvent);
+        call.body = json(event);
+        let response: Response<String> = self.call(call).await?;
+        Ok(Response {
+            data: TestEventDelivery::from_data(response.data),
+            request_id: response.request_id,
+        })
+    }
+
+    /// `get-pubsub-channels`: every Pub/Sub channel (at most five; the contract has no paging).
+    pub async fn list_pubsub_channels(&self) -> Result<Response<Vec<PubsubChannel>>, ClientError> {
+        self.call(Call::new(Operation::ListPubsubChannels)).await
+    }
+
+    /// `get-pubsub-by-id`. An unknown id is a 400 (`destination.id.not.found`).
+    pub async fn get_pubsub_channel(
+        &self,
+        channel_id: &str,
+    ) -> Result<Response<PubsubChannel>, ClientError> {
+        let mut call = Call::new(Operation::GetPubsubChannel);
+        call.path_params = vec![channel_id];
+        self.call(call).await
+    }
+
+    /// `create-pubsub-channel`. Not resent after an ambiguous failure (a repeat creates a second
+    /// channel): observe [`AppClient::list_pubsub_channels`] first.
+    pub async fn create_pubsub_channel(
+        &self,
+        channel: &CreatePubsubChannel,
+    ) -> Result<Response<PubsubChannel>, ClientError> {
+        let mut call = Call::new(Operation::CreatePubsubChannel);
+        call.body = json(channel);
+        self.call(call).await
+    }
+
+    /// `put-pubsub-by-id`. Repeatable: a PUT sets the same fields to the same values.
+    pub async fn update_pubsub_channel(
+        &self,
+        channel_id: &str,
+        update: &UpdatePubsubChannel,
+    ) -> Result<Response<PubsubChannel>, ClientError> {
+        let mut call = Call::new(Operation::UpdatePubsubChannel);
+        call.path_params = vec![channel_id];
+        call.body = json(update);
+        self.call(call).await
+    }
+
+    /// `delete-pubsub-by-id`. Repeatable; a repeat after a delete that took effect answers not
+    /// found. Returns the request id.
+    pub async fn delete_pubsub_channel(
+        &self,
+        channel_id: &str,
+    ) -> Result<Response<()>, ClientError> {
+        self.delete(Operation::DeletePubsubChannel, channel_id)
+            .await
+    }
+
+    /// `get-sns-channels`: every Amazon SNS channel (the contract has no paging).
+    pub async fn list_sns_channels(&self) -> Result<Response<Vec<SnsChannel>>, ClientError> {
+        self.call(Call::new(Operation::ListSnsChannels)).await
+    }
+
+    /// `get-sns-by-id`. An unknown id is a 400 (`destination.id.not.found`).
+    pub async fn get_sns_channel(
+        &self,
+        channel_id: &str,
+    ) -> Result<Response<SnsChannel>, ClientError> {
+        let mut call = Call::new(Operation::GetSnsChannel);
+        call.path_params = vec![channel_id];
+        self.call(call).await
+    }
+
+    /// `create-sns-channel`. Not resent after an ambiguous failure (a repeat creates a second
+    /// channel): observe [`AppClient::list_sns_channels`] first.
+    pub async fn create_sns_channel(
+        &self,
+        channel: &CreateSnsChannel,
+    ) -> Result<Response<SnsChannel>, ClientError> {
+        let mut call = Call::new(Operation::CreateSnsChannel);
+        call.body = json(channel);
+        self.call(call).await
+    }
+
+    /// `put-sns-by-id`. Repeatable: a PUT sets the same fields to the same values.
+    pub async fn update_sns_channel(
+        &self,
+        channel_id: &str,
+        update: &UpdateSnsChannel,
+    ) -> Result<Response<SnsChannel>, ClientError> {
+        let mut call = Call::new(Operation::UpdateSnsChannel);
+        call.path_params = vec![channel_id];
+        call.body = json(update);
+        self.call(call).await
+    }
+
+    /// `delete-sns-by-id`. Repeatable, as [`AppClient::delete_pubsub_channel`].
+    pub async fn delete_sns_channel(&self, channel_id: &str) -> Result<Response<()>, ClientError> {
+        self.delete(Operation::DeleteSnsChannel, channel_id).await
+    }
+
+    /// `get_all_callback_uris`: every redirect URI of the application (the contract has no
+    /// paging).
+    pub async fn list_redirect_uris(&self) -> Result<Response<Vec<RedirectUri>>, ClientError> {
+        self.call(Call::new(Operation::ListRedirectUris)).await
+    }
+
+    /// `get_application_callback_uri`: the redirect URI, or `None` when there is none with
+    /// this id (404).
+    pub async fn get_redirect_uri(
+        &self,
+        uri_id: &str,
+    ) -> Result<Response<Option<RedirectUri>>, ClientError> {
+        let mut call = Call::new(Operation::GetRedirectUri);
+        call.path_params = vec![uri_id];
+        match self.send_or_fail(call).await? {
+            Ok(success) => {
+                let envelope: crate::api::Envelope<RedirectUri> =
+                    self.decode(Operation::GetRedirectUri, &success)?;
+                Ok(Response {
+                    data: Some(envelope.data),
+                    request_id: envelope.request_id,
+                })
+            }
+            Err((failure, _, _)) if failure.status == 404 => Ok(Response {
+                data: None,
+                request_id: failure.request_id,
+            }),
+            Err((failure, operation, attempts)) => {
+                Err(self.api_error(operation, failure, attempts))
+            }
+        }
+    }
+
+    /// `add_callback_uri`. Not resent after an ambiguous failure: observe
+    /// [`AppClient::list_redirect_uris`] first.
+    pub async fn add_redirect_uri(
+        &self,
+        uri: &AddRedirectUri,
+    ) -> Result<Response<RedirectUri>, ClientError> {
+        let mut call = Call::new(Operation::AddRedirectUri);
+        call.body = json(uri);
+        self.call(call).await
+    }
+
+    /// `update_callback_uri` (PATCH: URL, platform and settings replaced). Repeatable.
+    pub async fn update_redirect_uri(
+        &self,
+        uri_id: &str,
+        update: &UpdateRedirectUri,
+    ) -> Result<Response<RedirectUri>, ClientError> {
+        let mut call = Call::new(Operation::UpdateRedirectUri);
+        call.path_params = vec![uri_id];
+        call.body = json(update);
+        self.call(call).await
+    }
+
+    /// `delete_callback_uri`. Repeatable; a repeat after a delete that took effect answers 404.
+    pub async fn delete_redirect_uri(&self, uri_id: &str) -> Result<Response<()>, ClientError> {
+        self.delete(Operation::DeleteRedirectUri, uri_id).await
+    }
+
+    /// A delete of the object `id`: only the request id is kept of the answer.
+    async fn delete(&self, operation: Operation, id: &str) -> Result<Response<()>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            request_id: Option<String>,
+        }
+        let mut call = Call::new(operation);
+        call.path_params = vec![id];
+        let success = self.send(call).await?;
+        let answer: Answer = self.decode(operation, &success)?;
+        Ok(Response {
+            data: (),
+            request_id: answer.request_id,
         })
     }
 }

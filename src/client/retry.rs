@@ -6,13 +6,27 @@
 //! | --- | --- | --- |
 //! | 429 | wait Retry-After (all tasks of the app), resend | same: Nylas refused the request, nothing happened |
 //! | connection refused / DNS / TLS handshake (never sent) | backoff, resend | backoff, resend |
+//! | 500 | error, no resend | [`super::ClientError::Ambiguous`], no resend |
 //! | 502, 503, 504 | backoff, resend | [`super::ClientError::Ambiguous`], no resend |
 //! | timeout, connection lost after sending | backoff, resend | [`super::ClientError::Ambiguous`], no resend |
 //! | any other status | error, no resend | error, no resend |
 //!
-//! A gateway error or a lost connection after the request left says nothing about whether Nylas
+//! A server error or a lost connection after the request left says nothing about whether Nylas
 //! acted on it, so a write whose repeat would do the work twice must not be resent until the
 //! caller has observed the live state.
+//!
+//! Who observes, per write that is not repeatable:
+//! - **single clone** ([`super::AppClient::clone_account`]): the client itself. It reads the
+//!   account's grant (`GET /v3/grants?account_id=…`, one exact call): a grant is the answer the
+//!   lost request would have given, and nothing is resent; no grant means no clone happened that
+//!   a resend could duplicate (a refused clone makes no grant), so it is sent again within the
+//!   same attempt and time bounds. Only a refused account whose refusal was lost can be asked
+//!   twice, and a refusal makes nothing.
+//! - **batch clone**: the engine lists the jobs for about 15 seconds and follows the job that
+//!   appeared; it never resends in the same run.
+//! - **webhook create**: the engine lists the destinations for a while, never resends in the
+//!   same run, and re-lists after every create to notice a duplicate a concurrent runner made.
+//! - **connector create**: the engine's next run reads `GET /v3/connectors/{provider}`.
 //!
 //! Backoff is exponential with full jitter (a uniform wait between zero and
 //! `base × 2^retry`, capped), and every call is bounded both in attempts and in total time.
@@ -45,8 +59,9 @@ pub fn repeat_rule(operation: Operation) -> RepeatRule {
         // Nylas's migration guide: the migration calls "are meant for one-time use; calls may be
         // retried". Import copies settings and creates each provider's connector once.
         ImportV2App => RepeatRule::Repeatable,
-        // Cloning an account that already has a grant returns that grant; no second grant.
-        CloneSingleAccount => RepeatRule::Repeatable,
+        // The contract does not promise that cloning an account twice is harmless.
+        // `AppClient::clone_account` reads the account's grant before sending it again.
+        CloneSingleAccount => RepeatRule::ObserveBeforeRepeat,
         // PATCH and PUT set fields to the values sent: the same request twice is the same state.
         UpdateConnector | UpdateWebhook => RepeatRule::Repeatable,
         // A second batch clone starts a second pair of jobs over the same accounts. The caller
@@ -60,6 +75,25 @@ pub fn repeat_rule(operation: Operation) -> RepeatRule {
         // differ from the live ones, hide which settings won. Observing
         // GET /v3/connectors/{provider} answers exactly.
         CreateConnector => RepeatRule::ObserveBeforeRepeat,
+        // Notification channels and redirect URIs. Reads first.
+        ListPubsubChannels | GetPubsubChannel | ListSnsChannels | GetSnsChannel
+        | ListRedirectUris | GetRedirectUri => RepeatRule::Repeatable,
+        // A test event changes nothing Nylas stores; a repeat delivers one more test
+        // notification to the endpoint, which is what the caller asked for.
+        SendTestEvent => RepeatRule::Repeatable,
+        // PUT (channels) and PATCH (redirect URIs) set the fields sent to the values sent.
+        UpdatePubsubChannel | UpdateSnsChannel | UpdateRedirectUri => RepeatRule::Repeatable,
+        // A repeated delete cannot remove anything else; if the first took effect, the repeat
+        // answers not found, which the caller reads as gone.
+        DeletePubsubChannel | DeleteSnsChannel | DeleteRedirectUri => RepeatRule::Repeatable,
+        // A second create makes a second channel that receives every notification twice (and a
+        // Pub/Sub channel counts against the five an application may have). The caller
+        // observes GET /v3/channels/pubsub or /v3/channels/sns first.
+        CreatePubsubChannel | CreateSnsChannel => RepeatRule::ObserveBeforeRepeat,
+        // A second add of the same URI is refused as a duplicate (or, with another ID, adds it
+        // twice), hiding the first call's success. The caller observes
+        // GET /v3/applications/redirect-uris first.
+        AddRedirectUri => RepeatRule::ObserveBeforeRepeat,
     }
 }
 
@@ -145,9 +179,13 @@ mod tests {
         assert_eq!(
             observe,
             [
+                Operation::CloneSingleAccount,
                 Operation::SnapshotBatchClone,
                 Operation::CreateConnector,
-                Operation::CreateWebhook
+                Operation::CreateWebhook,
+                Operation::CreatePubsubChannel,
+                Operation::CreateSnsChannel,
+                Operation::AddRedirectUri,
             ]
         );
     }

@@ -235,6 +235,15 @@ impl AppClient {
                         continue;
                     }
                 }
+                500 if rule == RepeatRule::ObserveBeforeRepeat => {
+                    // A server error after the request arrived: it may have been acted on.
+                    return Err(self.ambiguous(
+                        operation,
+                        Some(status),
+                        failure.request_id,
+                        format!("HTTP {status} from Nylas"),
+                    ));
+                }
                 502..=504 => {
                     if rule == RepeatRule::ObserveBeforeRepeat {
                         return Err(self.ambiguous(
@@ -382,9 +391,29 @@ impl AppClient {
                  before creating it again; `apply` does this itself",
                 self.app_id
             ),
+            Operation::CloneSingleAccount => format!(
+                "look for the account's grant with GET /v3/grants?account_id=… for application {} \
+                 before cloning it again; `apply` does this itself",
+                self.app_id
+            ),
             Operation::CreateConnector => format!(
                 "look for the connector with GET /v3/connectors/{{provider}} for application {} \
                  before creating it again; `apply` does this itself",
+                self.app_id
+            ),
+            Operation::CreatePubsubChannel => format!(
+                "look for a channel with this topic with GET /v3/channels/pubsub for \
+                 application {} before creating it again",
+                self.app_id
+            ),
+            Operation::CreateSnsChannel => format!(
+                "look for a channel with this topic with GET /v3/channels/sns for application \
+                 {} before creating it again",
+                self.app_id
+            ),
+            Operation::AddRedirectUri => format!(
+                "look for the URI with GET /v3/applications/redirect-uris for application {} \
+                 before adding it again",
                 self.app_id
             ),
             _ => format!(

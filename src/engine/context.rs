@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::client::{AppClient, AppConfig, NylasClient};
-use crate::graph::{PairTarget, Step, StepGraph};
+use crate::graph::{PairTarget, Step, StepGraph, StepId};
 
 use super::EngineError;
 use super::fingerprint::Fingerprinter;
@@ -25,6 +25,34 @@ pub struct Context {
     pub journal: Option<Arc<Journal>>,
     pub fingerprinter: Option<Fingerprinter>,
     pub state_dir: PathBuf,
+    /// What the user asked for beyond the plan (reruns, adopting jobs).
+    pub options: RunOptions,
+}
+
+/// Explicit requests beyond the plan, given on the command line of `plan` and `apply`, so that
+/// the preview shows what `apply` will do with them. Each names steps of the plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    /// Waves to start again although they finished (`--rerun-wave PAIR/WAVE`).
+    pub rerun_waves: Vec<StepId>,
+    /// Test accounts to clone again although Nylas refused them (`--rerun-clone PAIR/ACCOUNT`).
+    pub rerun_clones: Vec<StepId>,
+    /// Links to send again although Nylas refused them (`--rerun-link PAIR`).
+    pub rerun_links: Vec<StepId>,
+    /// Record migration jobs this state does not know as history, then start waves anyway
+    /// (`--adopt-existing-jobs`).
+    pub adopt_existing_jobs: bool,
+}
+
+impl RunOptions {
+    /// Whether the user asked to run `step` again despite its recorded outcome.
+    pub fn rerun(&self, step: &StepId) -> bool {
+        self.rerun_waves
+            .iter()
+            .chain(&self.rerun_clones)
+            .chain(&self.rerun_links)
+            .any(|s| s == step)
+    }
 }
 
 impl Context {
@@ -76,6 +104,7 @@ impl Context {
             journal,
             fingerprinter,
             state_dir: state_dir.to_path_buf(),
+            options: RunOptions::default(),
         })
     }
 

@@ -12,8 +12,10 @@ use super::context::Context;
 use super::failpoint::reached;
 use super::journal::{JobCounts, StepRecord, StepState, StepStatus};
 use super::observe::{
-    Action, Found, GrantIndex, Observation, WaveJobs, desired_connector, job_summary,
-    journal_state, linked_migration_job, normalized_url, observe, request_key, wave_jobs,
+    Action, Found, GrantIndex, Observation, WaveJobs, WaveMatch, clone_key, concurrent_jobs,
+    describe_jobs, desired_connector, duplicate_webhooks, job_summary, journal_state, link_key,
+    link_refusal_help, linked_migration_job, live_jobs_conflict, normalized_url, observe,
+    request_key, wave_jobs,
 };
 use super::progress::Reporter;
 
@@ -21,6 +23,8 @@ use super::progress::Reporter;
 enum WaveEnd {
     Finished(crate::api::MigrationJob),
     SnapshotFailed(crate::api::MigrationJob),
+    /// Other batch clones appeared at the same time as this run's own.
+    Concurrent(Vec<crate::api::MigrationJob>),
 }
 
 /// How a step ended in this run.
@@ -32,6 +36,10 @@ pub enum Outcome {
     Changed(String),
     /// Could not be done; its dependents are skipped.
     Failed(String),
+    /// Ended in a failure that is an outcome, not an error: a wave whose job failed, a test
+    /// account Nylas refused. Recorded and not repeated on its own; the run is incomplete, but
+    /// what follows still runs (a gate decides for the next waves).
+    Settled(String),
     /// Not attempted, and why.
     Skipped(String),
 }
@@ -41,11 +49,17 @@ impl Outcome {
         matches!(self, Outcome::Unchanged(_) | Outcome::Changed(_))
     }
 
+    /// Whether the steps that wait on this one may run: it succeeded, or its failure is an
+    /// outcome they do not depend on.
+    pub fn lets_dependents_run(&self) -> bool {
+        self.succeeded() || matches!(self, Outcome::Settled(_))
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Unchanged(_) => "unchanged",
             Outcome::Changed(_) => "changed",
-            Outcome::Failed(_) => "failed",
+            Outcome::Failed(_) | Outcome::Settled(_) => "failed",
             Outcome::Skipped(_) => "skipped",
         }
     }
@@ -55,6 +69,7 @@ impl Outcome {
             Outcome::Unchanged(m)
             | Outcome::Changed(m)
             | Outcome::Failed(m)
+            | Outcome::Settled(m)
             | Outcome::Skipped(m) => m,
         }
     }
@@ -162,6 +177,7 @@ impl Run<'_> {
             Action::Conflict => {
                 return Ok(Outcome::Failed(format!("conflict: {}", observation.reason)));
             }
+            Action::Failed => return Ok(Outcome::Settled(observation.reason)),
             Action::Blocked | Action::Held => return Ok(Outcome::Skipped(observation.reason)),
             Action::Create | Action::Update | Action::Attach => {}
         }
@@ -181,11 +197,40 @@ impl Run<'_> {
         let pair = self.ctx.pair(step);
         self.intent(step, "link").await?;
         let secrets = &self.ctx.secrets[step.pair];
-        let response = self
+        let response = match self
             .ctx
             .app(step)
             .link_v2_app(&pair.v2_app_id, &secrets.v2_client_secret)
-            .await?;
+            .await
+        {
+            Ok(response) => response,
+            // Nylas refuses a v2 application in the other region, or one already linked to
+            // another v3 application: a conflict to resolve by hand, not an error to retry.
+            Err(err) if err.status() == Some(400) => {
+                let message = api_message(&err);
+                self.record(
+                    step,
+                    "outcome",
+                    StepStatus::Failed,
+                    &StepRecord {
+                        action: Some("link".into()),
+                        request_key: Some(link_key(self.ctx, step)),
+                        request_id: err.request_id().map(str::to_owned),
+                        error: Some(message.clone()),
+                        refused: true,
+                        ..StepRecord::default()
+                    },
+                )?;
+                reached(step, "after-outcome").await;
+                return Ok(Outcome::Failed(format!(
+                    "conflict: Nylas refused to link v2 app {} to v3 app {}: {message}; {}",
+                    pair.v2_app_id,
+                    pair.v3_app_id,
+                    link_refusal_help(self.ctx, step)
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
         reached(step, "after-write").await;
         self.done(
             step,
@@ -293,6 +338,8 @@ impl Run<'_> {
                         webhook_url: None,
                         description: w.description.clone(),
                         notification_email_addresses: w.notification_emails.clone(),
+                        status: None,
+                        compressed_delivery: None,
                     },
                 )
                 .await?;
@@ -318,6 +365,7 @@ impl Run<'_> {
             webhook_url: w.url.clone(),
             description: w.description.clone(),
             notification_email_addresses: w.notification_emails.clone(),
+            compressed_delivery: None,
         };
         let created = match app.create_webhook(&body).await {
             Ok(response) => (response.data.webhook.id, response.request_id),
@@ -327,21 +375,30 @@ impl Run<'_> {
                 // notification.
                 let url = normalized_url(&w.url);
                 let mut wait = Duration::from_millis(500);
-                let mut found = None;
+                let mut found = Vec::new();
                 for _ in 0..5 {
                     found = app
                         .list_webhooks()
                         .await?
                         .data
                         .into_iter()
-                        .find(|h| normalized_url(&h.webhook_url) == url);
-                    if found.is_some() {
+                        .filter(|h| normalized_url(&h.webhook_url) == url)
+                        .collect();
+                    if !found.is_empty() {
                         break;
                     }
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                 }
-                match found {
+                if found.len() > 1 {
+                    // This run's create and another runner's both happened; which one is this
+                    // run's cannot be told. Nothing more is written.
+                    return Ok(Outcome::Failed(format!(
+                        "conflict: {}",
+                        duplicate_webhooks(&w.url, &found, None)
+                    )));
+                }
+                match found.pop() {
                     Some(h) => (h.id, None),
                     None => {
                         return Err(EngineError::OutcomeUnknown {
@@ -366,20 +423,67 @@ impl Run<'_> {
             },
         )
         .await?;
+        // Another runner may have created the same destination at the same time: look again,
+        // and say so rather than leave every notification doubled without a word.
+        let url = normalized_url(&w.url);
+        let same_url: Vec<_> = app
+            .list_webhooks()
+            .await?
+            .data
+            .into_iter()
+            .filter(|h| normalized_url(&h.webhook_url) == url)
+            .collect();
+        if same_url.len() > 1 {
+            return Ok(Outcome::Failed(format!(
+                "conflict: {}",
+                duplicate_webhooks(&w.url, &same_url, Some(&created.0))
+            )));
+        }
         Ok(Outcome::Changed(format!(
             "created webhook destination {}",
             created.0
         )))
     }
 
-    /// Clone: repeatable (cloning an account that has a grant returns that grant).
+    /// Clone: after an ambiguous failure the client reads the account's grant before sending
+    /// again (see `client::retry`), so an account is cloned once. A definite refusal (400: an
+    /// account that cannot migrate with placeholders disallowed, a connector without
+    /// credentials) is an outcome: recorded with what was asked, and not sent again until that
+    /// changes.
     async fn clone_account(&self, step: &Step, c: &CloneStep) -> Result<Outcome, EngineError> {
         self.intent(step, "clone").await?;
-        let response = self
+        let response = match self
             .ctx
             .app(step)
             .clone_account(&c.account_id, c.placeholders)
-            .await?;
+            .await
+        {
+            Ok(response) => response,
+            Err(err) if err.status() == Some(400) => {
+                let message = api_message(&err);
+                self.record(
+                    step,
+                    "outcome",
+                    StepStatus::Failed,
+                    &StepRecord {
+                        action: Some("clone".into()),
+                        request_key: Some(clone_key(c)),
+                        request_id: err.request_id().map(str::to_owned),
+                        error: Some(message.clone()),
+                        refused: true,
+                        ..StepRecord::default()
+                    },
+                )?;
+                reached(step, "after-outcome").await;
+                return Ok(Outcome::Settled(format!(
+                    "Nylas refused to clone account {}: {message}; not sent again until the plan changes its placeholders or a connector is written again (or `apply --rerun-clone {}/{}`)",
+                    c.account_id,
+                    self.ctx.pair(step).name,
+                    c.account_id
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
         reached(step, "after-write").await;
         let grant = response.data;
         self.done(
@@ -406,7 +510,9 @@ impl Run<'_> {
     /// so a job that appears afterwards is recognised as this wave's (after an unanswered request
     /// or a crash) and followed instead of starting a second one. An unanswered request is never
     /// sent again in the same run: the jobs are listed for a while, and if none appears the step
-    /// fails with its intent kept, for the next run to look again.
+    /// fails with its intent kept, for the next run to look again. Right before the request the
+    /// live jobs are checked once more, and right after it exactly one new batch clone must have
+    /// appeared: another one means a second runner on the same application.
     async fn batch(
         &self,
         step: &Step,
@@ -415,33 +521,36 @@ impl Run<'_> {
     ) -> Result<Outcome, EngineError> {
         let app = self.ctx.app(step);
         let key = request_key(b);
+        let mut sent: Option<Vec<String>> = None;
         let jobs = match observation.found {
             Found::Jobs(jobs) => jobs,
             _ => {
-                let before: Vec<String> = app
-                    .list_jobs(&JobFilter::default())
-                    .await?
-                    .data
-                    .into_iter()
-                    .map(|j| j.job_id)
-                    .collect();
+                let listed = app.list_jobs(&JobFilter::default()).await?.data;
+                // The observation may be a moment old: a job started since by someone else
+                // (another runner, the dashboard) stops the wave here, before any write.
+                if let Some(conflict) = live_jobs_conflict(self.ctx, &listed)? {
+                    return Ok(Outcome::Failed(format!("conflict: {}", conflict.reason)));
+                }
+                let before: Vec<String> = listed.into_iter().map(|j| j.job_id).collect();
                 reached(step, "before-intent").await;
                 let record = StepRecord {
                     action: Some("batch clone".into()),
                     request_key: Some(key.clone()),
-                    jobs_before: before,
+                    jobs_before: before.clone(),
                     ..StepRecord::default()
                 };
                 self.record(step, "intent", StepStatus::Intent, &record)?;
                 reached(step, "after-intent").await;
-                match app.batch_clone(&b.request, b.placeholders).await {
+                let jobs = match app.batch_clone(&b.request, b.placeholders).await {
                     Ok(response) => WaveJobs {
                         snapshot_job_id: response.data.snapshot_job.job_id,
                         clone_job_id: Some(response.data.clone_job.job_id),
                     },
                     Err(err) if err.is_ambiguous() => self.find_started(step, &record).await?,
                     Err(err) => return Err(err.into()),
-                }
+                };
+                sent = Some(before);
+                jobs
             }
         };
         reached(step, "after-write").await;
@@ -453,15 +562,27 @@ impl Run<'_> {
             ..StepRecord::default()
         };
         self.record(step, "started", StepStatus::Running, &record)?;
-        let job = match self.poll(step, &jobs).await? {
+        let job = match self.poll(step, &jobs, sent.as_deref()).await? {
             WaveEnd::Finished(job) => job,
+            WaveEnd::Concurrent(others) => {
+                // This wave's job is recorded (running); the next run follows it.
+                return Ok(Outcome::Failed(format!(
+                    "conflict: another run started {} at the same time as this wave's (snapshot job {}): two runs are applying this plan to the same application, and the same accounts may be cloned twice. Stop the other runner and keep one state folder; this wave's job is recorded and the next apply follows it",
+                    describe_jobs(&others),
+                    jobs.snapshot_job_id
+                )));
+            }
             WaveEnd::SnapshotFailed(snapshot) => {
+                // A finished wave: its outcome is recorded and it is not started again on its
+                // own.
                 record.job_status = Some("failed".into());
                 self.record(step, "outcome", StepStatus::Failed, &record)?;
                 reached(step, "after-outcome").await;
-                return Ok(Outcome::Failed(format!(
-                    "wave `{}` failed: its snapshot job {} failed, so no account was migrated",
-                    b.wave, snapshot.job_id
+                return Ok(Outcome::Settled(format!(
+                    "wave `{}` failed: its snapshot job {} failed, so no account was migrated; {}",
+                    b.wave,
+                    snapshot.job_id,
+                    self.rerun_hint(step, b)
                 )));
             }
         };
@@ -474,14 +595,15 @@ impl Run<'_> {
             warning: job.count_warning,
         });
         if job.status == JobStatus::Failed {
-            // Recorded as failed so the next run starts the wave afresh (its old jobs stay
-            // claimed by it and are never attached to again).
+            // Finished like any other wave: recorded with its counts, not started again on its
+            // own, and read by the pair's gate as the worst case.
             self.record(step, "outcome", StepStatus::Failed, &record)?;
             reached(step, "after-outcome").await;
-            return Ok(Outcome::Failed(format!(
-                "wave `{}` failed: {}",
+            return Ok(Outcome::Settled(format!(
+                "wave `{}` failed: {}; {}",
                 b.wave,
-                job_summary(&job)
+                job_summary(&job),
+                self.rerun_hint(step, b)
             )));
         }
         self.record(step, "outcome", StepStatus::Done, &record)?;
@@ -491,6 +613,14 @@ impl Run<'_> {
             b.wave,
             job_summary(&job)
         )))
+    }
+
+    fn rerun_hint(&self, step: &Step, b: &BatchStep) -> String {
+        format!(
+            "it is not started again on its own: retry its accounts with a wave of mode only_failed, or run `apply --rerun-wave {}/{}`",
+            self.ctx.pair(step).name,
+            b.wave
+        )
     }
 
     /// After an unanswered batch clone: lists the jobs for about 15 seconds (0.5 + 1 + 2 + 4 +
@@ -514,8 +644,15 @@ impl Run<'_> {
                 .list_jobs(&JobFilter::default())
                 .await?
                 .data;
-            if let Some(found) = wave_jobs(self.ctx, &state, &jobs)? {
-                return Ok(found);
+            match wave_jobs(self.ctx, &state, &jobs)? {
+                WaveMatch::One(found) => return Ok(found),
+                WaveMatch::Several(snapshots) => {
+                    return Err(EngineError::ConcurrentWave {
+                        step: step.id.to_string(),
+                        snapshots: snapshots.join(", "),
+                    });
+                }
+                WaveMatch::None => {}
             }
             tokio::time::sleep(wait).await;
             wait *= 2;
@@ -529,7 +666,17 @@ impl Run<'_> {
     /// Polls the jobs until the wave's migration job has finished (or its snapshot job failed,
     /// in which case the migration job never runs), backing off from 100 ms to `max_poll`, and
     /// reports its counts as it goes.
-    async fn poll(&self, step: &Step, wave: &WaveJobs) -> Result<WaveEnd, EngineError> {
+    ///
+    /// `sent`: the jobs listed before this run's own request, when it sent one. The first
+    /// listing then checks that exactly one new batch clone appeared, this wave's: another one
+    /// was started by someone else at the same time (two runners with two state folders), two
+    /// jobs now run over the same accounts, and following this one in silence would hide it.
+    async fn poll(
+        &self,
+        step: &Step,
+        wave: &WaveJobs,
+        mut sent: Option<&[String]>,
+    ) -> Result<WaveEnd, EngineError> {
         let mut wait = Duration::from_millis(100);
         let mut clone_id = wave.clone_job_id.clone();
         loop {
@@ -539,6 +686,12 @@ impl Run<'_> {
                 .list_jobs(&JobFilter::default())
                 .await?
                 .data;
+            if let Some(before) = sent.take() {
+                let others = concurrent_jobs(self.ctx, before, wave, &jobs)?;
+                if !others.is_empty() {
+                    return Ok(WaveEnd::Concurrent(others));
+                }
+            }
             if clone_id.is_none() {
                 clone_id = linked_migration_job(&jobs, &wave.snapshot_job_id);
             }
@@ -599,11 +752,41 @@ impl Run<'_> {
     }
 }
 
+/// Nylas's answer to a refused request, for the journal and the summary: status, type and
+/// message, without the help text meant for an interactive error.
+fn api_message(err: &ClientError) -> String {
+    match err {
+        ClientError::Api {
+            status,
+            error_type,
+            message,
+            request_id,
+            ..
+        } => {
+            let kind = error_type
+                .as_deref()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default();
+            let message = if message.is_empty() {
+                String::new()
+            } else {
+                format!(": {message}")
+            };
+            let request = request_id
+                .as_deref()
+                .map(|id| format!(" (request_id {id})"))
+                .unwrap_or_default();
+            format!("HTTP {status}{kind}{message}{request}")
+        }
+        other => other.to_string(),
+    }
+}
+
 impl EngineError {
     /// Whether the write this error interrupted may or may not have happened.
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            EngineError::OutcomeUnknown { .. } => true,
+            EngineError::OutcomeUnknown { .. } | EngineError::ConcurrentWave { .. } => true,
             EngineError::Client(e) => e.is_ambiguous(),
             _ => false,
         }

@@ -5,6 +5,10 @@
 //! `before-intent`, `after-intent` (journal says a write is coming), `after-write` (the write
 //! was answered; its outcome is not yet journaled), `after-outcome`.
 //!
+//! With `NYLAS_MIGRATE_FAILPOINT_RESUME=<file>` as well, the process waits there until that
+//! file exists, then goes on: two runs held at the same point and released together race
+//! exactly as two pipelines would.
+//!
 //! Unset (always, outside the crash tests), this costs one environment lookup per process.
 
 use std::sync::OnceLock;
@@ -51,6 +55,14 @@ pub async fn reached(step: &Step, phase: &str) {
         return;
     }
     eprintln!("failpoint reached: {}@{phase}", step.id);
-    // Wait for the test's SIGKILL; never resume.
-    std::future::pending::<()>().await;
+    match std::env::var_os("NYLAS_MIGRATE_FAILPOINT_RESUME") {
+        Some(file) => {
+            let file = std::path::PathBuf::from(file);
+            while !file.exists() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        // Wait for the test's SIGKILL; never resume.
+        None => std::future::pending::<()>().await,
+    }
 }

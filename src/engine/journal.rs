@@ -2,6 +2,9 @@
 //! every step its intent before the write and its outcome after, with request IDs, job IDs,
 //! counts and secret fingerprints (never a secret). It is the audit trail, and what makes a
 //! killed run resumable: an intent without an outcome is resolved by observing before acting.
+//! Its `jobs` table holds every migration job the state knows (each job any wave started, and
+//! jobs adopted with `--adopt-existing-jobs`): a job on the application that is not there was
+//! not started from this state.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -34,7 +37,9 @@ pub enum StepStatus {
     Intent,
     /// The step's write is known to have happened (or was found already done).
     Done,
-    /// The step failed; it will be observed and tried again by the next run.
+    /// The step failed; it will be observed and tried again by the next run, unless the
+    /// failure is an outcome: a wave whose job ended `failed`, a write Nylas refused
+    /// ([`StepRecord::refused`]).
     Failed,
     /// A batch wave whose jobs exist and are not finished.
     Running,
@@ -98,6 +103,12 @@ pub struct StepRecord {
     pub fingerprints: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Nylas answered the write with a definite refusal (HTTP 400: an account that cannot be
+    /// migrated, a link to an application in another region): an outcome, not a pending change.
+    /// It is tried again only when the plan changes what was asked (`request_key`), what it
+    /// depends on is written again, or a rerun flag names it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +119,43 @@ pub struct JobCounts {
     pub warning: u64,
 }
 
+/// Where the journal learned of a migration job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobOrigin {
+    /// A wave of this plan started it (its request was sent from this state).
+    Wave,
+    /// It was on the application already and `--adopt-existing-jobs` recorded it as history.
+    Adopted,
+}
+
+impl JobOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobOrigin::Wave => "wave",
+            JobOrigin::Adopted => "adopted",
+        }
+    }
+}
+
+/// A migration job this state knows: started by one of its waves, or adopted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownJob {
+    pub job_id: String,
+    /// The v3 application it runs on.
+    pub app_id: Option<String>,
+    /// The wave that started it (`None` for an adopted job).
+    pub step_id: Option<String>,
+    pub job_type: Option<crate::api::JobType>,
+    pub linked_job_id: Option<String>,
+    pub origin: JobOrigin,
+    /// The run that recorded it.
+    pub run_id: i64,
+    /// The last status and counts the journal saw (finished jobs keep theirs).
+    pub status: Option<crate::api::JobStatus>,
+    pub counts: Option<JobCounts>,
+}
+
 /// A step's row: status, record, the run that wrote it, when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepState {
@@ -115,6 +163,60 @@ pub struct StepState {
     pub record: StepRecord,
     pub run_id: i64,
     pub updated_at: i64,
+}
+
+/// Keeps the jobs table in step with a wave's record: its jobs once known, and its migration
+/// job's status and counts once finished.
+fn record_wave_jobs(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: i64,
+    step: &StepId,
+    record: &StepRecord,
+) -> rusqlite::Result<()> {
+    let insert = "INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
+                  VALUES (?1, ?2, ?3, ?4, ?5, 'wave', ?6)";
+    if let Some(snapshot) = &record.snapshot_job_id {
+        tx.execute(
+            insert,
+            params![
+                snapshot,
+                record.app_id,
+                step.as_str(),
+                "snapshot",
+                record.clone_job_id,
+                run_id
+            ],
+        )?;
+    }
+    if let Some(clone) = &record.clone_job_id {
+        tx.execute(
+            insert,
+            params![
+                clone,
+                record.app_id,
+                step.as_str(),
+                "migration",
+                record.snapshot_job_id,
+                run_id
+            ],
+        )?;
+        if let Some(status) = &record.job_status {
+            let counts = record.counts;
+            tx.execute(
+                "UPDATE jobs SET status = ?2, count_all = ?3, count_success = ?4, count_failed = ?5,
+                     count_warning = ?6 WHERE job_id = ?1",
+                params![
+                    clone,
+                    status,
+                    counts.map(|c| c.all as i64),
+                    counts.map(|c| c.success as i64),
+                    counts.map(|c| c.failed as i64),
+                    counts.map(|c| c.warning as i64)
+                ],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// One entry of the audit trail.
@@ -221,9 +323,44 @@ impl Journal {
                  status TEXT NOT NULL,
                  record TEXT NOT NULL,
                  at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS jobs (
+                 job_id TEXT PRIMARY KEY,
+                 app_id TEXT,
+                 step_id TEXT,
+                 job_type TEXT,
+                 linked_job_id TEXT,
+                 origin TEXT NOT NULL,
+                 run_id INTEGER NOT NULL,
+                 status TEXT,
+                 count_all INTEGER,
+                 count_success INTEGER,
+                 count_failed INTEGER,
+                 count_warning INTEGER
              );",
         )
         .map_err(err)?;
+        // Journals written before the jobs table knew their waves' jobs only from the steps'
+        // records: those stay known. Done once (schema version 1).
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version < 1 {
+            conn.execute_batch(
+                "BEGIN;
+                 INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, origin, run_id)
+                     SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.app_id'),
+                            step_id, 'snapshot', 'wave', run_id
+                     FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL;
+                 INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
+                     SELECT json_extract(record, '$.clone_job_id'), json_extract(record, '$.app_id'),
+                            step_id, 'migration', json_extract(record, '$.snapshot_job_id'), 'wave', run_id
+                     FROM steps WHERE json_extract(record, '$.clone_job_id') IS NOT NULL;
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
             file.push(suffix);
@@ -311,7 +448,107 @@ impl Journal {
                 "INSERT INTO events (run_id, step_id, phase, status, record, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![run_id, step.as_str(), phase, status.as_str(), json, now()],
             )?;
+            record_wave_jobs(&tx, run_id, step, record)?;
             tx.commit()
+        })
+    }
+
+    /// Records jobs that were on the application before this state knew them, as history
+    /// (`--adopt-existing-jobs`). Jobs already known are left as they are. Returns how many
+    /// were new to the journal.
+    pub fn adopt_jobs(
+        &self,
+        run_id: i64,
+        app_id: &str,
+        jobs: &[crate::api::MigrationJob],
+    ) -> Result<usize, JournalError> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let mut adopted = 0;
+            for job in jobs {
+                adopted += tx.execute(
+                    "INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id,
+                         status, count_all, count_success, count_failed, count_warning)
+                     VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        job.job_id,
+                        app_id,
+                        job.job_type.as_str(),
+                        job.linked_job_id,
+                        JobOrigin::Adopted.as_str(),
+                        run_id,
+                        job.status.as_str(),
+                        job.count_all as i64,
+                        job.count_success as i64,
+                        job.count_failed as i64,
+                        job.count_warning as i64
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(adopted)
+        })
+    }
+
+    /// Every job this state knows (started by its waves or adopted), in the order it learned
+    /// of them.
+    pub fn known_jobs(&self) -> Result<Vec<KnownJob>, JournalError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT job_id, app_id, step_id, job_type, linked_job_id, origin, run_id, status,
+                        count_all, count_success, count_failed, count_warning
+                 FROM jobs ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let counts = match (
+                    r.get::<_, Option<i64>>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
+                    r.get::<_, Option<i64>>(10)?,
+                    r.get::<_, Option<i64>>(11)?,
+                ) {
+                    (Some(all), Some(success), Some(failed), Some(warning)) => Some(JobCounts {
+                        all: all.max(0) as u64,
+                        success: success.max(0) as u64,
+                        failed: failed.max(0) as u64,
+                        warning: warning.max(0) as u64,
+                    }),
+                    _ => None,
+                };
+                Ok(KnownJob {
+                    job_id: r.get(0)?,
+                    app_id: r.get(1)?,
+                    step_id: r.get(2)?,
+                    job_type: r
+                        .get::<_, Option<String>>(3)?
+                        .as_deref()
+                        .and_then(crate::api::JobType::parse),
+                    linked_job_id: r.get(4)?,
+                    origin: if r.get::<_, String>(5)? == "adopted" {
+                        JobOrigin::Adopted
+                    } else {
+                        JobOrigin::Wave
+                    },
+                    run_id: r.get(6)?,
+                    status: r
+                        .get::<_, Option<String>>(7)?
+                        .as_deref()
+                        .and_then(crate::api::JobStatus::parse),
+                    counts,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Whether the journal holds any record of a step of `pair`.
+    pub fn knows_pair(&self, pair: &str) -> Result<bool, JournalError> {
+        let prefix = format!("{pair}/");
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM steps WHERE substr(step_id, 1, length(?1)) = ?1)",
+                params![prefix],
+                |r| r.get(0),
+            )
         })
     }
 
@@ -378,23 +615,14 @@ impl Journal {
         })
     }
 
-    /// Job IDs the journal attributes to any wave (so a job is never claimed by two waves).
-    pub fn claimed_jobs(&self) -> Result<Vec<String>, JournalError> {
-        // Only waves' rows hold job IDs: read those two fields in SQL rather than decoding
-        // every step's record (tens of thousands with many test accounts).
+    /// IDs of every job this state knows: every job any of its waves ever started (earlier
+    /// jobs of a wave run again included) and every adopted one. A job is never claimed by two
+    /// waves, and a job not in this list was not started from this state.
+    pub fn claimed_jobs(&self) -> Result<std::collections::HashSet<String>, JournalError> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.clone_job_id')
-                 FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok([r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?])
-            })?;
-            let mut ids = Vec::new();
-            for row in rows {
-                ids.extend(row?.into_iter().flatten());
-            }
-            Ok(ids)
+            let mut stmt = c.prepare("SELECT job_id FROM jobs")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
         })
     }
 
@@ -414,5 +642,99 @@ impl Journal {
             })?;
             rows.collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_from_before_the_jobs_table_keeps_its_waves_jobs_known() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The tables as they were: a wave's jobs only in its step record.
+            let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE steps (step_id TEXT PRIMARY KEY, status TEXT NOT NULL,
+                     record TEXT NOT NULL, run_id INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                 INSERT INTO steps VALUES ('p/batch/w', 'failed',
+                     '{\"app_id\":\"app\",\"snapshot_job_id\":\"s1\",\"clone_job_id\":\"m1\",\"job_status\":\"failed\"}', 3, 0);
+                 INSERT INTO steps VALUES ('p/link', 'done', '{\"action\":\"link\"}', 3, 0);",
+            )
+            .unwrap();
+        }
+        let journal = Journal::open(dir.path()).unwrap();
+        let claimed = journal.claimed_jobs().unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(claimed.contains("s1") && claimed.contains("m1"));
+        let known = journal.known_jobs().unwrap();
+        assert!(known.iter().all(|k| k.origin == JobOrigin::Wave
+            && k.step_id.as_deref() == Some("p/batch/w")
+            && k.app_id.as_deref() == Some("app")
+            && k.run_id == 3));
+        assert!(journal.knows_pair("p").unwrap());
+        assert!(!journal.knows_pair("q").unwrap());
+        // Opening again changes nothing.
+        drop(journal);
+        assert_eq!(
+            Journal::open(dir.path())
+                .unwrap()
+                .known_jobs()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_finished_job_keeps_its_counts_and_adopted_jobs_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let run = journal.start_run("plan", "apply").unwrap();
+        let step = StepId::new_raw("p/batch/w");
+        let mut record = StepRecord {
+            app_id: Some("app".into()),
+            snapshot_job_id: Some("s1".into()),
+            clone_job_id: Some("m1".into()),
+            ..StepRecord::default()
+        };
+        journal
+            .record(run, &step, "started", StepStatus::Running, &record)
+            .unwrap();
+        record.job_status = Some("partial".into());
+        record.counts = Some(JobCounts {
+            all: 10,
+            success: 7,
+            failed: 2,
+            warning: 1,
+        });
+        journal
+            .record(run, &step, "outcome", StepStatus::Done, &record)
+            .unwrap();
+        let known = journal.known_jobs().unwrap();
+        let m1 = known.iter().find(|k| k.job_id == "m1").unwrap();
+        assert_eq!(m1.status, Some(crate::api::JobStatus::Partial));
+        assert_eq!(m1.counts, record.counts);
+        assert_eq!(m1.linked_job_id.as_deref(), Some("s1"));
+
+        let listed: crate::api::MigrationJob = serde_json::from_value(serde_json::json!({
+            "job_id": "other", "type": "migration", "public_application_id": "app",
+            "status": "completed", "count_all": 5, "count_success": 5, "count_failed": 0,
+            "count_warning": 0, "created_at": 0, "updated_at": 0
+        }))
+        .unwrap();
+        assert_eq!(
+            journal
+                .adopt_jobs(run, "app", std::slice::from_ref(&listed))
+                .unwrap(),
+            1
+        );
+        assert_eq!(journal.adopt_jobs(run, "app", &[listed]).unwrap(), 0);
+        let adopted = journal.known_jobs().unwrap();
+        let other = adopted.iter().find(|k| k.job_id == "other").unwrap();
+        assert_eq!(other.origin, JobOrigin::Adopted);
+        assert_eq!(other.step_id, None);
+        assert_eq!(other.counts.map(|c| c.all), Some(5));
     }
 }

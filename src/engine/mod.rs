@@ -12,6 +12,7 @@ mod context;
 pub mod execute;
 mod failpoint;
 pub mod fingerprint;
+pub mod history;
 pub mod journal;
 pub mod lock;
 pub mod observe;
@@ -21,8 +22,9 @@ pub mod progress;
 pub mod secrets;
 pub mod walk;
 
-pub use context::Context;
+pub use context::{Context, RunOptions};
 pub use execute::Outcome;
+pub use history::{HistoryNote, unrecorded_history};
 pub use journal::{Journal, JournalError};
 pub use lock::{LockError, StateLock};
 pub use observe::{Action, Observation};
@@ -58,6 +60,16 @@ pub enum EngineError {
         help("run apply again: it looks for the job first and starts one only if there is none")
     )]
     OutcomeUnknown { step: String, what: String },
+    #[error(
+        "{step}: the batch clone got no answer, and several batch clones appeared since (snapshot jobs {snapshots}): another run started one at the same time, so which is this wave's cannot be told"
+    )]
+    #[diagnostic(
+        code(engine::concurrent_wave),
+        help(
+            "run one apply at a time per application (one state folder, a CI concurrency group); check the jobs in the Nylas dashboard; this wave starts nothing while they are unresolved"
+        )
+    )]
+    ConcurrentWave { step: String, snapshots: String },
     #[error("{step}: job {job_id} is no longer listed by Nylas")]
     #[diagnostic(
         code(engine::job_vanished),

@@ -6,14 +6,15 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::api::{
-    BatchProvider, Connector, ConnectorProvider, Grant, GrantStatus, MigrationJob, Webhook,
+    BatchProvider, Connector, ConnectorProvider, Grant, GrantStatus, JobStatus, JobType,
+    MigrationJob, Webhook,
 };
 use crate::client::{JobFilter, Secret};
-use crate::graph::{BatchStep, ConnectorStep, Step, StepKind, WebhookStep};
+use crate::graph::{BatchStep, CloneStep, ConnectorStep, Step, StepKind, WebhookStep};
 
 use super::EngineError;
 use super::context::Context;
-use super::journal::{StepState, StepStatus};
+use super::journal::{JobCounts, StepState, StepStatus};
 
 /// What a step would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -31,6 +32,11 @@ pub enum Action {
     Conflict,
     /// A wave its pair's gate stops: the previous wave failed too much. Not a pending change.
     Held,
+    /// Ended in a failure that is an outcome, recorded by an earlier run: a wave whose job
+    /// failed, a test account Nylas refused. Not repeated on its own (only when the plan
+    /// changes what was asked, or a rerun flag names it), so not a pending change; `apply`
+    /// still ends incomplete while it stands.
+    Failed,
 }
 
 impl Action {
@@ -43,6 +49,7 @@ impl Action {
             Action::Blocked => "blocked",
             Action::Conflict => "conflict",
             Action::Held => "held",
+            Action::Failed => "failed",
         }
     }
 }
@@ -65,6 +72,9 @@ pub enum Found {
     /// A wave's jobs, when they already exist. The migration job may not be listed yet right
     /// after the request; it is found through its link to the snapshot job.
     Jobs(WaveJobs),
+    /// Jobs on the application that this state does not know (a wave's conflict, or what
+    /// `--adopt-existing-jobs` will record).
+    UnknownJobs(Vec<MigrationJob>),
 }
 
 impl Observation {
@@ -128,6 +138,61 @@ pub fn request_key(b: &BatchStep) -> String {
     serde_json::json!({"request": b.request, "placeholders": b.placeholders}).to_string()
 }
 
+/// The key a single clone's refusal is recorded under: what it asked Nylas for.
+pub fn clone_key(c: &CloneStep) -> String {
+    serde_json::json!({"placeholders": c.placeholders}).to_string()
+}
+
+/// The key a link's refusal is recorded under: which applications, in which region.
+pub fn link_key(ctx: &Context, step: &Step) -> String {
+    let pair = ctx.pair(step);
+    serde_json::json!({"v2": pair.v2_app_id, "v3": pair.v3_app_id, "region": pair.region.as_str()})
+        .to_string()
+}
+
+/// The journal's record of a definite refusal of `step` (Nylas answered 400) that still stands:
+/// made for the same request (`key`), nothing it depends on written since (a connector fixed,
+/// an import run again), and no rerun flag naming the step.
+pub fn standing_refusal(
+    ctx: &Context,
+    step: &Step,
+    key: &str,
+) -> Result<Option<StepState>, EngineError> {
+    let Some(state) = journal_state(ctx, step)? else {
+        return Ok(None);
+    };
+    if state.status != StepStatus::Failed
+        || !state.record.refused
+        || state.record.request_key.as_deref() != Some(key)
+        || ctx.options.rerun(&step.id)
+    {
+        return Ok(None);
+    }
+    // What Nylas checks when it refuses (the connectors, the link, the import) written in a
+    // later run: the refusal may no longer hold.
+    for other in ctx.graph.steps().filter(|s| {
+        s.pair == step.pair
+            && s.id != step.id
+            && matches!(
+                s.kind,
+                StepKind::Link | StepKind::Import | StepKind::Connector(_)
+            )
+    }) {
+        if let Some(written) = journal_state(ctx, other)?
+            && written.status == StepStatus::Done
+            && written.run_id > state.run_id
+            && written
+                .record
+                .action
+                .as_deref()
+                .is_some_and(|a| a != "unchanged")
+        {
+            return Ok(None);
+        }
+    }
+    Ok(Some(state))
+}
+
 /// A URL as Nylas would store it (lower-case scheme and host, `/` for an empty path), so that
 /// `https://Hooks.Example.com` and `https://hooks.example.com/` name one destination.
 pub fn normalized_url(url: &str) -> String {
@@ -147,7 +212,19 @@ pub async fn observe(
         StepKind::Webhook(w) => observe_webhook(ctx, step, w).await,
         StepKind::Clone(c) => Ok(match grants.get(&c.account_id) {
             Some(grant) => Observation::new(Action::Unchanged, grant_evidence(grant)),
-            None => Observation::new(Action::Create, "no v3 grant for this account yet"),
+            None => match standing_refusal(ctx, step, &clone_key(c))? {
+                Some(refusal) => Observation::new(
+                    Action::Failed,
+                    format!(
+                        "Nylas refused this account in run {}: {}; cloned again only when the plan changes its placeholders or a connector is written again, or with `apply --rerun-clone {}/{}`",
+                        refusal.run_id,
+                        refusal.record.error.as_deref().unwrap_or("no reason given"),
+                        ctx.pair(step).name,
+                        c.account_id
+                    ),
+                ),
+                None => Observation::new(Action::Create, "no v3 grant for this account yet"),
+            },
         }),
         StepKind::Batch(b) => observe_batch(ctx, step, b).await,
     }
@@ -206,14 +283,36 @@ async fn observe_link(ctx: &Context, step: &Step) -> Result<Observation, EngineE
                 pair.v3_app_id
             ),
         ),
-        None => Observation::new(
-            Action::Create,
-            format!(
-                "link v2 app {} to v3 app {}",
-                pair.v2_app_id, pair.v3_app_id
+        None => match standing_refusal(ctx, step, &link_key(ctx, step))? {
+            Some(refusal) => Observation::new(
+                Action::Conflict,
+                format!(
+                    "Nylas refused in run {} to link v2 app {} to v3 app {}: {}; {}",
+                    refusal.run_id,
+                    pair.v2_app_id,
+                    pair.v3_app_id,
+                    refusal.record.error.as_deref().unwrap_or("no reason given"),
+                    link_refusal_help(ctx, step)
+                ),
             ),
-        ),
+            None => Observation::new(
+                Action::Create,
+                format!(
+                    "link v2 app {} to v3 app {}",
+                    pair.v2_app_id, pair.v3_app_id
+                ),
+            ),
+        },
     })
+}
+
+/// What to do about a link Nylas refused with a 400.
+pub fn link_refusal_help(ctx: &Context, step: &Step) -> String {
+    let pair = ctx.pair(step);
+    format!(
+        "help: a v2 application links only to a v3 application in its own region (the plan says `{}`), and to one v3 application only: check the pair's `region` and `v2.app_id`, or unlink the v2 app from the other v3 app in the Nylas dashboard, then run `apply --rerun-link {}`",
+        pair.region, pair.name
+    )
 }
 
 /// The region whose API accepts this pair's key, when it is not the plan's.
@@ -370,10 +469,17 @@ async fn observe_webhook(
 ) -> Result<Observation, EngineError> {
     let webhooks = ctx.app(step).list_webhooks().await?.data;
     let want_url = normalized_url(&w.url);
-    let Some(live) = webhooks
+    let mut same_url: Vec<Webhook> = webhooks
         .into_iter()
-        .find(|h| normalized_url(&h.webhook_url) == want_url)
-    else {
+        .filter(|h| normalized_url(&h.webhook_url) == want_url)
+        .collect();
+    if same_url.len() > 1 {
+        return Ok(Observation::new(
+            Action::Conflict,
+            duplicate_webhooks(&w.url, &same_url, None),
+        ));
+    }
+    let Some(live) = same_url.pop() else {
         return Ok(Observation::new(
             Action::Create,
             "no destination with this URL yet",
@@ -414,6 +520,26 @@ async fn observe_webhook(
     Ok(observation)
 }
 
+/// Why several destinations with one URL are a problem, and what to do.
+pub fn duplicate_webhooks(url: &str, hooks: &[Webhook], ours: Option<&str>) -> String {
+    let ids: Vec<String> = hooks
+        .iter()
+        .map(|h| {
+            if Some(h.id.as_str()) == ours {
+                format!("{} (made by this run)", h.id)
+            } else {
+                h.id.clone()
+            }
+        })
+        .collect();
+    format!(
+        "{} webhook destinations have the URL {url}: {}; every notification reaches it {} times. Another run created one at the same time (two runners on one plan), or one was made by hand: delete the extra ones in the Nylas dashboard (nylas-migrate never deletes), and run one apply at a time",
+        hooks.len(),
+        ids.join(", "),
+        hooks.len()
+    )
+}
+
 /// Connector providers a batch filter needs (Graph accounts use the Microsoft connector).
 fn needed_connector(provider: BatchProvider) -> Option<ConnectorProvider> {
     Some(match provider {
@@ -438,73 +564,158 @@ pub fn job_summary(job: &MigrationJob) -> String {
     )
 }
 
+/// How a wave ended, as the journal recorded it once its jobs finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedWave {
+    /// Completed, partial or failed.
+    pub status: JobStatus,
+    pub counts: Option<JobCounts>,
+    pub run_id: i64,
+}
+
+impl FinishedWave {
+    /// The share of the wave's accounts that failed, as its pair's gate reads it. A `failed`
+    /// job (none migrated, or its snapshot failed) is the worst case, 1, whatever its counts.
+    pub fn failed_ratio(&self) -> Option<f64> {
+        if self.status == JobStatus::Failed {
+            return Some(1.0);
+        }
+        let counts = self.counts?;
+        (counts.all > 0).then(|| counts.failed as f64 / counts.all as f64)
+    }
+
+    /// `run 3 (partial): 41 of 60 migrated, 0 placeholders, 19 failed`.
+    pub fn describe(&self) -> String {
+        match self.counts {
+            Some(c) => format!(
+                "run {} ({}): {} of {} migrated, {}, {} failed",
+                self.run_id,
+                self.status,
+                c.success,
+                c.all,
+                super::progress::placeholders(c.warning),
+                c.failed
+            ),
+            None => format!("run {} ({}): no counts", self.run_id, self.status),
+        }
+    }
+}
+
+/// The wave's outcome if its jobs finished: a `done` record (completed or partial), or a
+/// `failed` one whose job ended `failed`. A wave whose request was refused, or whose jobs are
+/// still unknown or running, has not finished.
+pub fn finished_wave(state: &StepState) -> Option<FinishedWave> {
+    let status = state
+        .record
+        .job_status
+        .as_deref()
+        .and_then(JobStatus::parse)
+        .filter(|s| s.is_finished());
+    let status = match state.status {
+        StepStatus::Done => status.unwrap_or(JobStatus::Completed),
+        StepStatus::Failed
+            if status == Some(JobStatus::Failed) && state.record.snapshot_job_id.is_some() =>
+        {
+            JobStatus::Failed
+        }
+        _ => return None,
+    };
+    Some(FinishedWave {
+        status,
+        counts: state.record.counts,
+        run_id: state.run_id,
+    })
+}
+
+fn wave_request(b: &BatchStep) -> String {
+    let mode = b.request.mode.map_or("all", |m| m.as_str());
+    format!(
+        "{mode}{}",
+        b.request
+            .limit
+            .map_or(String::new(), |l| format!(", limit {l}"))
+    )
+}
+
 async fn observe_batch(
     ctx: &Context,
     step: &Step,
     b: &BatchStep,
 ) -> Result<Observation, EngineError> {
+    let pair = &ctx.pair(step).name;
     let state = journal_state(ctx, step)?;
+    // A wave runs once per definition: once its jobs finished (completed, partial or failed)
+    // it is done, and starts again only when its settings change or the user asks.
+    let mut start_reason = None;
     if let Some(state) = &state
-        && state.status == StepStatus::Done
+        && let Some(finished) = finished_wave(state)
     {
-        let counts = state.record.counts.unwrap_or_default();
-        let ran = format!(
-            "run {} ({}): {} of {} migrated, {}, {} failed",
-            state.run_id,
-            state.record.job_status.as_deref().unwrap_or("finished"),
-            counts.success,
-            counts.all,
-            super::progress::placeholders(counts.warning),
-            counts.failed
-        );
-        // A wave whose filters, limit or offset changed after it ran is a new wave to run.
-        return Ok(match &state.record.request_key {
-            Some(key) if *key != request_key(b) => Observation::new(
-                Action::Create,
+        let ran = finished.describe();
+        let changed = state
+            .record
+            .request_key
+            .as_ref()
+            .is_some_and(|key| *key != request_key(b));
+        if changed {
+            start_reason = Some(format!(
+                "the wave's settings changed since it finished in {ran}: start a batch clone with the new settings"
+            ));
+        } else if ctx.options.rerun(&step.id) {
+            start_reason = Some(format!(
+                "--rerun-wave: the wave finished in {ran}; start it again ({}), over the accounts that match now (its earlier jobs stay in the history)",
+                wave_request(b)
+            ));
+        } else if finished.status == JobStatus::Failed {
+            return Ok(Observation::new(
+                Action::Failed,
                 format!(
-                    "the wave's settings changed since it finished in {ran}: start a batch clone with the new settings"
+                    "wave failed in {ran}; not started again on its own: retry its accounts with a wave of mode only_failed, or run `apply --rerun-wave {pair}/{}`",
+                    b.wave
                 ),
-            ),
-            _ => Observation::new(Action::Unchanged, format!("wave finished in {ran}")),
-        });
+            ));
+        } else {
+            return Ok(Observation::new(
+                Action::Unchanged,
+                format!("wave finished in {ran}"),
+            ));
+        }
     }
     let jobs = ctx.app(step).list_jobs(&JobFilter::default()).await?.data;
-    if let Some(state) = &state
-        && let Some(found) = wave_jobs(ctx, state, &jobs)?
+    if start_reason.is_none()
+        && let Some(state) = &state
     {
-        let status = found
-            .clone_job_id
-            .as_ref()
-            .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
-            .map_or("not listed yet".to_owned(), |j| j.status.to_string());
-        let mut observation = Observation::new(
-            Action::Attach,
-            format!(
-                "wave's jobs exist (snapshot job {}, migration job {status}): follow them, start nothing",
-                found.snapshot_job_id
-            ),
-        );
-        observation.found = Found::Jobs(found);
-        return Ok(observation);
+        match wave_jobs(ctx, state, &jobs)? {
+            WaveMatch::One(found) => {
+                let status = found
+                    .clone_job_id
+                    .as_ref()
+                    .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
+                    .map_or("not listed yet".to_owned(), |j| j.status.to_string());
+                let mut observation = Observation::new(
+                    Action::Attach,
+                    format!(
+                        "wave's jobs exist (snapshot job {}, migration job {status}): follow them, start nothing",
+                        found.snapshot_job_id
+                    ),
+                );
+                observation.found = Found::Jobs(found);
+                return Ok(observation);
+            }
+            WaveMatch::Several(ids) => {
+                return Ok(Observation::new(
+                    Action::Conflict,
+                    format!(
+                        "this wave's request got no answer, and {} batch clones appeared since (snapshot jobs {}): another run started one at the same time, so which is this wave's cannot be told; check the jobs in the Nylas dashboard, and run one apply at a time",
+                        ids.len(),
+                        ids.join(", ")
+                    ),
+                ));
+            }
+            WaveMatch::None => {}
+        }
     }
-    // A job this state folder did not start (another machine, a lost state folder, the
-    // dashboard) is still running on the application: starting another would clone the same
-    // accounts twice.
-    let claimed = match &ctx.journal {
-        Some(j) => j.claimed_jobs()?,
-        None => Vec::new(),
-    };
-    if let Some(job) = jobs
-        .iter()
-        .find(|j| !j.status.is_finished() && !claimed.contains(&j.job_id))
-    {
-        return Ok(Observation::new(
-            Action::Conflict,
-            format!(
-                "{} job {} is {} on this application and was not started from this state folder; wait for it to finish, or run from the state folder that started it",
-                job.job_type, job.job_id, job.status
-            ),
-        ));
+    if let Some(conflict) = live_jobs_conflict(ctx, &jobs)? {
+        return Ok(conflict);
     }
     // A wave filtered to providers whose connector does not exist (and that the plan does not
     // create) cannot clone anything: that is a conflict, known before any job starts.
@@ -539,16 +750,135 @@ async fn observe_batch(
             }
         }
     }
-    let mode = b.request.mode.map_or("all", |m| m.as_str());
-    Ok(Observation::new(
-        Action::Create,
+    let mut reason =
+        start_reason.unwrap_or_else(|| format!("start a batch clone ({})", wave_request(b)));
+    let unknown = unknown_jobs(ctx, &jobs)?;
+    let mut found = Found::Nothing;
+    if !unknown.is_empty() {
+        // Only reached with --adopt-existing-jobs (otherwise a conflict above).
+        reason = format!(
+            "--adopt-existing-jobs: first record as history {}; then {reason}",
+            describe_jobs(&unknown)
+        );
+        found = Found::UnknownJobs(unknown);
+    }
+    let mut observation = Observation::new(Action::Create, reason);
+    observation.found = found;
+    Ok(observation)
+}
+
+/// Jobs on the application that this state does not know: not started by any of its waves,
+/// and not adopted.
+pub fn unknown_jobs(
+    ctx: &Context,
+    jobs: &[MigrationJob],
+) -> Result<Vec<MigrationJob>, EngineError> {
+    let claimed = match &ctx.journal {
+        Some(j) => j.claimed_jobs()?,
+        None => Default::default(),
+    };
+    Ok(jobs
+        .iter()
+        .filter(|j| !claimed.contains(&j.job_id))
+        .cloned()
+        .collect())
+}
+
+/// `2 batch clones (4 jobs): job a partial: 41 of 60 migrated, …; job b …`: each batch clone
+/// by its migration job's counts, at most five, snapshot jobs folded into theirs.
+pub fn describe_jobs(jobs: &[MigrationJob]) -> String {
+    let migrations: Vec<&MigrationJob> = jobs
+        .iter()
+        .filter(|j| j.job_type == JobType::Migration)
+        .collect();
+    // Snapshot jobs whose migration job is not among them (a failed snapshot, or a listing
+    // taken between the two).
+    let lone_snapshots: Vec<&MigrationJob> = jobs
+        .iter()
+        .filter(|j| {
+            j.job_type == JobType::Snapshot
+                && !migrations.iter().any(|m| {
+                    m.linked_job_id.as_deref() == Some(j.job_id.as_str())
+                        || j.linked_job_id.as_deref() == Some(m.job_id.as_str())
+                })
+        })
+        .collect();
+    let batches = migrations.len() + lone_snapshots.len();
+    let mut parts: Vec<String> = migrations
+        .iter()
+        .map(|j| job_summary(j))
+        .chain(
+            lone_snapshots
+                .iter()
+                .map(|j| format!("snapshot job {} {}", j.job_id, j.status)),
+        )
+        .collect();
+    const SHOWN: usize = 5;
+    if parts.len() > SHOWN {
+        let more = parts.len() - SHOWN;
+        parts.truncate(SHOWN);
+        parts.push(format!("and {more} more"));
+    }
+    format!(
+        "{batches} batch clone{} ({} job{}): {}",
+        if batches == 1 { "" } else { "s" },
+        jobs.len(),
+        if jobs.len() == 1 { "" } else { "s" },
+        parts.join("; ")
+    )
+}
+
+/// Before a wave starts: the live jobs that make starting it unsafe. A pending or running job
+/// (this wave's own are attached to before this is asked) would run over the same accounts; a
+/// finished job this state does not know means this state is not the one that ran the plan (a
+/// lost or different state folder), and the wave could migrate accounts the plan never asked
+/// for, unless `--adopt-existing-jobs` records them as history first.
+pub fn live_jobs_conflict(
+    ctx: &Context,
+    jobs: &[MigrationJob],
+) -> Result<Option<Observation>, EngineError> {
+    let known = match &ctx.journal {
+        Some(j) => j.known_jobs()?,
+        None => Vec::new(),
+    };
+    // This plan's own waves run one after another: a job one of them started is followed by
+    // that wave (and the walk starts this one only after it). Any other unfinished job would
+    // run over the same accounts as this wave.
+    let started_here = |id: &str| {
+        known
+            .iter()
+            .any(|k| k.job_id == id && k.origin == super::journal::JobOrigin::Wave)
+    };
+    if let Some(job) = jobs
+        .iter()
+        .find(|j| !j.status.is_finished() && !started_here(&j.job_id))
+    {
+        let whose = if known.iter().any(|k| k.job_id == job.job_id) {
+            "was adopted by this state folder, not started by it"
+        } else {
+            "was not started from this state folder"
+        };
+        return Ok(Some(Observation::new(
+            Action::Conflict,
+            format!(
+                "{} job {} is {} on this application and {whose}; wait for it to finish, or run from the state folder that started it",
+                job.job_type, job.job_id, job.status
+            ),
+        )));
+    }
+    let unknown = unknown_jobs(ctx, jobs)?;
+    if unknown.is_empty() || ctx.options.adopt_existing_jobs {
+        return Ok(None);
+    }
+    let mut observation = Observation::new(
+        Action::Conflict,
         format!(
-            "start a batch clone ({mode}{})",
-            b.request
-                .limit
-                .map_or(String::new(), |l| format!(", limit {l}"))
+            "this state folder does not know the application's {}. This state is likely new or not the one that ran this plan (a lost CI cache, another machine, the dashboard), and starting the wave could migrate accounts the plan never asked for: restore the state folder that ran the plan, or run `apply --adopt-existing-jobs` to record these jobs as this plan's history and start the wave",
+            describe_jobs(&unknown)
         ),
-    ))
+    );
+    observation.found = Found::UnknownJobs(unknown);
+    Ok(Some(observation))
 }
 
 fn import_done(ctx: &Context, step: &Step) -> Result<bool, EngineError> {
@@ -562,19 +892,31 @@ fn import_done(ctx: &Context, step: &Step) -> Result<bool, EngineError> {
     })
 }
 
+/// What the live jobs say about a wave the journal says was started or requested.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaveMatch {
+    /// Nothing of this wave's is listed.
+    None,
+    /// The wave's jobs.
+    One(WaveJobs),
+    /// After an unanswered request, several new batch clones appeared (their snapshot jobs):
+    /// another runner started one at the same time, and which is this wave's cannot be told.
+    Several(Vec<String>),
+}
+
 /// The jobs of a wave the journal says was started, or whose request may have been sent (an
-/// intent left open by a crash or an unanswered request): the recorded job IDs, else a snapshot
-/// job that did not exist before the request and that no other wave has claimed, with its
-/// migration job if it is listed yet.
+/// intent left open by a crash or an unanswered request): the recorded job IDs, else the one
+/// snapshot job that did not exist before the request and that this state does not know, with
+/// its migration job if it is listed yet.
 pub fn wave_jobs(
     ctx: &Context,
     state: &StepState,
     jobs: &[MigrationJob],
-) -> Result<Option<WaveJobs>, EngineError> {
+) -> Result<WaveMatch, EngineError> {
     if state.status == StepStatus::Running
         && let Some(snapshot) = &state.record.snapshot_job_id
     {
-        return Ok(Some(WaveJobs {
+        return Ok(WaveMatch::One(WaveJobs {
             snapshot_job_id: snapshot.clone(),
             clone_job_id: state
                 .record
@@ -583,25 +925,60 @@ pub fn wave_jobs(
                 .or_else(|| linked_migration_job(jobs, snapshot)),
         }));
     }
-    // A failed or finished wave is started afresh; its old jobs stay claimed by it.
+    // A finished wave starts again only when asked (its old jobs stay known to this state).
     if state.status != StepStatus::Intent {
-        return Ok(None);
+        return Ok(WaveMatch::None);
     }
     let claimed = match &ctx.journal {
         Some(j) => j.claimed_jobs()?,
-        None => Vec::new(),
+        None => Default::default(),
     };
-    Ok(jobs
+    let new: Vec<&MigrationJob> = jobs
         .iter()
-        .find(|j| {
-            j.job_type == crate::api::JobType::Snapshot
+        .filter(|j| {
+            j.job_type == JobType::Snapshot
                 && !state.record.jobs_before.contains(&j.job_id)
                 && !claimed.contains(&j.job_id)
         })
-        .map(|snapshot| WaveJobs {
+        .collect();
+    Ok(match new.as_slice() {
+        [] => WaveMatch::None,
+        [snapshot] => WaveMatch::One(WaveJobs {
             snapshot_job_id: snapshot.job_id.clone(),
             clone_job_id: linked_migration_job(jobs, &snapshot.job_id),
-        }))
+        }),
+        several => WaveMatch::Several(several.iter().map(|j| j.job_id.clone()).collect()),
+    })
+}
+
+/// Jobs that appeared after this wave's request (not in `before`, not known to this state) and
+/// are not this wave's own: another runner's, started at the same time.
+pub fn concurrent_jobs(
+    ctx: &Context,
+    before: &[String],
+    ours: &WaveJobs,
+    jobs: &[MigrationJob],
+) -> Result<Vec<MigrationJob>, EngineError> {
+    let claimed = match &ctx.journal {
+        Some(j) => j.claimed_jobs()?,
+        None => Default::default(),
+    };
+    let linked = linked_migration_job(jobs, &ours.snapshot_job_id);
+    let ours_ids = [
+        Some(&ours.snapshot_job_id),
+        ours.clone_job_id.as_ref(),
+        linked.as_ref(),
+    ];
+    Ok(jobs
+        .iter()
+        .filter(|j| {
+            !before.contains(&j.job_id)
+                && !claimed.contains(&j.job_id)
+                && !ours_ids.contains(&Some(&j.job_id))
+                && j.linked_job_id.as_deref() != Some(ours.snapshot_job_id.as_str())
+        })
+        .cloned()
+        .collect())
 }
 
 /// The migration job linked to a snapshot job (the link may be recorded on either job).

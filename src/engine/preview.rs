@@ -58,6 +58,12 @@ impl Preview {
             + self.after()
     }
 
+    /// Steps whose recorded outcome is a failure that is not retried on its own (a failed
+    /// wave, a refused account): not pending, but the plan is not fully done.
+    pub fn has_failures(&self) -> bool {
+        self.count(Action::Failed) > 0
+    }
+
     /// Whether `apply` would change anything.
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| {
@@ -94,7 +100,9 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
                 .dependencies(&step.id)
                 .iter()
                 .find_map(|d| match actions.get(&d.id) {
-                    Some(a) if *a != Action::Unchanged && *a != Action::Held => {
+                    // A recorded failure (a failed wave, a refused account) holds nothing up:
+                    // what follows runs, and a gate decides for the next waves.
+                    Some(a) if !matches!(a, Action::Unchanged | Action::Held | Action::Failed) => {
                         Some((d.id.clone(), *a))
                     }
                     _ => upstream.get(&d.id).cloned().flatten(),
@@ -105,7 +113,7 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
             .iter()
             .find(|d| actions.get(&d.id) == Some(&Action::Held))
             .map(|d| d.id.clone());
-        if observation.action != Action::Unchanged
+        if !matches!(observation.action, Action::Unchanged | Action::Failed)
             && let Some(held) = held_before
         {
             // The waves after a held wave cannot run either.
@@ -122,7 +130,7 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
                 reason,
                 found: observation.found,
             };
-        } else if observation.action != Action::Unchanged
+        } else if waits_on_blocker(observation.action, blocker.as_ref().map(|(_, a)| *a))
             && let Some((dep, action)) = &blocker
         {
             let after = match action {
@@ -169,6 +177,17 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         });
     }
     Ok(Preview { steps })
+}
+
+/// Whether a step with `action` shows as blocked behind an earlier step that has work
+/// (`blocker`). A recorded failure holds nothing; a conflict seen now (jobs this state does not
+/// know) stands whatever runs first, unless an earlier step conflicts already.
+fn waits_on_blocker(action: Action, blocker: Option<Action>) -> bool {
+    match action {
+        Action::Unchanged | Action::Failed => false,
+        Action::Conflict => blocker == Some(Action::Conflict),
+        _ => blocker.is_some(),
+    }
 }
 
 async fn observe_pair(

@@ -17,6 +17,10 @@ pub trait Reporter: Send + Sync {
     fn step_started(&self, step: &Step);
     fn step_finished(&self, step: &Step, outcome: &Outcome);
     fn job_progress(&self, step: &Step, job: &MigrationJob);
+    /// Something the run did or found besides its steps (jobs adopted as history).
+    fn notice(&self, message: &str) {
+        eprintln!("note: {message}");
+    }
 }
 
 /// `1 placeholder`, `3 placeholders`: the placeholder grants of a count, in words.
@@ -88,6 +92,8 @@ impl Reporter for QuietReporter {
     fn step_started(&self, _step: &Step) {}
     fn step_finished(&self, _step: &Step, _outcome: &Outcome) {}
     fn job_progress(&self, _step: &Step, _job: &MigrationJob) {}
+    // The summary repeats notices.
+    fn notice(&self, _message: &str) {}
 }
 
 /// A bar for the whole run and one per running wave.
@@ -117,6 +123,10 @@ impl BarReporter {
 impl Reporter for BarReporter {
     fn step_started(&self, step: &Step) {
         self.overall.set_message(esc(step.id.as_str()).to_string());
+    }
+
+    fn notice(&self, message: &str) {
+        let _ = self.multi.println(format!("note: {message}"));
     }
 
     fn step_finished(&self, step: &Step, outcome: &Outcome) {
@@ -172,6 +182,10 @@ fn emit(value: serde_json::Value) {
 }
 
 impl Reporter for JsonReporter {
+    fn notice(&self, message: &str) {
+        emit(json!({"v": 1, "event": "notice", "message": message}));
+    }
+
     fn step_started(&self, step: &Step) {
         emit(
             json!({"v": 1, "event": "step_started", "step": step.id.as_str(), "kind": step.kind.name()}),

@@ -16,7 +16,7 @@ use super::EngineError;
 use super::context::Context;
 use super::execute::{Outcome, Run};
 use super::journal::StepStatus;
-use super::observe::{GrantIndex, grant_index};
+use super::observe::{GrantIndex, describe_jobs, finished_wave, grant_index, unknown_jobs};
 use super::progress::Reporter;
 
 #[derive(Debug, Clone)]
@@ -44,6 +44,8 @@ impl Default for ApplyOptions {
 pub struct ApplySummary {
     pub run_id: i64,
     pub results: Vec<(Step, Outcome)>,
+    /// What the run did besides its steps (jobs adopted as history), in words.
+    pub notices: Vec<String>,
 }
 
 impl ApplySummary {
@@ -71,6 +73,29 @@ pub async fn apply(
         source: std::io::Error::other("no journal"),
     })?;
     let run_id = journal.start_run(ctx.graph.plan_name(), "apply")?;
+    let mut notices = Vec::new();
+    if ctx.options.adopt_existing_jobs {
+        // Before any wave: jobs this state did not know become this plan's history, so that
+        // the waves' guard (and the report) count them.
+        for (index, pair) in ctx.graph.pairs().iter().enumerate() {
+            let jobs = ctx.apps[index]
+                .list_jobs(&crate::client::JobFilter::default())
+                .await?
+                .data;
+            let unknown = unknown_jobs(&ctx, &jobs)?;
+            if unknown.is_empty() {
+                continue;
+            }
+            journal.adopt_jobs(run_id, &pair.v3_app_id, &unknown)?;
+            let notice = format!(
+                "{}: adopted as history (--adopt-existing-jobs) {}",
+                pair.name,
+                describe_jobs(&unknown)
+            );
+            reporter.notice(&notice);
+            notices.push(notice);
+        }
+    }
 
     let steps: Vec<Step> = ctx.graph.steps().cloned().collect();
     let position: HashMap<StepId, usize> = steps
@@ -155,15 +180,16 @@ pub async fn apply(
         };
         reporter.step_finished(&steps[i], &outcome);
         let succeeded = outcome.succeeded();
+        let go_on = outcome.lets_dependents_run();
         outcomes[i] = Some(outcome);
-        if !succeeded {
-            if options.fail_fast && !stopped {
-                stopped = true;
-                // Steps already waiting for a permit end as "stopped" instead of running.
-                for permit in &permits {
-                    permit.close();
-                }
+        if !succeeded && options.fail_fast && !stopped {
+            stopped = true;
+            // Steps already waiting for a permit end as "stopped" instead of running.
+            for permit in &permits {
+                permit.close();
             }
+        }
+        if !go_on {
             skip_dependents(i, &steps, &dependents, &mut outcomes, reporter.as_ref());
             continue;
         }
@@ -195,7 +221,11 @@ pub async fn apply(
             (step, outcome)
         })
         .collect();
-    let summary = ApplySummary { run_id, results };
+    let summary = ApplySummary {
+        run_id,
+        results,
+        notices,
+    };
     journal.finish_run(
         run_id,
         if summary.all_done() {
@@ -254,26 +284,33 @@ pub(super) fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, E
         let Some(state) = journal.step(&previous.id)? else {
             continue;
         };
-        let Some(counts) = state
-            .record
-            .counts
-            .filter(|_| state.status == StepStatus::Done)
-        else {
+        // Any finished wave counts, a failed one as the worst case.
+        let Some(finished) = finished_wave(&state) else {
             continue;
         };
-        if counts.all == 0 {
+        let Some(ratio) = finished.failed_ratio() else {
             continue;
-        }
-        let ratio = counts.failed as f64 / counts.all as f64;
+        };
         if ratio > gate.max_failed_ratio {
-            return Ok(Some(format!(
-                "gate: wave `{}` failed for {:.1}% of its {} accounts ({} failed), above the gate's {:.1}%",
-                prev.wave,
-                ratio * 100.0,
-                counts.all,
-                counts.failed,
-                gate.max_failed_ratio * 100.0
-            )));
+            let counts = finished.counts.unwrap_or_default();
+            return Ok(Some(if finished.status == crate::api::JobStatus::Failed {
+                format!(
+                    "gate: wave `{}` ended `failed` ({} of its {} accounts reported failed; a failed job is the worst case, 100%), above the gate's {:.1}%",
+                    prev.wave,
+                    counts.failed,
+                    counts.all,
+                    gate.max_failed_ratio * 100.0
+                )
+            } else {
+                format!(
+                    "gate: wave `{}` failed for {:.1}% of its {} accounts ({} failed), above the gate's {:.1}%",
+                    prev.wave,
+                    ratio * 100.0,
+                    counts.all,
+                    counts.failed,
+                    gate.max_failed_ratio * 100.0
+                )
+            }));
         }
     }
     Ok(None)

@@ -4,5 +4,8 @@
 mod accounts;
 mod standing;
 
-pub use accounts::{AccountOutcome, AccountRow, AccountsReport, WaveCounts, accounts_report};
+pub use accounts::{
+    AccountOutcome, AccountRow, AccountsReport, AdoptedJobs, JobCount, Totals, WaveCounts,
+    accounts_report,
+};
 pub use standing::{PairStanding, Standing, StepStanding, standing};

@@ -124,9 +124,18 @@ pub async fn standing(
                     .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
                     .map(job_standing);
                 let detail = state.and_then(|st| {
-                    st.record
-                        .error
-                        .clone()
+                    let refused = st.record.refused.then(|| {
+                        format!(
+                            "refused by Nylas: {}",
+                            st.record.error.as_deref().unwrap_or("no reason given")
+                        )
+                    });
+                    let wave = crate::engine::observe::finished_wave(st)
+                        .filter(|w| w.status == crate::api::JobStatus::Failed)
+                        .map(|w| format!("wave failed in {}", w.describe()));
+                    refused
+                        .or(wave)
+                        .or_else(|| st.record.error.clone())
                         .or_else(|| {
                             st.record.counts.map(|c| {
                                 format!(

@@ -31,6 +31,9 @@ pub struct SimulatorConfig {
     /// Keep every response (operation, status, body) for contract tests
     /// (`RunningSimulator::recorded_responses`).
     pub record_responses: bool,
+    /// How long a connection may take to send a request, stall inside one, or sit idle between
+    /// two before the simulator closes it.
+    pub read_timeouts: ReadTimeouts,
 }
 
 impl Default for SimulatorConfig {
@@ -46,6 +49,32 @@ impl Default for SimulatorConfig {
             job_speed: JobSpeed::default(),
             job_timing: JobTiming::default(),
             record_responses: false,
+            read_timeouts: ReadTimeouts::default(),
+        }
+    }
+}
+
+/// Read timeouts, in wall time, as a front end applies them: a connection that is slow to send
+/// its request headers, stops in the middle of a body, or stays idle between requests is
+/// closed, so that a broken client or a load test cannot hold connections forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadTimeouts {
+    /// From a new connection, or from the first byte of a request on a kept-alive connection,
+    /// until its headers are complete.
+    pub headers: Duration,
+    /// The longest pause between two pieces of a request body. A stalled body is answered
+    /// 408 and the connection closed.
+    pub body: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle: Duration,
+}
+
+impl Default for ReadTimeouts {
+    fn default() -> Self {
+        ReadTimeouts {
+            headers: Duration::from_secs(5),
+            body: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
         }
     }
 }

@@ -39,7 +39,8 @@ impl ApiError {
             error: ErrorDetail {
                 error_type: Some(self.kind.to_string()),
                 message: Some(self.message.clone()),
-                provider_error: None,
+                // The contract lists it; the simulator has no provider behind it to quote.
+                provider_error: Some(serde_json::Map::new()),
             },
         }
     }

@@ -57,6 +57,9 @@ impl World {
                 region,
                 organization_id: Some(ids::uuid(&mut rng)),
                 linked_v2_app: None,
+                pubsub_channels: Vec::new(),
+                sns_channels: Vec::new(),
+                redirect_uris: Vec::new(),
             };
             world.v2_apps.push(v2);
             world.v3_apps.push(v3);
@@ -87,6 +90,7 @@ fn generate_v2_app(rng: &mut StdRng, region: Region, count: usize) -> V2App {
         icon_url: Some("https://acme.example/icon.png".into()),
         integrations,
         accounts,
+        redirect_uris: Vec::new(),
     }
 }
 
@@ -101,13 +105,16 @@ fn pick_provider(rng: &mut StdRng) -> AccountProvider {
     AccountProvider::Google
 }
 
+/// Domains of Microsoft's consumer (personal) accounts: Outlook.com, Hotmail, Live.
+pub const PERSONAL_MICROSOFT_DOMAINS: [&str; 3] = ["outlook.com", "hotmail.com", "live.com"];
+
 fn generate_account(rng: &mut StdRng, provider: AccountProvider, n: usize) -> V2Account {
     let first = FIRST[rng.random_range(0..FIRST.len())];
     let last = LAST[rng.random_range(0..LAST.len())];
     let company = COMPANIES[rng.random_range(0..COMPANIES.len())];
     let (domain, migratable) = match provider {
         AccountProvider::Microsoft if rng.random_range(0..1000) < MICROSOFT_PERSONAL => {
-            let personal = ["outlook.com", "hotmail.com", "live.com"];
+            let personal = PERSONAL_MICROSOFT_DOMAINS;
             (personal[rng.random_range(0..personal.len())], false)
         }
         _ => {

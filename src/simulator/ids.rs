@@ -38,6 +38,36 @@ pub fn uuid_bits(rng: &mut StdRng) -> u128 {
         .as_u128()
 }
 
+/// A UUID (version 4 layout) derived from `name`: the same name always gives the same id, and
+/// no draw is taken from a seeded generator (so adding one changes no other id).
+pub fn uuid_from_name(name: &str) -> String {
+    let mut high = 0x6a09_e667_f3bc_c908_u64;
+    let mut low = 0xbb67_ae85_84ca_a73b_u64;
+    for byte in name.bytes() {
+        high = splitmix(high ^ u64::from(byte));
+        low = splitmix(low.rotate_left(8) ^ high);
+    }
+    let bytes = (u128::from(high) << 64 | u128::from(low)).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// `len` alphanumerics derived from `name` (like [`uuid_from_name`], no draw is taken): the ids
+/// of channels a world file seeds without one.
+pub fn alnum_from_name(name: &str, len: usize) -> String {
+    let mut state = 0x243f_6a88_85a3_08d3_u64;
+    for byte in name.bytes() {
+        state = splitmix(state ^ u64::from(byte));
+    }
+    (0..len)
+        .map(|i| {
+            state = splitmix(state ^ i as u64);
+            char::from(ALNUM[(state % ALNUM.len() as u64) as usize])
+        })
+        .collect()
+}
+
 /// A request id: a version 4 UUID from a counter mixed with a per-process salt. Unique and
 /// cheap (no system call per request), which is all a request id needs.
 pub fn request_id() -> String {
@@ -74,6 +104,11 @@ pub fn webhook_id(rng: &mut StdRng) -> String {
 /// A webhook signing secret.
 pub fn webhook_secret(rng: &mut StdRng) -> String {
     draw(rng, ALNUM, 20)
+}
+
+/// The value of a webhook verification `challenge`.
+pub fn challenge(rng: &mut StdRng) -> String {
+    draw(rng, ALNUM, 32)
 }
 
 /// Whether `id` looks like a v2 id (25 lowercase base36 characters).

@@ -1,8 +1,9 @@
 //! A local Nylas v3 simulator that behaves like the contract
 //! (`../shared/nylas-openapi/nylas-v3-migration.openapi.yaml`), over real sockets: both regions,
-//! each at its own base URL; the migration tools, applications, connectors, grants and webhooks;
-//! batch jobs that advance against a simulated clock; the per-application rate limit; seeded
-//! faults; and counters tests read. `docs/simulator.md` documents the world file and the flags.
+//! each at its own base URL; the migration tools, applications, connectors, grants, webhooks
+//! (verified and tested by real deliveries to loopback URLs), Pub/Sub and SNS channels and
+//! redirect URIs; batch jobs that advance against a simulated clock; the per-application rate
+//! limit; seeded faults; and counters tests read. `docs/simulator.md` documents the world file and the flags.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,6 +30,7 @@ mod error;
 mod faults;
 mod generate;
 mod ids;
+mod outbound;
 mod rate_limit;
 mod record;
 mod rehearsal;
@@ -41,11 +43,14 @@ mod world;
 mod world_yaml;
 
 pub use clock::JobSpeed;
-pub use config::{FailingJob, JobTiming, SimulatorConfig};
+pub use config::{FailingJob, JobTiming, ReadTimeouts, SimulatorConfig};
+pub use outbound::TEST_EVENT_SECRET;
 pub use record::RecordedResponse;
 pub use rehearsal::world_for_plan;
 pub use server::{RunningSimulator, STATS_PATH, SimulatorError, start, start_on};
 pub use state::MigrationStatus;
 pub use stats::Stats;
 pub use view::{AppView, WorldView};
-pub use world::{AccountProvider, V2Account, V2App, V3App, World, WorldError};
+pub use world::{
+    AccountProvider, SeededChannel, SeededRedirectUri, V2Account, V2App, V3App, World, WorldError,
+};

@@ -7,23 +7,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State as AxumState};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::clock::Clock;
-use super::config::SimulatorConfig;
-use super::connection::{DropSwitch, DroppableListener};
+use super::config::{ReadTimeouts, SimulatorConfig};
+use super::connection::{ConnHandle, SimListener};
 use super::error::ApiError;
 use super::faults::{Fault, Faults};
+use super::outbound::Outbound;
 use super::rate_limit::{RateLimiter, retry_after_secs};
 use super::record::RecordedResponse;
-use super::routes::{self, Ctx, Reply};
+use super::routes::{self, Ctx, Reply, Unrouted};
 use super::state::State;
 use super::stats::{Stats, StatsCollector};
 use super::view::WorldView;
@@ -40,6 +43,8 @@ pub const STATS_PATH: &str = "/_sim/stats";
 pub enum SimulatorError {
     #[error(transparent)]
     World(#[from] WorldError),
+    #[error("cannot set up the simulator's HTTP client for webhook deliveries: {0}")]
+    Outbound(String),
     #[error("cannot listen on {addr} for the {region} region: {source}")]
     Bind {
         region: Region,
@@ -56,7 +61,9 @@ struct Shared {
     limiter: RateLimiter,
     faults: Faults,
     latency: Duration,
+    timeouts: ReadTimeouts,
     recorded: Option<Mutex<Vec<RecordedResponse>>>,
+    outbound: Outbound,
 }
 
 impl Shared {
@@ -130,19 +137,26 @@ pub async fn start_on(
     eu: SocketAddr,
 ) -> Result<RunningSimulator, SimulatorError> {
     config.world.check()?;
+    let outbound =
+        Outbound::new(super::outbound::DELIVERY_TIMEOUT).map_err(SimulatorError::Outbound)?;
     let apps = config.world.v3_apps.len();
+    let clock = Clock::new(config.job_speed);
+    let start_ms = clock.now_ms();
     let shared = Arc::new(Shared {
-        clock: Clock::new(config.job_speed),
+        clock,
         stats: StatsCollector::default(),
         limiter: RateLimiter::new(config.rate_limit, apps),
         faults: Faults::new(config.fault_rate, config.drop_rate, config.seed),
         latency: config.latency,
+        timeouts: config.read_timeouts,
         recorded: config.record_responses.then(|| Mutex::new(Vec::new())),
+        outbound,
         state: Mutex::new(State::new(
             config.world,
             config.seed,
             config.job_timing,
             config.failing_jobs,
+            start_ms,
         )),
     });
     let (stop, stopped) = watch::channel(false);
@@ -170,12 +184,17 @@ pub async fn start_on(
             .with_state(RegionService {
                 shared: shared.clone(),
                 region,
-            });
+            })
+            .layer(middleware::from_fn(mark_busy));
         let mut stopped = stopped.clone();
+        let config_timeouts = shared.timeouts;
         tasks.push(tokio::spawn(async move {
             let served = axum::serve(
-                DroppableListener { inner: listener },
-                router.into_make_service_with_connect_info::<DropSwitch>(),
+                SimListener {
+                    inner: listener,
+                    timeouts: config_timeouts,
+                },
+                router.into_make_service_with_connect_info::<ConnHandle>(),
             )
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -268,6 +287,17 @@ impl Drop for RunningSimulator {
     }
 }
 
+/// Marks the connection busy while a request is handled (every route, fallback and axum's own
+/// answers alike), so that its stream applies the idle timeout only between requests.
+async fn mark_busy(
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let _busy = conn.busy();
+    next.run(req).await
+}
+
 async fn stats_endpoint(AxumState(svc): AxumState<RegionService>) -> Response {
     let stats = svc.shared.stats();
     (
@@ -311,10 +341,40 @@ fn authenticate(shared: &Shared, region: Region, req: &Request) -> Result<usize,
     Ok(app)
 }
 
+/// What the pipeline decided for one request.
+struct Outcome {
+    /// `None` when the connection is dropped before the handler ran.
+    reply: Option<Reply>,
+    /// Headers beside `Content-Type` (`Retry-After`, `Allow`).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Close the connection after answering (an unread or stalled body).
+    close: bool,
+    /// Drop the connection instead of answering (fault injection).
+    dropped: bool,
+    /// The request body was read to its end.
+    body_read: bool,
+}
+
+impl Outcome {
+    fn reply(reply: Reply) -> Outcome {
+        Outcome {
+            reply: Some(reply),
+            headers: Vec::new(),
+            close: false,
+            dropped: false,
+            body_read: false,
+        }
+    }
+
+    fn error(err: &ApiError, request_id: &str) -> Outcome {
+        Outcome::reply(error_reply(err, request_id))
+    }
+}
+
 /// Every request of both regions, except the stats endpoint.
 async fn handle(
     AxumState(svc): AxumState<RegionService>,
-    ConnectInfo(switch): ConnectInfo<DropSwitch>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
     req: Request,
 ) -> Response {
     let started = Instant::now();
@@ -326,24 +386,27 @@ async fn handle(
     let path = req.uri().path().to_string();
     let matched = routes::match_operation(&method, &path);
     let op = matched.as_ref().ok().map(|(op, _)| *op);
+    // A body the pipeline does not read to its end (an early error) is not drained: the
+    // connection is closed after the answer instead.
+    let has_body = req.body().size_hint().exact() != Some(0);
 
-    let (reply, retry_after, dropped) = answer(shared, svc.region, matched, &request_id, req).await;
+    let mut outcome = answer(shared, svc.region, matched, &request_id, req).await;
 
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let op_name = op.map_or(super::stats::UNKNOWN_OPERATION, Operation::operation_id);
-    if let Some(reply) = &reply {
+    if let Some(reply) = &outcome.reply {
         shared.stats.answered(op, reply.status.as_u16());
     }
-    if dropped {
+    if outcome.dropped {
         shared.stats.dropped(op);
         tracing::info!(
             region = %svc.region, %method, %path, operation = op_name, status = "dropped",
             latency_ms, request_id, "request"
         );
-        switch.drop_connection();
+        conn.drop_connection();
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    let Some(reply) = reply else {
+    let Some(reply) = outcome.reply.take() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     tracing::info!(
@@ -352,45 +415,88 @@ async fn handle(
     );
     shared.record(op, reply.status, &reply.body);
     let mut response = json_response(reply.status, reply.body);
-    if let Some(secs) = retry_after {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    let headers = response.headers_mut();
+    for (name, value) in outcome.headers {
+        headers.insert(name, value);
+    }
+    if outcome.close || (has_body && !outcome.body_read) {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }
 
-/// The pipeline: body, latency, auth, rate limit, faults, handler. Returns the reply (`None`
-/// when the connection is dropped before the handler ran), a `Retry-After`, and whether to
-/// drop the connection.
+/// Why a request body could not be read.
+enum BodyError {
+    TooLarge,
+    Stalled,
+    Broken,
+}
+
+/// Reads a request body of at most `MAX_BODY` bytes, giving up when the client pauses longer
+/// than `pause` between two pieces of it.
+async fn read_body(body: Body, pause: Duration) -> Result<Bytes, BodyError> {
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(pause, stream.next()).await {
+            Err(_) => return Err(BodyError::Stalled),
+            Ok(None) => return Ok(Bytes::from(out)),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
+            Ok(Some(Ok(chunk))) => {
+                if out.len() + chunk.len() > MAX_BODY {
+                    return Err(BodyError::TooLarge);
+                }
+                out.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// The pipeline: routing, latency, auth, rate limit, body, faults, handler.
 async fn answer(
     shared: &Shared,
     region: Region,
-    matched: Result<(Operation, Option<String>), bool>,
+    matched: Result<(Operation, Option<String>), Unrouted>,
     request_id: &str,
     req: Request,
-) -> (Option<Reply>, Option<u64>, bool) {
+) -> Outcome {
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
     let (op, param) = match matched {
         Ok(found) => found,
-        Err(known_path) => {
-            let err = if known_path {
-                ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "invalid_request_error",
-                    "method not allowed on this path",
-                )
-            } else {
-                ApiError::not_found("no such endpoint")
-            };
-            return (Some(error_reply(&err, request_id)), None, false);
+        Err(Unrouted::MethodNotAllowed(allowed)) => {
+            let err = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                format!(
+                    "method not allowed on this path; allowed: {}",
+                    allowed.join(", ")
+                ),
+            );
+            let mut outcome = Outcome::error(&err, request_id);
+            if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+                outcome.headers.push((ALLOW, allow));
+            }
+            return outcome;
+        }
+        Err(Unrouted::NotSimulated(operation_id)) => {
+            let err = ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                format!(
+                    "the simulator does not implement {operation_id} (see docs/simulator.md for what it serves)"
+                ),
+            );
+            return Outcome::error(&err, request_id);
+        }
+        Err(Unrouted::NotFound) => {
+            return Outcome::error(&ApiError::not_found("no such endpoint"), request_id);
         }
     };
     let app = match authenticate(shared, region, &req) {
         Ok(app) => app,
-        Err(err) => return (Some(error_reply(&err, request_id)), None, false),
+        Err(err) => return Outcome::error(&err, request_id),
     };
     if let Err(wait) = shared.limiter.check(app) {
         let err = ApiError::new(
@@ -398,48 +504,107 @@ async fn answer(
             "rate_limit_error",
             "too many requests for this application: at most the rate limit per second",
         );
-        return (
-            Some(error_reply(&err, request_id)),
-            Some(retry_after_secs(wait)),
-            false,
-        );
+        let mut outcome = Outcome::error(&err, request_id);
+        outcome
+            .headers
+            .push((RETRY_AFTER, HeaderValue::from(retry_after_secs(wait))));
+        return outcome;
     }
     let (headers, query) = {
         let headers = req.headers().clone();
         let query = req.uri().query().unwrap_or("").to_string();
         (headers, query)
     };
-    let body = match to_bytes(req.into_body(), MAX_BODY).await {
+    let body = match read_body(req.into_body(), shared.timeouts.body).await {
         Ok(body) => body,
-        Err(_) => {
-            let err = ApiError::bad_request("request body too large or unreadable");
-            return (Some(error_reply(&err, request_id)), None, false);
+        Err(why) => {
+            let err = match why {
+                BodyError::TooLarge => ApiError::bad_request("request body larger than 1 MiB"),
+                BodyError::Broken => ApiError::bad_request("request body unreadable"),
+                BodyError::Stalled => ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body stalled for more than {} ms; send it without pauses",
+                        shared.timeouts.body.as_millis()
+                    ),
+                ),
+            };
+            let mut outcome = Outcome::error(&err, request_id);
+            outcome.close = true;
+            return outcome;
         }
     };
+    Outcome {
+        body_read: true,
+        ..pipeline_after_body(shared, op, param, app, request_id, &headers, &query, &body).await
+    }
+}
+
+/// Faults, any delivery the request needs (made without the state's lock), and the handler,
+/// once the body is read.
+#[allow(clippy::too_many_arguments)]
+async fn pipeline_after_body(
+    shared: &Shared,
+    op: Operation,
+    param: Option<String>,
+    app: usize,
+    request_id: &str,
+    headers: &axum::http::HeaderMap,
+    query: &str,
+    body: &[u8],
+) -> Outcome {
     let after_apply = match shared.faults.draw(op.is_write()) {
         Fault::None => false,
         Fault::ServerError(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             let err = ApiError::new(status, "server_error", "injected server error; retry later");
-            return (Some(error_reply(&err, request_id)), None, false);
+            return Outcome::error(&err, request_id);
         }
-        Fault::Drop { after_apply: false } => return (None, None, true),
+        Fault::Drop { after_apply: false } => {
+            return Outcome {
+                reply: None,
+                headers: Vec::new(),
+                close: false,
+                dropped: true,
+                body_read: true,
+            };
+        }
         Fault::Drop { after_apply: true } => true,
     };
-    let query = match routes::parse_query(&query) {
+    let outcome = |reply: Reply| Outcome {
+        dropped: after_apply,
+        ..Outcome::reply(reply)
+    };
+    let query = match routes::parse_query(query) {
         Ok(query) => query,
-        Err(err) => return (Some(error_reply(&err, request_id)), None, after_apply),
+        Err(err) => return outcome(error_reply(&err, request_id)),
     };
     let now_ms = shared.clock.now_ms();
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         request_id,
         app,
         now_ms,
         query: &query,
-        body: &body,
-        headers: &headers,
+        body,
+        headers,
         param: param.as_deref(),
+        delivery: None,
     };
+    let planned = if routes::needs_delivery(op) {
+        let mut state = shared.state();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            routes::plan_delivery(op, &mut state, &ctx)
+        }))
+        .unwrap_or(None)
+    } else {
+        None
+    };
+    let delivery = match planned {
+        Some(planned) => Some(shared.outbound.run(planned).await),
+        None => None,
+    };
+    ctx.delivery = delivery.as_ref();
     let result = {
         let mut state = shared.state();
         // A bug must not take the connection down with it: answer 500 and keep serving.
@@ -454,6 +619,5 @@ async fn answer(
             ))
         })
     };
-    let reply = result.unwrap_or_else(|err| error_reply(&err, request_id));
-    (Some(reply), None, after_apply)
+    outcome(result.unwrap_or_else(|err| error_reply(&err, request_id)))
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::state::{MigrationStatus, State};
-use crate::api::{Application, Connector, Grant, MigrationJob, Webhook};
+use crate::api::{
+    Application, Connector, Grant, MigrationJob, PubsubChannel, RedirectUri, SnsChannel, Webhook,
+};
 
 /// The state of every v3 application and v2 account at one instant.
 #[derive(Debug, Clone)]
@@ -27,6 +29,12 @@ pub struct AppView {
     pub jobs: Vec<MigrationJob>,
     /// Without their secrets.
     pub webhooks: Vec<Webhook>,
+    /// Oldest first.
+    pub pubsub_channels: Vec<PubsubChannel>,
+    /// Oldest first.
+    pub sns_channels: Vec<SnsChannel>,
+    /// In the order they were added.
+    pub redirect_uris: Vec<RedirectUri>,
 }
 
 impl WorldView {
@@ -72,6 +80,9 @@ impl State {
                         .map(|(j, _)| j)
                         .collect(),
                     webhooks: app.webhooks.iter().map(|w| w.to_api()).collect(),
+                    pubsub_channels: app.pubsub.iter().map(|c| c.to_pubsub()).collect(),
+                    sns_channels: app.sns.iter().map(|c| c.to_sns()).collect(),
+                    redirect_uris: app.redirect_uris.clone(),
                 },
             );
         }

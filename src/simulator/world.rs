@@ -1,6 +1,7 @@
-//! The world the simulator starts from: v2 applications with their integrations and connected
-//! accounts, and v3 applications with their API keys. Loaded from a YAML world file (see
-//! `docs/simulator.md`) or generated (`generate.rs`).
+//! The world the simulator starts from: v2 applications with their integrations, redirect URIs
+//! and connected accounts; v3 applications with their API keys and any notification channels
+//! and redirect URIs they already have; and which webhook hosts are unreachable. Loaded from a
+//! YAML world file (see `docs/simulator.md`) or generated (`generate.rs`).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -8,7 +9,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{BatchProvider, ConnectorProvider, Region};
+use crate::api::forms::{
+    check_iam_role_arn, check_pubsub_topic, check_redirect_uri, check_sns_topic_arn,
+};
+use crate::api::{
+    BatchProvider, ChannelStatus, ConnectorProvider, RedirectPlatform, Region, TriggerType,
+};
 
 /// Everything the simulator knows before the first request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,6 +24,11 @@ pub struct World {
     pub v2_apps: Vec<V2App>,
     #[serde(default)]
     pub v3_apps: Vec<V3App>,
+    /// Hosts that webhook verification and test events cannot reach. The simulator sends real
+    /// requests only to loopback URLs; any other host is never contacted, and counts as
+    /// reachable (it echoes the challenge, acknowledges test events) unless it is listed here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable_hosts: Vec<String>,
 }
 
 /// A Nylas v2 application.
@@ -39,6 +50,9 @@ pub struct V2App {
     pub integrations: Vec<AccountProvider>,
     #[serde(default)]
     pub accounts: Vec<V2Account>,
+    /// The app's OAuth redirect URIs; import copies each to the v3 app as a `web` redirect URI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
 }
 
 /// A connected account of a v2 application. Its position in `accounts` is its import order, the
@@ -72,6 +86,72 @@ pub struct V3App {
     /// The v2 application this app is already linked to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_v2_app: Option<String>,
+    /// Pub/Sub channels the app already has (at most five).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pubsub_channels: Vec<SeededChannel>,
+    /// Amazon SNS channels the app already has (each with a `role_arn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sns_channels: Vec<SeededChannel>,
+    /// Redirect URIs the app already has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<SeededRedirectUri>,
+}
+
+/// A Pub/Sub or SNS channel a v3 app starts with, as if created by hand before the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeededChannel {
+    /// The channel id; derived from the app and topic when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub topic: String,
+    /// SNS only: the IAM role Nylas assumes to publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub trigger_types: Vec<TriggerType>,
+    /// `active` (the default), `paused` (or `pause`), `failing` or `failed`.
+    #[serde(default = "active", skip_serializing_if = "is_active")]
+    pub status: ChannelStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_email_addresses: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compressed_delivery: bool,
+}
+
+fn active() -> ChannelStatus {
+    ChannelStatus::Active
+}
+
+fn is_active(status: &ChannelStatus) -> bool {
+    *status == ChannelStatus::Active
+}
+
+/// A redirect URI a v3 app starts with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeededRedirectUri {
+    /// A UUID; derived from the app and URL when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub url: String,
+    /// `web` (the default), `desktop`, `js`, `ios` or `android`.
+    #[serde(default = "web", skip_serializing_if = "is_web")]
+    pub platform: RedirectPlatform,
+    /// The platform's settings, as the contract names them: `origin` (js); `bundle_id`,
+    /// `app_store_id`, `team_id` (ios); `package_name`, `sha1_certificate_fingerprint`
+    /// (android).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn web() -> RedirectPlatform {
+    RedirectPlatform::Web
+}
+
+fn is_web(platform: &RedirectPlatform) -> bool {
+    *platform == RedirectPlatform::Web
 }
 
 /// The provider of a v2 account or integration, named by its v3 connector.
@@ -252,12 +332,111 @@ impl World {
                     )));
                 }
             }
+            app.check_seeds()?;
+        }
+        for app in &self.v2_apps {
+            for url in &app.redirect_uris {
+                check_redirect_uri(url, RedirectPlatform::Web)
+                    .map_err(|e| WorldError::Invalid(format!("v2 app {}: {e}", app.id)))?;
+            }
+        }
+        if self.unreachable_hosts.iter().any(|h| h.trim().is_empty()) {
+            return Err(WorldError::Invalid(
+                "unreachable_hosts has an empty host name".into(),
+            ));
         }
         Ok(())
+    }
+
+    /// Whether webhook deliveries to `host` (not on loopback) fail.
+    pub fn is_unreachable(&self, host: &str) -> bool {
+        self.unreachable_hosts
+            .iter()
+            .any(|h| h.trim().eq_ignore_ascii_case(host))
     }
 
     /// Number of v2 accounts across every v2 app.
     pub fn account_count(&self) -> usize {
         self.v2_apps.iter().map(|a| a.accounts.len()).sum()
+    }
+}
+
+impl V3App {
+    /// The seeded channels and redirect URIs follow the rules the simulator's operations
+    /// enforce: topic and ARN forms, at most five Pub/Sub channels, trigger types given, each
+    /// platform's settings, unique ids.
+    fn check_seeds(&self) -> Result<(), WorldError> {
+        let invalid = |what: String| WorldError::Invalid(format!("v3 app {}: {what}", self.id));
+        if self.pubsub_channels.len() > crate::simulator::state::MAX_PUBSUB_CHANNELS {
+            return Err(invalid(format!(
+                "{} Pub/Sub channels; an application can have at most {}",
+                self.pubsub_channels.len(),
+                crate::simulator::state::MAX_PUBSUB_CHANNELS
+            )));
+        }
+        let mut ids = HashSet::new();
+        for (kind, channels) in [
+            ("Pub/Sub", &self.pubsub_channels),
+            ("SNS", &self.sns_channels),
+        ] {
+            for channel in channels {
+                let sns = kind == "SNS";
+                let form = if sns {
+                    check_sns_topic_arn(&channel.topic)
+                } else {
+                    check_pubsub_topic(&channel.topic)
+                };
+                form.map_err(|e| invalid(format!("{kind} channel: {e}")))?;
+                match (&channel.role_arn, sns) {
+                    (Some(role), true) => check_iam_role_arn(role)
+                        .map_err(|e| invalid(format!("SNS channel {}: {e}", channel.topic)))?,
+                    (None, true) => {
+                        return Err(invalid(format!(
+                            "SNS channel {} needs a role_arn",
+                            channel.topic
+                        )));
+                    }
+                    (Some(_), false) => {
+                        return Err(invalid(format!(
+                            "Pub/Sub channel {} has a role_arn; only SNS channels take one",
+                            channel.topic
+                        )));
+                    }
+                    (None, false) => {}
+                }
+                if channel.trigger_types.is_empty() {
+                    return Err(invalid(format!(
+                        "{kind} channel {} has no trigger_types",
+                        channel.topic
+                    )));
+                }
+                if let Some(id) = &channel.id
+                    && !ids.insert(id.as_str())
+                {
+                    return Err(invalid(format!("channel id {id} appears twice")));
+                }
+            }
+        }
+        let mut uris = HashSet::new();
+        for uri in &self.redirect_uris {
+            crate::simulator::state::platform_settings(uri.platform, uri.settings.as_ref())
+                .and_then(|_| check_redirect_uri(&uri.url, uri.platform))
+                .map_err(|e| invalid(format!("redirect URI {}: {e}", uri.url)))?;
+            if let Some(id) = &uri.id {
+                if uuid::Uuid::parse_str(id).is_err() {
+                    return Err(invalid(format!("redirect URI id {id} is not a UUID")));
+                }
+                if !ids.insert(id.as_str()) {
+                    return Err(invalid(format!("redirect URI id {id} appears twice")));
+                }
+            }
+            if !uris.insert((uri.url.as_str(), uri.platform)) {
+                return Err(invalid(format!(
+                    "redirect URI {} ({}) appears twice",
+                    uri.url, uri.platform
+                )));
+            }
+        }
+        Ok(())
     }
 }

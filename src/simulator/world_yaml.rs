@@ -1,7 +1,9 @@
 //! Writes a world as a YAML world file (`simulate --write-world`). Hand-written because the
 //! project keeps YAML parsing behind `crate::yaml` and has no YAML serializer; every string is
 //! double-quoted with JSON escapes, which YAML's double-quoted style accepts, so any id or email
-//! round-trips. Accounts are flow mappings, one per line, to keep large worlds readable and small.
+//! round-trips. Accounts are flow mappings, one per line, to keep large worlds readable and small;
+//! seeded channels and redirect URIs are written as JSON objects, one per line (JSON is YAML's
+//! flow style).
 
 use std::fmt::Write;
 
@@ -40,6 +42,10 @@ impl World {
             }
             let integrations: Vec<&str> = app.integrations.iter().map(|p| p.as_str()).collect();
             let _ = writeln!(out, "    integrations: [{}]", integrations.join(", "));
+            if !app.redirect_uris.is_empty() {
+                let uris: Vec<String> = app.redirect_uris.iter().map(|u| quoted(u)).collect();
+                let _ = writeln!(out, "    redirect_uris: [{}]", uris.join(", "));
+            }
             if app.accounts.is_empty() {
                 out.push_str("    accounts: []\n");
             } else {
@@ -71,7 +77,27 @@ impl World {
             if let Some(v2) = &app.linked_v2_app {
                 let _ = writeln!(out, "    linked_v2_app: {}", quoted(v2));
             }
+            json_list(&mut out, "pubsub_channels", &app.pubsub_channels);
+            json_list(&mut out, "sns_channels", &app.sns_channels);
+            json_list(&mut out, "redirect_uris", &app.redirect_uris);
+        }
+        if !self.unreachable_hosts.is_empty() {
+            let hosts: Vec<String> = self.unreachable_hosts.iter().map(|h| quoted(h)).collect();
+            let _ = writeln!(out, "unreachable_hosts: [{}]", hosts.join(", "));
         }
         out
+    }
+}
+
+/// `key:` and one JSON object per item, or nothing for no items.
+fn json_list<T: serde::Serialize>(out: &mut String, key: &str, items: &[T]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "    {key}:");
+    for item in items {
+        // The seeded types are plain data: they always serialize.
+        let json = serde_json::to_string(item).unwrap_or_else(|_| String::from("{}"));
+        let _ = writeln!(out, "      - {json}");
     }
 }

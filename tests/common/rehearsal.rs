@@ -79,6 +79,7 @@ impl Rehearsal {
         cmd.args(args)
             .env("NO_COLOR", "1")
             .env_remove("NYLAS_MIGRATE_FAILPOINT")
+            .env_remove("NYLAS_MIGRATE_FAILPOINT_RESUME")
             .envs(&self.secrets);
         cmd
     }
@@ -322,3 +323,83 @@ pairs:
         - { name: third, mode: only_new }
       gate: { max_failed_ratio: 0.05 }
 "#;
+
+/// A run of the binary held at a failpoint until a file exists (see `engine::failpoint`).
+pub struct HeldRun {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Vec<String>,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Rehearsal {
+    /// Starts `args` with `NYLAS_MIGRATE_FAILPOINT=failpoint`: the run stops there until
+    /// `resume` exists, then goes on.
+    pub fn spawn_held(&self, args: &[&str], failpoint: &str, resume: &Path) -> HeldRun {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::Stdio;
+        let mut cmd = self.command(args);
+        cmd.env("NYLAS_MIGRATE_FAILPOINT", failpoint)
+            .env("NYLAS_MIGRATE_FAILPOINT_RESUME", resume)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("the binary starts");
+        let err = child.stderr.take().expect("stderr is piped");
+        let mut out = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdout = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            buf
+        });
+        HeldRun {
+            child,
+            lines,
+            stderr: Vec::new(),
+            stdout,
+        }
+    }
+}
+
+impl HeldRun {
+    /// Waits (at most `deadline`) until the run reports that it reached its failpoint.
+    pub fn wait_reached(&mut self, deadline: std::time::Duration) -> Result<(), String> {
+        let until = std::time::Instant::now() + deadline;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("failpoint reached: ") => return Ok(()),
+                Ok(line) => self.stderr.push(line),
+                Err(_) => {
+                    return Err(format!(
+                        "the failpoint was not reached; stderr:\n{}",
+                        self.stderr.join("\n")
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Waits for the run to end: its exit code, stdout and stderr.
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
+        let status = self.child.wait().expect("the run ends");
+        while let Ok(line) = self.lines.recv() {
+            self.stderr.push(line);
+        }
+        let stdout = self.stdout.join().unwrap_or_default();
+        (
+            status.code(),
+            String::from_utf8_lossy(&stdout).into_owned(),
+            self.stderr.join("\n"),
+        )
+    }
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod receiver;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -52,6 +53,13 @@ pub const US_ACCOUNTS: [(&str, AccountProvider, bool); 9] = [
         true,
     ),
 ];
+/// The U.S. v2 app's OAuth redirect URIs: import copies them as `web` redirect URIs.
+pub const US_V2_REDIRECT_URIS: [&str; 2] = [
+    "https://acme.example/oauth/callback",
+    "http://localhost:3000/callback",
+];
+/// A webhook host the world says cannot be reached.
+pub const UNREACHABLE_HOST: &str = "hooks.unreachable.example";
 pub const EU_ACCOUNTS: [&str; 2] = ["g0000000000000000000eu00a", "g0000000000000000000eu00b"];
 
 pub fn fixture_world() -> World {
@@ -92,6 +100,7 @@ pub fn fixture_world() -> World {
                 icon_url: Some("https://acme.example/icon.png".into()),
                 integrations: AccountProvider::ALL.to_vec(),
                 accounts: us_accounts,
+                redirect_uris: US_V2_REDIRECT_URIS.iter().map(|u| u.to_string()).collect(),
             },
             V2App {
                 id: EU_V2.into(),
@@ -102,6 +111,7 @@ pub fn fixture_world() -> World {
                 icon_url: None,
                 integrations: vec![AccountProvider::Google],
                 accounts: eu_accounts,
+                redirect_uris: Vec::new(),
             },
         ],
         v3_apps: vec![
@@ -111,6 +121,9 @@ pub fn fixture_world() -> World {
                 region: Region::Us,
                 organization_id: Some("f5db4482-dbbe-4b32-b347-61c260d803ce".into()),
                 linked_v2_app: None,
+                pubsub_channels: Vec::new(),
+                sns_channels: Vec::new(),
+                redirect_uris: Vec::new(),
             },
             V3App {
                 id: US_V3_OTHER.into(),
@@ -118,6 +131,9 @@ pub fn fixture_world() -> World {
                 region: Region::Us,
                 organization_id: None,
                 linked_v2_app: None,
+                pubsub_channels: Vec::new(),
+                sns_channels: Vec::new(),
+                redirect_uris: Vec::new(),
             },
             V3App {
                 id: EU_V3.into(),
@@ -125,8 +141,12 @@ pub fn fixture_world() -> World {
                 region: Region::Eu,
                 organization_id: None,
                 linked_v2_app: None,
+                pubsub_channels: Vec::new(),
+                sns_channels: Vec::new(),
+                redirect_uris: Vec::new(),
             },
         ],
+        unreachable_hosts: vec![UNREACHABLE_HOST.into()],
     }
 }
 
@@ -279,7 +299,8 @@ impl TestSim {
         assert_eq!(fixed.status, 200, "{:?}", fixed.body);
     }
 
-    /// Checks every response this simulator gave against the contract, then stops it.
+    /// Checks every response this simulator gave against the contract (valid, and carrying
+    /// every property its schema lists but for `contract::CONDITIONAL_FIELDS`), then stops it.
     pub async fn finish(self) {
         let recorded = self.sim.recorded_responses();
         assert!(!recorded.is_empty(), "the test made no request");
@@ -287,13 +308,26 @@ impl TestSim {
             let failures: Vec<String> = recorded
                 .iter()
                 .filter_map(|r| {
-                    contract
-                        .validate_response(
-                            r.operation.map(|op| op.operation_id()),
+                    let op = r.operation.map(|op| op.operation_id());
+                    if let Err(invalid) = contract.validate_response(op, r.status, &r.body) {
+                        return Some(invalid);
+                    }
+                    match contract.missing_fields(
+                        op,
+                        r.status,
+                        &r.body,
+                        &contract::CONDITIONAL_FIELDS,
+                    ) {
+                        Ok(missing) if missing.is_empty() => None,
+                        Ok(missing) => Some(format!(
+                            "{} {} lacks {}: {}",
+                            op.unwrap_or("(no operation)"),
                             r.status,
-                            &r.body,
-                        )
-                        .err()
+                            missing.join(", "),
+                            r.body
+                        )),
+                        Err(err) => Some(err),
+                    }
                 })
                 .collect();
             assert!(

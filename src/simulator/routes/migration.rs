@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::applications::application_object;
-use super::{Ctx, Handled, Reply, json_body, optional_json_body, query_bool};
+use super::applications::application_wire;
+use super::{Ctx, Handled, Reply, check_fields, json_body, optional_json_body, query_bool};
 use crate::api::{
     BatchCloneJobs, BatchCloneRequest, CloneMode, JobStatus, JobType, TranslateRequest,
     TranslateResult, Translation,
@@ -64,10 +64,7 @@ pub fn link(state: &mut State, ctx: &Ctx) -> Handled {
             state.apps[ctx.app].linked_v2 = Some(v2);
         }
     }
-    Ok(Reply::ok(
-        ctx.request_id,
-        application_object(state, ctx.app),
-    ))
+    Ok(Reply::ok(ctx.request_id, application_wire(state, ctx.app)))
 }
 
 /// The linked v2 app, or the 400 every migration tool answers before a link.
@@ -115,7 +112,7 @@ pub fn clone_single(state: &mut State, ctx: &Ctx) -> Handled {
     let account = linked_account(state, v2, ctx.param.unwrap_or_default())?;
     match state.clone_account(ctx.app, account, flags, ctx.now_ms) {
         CloneOutcome::Existing(g) | CloneOutcome::Migrated(g) | CloneOutcome::Placeholder(g) => {
-            let grant = state.grant_to_api(&state.apps[ctx.app].grants[g as usize]);
+            let grant = state.grant_wire(&state.apps[ctx.app].grants[g as usize], false);
             Ok(Reply::ok(ctx.request_id, grant))
         }
         CloneOutcome::Failed(failure) => Err(ApiError::bad_request(failure.message())),
@@ -125,6 +122,7 @@ pub fn clone_single(state: &mut State, ctx: &Ctx) -> Handled {
 pub fn batch_clone(state: &mut State, ctx: &Ctx) -> Handled {
     let v2 = linked(state, ctx)?;
     let flags = placeholder_flags(ctx)?;
+    check_fields(ctx, &["limit", "offset", "providers", "mode"])?;
     let body: BatchCloneRequest = optional_json_body(ctx)?;
     let selection = BatchSelection {
         limit: body.limit.unwrap_or(DEFAULT_BATCH_LIMIT) as usize,
@@ -240,6 +238,16 @@ const OBJECT_SPACING: i64 = 600;
 
 pub fn translate(state: &mut State, ctx: &Ctx) -> Handled {
     let v2 = linked(state, ctx)?;
+    check_fields(
+        ctx,
+        &[
+            "resource_type",
+            "v2_account_id",
+            "nylas_ids",
+            "start_from_timestamp",
+            "next_page_number",
+        ],
+    )?;
     let body: TranslateRequest = json_body(ctx)?;
     if !RESOURCE_TYPES.contains(&body.resource_type.as_str()) {
         return Err(ApiError::bad_request(format!(

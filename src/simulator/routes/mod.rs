@@ -3,9 +3,11 @@
 
 mod applications;
 pub use applications::application_object;
+mod channels;
 mod connectors;
 mod grants;
 mod migration;
+mod redirect_uris;
 mod webhooks;
 
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -13,7 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use super::state::State;
+use super::outbound::{Delivery, Planned};
+use super::state::{ChannelKind, State};
 use crate::api::{Envelope, Operation};
 
 /// What a handler sees of a request.
@@ -27,6 +30,8 @@ pub struct Ctx<'a> {
     pub headers: &'a HeaderMap,
     /// The path parameter (`account_id`, `provider`, `grantId` or `id`), decoded.
     pub param: Option<&'a str>,
+    /// How the delivery `plan_delivery` asked for went (webhook verification, test event).
+    pub delivery: Option<&'a Delivery>,
 }
 
 /// A successful answer: a status and a JSON body.
@@ -62,53 +67,239 @@ impl Reply {
 
 pub type Handled = Result<Reply, ApiError>;
 
-/// The operation a method and path name, with its path parameter. `Err(true)` when the path is
-/// known but not the method.
-pub fn match_operation(method: &Method, path: &str) -> Result<(Operation, Option<String>), bool> {
+/// Why a request line names no operation the simulator serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrouted {
+    /// No such path in the contract.
+    NotFound,
+    /// The contract has the path but not this method: the methods it has, for `Allow`.
+    MethodNotAllowed(Vec<&'static str>),
+    /// An operation of the contract that the simulator does not implement (its operationId).
+    NotSimulated(&'static str),
+}
+
+/// An operation of the contract at a path: one the simulator serves, or one it does not.
+#[derive(Clone, Copy)]
+enum Candidate {
+    Served(Operation),
+    NotSimulated(&'static str, &'static str),
+}
+
+impl Candidate {
+    fn method(self) -> &'static str {
+        match self {
+            Candidate::Served(op) => op.method(),
+            Candidate::NotSimulated(method, _) => method,
+        }
+    }
+}
+
+use Candidate::{NotSimulated as Unserved, Served};
+
+/// The operation a method and path name, with its path parameter, decoded. `HEAD` is `GET`
+/// without the body (hyper leaves it out), so it names the path's `GET` operation.
+pub fn match_operation(
+    method: &Method,
+    path: &str,
+) -> Result<(Operation, Option<String>), Unrouted> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
-    let (candidates, param): (&[Operation], Option<&str>) = match segments.as_slice() {
-        ["", "v3", "migration-tools", "link-v2v3-apps"] => (&[Operation::LinkV2V3Apps], None),
-        ["", "v3", "migration-tools", "import-v2-app"] => (&[Operation::ImportV2App], None),
+    let (candidates, param): (&[Candidate], Option<&str>) = match segments.as_slice() {
+        ["", "v3", "migration-tools", "link-v2v3-apps"] => {
+            (&[Served(Operation::LinkV2V3Apps)], None)
+        }
+        ["", "v3", "migration-tools", "import-v2-app"] => (&[Served(Operation::ImportV2App)], None),
         ["", "v3", "migration-tools", "grants", id, "clone"] if !id.is_empty() => {
-            (&[Operation::CloneSingleAccount], Some(*id))
+            (&[Served(Operation::CloneSingleAccount)], Some(*id))
         }
         ["", "v3", "migration-tools", "snapshot-batch-clone"] => {
-            (&[Operation::SnapshotBatchClone], None)
+            (&[Served(Operation::SnapshotBatchClone)], None)
         }
-        ["", "v3", "migration-tools", "jobs"] => (&[Operation::GetJobs], None),
-        ["", "v3", "migration-tools", "translate"] => (&[Operation::Translate], None),
-        ["", "v3", "applications"] => (&[Operation::GetApplication], None),
+        ["", "v3", "migration-tools", "jobs"] => (&[Served(Operation::GetJobs)], None),
+        ["", "v3", "migration-tools", "translate"] => (&[Served(Operation::Translate)], None),
+        ["", "v3", "applications"] => (&[Served(Operation::GetApplication)], None),
+        ["", "v3", "applications", "redirect-uris"] => (
+            &[
+                Served(Operation::ListRedirectUris),
+                Served(Operation::AddRedirectUri),
+            ],
+            None,
+        ),
+        ["", "v3", "applications", "redirect-uris", id] if !id.is_empty() => (
+            &[
+                Served(Operation::GetRedirectUri),
+                Served(Operation::UpdateRedirectUri),
+                Served(Operation::DeleteRedirectUri),
+            ],
+            Some(*id),
+        ),
         ["", "v3", "connectors"] => (
-            &[Operation::ListConnectors, Operation::CreateConnector],
+            &[
+                Served(Operation::ListConnectors),
+                Served(Operation::CreateConnector),
+            ],
             None,
         ),
         ["", "v3", "connectors", p] if !p.is_empty() => (
-            &[Operation::GetConnector, Operation::UpdateConnector],
+            &[
+                Served(Operation::GetConnector),
+                Served(Operation::UpdateConnector),
+            ],
             Some(*p),
         ),
-        ["", "v3", "grants"] => (&[Operation::ListGrants], None),
-        ["", "v3", "grants", id] if !id.is_empty() => (&[Operation::GetGrant], Some(*id)),
-        ["", "v3", "webhooks"] => (&[Operation::ListWebhooks, Operation::CreateWebhook], None),
+        ["", "v3", "grants"] => (&[Served(Operation::ListGrants)], None),
+        ["", "v3", "grants", id] if !id.is_empty() => (&[Served(Operation::GetGrant)], Some(*id)),
+        ["", "v3", "webhooks"] => (
+            &[
+                Served(Operation::ListWebhooks),
+                Served(Operation::CreateWebhook),
+            ],
+            None,
+        ),
+        // A fixed path wins over the template `/v3/webhooks/{id}`, as OpenAPI matches them.
+        ["", "v3", "webhooks", "send-test-event"] => (&[Served(Operation::SendTestEvent)], None),
         ["", "v3", "webhooks", id] if !id.is_empty() => (
-            &[Operation::GetWebhook, Operation::UpdateWebhook],
+            &[
+                Served(Operation::GetWebhook),
+                Served(Operation::UpdateWebhook),
+                Unserved("DELETE", "delete-webhook-by-id"),
+            ],
             Some(*id),
         ),
-        _ => return Err(false),
+        ["", "v3", "channels", "pubsub"] => (
+            &[
+                Served(Operation::ListPubsubChannels),
+                Served(Operation::CreatePubsubChannel),
+            ],
+            None,
+        ),
+        ["", "v3", "channels", "pubsub", id] if !id.is_empty() => (
+            &[
+                Served(Operation::GetPubsubChannel),
+                Served(Operation::UpdatePubsubChannel),
+                Served(Operation::DeletePubsubChannel),
+            ],
+            Some(*id),
+        ),
+        ["", "v3", "channels", "sns"] => (
+            &[
+                Served(Operation::ListSnsChannels),
+                Served(Operation::CreateSnsChannel),
+            ],
+            None,
+        ),
+        ["", "v3", "channels", "sns", id] if !id.is_empty() => (
+            &[
+                Served(Operation::GetSnsChannel),
+                Served(Operation::UpdateSnsChannel),
+                Served(Operation::DeleteSnsChannel),
+            ],
+            Some(*id),
+        ),
+        _ => return Err(Unrouted::NotFound),
     };
-    let op = candidates
-        .iter()
-        .find(|op| op.method() == method.as_str())
-        .ok_or(true)?;
+    let wanted = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let Some(found) = candidates.iter().find(|c| c.method() == wanted) else {
+        return Err(Unrouted::MethodNotAllowed(allowed_methods(candidates)));
+    };
+    let op = match *found {
+        Served(op) => op,
+        Unserved(_, operation_id) => return Err(Unrouted::NotSimulated(operation_id)),
+    };
     let param = match param {
-        Some(p) => Some(percent_decode(p).ok_or(false)?),
+        Some(p) => Some(percent_decode(p).ok_or(Unrouted::NotFound)?),
         None => None,
     };
-    Ok((*op, param))
+    Ok((op, param))
 }
 
-/// Runs `op`'s handler.
+/// The methods of a path, `HEAD` beside `GET`, for an `Allow` header.
+fn allowed_methods(candidates: &[Candidate]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = candidates.iter().map(|c| c.method()).collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.sort_unstable();
+    methods
+}
+
+/// Whether a query parameter may be repeated (the contract's `type: array` parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Once,
+    Many,
+}
+
+/// The query parameters the contract declares for `op`, every one of which its handler
+/// honours. Anything else is refused, never ignored: a filter the simulator dropped silently
+/// would answer more than was asked for.
+fn query_params(op: Operation) -> &'static [(&'static str, Repeat)] {
+    use Repeat::{Many, Once};
+    match op {
+        Operation::CloneSingleAccount | Operation::SnapshotBatchClone => &[
+            ("allow_invalid_grant_creation", Once),
+            ("clone_exchange", Once),
+        ],
+        Operation::GetJobs => &[
+            ("status", Many),
+            ("type", Many),
+            ("sort_by_completion", Once),
+        ],
+        Operation::ListConnectors => &[("limit", Once), ("offset", Once)],
+        Operation::ListGrants => &[
+            ("account_id", Once),
+            ("account_ids", Once),
+            ("before", Once),
+            ("email", Once),
+            ("grant_status", Once),
+            ("ip", Once),
+            ("limit", Once),
+            ("offset", Once),
+            ("order_by", Once),
+            ("provider", Once),
+            ("since", Once),
+            ("sort_by", Once),
+            ("workspace_id", Once),
+        ],
+        Operation::GetGrant => &[("expose_aliases", Once)],
+        _ => &[],
+    }
+}
+
+/// Refuses a query parameter `op` does not declare, and a single-valued one given twice.
+fn check_query(op: Operation, query: &[(String, String)]) -> Result<(), ApiError> {
+    let declared = query_params(op);
+    for (name, _) in query {
+        let Some((_, repeat)) = declared.iter().find(|(n, _)| n == name) else {
+            let takes = if declared.is_empty() {
+                "none".to_string()
+            } else {
+                declared
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameter {name:?}: {op} takes {takes}"
+            )));
+        };
+        if *repeat == Repeat::Once && query.iter().filter(|(n, _)| n == name).count() > 1 {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {name} is given more than once; give it once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `op`'s handler, once its query parameters are known to be the contract's.
 pub fn dispatch(op: Operation, state: &mut State, ctx: &Ctx) -> Handled {
+    check_query(op, ctx.query)?;
     match op {
         Operation::LinkV2V3Apps => migration::link(state, ctx),
         Operation::ImportV2App => migration::import(state, ctx),
@@ -127,6 +318,47 @@ pub fn dispatch(op: Operation, state: &mut State, ctx: &Ctx) -> Handled {
         Operation::ListWebhooks => webhooks::list(state, ctx),
         Operation::GetWebhook => webhooks::get(state, ctx),
         Operation::UpdateWebhook => webhooks::update(state, ctx),
+        Operation::SendTestEvent => webhooks::send_test_event(state, ctx),
+        Operation::CreatePubsubChannel => channels::create(ChannelKind::Pubsub, state, ctx),
+        Operation::ListPubsubChannels => channels::list(ChannelKind::Pubsub, state, ctx),
+        Operation::GetPubsubChannel => channels::get(ChannelKind::Pubsub, state, ctx),
+        Operation::UpdatePubsubChannel => channels::update(ChannelKind::Pubsub, state, ctx),
+        Operation::DeletePubsubChannel => channels::delete(ChannelKind::Pubsub, state, ctx),
+        Operation::CreateSnsChannel => channels::create(ChannelKind::Sns, state, ctx),
+        Operation::ListSnsChannels => channels::list(ChannelKind::Sns, state, ctx),
+        Operation::GetSnsChannel => channels::get(ChannelKind::Sns, state, ctx),
+        Operation::UpdateSnsChannel => channels::update(ChannelKind::Sns, state, ctx),
+        Operation::DeleteSnsChannel => channels::delete(ChannelKind::Sns, state, ctx),
+        Operation::ListRedirectUris => redirect_uris::list(state, ctx),
+        Operation::AddRedirectUri => redirect_uris::add(state, ctx),
+        Operation::GetRedirectUri => redirect_uris::get(state, ctx),
+        Operation::UpdateRedirectUri => redirect_uris::update(state, ctx),
+        Operation::DeleteRedirectUri => redirect_uris::delete(state, ctx),
+    }
+}
+
+/// Whether `op` may need a delivery (`plan_delivery`): the other operations skip it, and the
+/// extra turn of the state's lock it takes.
+pub fn needs_delivery(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::CreateWebhook | Operation::UpdateWebhook | Operation::SendTestEvent
+    )
+}
+
+/// The delivery a request needs before its handler can answer, if any: the verification
+/// challenge of a webhook create (or of an update that moves its URL), the notification of a
+/// test event. A request its handler will refuse anyway (a bad body) needs none. Runs under the
+/// state's lock; the delivery itself is made without it.
+pub fn plan_delivery(op: Operation, state: &mut State, ctx: &Ctx) -> Option<Planned> {
+    if !needs_delivery(op) || check_query(op, ctx.query).is_err() {
+        return None;
+    }
+    match op {
+        Operation::CreateWebhook => webhooks::create_delivery(state, ctx),
+        Operation::UpdateWebhook => webhooks::update_delivery(state, ctx),
+        Operation::SendTestEvent => webhooks::test_event_delivery(state, ctx),
+        _ => None,
     }
 }
 
@@ -198,6 +430,26 @@ pub fn query_uint(ctx: &Ctx, name: &str) -> Result<Option<usize>, ApiError> {
             })
         })
         .transpose()
+}
+
+/// Refuses a body field the contract does not declare for the operation (`allowed`): a
+/// misspelt filter such as `provider` for `providers` would otherwise be dropped silently and
+/// the request would do more than was asked. An empty body passes (the handler decides).
+pub fn check_fields(ctx: &Ctx, allowed: &[&str]) -> Result<(), ApiError> {
+    if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(ctx.body) else {
+        // Not an object: the handler's own parse says why.
+        return Ok(());
+    };
+    match fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(unknown) => Err(ApiError::bad_request(format!(
+            "unknown field {unknown:?} in the request body; this operation takes {}",
+            allowed.join(", ")
+        ))),
+    }
 }
 
 /// The JSON object body as `T`; a precise 400 otherwise. (serde would also take an array for

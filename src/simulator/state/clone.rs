@@ -99,6 +99,9 @@ impl State {
         }
         let id = ids::uuid_bits(self.rng());
         let state = &mut self.apps[app];
+        // The grant keeps the scope it was granted, whatever happens to the connector later.
+        let scope = state.connector(connector).and_then(|c| c.scope.clone());
+        let scope = state.scope_index(scope.as_ref());
         let g = state.grants.len() as u32;
         state.grant_by_id.insert(id, g);
         state.grants.push(GrantRecord {
@@ -106,6 +109,7 @@ impl State {
             account,
             valid: migratable,
             created_s: secs(now_ms),
+            scope,
         });
         self.progress_mut(account).grant = g;
         if migratable {

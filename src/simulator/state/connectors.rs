@@ -2,6 +2,8 @@
 //! with `update_connector_by_provider`. A connector "works" once it has what its provider needs;
 //! clones of an account need a working connector for the account's provider.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::{AppState, State};
@@ -13,7 +15,9 @@ pub struct ConnectorState {
     pub provider: ConnectorProvider,
     /// As given, secrets included; `to_api` leaves the secrets out.
     pub settings: Option<Map<String, Value>>,
-    pub scope: Option<Vec<String>>,
+    /// Shared with the grants made while it was the connector's scope: replacing it leaves
+    /// theirs as it was.
+    pub scope: Option<Arc<[String]>>,
     pub active_credential_id: Option<String>,
 }
 
@@ -26,7 +30,7 @@ impl ConnectorState {
         ConnectorState {
             provider,
             settings,
-            scope,
+            scope: scope.map(Arc::from),
             active_credential_id: None,
         }
     }
@@ -47,21 +51,27 @@ impl ConnectorState {
         has("client_id") && has("client_secret")
     }
 
-    /// The connector as the API returns it. Secrets cannot be read back: settings whose name
-    /// says secret or password are left out.
+    /// The connector as the API returns it, every field present (empty when unset). Secrets
+    /// cannot be read back: settings whose name says secret or password are left out.
     pub fn to_api(&self) -> Connector {
         Connector {
             name: connector_name(self.provider),
             provider: self.provider,
-            settings: self.settings.as_ref().map(|settings| {
-                settings
+            settings: Some(
+                self.settings
                     .iter()
+                    .flatten()
                     .filter(|(k, _)| !is_secret_key(k))
                     .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            }),
-            scope: self.scope.clone(),
-            active_credential_id: self.active_credential_id.clone(),
+                    .collect(),
+            ),
+            scope: Some(
+                self.scope
+                    .as_deref()
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
+            ),
+            active_credential_id: Some(self.active_credential_id.clone().unwrap_or_default()),
         }
     }
 }
@@ -146,8 +156,9 @@ impl AppState {
 }
 
 impl State {
-    /// Imports the linked v2 app into v3 app `app`: branding, and a connector per integration
-    /// that has none yet (a second import leaves fixed connectors alone).
+    /// Imports the linked v2 app into v3 app `app`: branding, a connector per integration that
+    /// has none yet (a second import leaves fixed connectors alone), and the v2 app's redirect
+    /// URIs the v3 app does not have yet.
     pub fn import(&mut self, app: usize, v2: usize) {
         let v2_app = &self.world.v2_apps[v2];
         let branding = Branding {
@@ -169,5 +180,6 @@ impl State {
                 state.connectors.push(connector);
             }
         }
+        self.import_redirect_uris(app, v2);
     }
 }

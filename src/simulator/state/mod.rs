@@ -1,12 +1,15 @@
 //! The simulator's mutable state: what each v3 application has become (link, import,
-//! connectors, webhooks, grants, batch jobs) and where each v2 account stands. One `State` sits
+//! connectors, webhooks, notification channels, redirect URIs, grants, batch jobs) and where each
+//! v2 account stands. One `State` sits
 //! behind one mutex; every operation is a short, synchronous method on it.
 
 mod account_index;
+mod channels;
 mod clone;
 mod connectors;
 mod grants;
 mod jobs;
+mod redirect_uris;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -15,15 +18,17 @@ use account_index::AccountIndex;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+pub use channels::{ChannelChanges, ChannelKind, ChannelState, MAX_PUBSUB_CHANNELS};
 pub use clone::{CloneFailure, CloneOutcome, PlaceholderFlags};
 pub use connectors::ConnectorState;
 pub use grants::{GrantFilter, GrantRecord};
 pub use jobs::{BatchJob, BatchSelection};
+pub use redirect_uris::{RedirectRefusal, platform_settings, redirect_uri_wire};
 pub use webhooks::{WebhookChanges, WebhookState};
 
 use super::config::{FailingJob, JobTiming};
 use super::world::{V2Account, V2App, V3App, World};
-use crate::api::Branding;
+use crate::api::{Branding, RedirectUri};
 
 /// Where a v2 account sits: `app` indexes `World::v2_apps`, `index` its `accounts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,12 +77,20 @@ impl Default for AccountProgress {
 /// A v3 application and everything the migration has done to it.
 #[derive(Debug)]
 pub struct AppState {
+    /// The application's default workspace, where every grant it gets lands.
+    pub workspace_id: String,
     pub linked_v2: Option<usize>,
     pub imported: bool,
     pub branding: Option<Branding>,
     pub connectors: Vec<ConnectorState>,
     pub webhooks: Vec<WebhookState>,
+    pub pubsub: Vec<ChannelState>,
+    pub sns: Vec<ChannelState>,
+    /// In the order they were added.
+    pub redirect_uris: Vec<RedirectUri>,
     pub grants: Vec<GrantRecord>,
+    /// Every scope a grant of this app was given, each once (`GrantRecord::scope` indexes it).
+    pub scopes: Vec<std::sync::Arc<[String]>>,
     pub grant_by_id: HashMap<u128, u32>,
     /// Indices into `State::jobs`, in creation order.
     pub jobs: Vec<usize>,
@@ -102,7 +115,16 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(world: World, seed: u64, timing: JobTiming, failing_jobs: Vec<FailingJob>) -> State {
+    /// The state before the first request; what the world seeds (channels, redirect URIs) is
+    /// dated `start_ms`.
+    pub fn new(
+        world: World,
+        seed: u64,
+        timing: JobTiming,
+        failing_jobs: Vec<FailingJob>,
+        start_ms: u64,
+    ) -> State {
+        let start_s = super::clock::secs(start_ms);
         let accounts = AccountIndex::build(&world);
         let mut progress = Vec::with_capacity(world.v2_apps.len());
         let mut v2_by_id = HashMap::new();
@@ -115,6 +137,7 @@ impl State {
         for (i, app) in world.v3_apps.iter().enumerate() {
             v3_by_key.insert(app.api_key.as_str().into(), i);
             apps.push(AppState {
+                workspace_id: super::ids::uuid_from_name(&format!("workspace:{}", app.id)),
                 linked_v2: app
                     .linked_v2_app
                     .as_deref()
@@ -123,7 +146,19 @@ impl State {
                 branding: None,
                 connectors: Vec::new(),
                 webhooks: Vec::new(),
+                pubsub: (app.pubsub_channels.iter().enumerate())
+                    .map(|(n, c)| ChannelState::seeded(&app.id, n, c, start_s))
+                    .collect(),
+                sns: (app.sns_channels.iter().enumerate())
+                    .map(|(n, c)| ChannelState::seeded(&app.id, n, c, start_s))
+                    .collect(),
+                redirect_uris: app
+                    .redirect_uris
+                    .iter()
+                    .filter_map(|r| redirect_uris::seeded_redirect_uri(&app.id, r))
+                    .collect(),
                 grants: Vec::new(),
+                scopes: Vec::new(),
                 grant_by_id: HashMap::new(),
                 jobs: Vec::new(),
             });

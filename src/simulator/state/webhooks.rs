@@ -33,15 +33,20 @@ pub struct WebhookChanges {
 }
 
 impl WebhookState {
-    /// The destination as list, get and update return it: without its secret.
+    /// The destination as list, get and update return it: without its secret, every other
+    /// field present (empty when unset).
     pub fn to_api(&self) -> Webhook {
         Webhook {
             id: self.id.clone(),
-            description: self.description.clone(),
+            description: Some(self.description.clone().unwrap_or_default()),
             trigger_types: self.trigger_types.clone(),
             webhook_url: self.webhook_url.clone(),
             status: Some(self.status.clone()),
-            notification_email_addresses: self.notification_email_addresses.clone(),
+            notification_email_addresses: Some(
+                self.notification_email_addresses
+                    .clone()
+                    .unwrap_or_default(),
+            ),
             compressed_delivery: Some(self.compressed_delivery),
             webhook_secret: None,
             status_updated_at: Some(self.status_updated_s),

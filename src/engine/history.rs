@@ -1,0 +1,84 @@
+//! A state folder that knows nothing of a pair whose application already has a past (linked,
+//! migration jobs): the likely sign of a lost or different state folder (an evicted CI cache,
+//! another machine). `plan` and `apply` say so before anything else, in plain words.
+
+use crate::api::MigrationJob;
+use crate::client::JobFilter;
+
+use super::EngineError;
+use super::context::Context;
+use super::observe::describe_jobs;
+
+/// One pair whose application has history that this state does not know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryNote {
+    pub pair: String,
+    pub v3_app_id: String,
+    /// The v3 application is already linked to the plan's v2 application.
+    pub linked_v2_app: Option<String>,
+    /// Every migration job on the application (none of them known to this state).
+    pub jobs: Vec<MigrationJob>,
+}
+
+impl HistoryNote {
+    pub fn message(&self, state_dir: &std::path::Path, adopt: bool) -> String {
+        let mut past = Vec::new();
+        if let Some(v2) = &self.linked_v2_app {
+            past.push(format!("is already linked to v2 app {v2}"));
+        }
+        if !self.jobs.is_empty() {
+            past.push(format!("has {}", describe_jobs(&self.jobs)));
+        }
+        let then = if self.jobs.is_empty() {
+            "import runs again and connector secrets are written again (they cannot be read back)"
+                .to_owned()
+        } else if adopt {
+            "--adopt-existing-jobs records these jobs as this plan's history before any wave starts"
+                .to_owned()
+        } else {
+            "no wave starts while the application has jobs this state does not know: restore the state folder that ran the plan, or pass --adopt-existing-jobs to record them as history".to_owned()
+        };
+        format!(
+            "the state folder {} has no record of pair `{}`, but its v3 application {} {}: this state is new, or not the one that ran this plan (a lost CI cache, another machine); {then}",
+            state_dir.display(),
+            self.pair,
+            self.v3_app_id,
+            past.join(" and ")
+        )
+    }
+}
+
+/// For each pair the journal has no record of: whether its application is linked to the
+/// plan's v2 application or has migration jobs. Two reads per such pair; none for pairs the
+/// journal knows. A read that fails is left to the steps, which report it.
+pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, EngineError> {
+    let mut notes = Vec::new();
+    for (index, pair) in ctx.graph.pairs().iter().enumerate() {
+        if let Some(journal) = &ctx.journal
+            && journal.knows_pair(&pair.name)?
+        {
+            continue;
+        }
+        let app = &ctx.apps[index];
+        let linked_v2_app = match app.get_application().await {
+            Ok(response) => response
+                .data
+                .v2_application_id
+                .filter(|v2| *v2 == pair.v2_app_id),
+            Err(_) => continue,
+        };
+        let jobs = match app.list_jobs(&JobFilter::default()).await {
+            Ok(response) => response.data,
+            Err(_) => continue,
+        };
+        if linked_v2_app.is_some() || !jobs.is_empty() {
+            notes.push(HistoryNote {
+                pair: pair.name.clone(),
+                v3_app_id: pair.v3_app_id.clone(),
+                linked_v2_app,
+                jobs,
+            });
+        }
+    }
+    Ok(notes)
+}
