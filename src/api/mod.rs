@@ -9,6 +9,7 @@
 mod enums;
 mod operation;
 mod region;
+mod resource_type;
 mod types;
 
 pub use enums::{
@@ -16,4 +17,5 @@ pub use enums::{
 };
 pub use operation::Operation;
 pub use region::Region;
+pub use resource_type::ResourceType;
 pub use types::*;

@@ -29,6 +29,7 @@ mod error;
 mod faults;
 mod generate;
 mod ids;
+mod objects;
 mod rate_limit;
 mod record;
 mod rehearsal;
@@ -42,6 +43,7 @@ mod world_yaml;
 
 pub use clock::JobSpeed;
 pub use config::{FailingJob, JobTiming, SimulatorConfig};
+pub use objects::{AccountObjects, RESOURCE_TYPES, is_outlook};
 pub use record::RecordedResponse;
 pub use rehearsal::world_for_plan;
 pub use server::{RunningSimulator, STATS_PATH, SimulatorError, start, start_on};
