@@ -11,6 +11,7 @@ mod schema;
 mod setup;
 mod simulate;
 mod status;
+mod translate;
 mod validate;
 
 use std::process::ExitCode;
@@ -121,6 +122,10 @@ pub enum Command {
     /// Accounts migrated, placeholder grants and failures, as CSV or JSON, for every pair.
     #[command(after_help = EXIT_CODES)]
     Report(report::Args),
+    /// v2 object IDs to v3 provider IDs for every migrated account, streamed to CSV or JSON
+    /// lines: paced, concurrent, resumable.
+    #[command(after_help = EXIT_CODES)]
+    Translate(translate::Args),
     /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
     Simulate(simulate::Args),
     /// Start the simulator in-process and apply the bundled example plan to it.
@@ -158,6 +163,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, cli.output),
         Command::Status(args) => status::run(args, cli.output),
         Command::Report(args) => report::run(args),
+        Command::Translate(args) => translate::run(args, cli.output),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
