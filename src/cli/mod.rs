@@ -13,6 +13,7 @@ mod simulate;
 mod status;
 mod translate;
 mod validate;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -126,6 +127,10 @@ pub enum Command {
     /// lines: paced, concurrent, resumable.
     #[command(after_help = EXIT_CODES)]
     Translate(translate::Args),
+    /// A checklist per pair with evidence: linked and in region, connectors, webhooks, test
+    /// accounts, waves finished with counts that add up. Exit 0 only when every item passes.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::Args),
     /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
     Simulate(simulate::Args),
     /// Start the simulator in-process and apply the bundled example plan to it.
@@ -164,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args, cli.output),
         Command::Report(args) => report::run(args),
         Command::Translate(args) => translate::run(args, cli.output),
+        Command::Verify(args) => verify::run(args, cli.output),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
