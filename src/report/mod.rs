@@ -3,6 +3,10 @@
 
 mod accounts;
 mod standing;
+mod verify;
 
 pub use accounts::{AccountOutcome, AccountRow, AccountsReport, WaveCounts, accounts_report};
 pub use standing::{PairStanding, Standing, StepStanding, standing};
+pub use verify::{
+    Check, Item, PairVerification, VERIFY_VERSION, Verification, WaveState, verify, wave_state,
+};
