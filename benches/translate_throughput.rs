@@ -45,7 +45,11 @@ impl Reporter for Silent {
 }
 
 fn region(p: usize) -> Region {
-    if p.is_multiple_of(2) { Region::Us } else { Region::Eu }
+    if p.is_multiple_of(2) {
+        Region::Us
+    } else {
+        Region::Eu
+    }
 }
 
 fn v2_id(p: usize) -> String {
