@@ -5,6 +5,7 @@ mod completions;
 mod demo;
 mod diagnostics;
 mod graph;
+mod manual_steps;
 mod plan;
 mod report;
 mod schema;

@@ -26,7 +26,14 @@ pub fn run(args: Args, output: Output) -> u8 {
     };
     let state_dir = args.target.state_dir();
     if args.offline {
-        return offline(&graph, &state_dir, output, args.detailed_exitcode);
+        if output == Output::Json {
+            super::manual_steps::print_json(&plan);
+        }
+        let code = offline(&graph, &state_dir, output, args.detailed_exitcode);
+        if output == Output::Human {
+            super::manual_steps::print_human(&plan);
+        }
+        return code;
     }
     let client = match setup::client(&plan) {
         Ok(c) => c,
@@ -48,8 +55,14 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
     };
     match output {
-        Output::Human => print_preview(&preview),
-        Output::Json => print_json(&preview),
+        Output::Human => {
+            print_preview(&preview);
+            super::manual_steps::print_human(&plan);
+        }
+        Output::Json => {
+            super::manual_steps::print_json(&plan);
+            print_json(&preview);
+        }
     }
     if preview.has_conflicts() {
         return EXIT_FAILURE;
