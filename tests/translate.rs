@@ -149,11 +149,9 @@ fn sorted_without_duplicates(mut rows: Vec<Row>) -> Vec<Row> {
     rows
 }
 
+/// The run's JSON events, each checked against `docs/events.schema.json`.
 fn events(out: &std::process::Output) -> Vec<Value> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    common::checked_events(&stdout(out))
 }
 
 fn summary(out: &std::process::Output) -> Value {

@@ -9,8 +9,9 @@ use common::{root, stdout};
 use serde_json::Value;
 
 fn json(out: &std::process::Output) -> Value {
-    let line = stdout(out);
-    let event: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let events = common::checked_events(&stdout(out));
+    assert_eq!(events.len(), 1);
+    let event = events[0].clone();
     assert_eq!(event["v"], 1);
     assert_eq!(event["event"], "verify");
     assert_eq!(event["verify"]["v"], 1);

@@ -2,6 +2,7 @@
 //! journal and the live API, for every pair of a plan at once.
 
 mod accounts;
+pub mod manual;
 pub mod outcomes;
 mod standing;
 mod verify;
