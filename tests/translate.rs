@@ -213,6 +213,22 @@ async fn every_row_once_and_outlook_accounts_in_the_errors_file() {
     }
     refused_rows.sort();
     assert_eq!(refused_rows, refused);
+    // No secret in what translate writes or prints.
+    let errors_text = std::fs::read_to_string(r.dir.path().join("ids.errors.csv")).unwrap();
+    let rows_text = std::fs::read_to_string(&out_path).unwrap();
+    for (name, value) in &r.secrets {
+        for (what, text) in [
+            ("stdout", stdout(&out)),
+            ("stderr", common::stderr(&out)),
+            ("errors file", errors_text.clone()),
+            ("output", rows_text.clone()),
+        ] {
+            assert!(
+                !text.contains(value.as_str()),
+                "secret {name} appears in the {what}"
+            );
+        }
+    }
     let s = summary(&out);
     assert_eq!(s["rows"], want.len());
     assert_eq!(s["accounts_refused"], refused.len());

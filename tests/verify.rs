@@ -72,6 +72,14 @@ async fn the_demo_verifies_until_a_webhook_is_deleted_by_hand() {
     assert_eq!(out.status.code(), Some(0));
     let v = json(&out);
     assert_eq!(v["passed"], true);
+    for (name, value) in &r.secrets {
+        for text in [stdout(&out), common::stderr(&out), stdout(&human)] {
+            assert!(
+                !text.contains(value.as_str()),
+                "secret {name} appears in verify's output"
+            );
+        }
+    }
     let checks: Vec<&str> = v["pairs"][0]["items"]
         .as_array()
         .unwrap()

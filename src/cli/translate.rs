@@ -282,6 +282,14 @@ fn shown(text: &str) -> String {
         .collect()
 }
 
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn print_summary(s: &TranslateSummary) {
     println!(
         "Translated {} rows into {} ({} this run: {} pages requested, {} pages from earlier runs not requested again)",
@@ -298,8 +306,10 @@ fn print_summary(s: &TranslateSummary) {
         );
     }
     println!(
-        "  {} accounts, {} of {} account-types done",
-        s.accounts, s.chains_complete, s.chains
+        "  {}, {} of {} account-types done",
+        plural(s.accounts as usize, "account"),
+        s.chains_complete,
+        s.chains
     );
     println!(
         "\n  {:<20} {:>9} {:>7} {:>9}",
@@ -319,8 +329,8 @@ fn print_summary(s: &TranslateSummary) {
         println!("\nNo account failed.");
     } else {
         println!(
-            "\n{} accounts could not be translated ({} refused by Nylas, {} to retry), listed in {}:",
-            s.errors.len(),
+            "\n{} could not be translated ({} refused by Nylas, {} to retry), listed in {}:",
+            plural(s.errors.len(), "account"),
             s.refused(),
             s.errors.len() - s.refused(),
             s.errors_file.display()

@@ -99,6 +99,14 @@ impl Verification {
     }
 }
 
+fn count_grants(n: usize) -> String {
+    if n == 1 {
+        "1 grant".to_owned()
+    } else {
+        format!("{n} grants")
+    }
+}
+
 fn item(
     check: Check,
     subject: impl Into<String>,
@@ -245,9 +253,9 @@ async fn verify_pair(
             present,
             match (present, uses) {
                 (true, 0) => "present (the plan fixes it; no grant uses it yet)".to_owned(),
-                (true, n) => format!("present, used by {n} grants"),
+                (true, n) => format!("present, used by {}", count_grants(n)),
                 (false, 0) => "absent, though the plan fixes it".to_owned(),
-                (false, n) => format!("absent, though {n} grants use it"),
+                (false, n) => format!("absent, though {} use it", count_grants(n)),
             },
         ));
     }

@@ -83,7 +83,7 @@ pub struct PairThroughput {
     pub pair: String,
     pub rate_limit: u32,
     pub requests: u64,
-    /// From the first translate request to the last.
+    /// From the first translate answer to the last.
     pub span: Duration,
 }
 
@@ -489,8 +489,9 @@ async fn work(
                 start_from_timestamp: shared.since,
                 next_page_number: (page > 1).then_some(page),
             };
-            shared.calls[pair].note();
             let result = app.translate(&request).await;
+            // When the answer came: answers are spaced as the limiter spaced the requests.
+            shared.calls[pair].note();
             let failure = match result {
                 Ok(response) => {
                     let data = response.data;
