@@ -369,6 +369,37 @@ async fn since_an_accounts_file_and_json_lines() {
         common::stderr(&refused)
     );
     assert_eq!(std::fs::read_to_string(&unrelated).unwrap(), "keep me\n");
+    // `--restart` overwrites it, and a second `--restart` of the same output starts it again.
+    for _ in 0..2 {
+        let restarted = r
+            .run(&[
+                "--output",
+                "json",
+                "translate",
+                &r.plan_arg(),
+                "--resource-types",
+                "threads",
+                "--accounts",
+                file.to_str().unwrap(),
+                "--out",
+                unrelated.to_str().unwrap(),
+                "--restart",
+            ])
+            .await;
+        assert_eq!(
+            restarted.status.code(),
+            Some(0),
+            "{}",
+            common::stderr(&restarted)
+        );
+        assert_eq!(summary(&restarted)["pages_resumed"], 0);
+        let (all, _) = expected(&r, 40, &["threads"], None);
+        let all: Vec<Row> = all
+            .into_iter()
+            .filter(|row| ids.contains(&row.1.as_str()))
+            .collect();
+        assert_eq!(sorted_without_duplicates(read_csv(&unrelated)), all);
+    }
     // A bad accounts file names its line.
     std::fs::write(&file, "abc\nnot an id\n").unwrap();
     let bad = r
