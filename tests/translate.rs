@@ -45,6 +45,11 @@ pairs:
 
 const SEED: u64 = 11;
 
+/// The world `rehearsal::start` builds for `r`'s plan.
+fn world_of(r: &Rehearsal, accounts: usize) -> World {
+    world_for_plan(&r.plan, World::generate(accounts, SEED)).0
+}
+
 fn world(accounts: usize) -> World {
     world_for_plan(&rehearsal::parse(PLAN), World::generate(accounts, SEED)).0
 }
@@ -67,7 +72,7 @@ fn expected(
     types: &[&str],
     since: Option<i64>,
 ) -> (Vec<Row>, Vec<String>) {
-    let world = world(accounts);
+    let world = world_of(r, accounts);
     let by_id: HashMap<&str, &V2Account> = world
         .v2_apps
         .iter()
@@ -532,6 +537,39 @@ async fn killed_runs_resume_with_every_row_once() {
     );
     assert!(first > 0);
     assert_eq!(sorted_without_duplicates(read_csv(&out_path)), want);
+    assert_eq!(r.sim.stats().count(Operation::Translate, 429), 0);
+    r.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_world_translates() {
+    let demo = std::fs::read_to_string(common::root().join("examples/demo.yaml")).unwrap();
+    let r = rehearsal::start(&demo, 60, |_, _| {}).await;
+    let applied = r.apply().await;
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&applied)
+    );
+    let (want, refused) = expected(&r, 60, &["folders", "calendars"], None);
+    let out_path = r.dir.path().join("demo.csv");
+    let out = r
+        .run(&[
+            "--output",
+            "json",
+            "translate",
+            &r.plan_arg(),
+            "--resource-types",
+            "folders,calendars",
+            "--out",
+            out_path.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(sorted_without_duplicates(read_csv(&out_path)), want);
+    let s = summary(&out);
+    assert_eq!(s["accounts_refused"], refused.len());
     assert_eq!(r.sim.stats().count(Operation::Translate, 429), 0);
     r.sim.shutdown().await;
 }
