@@ -19,6 +19,7 @@ pub mod observe;
 pub mod preview;
 pub mod progress;
 pub mod secrets;
+pub mod translate;
 pub mod walk;
 
 pub use context::{Context, RunOptions};
