@@ -477,6 +477,9 @@ async fn a_link_nylas_refuses_is_a_conflict_with_help_and_not_resent() {
             region: nylas_migrate::api::Region::Us,
             organization_id: None,
             linked_v2_app: Some("solo02v2app00000000000001".into()),
+            pubsub_channels: Vec::new(),
+            sns_channels: Vec::new(),
+            redirect_uris: Vec::new(),
         });
     })
     .await;

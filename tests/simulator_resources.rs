@@ -3,6 +3,7 @@
 mod support;
 
 use nylas_migrate::api::Region;
+use nylas_migrate::simulator::AccountProvider;
 use reqwest::Method;
 use serde_json::json;
 use support::*;
@@ -226,7 +227,21 @@ async fn translate_pages_by_next_page_number() {
 
     // Walk every account's messages; at least one needs a second page.
     let mut paged = false;
-    for (account, _, _) in US_ACCOUNTS {
+    for (account, provider, migratable) in US_ACCOUNTS {
+        if provider == AccountProvider::Microsoft && !migratable {
+            // The fixture's Microsoft consumer account (outlook.com): v2's provider `Outlook`,
+            // which translate does not serve.
+            let r = t
+                .post(
+                    US_V3_KEY,
+                    "/v3/migration-tools/translate",
+                    Some(body(account, None)),
+                )
+                .await;
+            assert_eq!(r.status, 400, "{:?}", r.body);
+            assert!(r.body.to_string().contains("Outlook"), "{:?}", r.body);
+            continue;
+        }
         let mut page = None;
         let mut seen = 0;
         loop {
@@ -256,18 +271,23 @@ async fn translate_pages_by_next_page_number() {
     }
     assert!(paged, "no account needed a second page");
 
+    // With `nylas_ids`, only those the account has are translated.
+    let events = t
+        .post(
+            US_V3_KEY,
+            "/v3/migration-tools/translate",
+            Some(json!({"resource_type": "events", "v2_account_id": US_ACCOUNTS[0].0})),
+        )
+        .await;
+    let known = events.data()["translations"][1].clone();
     let ids = t
         .post(
             US_V3_KEY,
             "/v3/migration-tools/translate",
-            Some(json!({"resource_type": "events", "v2_account_id": US_ACCOUNTS[0].0, "nylas_ids": ["4ro91k0t3ofvzs3b3lij6iqa2"]})),
+            Some(json!({"resource_type": "events", "v2_account_id": US_ACCOUNTS[0].0, "nylas_ids": ["4ro91k0t3ofvzs3b3lij6iqa2", known["v2_resource_id"]]})),
         )
         .await;
-    assert_eq!(
-        ids.data()["translations"][0]["v2_resource_id"],
-        "4ro91k0t3ofvzs3b3lij6iqa2"
-    );
-    assert!(ids.data()["translations"][0]["v3_resource_id"].is_string());
+    assert_eq!(ids.data()["translations"], json!([known]));
     let bad_type = t
         .post(
             US_V3_KEY,
@@ -286,5 +306,49 @@ async fn translate_pages_by_next_page_number() {
     assert_eq!(foreign.status, 400);
     // Translate is not a write.
     assert_eq!(t.sim.stats().writes(), 2);
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn translate_from_a_timestamp_and_imap_folders_by_name() {
+    use nylas_migrate::simulator::AccountObjects;
+    let t = TestSim::fixture().await;
+    t.link_and_import_us().await;
+    let fixture = fixture_world();
+    let account = |id: &str| {
+        fixture.v2_apps[0]
+            .accounts
+            .iter()
+            .find(|a| a.id == id)
+            .unwrap()
+            .clone()
+    };
+    // `start_from_timestamp`: only objects created strictly after it, oldest first.
+    let google = account(US_ACCOUNTS[0].0);
+    let objects = AccountObjects::new(&google, "contacts").unwrap();
+    assert!(objects.count() > 3, "the fixture account has few contacts");
+    let since = AccountObjects::created_at(2);
+    let r = t
+        .post(
+            US_V3_KEY,
+            "/v3/migration-tools/translate",
+            Some(json!({"resource_type": "contacts", "v2_account_id": google.id, "start_from_timestamp": since})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let translations = r.data()["translations"].as_array().unwrap().clone();
+    assert_eq!(translations.len(), objects.count() - 3);
+    assert_eq!(translations[0]["v2_resource_id"], objects.v2_id(3));
+    // IMAP folders come back by name (their v3 ID is base64 of `v0:<grant>:<name>`).
+    let imap = account("i00000000000000000000000a");
+    let r = t
+        .post(
+            US_V3_KEY,
+            "/v3/migration-tools/translate",
+            Some(json!({"resource_type": "folders", "v2_account_id": imap.id})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["translations"][0]["v3_resource_id"], "INBOX");
     t.finish().await;
 }

@@ -11,6 +11,7 @@ mod enums;
 pub mod forms;
 mod operation;
 mod region;
+mod resource_type;
 mod types;
 
 pub use enums::{
@@ -19,4 +20,5 @@ pub use enums::{
 };
 pub use operation::Operation;
 pub use region::Region;
+pub use resource_type::ResourceType;
 pub use types::*;

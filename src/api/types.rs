@@ -623,6 +623,9 @@ pub struct TranslateResult {
     pub v2_application_id: String,
     pub v2_account_id: String,
     pub resource_type: String,
+    /// Required by the contract's schema, which also forbids it (a defect of the published
+    /// contract); a response without it still decodes.
+    #[serde(default)]
     pub ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translations: Option<Vec<Translation>>,

@@ -7,6 +7,7 @@ mod diagnostics;
 mod graph;
 mod layout;
 mod man;
+mod manual_steps;
 pub(crate) mod output;
 mod plan;
 mod report;
@@ -15,7 +16,9 @@ mod setup;
 mod simulate;
 mod simulate_plan;
 mod status;
+mod translate;
 mod validate;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -167,6 +170,14 @@ pub enum Command {
     /// Accounts migrated, placeholder grants and failures, as CSV or JSON, for every pair.
     #[command(after_help = EXIT_CODES)]
     Report(report::Args),
+    /// v2 object IDs to v3 provider IDs for every migrated account, streamed to CSV or JSON
+    /// lines: paced, concurrent, resumable.
+    #[command(after_help = EXIT_CODES)]
+    Translate(translate::Args),
+    /// A checklist per pair with evidence: linked and in region, connectors, webhooks, test
+    /// accounts, waves finished with counts that add up. Exit 0 only when every item passes.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::Args),
     /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
     Simulate(simulate::Args),
     /// Start the simulator in-process and apply the bundled example plan to it.
@@ -240,6 +251,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, cli.output),
         Command::Status(args) => status::run(args, cli.output),
         Command::Report(args) => report::run(args),
+        Command::Translate(args) => translate::run(args, cli.output),
+        Command::Verify(args) => verify::run(args, cli.output),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     };

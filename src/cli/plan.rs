@@ -34,7 +34,14 @@ pub fn run(args: Args, output: Output) -> u8 {
     };
     let state_dir = args.target.state_dir();
     if args.offline {
-        return offline(&graph, &state_dir, output, args.detailed_exitcode);
+        if output == Output::Json {
+            super::manual_steps::print_json(&plan);
+        }
+        let code = offline(&graph, &state_dir, output, args.detailed_exitcode);
+        if output == Output::Human {
+            super::manual_steps::print_human(&plan);
+        }
+        return code;
     }
     let client = match setup::client(&plan) {
         Ok(c) => c,
@@ -69,8 +76,10 @@ pub fn run(args: Args, output: Output) -> u8 {
         Output::Human => {
             print_notes(&notes, &state_dir, adopt);
             print_preview(&preview);
+            super::manual_steps::print_human(&plan);
         }
         Output::Json => {
+            super::manual_steps::print_json(&plan);
             for note in &notes {
                 outln!(
                     "{}",

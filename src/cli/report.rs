@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK};
 use crate::engine::Context;
-use crate::report::accounts_report;
+use crate::report::{AccountOutcome, accounts_report, outcomes};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,6 +21,25 @@ pub struct Args {
     /// Write to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Only accounts with these outcomes (comma-separated: migrated, placeholder, failed,
+    /// pending), with the columns a mail merge needs: email, provider, pair, account_id,
+    /// outcome, reason. `--outcome placeholder,failed` lists the users who must sign in again.
+    #[arg(long, value_name = "OUTCOMES", value_delimiter = ',', value_parser = parse_outcome)]
+    pub outcome: Vec<AccountOutcome>,
+}
+
+fn parse_outcome(s: &str) -> Result<AccountOutcome, String> {
+    [
+        AccountOutcome::Migrated,
+        AccountOutcome::Placeholder,
+        AccountOutcome::Failed,
+        AccountOutcome::Pending,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == s.trim())
+    .ok_or_else(|| {
+        format!("unknown outcome `{s}`; expected migrated, placeholder, failed or pending")
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,13 +73,32 @@ pub fn run(args: Args) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let text = match args.format {
-        Format::Csv => accounts.to_csv(),
-        Format::Json => {
-            let mut t = serde_json::to_string_pretty(&accounts).unwrap_or_default();
-            t.push('\n');
-            t
-        }
+    let (text, rows) = if args.outcome.is_empty() {
+        (render(&accounts, args.format), accounts.accounts.len())
+    } else {
+        let rows = outcomes::rows_with_outcomes(&accounts, &args.outcome);
+        let text = match args.format {
+            Format::Csv => outcomes::to_csv(&rows),
+            Format::Json => {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "email": r.email, "provider": r.provider, "pair": r.pair,
+                            "account_id": r.account_id, "outcome": r.outcome,
+                            "reason": outcomes::reason(r),
+                        })
+                    })
+                    .collect();
+                let mut t = serde_json::to_string_pretty(
+                    &serde_json::json!({"plan": accounts.plan, "accounts": list}),
+                )
+                .unwrap_or_default();
+                t.push('\n');
+                t
+            }
+        };
+        (text, rows.len())
     };
     match &args.out {
         Some(path) => {
@@ -69,11 +107,7 @@ pub fn run(args: Args) -> u8 {
                 report(miette::miette!("cannot write {}: {e}", path.display()));
                 return EXIT_FAILURE;
             }
-            eprintln!(
-                "wrote {} rows to {}",
-                accounts.accounts.len(),
-                path.display()
-            );
+            eprintln!("wrote {rows} rows to {}", path.display());
             let t = accounts.totals;
             if t.selected_by_jobs > 0 {
                 eprintln!(
@@ -85,4 +119,15 @@ pub fn run(args: Args) -> u8 {
         None => out!("{text}"),
     }
     EXIT_OK
+}
+
+fn render(accounts: &crate::report::AccountsReport, format: Format) -> String {
+    match format {
+        Format::Csv => accounts.to_csv(),
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(&accounts).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+    }
 }

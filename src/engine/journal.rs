@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::StepId;
 
+mod translate;
+pub use translate::{ChainProgress, FinishedPage, TranslateSession};
+
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -20,6 +20,7 @@ pub mod preview;
 pub mod private;
 pub mod progress;
 pub mod secrets;
+pub mod translate;
 pub mod walk;
 
 pub use context::{Context, RunOptions};

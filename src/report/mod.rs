@@ -2,10 +2,16 @@
 //! journal and the live API, for every pair of a plan at once.
 
 mod accounts;
+pub mod manual;
+pub mod outcomes;
 mod standing;
+mod verify;
 
 pub use accounts::{
     AccountOutcome, AccountRow, AccountsReport, AdoptedJobs, JobCount, Totals, WaveCounts,
     accounts_report,
 };
 pub use standing::{PairStanding, Standing, StepStanding, standing};
+pub use verify::{
+    Check, Item, PairVerification, VERIFY_VERSION, Verification, WaveState, verify, wave_state,
+};

@@ -30,6 +30,7 @@ mod error;
 mod faults;
 mod generate;
 mod ids;
+mod objects;
 mod outbound;
 mod rate_limit;
 mod record;
@@ -44,6 +45,7 @@ mod world_yaml;
 
 pub use clock::JobSpeed;
 pub use config::{FailingJob, JobTiming, ReadTimeouts, SimulatorConfig};
+pub use objects::{AccountObjects, RESOURCE_TYPES, is_outlook};
 pub use outbound::TEST_EVENT_SECRET;
 pub use record::RecordedResponse;
 pub use rehearsal::world_for_plan;

@@ -33,6 +33,8 @@ use super::view::WorldView;
 use super::world::WorldError;
 use crate::api::{Operation, Region};
 
+mod by_hand;
+
 /// Request bodies larger than this are refused with 400.
 const MAX_BODY: usize = 1 << 20;
 

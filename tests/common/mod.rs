@@ -62,3 +62,31 @@ pub fn contract() -> Option<serde_json::Value> {
         }
     }
 }
+
+/// The versioned schema of `--output json` events, `docs/events.schema.json`.
+pub fn events_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("docs/events.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft7::new(&schema).unwrap()
+}
+
+/// Panics unless every line of `output` is a JSON event that fits the schema; returns them.
+pub fn checked_events(output: &str) -> Vec<serde_json::Value> {
+    let validator = events_schema();
+    output
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let errors: Vec<String> = validator
+                .iter_errors(&event)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{line}\ndoes not fit the schema: {errors:?}"
+            );
+            event
+        })
+        .collect()
+}

@@ -1,4 +1,5 @@
-//! The migration tools: link, import, single and batch clone, jobs, translate.
+//! The migration tools: link, import, single and batch clone, jobs, translate (whose objects
+//! are in `simulator::objects`).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,6 +11,7 @@ use crate::api::{
     TranslateResult, Translation,
 };
 use crate::simulator::error::ApiError;
+use crate::simulator::objects::{AccountObjects, RESOURCE_TYPES, is_outlook};
 use crate::simulator::state::{AccountRef, BatchSelection, CloneOutcome, PlaceholderFlags, State};
 
 /// Nylas's default batch size.
@@ -194,48 +196,6 @@ pub fn jobs(state: &mut State, ctx: &Ctx) -> Handled {
     Ok(Reply::ok(ctx.request_id, data))
 }
 
-const RESOURCE_TYPES: [&str; 8] = [
-    "messages",
-    "drafts",
-    "threads",
-    "contacts",
-    "contactgroups",
-    "events",
-    "calendars",
-    "folders",
-];
-
-/// A fixed 64-bit mix (splitmix64), so translations are the same on every run.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-fn hash_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn base36(mut x: u64, len: usize) -> String {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::with_capacity(len);
-    for round in 0..len {
-        if round % 12 == 11 {
-            x = mix(x);
-        }
-        out.push(DIGITS[(x % 36) as usize]);
-        x /= 36;
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// When the v2 objects of an account were created: one every ten minutes from this instant.
-const FIRST_OBJECT_AT: i64 = 1_600_000_000;
-const OBJECT_SPACING: i64 = 600;
-
 pub fn translate(state: &mut State, ctx: &Ctx) -> Handled {
     let v2 = linked(state, ctx)?;
     check_fields(
@@ -260,53 +220,54 @@ pub fn translate(state: &mut State, ctx: &Ctx) -> Handled {
     if page == 0 {
         return Err(ApiError::bad_request("next_page_number starts at 1"));
     }
-    let seed = hash_str(&body.v2_account_id) ^ hash_str(&body.resource_type);
-    // Every account has a deterministic number of objects of each type: messages and threads
-    // often need more than one page, the rest rarely.
-    let count = match body.resource_type.as_str() {
-        "messages" | "threads" => mix(seed) % 7000,
-        _ => mix(seed) % 400,
-    } as usize;
-    let first = body
-        .start_from_timestamp
-        .map(|ts| {
-            // Saturating: any i64 is a valid request, however far from now.
-            let since = ts.saturating_sub(FIRST_OBJECT_AT).max(0);
-            usize::try_from(since.unsigned_abs().div_ceil(OBJECT_SPACING.unsigned_abs()))
-                .unwrap_or(usize::MAX)
-        })
-        .unwrap_or(0)
-        .min(count);
-    let skip = (page as usize - 1).saturating_mul(TRANSLATE_PAGE);
-    // One more than a page, to know whether another page follows.
-    let mut page_ids: Vec<String> = match body.nylas_ids {
-        Some(ids) => ids
-            .into_iter()
-            .skip(skip)
-            .take(TRANSLATE_PAGE + 1)
-            .collect(),
-        None => (first..count)
-            .skip(skip)
-            .take(TRANSLATE_PAGE + 1)
-            .map(|i| base36(mix(seed ^ i as u64), 25))
-            .collect(),
+    let account = state.account(account);
+    if is_outlook(account) {
+        return Err(ApiError::bad_request(format!(
+            "translate does not support v2 accounts whose provider is Outlook: account {} ({})",
+            account.id, account.provider
+        )));
+    }
+    let objects = AccountObjects::new(account, &body.resource_type)
+        .ok_or_else(|| ApiError::bad_request("unknown resource_type"))?;
+    let skip = usize::try_from(page - 1)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(TRANSLATE_PAGE);
+    // The objects asked for, oldest first: the given IDs the account has (unknown IDs are left
+    // out), or every object created after `start_from_timestamp`.
+    let selected: Vec<usize> = match &body.nylas_ids {
+        Some(ids) => ids.iter().filter_map(|id| objects.find(id)).collect(),
+        None => Vec::new(),
     };
-    let more = page_ids.len() > TRANSLATE_PAGE;
-    page_ids.truncate(TRANSLATE_PAGE);
-    let translations = page_ids
-        .iter()
-        .map(|id| Translation {
-            v2_resource_id: Some(id.clone()),
-            v3_resource_id: Some(format!("{:016x}", mix(hash_str(id)))),
-        })
-        .collect();
+    let since = body.start_from_timestamp;
+    let first = objects.first_after(since);
+    let total = match &body.nylas_ids {
+        Some(_) => selected.len(),
+        None => objects.count() - first,
+    };
+    let indices = (skip.min(total)..total.min(skip.saturating_add(TRANSLATE_PAGE))).map(|n| {
+        match &body.nylas_ids {
+            Some(_) => selected[n],
+            None => first + n,
+        }
+    });
+    let mut ids = Vec::new();
+    let mut translations = Vec::new();
+    for i in indices {
+        let v2_id = objects.v2_id(i);
+        translations.push(Translation {
+            v2_resource_id: Some(v2_id.clone()),
+            v3_resource_id: Some(objects.v3_id(i)),
+        });
+        ids.push(v2_id);
+    }
+    let more = skip.saturating_add(TRANSLATE_PAGE) < total;
     Ok(Reply::ok(
         ctx.request_id,
         TranslateResult {
             v2_application_id: state.v2(v2).id.clone(),
-            v2_account_id: state.account(account).id.clone(),
+            v2_account_id: account.id.clone(),
             resource_type: body.resource_type,
-            ids: page_ids,
+            ids,
             translations: Some(translations),
             next_page_number: page.checked_add(1).filter(|_| more),
         },

@@ -1,0 +1,280 @@
+//! What `translate` keeps in the journal: one session per output file, and every finished page
+//! of every (pair, account, resource type) with the output file's length once its rows were
+//! written. A killed run resumes from it: the output is cut back to the last recorded length
+//! (dropping rows of pages that were written but not recorded), and no recorded page is asked
+//! for again.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Journal, JournalError, now};
+use crate::api::ResourceType;
+
+const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS translate_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    output TEXT NOT NULL UNIQUE,
+    format TEXT NOT NULL,
+    since INTEGER,
+    header_end INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS translate_pages (
+    session_id INTEGER NOT NULL,
+    pair TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    next_page INTEGER,
+    rows INTEGER NOT NULL,
+    end_offset INTEGER NOT NULL,
+    request_id TEXT,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (session_id, pair, account_id, resource_type, page)
+);";
+
+/// One output file being written by `translate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateSession {
+    pub id: i64,
+    /// The output file's absolute path: the session's identity.
+    pub output: String,
+    /// `csv` or `jsonl`.
+    pub format: String,
+    /// `start_from_timestamp`, if the translation started from one.
+    pub since: Option<i64>,
+    /// The output's length after its header (0 without one).
+    pub header_end: u64,
+}
+
+/// A page whose rows are in the output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedPage<'a> {
+    pub pair: &'a str,
+    pub account_id: &'a str,
+    pub resource_type: ResourceType,
+    /// 1 for the first page.
+    pub page: u64,
+    /// The page after it, or `None` when it was the last.
+    pub next_page: Option<u64>,
+    pub rows: u64,
+    /// The output file's length once this page's rows were written.
+    pub end_offset: u64,
+    pub request_id: Option<&'a str>,
+}
+
+/// How far one (pair, account, resource type) got: its last recorded page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainProgress {
+    pub pair: String,
+    pub account_id: String,
+    pub resource_type: ResourceType,
+    pub last_page: u64,
+    /// `None`: the chain is complete.
+    pub next_page: Option<u64>,
+    /// Rows of every recorded page of the chain.
+    pub rows: u64,
+}
+
+impl Journal {
+    /// The session writing `output`, if any.
+    pub fn translate_session(
+        &self,
+        output: &str,
+    ) -> Result<Option<TranslateSession>, JournalError> {
+        self.with(|c| {
+            c.execute_batch(TABLES)?;
+            c.query_row(
+                "SELECT id, output, format, since, header_end FROM translate_sessions WHERE output = ?1",
+                params![output],
+                |r| {
+                    Ok(TranslateSession {
+                        id: r.get(0)?,
+                        output: r.get(1)?,
+                        format: r.get(2)?,
+                        since: r.get(3)?,
+                        header_end: r.get::<_, i64>(4)?.max(0) as u64,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Starts a new session for `output`, forgetting any earlier one and its pages.
+    pub fn start_translate_session(
+        &self,
+        output: &str,
+        format: &str,
+        since: Option<i64>,
+        header_end: u64,
+    ) -> Result<TranslateSession, JournalError> {
+        self.with(|c| {
+            c.execute_batch(TABLES)?;
+            let tx = c.unchecked_transaction()?;
+            tx.execute(
+                "DELETE FROM translate_pages WHERE session_id IN (SELECT id FROM translate_sessions WHERE output = ?1)",
+                params![output],
+            )?;
+            tx.execute(
+                "DELETE FROM translate_sessions WHERE output = ?1",
+                params![output],
+            )?;
+            tx.execute(
+                "INSERT INTO translate_sessions (output, format, since, header_end, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![output, format, since, header_end as i64, now()],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(TranslateSession {
+                id,
+                output: output.to_owned(),
+                format: format.to_owned(),
+                since,
+                header_end,
+            })
+        })
+    }
+
+    /// Records a page whose rows are in the output file, up to `end_offset`.
+    pub fn translate_page_done(
+        &self,
+        session: i64,
+        page: &FinishedPage<'_>,
+    ) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO translate_pages
+                 (session_id, pair, account_id, resource_type, page, next_page, rows, end_offset, request_id, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                session,
+                page.pair,
+                page.account_id,
+                page.resource_type.as_str(),
+                page.page as i64,
+                page.next_page.map(|n| n as i64),
+                page.rows as i64,
+                page.end_offset as i64,
+                page.request_id,
+                now()
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Forgets the pages whose rows end beyond `file_len` (written after the output file was
+    /// last seen whole, or lost with it), and returns the length the output must be cut back
+    /// to: the end of the last page still recorded, or of the header.
+    pub fn translate_trim(
+        &self,
+        session: &TranslateSession,
+        file_len: u64,
+    ) -> Result<u64, JournalError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM translate_pages WHERE session_id = ?1 AND end_offset > ?2",
+                params![session.id, file_len as i64],
+            )?;
+            let end: Option<i64> = c.query_row(
+                "SELECT MAX(end_offset) FROM translate_pages WHERE session_id = ?1",
+                params![session.id],
+                |r| r.get(0),
+            )?;
+            Ok(end.map_or(session.header_end, |e| {
+                (e.max(0) as u64).max(session.header_end)
+            }))
+        })
+    }
+
+    /// Every chain's last recorded page, with the rows recorded for the chain.
+    pub fn translate_progress(&self, session: i64) -> Result<Vec<ChainProgress>, JournalError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT p.pair, p.account_id, p.resource_type, p.page, p.next_page, t.rows
+                 FROM translate_pages p
+                 JOIN (SELECT pair, account_id, resource_type, MAX(page) AS page, SUM(rows) AS rows
+                       FROM translate_pages WHERE session_id = ?1
+                       GROUP BY pair, account_id, resource_type) t
+                   ON p.pair = t.pair AND p.account_id = t.account_id
+                  AND p.resource_type = t.resource_type AND p.page = t.page
+                 WHERE p.session_id = ?1",
+            )?;
+            let rows = stmt.query_map(params![session], |r| {
+                let kind: String = r.get(2)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    kind,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (pair, account_id, kind, page, next, total) = row?;
+                // Rows this version did not write (an unknown type) are not progress.
+                let Some(resource_type) = ResourceType::parse(&kind) else {
+                    continue;
+                };
+                out.push(ChainProgress {
+                    pair,
+                    account_id,
+                    resource_type,
+                    last_page: page.max(0) as u64,
+                    next_page: next.map(|n| n.max(0) as u64),
+                    rows: total.max(0) as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_resume_and_trim_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        assert_eq!(journal.translate_session("/tmp/out.csv").unwrap(), None);
+        let s = journal
+            .start_translate_session("/tmp/out.csv", "csv", Some(5), 10)
+            .unwrap();
+        let page = |n: u64, next: Option<u64>, end: u64| FinishedPage {
+            pair: "p",
+            account_id: "a",
+            resource_type: ResourceType::Messages,
+            page: n,
+            next_page: next,
+            rows: 3,
+            end_offset: end,
+            request_id: None,
+        };
+        journal
+            .translate_page_done(s.id, &page(1, Some(2), 100))
+            .unwrap();
+        journal
+            .translate_page_done(s.id, &page(2, Some(3), 200))
+            .unwrap();
+        let progress = journal.translate_progress(s.id).unwrap();
+        assert_eq!(progress.len(), 1);
+        assert_eq!(
+            (
+                progress[0].last_page,
+                progress[0].next_page,
+                progress[0].rows
+            ),
+            (2, Some(3), 6)
+        );
+        // The file lost its last page: it is forgotten, and the file is cut after page 1.
+        assert_eq!(journal.translate_trim(&s, 150).unwrap(), 100);
+        assert_eq!(journal.translate_progress(s.id).unwrap()[0].last_page, 1);
+        assert_eq!(journal.translate_trim(&s, 0).unwrap(), 10);
+        assert!(journal.translate_progress(s.id).unwrap().is_empty());
+        assert_eq!(journal.translate_session("/tmp/out.csv").unwrap(), Some(s));
+    }
+}

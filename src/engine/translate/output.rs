@@ -1,0 +1,321 @@
+//! The output file: its rows (CSV or JSON lines), streamed page by page, and how a session
+//! resumes it (cut back to what the journal recorded) or starts it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+
+use crate::api::ResourceType;
+use crate::engine::journal::{Journal, TranslateSession};
+
+use super::{AccountError, TranslateError};
+
+/// The output files' format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// RFC 4180 CSV with a header row; values verbatim (IDs are data for code, so nothing is
+    /// prefixed against spreadsheet formulas).
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// The output's columns, in order.
+pub const COLUMNS: [&str; 6] = [
+    "pair",
+    "v2_account_id",
+    "grant_id",
+    "resource_type",
+    "v2_id",
+    "v3_id",
+];
+
+/// The errors file's columns, in order.
+pub const ERROR_COLUMNS: [&str; 9] = [
+    "pair",
+    "v2_account_id",
+    "email",
+    "provider",
+    "grant_id",
+    "resource_types",
+    "status",
+    "request_id",
+    "reason",
+];
+
+/// One output row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row<'a> {
+    pub pair: &'a str,
+    pub v2_account_id: &'a str,
+    pub grant_id: &'a str,
+    pub resource_type: ResourceType,
+    pub v2_id: &'a str,
+    pub v3_id: &'a str,
+}
+
+/// The v3 ID of an IMAP folder that translate returned by name: base64 of
+/// `v0:<GRANT_ID>:<FOLDER_NAME>` (Nylas's migration guide).
+pub fn imap_folder_id(grant_id: &str, name: &str) -> String {
+    STANDARD.encode(format!("v0:{grant_id}:{name}"))
+}
+
+fn csv_line(fields: &[&str], out: &mut Vec<u8>) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if field.contains([',', '"', '\n', '\r']) {
+            out.push(b'"');
+            out.extend_from_slice(field.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(field.as_bytes());
+        }
+    }
+    out.push(b'\n');
+}
+
+impl Format {
+    /// The header written once at the start of a file (CSV only).
+    pub fn header(self, columns: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self == Format::Csv {
+            csv_line(columns, &mut out);
+        }
+        out
+    }
+
+    pub fn row(self, row: &Row<'_>, out: &mut Vec<u8>) {
+        match self {
+            Format::Csv => csv_line(
+                &[
+                    row.pair,
+                    row.v2_account_id,
+                    row.grant_id,
+                    row.resource_type.as_str(),
+                    row.v2_id,
+                    row.v3_id,
+                ],
+                out,
+            ),
+            Format::Jsonl => {
+                // A struct of strings always serializes.
+                let _ = serde_json::to_writer(&mut *out, row);
+                out.push(b'\n');
+            }
+        }
+    }
+
+    pub fn error_row(self, e: &AccountError, out: &mut Vec<u8>) {
+        let types = e
+            .resource_types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        let status = e.status.map(|s| s.to_string()).unwrap_or_default();
+        match self {
+            Format::Csv => csv_line(
+                &[
+                    &e.pair,
+                    &e.account_id,
+                    &e.email,
+                    &e.provider,
+                    &e.grant_id,
+                    &types,
+                    &status,
+                    e.request_id.as_deref().unwrap_or_default(),
+                    &e.reason,
+                ],
+                out,
+            ),
+            Format::Jsonl => {
+                let value = serde_json::json!({
+                    "pair": e.pair,
+                    "v2_account_id": e.account_id,
+                    "email": e.email,
+                    "provider": e.provider,
+                    "grant_id": e.grant_id,
+                    "resource_types": e.resource_types,
+                    "status": e.status,
+                    "request_id": e.request_id,
+                    "reason": e.reason,
+                });
+                let _ = serde_json::to_writer(&mut *out, &value);
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+fn io<'a>(
+    path: &'a Path,
+    what: &'static str,
+) -> impl FnOnce(std::io::Error) -> TranslateError + 'a {
+    move |source| TranslateError::Io {
+        path: path.display().to_string(),
+        what,
+        source,
+    }
+}
+
+/// The output file, open for appending after what the journal recorded.
+pub struct Opened {
+    pub session: TranslateSession,
+    pub file: File,
+    /// The file's length: where the next page's rows go.
+    pub offset: u64,
+    /// Whether an earlier session's pages were kept (a resumed run).
+    pub resumed: bool,
+    /// Bytes cut from the end of the file: rows written but not recorded before a crash.
+    pub cut: u64,
+}
+
+/// Opens `path` for a run: resumes its session if the journal has one with the same options
+/// (cutting the file back to the last recorded page), otherwise starts a new one. A file that
+/// exists without a session is not overwritten unless `restart`.
+pub fn open(
+    journal: &Journal,
+    path: &Path,
+    format: Format,
+    since: Option<i64>,
+    restart: bool,
+) -> Result<Opened, TranslateError> {
+    let key = path.display().to_string();
+    let existing = journal.translate_session(&key)?;
+    let len = match std::fs::metadata(path) {
+        Ok(meta) => Some(meta.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(path, "inspect the output file")(e)),
+    };
+    if !restart {
+        match &existing {
+            Some(session) => {
+                if session.format != format.as_str() {
+                    return Err(TranslateError::SessionMismatch {
+                        path: key,
+                        what: format!(
+                            "was started as {}, this run asks for {}",
+                            session.format,
+                            format.as_str()
+                        ),
+                    });
+                }
+                if session.since != since {
+                    let show = |s: Option<i64>| {
+                        s.map_or("no --since".to_owned(), |s| format!("--since {s}"))
+                    };
+                    return Err(TranslateError::SessionMismatch {
+                        path: key,
+                        what: format!(
+                            "was started with {}, this run asks for {}",
+                            show(session.since),
+                            show(since)
+                        ),
+                    });
+                }
+                let file_len = len.unwrap_or(0);
+                if file_len >= session.header_end {
+                    let keep = journal.translate_trim(session, file_len)?;
+                    let mut file = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(io(path, "open the output file"))?;
+                    file.set_len(keep).map_err(io(
+                        path,
+                        "cut the output file back to its last recorded page",
+                    ))?;
+                    file.seek(SeekFrom::Start(keep))
+                        .map_err(io(path, "seek in the output file"))?;
+                    return Ok(Opened {
+                        session: session.clone(),
+                        file,
+                        offset: keep,
+                        resumed: keep > session.header_end,
+                        cut: file_len - keep,
+                    });
+                }
+                // The file is gone or shorter than its header: nothing in it can be trusted,
+                // start again below.
+            }
+            None if len.is_some() => {
+                return Err(TranslateError::OutputExists { path: key });
+            }
+            None => {}
+        }
+    }
+    let header = format.header(&COLUMNS);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(io(path, "create the output file"))?;
+    file.write_all(&header)
+        .map_err(io(path, "write the output file"))?;
+    let session =
+        journal.start_translate_session(&key, format.as_str(), since, header.len() as u64)?;
+    Ok(Opened {
+        session,
+        file,
+        offset: header.len() as u64,
+        resumed: false,
+        cut: 0,
+    })
+}
+
+/// Writes the errors file (replaced on every run: it lists this run's errors).
+pub fn write_errors(
+    path: &Path,
+    format: Format,
+    errors: &[AccountError],
+) -> Result<(), TranslateError> {
+    let mut out = format.header(&ERROR_COLUMNS);
+    for e in errors {
+        format.error_row(e, &mut out);
+    }
+    std::fs::write(path, out).map_err(io(path, "write the errors file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_it_and_nothing_else() {
+        let mut out = Vec::new();
+        Format::Csv.row(
+            &Row {
+                pair: "us",
+                v2_account_id: "a1",
+                grant_id: "g1",
+                resource_type: ResourceType::Folders,
+                v2_id: "f1",
+                v3_id: "Clients, \"VIP\"",
+            },
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "us,a1,g1,folders,f1,\"Clients, \"\"VIP\"\"\"\n"
+        );
+        assert_eq!(
+            imap_folder_id("g1", "INBOX"),
+            STANDARD.encode("v0:g1:INBOX")
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! `report --outcome placeholder,failed`: only the accounts with those outcomes, as a list a
+//! mail merge can use (one row per account: email, provider, pair, reason), so the team can
+//! write to the users who must sign in again.
+
+use super::{AccountOutcome, AccountRow, AccountsReport};
+
+/// The report's rows whose outcome is one of `outcomes`, in the report's order.
+pub fn rows_with_outcomes<'a>(
+    report: &'a AccountsReport,
+    outcomes: &[AccountOutcome],
+) -> Vec<&'a AccountRow> {
+    report
+        .accounts
+        .iter()
+        .filter(|row| outcomes.contains(&row.outcome))
+        .collect()
+}
+
+/// Why the account is on the list, in words a mail merge can quote.
+pub fn reason(row: &AccountRow) -> String {
+    match row.outcome {
+        AccountOutcome::Placeholder => format!(
+            "placeholder grant {}: the account could not be migrated with its credentials; the user must sign in again",
+            row.grant_id
+        ),
+        AccountOutcome::Failed if !row.error.is_empty() => {
+            format!("the migration failed: {}", row.error)
+        }
+        AccountOutcome::Failed => "the migration failed".to_owned(),
+        AccountOutcome::Pending => "not migrated yet".to_owned(),
+        AccountOutcome::Migrated => format!("migrated to grant {}", row.grant_id),
+    }
+}
+
+/// The columns of [`to_csv`].
+pub const COLUMNS: [&str; 6] = [
+    "email",
+    "provider",
+    "pair",
+    "account_id",
+    "outcome",
+    "reason",
+];
+
+/// RFC 4180 CSV with a header row. Meant for spreadsheets and mail-merge tools: a value that
+/// starts with `=`, `+`, `-` or `@` is prefixed with `'` so that it is not run as a formula.
+pub fn to_csv(rows: &[&AccountRow]) -> String {
+    let mut out = String::new();
+    line(&COLUMNS.map(str::to_owned), &mut out);
+    for row in rows {
+        line(
+            &[
+                row.email.clone(),
+                row.provider.clone(),
+                row.pair.clone(),
+                row.account_id.clone(),
+                row.outcome.as_str().to_owned(),
+                reason(row),
+            ],
+            &mut out,
+        );
+    }
+    out
+}
+
+fn line(fields: &[String], out: &mut String) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let field = if field.starts_with(['=', '+', '-', '@']) {
+            format!("'{field}")
+        } else {
+            field.clone()
+        };
+        if field.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&field.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&field);
+        }
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(outcome: AccountOutcome, email: &str, error: &str) -> AccountRow {
+        AccountRow {
+            pair: "us".into(),
+            account_id: "a1".into(),
+            provider: "microsoft".into(),
+            email: email.into(),
+            grant_id: "g1".into(),
+            grant_status: String::new(),
+            outcome,
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_asked_outcomes_with_mail_merge_columns() {
+        let report = AccountsReport {
+            plan: "p".into(),
+            accounts: vec![
+                row(AccountOutcome::Migrated, "ok@acme.com", ""),
+                row(AccountOutcome::Placeholder, "bob@outlook.com", ""),
+                row(AccountOutcome::Failed, "=cmd@evil.com", "HTTP 400, \"no\""),
+            ],
+            waves: Vec::new(),
+            adopted_jobs: Vec::new(),
+            totals: Default::default(),
+        };
+        let rows = rows_with_outcomes(
+            &report,
+            &[AccountOutcome::Placeholder, AccountOutcome::Failed],
+        );
+        assert_eq!(rows.len(), 2);
+        let csv = to_csv(&rows);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "email,provider,pair,account_id,outcome,reason");
+        assert!(
+            lines[1]
+                .starts_with("bob@outlook.com,microsoft,us,a1,placeholder,placeholder grant g1")
+        );
+        assert!(lines[2].starts_with("'=cmd@evil.com,"), "{}", lines[2]);
+        assert!(
+            lines[2].ends_with("\"the migration failed: HTTP 400, \"\"no\"\"\""),
+            "{}",
+            lines[2]
+        );
+    }
+}

@@ -1,0 +1,534 @@
+//! `verify`: per pair, a checklist that proves the migration is done, each item passed or
+//! failed with its evidence from the live API (and the journal for waves):
+//!
+//! - `link`, `region`: the v3 application is linked to the plan's v2 application, in the plan's
+//!   region;
+//! - `connector`: a connector for every provider among the pair's grants (and the plan's
+//!   connector fixes); `microsoft-credentials`: the Microsoft connector (wherever there is or
+//!   should be one) has its Azure app's client ID;
+//! - `webhook`: every destination of the plan present, with its triggers, and active;
+//! - `test-account`: every test account has a valid grant;
+//! - `wave`: every wave finished, its counts adding up (`count_all` = success + failed +
+//!   placeholders) and its failures within the gate;
+//! - `grants`: the grants that came from v2 accounts against the waves' successes and
+//!   placeholders (and the test accounts).
+//!
+//! The plan format has no redirect URIs yet, so there is no redirect-URI item.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::api::{CloneMode, GrantStatus, JobStatus, MigrationJob};
+use crate::client::{AppClient, GrantFilter, JobFilter};
+use crate::engine::EngineError;
+use crate::engine::journal::{Journal, JournalError, StepStatus};
+use crate::engine::observe::normalized_url;
+use crate::graph::{StepGraph, StepId, StepKind};
+
+/// The version of verify's JSON; a field is never removed or changed in meaning without a new
+/// one.
+pub const VERIFY_VERSION: u32 = 1;
+
+/// What an item checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    Link,
+    Region,
+    Connector,
+    MicrosoftCredentials,
+    Webhook,
+    TestAccount,
+    Wave,
+    Grants,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Link => "link",
+            Check::Region => "region",
+            Check::Connector => "connector",
+            Check::MicrosoftCredentials => "microsoft-credentials",
+            Check::Webhook => "webhook",
+            Check::TestAccount => "test-account",
+            Check::Wave => "wave",
+            Check::Grants => "grants",
+        }
+    }
+}
+
+/// One checklist item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    pub check: Check,
+    /// What it is about: a provider, a URL, an account, a wave; empty for the pair itself.
+    pub subject: String,
+    pub passed: bool,
+    /// What was observed, for a person to read.
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairVerification {
+    pub pair: String,
+    pub region: String,
+    pub passed: bool,
+    pub items: Vec<Item>,
+}
+
+/// The whole checklist (serialized as verify's JSON, version [`VERIFY_VERSION`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verification {
+    pub v: u32,
+    pub plan: String,
+    pub passed: bool,
+    pub pairs: Vec<PairVerification>,
+}
+
+impl Verification {
+    /// Every failed item, with its pair.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &Item)> {
+        self.pairs.iter().flat_map(|p| {
+            p.items
+                .iter()
+                .filter(|i| !i.passed)
+                .map(move |i| (p.pair.as_str(), i))
+        })
+    }
+}
+
+fn count_grants(n: usize) -> String {
+    if n == 1 {
+        "1 grant".to_owned()
+    } else {
+        format!("{n} grants")
+    }
+}
+
+fn item(
+    check: Check,
+    subject: impl Into<String>,
+    passed: bool,
+    evidence: impl Into<String>,
+) -> Item {
+    Item {
+        check,
+        subject: subject.into(),
+        passed,
+        evidence: evidence.into(),
+    }
+}
+
+/// A wave as the journal records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaveState {
+    /// No record: never started.
+    NotStarted,
+    /// Its request was sent, or its jobs run.
+    InProgress { clone_job_id: Option<String> },
+    /// Its jobs ended.
+    Finished {
+        clone_job_id: Option<String>,
+        job_status: Option<String>,
+        counts: Option<crate::engine::journal::JobCounts>,
+    },
+    /// The step failed before its jobs ended (a snapshot that failed, an error), with why.
+    Failed { error: Option<String> },
+}
+
+/// The one place verify reads a wave's state from the journal. A finished wave is recorded
+/// `done` with its job's status and counts; a job that failed outright, or a step that failed,
+/// `failed` (a failed job keeps its counts).
+pub fn wave_state(journal: Option<&Journal>, step: &StepId) -> Result<WaveState, JournalError> {
+    let Some(state) = journal.map(|j| j.step(step)).transpose()?.flatten() else {
+        return Ok(WaveState::NotStarted);
+    };
+    let r = state.record;
+    Ok(match state.status {
+        StepStatus::Intent | StepStatus::Running => WaveState::InProgress {
+            clone_job_id: r.clone_job_id,
+        },
+        StepStatus::Done => WaveState::Finished {
+            clone_job_id: r.clone_job_id,
+            job_status: r.job_status,
+            counts: r.counts,
+        },
+        StepStatus::Failed if r.counts.is_some() => WaveState::Finished {
+            clone_job_id: r.clone_job_id,
+            job_status: r.job_status,
+            counts: r.counts,
+        },
+        StepStatus::Failed => WaveState::Failed { error: r.error },
+    })
+}
+
+/// Verifies `pairs` (indices into the graph's pairs, each with its v3 application's client).
+pub async fn verify(
+    graph: &StepGraph,
+    pairs: &[(usize, AppClient)],
+    journal: Option<&Journal>,
+) -> Result<Verification, EngineError> {
+    let mut out = Vec::new();
+    for (index, app) in pairs {
+        out.push(verify_pair(graph, *index, app, journal).await?);
+    }
+    Ok(Verification {
+        v: VERIFY_VERSION,
+        plan: graph.plan_name().to_owned(),
+        passed: out.iter().all(|p| p.passed),
+        pairs: out,
+    })
+}
+
+async fn verify_pair(
+    graph: &StepGraph,
+    index: usize,
+    app: &AppClient,
+    journal: Option<&Journal>,
+) -> Result<PairVerification, EngineError> {
+    let pair = &graph.pairs()[index];
+    let steps: Vec<_> = graph.steps().filter(|s| s.pair == index).collect();
+    let mut items = Vec::new();
+
+    // Link and region.
+    let application = app.get_application().await?.data;
+    let linked = application.v2_application_id.as_deref();
+    items.push(item(
+        Check::Link,
+        "",
+        linked == Some(pair.v2_app_id.as_str()),
+        match linked {
+            Some(v2) if v2 == pair.v2_app_id => {
+                format!(
+                    "v3 application {} is linked to v2 application {v2}",
+                    pair.v3_app_id
+                )
+            }
+            Some(v2) => format!(
+                "v3 application {} is linked to v2 application {v2}, not the plan's {}",
+                pair.v3_app_id, pair.v2_app_id
+            ),
+            None => format!(
+                "v3 application {} is linked to no v2 application",
+                pair.v3_app_id
+            ),
+        },
+    ));
+    let region = application.region.as_deref();
+    items.push(item(
+        Check::Region,
+        "",
+        region == Some(pair.region.as_str()),
+        match region {
+            Some(r) if r == pair.region.as_str() => format!("region {r}, as the plan says"),
+            Some(r) => format!("region {r}, the plan says {}", pair.region),
+            None => "the application does not say its region".to_owned(),
+        },
+    ));
+
+    // Grants, by provider and status.
+    let grants = app.list_all_grants(&GrantFilter::default()).await?.data;
+    let migrated: Vec<_> = grants.iter().filter(|g| g.account_id.is_some()).collect();
+    let mut by_provider: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in &migrated {
+        *by_provider.entry(g.provider.as_str()).or_default() += 1;
+    }
+
+    // Connectors.
+    let connectors = app.list_connectors().await?.data;
+    let mut providers: BTreeSet<String> = by_provider.keys().map(|p| (*p).to_owned()).collect();
+    for step in &steps {
+        if let StepKind::Connector(c) = &step.kind {
+            providers.insert(c.provider.as_str().to_owned());
+        }
+    }
+    for provider in &providers {
+        let present = connectors.iter().any(|c| c.provider.as_str() == provider);
+        let uses = by_provider.get(provider.as_str()).copied().unwrap_or(0);
+        items.push(item(
+            Check::Connector,
+            provider.clone(),
+            present,
+            match (present, uses) {
+                (true, 0) => "present (the plan fixes it; no grant uses it yet)".to_owned(),
+                (true, n) => format!("present, used by {}", count_grants(n)),
+                (false, 0) => "absent, though the plan fixes it".to_owned(),
+                (false, n) => format!("absent, though {} use it", count_grants(n)),
+            },
+        ));
+    }
+    // Import makes a Microsoft connector without credentials from a v2 Microsoft integration:
+    // wherever there is one (or the grants or the plan need one), it must have its Azure app.
+    if providers.contains("microsoft")
+        || connectors
+            .iter()
+            .any(|c| c.provider.as_str() == "microsoft")
+    {
+        let client_id = connectors
+            .iter()
+            .find(|c| c.provider.as_str() == "microsoft")
+            .and_then(|c| c.settings.as_ref())
+            .and_then(|s| s.get("client_id"))
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty());
+        items.push(item(
+            Check::MicrosoftCredentials,
+            "microsoft",
+            client_id.is_some(),
+            match client_id {
+                Some(_) => "the Microsoft connector has its Azure app's client_id (its secret cannot be read back)".to_owned(),
+                None => "the Microsoft connector has no client_id: import leaves it without credentials; fix it in the plan with the new Azure app".to_owned(),
+            },
+        ));
+    }
+
+    // Notification destinations.
+    let planned_webhooks: Vec<_> = steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Webhook(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    if !planned_webhooks.is_empty() {
+        let live = app.list_webhooks().await?.data;
+        for w in planned_webhooks {
+            let url = normalized_url(&w.url);
+            let found = live.iter().find(|h| normalized_url(&h.webhook_url) == url);
+            let (passed, evidence) = match found {
+                None => (
+                    false,
+                    format!(
+                        "absent: no destination with this URL among {} destinations",
+                        live.len()
+                    ),
+                ),
+                Some(h) => {
+                    let missing: Vec<_> = w
+                        .triggers
+                        .iter()
+                        .filter(|t| !h.trigger_types.contains(t))
+                        .map(|t| t.to_string())
+                        .collect();
+                    let status = h.status.as_deref().unwrap_or("unknown");
+                    if !missing.is_empty() {
+                        (
+                            false,
+                            format!("destination {} lacks triggers {}", h.id, missing.join(", ")),
+                        )
+                    } else if status != "active" {
+                        (
+                            false,
+                            format!("destination {} is {status}, not active", h.id),
+                        )
+                    } else {
+                        (
+                            true,
+                            format!(
+                                "destination {} active with {} triggers",
+                                h.id,
+                                h.trigger_types.len()
+                            ),
+                        )
+                    }
+                }
+            };
+            items.push(item(Check::Webhook, w.url.clone(), passed, evidence));
+        }
+    }
+
+    // Test accounts.
+    let grant_of = |account: &str| {
+        migrated
+            .iter()
+            .find(|g| g.account_id.as_deref() == Some(account))
+    };
+    let mut singles_with_grant = 0u64;
+    for step in &steps {
+        let StepKind::Clone(c) = &step.kind else {
+            continue;
+        };
+        let (passed, evidence) = match grant_of(&c.account_id) {
+            Some(g) => {
+                singles_with_grant += 1;
+                match g.grant_status {
+                    Some(GrantStatus::Invalid) => (
+                        false,
+                        format!("placeholder grant {}: the user must re-authenticate", g.id),
+                    ),
+                    _ => (true, format!("valid grant {} ({})", g.id, g.provider)),
+                }
+            }
+            None => {
+                let why = journal
+                    .map(|j| j.step(&step.id))
+                    .transpose()?
+                    .flatten()
+                    .filter(|s| s.status == StepStatus::Failed)
+                    .and_then(|s| s.record.error);
+                (
+                    false,
+                    match why {
+                        Some(e) => format!("no grant: the clone failed: {e}"),
+                        None => "no grant: not cloned yet".to_owned(),
+                    },
+                )
+            }
+        };
+        items.push(item(
+            Check::TestAccount,
+            c.account_id.clone(),
+            passed,
+            evidence,
+        ));
+    }
+
+    // Waves, with the live jobs' counts when the journal knows their IDs.
+    let waves: Vec<_> = steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Batch(b) => Some((*s, b)),
+            _ => None,
+        })
+        .collect();
+    let mut states = Vec::new();
+    for (step, _) in &waves {
+        states.push(wave_state(journal, &step.id)?);
+    }
+    let jobs: Vec<MigrationJob> = if states.iter().any(|s| {
+        matches!(
+            s,
+            WaveState::Finished {
+                clone_job_id: Some(_),
+                ..
+            } | WaveState::InProgress {
+                clone_job_id: Some(_)
+            }
+        )
+    }) {
+        app.list_jobs(&JobFilter::default()).await?.data
+    } else {
+        Vec::new()
+    };
+    let mut counted = 0u64;
+    let mut recounting = false;
+    for (n, ((_, wave), state)) in waves.iter().zip(&states).enumerate() {
+        let earlier_clones = n > 0 || singles_with_grant > 0;
+        let (passed, evidence) = match state {
+            WaveState::NotStarted => (false, "not started".to_owned()),
+            WaveState::InProgress { clone_job_id } => (
+                false,
+                format!(
+                    "not finished: job {} is still running (or its request's outcome is unknown)",
+                    clone_job_id.as_deref().unwrap_or("not known yet")
+                ),
+            ),
+            WaveState::Failed { error } => (
+                false,
+                format!("failed: {}", error.as_deref().unwrap_or("no job finished")),
+            ),
+            WaveState::Finished {
+                clone_job_id,
+                job_status,
+                counts,
+            } => {
+                let live = clone_job_id
+                    .as_deref()
+                    .and_then(|id| jobs.iter().find(|j| j.job_id == id));
+                let (status, all, success, failed, warning, source) = match (live, counts) {
+                    (Some(j), _) => (
+                        j.status.to_string(),
+                        j.count_all,
+                        j.count_success,
+                        j.count_failed,
+                        j.count_warning,
+                        "live job",
+                    ),
+                    (None, Some(c)) => (
+                        job_status.clone().unwrap_or_default(),
+                        c.all,
+                        c.success,
+                        c.failed,
+                        c.warning,
+                        "journal",
+                    ),
+                    (None, None) => (
+                        job_status.clone().unwrap_or_default(),
+                        0,
+                        0,
+                        0,
+                        0,
+                        "journal, no counts",
+                    ),
+                };
+                counted += success + warning;
+                if wave.request.mode == Some(CloneMode::All) && earlier_clones {
+                    recounting = true;
+                }
+                let job = clone_job_id.as_deref().unwrap_or("?");
+                let summary = format!(
+                    "job {job} {status} ({source}): {success} migrated + {failed} failed + {warning} placeholders of {all}"
+                );
+                let ratio = if all > 0 {
+                    failed as f64 / all as f64
+                } else {
+                    0.0
+                };
+                if JobStatus::parse(&status) == Some(JobStatus::Failed) {
+                    (false, format!("{summary}: the job failed"))
+                } else if !JobStatus::parse(&status).is_some_and(JobStatus::is_finished) {
+                    (false, format!("{summary}: not finished"))
+                } else if success + failed + warning != all {
+                    (false, format!("{summary}: the counts do not add up"))
+                } else if let Some(gate) = wave.gate.filter(|g| ratio > g.max_failed_ratio) {
+                    (
+                        false,
+                        format!(
+                            "{summary}: {:.1}% failed, above the gate's {:.1}%",
+                            ratio * 100.0,
+                            gate.max_failed_ratio * 100.0
+                        ),
+                    )
+                } else {
+                    (true, summary)
+                }
+            }
+        };
+        items.push(item(Check::Wave, wave.wave.clone(), passed, evidence));
+    }
+
+    // Grants from v2 accounts against what the clones report.
+    if !waves.is_empty() || singles_with_grant > 0 {
+        let have = migrated.len() as u64;
+        let expected = counted + singles_with_grant;
+        let (passed, note) = if recounting {
+            (
+                have <= expected,
+                " (a wave of mode `all` after other clones counts accounts that already had a grant again, so the grants may be fewer)",
+            )
+        } else {
+            (have == expected, "")
+        };
+        let placeholders = migrated
+            .iter()
+            .filter(|g| g.grant_status == Some(GrantStatus::Invalid))
+            .count();
+        items.push(item(
+            Check::Grants,
+            "",
+            passed,
+            format!(
+                "{have} grants from v2 accounts ({placeholders} placeholders); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test accounts: {expected}{note}"
+            ),
+        ));
+    }
+
+    Ok(PairVerification {
+        pair: pair.name.clone(),
+        region: pair.region.to_string(),
+        passed: items.iter().all(|i| i.passed),
+        items,
+    })
+}
