@@ -103,7 +103,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                     "{}",
                     json!({"v": 1, "event": "notice", "pair": note.pair, "message": message})
                 ),
-                Output::Human => eprintln!("note: {message}"),
+                Output::Human => eprintln!("note: {}", esc(&message)),
             }
         }
         let ctx = match Context::new(graph, source, &client, &state_dir, true) {

@@ -47,6 +47,24 @@ pub fn row(prefix: &str, id: &str, width: usize, text: &str) -> Vec<String> {
     lines
 }
 
+/// A paragraph with a hanging indent: `prefix` then `text`, its next lines indented to where
+/// the text started, none longer than [`MAX_LINE`].
+pub fn paragraph(prefix: &str, text: &str) -> Vec<String> {
+    let indent = width_of(prefix);
+    let room = MAX_LINE.saturating_sub(indent).max(20);
+    wrap(text, room)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 {
+                format!("{prefix}{line}")
+            } else {
+                format!("{:indent$}{line}", "")
+            }
+        })
+        .collect()
+}
+
 /// `text` in lines of at most `room` characters, broken between words (a word longer than a
 /// line is cut).
 fn wrap(text: &str, room: usize) -> Vec<String> {

@@ -20,7 +20,10 @@ pub fn print_human(plan: &Plan) {
             outln!("  {} ({})", step.pair, step.region);
         }
         n += 1;
-        outln!("    {n}. {}: {}", step.place, step.text);
+        let prefix = format!("    {n}. ");
+        for line in super::layout::paragraph(&prefix, &format!("{}: {}", step.place, step.text)) {
+            outln!("{line}");
+        }
     }
 }
 

@@ -520,7 +520,8 @@ async fn verify_pair(
             "",
             passed,
             format!(
-                "{have} grants from v2 accounts ({placeholders} placeholders); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test accounts: {expected}{note}"
+                "{have} grants from v2 accounts ({}); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test accounts: {expected}{note}",
+                crate::engine::progress::placeholders(placeholders as u64)
             ),
         ));
     }
