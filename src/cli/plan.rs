@@ -76,13 +76,13 @@ pub fn run(args: Args, output: Output) -> u8 {
             super::manual_steps::print_human(&plan);
         }
         Output::Json => {
-            super::manual_steps::print_json(&plan);
             for note in &notes {
                 println!(
                     "{}",
                     json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state_dir, adopt)})
                 );
             }
+            super::manual_steps::print_json(&plan);
             print_json(&preview);
         }
     }
