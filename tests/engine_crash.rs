@@ -68,13 +68,25 @@ const PARALLEL: usize = 4;
 
 async fn start() -> Rehearsal {
     rehearsal::start(PLAN, 60, |_, config| {
-        // Slow enough that a wave is still running when it is polled the second time (so
-        // `polling#2` is reached: the first poll waits 50 ms for the rate limiter, the second
-        // 100 ms more; at 20× a 15-account wave took ~157 ms, a coin toss), fast enough that a
-        // wave takes a fraction of a second (~260 ms).
-        config.job_speed = JobSpeed::RealTime { factor: 12.0 };
+        // Waves take a fraction of a second; crashes "while polling" hold the simulated clock
+        // (see `crash_and_resume`), so they do not depend on this speed.
+        config.job_speed = JobSpeed::RealTime { factor: 20.0 };
     })
     .await
+}
+
+/// For a crash point while a wave's job runs: which batch clone of the plan starts that wave.
+fn wave_number(point: &str) -> Option<u32> {
+    let (step, phase) = point.split_once('@')?;
+    if !phase.starts_with("polling") {
+        return None;
+    }
+    match step {
+        "batch" | "alpha/batch/google" => Some(1),
+        "alpha/batch/rest" => Some(2),
+        "beta/batch/everyone" => Some(3),
+        other => panic!("no wave order known for crash point {other}"),
+    }
 }
 
 struct Reference {
@@ -102,7 +114,15 @@ async fn crash_and_resume(points: &[&str], reference: &Reference) -> Result<(), 
     let point = points.join(" then ");
     let r = start().await;
     for p in points {
-        r.apply_until_failpoint(p, Duration::from_secs(30)).await?;
+        // A crash "while the wave's job runs" must find the job running at that poll, however
+        // slow the machine: simulated time stands still from the wave's request until the run
+        // is killed. Waves are requested in a fixed order (alpha's two, then beta's).
+        if let Some(n) = wave_number(p) {
+            r.sim.hold_clock_after_batch_clones(n);
+        }
+        let reached = r.apply_until_failpoint(p, Duration::from_secs(30)).await;
+        r.sim.release_clock();
+        reached?;
     }
     apply_ok(&r, &format!("{point}: the run after the crash")).await?;
 

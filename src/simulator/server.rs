@@ -66,9 +66,23 @@ struct Shared {
     timeouts: ReadTimeouts,
     recorded: Option<Mutex<Vec<RecordedResponse>>>,
     outbound: Outbound,
+    /// Batch clones still to answer before the clock holds by itself (0: never).
+    hold_after_batch_clones: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
+    /// Counts down to the batch clone after which the clock holds (see
+    /// [`RunningSimulator::hold_clock_after_batch_clones`]).
+    fn batch_clone_answered(&self) {
+        use std::sync::atomic::Ordering;
+        let left =
+            self.hold_after_batch_clones
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if left == Ok(1) {
+            self.clock.hold();
+        }
+    }
+
     /// The state, caught up with the clock.
     fn state(&self) -> MutexGuard<'_, State> {
         let mut state = self
@@ -153,6 +167,7 @@ pub async fn start_on(
         timeouts: config.read_timeouts,
         recorded: config.record_responses.then(|| Mutex::new(Vec::new())),
         outbound,
+        hold_after_batch_clones: std::sync::atomic::AtomicU32::new(0),
         state: Mutex::new(State::new(
             config.world,
             config.seed,
@@ -249,6 +264,26 @@ impl RunningSimulator {
     pub fn advance(&self, d: Duration) {
         self.shared.clock.advance(d);
         drop(self.shared.state());
+    }
+
+    /// Stops simulated time (running jobs stop advancing) until [`Self::release_clock`]: a test
+    /// can stop a run "while a wave's job runs" without racing wall time.
+    pub fn hold_clock(&self) {
+        self.shared.clock.hold();
+    }
+
+    /// Holds the clock (as [`Self::hold_clock`]) right after the `n`-th batch clone from now is
+    /// answered: its jobs then stay pending until [`Self::release_clock`], so a test can stop a
+    /// run "while that wave runs" deterministically, after the earlier waves finished.
+    pub fn hold_clock_after_batch_clones(&self, n: u32) {
+        self.shared
+            .hold_after_batch_clones
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets simulated time move again from where [`Self::hold_clock`] stopped it.
+    pub fn release_clock(&self) {
+        self.shared.clock.release();
     }
 
     /// Changes the share of 5xx answers and of dropped connections from now on (a test can set
@@ -621,5 +656,8 @@ async fn pipeline_after_body(
             ))
         })
     };
+    if op == Operation::SnapshotBatchClone && result.is_ok() {
+        shared.batch_clone_answered();
+    }
     outcome(result.unwrap_or_else(|err| error_reply(&err, request_id)))
 }
