@@ -275,6 +275,10 @@ impl Reporter for Tally {
         );
         self.inner.job_progress(step, job);
     }
+
+    fn notice(&self, message: &str) {
+        self.inner.notice(message);
+    }
 }
 
 /// What an interrupted run says: what finished, that started waves go on at Nylas, and that

@@ -19,7 +19,7 @@ pub trait Reporter: Send + Sync {
     fn job_progress(&self, step: &Step, job: &MigrationJob);
     /// Something the run did or found besides its steps (jobs adopted as history).
     fn notice(&self, message: &str) {
-        eprintln!("note: {message}");
+        eprintln!("note: {}", esc(message));
     }
 }
 
@@ -126,7 +126,7 @@ impl Reporter for BarReporter {
     }
 
     fn notice(&self, message: &str) {
-        let _ = self.multi.println(format!("note: {message}"));
+        let _ = self.multi.println(format!("note: {}", esc(message)));
     }
 
     fn step_finished(&self, step: &Step, outcome: &Outcome) {
