@@ -520,8 +520,9 @@ async fn verify_pair(
             "",
             passed,
             format!(
-                "{have} grants from v2 accounts ({}); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test accounts: {expected}{note}",
-                crate::engine::progress::placeholders(placeholders as u64)
+                "{have} grants from v2 accounts ({}); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test account{}: {expected}{note}",
+                crate::engine::progress::placeholders(placeholders as u64),
+                if singles_with_grant == 1 { "" } else { "s" }
             ),
         ));
     }
