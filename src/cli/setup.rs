@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::api::Region;
-use crate::client::NylasClient;
+use crate::client::{AppClient, AppConfig, NylasClient};
 use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
 use crate::engine::{RunOptions, SecretSource};
-use crate::graph::{StepGraph, StepId, StepKind};
+use crate::graph::{PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
 
 use super::diagnostics::print_invalid;
@@ -193,6 +193,41 @@ pub fn client(plan: &Plan) -> Result<NylasClient, miette::Report> {
         }
     }
     builder.build().map_err(miette::Report::new)
+}
+
+/// A client for the v3 application of each of the graph's pairs that `wanted` keeps (by
+/// position in the graph), each with its key resolved. Every missing key is reported at once.
+pub fn app_clients(
+    graph: &StepGraph,
+    client: &NylasClient,
+    source: &SecretSource,
+    wanted: impl Fn(&PairTarget) -> bool,
+) -> Result<Vec<(usize, AppClient)>, crate::engine::EngineError> {
+    let mut apps = Vec::new();
+    let mut missing = Vec::new();
+    for (index, pair) in graph.pairs().iter().enumerate() {
+        if !wanted(pair) {
+            continue;
+        }
+        match source.resolve(&pair.v3_api_key, "v3 API key", &pair.name) {
+            Ok(api_key) => apps.push((
+                index,
+                client.app(AppConfig {
+                    region: pair.region,
+                    app_id: pair.v3_app_id.clone(),
+                    api_key,
+                    rate_limit: Some(pair.rate_limit),
+                    key_source: format!("{} (pair {})", pair.v3_api_key, pair.name),
+                }),
+            )),
+            Err(e) => missing.push(e),
+        }
+    }
+    if missing.is_empty() {
+        Ok(apps)
+    } else {
+        Err(crate::engine::EngineError::Secrets(missing))
+    }
 }
 
 /// Prints a diagnostic the way every command prints its failures, escaped: errors quote the

@@ -11,7 +11,6 @@ use clap::ValueEnum;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::api::ResourceType;
-use crate::client::AppConfig;
 use crate::engine::journal::Journal;
 use crate::engine::translate::{
     BarTranslateReporter, Format, JsonTranslateReporter, PlainTranslateReporter,
@@ -148,31 +147,21 @@ pub fn run(args: Args, output: Output) -> u8 {
     };
     // Translate needs only each pair's v3 API key.
     let source = args.target.secret_source();
-    let mut pairs = Vec::new();
-    let mut missing = Vec::new();
-    for pair in graph
-        .pairs()
-        .iter()
-        .filter(|p| args.pair.is_empty() || args.pair.contains(&p.name))
-    {
-        match source.resolve(&pair.v3_api_key, "v3 API key", &pair.name) {
-            Ok(api_key) => pairs.push(TranslatePair {
-                name: pair.name.clone(),
-                app: client.app(AppConfig {
-                    region: pair.region,
-                    app_id: pair.v3_app_id.clone(),
-                    api_key,
-                    rate_limit: Some(pair.rate_limit),
-                    key_source: format!("{} (pair {})", pair.v3_api_key, pair.name),
-                }),
-            }),
-            Err(e) => missing.push(e),
+    let pairs: Vec<TranslatePair> = match setup::app_clients(&graph, &client, &source, |p| {
+        args.pair.is_empty() || args.pair.contains(&p.name)
+    }) {
+        Ok(apps) => apps
+            .into_iter()
+            .map(|(index, app)| TranslatePair {
+                name: graph.pairs()[index].name.clone(),
+                app,
+            })
+            .collect(),
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
         }
-    }
-    if !missing.is_empty() {
-        report(crate::engine::EngineError::Secrets(missing));
-        return EXIT_FAILURE;
-    }
+    };
     let state_dir = args.target.state_dir();
     if let Err(e) = std::fs::create_dir_all(&state_dir) {
         report(miette::miette!(

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
-use crate::client::AppConfig;
 use crate::report::{Verification, verify};
 
 #[derive(Debug, clap::Args)]
@@ -39,30 +38,15 @@ pub fn run(args: Args, output: Output) -> u8 {
     };
     // Verify reads with each pair's v3 API key; no other secret is needed.
     let source = args.target.secret_source();
-    let mut apps = Vec::new();
-    let mut missing = Vec::new();
-    for (index, pair) in graph.pairs().iter().enumerate() {
-        if !args.pair.is_empty() && !args.pair.contains(&pair.name) {
-            continue;
+    let apps = match setup::app_clients(&graph, &client, &source, |p| {
+        args.pair.is_empty() || args.pair.contains(&p.name)
+    }) {
+        Ok(apps) => apps,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
         }
-        match source.resolve(&pair.v3_api_key, "v3 API key", &pair.name) {
-            Ok(api_key) => apps.push((
-                index,
-                client.app(AppConfig {
-                    region: pair.region,
-                    app_id: pair.v3_app_id.clone(),
-                    api_key,
-                    rate_limit: Some(pair.rate_limit),
-                    key_source: format!("{} (pair {})", pair.v3_api_key, pair.name),
-                }),
-            )),
-            Err(e) => missing.push(e),
-        }
-    }
-    if !missing.is_empty() {
-        report(crate::engine::EngineError::Secrets(missing));
-        return EXIT_FAILURE;
-    }
+    };
     let journal = match setup::existing_journal(&args.target.state_dir()) {
         Ok(j) => j.map(Arc::new),
         Err(e) => {
