@@ -258,17 +258,8 @@ fn lock_output(state_dir: &Path, out: &Path) -> Result<std::fs::File, miette::Re
 }
 
 fn shown(text: &str) -> String {
-    // Text from the API (error messages) reaches the terminal with its control characters
-    // escaped.
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    // Text from the API and the journal: control and bidi characters escaped, as everywhere.
+    crate::untrusted::esc(text).to_string()
 }
 
 fn plural(n: usize, word: &str) -> String {

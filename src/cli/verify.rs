@@ -78,15 +78,8 @@ pub fn run(args: Args, output: Output) -> u8 {
 
 /// Text from the API and the journal with its control characters escaped.
 fn shown(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    // Text from the API and the journal: control and bidi characters escaped, as everywhere.
+    crate::untrusted::esc(text).to_string()
 }
 
 fn print_human(v: &Verification) {
