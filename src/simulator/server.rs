@@ -266,22 +266,16 @@ impl RunningSimulator {
         drop(self.shared.state());
     }
 
-    /// Stops simulated time (running jobs stop advancing) until [`Self::release_clock`]: a test
-    /// can stop a run "while a wave's job runs" without racing wall time.
-    pub fn hold_clock(&self) {
-        self.shared.clock.hold();
-    }
-
-    /// Holds the clock (as [`Self::hold_clock`]) right after the `n`-th batch clone from now is
-    /// answered: its jobs then stay pending until [`Self::release_clock`], so a test can stop a
-    /// run "while that wave runs" deterministically, after the earlier waves finished.
+    /// Stops simulated time (running jobs stop advancing) right after the `n`-th batch clone
+    /// from now is answered: its jobs then stay pending until [`Self::release_clock`], so a test
+    /// can stop a run "while that wave runs" deterministically, after the earlier waves finished.
     pub fn hold_clock_after_batch_clones(&self, n: u32) {
         self.shared
             .hold_after_batch_clones
             .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Lets simulated time move again from where [`Self::hold_clock`] stopped it.
+    /// Lets simulated time move again from where it was held.
     pub fn release_clock(&self) {
         self.shared.clock.release();
     }
