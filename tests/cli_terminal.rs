@@ -240,7 +240,9 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
     // The journal: what a tampered or corrupted state folder could hold, in every field the
     // outputs show. Status and the previews read it, online and offline.
     {
-        use nylas_migrate::engine::journal::{JobCounts, StepRecord, StepStatus};
+        use nylas_migrate::engine::journal::{
+            JobCounts, Phase, RunOutcome, StepRecord, StepStatus,
+        };
         use nylas_migrate::graph::StepId;
         let journal = nylas_migrate::engine::Journal::open(std::path::Path::new(&state)).unwrap();
         let run_id = journal.start_run(HOSTILE, HOSTILE).unwrap();
@@ -250,7 +252,7 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
             object_id: Some(HOSTILE.into()),
             snapshot_job_id: Some(HOSTILE.into()),
             clone_job_id: Some(HOSTILE.into()),
-            job_status: Some(HOSTILE.into()),
+            job_status: Some(nylas_migrate::api::JobStatus::Failed),
             counts: Some(JobCounts::default()),
             error: Some(HOSTILE.into()),
             ..StepRecord::default()
@@ -260,10 +262,16 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
             ("solo/batch/everyone", StepStatus::Running),
         ] {
             journal
-                .record(run_id, &StepId::new_raw(step), "outcome", status, &hostile)
+                .record(
+                    run_id,
+                    &StepId::new_raw(step),
+                    Phase::Outcome,
+                    status,
+                    &hostile,
+                )
                 .unwrap();
         }
-        journal.finish_run(run_id, HOSTILE).unwrap();
+        journal.finish_run(run_id, RunOutcome::Interrupted).unwrap();
     }
     for (list, quotes_it) in [
         (
@@ -284,6 +292,24 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
             "{list:?} shows the hostile text, escaped:\n{shown}"
         );
     }
+    // A typed value edited into something else (a run's outcome here) is an error that
+    // quotes it, escaped: never read as some other value, never raw on the terminal.
+    {
+        let conn = rusqlite::Connection::open(std::path::Path::new(&state).join("journal.sqlite"))
+            .unwrap();
+        conn.execute("UPDATE runs SET outcome = ?1", [HOSTILE])
+            .unwrap();
+    }
+    let out = run(args(&["status", &plan, "--state", &state]))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_no_raw_escape("status of an edited journal", &out);
+    assert!(
+        stderr(&out).contains("run outcome") && stderr(&out).contains("\\u{1b}]0;owned"),
+        "{}",
+        stderr(&out)
+    );
     server.abort();
 }
 
@@ -1014,7 +1040,10 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
     let journal =
         nylas_migrate::engine::Journal::open(&r.dir.path().join(".nylas-migrate")).unwrap();
     let runs = journal.runs().unwrap();
-    assert_eq!(runs.last().unwrap().outcome.as_deref(), Some("interrupted"));
+    assert_eq!(
+        runs.last().unwrap().outcome,
+        Some(nylas_migrate::engine::journal::RunOutcome::Interrupted)
+    );
     r.sim.advance(std::time::Duration::from_secs(3600));
     let out = r.apply().await;
     assert_eq!(

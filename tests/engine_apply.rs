@@ -6,6 +6,7 @@ mod common;
 use common::rehearsal::{self, Rehearsal};
 use common::{stderr, stdout};
 use nylas_migrate::api::{Operation, Region};
+use nylas_migrate::engine::journal::Phase;
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
 
 const TWO_PAIRS: &str = r#"version: 1
@@ -113,7 +114,10 @@ async fn a_second_apply_makes_no_write_and_plan_agrees() {
     // and the second run wrote no intent at all.
     let journal = nylas_migrate::engine::Journal::open(&state).unwrap();
     let events = journal.events().unwrap();
-    let outcomes: Vec<_> = events.iter().filter(|e| e.phase == "outcome").collect();
+    let outcomes: Vec<_> = events
+        .iter()
+        .filter(|e| e.phase == Phase::Outcome)
+        .collect();
     assert_eq!(outcomes.len(), 14, "one outcome per step of the first run");
     for outcome in outcomes {
         let position = events
@@ -121,7 +125,7 @@ async fn a_second_apply_makes_no_write_and_plan_agrees() {
             .position(|e| std::ptr::eq(e, outcome))
             .unwrap();
         assert!(
-            events[..position].iter().any(|e| e.phase == "intent"
+            events[..position].iter().any(|e| e.phase == Phase::Intent
                 && e.step_id == outcome.step_id
                 && e.run_id == outcome.run_id),
             "no intent before the outcome of {}",
@@ -129,7 +133,9 @@ async fn a_second_apply_makes_no_write_and_plan_agrees() {
         );
     }
     assert!(
-        events.iter().all(|e| e.run_id == 1 || e.phase != "intent"),
+        events
+            .iter()
+            .all(|e| e.run_id == 1 || e.phase != Phase::Intent),
         "the second run wrote nothing"
     );
 

@@ -315,7 +315,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, p
         if let Ok(runs) = journal.runs()
             && let Some(run) = runs.iter().rev().find(|r| r.finished_at.is_none())
         {
-            let _ = journal.finish_run(run.id, "interrupted");
+            let _ = journal.finish_run(run.id, crate::engine::journal::RunOutcome::Interrupted);
         }
     }
     let total = ctx.graph.len();

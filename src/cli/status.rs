@@ -96,7 +96,7 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
             run.run_id,
             when(run.started_at),
             match (&run.outcome, run.finished_at) {
-                (Some(outcome), Some(at)) => format!("{} at {}", esc(outcome), when(at)),
+                (Some(outcome), Some(at)) => format!("{outcome} at {}", when(at)),
                 _ => "did not finish (interrupted, or still running)".to_owned(),
             }
         ),

@@ -10,7 +10,7 @@ use crate::graph::{BatchStep, CloneStep, ConnectorStep, Step, StepKind, WebhookS
 use super::EngineError;
 use super::context::Context;
 use super::failpoint::reached;
-use super::journal::{JobCounts, StepRecord, StepState, StepStatus};
+use super::journal::{JobCounts, Phase, StepRecord, StepState, StepStatus};
 use super::observe::{
     Action, Found, GrantIndex, Observation, WaveJobs, WaveMatch, clone_key, concurrent_jobs,
     describe_jobs, desired_connector, duplicate_webhooks, job_summary, journal_state, link_key,
@@ -87,7 +87,7 @@ impl Run<'_> {
     fn record(
         &self,
         step: &Step,
-        phase: &str,
+        phase: Phase,
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), EngineError> {
@@ -134,14 +134,9 @@ impl Run<'_> {
                                 || (s.status == StepStatus::Intent && err.outcome_unknown())
                         });
                     if open {
-                        let _ = journal.note(
-                            self.run_id,
-                            &step.id,
-                            "error",
-                            &self.stamped(step, record),
-                        );
+                        let _ = journal.note(self.run_id, &step.id, &self.stamped(step, record));
                     } else {
-                        let _ = self.record(step, "outcome", StepStatus::Failed, &record);
+                        let _ = self.record(step, Phase::Outcome, StepStatus::Failed, &record);
                     }
                 }
                 Outcome::Failed(message)
@@ -164,7 +159,7 @@ impl Run<'_> {
                     journal.record(
                         self.run_id,
                         &step.id,
-                        "observed",
+                        Phase::Observed,
                         StepStatus::Done,
                         &StepRecord {
                             action: Some("unchanged".into()),
@@ -210,7 +205,7 @@ impl Run<'_> {
                 let message = api_message(&err);
                 self.record(
                     step,
-                    "outcome",
+                    Phase::Outcome,
                     StepStatus::Failed,
                     &StepRecord {
                         action: Some("link".into()),
@@ -463,7 +458,7 @@ impl Run<'_> {
                 let message = api_message(&err);
                 self.record(
                     step,
-                    "outcome",
+                    Phase::Outcome,
                     StepStatus::Failed,
                     &StepRecord {
                         action: Some("clone".into()),
@@ -492,7 +487,7 @@ impl Run<'_> {
                 action: Some("clone".into()),
                 request_id: response.request_id,
                 object_id: Some(grant.id.clone()),
-                grant_status: grant.grant_status.map(|s| s.to_string()),
+                grant_status: grant.grant_status,
                 ..StepRecord::default()
             },
         )
@@ -539,7 +534,7 @@ impl Run<'_> {
                     jobs_before: before.clone(),
                     ..StepRecord::default()
                 };
-                self.record(step, "intent", StepStatus::Intent, &record)?;
+                self.record(step, Phase::Intent, StepStatus::Intent, &record)?;
                 reached(step, "after-intent").await;
                 let jobs = match app.batch_clone(&b.request, b.placeholders).await {
                     Ok(response) => WaveJobs {
@@ -561,7 +556,7 @@ impl Run<'_> {
             clone_job_id: jobs.clone_job_id.clone(),
             ..StepRecord::default()
         };
-        self.record(step, "started", StepStatus::Running, &record)?;
+        self.record(step, Phase::Started, StepStatus::Running, &record)?;
         let job = match self.poll(step, &jobs, sent.as_deref()).await? {
             WaveEnd::Finished(job) => job,
             WaveEnd::Concurrent(others) => {
@@ -575,8 +570,8 @@ impl Run<'_> {
             WaveEnd::SnapshotFailed(snapshot) => {
                 // A finished wave: its outcome is recorded and it is not started again on its
                 // own.
-                record.job_status = Some("failed".into());
-                self.record(step, "outcome", StepStatus::Failed, &record)?;
+                record.job_status = Some(JobStatus::Failed);
+                self.record(step, Phase::Outcome, StepStatus::Failed, &record)?;
                 reached(step, "after-outcome").await;
                 return Ok(Outcome::Settled(format!(
                     "wave `{}` failed: its snapshot job {} failed, so no account was migrated; {}",
@@ -587,7 +582,7 @@ impl Run<'_> {
             }
         };
         record.clone_job_id = Some(job.job_id.clone());
-        record.job_status = Some(job.status.to_string());
+        record.job_status = Some(job.status);
         record.counts = Some(JobCounts {
             all: job.count_all,
             success: job.count_success,
@@ -597,7 +592,7 @@ impl Run<'_> {
         if job.status == JobStatus::Failed {
             // Finished like any other wave: recorded with its counts, not started again on its
             // own, and read by the pair's gate as the worst case.
-            self.record(step, "outcome", StepStatus::Failed, &record)?;
+            self.record(step, Phase::Outcome, StepStatus::Failed, &record)?;
             reached(step, "after-outcome").await;
             return Ok(Outcome::Settled(format!(
                 "wave `{}` failed: {}; {}",
@@ -606,7 +601,7 @@ impl Run<'_> {
                 self.rerun_hint(step, b)
             )));
         }
-        self.record(step, "outcome", StepStatus::Done, &record)?;
+        self.record(step, Phase::Outcome, StepStatus::Done, &record)?;
         reached(step, "after-outcome").await;
         Ok(Outcome::Changed(format!(
             "wave `{}` finished: {}",
@@ -734,7 +729,7 @@ impl Run<'_> {
         reached(step, "before-intent").await;
         self.record(
             step,
-            "intent",
+            Phase::Intent,
             StepStatus::Intent,
             &StepRecord {
                 action: Some(action.into()),
@@ -746,7 +741,7 @@ impl Run<'_> {
     }
 
     async fn done(&self, step: &Step, record: StepRecord) -> Result<(), EngineError> {
-        self.record(step, "outcome", StepStatus::Done, &record)?;
+        self.record(step, Phase::Outcome, StepStatus::Done, &record)?;
         reached(step, "after-outcome").await;
         Ok(())
     }

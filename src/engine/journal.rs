@@ -20,20 +20,175 @@ pub use translate::{ChainProgress, FinishedPage, TranslateSession};
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("journal {path}: {source}")]
-#[diagnostic(
-    code(state::journal),
-    help(
-        "the journal is the state folder's journal.sqlite; check the folder is writable and not on a network share"
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    #[diagnostic(
+        code(state::journal),
+        help(
+            "the journal is the state folder's journal.sqlite; check the folder is writable and not on a network share"
+        )
+    )]
+    Storage {
+        path: String,
+        source: rusqlite::Error,
+    },
+    /// A value this version does not know (a journal written by a newer version, or edited):
+    /// read as anything else it could make a run act on a step it should leave alone.
+    #[error("journal {path}: {what} {value} is not one this version of nylas-migrate knows")]
+    #[diagnostic(
+        code(state::journal_unknown_value),
+        help(
+            "the journal was written by a newer nylas-migrate or edited by hand; run the version that wrote it, or restore the state folder from a copy"
+        )
+    )]
+    Unknown {
+        path: String,
+        what: &'static str,
+        /// Quoted and escaped: it comes from a file anyone with the state folder can edit.
+        value: String,
+    },
+}
+
+/// A stored value this version cannot read (see [`JournalError::Unknown`]).
+#[derive(Debug)]
+struct UnknownValue {
+    what: &'static str,
+    value: String,
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.what, self.value)
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+/// Reads a typed column: an unknown value is an error that names it, never a default.
+fn typed<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    what: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    parse(&text).ok_or_else(|| unknown(index, what, &text))
+}
+
+fn unknown(index: usize, what: &'static str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        Box::new(UnknownValue {
+            what,
+            value: format!("\"{}\"", crate::untrusted::esc(value)),
+        }),
     )
-)]
-pub struct JournalError {
-    path: String,
-    source: rusqlite::Error,
+}
+
+/// A step record, from its JSON: one that does not parse (an unknown job or grant status, a
+/// field of the wrong type) is an error, never an empty record.
+fn parse_record(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<StepRecord> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            Box::new(UnknownValue {
+                what: "step record",
+                value: format!("({})", crate::untrusted::esc(&e.to_string())),
+            }),
+        )
+    })
+}
+
+/// What an entry of the audit trail records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// A write is about to be sent.
+    Intent,
+    /// A wave's request was answered: its jobs are known and running.
+    Started,
+    /// The write's result (done, failed or refused).
+    Outcome,
+    /// The step was found done without a write (by hand, or by a run whose outcome was lost).
+    Observed,
+    /// An error while a write's outcome is unknown: the audit trail only, the step's state
+    /// stays as it was.
+    Error,
+}
+
+impl Phase {
+    pub const ALL: &'static [Phase] = &[
+        Phase::Intent,
+        Phase::Started,
+        Phase::Outcome,
+        Phase::Observed,
+        Phase::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Intent => "intent",
+            Phase::Started => "started",
+            Phase::Outcome => "outcome",
+            Phase::Observed => "observed",
+            Phase::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Phase> {
+        Phase::ALL.iter().copied().find(|p| p.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a run of `apply` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every step is done.
+    Done,
+    /// The run finished with steps failed, skipped or still running at Nylas.
+    Incomplete,
+    /// Stopped by SIGINT or SIGTERM; the next `apply` resumes.
+    Interrupted,
+}
+
+impl RunOutcome {
+    pub const ALL: &'static [RunOutcome] = &[
+        RunOutcome::Done,
+        RunOutcome::Incomplete,
+        RunOutcome::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Done => "done",
+            RunOutcome::Incomplete => "incomplete",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunOutcome> {
+        RunOutcome::ALL.iter().copied().find(|o| o.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A step's last known state in the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// A write was about to be sent; whether it happened is unknown until observed.
@@ -49,7 +204,14 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
-    fn as_str(&self) -> &'static str {
+    pub const ALL: &'static [StepStatus] = &[
+        StepStatus::Intent,
+        StepStatus::Done,
+        StepStatus::Failed,
+        StepStatus::Running,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             StepStatus::Intent => "intent",
             StepStatus::Done => "done",
@@ -58,13 +220,15 @@ impl StepStatus {
         }
     }
 
-    fn parse(s: &str) -> StepStatus {
-        match s {
-            "done" => StepStatus::Done,
-            "failed" => StepStatus::Failed,
-            "running" => StepStatus::Running,
-            _ => StepStatus::Intent,
-        }
+    /// The status for a stored value; `None` for one this version does not know.
+    pub fn parse(s: &str) -> Option<StepStatus> {
+        StepStatus::ALL.iter().copied().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -88,7 +252,7 @@ pub struct StepRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_status: Option<String>,
+    pub grant_status: Option<crate::api::GrantStatus>,
     /// Batch: jobs that existed before this wave's request (to recognise its jobs after a
     /// crash), and the wave's jobs once known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -98,7 +262,7 @@ pub struct StepRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_job_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_status: Option<String>,
+    pub job_status: Option<crate::api::JobStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts: Option<JobCounts>,
     /// Connector: fingerprints of the secrets last written, by setting name.
@@ -133,11 +297,17 @@ pub enum JobOrigin {
 }
 
 impl JobOrigin {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             JobOrigin::Wave => "wave",
             JobOrigin::Adopted => "adopted",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<JobOrigin> {
+        [JobOrigin::Wave, JobOrigin::Adopted]
+            .into_iter()
+            .find(|o| o.as_str() == s)
     }
 }
 
@@ -203,7 +373,7 @@ fn record_wave_jobs(
                 run_id
             ],
         )?;
-        if let Some(status) = &record.job_status {
+        if let Some(status) = record.job_status.map(|s| s.as_str()) {
             let counts = record.counts;
             tx.execute(
                 "UPDATE jobs SET status = ?2, count_all = ?3, count_success = ?4, count_failed = ?5,
@@ -227,9 +397,10 @@ fn record_wave_jobs(
 pub struct Event {
     pub run_id: i64,
     pub step_id: String,
-    /// `intent`, `outcome`, `started` (a wave's jobs known), `observed` (found done).
-    pub phase: String,
-    pub status: String,
+    pub phase: Phase,
+    /// The step's status the entry recorded; `None` for [`Phase::Error`], which leaves the
+    /// step's state as it was.
+    pub status: Option<StepStatus>,
     /// The step record, as JSON.
     pub record: String,
 }
@@ -241,7 +412,8 @@ pub struct RunRecord {
     pub plan_name: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub outcome: Option<String>,
+    /// `None` while the run goes on, or when its process was killed.
+    pub outcome: Option<RunOutcome>,
 }
 
 #[derive(Debug)]
@@ -285,7 +457,7 @@ impl Journal {
     /// Opens (creating if needed) the journal in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
         let path = state_dir.join(JOURNAL_FILE);
-        let err = |source| JournalError {
+        let err = |source| JournalError::Storage {
             path: path.display().to_string(),
             source,
         };
@@ -376,9 +548,28 @@ impl Journal {
     }
 
     fn err(&self, source: rusqlite::Error) -> JournalError {
-        JournalError {
-            path: self.path.display().to_string(),
-            source,
+        let path = self.path.display().to_string();
+        match source {
+            rusqlite::Error::FromSqlConversionFailure(_, _, inner)
+                if inner.is::<UnknownValue>() =>
+            {
+                match inner.downcast::<UnknownValue>() {
+                    Ok(unknown) => JournalError::Unknown {
+                        path,
+                        what: unknown.what,
+                        value: unknown.value,
+                    },
+                    Err(inner) => JournalError::Storage {
+                        path,
+                        source: rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            inner,
+                        ),
+                    },
+                }
+            }
+            source => JournalError::Storage { path, source },
         }
     }
 
@@ -402,11 +593,11 @@ impl Journal {
         })
     }
 
-    pub fn finish_run(&self, run_id: i64, outcome: &str) -> Result<(), JournalError> {
+    pub fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError> {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET finished_at = ?1, outcome = ?2 WHERE id = ?3",
-                params![now(), outcome, run_id],
+                params![now(), outcome.as_str(), run_id],
             )?;
             Ok(())
         })
@@ -423,7 +614,13 @@ impl Journal {
                     plan_name: r.get(1)?,
                     started_at: r.get(2)?,
                     finished_at: r.get(3)?,
-                    outcome: r.get(4)?,
+                    outcome: match r.get::<_, Option<String>>(4)? {
+                        Some(text) => Some(
+                            RunOutcome::parse(&text)
+                                .ok_or_else(|| unknown(4, "run outcome", &text))?,
+                        ),
+                        None => None,
+                    },
                 })
             })?;
             rows.collect()
@@ -435,7 +632,7 @@ impl Journal {
         &self,
         run_id: i64,
         step: &StepId,
-        phase: &str,
+        phase: Phase,
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
@@ -449,7 +646,7 @@ impl Journal {
             )?;
             tx.execute(
                 "INSERT INTO events (run_id, step_id, phase, status, record, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run_id, step.as_str(), phase, status.as_str(), json, now()],
+                params![run_id, step.as_str(), phase.as_str(), status.as_str(), json, now()],
             )?;
             record_wave_jobs(&tx, run_id, step, record)?;
             tx.commit()
@@ -521,21 +718,23 @@ impl Journal {
                     job_id: r.get(0)?,
                     app_id: r.get(1)?,
                     step_id: r.get(2)?,
-                    job_type: r
-                        .get::<_, Option<String>>(3)?
-                        .as_deref()
-                        .and_then(crate::api::JobType::parse),
-                    linked_job_id: r.get(4)?,
-                    origin: if r.get::<_, String>(5)? == "adopted" {
-                        JobOrigin::Adopted
-                    } else {
-                        JobOrigin::Wave
+                    job_type: match r.get::<_, Option<String>>(3)? {
+                        Some(text) => Some(
+                            crate::api::JobType::parse(&text)
+                                .ok_or_else(|| unknown(3, "job type", &text))?,
+                        ),
+                        None => None,
                     },
+                    linked_job_id: r.get(4)?,
+                    origin: typed(r, 5, "job origin", JobOrigin::parse)?,
                     run_id: r.get(6)?,
-                    status: r
-                        .get::<_, Option<String>>(7)?
-                        .as_deref()
-                        .and_then(crate::api::JobStatus::parse),
+                    status: match r.get::<_, Option<String>>(7)? {
+                        Some(text) => Some(
+                            crate::api::JobStatus::parse(&text)
+                                .ok_or_else(|| unknown(7, "job status", &text))?,
+                        ),
+                        None => None,
+                    },
                     counts,
                 })
             })?;
@@ -562,14 +761,13 @@ impl Journal {
         &self,
         run_id: i64,
         step: &StepId,
-        phase: &str,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
         let json = serde_json::to_string(record).unwrap_or_else(|_| "{}".into());
         self.with(|c| {
             c.execute(
                 "INSERT INTO events (run_id, step_id, phase, status, record, at) VALUES (?1, ?2, ?3, 'error', ?4, ?5)",
-                params![run_id, step.as_str(), phase, json, now()],
+                params![run_id, step.as_str(), Phase::Error.as_str(), json, now()],
             )?;
             Ok(())
         })
@@ -581,11 +779,9 @@ impl Journal {
                 "SELECT status, record, run_id, updated_at FROM steps WHERE step_id = ?1",
                 params![step.as_str()],
                 |r| {
-                    let status: String = r.get(0)?;
-                    let record: String = r.get(1)?;
                     Ok(StepState {
-                        status: StepStatus::parse(&status),
-                        record: serde_json::from_str(&record).unwrap_or_default(),
+                        status: typed(r, 0, "step status", StepStatus::parse)?,
+                        record: parse_record(r, 1)?,
                         run_id: r.get(2)?,
                         updated_at: r.get(3)?,
                     })
@@ -602,13 +798,11 @@ impl Journal {
                 "SELECT step_id, status, record, run_id, updated_at FROM steps ORDER BY step_id",
             )?;
             let rows = stmt.query_map([], |r| {
-                let status: String = r.get(1)?;
-                let record: String = r.get(2)?;
                 Ok((
                     r.get::<_, String>(0)?,
                     StepState {
-                        status: StepStatus::parse(&status),
-                        record: serde_json::from_str(&record).unwrap_or_default(),
+                        status: typed(r, 1, "step status", StepStatus::parse)?,
+                        record: parse_record(r, 2)?,
                         run_id: r.get(3)?,
                         updated_at: r.get(4)?,
                     },
@@ -635,11 +829,16 @@ impl Journal {
             let mut stmt =
                 c.prepare("SELECT run_id, step_id, phase, status, record FROM events ORDER BY id")?;
             let rows = stmt.query_map([], |r| {
+                let phase = typed(r, 2, "event phase", Phase::parse)?;
+                let status = match phase {
+                    Phase::Error => None,
+                    _ => Some(typed(r, 3, "step status", StepStatus::parse)?),
+                };
                 Ok(Event {
                     run_id: r.get(0)?,
                     step_id: r.get(1)?,
-                    phase: r.get(2)?,
-                    status: r.get(3)?,
+                    phase,
+                    status,
                     record: r.get(4)?,
                 })
             })?;
@@ -703,9 +902,9 @@ mod tests {
             ..StepRecord::default()
         };
         journal
-            .record(run, &step, "started", StepStatus::Running, &record)
+            .record(run, &step, Phase::Started, StepStatus::Running, &record)
             .unwrap();
-        record.job_status = Some("partial".into());
+        record.job_status = Some(crate::api::JobStatus::Partial);
         record.counts = Some(JobCounts {
             all: 10,
             success: 7,
@@ -713,7 +912,7 @@ mod tests {
             warning: 1,
         });
         journal
-            .record(run, &step, "outcome", StepStatus::Done, &record)
+            .record(run, &step, Phase::Outcome, StepStatus::Done, &record)
             .unwrap();
         let known = journal.known_jobs().unwrap();
         let m1 = known.iter().find(|k| k.job_id == "m1").unwrap();
@@ -739,5 +938,66 @@ mod tests {
         assert_eq!(other.origin, JobOrigin::Adopted);
         assert_eq!(other.step_id, None);
         assert_eq!(other.counts.map(|c| c.all), Some(5));
+    }
+
+    #[test]
+    fn a_value_this_version_does_not_know_is_an_error_not_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let run = journal.start_run("plan", "apply").unwrap();
+        let step = StepId::new_raw("p/link");
+        journal
+            .record(
+                run,
+                &step,
+                Phase::Intent,
+                StepStatus::Intent,
+                &StepRecord::default(),
+            )
+            .unwrap();
+        let edit = |sql: &str| {
+            Connection::open(dir.path().join(JOURNAL_FILE))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap()
+        };
+        fn unknown<T: std::fmt::Debug>(result: Result<T, JournalError>) -> String {
+            match result {
+                Err(JournalError::Unknown { what, value, .. }) => format!("{what} {value}"),
+                other => panic!("expected an unknown-value error, got {other:?}"),
+            }
+        }
+        // Before, an unknown status read as `intent`: a step done by a newer version would be
+        // observed and written again.
+        edit("UPDATE steps SET status = 'superseded'");
+        assert_eq!(unknown(journal.step(&step)), "step status \"superseded\"");
+        assert!(journal.steps().is_err());
+        edit("UPDATE steps SET status = 'done', record = '{\"job_status\":\"paused\"}'");
+        assert!(unknown(journal.step(&step)).starts_with("step record ("));
+        edit("UPDATE events SET phase = 'rolled-back'");
+        assert_eq!(unknown(journal.events()), "event phase \"rolled-back\"");
+        edit("UPDATE runs SET outcome = 'aborted\x1b'");
+        journal.finish_run(run, RunOutcome::Done).unwrap();
+        assert_eq!(journal.runs().unwrap()[0].outcome, Some(RunOutcome::Done));
+        edit("UPDATE runs SET outcome = 'aborted'");
+        assert_eq!(unknown(journal.runs()), "run outcome \"aborted\"");
+        edit("INSERT INTO jobs (job_id, origin, run_id) VALUES ('j', 'borrowed', 1)");
+        assert_eq!(unknown(journal.known_jobs()), "job origin \"borrowed\"");
+    }
+
+    #[test]
+    fn every_typed_value_reads_back_as_written() {
+        for s in StepStatus::ALL {
+            assert_eq!(StepStatus::parse(s.as_str()), Some(*s));
+        }
+        for p in Phase::ALL {
+            assert_eq!(Phase::parse(p.as_str()), Some(*p));
+        }
+        for o in RunOutcome::ALL {
+            assert_eq!(RunOutcome::parse(o.as_str()), Some(*o));
+        }
+        for o in [JobOrigin::Wave, JobOrigin::Adopted] {
+            assert_eq!(JobOrigin::parse(o.as_str()), Some(o));
+        }
     }
 }

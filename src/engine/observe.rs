@@ -605,12 +605,7 @@ impl FinishedWave {
 /// `failed` one whose job ended `failed`. A wave whose request was refused, or whose jobs are
 /// still unknown or running, has not finished.
 pub fn finished_wave(state: &StepState) -> Option<FinishedWave> {
-    let status = state
-        .record
-        .job_status
-        .as_deref()
-        .and_then(JobStatus::parse)
-        .filter(|s| s.is_finished());
+    let status = state.record.job_status.filter(|s| s.is_finished());
     let status = match state.status {
         StepStatus::Done => status.unwrap_or(JobStatus::Completed),
         StepStatus::Failed

@@ -15,7 +15,7 @@ use crate::graph::{Step, StepId, StepKind};
 use super::EngineError;
 use super::context::Context;
 use super::execute::{Outcome, Run};
-use super::journal::StepStatus;
+use super::journal::{RunOutcome, StepStatus};
 use super::observe::{GrantIndex, describe_jobs, finished_wave, grant_index, unknown_jobs};
 use super::progress::Reporter;
 
@@ -229,9 +229,9 @@ pub async fn apply(
     journal.finish_run(
         run_id,
         if summary.all_done() {
-            "done"
+            RunOutcome::Done
         } else {
-            "incomplete"
+            RunOutcome::Incomplete
         },
     )?;
     Ok(summary)

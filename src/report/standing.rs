@@ -52,7 +52,7 @@ pub struct RunSummary {
     pub run_id: i64,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub outcome: Option<String>,
+    pub outcome: Option<crate::engine::journal::RunOutcome>,
 }
 
 impl From<&RunRecord> for RunSummary {
@@ -61,7 +61,7 @@ impl From<&RunRecord> for RunSummary {
             run_id: r.id,
             started_at: r.started_at,
             finished_at: r.finished_at,
-            outcome: r.outcome.clone(),
+            outcome: r.outcome,
         }
     }
 }

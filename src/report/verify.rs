@@ -131,7 +131,7 @@ pub enum WaveState {
     /// Its jobs ended.
     Finished {
         clone_job_id: Option<String>,
-        job_status: Option<String>,
+        job_status: Option<crate::api::JobStatus>,
         counts: Option<crate::engine::journal::JobCounts>,
     },
     /// The step failed before its jobs ended (a snapshot that failed, an error), with why.
@@ -447,7 +447,7 @@ async fn verify_pair(
                         "live job",
                     ),
                     (None, Some(c)) => (
-                        job_status.clone().unwrap_or_default(),
+                        job_status.map(|s| s.to_string()).unwrap_or_default(),
                         c.all,
                         c.success,
                         c.failed,
@@ -455,7 +455,7 @@ async fn verify_pair(
                         "journal",
                     ),
                     (None, None) => (
-                        job_status.clone().unwrap_or_default(),
+                        job_status.map(|s| s.to_string()).unwrap_or_default(),
                         0,
                         0,
                         0,
