@@ -580,7 +580,6 @@ impl Rules<'_> {
                     ),
                 )
                 .label(format!("channel {} of at most {MAX_PUBSUB_CHANNELS}", MAX_PUBSUB_CHANNELS + 1))
-                .related("this pair's Pub/Sub channels", self.span(&format!("{base}/pubsub")))
                 .help("one channel takes any number of triggers: merge channels that can share a topic, or move some to webhooks or SNS (channels created outside this plan count too)"),
             );
         }
