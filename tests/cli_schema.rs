@@ -88,6 +88,21 @@ fn enums_are_the_contracts() {
     );
     assert_eq!(allowed(&defs["CloneMode"]), strings(&batch["mode"]["enum"]));
     assert_eq!(
+        allowed(&defs["TestTriggerType"]),
+        strings(&components["send_test_event_input"]["properties"]["trigger_type"]["enum"])
+    );
+    let platforms: Vec<String> = components["RedirectURIObject"]["discriminator"]["mapping"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let mut ours = allowed(&defs["RedirectPlatform"]);
+    ours.sort();
+    let mut theirs = platforms;
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert_eq!(
         allowed(&defs["BatchProvider"]),
         strings(&batch["providers"]["items"]["enum"])
     );

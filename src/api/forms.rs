@@ -133,6 +133,14 @@ pub fn is_loopback(url: &Url) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A URL as Nylas stores it (lower-case scheme and host, `/` for an empty path), so that
+/// `https://Hooks.Example.com` and `https://hooks.example.com/` name one destination; text that
+/// is not a URL is kept as it is. (`engine::observe::normalized_url` matches live destinations
+/// the same way.)
+pub fn normalized_url(url: &str) -> String {
+    Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.to_string())
+}
+
 /// An `https` URL with a host, or an `http` one on this machine (for local development: Nylas
 /// itself only reaches public HTTPS endpoints).
 fn check_web_url(url: &str, what: &str) -> Result<Url, String> {

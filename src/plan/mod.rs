@@ -16,7 +16,9 @@ mod rules;
 mod schema;
 mod schema_check;
 mod suggest;
+mod triggers;
 pub mod trust;
+mod words;
 
 pub use diagnostic::PlanDiagnostic;
 pub use load::{

@@ -7,10 +7,14 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{BatchProvider, CloneMode, ConnectorProvider, Region, TriggerType};
+use crate::api::{
+    AddRedirectUri, AndroidSettings, BatchProvider, CloneMode, ConnectorProvider,
+    CreatePubsubChannel, CreateSnsChannel, IosSettings, JsSettings, PlatformSettings,
+    RedirectPlatform, Region, SendTestEvent, TestTriggerType, TriggerType,
+};
 
 /// A nylas-migrate plan: the Nylas v2 applications to move to v3, with their connected accounts,
-/// connector fixes and webhooks. Applying a plan converges the live state on it; applying it
+/// connector fixes, notification destinations and redirect URIs. Applying a plan converges the live state on it; applying it
 /// again changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -89,9 +93,23 @@ pub struct Pair {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connectors: Vec<ConnectorFix>,
     /// Webhook destinations to subscribe before any account is cloned (import does not migrate
-    /// webhooks).
+    /// webhooks), so that objects changing during the move are notified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookSpec>,
+    /// Google Cloud Pub/Sub channels: notifications published to a Pub/Sub topic instead of (or
+    /// beside) webhooks, subscribed before any account is cloned. Nylas allows at most five per
+    /// v3 application.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pubsub: Vec<PubsubSpec>,
+    /// Amazon SNS channels: notifications published to an SNS topic through an IAM role that
+    /// Nylas assumes, subscribed before any account is cloned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sns: Vec<SnsSpec>,
+    /// The v3 application's redirect (callback) URIs for hosted authentication: the login page
+    /// needs them once it moves to v3. Import copies the v2 application's; these are set after
+    /// import.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<RedirectUriSpec>,
     /// Which accounts to clone, and how.
     #[serde(default, skip_serializing_if = "CloneSpec::is_empty")]
     pub clone: CloneSpec,
@@ -219,6 +237,193 @@ pub struct WebhookSpec {
     /// Addresses Nylas notifies when the destination has been failing for a while.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_emails: Option<Vec<String>>,
+    /// Before any account of the pair is cloned, ask Nylas to deliver a test event of this
+    /// trigger to the URL (`send-test-event`); the pair's clones wait until the endpoint
+    /// acknowledges it. One of this webhook's own `triggers` (`message.created.truncated` and
+    /// `message.updated.truncated` test `message.created` and `message.updated`) that Nylas can
+    /// send as a test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestTriggerType>,
+}
+
+impl WebhookSpec {
+    /// The body that asks Nylas to deliver this webhook's test event (`send_test_event`), if it
+    /// has one.
+    pub fn test_request(&self) -> Option<SendTestEvent> {
+        self.test.map(|trigger_type| SendTestEvent {
+            trigger_type,
+            webhook_url: self.url.clone(),
+        })
+    }
+}
+
+/// A Google Cloud Pub/Sub channel (`/v3/channels/pubsub`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PubsubSpec {
+    /// The topic Nylas publishes to, `projects/<project>/topics/<topic>`; it identifies the
+    /// channel, so it is unique in its pair. The topic must let Nylas publish to it (Google
+    /// Cloud IAM, outside the Nylas API).
+    #[schemars(length(min = 1))]
+    pub topic: String,
+    /// The notification triggers to subscribe to.
+    #[schemars(length(min = 1))]
+    pub triggers: Vec<TriggerType>,
+    /// A human-readable description of the channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Addresses Nylas notifies when delivery to the channel fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_emails: Option<Vec<String>>,
+    /// Gzip the payloads (Nylas adds a `content_encoding: gzip` message attribute). Nylas's
+    /// default is `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+impl PubsubSpec {
+    /// The body that creates this channel (`create-pubsub-channel`).
+    pub fn create_request(&self) -> CreatePubsubChannel {
+        CreatePubsubChannel {
+            trigger_types: self.triggers.clone(),
+            topic: self.topic.clone(),
+            description: self.description.clone(),
+            notification_email_addresses: self.notification_emails.clone(),
+            compressed_delivery: self.compressed_delivery,
+        }
+    }
+}
+
+/// An Amazon SNS channel (`/v3/channels/sns`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnsSpec {
+    /// The topic's ARN, `arn:aws:sns:<region>:<12-digit account ID>:<topic>`; it identifies the
+    /// channel, so it is unique in its pair.
+    #[schemars(length(min = 1))]
+    pub topic: String,
+    /// The IAM role Nylas assumes to publish to the topic,
+    /// `arn:aws:iam::<12-digit account ID>:role/<role-name>`. Its trust policy must let Nylas
+    /// assume it (AWS IAM, outside the Nylas API).
+    #[schemars(length(min = 1))]
+    pub role_arn: String,
+    /// The notification triggers to subscribe to.
+    #[schemars(length(min = 1))]
+    pub triggers: Vec<TriggerType>,
+    /// A human-readable description of the channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Addresses Nylas notifies when delivery to the channel fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_emails: Option<Vec<String>>,
+    /// Gzip then base64-encode the payloads (Nylas adds a `content_encoding: gzip+base64`
+    /// message attribute). Nylas's default is `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_delivery: Option<bool>,
+}
+
+impl SnsSpec {
+    /// The body that creates this channel (`create-sns-channel`).
+    pub fn create_request(&self) -> CreateSnsChannel {
+        CreateSnsChannel {
+            trigger_types: self.triggers.clone(),
+            topic: self.topic.clone(),
+            role_arn: self.role_arn.clone(),
+            description: self.description.clone(),
+            notification_email_addresses: self.notification_emails.clone(),
+            compressed_delivery: self.compressed_delivery,
+        }
+    }
+}
+
+/// A redirect (callback) URI of the v3 application (`/v3/applications/redirect-uris`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectUriSpec {
+    /// The callback URI; it identifies the redirect URI, so it is unique in its pair. https
+    /// (plain http only for localhost); `ios` and `android` apps may also use a deep link,
+    /// `<package-or-bundle-name>://<path>`.
+    #[schemars(length(min = 1))]
+    pub url: String,
+    /// The kind of app that uses it: `web`, `desktop`, `js`, `ios` or `android`.
+    pub platform: RedirectPlatform,
+    /// The platform's settings: `origin` for `js`; `bundle_id` (and optionally `app_store_id`,
+    /// `team_id`) for `ios`; `package_name` and `sha1_certificate_fingerprint` for `android`.
+    /// `web` and `desktop` have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<RedirectUriSettings>,
+}
+
+impl RedirectUriSpec {
+    /// The body that adds this redirect URI (`add_callback_uri`); Nylas chooses its ID.
+    pub fn add_request(&self) -> AddRedirectUri {
+        AddRedirectUri {
+            id: None,
+            url: self.url.clone(),
+            platform: self.platform_settings(),
+        }
+    }
+
+    /// The platform with its settings, as the API sends them. For a plan that passed validation
+    /// every setting belongs to the platform; settings of another platform are left out.
+    pub fn platform_settings(&self) -> PlatformSettings {
+        let s = self.settings.as_ref();
+        match self.platform {
+            RedirectPlatform::Web => PlatformSettings::Web,
+            RedirectPlatform::Desktop => PlatformSettings::Desktop,
+            RedirectPlatform::Js => PlatformSettings::Js {
+                settings: s
+                    .and_then(|s| s.origin.clone())
+                    .map(|origin| JsSettings { origin }),
+            },
+            RedirectPlatform::Ios => PlatformSettings::Ios {
+                settings: s.and_then(|s| {
+                    Some(IosSettings {
+                        bundle_id: s.bundle_id.clone()?,
+                        app_store_id: s.app_store_id.clone(),
+                        team_id: s.team_id.clone(),
+                    })
+                }),
+            },
+            RedirectPlatform::Android => PlatformSettings::Android {
+                settings: s.and_then(|s| {
+                    Some(AndroidSettings {
+                        package_name: s.package_name.clone()?,
+                        sha1_certificate_fingerprint: s.sha1_certificate_fingerprint.clone()?,
+                    })
+                }),
+            },
+        }
+    }
+}
+
+/// A redirect URI's platform settings, as the contract's `RedirectURIObject` gives them per
+/// platform. Each key belongs to one platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectUriSettings {
+    /// `js` only, required: the base URL the app is served from, such as `app.acme.example`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub origin: Option<String>,
+    /// `ios` only, required: the app's bundle identifier, such as `com.acme.app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub bundle_id: Option<String>,
+    /// `ios` only: the app's App Store ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_store_id: Option<String>,
+    /// `ios` only: the Apple developer team ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// `android` only, required: the app's package name, such as `com.acme.app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub package_name: Option<String>,
+    /// `android` only, required: the SHA-1 fingerprint of the app's signing certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub sha1_certificate_fingerprint: Option<String>,
 }
 
 /// Which accounts to clone, and how.

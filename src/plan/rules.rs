@@ -9,11 +9,13 @@ use petgraph::graph::DiGraph;
 
 use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
-use super::model::{ConnectorFix, Pair, SecretRef, SettingValue};
+use super::model::{ConnectorFix, Pair, RedirectUriSettings, SecretRef, SettingValue};
 use super::suggest::did_you_mean;
+use super::triggers;
 use super::trust::{self, ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
-use crate::api::ConnectorProvider;
-use crate::api::Region;
+use super::words::{all_of, either};
+use crate::api::forms;
+use crate::api::{ConnectorProvider, RedirectPlatform, Region, TestTriggerType, TriggerType};
 use crate::yaml::{Node, Value};
 
 /// Every semantic problem in a plan, even one with schema errors: rules across pairs read the
@@ -116,24 +118,54 @@ impl Rules<'_> {
         values: impl IntoIterator<Item = (String, &'v str)>,
         help: Option<&str>,
     ) {
-        let mut first: HashMap<&str, String> = HashMap::new();
-        for (pointer, value) in values {
-            match first.get(value) {
-                Some(earlier) => {
+        self.unique_by(
+            code,
+            what,
+            values
+                .into_iter()
+                .map(|(pointer, value)| (pointer, value.to_owned(), value)),
+            help,
+        );
+    }
+
+    /// Reports each item whose key repeats an earlier one's, pointing at both: items are
+    /// (pointer, key compared, text shown).
+    fn unique_by<'v>(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        items: impl IntoIterator<Item = (String, String, &'v str)>,
+        help: Option<&str>,
+    ) {
+        let mut first: HashMap<String, (String, &str)> = HashMap::new();
+        for (pointer, key, shown) in items {
+            match first.get(&key) {
+                Some((earlier, earlier_shown)) => {
                     let mut d = PlanDiagnostic::new(
                         code,
                         self.span(&pointer),
-                        format!("duplicate {what} `{value}`"),
+                        format!("duplicate {what} `{}`", short(shown)),
                     )
                     .label("repeated here")
                     .related("first used here", self.span(earlier));
+                    let same_text = *earlier_shown == shown;
+                    let help = match (help, same_text) {
+                        (Some(help), true) => Some(help.to_owned()),
+                        (help, false) => Some(format!(
+                            "`{}` and `{}` are one URL as Nylas stores it (scheme and host in lower case, `/` for an empty path){}",
+                            short(shown),
+                            short(earlier_shown),
+                            help.map(|h| format!("; {h}")).unwrap_or_default()
+                        )),
+                        (None, true) => None,
+                    };
                     if let Some(help) = help {
                         d = d.help(help);
                     }
                     self.out.push(d);
                 }
                 None => {
-                    first.insert(value, pointer);
+                    first.insert(key, (pointer, shown));
                 }
             }
         }
@@ -412,13 +444,16 @@ impl Rules<'_> {
             }),
             Some("a v3 application has one connector per provider: merge the two entries"),
         );
-        self.unique(
+        self.unique_by(
             "plan::duplicate-webhook",
             "webhook URL",
-            pair.webhooks
-                .iter()
-                .enumerate()
-                .map(|(j, w)| (format!("{base}/webhooks/{j}/url"), w.url.as_str())),
+            pair.webhooks.iter().enumerate().map(|(j, w)| {
+                (
+                    format!("{base}/webhooks/{j}/url"),
+                    forms::normalized_url(&w.url),
+                    w.url.as_str(),
+                )
+            }),
             Some("a URL identifies a webhook destination: merge their triggers into one entry"),
         );
         self.unique(
@@ -442,16 +477,7 @@ impl Rules<'_> {
             Some("a wave's name identifies its batch job in the journal"),
         );
         for (j, webhook) in pair.webhooks.iter().enumerate() {
-            self.unique(
-                "plan::duplicate-trigger",
-                "trigger",
-                webhook
-                    .triggers
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| (format!("{base}/webhooks/{j}/triggers/{k}"), t.as_str())),
-                None,
-            );
+            self.distinct_triggers(&format!("{base}/webhooks/{j}"), &webhook.triggers);
             if let Err(problem) = check_webhook_url(&webhook.url) {
                 self.out.push(
                     PlanDiagnostic::new(
@@ -463,7 +489,12 @@ impl Rules<'_> {
                     .help("Nylas sends notifications to an absolute https URL, such as https://hooks.example.com/nylas"),
                 );
             }
+            if let Some(test) = webhook.test {
+                self.webhook_test(&format!("{base}/webhooks/{j}"), test, &webhook.triggers);
+            }
         }
+        self.channels(&base, pair);
+        self.redirect_uris(&base, pair);
         for (j, connector) in pair.connectors.iter().enumerate() {
             self.connector_settings(
                 &format!("{base}/connectors/{j}"),
@@ -481,6 +512,242 @@ impl Rules<'_> {
                 .label("nothing for this gate to stop")
                 .help("add the waves it should guard under `clone.batches`, or remove the gate"),
             );
+        }
+    }
+
+    /// A webhook's `test:` names one of its own triggers: a test event of any other is one the
+    /// endpoint never gets otherwise, so its acknowledgement would prove nothing.
+    fn webhook_test(&mut self, pointer: &str, test: TestTriggerType, own: &[TriggerType]) {
+        let stands_for = triggers::tested_trigger(test);
+        if stands_for.is_some_and(|t| own.contains(&t)) {
+            return;
+        }
+        let candidates = triggers::testable(own);
+        let mut help = match stands_for {
+            Some(t) if t.as_str() != test.as_str() => {
+                format!("a `{test}` test event is sent for `{t}`: add `{t}` to `triggers`")
+            }
+            Some(t) => format!("add `{t}` to `triggers`"),
+            None => "add the trigger to `triggers`".to_owned(),
+        };
+        if !candidates.is_empty() {
+            help.push_str(&format!(", or test one of them: {}", either(&candidates)));
+        }
+        self.out.push(
+            PlanDiagnostic::new(
+                "plan::test-trigger-not-subscribed",
+                self.span(&format!("{pointer}/test")),
+                format!("`test: {test}` is not one of this webhook's triggers"),
+            )
+            .label("not subscribed by this webhook")
+            .related(
+                "the webhook's triggers",
+                self.span(&format!("{pointer}/triggers")),
+            )
+            .help(help),
+        );
+    }
+
+    /// Pub/Sub and SNS channels: topic and role forms, one channel per topic, at most five
+    /// Pub/Sub channels, distinct triggers.
+    fn channels(&mut self, base: &str, pair: &Pair) {
+        for (j, channel) in pair.pubsub.iter().enumerate() {
+            let pointer = format!("{base}/pubsub/{j}");
+            if let Err(problem) = forms::check_pubsub_topic(&channel.topic) {
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::bad-pubsub-topic",
+                        self.span(&format!("{pointer}/topic")),
+                        format!("`{}` is not a Pub/Sub topic name", short(&channel.topic)),
+                    )
+                    .label("not projects/<project>/topics/<topic>")
+                    .help(format!(
+                        "{}; write the topic's full name, such as projects/acme-prod/topics/nylas-events",
+                        reason(&channel.topic, problem, "a Pub/Sub topic has the form projects/<project>/topics/<topic>")
+                    )),
+                );
+            }
+            self.distinct_triggers(&pointer, &channel.triggers);
+        }
+        if pair.pubsub.len() > MAX_PUBSUB_CHANNELS {
+            self.out.push(
+                PlanDiagnostic::new(
+                    "plan::too-many-pubsub-channels",
+                    self.span(&format!("{base}/pubsub/{MAX_PUBSUB_CHANNELS}")),
+                    format!(
+                        "{} Pub/Sub channels for one application; Nylas allows at most {MAX_PUBSUB_CHANNELS}",
+                        pair.pubsub.len()
+                    ),
+                )
+                .label(format!("channel {} of at most {MAX_PUBSUB_CHANNELS}", MAX_PUBSUB_CHANNELS + 1))
+                .help("one channel takes any number of triggers: merge channels that can share a topic, or move some to webhooks or SNS (channels created outside this plan count too)"),
+            );
+        }
+        self.unique(
+            "plan::duplicate-pubsub-topic",
+            "Pub/Sub topic",
+            pair.pubsub
+                .iter()
+                .enumerate()
+                .map(|(j, c)| (format!("{base}/pubsub/{j}/topic"), c.topic.as_str())),
+            Some("a topic identifies a Pub/Sub channel: merge their triggers into one entry"),
+        );
+        for (j, channel) in pair.sns.iter().enumerate() {
+            let pointer = format!("{base}/sns/{j}");
+            if let Err(problem) = forms::check_sns_topic_arn(&channel.topic) {
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::bad-sns-topic",
+                        self.span(&format!("{pointer}/topic")),
+                        format!("`{}` is not an SNS topic ARN", short(&channel.topic)),
+                    )
+                    .label("not arn:aws:sns:<region>:<account-id>:<topic>")
+                    .help(format!(
+                        "{}; copy the topic's ARN from the SNS console, such as arn:aws:sns:us-east-1:123456789012:nylas-events",
+                        reason(&channel.topic, problem, "an SNS topic is an ARN of the form arn:aws:sns:<region>:<account-id>:<topic>")
+                    )),
+                );
+            }
+            if let Err(problem) = forms::check_iam_role_arn(&channel.role_arn) {
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::bad-role-arn",
+                        self.span(&format!("{pointer}/role_arn")),
+                        format!("`{}` is not an IAM role ARN", short(&channel.role_arn)),
+                    )
+                    .label("not arn:aws:iam::<account-id>:role/<role-name>")
+                    .help(format!(
+                        "{}; name the role Nylas assumes to publish to the topic, such as arn:aws:iam::123456789012:role/nylas-publisher",
+                        reason(&channel.role_arn, problem, "role_arn has the form arn:aws:iam::<account-id>:role/<role-name>")
+                    )),
+                );
+            }
+            self.distinct_triggers(&pointer, &channel.triggers);
+        }
+        self.unique(
+            "plan::duplicate-sns-topic",
+            "SNS topic",
+            pair.sns
+                .iter()
+                .enumerate()
+                .map(|(j, c)| (format!("{base}/sns/{j}/topic"), c.topic.as_str())),
+            Some("a topic identifies an SNS channel: merge their triggers into one entry"),
+        );
+    }
+
+    /// A destination subscribes to each trigger once.
+    fn distinct_triggers(&mut self, pointer: &str, triggers: &[TriggerType]) {
+        self.unique(
+            "plan::duplicate-trigger",
+            "trigger",
+            triggers
+                .iter()
+                .enumerate()
+                .map(|(k, t)| (format!("{pointer}/triggers/{k}"), t.as_str())),
+            Some("a destination subscribes to each trigger once: remove the repeat"),
+        );
+    }
+
+    /// Redirect URIs: a usable URL for the platform, one entry per URL, and only the platform's
+    /// own settings, with those it requires.
+    fn redirect_uris(&mut self, base: &str, pair: &Pair) {
+        self.unique_by(
+            "plan::duplicate-redirect-uri",
+            "redirect URI",
+            pair.redirect_uris.iter().enumerate().map(|(j, r)| {
+                (
+                    format!("{base}/redirect_uris/{j}/url"),
+                    forms::normalized_url(&r.url),
+                    r.url.as_str(),
+                )
+            }),
+            Some("a URL identifies a redirect URI (one platform each): keep one entry"),
+        );
+        for (j, uri) in pair.redirect_uris.iter().enumerate() {
+            let pointer = format!("{base}/redirect_uris/{j}");
+            let platform = uri.platform;
+            if let Err(problem) = check_redirect_url(&uri.url, platform) {
+                let mobile = matches!(platform, RedirectPlatform::Ios | RedirectPlatform::Android);
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::bad-url",
+                        self.span(&format!("{pointer}/url")),
+                        format!("the {platform} redirect URI {problem}"),
+                    )
+                    .label("not a usable redirect URI")
+                    .help(if mobile {
+                        format!("a {platform} redirect URI is an https URL (plain http only for localhost) or a deep link, such as com.acme.app://oauth/callback")
+                    } else {
+                        format!("a {platform} redirect URI is an absolute https URL (plain http only for localhost), such as https://app.acme.example/oauth/callback")
+                    }),
+                );
+            }
+            self.redirect_settings(&pointer, platform, uri.settings.as_ref());
+        }
+    }
+
+    fn redirect_settings(
+        &mut self,
+        pointer: &str,
+        platform: RedirectPlatform,
+        settings: Option<&RedirectUriSettings>,
+    ) {
+        let Some(settings) = settings else {
+            return;
+        };
+        let settings_ptr = format!("{pointer}/settings");
+        for &(key, owner, _, present) in REDIRECT_SETTINGS {
+            if present(settings) && owner != platform {
+                let d = PlanDiagnostic::new(
+                    "plan::setting-not-for-platform",
+                    self.span(&format!("{settings_ptr}/{key}")),
+                    format!(
+                        "`{key}` is {} setting, not {} one",
+                        with_article(owner),
+                        with_article(platform)
+                    ),
+                )
+                .label(format!("not used by {platform} redirect URIs"));
+                let own: Vec<&str> = REDIRECT_SETTINGS
+                    .iter()
+                    .filter(|(_, p, _, _)| *p == platform)
+                    .map(|(k, _, _, _)| *k)
+                    .collect();
+                self.out.push(if own.is_empty() {
+                    d.help(format!(
+                        "{platform} redirect URIs have no settings: remove `settings`, or set `platform: {owner}` if the URI is for {} app",
+                        with_article(owner)
+                    ))
+                } else {
+                    d.help(format!(
+                        "{platform} redirect URIs take {}: remove `{key}`, or set `platform: {owner}` if the URI is for {} app",
+                        all_of(&own),
+                        with_article(owner)
+                    ))
+                });
+            }
+        }
+        for &(key, owner, required, present) in REDIRECT_SETTINGS {
+            if owner == platform && required && !present(settings) {
+                self.out.push(
+                    PlanDiagnostic::new(
+                        "plan::missing-key",
+                        self.span(&settings_ptr),
+                        format!("{platform} redirect URI settings need `{key}`"),
+                    )
+                    .label(format!("`{key}` is missing"))
+                    .help(format!(
+                        "Nylas requires {} in {} redirect URI's settings",
+                        all_of(
+                            REDIRECT_SETTINGS
+                                .iter()
+                                .filter(|(_, p, r, _)| *p == platform && *r)
+                                .map(|(k, _, _, _)| k)
+                        ),
+                        with_article(platform)
+                    )),
+                );
+            }
         }
     }
 
@@ -590,6 +857,69 @@ fn cycle_through(
     }
 }
 
+/// Pub/Sub channels Nylas allows per application (the contract's README).
+const MAX_PUBSUB_CHANNELS: usize = 5;
+
+/// Each redirect URI setting: the platform it belongs to, whether that platform's settings
+/// require it (the contract's `RedirectURIObject`), and whether a plan's settings have it.
+type RedirectSetting = (
+    &'static str,
+    RedirectPlatform,
+    bool,
+    fn(&RedirectUriSettings) -> bool,
+);
+
+const REDIRECT_SETTINGS: &[RedirectSetting] = &[
+    ("origin", RedirectPlatform::Js, true, |s| s.origin.is_some()),
+    ("bundle_id", RedirectPlatform::Ios, true, |s| {
+        s.bundle_id.is_some()
+    }),
+    ("app_store_id", RedirectPlatform::Ios, false, |s| {
+        s.app_store_id.is_some()
+    }),
+    ("team_id", RedirectPlatform::Ios, false, |s| {
+        s.team_id.is_some()
+    }),
+    ("package_name", RedirectPlatform::Android, true, |s| {
+        s.package_name.is_some()
+    }),
+    (
+        "sha1_certificate_fingerprint",
+        RedirectPlatform::Android,
+        true,
+        |s| s.sha1_certificate_fingerprint.is_some(),
+    ),
+];
+
+/// The longest value quoted whole in a message; longer ones are cut (a hostile plan's 30 MB
+/// value would otherwise be copied into each message about it).
+const QUOTED: usize = 120;
+
+/// `value`, cut to [`QUOTED`] characters with `…` when longer.
+fn short(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(QUOTED) {
+        Some((at, _)) => format!("{}…", &value[..at]).into(),
+        None => value.into(),
+    }
+}
+
+/// A reason from [`forms`], which quotes the value: only for values short enough to quote.
+fn reason(value: &str, reason: String, form: &str) -> String {
+    if value.chars().count() <= QUOTED {
+        reason
+    } else {
+        form.to_owned()
+    }
+}
+
+/// `a web`, `an ios`: the platform with its article.
+fn with_article(platform: RedirectPlatform) -> String {
+    match platform {
+        RedirectPlatform::Ios | RedirectPlatform::Android => format!("an {platform}"),
+        _ => format!("a {platform}"),
+    }
+}
+
 /// How many pairs of an `after` cycle its message names.
 const SHOWN_CYCLE: usize = 10;
 
@@ -624,6 +954,37 @@ fn check_api_url(raw: &str) -> Result<String, String> {
     url.host_str()
         .map(str::to_owned)
         .ok_or_else(|| "has no host".to_owned())
+}
+
+/// A redirect URI for `platform`, worded like [`check_webhook_url`]: https (http only to
+/// loopback), and for `ios` and `android` also a deep link, as [`forms::check_redirect_uri`]
+/// (the simulator's rule) accepts.
+fn check_redirect_url(raw: &str, platform: RedirectPlatform) -> Result<(), String> {
+    let mobile = matches!(platform, RedirectPlatform::Ios | RedirectPlatform::Android);
+    if let Ok(url) = reqwest::Url::parse(raw)
+        && !matches!(url.scheme(), "http" | "https")
+    {
+        return match (mobile, forms::check_redirect_uri(raw, platform)) {
+            (true, Ok(())) => Ok(()),
+            (true, Err(_)) => Err(
+                "is neither an https URL nor a deep link <package-or-bundle-name>://<path>".into(),
+            ),
+            (false, _) => Err(format!(
+                "uses the scheme `{}`, not https",
+                short(url.scheme())
+            )),
+        };
+    }
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".into());
+    }
+    match url.scheme() {
+        "http" if !is_loopback(&url) => {
+            Err("uses plain http to a host that is not localhost".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn check_webhook_url(raw: &str) -> Result<(), String> {

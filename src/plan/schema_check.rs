@@ -12,6 +12,9 @@ use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
 use super::schema::{plan_schema, validator};
 use super::suggest::did_you_mean;
+use super::triggers::{self, V2Fate};
+use super::words::either;
+use crate::api::TriggerType;
 use crate::yaml::{Node, Value};
 
 /// Every schema violation in `instance`, except those at or under `skip` pointers (already
@@ -84,7 +87,7 @@ fn report(
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             if let Some(options) = all_constants(context) {
-                enum_diagnostic(node, &field, &options)
+                enum_diagnostic(lookup, node, &pointer, &field, &options)
             } else if let Some(keys) = reference_keys(error.schema_path())
                 && !is_reference(node, &keys)
             {
@@ -112,7 +115,7 @@ fn report(
                         .collect()
                 })
                 .unwrap_or_default();
-            enum_diagnostic(node, &field, &options)
+            enum_diagnostic(lookup, node, &pointer, &field, &options)
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
@@ -285,15 +288,28 @@ fn range_diagnostic(node: &Node, field: &str, bound: String) -> PlanDiagnostic {
     .label("out of range")
 }
 
-fn enum_diagnostic(node: &Node, field: &str, options: &[String]) -> PlanDiagnostic {
+fn enum_diagnostic(
+    lookup: &Lookup<'_>,
+    node: &Node,
+    pointer: &str,
+    field: &str,
+    options: &[String],
+) -> PlanDiagnostic {
     let shown = match &node.value {
         crate::yaml::Value::String(s) => format!("`{s}`"),
         _ => node.kind().to_owned(),
     };
+    if matches!(field, "triggers" | "test")
+        && let Some(d) = trigger_diagnostic(lookup, node, pointer, field)
+    {
+        return d;
+    }
     let what = match field {
         "region" => "region",
         "provider" | "providers" => "provider",
-        "triggers" => "webhook trigger",
+        "triggers" => trigger_kind(pointer),
+        "test" => "test trigger",
+        "platform" => "platform",
         "mode" => "mode",
         _ => "value",
     };
@@ -318,6 +334,91 @@ fn enum_diagnostic(node: &Node, field: &str, options: &[String]) -> PlanDiagnost
         Some(close) => d.help(format!("did you mean `{close}`? ({expected})")),
         None => d.help(expected),
     }
+}
+
+/// What kind of destination's trigger the item at `pointer` is.
+fn trigger_kind(pointer: &str) -> &'static str {
+    if pointer.contains("/pubsub/") {
+        "Pub/Sub trigger"
+    } else if pointer.contains("/sns/") {
+        "SNS trigger"
+    } else {
+        "webhook trigger"
+    }
+}
+
+/// A trigger name the contract's enum refuses but that says more than "unknown": a v2 trigger
+/// (with its v3 replacement, or none), or a trigger Nylas cannot send a test event for.
+fn trigger_diagnostic(
+    lookup: &Lookup<'_>,
+    node: &Node,
+    pointer: &str,
+    field: &str,
+) -> Option<PlanDiagnostic> {
+    let name = node.as_str()?;
+    if let Some(fate) = triggers::v2_only(name) {
+        let (message, label, help) = match fate {
+            V2Fate::Replaced(with, why) => (
+                format!(
+                    "`{name}` is a Nylas v2 trigger; in v3 it is {}",
+                    either(with)
+                ),
+                "v2 trigger",
+                format!("write {} instead: {why}", either(with)),
+            ),
+            V2Fate::Gone(why) if field == "test" => (
+                format!("`{name}` is a Nylas v2 trigger with no v3 equivalent"),
+                "no v3 equivalent",
+                format!("test another of the webhook's triggers: {why}"),
+            ),
+            V2Fate::Gone(why) => (
+                format!("`{name}` is a Nylas v2 trigger with no v3 equivalent"),
+                "no v3 equivalent",
+                format!("remove it from `{field}`: {why}"),
+            ),
+            V2Fate::Same => return None,
+        };
+        return Some(
+            PlanDiagnostic::new("plan::v2-trigger", node.span.clone(), message)
+                .label(label)
+                .help(help),
+        );
+    }
+    if field != "test" {
+        return None;
+    }
+    TriggerType::parse(name)?;
+    // A trigger v3 has, but not one `send_test_event` takes: say which of the webhook's own it
+    // could test instead.
+    let parent = pointer.strip_suffix("/test")?;
+    let own: Vec<TriggerType> = match lookup
+        .pointer(&format!("{parent}/triggers"))
+        .map(|n| &n.value)
+    {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|n| n.as_str().and_then(TriggerType::parse))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let candidates = triggers::testable(&own);
+    let help = if candidates.is_empty() {
+        "none of this webhook's triggers can be sent as a test event: remove `test`, or subscribe the webhook to a trigger Nylas can test (such as `grant.created`)".to_owned()
+    } else {
+        format!(
+            "test one of this webhook's triggers that Nylas can send as a test event: {}",
+            either(candidates.iter())
+        )
+    };
+    Some(
+        PlanDiagnostic::new(
+            "plan::untestable-trigger",
+            node.span.clone(),
+            format!("Nylas cannot send a test event for `{name}`"),
+        )
+        .label("not a trigger send-test-event takes")
+        .help(help),
+    )
 }
 
 /// When every branch of a `oneOf`/`anyOf` is a `const` (an enum with documented values),
