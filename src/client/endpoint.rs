@@ -13,7 +13,7 @@ use crate::api::Region;
 pub enum EndpointError {
     #[error("`{url}` is not a valid API URL for region {region}: {reason}")]
     #[diagnostic(
-        code(nylas_migrate::client::endpoint),
+        code("api::endpoint"),
         help("write an absolute URL such as https://api.us.nylas.com")
     )]
     Invalid {
@@ -25,7 +25,7 @@ pub enum EndpointError {
         "plain http is refused for region {region} (`{url}`): the API key would travel unencrypted"
     )]
     #[diagnostic(
-        code(nylas_migrate::client::plain_http),
+        code("api::plain-http"),
         help(
             "use https, or point the region at a loopback address (127.0.0.1, ::1, localhost) such as the local simulator"
         )

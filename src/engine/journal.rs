@@ -22,7 +22,7 @@ pub const JOURNAL_FILE: &str = "journal.sqlite";
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("journal {path}: {source}")]
 #[diagnostic(
-    code(state::journal),
+    code("state::journal"),
     help(
         "the journal is the state folder's journal.sqlite; check the folder is writable and not on a network share"
     )

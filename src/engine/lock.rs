@@ -13,14 +13,14 @@ use super::journal::{format_utc, now};
 pub enum LockError {
     #[error("another `nylas-migrate apply` is running on state folder {path}{holder}")]
     #[diagnostic(
-        code(state::locked),
+        code("state::locked"),
         help(
             "wait for it to finish, or use another --state folder for another plan; two runs on one journal could start a wave twice"
         )
     )]
     Held { path: String, holder: String },
     #[error("cannot lock state folder {path}: {source}")]
-    #[diagnostic(code(state::lock_failed))]
+    #[diagnostic(code("state::lock-failed"))]
     Io {
         path: String,
         source: std::io::Error,

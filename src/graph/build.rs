@@ -16,10 +16,10 @@ pub const NYLAS_RATE_LIMIT: u32 = 20;
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
 pub enum GraphError {
     #[error("`after` forms a cycle through pair `{0}`")]
-    #[diagnostic(code(graph::cycle))]
+    #[diagnostic(code("graph::cycle"))]
     Cycle(String),
     #[error("pair `{pair}` comes `after` `{missing}`, which is not in the plan")]
-    #[diagnostic(code(graph::unknown_pair))]
+    #[diagnostic(code("graph::unknown-pair"))]
     UnknownPair { pair: String, missing: String },
 }
 

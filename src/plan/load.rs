@@ -7,6 +7,7 @@ use super::display::DisplayText;
 use super::model::{Pair, Plan};
 use super::trust::Trust;
 use super::{characters, inline_secret, rules, schema_check};
+use crate::code::Code;
 use crate::untrusted::escaped;
 use crate::yaml::{self, LineIndex, Node};
 
@@ -54,9 +55,12 @@ pub fn load_file_with(path: &Path, trust: &Trust) -> Result<LoadedPlan, InvalidP
         name: name.clone(),
         diagnostics: vec![
             PlanDiagnostic::new(
-                "plan::unreadable",
+                Code::PlanUnreadable,
                 0..0,
                 format!("cannot read {name}: {err}"),
+            )
+            .help(
+                "PLAN is the path of a plan file, relative to the current folder; check that it exists and this user can read it",
             )
             .attach(&name, ""),
         ],
@@ -83,7 +87,7 @@ pub fn load_bytes_with(
     if bytes.len() > MAX_PLAN_BYTES {
         return Err(fail(
             PlanDiagnostic::new(
-                "plan::too-large",
+                Code::PlanTooLarge,
                 0..0,
                 format!(
                     "{name} is {} MiB; plans are limited to {} MiB",
@@ -104,7 +108,7 @@ pub fn load_bytes_with(
             // the offset of a character boundary in it.
             return Err(fail(
                 PlanDiagnostic::new(
-                    "plan::not-utf8",
+                    Code::PlanNotUtf8,
                     at..at,
                     format!("{name} is not valid UTF-8 (first bad byte at offset {at})"),
                 )
@@ -160,14 +164,14 @@ pub fn load_str_with(
             },
         }),
         _ => {
-            diagnostics.sort_by_key(|d| (d.span.start, d.code));
+            diagnostics.sort_by_key(|d| (d.span.start, d.code.as_str()));
             let total = diagnostics.len();
             if total > MAX_DIAGNOSTICS {
                 diagnostics.truncate(MAX_DIAGNOSTICS);
                 let end = text.len();
                 diagnostics.push(
                     PlanDiagnostic::new(
-                        "plan::too-many-problems",
+                        Code::PlanTooManyProblems,
                         end..end,
                         format!(
                             "{} more problems are not shown (only the first {MAX_DIAGNOSTICS} are)",
@@ -205,7 +209,7 @@ fn validate_tree(
 ) -> Option<Plan> {
     if matches!(root.value, yaml::Value::Null) {
         diagnostics.push(
-            PlanDiagnostic::new("plan::empty", root.span.clone(), "the plan is empty")
+            PlanDiagnostic::new(Code::PlanEmpty, root.span.clone(), "the plan is empty")
                 .help("start from one of the plans in examples/, or see `nylas-migrate schema`"),
         );
         return None;
@@ -236,7 +240,7 @@ fn validate_tree(
             // bug in this program, reported rather than hidden.
             diagnostics.push(
                 PlanDiagnostic::new(
-                    "plan::internal",
+                    Code::PlanInternal,
                     root.span.clone(),
                     format!("the plan fits the schema but not the model: {err}"),
                 )
@@ -249,11 +253,11 @@ fn validate_tree(
 
 fn from_yaml_error(err: yaml::YamlError) -> PlanDiagnostic {
     let code = if err.message.starts_with("duplicate key") {
-        "plan::duplicate-key"
+        Code::PlanDuplicateKey
     } else {
-        "plan::syntax"
+        Code::PlanSyntax
     };
-    let label = if code == "plan::duplicate-key" {
+    let label = if code == Code::PlanDuplicateKey {
         "repeated here"
     } else {
         "here"

@@ -14,6 +14,7 @@ use super::suggest::did_you_mean;
 use super::trust::{self, ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
 use crate::api::ConnectorProvider;
 use crate::api::Region;
+use crate::code::Code;
 use crate::yaml::{Node, Value};
 
 /// Every semantic problem in a plan, even one with schema errors: rules across pairs read the
@@ -111,7 +112,7 @@ impl Rules<'_> {
     /// Reports each value that repeats an earlier one, pointing at both.
     fn unique<'v>(
         &mut self,
-        code: &'static str,
+        code: Code,
         what: &str,
         values: impl IntoIterator<Item = (String, &'v str)>,
         help: Option<&str>,
@@ -141,7 +142,7 @@ impl Rules<'_> {
 
     fn unique_across_pairs(&mut self, views: &[PairView<'_>]) {
         self.unique(
-            "plan::duplicate-pair-name",
+            Code::PlanDuplicatePairName,
             "pair name",
             views
                 .iter()
@@ -149,7 +150,7 @@ impl Rules<'_> {
             Some("pair names identify steps and journal entries, so each must be unique"),
         );
         self.unique(
-            "plan::duplicate-v2-app",
+            Code::PlanDuplicateV2App,
             "v2 app ID",
             views
                 .iter()
@@ -157,7 +158,7 @@ impl Rules<'_> {
             Some("a v2 application can be migrated by one pair only"),
         );
         self.unique(
-            "plan::duplicate-v3-app",
+            Code::PlanDuplicateV3App,
             "v3 app ID",
             views
                 .iter()
@@ -177,7 +178,7 @@ impl Rules<'_> {
                     Some(&(other, k)) if other != view.index => {
                         self.out.push(
                             PlanDiagnostic::new(
-                                "plan::account-in-two-pairs",
+                                Code::PlanAccountInTwoPairs,
                                 self.span(&format!("/pairs/{}/clone/single/{j}", view.index)),
                                 format!("account `{account}` is listed in two pairs"),
                             )
@@ -209,7 +210,7 @@ impl Rules<'_> {
                 if Some(other) == view.name {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::after-self",
+                            Code::PlanAfterSelf,
                             self.span(&pointer),
                             format!("pair `{other}` cannot come after itself"),
                         )
@@ -217,7 +218,7 @@ impl Rules<'_> {
                     );
                 } else if !known.contains(other) {
                     let mut d = PlanDiagnostic::new(
-                        "plan::unknown-pair",
+                        Code::PlanUnknownPair,
                         self.span(&pointer),
                         format!("`after` names `{other}`, which is not a pair in this plan"),
                     )
@@ -237,7 +238,7 @@ impl Rules<'_> {
                 if let Some(first) = seen.insert(other, j) {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::duplicate-after",
+                            Code::PlanDuplicateAfter,
                             self.span(&format!("/pairs/{i}/after/{j}")),
                             format!("`after` names `{other}` twice"),
                         )
@@ -299,7 +300,7 @@ impl Rules<'_> {
             };
             let (first_pair, first_after) = cycle[0];
             let mut d = PlanDiagnostic::new(
-                "plan::after-cycle",
+                Code::PlanAfterCycle,
                 self.span(&format!("/pairs/{first_pair}/after/{first_after}")),
                 format!("`after` forms a cycle: {shown}"),
             )
@@ -325,7 +326,7 @@ impl Rules<'_> {
             match check_api_url(api_url) {
                 Err(problem) => self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-url",
+                        Code::PlanBadUrl,
                         self.span(&pointer),
                         format!("the {region} API URL {problem}"),
                     )
@@ -337,7 +338,7 @@ impl Rules<'_> {
                 ),
                 Ok(host) if !trust.allows_api_host(&host) => self.out.push(
                     PlanDiagnostic::new(
-                        "plan::api-host-not-allowed",
+                        Code::PlanApiHostNotAllowed,
                         self.span(&pointer),
                         format!(
                             "the {region} API URL sends the API keys to `{host}`, not a Nylas API host"
@@ -386,7 +387,7 @@ impl Rules<'_> {
             let shown = path.display().to_string();
             self.out.push(
                 PlanDiagnostic::new(
-                    "plan::secret-file-outside",
+                    Code::PlanSecretFileOutside,
                     self.span(&pointer),
                     format!("the secret file `{shown}` is outside the plan's folder"),
                 )
@@ -402,7 +403,7 @@ impl Rules<'_> {
     fn within_pair(&mut self, i: usize, pair: &Pair) {
         let base = format!("/pairs/{i}");
         self.unique(
-            "plan::duplicate-connector",
+            Code::PlanDuplicateConnector,
             "connector for provider",
             pair.connectors.iter().enumerate().map(|(j, c)| {
                 (
@@ -413,7 +414,7 @@ impl Rules<'_> {
             Some("a v3 application has one connector per provider: merge the two entries"),
         );
         self.unique(
-            "plan::duplicate-webhook",
+            Code::PlanDuplicateWebhook,
             "webhook URL",
             pair.webhooks
                 .iter()
@@ -422,7 +423,7 @@ impl Rules<'_> {
             Some("a URL identifies a webhook destination: merge their triggers into one entry"),
         );
         self.unique(
-            "plan::duplicate-account",
+            Code::PlanDuplicateAccount,
             "account",
             pair.clone
                 .single
@@ -432,7 +433,7 @@ impl Rules<'_> {
             None,
         );
         self.unique(
-            "plan::duplicate-wave",
+            Code::PlanDuplicateWave,
             "wave name",
             pair.clone
                 .batches
@@ -443,7 +444,7 @@ impl Rules<'_> {
         );
         for (j, webhook) in pair.webhooks.iter().enumerate() {
             self.unique(
-                "plan::duplicate-trigger",
+                Code::PlanDuplicateTrigger,
                 "trigger",
                 webhook
                     .triggers
@@ -455,7 +456,7 @@ impl Rules<'_> {
             if let Err(problem) = check_webhook_url(&webhook.url) {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-url",
+                        Code::PlanBadUrl,
                         self.span(&format!("{base}/webhooks/{j}/url")),
                         format!("the webhook URL {problem}"),
                     )
@@ -474,7 +475,7 @@ impl Rules<'_> {
         if pair.clone.gate.is_some() && pair.clone.batches.len() < 2 {
             self.out.push(
                 PlanDiagnostic::new(
-                    "plan::gate-without-waves",
+                    Code::PlanGateWithoutWaves,
                     self.span(&format!("{base}/clone/gate")),
                     "a gate stops the waves after a failing one, but this pair has fewer than two waves",
                 )
@@ -502,7 +503,7 @@ impl Rules<'_> {
                 if !present {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::missing-key",
+                            Code::PlanMissingKey,
                             self.span(&settings_ptr),
                             format!("{provider} connector settings need `{key}`"),
                         )
@@ -521,7 +522,7 @@ impl Rules<'_> {
                 if present {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::setting-not-for-provider",
+                            Code::PlanSettingNotForProvider,
                             self.span(&format!("{settings_ptr}/{key}")),
                             format!("{provider} connectors take no `{key}`"),
                         )
@@ -546,7 +547,7 @@ impl Rules<'_> {
             if present && provider != only {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::setting-not-for-provider",
+                        Code::PlanSettingNotForProvider,
                         self.span(&format!("{settings_ptr}/{key}")),
                         format!("`{key}` is a {only} setting, not a {provider} one"),
                     )

@@ -12,6 +12,7 @@ use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
 use super::schema::{plan_schema, validator};
 use super::suggest::did_you_mean;
+use crate::code::Code;
 use crate::yaml::{Node, Value};
 
 /// Every schema violation in `instance`, except those at or under `skip` pointers (already
@@ -66,7 +67,7 @@ fn report(
                     .get(key.as_str())
                     .map_or(node.span.clone(), |&span| span.clone());
                 let mut d = PlanDiagnostic::new(
-                    "plan::unknown-key",
+                    Code::PlanUnknownKey,
                     key_span,
                     format!("unknown key `{key}`{}", in_field(&readable_path(&pointer))),
                 )
@@ -96,7 +97,7 @@ fn report(
                 return;
             } else {
                 PlanDiagnostic::new(
-                    "plan::invalid-value",
+                    Code::PlanInvalidValue,
                     node.span.clone(),
                     format!("{}{} does not fit here", describe(node), in_field(&field)),
                 )
@@ -118,7 +119,7 @@ fn report(
             let name = property.as_str().unwrap_or_default();
             let span = key_node.map_or(node.span.clone(), |k| k.span.clone());
             let mut d = PlanDiagnostic::new(
-                "plan::missing-key",
+                Code::PlanMissingKey,
                 span,
                 format!(
                     "missing required key `{name}`{}",
@@ -132,7 +133,7 @@ fn report(
             d
         }
         ValidationErrorKind::Type { kind } => PlanDiagnostic::new(
-            "plan::wrong-type",
+            Code::PlanWrongType,
             node.span.clone(),
             format!(
                 "expected {}{}, found {}",
@@ -155,13 +156,13 @@ fn report(
             d
         }
         ValidationErrorKind::MinItems { limit } => PlanDiagnostic::new(
-            "plan::too-few",
+            Code::PlanTooFew,
             node.span.clone(),
             format!("`{field}` needs at least {limit} item{}", plural(*limit)),
         )
         .label("empty"),
         ValidationErrorKind::MinLength { limit } => PlanDiagnostic::new(
-            "plan::too-short",
+            Code::PlanTooShort,
             node.span.clone(),
             format!(
                 "`{field}` must be at least {limit} character{} long",
@@ -170,13 +171,13 @@ fn report(
         )
         .label("too short"),
         ValidationErrorKind::MaxLength { limit } => PlanDiagnostic::new(
-            "plan::too-long",
+            Code::PlanTooLong,
             node.span.clone(),
             format!("`{field}` must be at most {limit} characters long"),
         )
         .label("too long"),
         ValidationErrorKind::Pattern { pattern } => PlanDiagnostic::new(
-            "plan::bad-format",
+            Code::PlanBadFormat,
             node.span.clone(),
             format!(
                 "{}{} is not in the expected format",
@@ -187,7 +188,7 @@ fn report(
         .label("wrong format")
         .help(pattern_help(&field, pattern)),
         _ => PlanDiagnostic::new(
-            "plan::invalid-value",
+            Code::PlanInvalidValue,
             node.span.clone(),
             format!("{}{}: {error}", describe(node), in_field(&field)),
         )
@@ -278,7 +279,7 @@ fn type_words(kind: &str) -> String {
 
 fn range_diagnostic(node: &Node, field: &str, bound: String) -> PlanDiagnostic {
     PlanDiagnostic::new(
-        "plan::out-of-range",
+        Code::PlanOutOfRange,
         node.span.clone(),
         format!("`{field}` must be {bound}"),
     )
@@ -298,7 +299,7 @@ fn enum_diagnostic(node: &Node, field: &str, options: &[String]) -> PlanDiagnost
         _ => "value",
     };
     let d = PlanDiagnostic::new(
-        "plan::unknown-value",
+        Code::PlanUnknownValue,
         node.span.clone(),
         format!("unknown {what} {shown}{}", in_field(field)),
     )
@@ -399,7 +400,7 @@ fn reference_diagnostic(node: &Node, field: &str, keys: &[String]) -> PlanDiagno
         })
         .collect();
     PlanDiagnostic::new(
-        "plan::wrong-type",
+        Code::PlanWrongType,
         node.span.clone(),
         format!("{}{} is not a reference", describe(node), in_field(field)),
     )
