@@ -966,7 +966,8 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
     );
     assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 1);
 
-    // With --output json, the same as one event (described by docs/events.schema.json).
+    // With --output json, the same as one event (described by docs/events.schema.json); and
+    // SIGTERM (a cancelled CI job) exits 143 as SIGINT exits 130.
     let mut json = r.command(&["--output", "json", "apply", &plan, "--yes"]);
     json.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -991,14 +992,15 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
         }
     }
     let pid = libc::pid_t::try_from(child.id()).unwrap();
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(143));
     let last = rx.iter().last().expect("an event");
     let event: serde_json::Value = serde_json::from_str(&last).unwrap();
     assert_eq!(event["event"], "interrupted", "{last}");
+    assert_eq!(event["signal"], "SIGTERM", "{last}");
     assert_eq!(
         event["running_waves"][0]["step"], "solo/batch/google",
         "{last}"

@@ -235,6 +235,59 @@ mod tests {
     }
 
     #[test]
+    fn errors_shown_only_as_step_outcomes_keep_their_codes() {
+        // A step's error becomes its outcome (a message in the summary and the journal), so
+        // these codes are seen only when such an error stops a whole command: built here.
+        let step = || "acme-prod/batch/everyone".to_owned();
+        for (err, expected) in [
+            (
+                EngineError::OutcomeUnknown {
+                    step: step(),
+                    what: "batch clone".into(),
+                },
+                Code::EngineOutcomeUnknown,
+            ),
+            (
+                EngineError::ConcurrentWave {
+                    step: step(),
+                    snapshots: "j1, j2".into(),
+                },
+                Code::EngineConcurrentWave,
+            ),
+            (
+                EngineError::JobVanished {
+                    step: step(),
+                    job_id: "j1".into(),
+                },
+                Code::EngineJobVanished,
+            ),
+        ] {
+            let (code, help) = code_and_help(&CliError::from(err));
+            assert_eq!(code, expected.as_str());
+            assert!(!help.is_empty() && !help.contains("bug"), "{help}");
+        }
+        let (code, help) = code_and_help(&CliError::from(EngineError::Internal(
+            "a step task failed".into(),
+        )));
+        assert_eq!(code, Code::EngineInternal.as_str());
+        assert!(help.contains("this is a bug in nylas-migrate"), "{help}");
+    }
+
+    #[test]
+    fn a_client_that_cannot_start_is_not_called_a_bug() {
+        // The TLS backend failing to start: no test machine can make that happen.
+        let err = CliError::from(ClientError::Setup {
+            detail: "no TLS provider".into(),
+        });
+        let (code, help) = code_and_help(&err);
+        assert_eq!(code, Code::ApiSetup.as_str());
+        assert!(
+            help.contains("HTTPS_PROXY") && !help.contains("bug"),
+            "{help}"
+        );
+    }
+
+    #[test]
     fn only_the_command_line_s_own_mistakes_are_usage_errors() {
         for err in [
             CommandError::ConfirmationRequired,

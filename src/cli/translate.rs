@@ -297,3 +297,31 @@ fn print_summary(s: &TranslateSummary) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::Code;
+    use miette::Diagnostic;
+
+    fn code(err: &CliError) -> String {
+        err.code().map(|c| c.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_second_translate_of_one_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ids.csv");
+        let _first = lock_output(dir.path(), &out).unwrap();
+        // A second open of the lock file, as a second process makes it.
+        let err = lock_output(dir.path(), &out).unwrap_err();
+        assert_eq!(code(&err), Code::TranslateLocked.as_str());
+        assert!(err.to_string().contains("ids.csv"), "{err}");
+        // Another output file is another lock.
+        assert!(lock_output(dir.path(), &dir.path().join("other.csv")).is_ok());
+        // A state folder that is not there: the lock file cannot be made.
+        let err = lock_output(&dir.path().join("absent"), &out).unwrap_err();
+        assert_eq!(code(&err), Code::TranslateIo.as_str());
+        assert!(err.help().is_some());
+    }
+}

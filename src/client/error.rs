@@ -138,7 +138,9 @@ pub enum ClientError {
     #[error("cannot start the HTTP client: {detail}")]
     #[diagnostic(
         code("api::setup"),
-        help("this is a bug worth reporting, with the operating system and its version")
+        help(
+            "check the proxy variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) and the system's certificate store, then run it again"
+        )
     )]
     Setup { detail: String },
 

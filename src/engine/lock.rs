@@ -20,7 +20,12 @@ pub enum LockError {
     )]
     Held { path: String, holder: String },
     #[error("cannot lock state folder {path}: {source}")]
-    #[diagnostic(code("state::lock-failed"))]
+    #[diagnostic(
+        code("state::lock-failed"),
+        help(
+            "check that --state names a folder this user can write, with no folder named `lock` in it"
+        )
+    )]
     Io {
         path: String,
         source: std::io::Error,

@@ -50,7 +50,10 @@ pub enum EngineError {
     #[diagnostic(transparent)]
     Lock(#[from] LockError),
     #[error("state folder {path}: {source}")]
-    #[diagnostic(code("state::io"))]
+    #[diagnostic(
+        code("state::io"),
+        help("check that --state names a folder this user can create, read and write")
+    )]
     State {
         path: String,
         source: std::io::Error,

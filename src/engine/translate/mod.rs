@@ -162,7 +162,10 @@ pub enum TranslateError {
     )]
     AccountsFile { at: String, message: String },
     #[error("cannot {what} {path}: {source}")]
-    #[diagnostic(code("translate::io"))]
+    #[diagnostic(
+        code("translate::io"),
+        help("check that the folder exists and this user can read and write there")
+    )]
     Io {
         path: String,
         what: &'static str,
