@@ -11,7 +11,7 @@
 //! test reads every such attribute in `src/` and fails unless it is one of these codes, so this
 //! list stays the single source.
 //!
-//! Adding a code: one row in [`codes!`] below, and one row in [`PRODUCERS`] naming the invalid
+//! Adding a code: one row in `codes!` below, and one row in [`PRODUCERS`] naming the invalid
 //! example or the test that produces it (a test checks both).
 
 use std::fmt;
@@ -259,368 +259,96 @@ use Code::*;
 use Producer::{Example, Test};
 
 const EXIT: &str = "tests/cli_exit_codes.rs";
+const HOSTILE: &str = "tests/validate_hostile.rs";
+const CLI_ERROR: &str = "src/cli/error.rs";
 
-/// One row per code: where it is produced. A test checks that every code has exactly one row,
-/// that each example reports its code, and that each named test exists and asserts its code.
+/// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
+/// every code has exactly one row, that each example makes `validate` report its code, and
+/// that each named test exists and asserts its code.
+#[rustfmt::skip]
 pub const PRODUCERS: &[(Code, Producer)] = &[
-    (
-        PlanUnreadable,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        PlanTooLarge,
-        Test(
-            "tests/validate_hostile.rs",
-            "oversized_files_are_refused_before_parsing",
-        ),
-    ),
-    (
-        PlanNotUtf8,
-        Test(
-            "tests/validate_hostile.rs",
-            "invalid_utf8_is_a_diagnostic_not_a_crash",
-        ),
-    ),
+    (PlanUnreadable, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (PlanTooLarge, Test(HOSTILE, "very_large_documents_finish_in_time")),
+    (PlanNotUtf8, Test(HOSTILE, "invalid_utf8_is_refused_naming_the_encoding")),
     (PlanSyntax, Example("examples/invalid/syntax-error.yaml")),
-    (
-        PlanDuplicateKey,
-        Example("examples/invalid/duplicate-key.yaml"),
-    ),
+    (PlanDuplicateKey, Example("examples/invalid/duplicate-key.yaml")),
     (PlanEmpty, Example("examples/invalid/empty-plan.yaml")),
-    (
-        PlanTooManyProblems,
-        Test(
-            "tests/validate_hostile.rs",
-            "a_flood_of_problems_is_cut_and_counted",
-        ),
-    ),
-    (
-        PlanInternal,
-        Test(
-            "src/plan/load.rs",
-            "a_plan_the_model_rejects_is_reported_as_a_bug",
-        ),
-    ),
+    (PlanTooManyProblems, Test(HOSTILE, "inputs_that_used_to_break_validate")),
+    (PlanInternal, Test("src/plan/load.rs", "a_plan_the_model_rejects_is_reported_as_a_bug")),
     (PlanUnknownKey, Example("examples/invalid/unknown-key.yaml")),
     (PlanMissingKey, Example("examples/invalid/missing-key.yaml")),
     (PlanWrongType, Example("examples/invalid/wrong-type.yaml")),
-    (
-        PlanInvalidValue,
-        Example("examples/invalid/gate-not-a-mapping.yaml"),
-    ),
-    (
-        PlanUnknownValue,
-        Example("examples/invalid/unknown-region.yaml"),
-    ),
-    (
-        PlanOutOfRange,
-        Example("examples/invalid/limit-out-of-range.yaml"),
-    ),
+    (PlanInvalidValue, Example("examples/invalid/gate-not-a-mapping.yaml")),
+    (PlanUnknownValue, Example("examples/invalid/unknown-region.yaml")),
+    (PlanOutOfRange, Example("examples/invalid/limit-out-of-range.yaml")),
     (PlanTooFew, Example("examples/invalid/no-triggers.yaml")),
     (PlanTooShort, Example("examples/invalid/empty-name.yaml")),
     (PlanTooLong, Example("examples/invalid/name-too-long.yaml")),
     (PlanBadFormat, Example("examples/invalid/bad-app-id.yaml")),
-    (
-        PlanBadUrl,
-        Example("examples/invalid/insecure-api-url.yaml"),
-    ),
-    (
-        PlanControlCharacter,
-        Example("examples/invalid/control-character.yaml"),
-    ),
-    (
-        PlanInlineSecret,
-        Example("examples/invalid/inline-secret.yaml"),
-    ),
-    (
-        PlanApiHostNotAllowed,
-        Example("examples/invalid/api-host-not-allowed.yaml"),
-    ),
-    (
-        PlanSecretFileOutside,
-        Example("examples/invalid/secret-file-outside.yaml"),
-    ),
-    (
-        PlanDuplicatePairName,
-        Example("examples/invalid/duplicate-pair-name.yaml"),
-    ),
-    (
-        PlanDuplicateV2App,
-        Example("examples/invalid/duplicate-v2-app.yaml"),
-    ),
-    (
-        PlanDuplicateV3App,
-        Example("examples/invalid/duplicate-v3-app.yaml"),
-    ),
-    (
-        PlanAccountInTwoPairs,
-        Example("examples/invalid/account-in-two-pairs.yaml"),
-    ),
-    (
-        PlanDuplicateAccount,
-        Example("examples/invalid/duplicate-account.yaml"),
-    ),
-    (
-        PlanDuplicateConnector,
-        Example("examples/invalid/duplicate-connector.yaml"),
-    ),
-    (
-        PlanDuplicateWebhook,
-        Example("examples/invalid/duplicate-webhook.yaml"),
-    ),
-    (
-        PlanDuplicateTrigger,
-        Example("examples/invalid/duplicate-trigger.yaml"),
-    ),
-    (
-        PlanDuplicateWave,
-        Example("examples/invalid/duplicate-wave.yaml"),
-    ),
-    (
-        PlanUnknownPair,
-        Example("examples/invalid/after-unknown-pair.yaml"),
-    ),
+    (PlanBadUrl, Example("examples/invalid/insecure-api-url.yaml")),
+    (PlanControlCharacter, Example("examples/invalid/control-character.yaml")),
+    (PlanInlineSecret, Example("examples/invalid/inline-secret.yaml")),
+    (PlanApiHostNotAllowed, Example("examples/invalid/api-host-not-allowed.yaml")),
+    (PlanSecretFileOutside, Example("examples/invalid/secret-file-outside.yaml")),
+    (PlanDuplicatePairName, Example("examples/invalid/duplicate-pair-name.yaml")),
+    (PlanDuplicateV2App, Example("examples/invalid/duplicate-v2-app.yaml")),
+    (PlanDuplicateV3App, Example("examples/invalid/duplicate-v3-app.yaml")),
+    (PlanAccountInTwoPairs, Example("examples/invalid/account-in-two-pairs.yaml")),
+    (PlanDuplicateAccount, Example("examples/invalid/duplicate-account.yaml")),
+    (PlanDuplicateConnector, Example("examples/invalid/duplicate-connector.yaml")),
+    (PlanDuplicateWebhook, Example("examples/invalid/duplicate-webhook.yaml")),
+    (PlanDuplicateTrigger, Example("examples/invalid/duplicate-trigger.yaml")),
+    (PlanDuplicateWave, Example("examples/invalid/duplicate-wave.yaml")),
+    (PlanUnknownPair, Example("examples/invalid/after-unknown-pair.yaml")),
     (PlanAfterSelf, Example("examples/invalid/after-self.yaml")),
-    (
-        PlanDuplicateAfter,
-        Example("examples/invalid/duplicate-after.yaml"),
-    ),
+    (PlanDuplicateAfter, Example("examples/invalid/duplicate-after.yaml")),
     (PlanAfterCycle, Example("examples/invalid/after-cycle.yaml")),
-    (
-        PlanSettingNotForProvider,
-        Example("examples/invalid/credentials-for-imap.yaml"),
-    ),
-    (
-        PlanGateWithoutWaves,
-        Example("examples/invalid/gate-without-waves.yaml"),
-    ),
-    (
-        GraphCycle,
-        Test(
-            "src/graph/build.rs",
-            "an_unvalidated_plan_gets_graph_errors",
-        ),
-    ),
-    (
-        GraphUnknownPair,
-        Test(
-            "src/graph/build.rs",
-            "an_unvalidated_plan_gets_graph_errors",
-        ),
-    ),
-    (
-        StateIo,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        StateNotAFolder,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        StateJournal,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        StateLocked,
-        Test("src/engine/lock.rs", "a_second_lock_names_the_first_holder"),
-    ),
-    (
-        StateLockFailed,
-        Test(
-            "src/engine/lock.rs",
-            "a_lock_file_that_cannot_be_opened_is_an_error",
-        ),
-    ),
-    (
-        SecretsUnresolved,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        SecretsMissingEnv,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        SecretsEmptyEnv,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        SecretsNotUtf8Env,
-        Test(
-            "src/engine/secrets.rs",
-            "an_env_value_that_is_not_utf8_is_named",
-        ),
-    ),
-    (
-        SecretsUnreadableFile,
-        Test(EXIT, "setup_errors_are_user_errors_with_a_help_line"),
-    ),
-    (
-        ApiStatus,
-        Test(
-            "tests/client_operations.rs",
-            "api_errors_carry_status_request_id_and_help",
-        ),
-    ),
-    (
-        ApiTransport,
-        Test(
-            "tests/client_retries.rs",
-            "connection_refused_is_retried_then_reported",
-        ),
-    ),
-    (
-        ApiAmbiguous,
-        Test(
-            "tests/client_retries.rs",
-            "a_lost_answer_to_a_batch_clone_is_ambiguous",
-        ),
-    ),
-    (
-        ApiDecode,
-        Test(
-            "src/client/transport.rs",
-            "decode_errors_hide_quoted_values",
-        ),
-    ),
-    (
-        ApiRegionMismatch,
-        Test("tests/client_operations.rs", "region_mismatch_is_detected"),
-    ),
-    (
-        ApiInvalidCredential,
-        Test(
-            "tests/client_operations.rs",
-            "a_key_that_cannot_be_a_header_is_refused",
-        ),
-    ),
-    (
-        ApiTlsCertificate,
-        Test(
-            "tests/client_tls.rs",
-            "an_untrusted_certificate_fails_at_once",
-        ),
-    ),
-    (
-        ApiTls,
-        Test(
-            "tests/client_tls.rs",
-            "a_server_that_does_not_speak_tls_fails_at_once",
-        ),
-    ),
-    (
-        ApiCaFile,
-        Test(
-            "tests/client_tls.rs",
-            "a_ca_file_that_cannot_be_used_is_named",
-        ),
-    ),
-    (
-        ApiSetup,
-        Test(
-            "src/client/error.rs",
-            "a_client_that_cannot_start_says_what_to_check",
-        ),
-    ),
-    (
-        ApiEndpoint,
-        Test(
-            "src/client/endpoint.rs",
-            "an_api_url_that_is_not_a_url_is_refused",
-        ),
-    ),
-    (
-        ApiPlainHttp,
-        Test("src/client/endpoint.rs", "plain_http_only_to_loopback"),
-    ),
-    (
-        EngineOutcomeUnknown,
-        Test(
-            "tests/engine_faults.rs",
-            "an_unanswered_batch_clone_with_no_job_fails_its_wave",
-        ),
-    ),
-    (
-        EngineConcurrentWave,
-        Test(
-            "tests/engine_runners.rs",
-            "two_batch_clones_at_once_are_noticed",
-        ),
-    ),
-    (
-        EngineJobVanished,
-        Test(
-            "tests/engine_faults.rs",
-            "a_job_that_vanishes_fails_its_wave",
-        ),
-    ),
-    (
-        EngineInternal,
-        Test("src/engine/mod.rs", "internal_errors_say_they_are_bugs"),
-    ),
-    (
-        TranslateOutputExists,
-        Test("tests/translate.rs", "an_existing_file_is_not_overwritten"),
-    ),
-    (
-        TranslateOptionsChanged,
-        Test(
-            "tests/translate.rs",
-            "other_options_on_the_same_file_are_refused",
-        ),
-    ),
-    (
-        TranslateAccountsFile,
-        Test(
-            "src/engine/translate/accounts.rs",
-            "an_accounts_file_without_ids_is_refused",
-        ),
-    ),
-    (TranslateIo, Test(EXIT, "translate_errors_name_their_file")),
-    (
-        TranslateLocked,
-        Test(EXIT, "translate_errors_name_their_file"),
-    ),
-    (
-        SimulatorWorld,
-        Test(EXIT, "simulate_errors_are_user_errors"),
-    ),
-    (
-        SimulatorListen,
-        Test(EXIT, "simulate_errors_are_user_errors"),
-    ),
-    (
-        CliNoSuchPair,
-        Test(EXIT, "names_the_plan_does_not_have_exit_1"),
-    ),
-    (
-        CliNoSuchStep,
-        Test(EXIT, "names_the_plan_does_not_have_exit_1"),
-    ),
-    (
-        CliConfirmationRequired,
-        Test(EXIT, "usage_errors_exit_64_never_2"),
-    ),
-    (
-        CliCancelled,
-        Test(
-            "tests/cli_terminal.rs",
-            "apply_asks_before_writing_and_cancels_on_anything_but_yes",
-        ),
-    ),
+    (PlanSettingNotForProvider, Example("examples/invalid/credentials-for-imap.yaml")),
+    (PlanGateWithoutWaves, Example("examples/invalid/gate-without-waves.yaml")),
+    (GraphCycle, Test("tests/diagnostics_codes.rs", "a_plan_that_skipped_validation_gets_graph_errors")),
+    (GraphUnknownPair, Test("tests/diagnostics_codes.rs", "a_plan_that_skipped_validation_gets_graph_errors")),
+    (StateIo, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (StateNotAFolder, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (StateJournal, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (StateLocked, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (StateLockFailed, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (SecretsUnresolved, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (SecretsMissingEnv, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (SecretsEmptyEnv, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (SecretsNotUtf8Env, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (SecretsUnreadableFile, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (ApiStatus, Test("tests/client_operations.rs", "a_wrong_key_says_which_variable_to_check")),
+    (ApiTransport, Test("tests/client_retries.rs", "a_refused_connection_is_retried_then_reported")),
+    (ApiAmbiguous, Test("tests/client_retries.rs", "a_batch_clone_is_never_resent_after_an_ambiguous_failure")),
+    (ApiDecode, Test(EXIT, "an_answer_that_is_not_the_contract_is_an_api_error")),
+    (ApiRegionMismatch, Test("tests/client_operations.rs", "an_application_in_another_region_is_a_region_mismatch")),
+    (ApiInvalidCredential, Test("tests/client_operations.rs", "a_key_with_a_newline_is_refused_before_sending")),
+    (ApiTlsCertificate, Test("tests/client_tls.rs", "a_certificate_problem_fails_at_once_and_says_so")),
+    (ApiTls, Test("tests/client_tls.rs", "https_to_a_plain_http_server_says_what_to_write")),
+    (ApiCaFile, Test("tests/client_tls.rs", "a_certificate_problem_fails_at_once_and_says_so")),
+    (ApiSetup, Test(CLI_ERROR, "a_client_that_cannot_start_is_not_called_a_bug")),
+    (ApiEndpoint, Test("src/client/endpoint.rs", "plain_http_only_to_loopback")),
+    (ApiPlainHttp, Test("src/client/endpoint.rs", "plain_http_only_to_loopback")),
+    (EngineOutcomeUnknown, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
+    (EngineConcurrentWave, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
+    (EngineJobVanished, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
+    (EngineInternal, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
+    (TranslateOutputExists, Test("tests/translate.rs", "since_an_accounts_file_and_json_lines")),
+    (TranslateOptionsChanged, Test("tests/translate.rs", "since_an_accounts_file_and_json_lines")),
+    (TranslateAccountsFile, Test("tests/translate.rs", "since_an_accounts_file_and_json_lines")),
+    (TranslateIo, Test("src/cli/translate.rs", "a_second_translate_of_one_file_is_refused")),
+    (TranslateLocked, Test("src/cli/translate.rs", "a_second_translate_of_one_file_is_refused")),
+    (SimulatorWorld, Test(EXIT, "simulate_errors_are_user_errors")),
+    (SimulatorListen, Test(EXIT, "simulate_errors_are_user_errors")),
+    (CliNoSuchPair, Test(EXIT, "names_the_plan_does_not_have_exit_1")),
+    (CliNoSuchStep, Test(EXIT, "names_the_plan_does_not_have_exit_1")),
+    (CliConfirmationRequired, Test(EXIT, "usage_errors_exit_64_never_2")),
+    (CliCancelled, Test(EXIT, "an_apply_not_confirmed_exits_1_and_writes_nothing")),
     (CliSameFile, Test(EXIT, "usage_errors_exit_64_never_2")),
     (CliNoJsonOutput, Test(EXIT, "usage_errors_exit_64_never_2")),
-    (
-        CliWriteFailed,
-        Test(EXIT, "output_files_that_cannot_be_written_are_user_errors"),
-    ),
-    (
-        CliRuntime,
-        Test("src/cli/error.rs", "runtime_errors_are_not_bugs"),
-    ),
-    (
-        CliInternal,
-        Test("src/cli/error.rs", "internal_errors_say_they_are_bugs"),
-    ),
+    (CliWriteFailed, Test(EXIT, "output_files_that_cannot_be_written_are_user_errors")),
+    (CliRuntime, Test(CLI_ERROR, "runtime_errors_are_not_bugs")),
+    (CliInternal, Test(CLI_ERROR, "internal_errors_say_they_are_bugs")),
 ];
 
 #[cfg(test)]

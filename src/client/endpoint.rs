@@ -117,6 +117,7 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::code::Code;
 
     #[test]
     fn defaults_are_nylas_hosts() {
@@ -164,5 +165,13 @@ mod tests {
             Endpoints::default().with_override(Region::Us, "http://api.us.nylas.com"),
             Err(EndpointError::PlainHttp { .. })
         ));
+        let code = |url| {
+            let err = Endpoints::default()
+                .with_override(Region::Us, url)
+                .unwrap_err();
+            miette::Diagnostic::code(&err).unwrap().to_string()
+        };
+        assert_eq!(code("http://10.0.0.1"), Code::ApiPlainHttp.as_str());
+        assert_eq!(code("not a url"), Code::ApiEndpoint.as_str());
     }
 }
