@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
-    // The bundled plan is checked by the test suite: an invalid one is a bug, shown as such.
+    // The bundled plan is one of the examples the test suite validates.
     let loaded = plan::load_str(
         Path::new("examples/demo.yaml"),
         "examples/demo.yaml",

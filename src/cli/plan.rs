@@ -20,7 +20,8 @@ pub struct Args {
     /// List the steps from the plan and the journal only: no network, no secrets.
     #[arg(long)]
     pub offline: bool,
-    /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
+    /// Exit 0 when there is nothing to do, 2 when changes are pending (and only then), 1 on
+    /// error.
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// What `apply` would do with the same flags.
