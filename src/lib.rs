@@ -9,12 +9,23 @@
 //! - [`engine`]: observe, execute and journal: `plan` and `apply`.
 //! - [`report`]: where a migration stands, and which accounts moved.
 //! - [`cli`]: the command-line commands.
+//! - [`code`]: every diagnostic code, in one list.
 //! - [`yaml`]: the one YAML parser, keeping every node's source span.
 //! - [`untrusted`]: text from outside (plans, the API, the journal) made safe for a terminal.
+
+/// `eprintln!` that never panics: when stderr is closed or its reader went away, the line is
+/// lost and the program goes on (a panic there would turn a reported error into a crash).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod code;
 pub mod engine;
 pub mod graph;
 pub mod plan;

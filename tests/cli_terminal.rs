@@ -306,7 +306,9 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_no_raw_escape("status of an edited journal", &out);
     assert!(
-        stderr(&out).contains("run outcome") && stderr(&out).contains("\\u{1b}]0;owned"),
+        stderr(&out).contains("state::journal-unknown-value")
+            && stderr(&out).contains("run outcome")
+            && stderr(&out).contains("\\u{1b}]0;owned"),
         "{}",
         stderr(&out)
     );
@@ -992,7 +994,8 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
     );
     assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 1);
 
-    // With --output json, the same as one event (described by docs/events.schema.json).
+    // With --output json, the same as one event (described by docs/events.schema.json); and
+    // SIGTERM (a cancelled CI job) exits 143 as SIGINT exits 130.
     let mut json = r.command(&["--output", "json", "apply", &plan, "--yes"]);
     json.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1017,14 +1020,15 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
         }
     }
     let pid = libc::pid_t::try_from(child.id()).unwrap();
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(143));
     let last = rx.iter().last().expect("an event");
     let event: serde_json::Value = serde_json::from_str(&last).unwrap();
     assert_eq!(event["event"], "interrupted", "{last}");
+    assert_eq!(event["signal"], "SIGTERM", "{last}");
     assert_eq!(
         event["running_waves"][0]["step"], "solo/batch/google",
         "{last}"

@@ -212,13 +212,13 @@ fn a_missing_file_is_an_error_not_a_crash() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    assert_eq!(run(&["validate"]).status.code(), Some(2));
+fn usage_errors_exit_64() {
+    assert_eq!(run(&["validate"]).status.code(), Some(64));
     assert_eq!(
         run(&["validate", "--no-such-flag", "x.yaml"]).status.code(),
-        Some(2)
+        Some(64)
     );
-    assert_eq!(run(&["no-such-command"]).status.code(), Some(2));
+    assert_eq!(run(&["no-such-command"]).status.code(), Some(64));
     assert_eq!(run(&["--help"]).status.code(), Some(0));
 }
 

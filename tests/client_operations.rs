@@ -260,6 +260,12 @@ async fn a_wrong_key_says_which_variable_to_check() {
     };
     assert_eq!(*attempts, 1, "a 401 is not retried");
     assert!(help.contains("ACME_V3_API_KEY"), "{help}");
+    assert_eq!(
+        miette::Diagnostic::code(&error)
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some(nylas_migrate::code::Code::ApiStatus.as_str())
+    );
     assert!(help.contains("region us"), "{help}");
 }
 
@@ -285,6 +291,12 @@ async fn an_application_in_another_region_is_a_region_mismatch() {
     assert!(
         matches!(&error, ClientError::RegionMismatch { actual, .. } if actual == "us"),
         "{error:?}"
+    );
+    assert_eq!(
+        miette::Diagnostic::code(&error)
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some(nylas_migrate::code::Code::ApiRegionMismatch.as_str())
     );
 
     // And the E.U. key at the U.S. data centre is unknown there: a 401 whose help names the region.
@@ -325,6 +337,12 @@ async fn a_key_with_a_newline_is_refused_before_sending() {
     };
     assert!(help.contains("/run/secrets/acme"), "{help}");
     assert_eq!(h.sim.stats().total, 0, "nothing was sent");
+    assert_eq!(
+        miette::Diagnostic::code(&error)
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some(nylas_migrate::code::Code::ApiInvalidCredential.as_str())
+    );
 }
 
 #[tokio::test]

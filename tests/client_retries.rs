@@ -129,6 +129,12 @@ async fn a_batch_clone_is_never_resent_after_an_ambiguous_failure() {
     };
     assert!(help.contains("/v3/migration-tools/jobs"), "{help}");
     assert_eq!(
+        miette::Diagnostic::code(&error)
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some(nylas_migrate::code::Code::ApiAmbiguous.as_str())
+    );
+    assert_eq!(
         h.dropped_of(Operation::SnapshotBatchClone),
         1,
         "sent once, not resent"
@@ -224,6 +230,12 @@ async fn a_refused_connection_is_retried_then_reported() {
     assert!(
         matches!(error, ClientError::Transport { attempts: 3, .. }),
         "{error:?}"
+    );
+    assert_eq!(
+        miette::Diagnostic::code(&error)
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some(nylas_migrate::code::Code::ApiTransport.as_str())
     );
 }
 

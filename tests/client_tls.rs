@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::rehearsal::{self, Rehearsal};
 use common::{root, stderr};
+use nylas_migrate::code::Code;
 
 const PLAN: &str = r#"version: 1
 name: tls
@@ -115,7 +116,7 @@ async fn a_certificate_problem_fails_at_once_and_says_so() {
     let out = plan_with(&r, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = flat(&stderr(&out));
-    assert!(err.contains("tls_certificate"), "{err}");
+    assert!(err.contains(Code::ApiTlsCertificate.as_str()), "{err}");
     assert!(
         err.contains("the TLS certificate of 127.0.0.1 was rejected"),
         "names the host: {err}"
@@ -153,6 +154,7 @@ async fn a_certificate_problem_fails_at_once_and_says_so() {
         "{}",
         stderr(&out)
     );
+    assert!(stderr(&out).contains(Code::ApiCaFile.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,6 +185,7 @@ async fn https_to_a_plain_http_server_says_what_to_write() {
     assert_eq!(out.status.code(), Some(1));
     let err = flat(&stderr(&out));
     assert!(err.contains("no TLS connection could be made"), "{err}");
+    assert!(err.contains(Code::ApiTls.as_str()), "{err}");
     assert!(err.contains("http://"), "{err}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(3),

@@ -368,7 +368,11 @@ async fn apply_without_a_terminal_needs_yes_and_missing_secrets_are_named() {
     let r = two_pairs().await;
     let plan = r.plan_arg();
     let out = r.run(&["apply", &plan]).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "a usage error: --yes is missing"
+    );
     assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
 
     let mut cmd = r.command(&["plan", &plan]);

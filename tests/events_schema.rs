@@ -117,7 +117,7 @@ fn commands_without_events_refuse_output_json() {
         &["--output", "json", "man"],
     ] {
         let out = run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.status.code(), Some(64), "a usage error: {args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
         assert!(
             common::stderr(&out).contains("`--output json` has no meaning"),

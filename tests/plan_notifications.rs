@@ -38,7 +38,7 @@ fn load(text: &str) -> Result<LoadedPlan, Vec<PlanDiagnostic>> {
 fn codes(text: &str) -> Vec<&'static str> {
     match load(text) {
         Ok(_) => Vec::new(),
-        Err(diagnostics) => diagnostics.iter().map(|d| d.code).collect(),
+        Err(diagnostics) => diagnostics.iter().map(|d| d.code.as_str()).collect(),
     }
 }
 
@@ -180,7 +180,10 @@ fn urls_are_compared_as_nylas_stores_them() {
 ",
     ))
     .expect_err("two pairs of duplicates");
-    let got: Vec<(&str, &str)> = found.iter().map(|d| (d.code, d.message.as_str())).collect();
+    let got: Vec<(&str, &str)> = found
+        .iter()
+        .map(|d| (d.code.as_str(), d.message.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -288,7 +291,7 @@ fn v2_triggers_are_reported_wherever_a_trigger_is_expected() {
             let found = load(&plan(&position.replace('T', v2))).expect_err(v2);
             assert_eq!(found.len(), 1, "{v2} in {position}: {found:#?}");
             let d = &found[0];
-            assert_eq!(d.code, "plan::v2-trigger", "{v2} in {position}");
+            assert_eq!(d.code.as_str(), "plan::v2-trigger", "{v2} in {position}");
             match replacement {
                 Some(name) => assert!(
                     d.message.ends_with(&format!("in v3 it is {name}")),
@@ -335,7 +338,7 @@ fn a_test_event_is_one_of_the_webhooks_own_triggers() {
         "booking.created",
     ))
     .unwrap_err();
-    assert_eq!(found[0].code, "plan::untestable-trigger");
+    assert_eq!(found[0].code.as_str(), "plan::untestable-trigger");
     assert_eq!(
         found[0].help.as_deref(),
         Some(
@@ -379,7 +382,7 @@ fn every_problem_is_reported_at_once_with_what_to_do() {
 ",
     );
     let found = load(&text).expect_err("invalid");
-    let got: BTreeSet<&str> = found.iter().map(|d| d.code).collect();
+    let got: BTreeSet<&str> = found.iter().map(|d| d.code.as_str()).collect();
     let want: BTreeSet<&str> = [
         "plan::test-trigger-not-subscribed",
         "plan::bad-pubsub-topic",

@@ -13,6 +13,7 @@ use base64::Engine;
 use common::rehearsal::{self, Rehearsal};
 use common::stdout;
 use nylas_migrate::api::Operation;
+use nylas_migrate::code::Code;
 use nylas_migrate::simulator::{AccountObjects, V2Account, World, is_outlook, world_for_plan};
 use serde_json::Value;
 
@@ -355,6 +356,7 @@ async fn since_an_accounts_file_and_json_lines() {
         "{}",
         common::stderr(&other)
     );
+    assert!(common::stderr(&other).contains(Code::TranslateOptionsChanged.as_str()));
     let unrelated = r.dir.path().join("notes.csv");
     std::fs::write(&unrelated, "keep me\n").unwrap();
     let refused = r
@@ -373,6 +375,7 @@ async fn since_an_accounts_file_and_json_lines() {
         "{}",
         common::stderr(&refused)
     );
+    assert!(common::stderr(&refused).contains(Code::TranslateOutputExists.as_str()));
     assert_eq!(std::fs::read_to_string(&unrelated).unwrap(), "keep me\n");
     // `--restart` overwrites it, and a second `--restart` of the same output starts it again.
     for _ in 0..2 {
@@ -425,6 +428,7 @@ async fn since_an_accounts_file_and_json_lines() {
         "{}",
         common::stderr(&bad)
     );
+    assert!(common::stderr(&bad).contains(Code::TranslateAccountsFile.as_str()));
     r.sim.shutdown().await;
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::setup::{self, report};
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::setup;
+use super::{CliError, CommandError, Finished, Output, Signal};
 use crate::engine::journal::StepStatus;
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
@@ -35,175 +35,115 @@ pub struct Args {
     pub rerun: setup::RerunArgs,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.target.plan) else {
-        return EXIT_FAILURE;
-    };
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let (plan, graph) = setup::load(&args.target.plan)?;
     let interactive = std::io::stdin().is_terminal() && output == Output::Human;
     if !args.yes && !interactive {
-        eprintln!(
-            "error: apply changes production state and needs confirmation; stdin is not a terminal, so pass --yes (run `nylas-migrate plan` first to review)"
-        );
-        return EXIT_FAILURE;
+        return Err(CommandError::ConfirmationRequired.into());
     }
-    let client = match setup::client(&plan) {
-        Ok(c) => c,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let run_options = match args.rerun.options(&graph) {
-        Ok(o) => o,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let adopt = run_options.adopt_existing_jobs;
+    let client = setup::client(&plan)?;
+    let run_options = args.rerun.options(&graph)?;
     let state_dir = args.target.state_dir();
+    setup::create_state(&state_dir)?;
     let source = args.target.secret_source();
+    super::runtime()?.block_on(async move {
+        let _lock = StateLock::acquire(&state_dir)?;
+        let adopt = run_options.adopt_existing_jobs;
+        print_notes(&graph, &source, &client, &state_dir, adopt, output).await?;
+        let mut ctx = Context::new(graph, source, &client, &state_dir, true)?;
+        ctx.options = run_options;
+        let ctx = Arc::new(ctx);
+        if !args.yes && !confirmed(&ctx).await? {
+            return Ok(Finished::Clean);
+        }
+        let plan_arg = args.target.plan.display().to_string();
+        execute(ctx, &args, output, &plan_arg).await
+    })
+}
+
+/// Whether pairs this state has no record of already have a past on their applications:
+/// asked before the journal is created, then said plainly.
+async fn print_notes(
+    graph: &crate::graph::StepGraph,
+    source: &crate::engine::SecretSource,
+    client: &crate::client::NylasClient,
+    state_dir: &std::path::Path,
+    adopt: bool,
+    output: Output,
+) -> Result<(), CliError> {
+    let probe = Context::new(graph.clone(), source.clone(), client, state_dir, false)?;
+    for note in unrecorded_history(&probe).await? {
+        let message = note.message(state_dir, adopt);
+        match output {
+            Output::Json => outln!(
+                "{}",
+                json!({"v": 1, "event": "notice", "pair": note.pair, "message": message})
+            ),
+            Output::Human => errln!("note: {}", esc(&message)),
+        }
+    }
+    Ok(())
+}
+
+/// Shows the preview and asks. `Ok(false)`: nothing to do, said so; an answer other than
+/// `yes` is [`CommandError::Cancelled`].
+async fn confirmed(ctx: &Context) -> Result<bool, CliError> {
+    let p = preview(ctx).await?;
+    super::plan::print_preview(&p);
+    if p.has_conflicts() {
+        errln!("note: pairs in conflict make no write; the other pairs go on");
+    }
+    if !p.has_changes() {
+        outln!("Nothing to do: the live state matches the plan.");
+        return Ok(false);
+    }
+    if confirm() {
+        Ok(true)
+    } else {
+        Err(CommandError::Cancelled.into())
+    }
+}
+
+/// Walks the graph until it ends or a signal stops it, then says how it went.
+async fn execute(
+    ctx: Arc<Context>,
+    args: &Args,
+    output: Output,
+    plan_arg: &str,
+) -> Result<Finished, CliError> {
     let options = ApplyOptions {
         concurrency: usize::from(args.concurrency),
         fail_fast: args.fail_fast,
         max_poll: Duration::from_secs(5),
     };
-    super::runtime().block_on(async move {
-        if let Err(e) = crate::engine::private::create_dir(&state_dir) {
-            report(miette::miette!(
-                "cannot create state folder {}: {e}",
-                state_dir.display()
-            ));
-            return EXIT_FAILURE;
+    let reporter: Arc<dyn Reporter> = match output {
+        Output::Json => Arc::new(JsonReporter),
+        Output::Human if super::quiet() => Arc::new(QuietReporter),
+        Output::Human if super::progress_bars() => {
+            Arc::new(BarReporter::new(ctx.graph.len() as u64))
         }
-        let _lock = match StateLock::acquire(&state_dir) {
-            Ok(lock) => lock,
-            Err(e) => {
-                report(e);
-                return EXIT_FAILURE;
-            }
-        };
-        // Whether pairs this state has no record of already have a past on their
-        // applications: asked before the journal is created, then said plainly.
-        let notes = match Context::new(graph.clone(), source.clone(), &client, &state_dir, false) {
-            Ok(probe) => unrecorded_history(&probe).await,
-            Err(e) => Err(e),
-        };
-        let notes = match notes {
-            Ok(notes) => notes,
-            Err(e) => {
-                report(e);
-                return EXIT_FAILURE;
-            }
-        };
-        for note in &notes {
-            let message = note.message(&state_dir, adopt);
-            match output {
-                Output::Json => outln!(
-                    "{}",
-                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": message})
-                ),
-                Output::Human => eprintln!("note: {}", esc(&message)),
-            }
+        Output::Human => Arc::new(PlainReporter::new()),
+    };
+    let tally = Arc::new(Tally::new(reporter));
+    let run = apply(ctx.clone(), &options, tally.clone());
+    tokio::select! {
+        result = run => {
+            let summary = result?;
+            print_summary(&summary, output);
+            Ok(Finished::clean_if(summary.all_done()))
         }
-        let ctx = match Context::new(graph, source, &client, &state_dir, true) {
-            Ok(mut ctx) => {
-                ctx.options = run_options;
-                Arc::new(ctx)
-            }
-            Err(e) => {
-                report(e);
-                return EXIT_FAILURE;
-            }
-        };
-        if !args.yes {
-            match preview(&ctx).await {
-                Ok(p) => {
-                    super::plan::print_preview(&p);
-                    if p.has_conflicts() {
-                        eprintln!("note: pairs in conflict make no write; the other pairs go on");
-                    }
-                    if !p.has_changes() {
-                        outln!("Nothing to do: the live state matches the plan.");
-                        return EXIT_OK;
-                    }
-                }
-                Err(e) => {
-                    report(e);
-                    return EXIT_FAILURE;
-                }
-            }
-            if !confirm() {
-                eprintln!("Cancelled: nothing was applied.");
-                return EXIT_FAILURE;
-            }
-        }
-        let reporter: Arc<dyn Reporter> = match output {
-            Output::Json => Arc::new(JsonReporter),
-            Output::Human if super::quiet() => Arc::new(QuietReporter),
-            Output::Human if super::progress_bars() => {
-                Arc::new(BarReporter::new(ctx.graph.len() as u64))
-            }
-            Output::Human => Arc::new(PlainReporter::new()),
-        };
-        let tally = Arc::new(Tally::new(reporter));
-        let run = apply(ctx.clone(), &options, tally.clone());
-        let stop = interrupted();
-        tokio::select! {
-            result = run => match result {
-                Ok(summary) => {
-                    print_summary(&summary, output);
-                    if summary.all_done() {
-                        EXIT_OK
-                    } else {
-                        EXIT_FAILURE
-                    }
-                }
-                Err(e) => {
-                    report(e);
-                    EXIT_FAILURE
-                }
-            },
-            // The walk is dropped here: its step tasks stop at their next await, as a killed
-            // run would, and the journal's intents let the next run resume them.
-            signal = stop => {
-                let plan_arg = args.target.plan.display().to_string();
-                print_interrupted(&ctx, &tally, signal, output, &plan_arg);
-                signal.exit_code()
-            }
-        }
-    })
-}
-
-/// The signal that stopped a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// SIGINT (Ctrl-C).
-    Interrupt,
-    /// SIGTERM (a CI job cancelled, a container stopped).
-    Terminate,
-}
-
-impl Stop {
-    fn name(self) -> &'static str {
-        match self {
-            Stop::Interrupt => "Ctrl-C",
-            Stop::Terminate => "SIGTERM",
-        }
-    }
-
-    /// 128 + the signal's number, as a shell reports a process the signal ended.
-    fn exit_code(self) -> u8 {
-        match self {
-            Stop::Interrupt => 130,
-            Stop::Terminate => 143,
+        // The walk is dropped here: its step tasks stop at their next await, as a killed
+        // run would, and the journal's intents let the next run resume them.
+        signal = interrupted() => {
+            print_interrupted(&ctx, &tally, signal, output, plan_arg);
+            Ok(Finished::Stopped(signal))
         }
     }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. Listening replaces their default action (ending the process
 /// at once, silently) for the rest of the run.
-async fn interrupted() -> Stop {
+async fn interrupted() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -212,8 +152,8 @@ async fn interrupted() -> Stop {
             signal(SignalKind::terminate()),
         ) {
             (Ok(mut int), Ok(mut term)) => tokio::select! {
-                _ = int.recv() => Stop::Interrupt,
-                _ = term.recv() => Stop::Terminate,
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
             },
             // Without a handler the signals keep their default action: the wait never ends.
             _ => std::future::pending().await,
@@ -222,7 +162,7 @@ async fn interrupted() -> Stop {
     #[cfg(not(unix))]
     {
         match tokio::signal::ctrl_c().await {
-            Ok(()) => Stop::Interrupt,
+            Ok(()) => Signal::Interrupt,
             Err(_) => std::future::pending().await,
         }
     }
@@ -283,7 +223,7 @@ impl Reporter for Tally {
 
 /// What an interrupted run says: what finished, that started waves go on at Nylas, and that
 /// `apply` again resumes. The journal's run is closed as `interrupted`.
-fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, plan: &str) {
+fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output, plan: &str) {
     let seen = tally.seen();
     let finished = seen.finished.len();
     let count = |label: &str| seen.finished.iter().filter(|(_, l)| *l == label).count();
@@ -348,7 +288,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, p
         );
         return;
     }
-    eprintln!(
+    errln!(
         "\nInterrupted ({}): {finished} of {total} steps finished ({} changed, {} unchanged, {} failed, {} skipped); {in_progress} in progress were stopped.",
         stop.name(),
         count("changed"),
@@ -357,22 +297,22 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, p
         count("skipped"),
     );
     if waves.is_empty() {
-        eprintln!("No wave had started: nothing keeps running at Nylas.");
+        errln!("No wave had started: nothing keeps running at Nylas.");
     } else {
-        eprintln!(
+        errln!(
             "Waves already started keep running at Nylas (stopping this run does not stop them):"
         );
         for (step, job) in &waves {
             match job {
-                Some((id, percent)) => eprintln!("  {} (job {}, {percent}%)", esc(step), esc(id)),
-                None => eprintln!(
+                Some((id, percent)) => errln!("  {} (job {}, {percent}%)", esc(step), esc(id)),
+                None => errln!(
                     "  {} (its request was sent; the next run looks for its job)",
                     esc(step)
                 ),
             }
         }
     }
-    eprintln!(
+    errln!(
         "Run `nylas-migrate apply {}` again to resume: finished steps are not repeated, and running waves are followed, never started twice.",
         esc(plan)
     );

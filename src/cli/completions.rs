@@ -4,7 +4,7 @@
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use super::{Cli, EXIT_OK};
+use super::{Cli, CliError, Finished};
 
 #[derive(Debug, clap::Args)]
 pub struct CompletionArgs {
@@ -13,7 +13,7 @@ pub struct CompletionArgs {
     pub shell: Shell,
 }
 
-pub fn completions(args: CompletionArgs) -> u8 {
+pub fn completions(args: CompletionArgs) -> Result<Finished, CliError> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, BIN, &mut script);
@@ -21,7 +21,7 @@ pub fn completions(args: CompletionArgs) -> u8 {
         script = fix_bash(&script);
     }
     super::output::write_stdout_bytes(&script);
-    EXIT_OK
+    Ok(Finished::Clean)
 }
 
 const BIN: &str = "nylas-migrate";

@@ -9,8 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::setup::report;
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::{CliError, CommandError, Finished, Output};
 use crate::api::{GrantStatus, Region};
 use crate::engine::{
     ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, QuietReporter, Reporter,
@@ -32,39 +31,32 @@ pub struct Args {
     pub seed: u64,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let loaded = match plan::load_str(
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    // The bundled plan is one of the examples the test suite validates.
+    let loaded = plan::load_str(
         Path::new("examples/demo.yaml"),
         "examples/demo.yaml",
         DEMO_PLAN,
-    ) {
-        Ok(loaded) => loaded,
-        Err(invalid) => {
-            super::diagnostics::print_invalid(&invalid);
-            return EXIT_FAILURE;
-        }
-    };
+    )?;
     let (world, overlay) = simulator::world_for_plan(
         &loaded.plan,
         World::generate(args.accounts as usize, args.seed),
     );
-    super::runtime().block_on(async move {
+    super::runtime()?.block_on(async move {
         let config = SimulatorConfig {
             world,
             seed: args.seed,
             job_speed: JobSpeed::RealTime { factor: 40.0 },
             ..SimulatorConfig::default()
         };
-        let sim = match simulator::start(config, std::net::Ipv4Addr::LOCALHOST.into()).await {
-            Ok(sim) => sim,
-            Err(e) => {
-                report(miette::miette!("cannot start the simulator: {e}"));
-                return EXIT_FAILURE;
-            }
-        };
-        let code = demo(&sim, loaded.plan, overlay, output).await;
+        let sim = simulator::start(config, std::net::Ipv4Addr::LOCALHOST.into())
+            .await
+            .map_err(|e| CommandError::SimulatorListen {
+                detail: e.to_string(),
+            })?;
+        let finished = demo(&sim, loaded.plan, overlay, output).await;
         sim.shutdown().await;
-        code
+        finished
     })
 }
 
@@ -73,7 +65,7 @@ async fn demo(
     mut plan: Plan,
     overlay: HashMap<String, String>,
     output: Output,
-) -> u8 {
+) -> Result<Finished, CliError> {
     plan.regions.us = Some(RegionSettings {
         api_url: sim.base_url(Region::Us),
     });
@@ -93,19 +85,13 @@ async fn demo(
         );
     }
     let state = std::env::temp_dir().join(format!("nylas-migrate-demo-{}", std::process::id()));
-    let code = match run_twice(sim, &plan, overlay, &state, output).await {
-        Ok(code) => code,
-        Err(e) => {
-            report(e);
-            EXIT_FAILURE
-        }
-    };
+    let finished = run_twice(sim, &plan, overlay, &state, output).await;
     let _ = std::fs::remove_dir_all(&state);
     if human {
         print_migrated(sim, &plan);
         print_next_steps();
     }
-    code
+    finished
 }
 
 async fn run_twice(
@@ -114,21 +100,18 @@ async fn run_twice(
     overlay: HashMap<String, String>,
     state: &Path,
     output: Output,
-) -> Result<u8, miette::Report> {
+) -> Result<Finished, CliError> {
     let client = super::setup::client(plan)?;
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(overlay);
     let options = ApplyOptions {
         max_poll: Duration::from_millis(500),
         ..ApplyOptions::default()
     };
-    let mut code = EXIT_OK;
+    let mut finished = Finished::Clean;
     for round in ["first", "second"] {
-        let graph = StepGraph::build(plan).map_err(miette::Report::new)?;
+        let graph = StepGraph::build(plan)?;
         let steps = graph.len() as u64;
-        let ctx = Arc::new(
-            Context::new(graph, source.clone(), &client, state, true)
-                .map_err(miette::Report::new)?,
-        );
+        let ctx = Arc::new(Context::new(graph, source.clone(), &client, state, true)?);
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
             Output::Human if super::quiet() => Arc::new(QuietReporter),
@@ -136,9 +119,7 @@ async fn run_twice(
             Output::Human => Arc::new(PlainReporter::new()),
         };
         let writes_before = sim.stats().writes();
-        let summary = apply(ctx, &options, reporter)
-            .await
-            .map_err(miette::Report::new)?;
+        let summary = apply(ctx, &options, reporter).await?;
         super::apply::print_summary(&summary, output);
         if output == Output::Human {
             outln!(
@@ -152,10 +133,10 @@ async fn run_twice(
             );
         }
         if !summary.all_done() {
-            code = EXIT_FAILURE;
+            finished = Finished::WithFailures;
         }
     }
-    Ok(code)
+    Ok(finished)
 }
 
 fn print_migrated(sim: &RunningSimulator, plan: &Plan) {

@@ -52,7 +52,7 @@ pub fn to_json(file: &str, d: &PlanDiagnostic) -> serde_json::Value {
         "file": file,
         "line": d.line,
         "column": d.column,
-        "code": d.code,
+        "code": d.code.as_str(),
         "message": d.message,
         "label": d.label,
         "help": d.help,

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::diagnostics::print_invalid;
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::{CliError, Finished, Output};
 use crate::graph::{StepGraph, to_dot, to_mermaid};
-use crate::plan;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,28 +25,14 @@ pub enum Format {
     Mermaid,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let loaded = match plan::load_file_with(&args.plan, &super::trust()) {
-        Ok(loaded) => loaded,
-        Err(invalid) => {
-            print_invalid(&invalid);
-            return EXIT_FAILURE;
-        }
-    };
-    match StepGraph::build(&loaded.plan) {
-        Ok(graph) => {
-            match (output, args.format) {
-                (Output::Json, _) => outln!("{}", to_json(&graph)),
-                (Output::Human, Format::Dot) => out!("{}", to_dot(&graph)),
-                (Output::Human, Format::Mermaid) => out!("{}", to_mermaid(&graph)),
-            }
-            EXIT_OK
-        }
-        Err(err) => {
-            super::setup::report(err);
-            EXIT_FAILURE
-        }
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let (_, graph) = super::setup::load(&args.plan)?;
+    match (output, args.format) {
+        (Output::Json, _) => outln!("{}", to_json(&graph)),
+        (Output::Human, Format::Dot) => out!("{}", to_dot(&graph)),
+        (Output::Human, Format::Mermaid) => out!("{}", to_mermaid(&graph)),
     }
+    Ok(Finished::Clean)
 }
 
 /// The graph as one JSON event: every step (ID, kind, pair) in order, and every edge.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Command, CommandFactory};
 use roff::{Roff, bold, roman};
 
-use super::{Cli, EXIT_CODES, EXIT_FAILURE, EXIT_OK};
+use super::{Cli, CliError, CommandError, ExitStatus, Finished};
 
 #[derive(Debug, clap::Args)]
 pub struct ManArgs {
@@ -47,20 +47,18 @@ const ENVIRONMENT: [(&str, &str); 6] = [
     ),
 ];
 
-pub fn man(args: ManArgs) -> u8 {
-    let result = match &args.dir {
-        None => page(&Cli::command(), Pages::One).map(|text| {
+pub fn man(args: ManArgs) -> Result<Finished, CliError> {
+    match &args.dir {
+        None => {
+            // Rendering into memory fails only on a bug in the page's own text.
+            let text = page(&Cli::command(), Pages::One).map_err(|e| CommandError::Internal {
+                what: format!("cannot render the man page: {e}"),
+            })?;
             super::output::write_stdout_bytes(text.as_bytes());
-        }),
-        Some(dir) => write_pages(dir),
-    };
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            super::setup::report(miette::miette!("cannot write the man pages: {e}"));
-            EXIT_FAILURE
         }
+        Some(dir) => write_pages(dir)?,
     }
+    Ok(Finished::Clean)
 }
 
 /// How the manual is split.
@@ -79,18 +77,31 @@ fn commands(cli: &Command) -> impl Iterator<Item = &Command> {
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
 }
 
-fn write_pages(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+fn write_pages(dir: &Path) -> Result<(), CommandError> {
+    let failed = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| CommandError::Write {
+            path,
+            cause: source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(failed(dir))?;
     let cli = Cli::command();
-    std::fs::write(dir.join(format!("{BIN}.1")), page(&cli, Pages::Main)?)?;
+    let rendered = |cmd: &Command, pages| {
+        page(cmd, pages).map_err(|e| CommandError::Internal {
+            what: format!("cannot render the man page of {}: {e}", cmd.get_name()),
+        })
+    };
+    let main = dir.join(format!("{BIN}.1"));
+    std::fs::write(&main, rendered(&cli, Pages::Main)?).map_err(failed(&main))?;
     for sub in commands(&cli) {
-        let name = format!("{BIN}-{}", sub.get_name());
-        std::fs::write(dir.join(format!("{name}.1")), page(sub, Pages::Command)?)?;
+        let path = dir.join(format!("{BIN}-{}.1", sub.get_name()));
+        std::fs::write(&path, rendered(sub, Pages::Command)?).map_err(failed(&path))?;
     }
     let written: Vec<String> = std::iter::once(format!("{BIN}.1"))
         .chain(commands(&cli).map(|s| format!("{BIN}-{}.1", s.get_name())))
         .collect();
-    eprintln!(
+    errln!(
         "wrote {} pages to {}: {}",
         written.len(),
         dir.display(),
@@ -180,25 +191,10 @@ fn page(cmd: &Command, pages: Pages) -> std::io::Result<String> {
     }
     if is_main || command.get_after_help().is_some() {
         roff.control("SH", ["EXIT STATUS"]);
-        // `  CODE  meaning`, a meaning possibly continued on more indented lines.
-        let mut codes: Vec<(String, String)> = Vec::new();
-        for line in EXIT_CODES.lines().skip(1) {
-            let trimmed = line.trim();
-            match (trimmed.split_once("  "), codes.last_mut()) {
-                (Some((code, meaning)), _) if code.chars().all(|c| c.is_ascii_digit()) => {
-                    codes.push((code.to_owned(), meaning.trim().to_owned()));
-                }
-                (_, Some((_, meaning))) => {
-                    meaning.push(' ');
-                    meaning.push_str(trimmed);
-                }
-                (_, None) => {}
-            }
-        }
-        for (code, meaning) in codes {
+        for status in ExitStatus::ALL {
             roff.control("TP", []);
-            roff.text([bold(code)]);
-            roff.text([roman(meaning)]);
+            roff.text([bold(status.code().to_string())]);
+            roff.text([roman(status.meaning())]);
         }
     }
     if is_main {

@@ -4,6 +4,8 @@ mod apply;
 mod completions;
 mod demo;
 mod diagnostics;
+mod error;
+mod exit;
 mod graph;
 mod layout;
 mod man;
@@ -20,18 +22,13 @@ mod translate;
 mod validate;
 mod verify;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit code: success (for `validate`: every plan is valid).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the input is invalid or the command failed.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code: the command line itself is wrong (unknown flag, missing argument).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code of `plan --detailed-exitcode` when changes are pending.
-pub const EXIT_CHANGES: u8 = 2;
+pub use error::{CliError, CommandError};
+pub use exit::{ExitStatus, Finished, Signal};
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -81,31 +78,22 @@ fn progress_bars() -> bool {
 }
 
 /// The async runtime the networked commands run on.
-fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        // Without threads or timers there is nothing this program can do.
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            std::process::exit(i32::from(EXIT_FAILURE));
-        }
-    }
+        .map_err(|source| CommandError::Runtime {
+            what: "the async runtime",
+            cause: source,
+        })
 }
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success: plans valid; plan: nothing to do; apply: everything done
-  1  invalid plan, conflict, a failed or skipped step, or another error (on stderr);
-     apply, status: also while a recorded failed wave or refused account stands
-  2  usage error (unknown command, flag or argument); plan --detailed-exitcode: changes pending
-  130  apply stopped by Ctrl-C (143: SIGTERM); started waves go on at Nylas, apply again resumes";
+/// The "Exit codes:" section of `--help`, written from [`ExitStatus::ALL`].
+static EXIT_CODES: std::sync::LazyLock<String> = std::sync::LazyLock::new(exit::help_text);
 
 /// Move Nylas v2 applications and their connected accounts to Nylas v3, from a YAML plan.
 #[derive(Debug, Parser)]
-#[command(name = "nylas-migrate", version, about, after_help = EXIT_CODES)]
+#[command(name = "nylas-migrate", version, about, after_help = EXIT_CODES.as_str())]
 pub struct Cli {
     /// Output format: `human` for people, `json` for pipelines (JSON lines on stdout).
     #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
@@ -151,37 +139,37 @@ pub enum Output {
 pub enum Command {
     /// Check plans: every error at once, each at its line and column. Needs no network and no
     /// secrets.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Validate(validate::Args),
     /// Print the plan's JSON Schema (the same as schemas/plan.schema.json).
     Schema(schema::Args),
     /// Print a plan's step graph as Graphviz DOT or Mermaid.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Graph(graph::Args),
     /// Preview what `apply` would do: observe the live state read-only, step by step.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Plan(plan::Args),
     /// Converge the live state on the plan: parallel, rate-limited, journaled, resumable.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Apply(apply::Args),
     /// Where the migration stands: per pair and step, the journal and the live jobs.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Status(status::Args),
     /// Accounts migrated, placeholder grants and failures, as CSV or JSON, for every pair.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Report(report::Args),
     /// v2 object IDs to v3 provider IDs for every migrated account, streamed to CSV or JSON
     /// lines: paced, concurrent, resumable.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Translate(translate::Args),
     /// A checklist per pair with evidence: linked and in region, connectors, webhooks, test
     /// accounts, waves finished with counts that add up. Exit 0 only when every item passes.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Verify(verify::Args),
     /// Run the local Nylas v3 simulator (both regions) until Ctrl-C.
     Simulate(simulate::Args),
     /// Start the simulator in-process and apply the bundled example plan to it.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES.as_str())]
     Demo(demo::Args),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionArgs),
@@ -191,29 +179,48 @@ pub enum Command {
 }
 
 /// For a command whose output is not events, why `--output json` is refused and what to use.
-fn no_json_output(command: &Command) -> Option<&'static str> {
-    match command {
-        Command::Report(_) => Some("report writes CSV or JSON documents; use `--format json`"),
-        Command::Completions(_) => Some("it prints a shell script"),
-        Command::Man(_) => Some("it prints a roff manual"),
-        _ => None,
-    }
+fn no_json_output(command: &Command) -> Option<CommandError> {
+    let (why, instead) = match command {
+        Command::Report(_) => (
+            "report writes CSV or JSON documents",
+            "use `report --format json` (without --output json)",
+        ),
+        Command::Completions(_) => ("it prints a shell script", "omit --output json"),
+        Command::Man(_) => ("it prints a roff manual", "omit --output json"),
+        _ => return None,
+    };
+    Some(CommandError::NoJsonOutput { why, instead })
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line and returns the process exit code: the one place where errors are
+/// shown and outcomes become exit statuses.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // clap's own errors (unknown flag, missing argument, bad value) are usage errors;
+        // `--help` and `--version` come this way too, on stdout, and succeed.
         Err(err) => {
-            let code = if err.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
-            };
             let _ = err.print();
-            return ExitCode::from(code);
+            return if err.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            }
+            .into();
         }
     };
+    let status = match run(cli) {
+        Ok(finished) => finished.exit_status(),
+        Err(err) => {
+            show(&err);
+            err.exit_status()
+        }
+    };
+    status.into()
+}
+
+/// Sets up logging and the run's options, then runs the command.
+fn run(cli: Cli) -> Result<Finished, CliError> {
     init_logging(cli.verbose);
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let _ = TRUST.set(crate::plan::Trust {
@@ -231,17 +238,11 @@ pub fn main() -> ExitCode {
             .collect(),
     });
     if cli.output == Output::Json
-        && let Some(instead) = no_json_output(&cli.command)
+        && let Some(refused) = no_json_output(&cli.command)
     {
-        let _ = Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("`--output json` has no meaning for this command: {instead}"),
-            )
-            .print();
-        return ExitCode::from(EXIT_USAGE);
+        return Err(refused.into());
     }
-    let code = match cli.command {
+    match cli.command {
         Command::Validate(args) => validate::run(args, cli.output),
         Command::Schema(args) => schema::run(args, cli.output),
         Command::Graph(args) => graph::run(args, cli.output),
@@ -255,6 +256,22 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args, cli.output),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
-    };
-    ExitCode::from(code)
+    }
+}
+
+/// Shows an error on stderr, once: an invalid plan's diagnostics with their snippets, any
+/// other error as a miette report with its code and help, every text it carries escaped
+/// (errors quote the API, the journal and files). A closed stderr is not an error.
+fn show(err: &CliError) {
+    match err {
+        CliError::InvalidPlans(plans) => {
+            for invalid in plans {
+                diagnostics::print_invalid(invalid);
+            }
+        }
+        other => {
+            let shown = miette::Report::new(diagnostics::Shown::new(other));
+            let _ = writeln!(std::io::stderr().lock(), "{shown:?}");
+        }
+    }
 }

@@ -43,9 +43,10 @@ fn stdout_failed(err: &std::io::Error) -> ! {
     if is_closed_pipe(err) {
         end_quietly();
     }
-    // Not a closed pipe: a full disk, a device error. The output is incomplete, say so.
-    eprintln!("error: cannot write to stdout: {err}");
-    std::process::exit(i32::from(super::EXIT_FAILURE));
+    // Not a closed pipe: a full disk, a device error. The output is incomplete, say so, with
+    // the status of every error (stdout is written from everywhere, so this one ends here).
+    errln!("error: cannot write to stdout: {err}");
+    std::process::exit(i32::from(super::ExitStatus::Error.code()));
 }
 
 /// Ends the process the way a Unix tool ends when its stdout is a closed pipe: killed by

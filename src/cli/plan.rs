@@ -4,8 +4,8 @@ use super::output::outln;
 use serde_json::json;
 
 use super::layout;
-use super::setup::{self, report};
-use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
+use super::setup;
+use super::{CliError, Finished, Output};
 use crate::engine::journal::StepStatus;
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
@@ -20,7 +20,8 @@ pub struct Args {
     /// List the steps from the plan and the journal only: no network, no secrets.
     #[arg(long)]
     pub offline: bool,
-    /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
+    /// Exit 0 when there is nothing to do, 2 when changes are pending (and only then), 1 on
+    /// error.
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// What `apply` would do with the same flags.
@@ -28,49 +29,29 @@ pub struct Args {
     pub rerun: setup::RerunArgs,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.target.plan) else {
-        return EXIT_FAILURE;
-    };
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let (plan, graph) = setup::load(&args.target.plan)?;
     let state_dir = args.target.state_dir();
+    setup::check_state(&state_dir)?;
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan);
         }
-        let code = offline(&graph, &state_dir, output, args.detailed_exitcode);
+        let finished = offline(&graph, &state_dir, output, args.detailed_exitcode)?;
         if output == Output::Human {
             super::manual_steps::print_human(&plan);
         }
-        return code;
+        return Ok(finished);
     }
-    let client = match setup::client(&plan) {
-        Ok(c) => c,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let options = match args.rerun.options(&graph) {
-        Ok(o) => o,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    let client = setup::client(&plan)?;
+    let options = args.rerun.options(&graph)?;
     let source = args.target.secret_source();
-    let result = super::runtime().block_on(async {
+    let (notes, preview) = super::runtime()?.block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
         ctx.options = options;
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
-    });
-    let (notes, preview) = match result {
-        Ok(p) => p,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    })?;
     let adopt = args.rerun.adopt_existing_jobs;
     match output {
         Output::Human => {
@@ -89,14 +70,13 @@ pub fn run(args: Args, output: Output) -> u8 {
             print_json(&preview);
         }
     }
-    if preview.has_conflicts() {
-        return EXIT_FAILURE;
-    }
-    if args.detailed_exitcode && preview.has_changes() {
-        EXIT_CHANGES
+    Ok(if preview.has_conflicts() {
+        Finished::WithFailures
+    } else if args.detailed_exitcode && preview.has_changes() {
+        Finished::ChangesPending
     } else {
-        EXIT_OK
-    }
+        Finished::Clean
+    })
 }
 
 fn symbol(action: Action) -> &'static str {
@@ -280,14 +260,13 @@ fn print_json(preview: &Preview) {
 }
 
 /// The steps and what the journal last recorded for each: no network, no secrets.
-fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detailed: bool) -> u8 {
-    let journal = match setup::existing_journal(state_dir) {
-        Ok(j) => j,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+fn offline(
+    graph: &StepGraph,
+    state_dir: &std::path::Path,
+    output: Output,
+    detailed: bool,
+) -> Result<Finished, CliError> {
+    let journal = setup::existing_journal(state_dir)?;
     let mut pending = 0;
     for step in graph.steps() {
         let state = journal
@@ -323,9 +302,9 @@ fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detai
             pending
         );
     }
-    if detailed && pending > 0 {
-        EXIT_CHANGES
+    Ok(if detailed && pending > 0 {
+        Finished::ChangesPending
     } else {
-        EXIT_OK
-    }
+        Finished::Clean
+    })
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::setup::{self, report};
-use super::{EXIT_FAILURE, EXIT_OK};
+use super::setup;
+use super::{CliError, CommandError, Finished};
 use crate::engine::Context;
 use crate::report::{AccountOutcome, accounts_report, outcomes};
 
@@ -48,31 +48,16 @@ pub enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.target.plan) else {
-        return EXIT_FAILURE;
-    };
-    let client = match setup::client(&plan) {
-        Ok(c) => c,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+pub fn run(args: Args) -> Result<Finished, CliError> {
+    let (plan, graph) = setup::load(&args.target.plan)?;
+    let client = setup::client(&plan)?;
     let state_dir = args.target.state_dir();
+    let journal = setup::existing_journal(&state_dir)?;
     let source = args.target.secret_source();
-    let result = super::runtime().block_on(async {
-        let journal = setup::existing_journal(&state_dir)?;
+    let accounts = super::runtime()?.block_on(async {
         let ctx = Context::new(graph, source, &client, &state_dir, false)?;
         accounts_report(&ctx, journal.as_ref()).await
-    });
-    let accounts = match result {
-        Ok(r) => r,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    })?;
     let (text, rows) = if args.outcome.is_empty() {
         (render(&accounts, args.format), accounts.accounts.len())
     } else {
@@ -103,22 +88,25 @@ pub fn run(args: Args) -> u8 {
     match &args.out {
         Some(path) => {
             // Private (0600): the rows hold users' emails.
-            if let Err(e) = crate::engine::private::write(path, text.as_bytes()) {
-                report(miette::miette!("cannot write {}: {e}", path.display()));
-                return EXIT_FAILURE;
-            }
-            eprintln!("wrote {rows} rows to {}", path.display());
+            crate::engine::private::write(path, text.as_bytes()).map_err(|source| {
+                CommandError::Write {
+                    path: path.display().to_string(),
+                    cause: source,
+                }
+            })?;
+            errln!("wrote {rows} rows to {}", path.display());
             let t = accounts.totals;
             if t.selected_by_jobs > 0 {
-                eprintln!(
+                errln!(
                     "batch jobs selected {} accounts: {} failed (counted per job; the contract lists no failed account of a batch job), the others are rows with a grant",
-                    t.selected_by_jobs, t.failed_in_jobs
+                    t.selected_by_jobs,
+                    t.failed_in_jobs
                 );
             }
         }
         None => out!("{text}"),
     }
-    EXIT_OK
+    Ok(Finished::Clean)
 }
 
 fn render(accounts: &crate::report::AccountsReport, format: Format) -> String {

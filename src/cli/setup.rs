@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
-use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
+use crate::engine::journal::{JOURNAL_FILE, Journal};
 use crate::engine::{RunOptions, SecretSource};
 use crate::graph::{PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
 
-use super::diagnostics::print_invalid;
+use super::error::{CliError, CommandError};
 
 /// The arguments every command that works on a plan's state takes.
 #[derive(Debug, clap::Args)]
@@ -44,11 +44,11 @@ impl PlanArgs {
 pub struct RerunArgs {
     /// Start a finished wave again (completed, partial or failed), over the accounts that match
     /// it now; its earlier jobs stay in the history. Repeatable.
-    #[arg(long, value_name = "PAIR/WAVE")]
+    #[arg(long, value_name = "PAIR/WAVE", value_parser = pair_slash_name)]
     pub rerun_wave: Vec<String>,
     /// Clone a test account again although Nylas refused it (it is otherwise retried only when
     /// the plan changes its placeholders or a connector is written again). Repeatable.
-    #[arg(long, value_name = "PAIR/ACCOUNT")]
+    #[arg(long, value_name = "PAIR/ACCOUNT", value_parser = pair_slash_name)]
     pub rerun_clone: Vec<String>,
     /// Send a pair's link again although Nylas refused it (after fixing the cause in the
     /// dashboard). Repeatable.
@@ -62,57 +62,7 @@ pub struct RerunArgs {
 
 impl RerunArgs {
     /// The options, each step checked against the plan.
-    pub fn options(&self, graph: &StepGraph) -> Result<RunOptions, miette::Report> {
-        let find = |flag: &str, value: &str, kind: &str| -> Result<StepId, miette::Report> {
-            let id = match value.split_once('/') {
-                Some((pair, subject)) if kind != "link" => StepId::new(pair, kind, Some(subject)),
-                None if kind == "link" => StepId::new(value, kind, None),
-                _ => {
-                    return Err(miette::miette!(
-                        help = if kind == "link" {
-                            "name the pair, e.g. `acme-prod`"
-                        } else {
-                            "write PAIR/NAME, e.g. `acme-prod/google`"
-                        },
-                        "--{flag} {value}: expected {}",
-                        if kind == "link" {
-                            "a pair name"
-                        } else {
-                            "PAIR/NAME"
-                        }
-                    ));
-                }
-            };
-            if graph.get(&id).is_some() {
-                return Ok(id);
-            }
-            let known: Vec<String> = graph
-                .steps()
-                .filter(|s| s.kind.name() == kind)
-                .map(|s| match &s.kind {
-                    StepKind::Link => graph.pair_of(s).name.clone(),
-                    _ => format!(
-                        "{}/{}",
-                        graph.pair_of(s).name,
-                        s.kind.subject().unwrap_or_default()
-                    ),
-                })
-                .take(10)
-                .collect();
-            Err(miette::miette!(
-                help = if known.is_empty() {
-                    format!("the plan has no {kind} step")
-                } else {
-                    format!("the plan's: {}", known.join(", "))
-                },
-                "--{flag} {value}: the plan has no such {}",
-                match kind {
-                    "batch" => "wave",
-                    "clone" => "test account",
-                    _ => "pair",
-                }
-            ))
-        };
+    pub fn options(&self, graph: &StepGraph) -> Result<RunOptions, CliError> {
         let mut options = RunOptions {
             adopt_existing_jobs: self.adopt_existing_jobs,
             ..RunOptions::default()
@@ -120,17 +70,80 @@ impl RerunArgs {
         for value in &self.rerun_wave {
             options
                 .rerun_waves
-                .push(find("rerun-wave", value, "batch")?);
+                .push(step_named(graph, "rerun-wave", value, "batch")?);
         }
         for value in &self.rerun_clone {
             options
                 .rerun_clones
-                .push(find("rerun-clone", value, "clone")?);
+                .push(step_named(graph, "rerun-clone", value, "clone")?);
         }
         for value in &self.rerun_link {
-            options.rerun_links.push(find("rerun-link", value, "link")?);
+            options
+                .rerun_links
+                .push(step_named(graph, "rerun-link", value, "link")?);
         }
         Ok(options)
+    }
+}
+
+/// A `PAIR/NAME` flag value. Its form is checked here, by clap (a usage error); its names
+/// against the plan, by [`step_named`].
+pub fn pair_slash_name(value: &str) -> Result<String, String> {
+    match value.split_once('/') {
+        Some((pair, name)) if !pair.is_empty() && !name.is_empty() => Ok(value.to_owned()),
+        _ => Err("expected PAIR/NAME, e.g. `acme-prod/google`".to_owned()),
+    }
+}
+
+/// The step of `kind` a rerun flag's value names: `PAIR` for a link, `PAIR/NAME` otherwise.
+fn step_named(
+    graph: &StepGraph,
+    flag: &'static str,
+    value: &str,
+    kind: &'static str,
+) -> Result<StepId, CommandError> {
+    let id = match value.split_once('/') {
+        Some((pair, subject)) if kind != "link" => StepId::new(pair, kind, Some(subject)),
+        _ => StepId::new(value, kind, None),
+    };
+    if graph.get(&id).is_some() {
+        return Ok(id);
+    }
+    let known: Vec<String> = graph
+        .steps()
+        .filter(|s| s.kind.name() == kind)
+        .map(|s| match &s.kind {
+            StepKind::Link => graph.pair_of(s).name.clone(),
+            _ => format!(
+                "{}/{}",
+                graph.pair_of(s).name,
+                s.kind.subject().unwrap_or_default()
+            ),
+        })
+        .take(10)
+        .collect();
+    Err(CommandError::NoSuchStep {
+        flag,
+        value: value.to_owned(),
+        what: match kind {
+            "batch" => "wave",
+            "clone" => "test account",
+            _ => "pair",
+        },
+        kind,
+        known,
+    })
+}
+
+/// Checks that every `--pair` names a pair of the plan.
+pub fn check_pairs(graph: &StepGraph, pairs: &[String]) -> Result<(), CommandError> {
+    let known: Vec<&str> = graph.pairs().iter().map(|p| p.name.as_str()).collect();
+    match pairs.iter().find(|p| !known.contains(&p.as_str())) {
+        Some(unknown) => Err(CommandError::NoSuchPair {
+            value: unknown.clone(),
+            known: known.iter().map(|k| (*k).to_owned()).collect(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -155,44 +168,73 @@ pub fn plan_dir(plan_path: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-/// Loads and validates a plan and builds its graph, printing what is wrong when it cannot.
-pub fn load(path: &Path) -> Option<(Plan, StepGraph)> {
-    let plan = match plan::load_file_with(path, &super::trust()) {
-        Ok(loaded) => loaded.plan,
-        Err(invalid) => {
-            print_invalid(&invalid);
-            return None;
-        }
-    };
-    match StepGraph::build(&plan) {
-        Ok(graph) => Some((plan, graph)),
-        Err(err) => {
-            report(err);
-            None
-        }
+/// Loads and validates a plan and builds its graph.
+pub fn load(path: &Path) -> Result<(Plan, StepGraph), CliError> {
+    let plan = plan::load_file_with(path, &super::trust())?.plan;
+    let graph = StepGraph::build(&plan)?;
+    Ok((plan, graph))
+}
+
+/// Whether the state folder exists: absent (`false`), a folder (`true`), or an error when it
+/// is something else or cannot be looked at.
+fn state_exists(state_dir: &Path) -> Result<bool, CommandError> {
+    match std::fs::metadata(state_dir) {
+        Ok(meta) if meta.is_dir() => Ok(true),
+        Ok(_) => Err(CommandError::StateNotAFolder {
+            path: state_dir.display().to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(CommandError::StateFolder {
+            what: "read",
+            path: state_dir.display().to_string(),
+            cause: source,
+        }),
     }
 }
 
+/// Checks that the state folder is a folder or absent, before anything is observed.
+pub fn check_state(state_dir: &Path) -> Result<(), CommandError> {
+    state_exists(state_dir).map(|_| ())
+}
+
+/// Creates the state folder (private, 0700) if it is absent.
+pub fn create_state(state_dir: &Path) -> Result<(), CommandError> {
+    check_state(state_dir)?;
+    crate::engine::private::create_dir(state_dir).map_err(|source| CommandError::StateFolder {
+        what: "create",
+        path: state_dir.display().to_string(),
+        cause: source,
+    })
+}
+
 /// The state folder's journal, if anything was ever applied from it. Opening never creates one.
-pub fn existing_journal(state_dir: &Path) -> Result<Option<Journal>, JournalError> {
-    if state_dir.join(JOURNAL_FILE).exists() {
-        Journal::open(state_dir).map(Some)
-    } else {
-        Ok(None)
+pub fn existing_journal(state_dir: &Path) -> Result<Option<Journal>, CliError> {
+    if !state_exists(state_dir)? {
+        return Ok(None);
+    }
+    match state_dir.join(JOURNAL_FILE).try_exists() {
+        Ok(true) => Ok(Some(Journal::open(state_dir)?)),
+        Ok(false) => Ok(None),
+        Err(source) => Err(CommandError::StateFolder {
+            what: "read",
+            path: state_dir.display().to_string(),
+            cause: source,
+        }
+        .into()),
     }
 }
 
 /// A client whose regions are the plan's (overrides applied).
-pub fn client(plan: &Plan) -> Result<NylasClient, miette::Report> {
+pub fn client(plan: &Plan) -> Result<NylasClient, CliError> {
     let mut builder = NylasClient::builder().ca_file_from_env();
     for region in Region::ALL {
         if let Some(settings) = plan.regions.get(region) {
             builder = builder
                 .region_url(region, &settings.api_url)
-                .map_err(miette::Report::new)?;
+                .map_err(crate::client::ClientError::from)?;
         }
     }
-    builder.build().map_err(miette::Report::new)
+    Ok(builder.build()?)
 }
 
 /// A client for the v3 application of each of the graph's pairs that `wanted` keeps (by
@@ -228,12 +270,4 @@ pub fn app_clients(
     } else {
         Err(crate::engine::EngineError::Secrets(missing))
     }
-}
-
-/// Prints a diagnostic the way every command prints its failures, escaped: errors quote the
-/// API, the journal and files.
-pub fn report(err: impl Into<miette::Report>) {
-    let report: miette::Report = err.into();
-    let shown = super::diagnostics::Shown::new(report.as_ref());
-    eprintln!("{:?}", miette::Report::new(shown));
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{EXIT_FAILURE, EXIT_OK, simulate_plan};
+use super::{CliError, CommandError, Finished, simulate_plan};
 use crate::api::Region;
 use crate::simulator::{
     self, FailingJob, JobSpeed, JobTiming, ReadTimeouts, SimulatorConfig, World,
@@ -56,8 +56,8 @@ pub struct Args {
     /// Make the Nth batch clone of a v3 application fail: APP_ID:N (repeatable).
     #[arg(long = "fail-job", value_name = "APP_ID:N")]
     pub fail_jobs: Vec<FailingJob>,
-    /// Simulated seconds per wall-clock second for batch jobs.
-    #[arg(long, default_value_t = 1.0)]
+    /// Simulated seconds per wall-clock second for batch jobs (a positive number).
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
     pub speed: f64,
     /// Accounts a migration job processes per simulated second.
     #[arg(long, default_value_t = JobTiming::default().accounts_per_second)]
@@ -87,10 +87,19 @@ fn share(s: &str) -> Result<f64, String> {
     }
 }
 
+fn positive(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a positive number"))
+    }
+}
+
 /// Accounts in a generated world when neither `--world` nor `--accounts` is given.
 const DEFAULT_ACCOUNTS: usize = 100;
 
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> Result<Finished, CliError> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -99,21 +108,19 @@ pub fn run(args: Args) -> u8 {
         )
         .try_init();
     let mut world = match &args.world {
-        Some(path) => match World::load(path) {
-            Ok(world) => world,
-            Err(err) => {
-                eprintln!("error: {err}");
-                return EXIT_FAILURE;
-            }
-        },
+        Some(path) => World::load(path).map_err(|err| CommandError::SimulatorWorld {
+            detail: err.to_string(),
+        })?,
         None => World::generate(args.accounts.unwrap_or(DEFAULT_ACCOUNTS), args.seed),
     };
-    if let Some(path) = &args.write_world
+    if let Some(path) = &args.write_world {
         // Private (0600): it holds the simulated apps' secrets and keys.
-        && let Err(err) = crate::engine::private::write(path, world.to_yaml().as_bytes())
-    {
-        eprintln!("error: cannot write {}: {err}", path.display());
-        return EXIT_FAILURE;
+        crate::engine::private::write(path, world.to_yaml().as_bytes()).map_err(|source| {
+            CommandError::Write {
+                path: path.display().to_string(),
+                cause: source,
+            }
+        })?;
     }
     // What a plan needs of the world (its apps, and each app's first account), kept before the
     // world moves into the simulator: a generated world can hold a million accounts.
@@ -141,10 +148,6 @@ pub fn run(args: Args) -> u8 {
                 .unwrap_or_else(|| simulate_plan::default_env_path(plan)),
         }
     });
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        eprintln!("error: --speed must be a positive number");
-        return EXIT_FAILURE;
-    }
     let config = SimulatorConfig {
         world,
         rate_limit: args.rate_limit,
@@ -165,14 +168,7 @@ pub fn run(args: Args) -> u8 {
             idle: Duration::from_millis(args.idle_timeout_ms),
         },
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return EXIT_FAILURE;
-        }
-    };
-    runtime.block_on(serve(config, args.listen, plan_world))
+    super::runtime()?.block_on(serve(config, args.listen, plan_world))
 }
 
 /// What --write-plan writes, and where.
@@ -183,7 +179,7 @@ struct PlanOutput {
 }
 
 /// Writes the plan and its env file for the simulator listening at `us` and `eu`.
-fn write_plan(output: &PlanOutput, us: &str, eu: &str) -> Result<(), String> {
+fn write_plan(output: &PlanOutput, us: &str, eu: &str) -> Result<(), CommandError> {
     let written = simulate_plan::plan_for_world(&output.world, us, eu, &shown_path(&output.env));
     // The plan is checked as `validate` would check it before it is handed to anyone.
     if let Err(invalid) = crate::plan::load_str(&output.plan, "the written plan", &written.text) {
@@ -192,18 +188,24 @@ fn write_plan(output: &PlanOutput, us: &str, eu: &str) -> Result<(), String> {
             .first()
             .map(|d| d.message.clone())
             .unwrap_or_default();
-        return Err(format!(
-            "the plan for this world does not validate ({first}); this is a bug"
-        ));
+        return Err(CommandError::Internal {
+            what: format!("the plan written for this world does not validate ({first})"),
+        });
     }
-    std::fs::write(&output.plan, &written.text)
-        .map_err(|e| format!("cannot write {}: {e}", output.plan.display()))?;
+    let failed = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| CommandError::Write {
+            path,
+            cause: source,
+        }
+    };
+    std::fs::write(&output.plan, &written.text).map_err(failed(&output.plan))?;
     crate::engine::private::write(
         &output.env,
         simulate_plan::env_file(&written.env).as_bytes(),
     )
-    .map_err(|e| format!("cannot write {}: {e}", output.env.display()))?;
-    eprintln!(
+    .map_err(failed(&output.env))?;
+    errln!(
         "wrote {} ({} pair{}) and its secrets to {}: run `. {}` then `nylas-migrate plan {}`",
         output.plan.display(),
         written.pairs,
@@ -224,36 +226,41 @@ fn shown_path(path: &std::path::Path) -> String {
     }
 }
 
-async fn serve(config: SimulatorConfig, listen: SocketAddr, plan: Option<PlanOutput>) -> u8 {
+async fn serve(
+    config: SimulatorConfig,
+    listen: SocketAddr,
+    plan: Option<PlanOutput>,
+) -> Result<Finished, CliError> {
     let eu = if listen.port() == 0 {
         listen
     } else {
         SocketAddr::new(listen.ip(), listen.port().wrapping_add(1))
     };
-    let sim = match simulator::start_on(config, listen, eu).await {
-        Ok(sim) => sim,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return EXIT_FAILURE;
-        }
-    };
+    let sim = simulator::start_on(config, listen, eu)
+        .await
+        .map_err(|err| CommandError::SimulatorListen {
+            detail: err.to_string(),
+        })?;
     // Listen for Ctrl-C before announcing the URLs, so that an interrupt sent as soon as the
     // line is read is handled, not fatal.
-    let interrupted = match interrupt_listener() {
+    let ready = interrupt_listener()
+        .map_err(|source| CommandError::Runtime {
+            what: "listening for Ctrl-C",
+            cause: source,
+        })
+        .and_then(|interrupted| {
+            if let Some(plan) = &plan {
+                write_plan(plan, &sim.base_url(Region::Us), &sim.base_url(Region::Eu))?;
+            }
+            Ok(interrupted)
+        });
+    let interrupted = match ready {
         Ok(interrupted) => interrupted,
         Err(err) => {
-            eprintln!("error: cannot listen for Ctrl-C: {err}");
             sim.shutdown().await;
-            return EXIT_FAILURE;
+            return Err(err.into());
         }
     };
-    if let Some(plan) = &plan
-        && let Err(err) = write_plan(plan, &sim.base_url(Region::Us), &sim.base_url(Region::Eu))
-    {
-        eprintln!("error: {err}");
-        sim.shutdown().await;
-        return EXIT_FAILURE;
-    }
     let line = serde_json::json!({
         "us": sim.base_url(Region::Us),
         "eu": sim.base_url(Region::Eu),
@@ -265,7 +272,7 @@ async fn serve(config: SimulatorConfig, listen: SocketAddr, plan: Option<PlanOut
     drop(stdout);
     interrupted.await;
     sim.shutdown().await;
-    EXIT_OK
+    Ok(Finished::Clean)
 }
 
 /// A future that resolves on Ctrl-C (SIGINT), registered before it is returned.

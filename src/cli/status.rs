@@ -2,8 +2,8 @@
 
 use super::layout;
 use super::output::outln;
-use super::setup::{self, report};
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::setup;
+use super::{CliError, Finished, Output};
 use crate::engine::Context;
 use crate::engine::progress::placeholders;
 use crate::report::{Standing, standing};
@@ -18,41 +18,20 @@ pub struct Args {
     pub offline: bool,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.target.plan) else {
-        return EXIT_FAILURE;
-    };
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let (plan, graph) = setup::load(&args.target.plan)?;
     let state_dir = args.target.state_dir();
-    let journal = match setup::existing_journal(&state_dir) {
-        Ok(j) => j,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    let journal = setup::existing_journal(&state_dir)?;
     let online = !args.offline && journal.is_some();
-    let client = match online.then(|| setup::client(&plan)).transpose() {
-        Ok(client) => client,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let result = super::runtime().block_on(async {
+    let client = online.then(|| setup::client(&plan)).transpose()?;
+    let standing = super::runtime()?.block_on(async {
         let Some(client) = client else {
             return standing(&graph, journal.as_ref(), None).await;
         };
         let source = args.target.secret_source();
         let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
         standing(&ctx.graph, journal.as_ref(), Some(&ctx)).await
-    });
-    let standing = match result {
-        Ok(s) => s,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    })?;
     match output {
         Output::Json => {
             outln!(
@@ -70,17 +49,13 @@ pub fn run(args: Args, output: Output) -> u8 {
         .flat_map(|p| &p.steps)
         .filter(|s| s.status == "failed")
         .count();
-    if failed > 0 {
-        if output == Output::Human {
-            outln!(
-                "\n{failed} step{} failed (see above); exit status 1",
-                if failed == 1 { "" } else { "s" }
-            );
-        }
-        EXIT_FAILURE
-    } else {
-        EXIT_OK
+    if failed > 0 && output == Output::Human {
+        outln!(
+            "\n{failed} step{} failed (see above); exit status 1",
+            if failed == 1 { "" } else { "s" }
+        );
     }
+    Ok(Finished::clean_if(failed == 0))
 }
 
 fn when(unix: i64) -> String {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 
-use super::setup::{self, report};
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::setup;
+use super::{CliError, CommandError, Finished, Output};
 use crate::api::ResourceType;
 use crate::engine::journal::Journal;
 use crate::engine::translate::{
     BarTranslateReporter, Format, JsonTranslateReporter, PlainTranslateReporter,
-    QuietTranslateReporter, TranslateOptions, TranslatePair, TranslateReporter, TranslateSummary,
-    read_accounts_file, translate,
+    QuietTranslateReporter, TranslateError, TranslateOptions, TranslatePair, TranslateReporter,
+    TranslateSummary, read_accounts_file, translate,
 };
 
 #[derive(Debug, clap::Args)]
@@ -116,144 +116,99 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.target.plan) else {
-        return EXIT_FAILURE;
-    };
-    let known: Vec<&str> = graph.pairs().iter().map(|p| p.name.as_str()).collect();
-    if let Some(unknown) = args.pair.iter().find(|p| !known.contains(&p.as_str())) {
-        report(miette::miette!(
-            help = format!("the plan's pairs: {}", known.join(", ")),
-            "--pair {unknown}: no such pair in the plan"
-        ));
-        return EXIT_FAILURE;
-    }
-    let listed = match &args.accounts {
-        Some(path) => match read_accounts_file(path) {
-            Ok(listed) => Some(listed),
-            Err(e) => {
-                report(e);
-                return EXIT_FAILURE;
-            }
-        },
-        None => None,
-    };
-    let client = match setup::client(&plan) {
-        Ok(c) => c,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let (plan, graph) = setup::load(&args.target.plan)?;
+    setup::check_pairs(&graph, &args.pair)?;
+    let options = options(&args)?;
+    let listed = args
+        .accounts
+        .as_deref()
+        .map(read_accounts_file)
+        .transpose()?;
+    let client = setup::client(&plan)?;
     // Translate needs only each pair's v3 API key.
     let source = args.target.secret_source();
-    let pairs: Vec<TranslatePair> = match setup::app_clients(&graph, &client, &source, |p| {
+    let pairs: Vec<TranslatePair> = setup::app_clients(&graph, &client, &source, |p| {
         args.pair.is_empty() || args.pair.contains(&p.name)
-    }) {
-        Ok(apps) => apps
-            .into_iter()
-            .map(|(index, app)| TranslatePair {
-                name: graph.pairs()[index].name.clone(),
-                app,
-            })
-            .collect(),
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    })?
+    .into_iter()
+    .map(|(index, app)| TranslatePair {
+        name: graph.pairs()[index].name.clone(),
+        app,
+    })
+    .collect();
     let state_dir = args.target.state_dir();
-    if let Err(e) = std::fs::create_dir_all(&state_dir) {
-        report(miette::miette!(
-            "cannot create state folder {}: {e}",
-            state_dir.display()
-        ));
-        return EXIT_FAILURE;
-    }
-    let journal = match Journal::open(&state_dir) {
-        Ok(j) => Arc::new(j),
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let out = absolute(&args.out);
-    let options = TranslateOptions {
-        resource_types: resource_types(&args.resource_types),
-        since: args.since,
-        errors: absolute(
-            &args
-                .errors
-                .clone()
-                .unwrap_or_else(|| default_errors_path(&args.out)),
-        ),
-        output: out.clone(),
-        format: match args.format {
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Jsonl => Format::Jsonl,
-        },
-        concurrency: usize::from(args.concurrency),
-        restart: args.restart,
-    };
-    if options.errors == options.output {
-        report(miette::miette!("--errors and --out name the same file"));
-        return EXIT_FAILURE;
-    }
-    let _lock = match lock_output(&state_dir, &out) {
-        Ok(lock) => lock,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    setup::create_state(&state_dir)?;
+    let journal = Arc::new(Journal::open(&state_dir)?);
+    let _lock = lock_output(&state_dir, &options.output)?;
     let reporter: Arc<dyn TranslateReporter> = match output {
         Output::Json => Arc::new(JsonTranslateReporter::new()),
         Output::Human if super::quiet() => Arc::new(QuietTranslateReporter),
         Output::Human if std::io::stderr().is_terminal() => Arc::new(BarTranslateReporter::new()),
         Output::Human => Arc::new(PlainTranslateReporter::new()),
     };
-    let result = super::runtime().block_on(translate(pairs, listed, journal, &options, reporter));
-    match result {
-        Ok(summary) => {
-            if output == Output::Human {
-                print_summary(&summary);
-            }
-            if summary.complete() {
-                EXIT_OK
-            } else {
-                EXIT_FAILURE
-            }
-        }
-        Err(e) => {
-            report(e);
-            EXIT_FAILURE
-        }
+    let summary =
+        super::runtime()?.block_on(translate(pairs, listed, journal, &options, reporter))?;
+    if output == Output::Human {
+        print_summary(&summary);
     }
+    Ok(Finished::clean_if(summary.complete()))
+}
+
+/// The run's options from the flags; `--errors` and `--out` naming one file is a usage error.
+fn options(args: &Args) -> Result<TranslateOptions, CommandError> {
+    let output = absolute(&args.out);
+    let errors = absolute(
+        &args
+            .errors
+            .clone()
+            .unwrap_or_else(|| default_errors_path(&args.out)),
+    );
+    if errors == output {
+        return Err(CommandError::SameFile {
+            first: "errors",
+            second: "out",
+            path: output.display().to_string(),
+        });
+    }
+    Ok(TranslateOptions {
+        resource_types: resource_types(&args.resource_types),
+        since: args.since,
+        errors,
+        output,
+        format: match args.format {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+        },
+        concurrency: usize::from(args.concurrency),
+        restart: args.restart,
+    })
 }
 
 /// One translate per output file at a time: an exclusive lock on a file of the state folder
 /// named after the output, released by the OS however the process ends.
-fn lock_output(state_dir: &Path, out: &Path) -> Result<std::fs::File, miette::Report> {
+fn lock_output(state_dir: &Path, out: &Path) -> Result<std::fs::File, CliError> {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(out.display().to_string().as_bytes());
     let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let path = state_dir.join(format!("translate-{name}.lock"));
+    let io = |what: &'static str| {
+        let path = path.display().to_string();
+        move |source| TranslateError::Io { path, what, source }
+    };
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| miette::miette!("cannot create lock {}: {e}", path.display()))?;
+        .map_err(io("create the lock"))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(miette::miette!(
-            help = "wait for it to finish, or write to another --out",
-            "another translate is writing {} with this state folder",
-            out.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(miette::miette!("cannot lock {}: {e}", path.display()))
+        Err(std::fs::TryLockError::WouldBlock) => Err(CommandError::TranslateLocked {
+            out: out.display().to_string(),
         }
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(io("lock")(e).into()),
     }
 }
 
@@ -340,5 +295,33 @@ fn print_summary(s: &TranslateSummary) {
         outln!(
             "\nIncomplete: run the same command again to resume; finished pages are not requested again."
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::Code;
+    use miette::Diagnostic;
+
+    fn code(err: &CliError) -> String {
+        err.code().map(|c| c.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_second_translate_of_one_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ids.csv");
+        let _first = lock_output(dir.path(), &out).unwrap();
+        // A second open of the lock file, as a second process makes it.
+        let err = lock_output(dir.path(), &out).unwrap_err();
+        assert_eq!(code(&err), Code::TranslateLocked.as_str());
+        assert!(err.to_string().contains("ids.csv"), "{err}");
+        // Another output file is another lock.
+        assert!(lock_output(dir.path(), &dir.path().join("other.csv")).is_ok());
+        // A state folder that is not there: the lock file cannot be made.
+        let err = lock_output(&dir.path().join("absent"), &out).unwrap_err();
+        assert_eq!(code(&err), Code::TranslateIo.as_str());
+        assert!(err.help().is_some());
     }
 }

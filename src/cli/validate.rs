@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::diagnostics::{print_invalid, to_json};
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::diagnostics::to_json;
+use super::{CliError, Finished, Output};
 use crate::graph::StepGraph;
 use crate::plan;
 
@@ -18,8 +18,10 @@ pub struct Args {
     pub plans: Vec<PathBuf>,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let mut failed = false;
+/// Every plan checked; the invalid ones are an error (their diagnostics, shown by `main`), or
+/// with `--output json` a `validation` event each (the output says it all).
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let mut invalid_plans = Vec::new();
     for path in &args.plans {
         match plan::load_file_with(path, &super::trust()) {
             Ok(loaded) => {
@@ -37,24 +39,26 @@ pub fn run(args: Args, output: Output) -> u8 {
                     ),
                 }
             }
-            Err(invalid) => {
-                failed = true;
-                match output {
-                    Output::Human => print_invalid(&invalid),
-                    Output::Json => {
-                        let diagnostics: Vec<_> = invalid
-                            .diagnostics
-                            .iter()
-                            .map(|d| to_json(&invalid.name, d))
-                            .collect();
-                        outln!(
-                            "{}",
-                            json!({"v": 1, "event": "validation", "file": invalid.name, "valid": false, "diagnostics": diagnostics})
-                        );
-                    }
+            Err(invalid) => match output {
+                Output::Human => invalid_plans.push(invalid),
+                Output::Json => {
+                    let diagnostics: Vec<_> = invalid
+                        .diagnostics
+                        .iter()
+                        .map(|d| to_json(&invalid.name, d))
+                        .collect();
+                    outln!(
+                        "{}",
+                        json!({"v": 1, "event": "validation", "file": invalid.name, "valid": false, "diagnostics": diagnostics})
+                    );
+                    invalid_plans.push(invalid);
                 }
-            }
+            },
         }
     }
-    if failed { EXIT_FAILURE } else { EXIT_OK }
+    match output {
+        _ if invalid_plans.is_empty() => Ok(Finished::Clean),
+        Output::Human => Err(CliError::InvalidPlans(invalid_plans)),
+        Output::Json => Ok(Finished::WithFailures),
+    }
 }

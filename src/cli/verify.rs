@@ -4,8 +4,8 @@
 use super::output::outln;
 use std::sync::Arc;
 
-use super::setup::{self, report};
-use super::{EXIT_FAILURE, EXIT_OK, Output};
+use super::setup;
+use super::{CliError, Finished, Output};
 use crate::report::{Verification, verify};
 
 #[derive(Debug, clap::Args)]
@@ -17,51 +17,17 @@ pub struct Args {
     pub pair: Vec<String>,
 }
 
-pub fn run(args: Args, output: Output) -> u8 {
-    let Some((plan, graph)) = setup::load(&args.target.plan) else {
-        return EXIT_FAILURE;
-    };
-    let known: Vec<&str> = graph.pairs().iter().map(|p| p.name.as_str()).collect();
-    if let Some(unknown) = args.pair.iter().find(|p| !known.contains(&p.as_str())) {
-        report(miette::miette!(
-            help = format!("the plan's pairs: {}", known.join(", ")),
-            "--pair {unknown}: no such pair in the plan"
-        ));
-        return EXIT_FAILURE;
-    }
-    let client = match setup::client(&plan) {
-        Ok(c) => c,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    let (plan, graph) = setup::load(&args.target.plan)?;
+    setup::check_pairs(&graph, &args.pair)?;
+    let client = setup::client(&plan)?;
     // Verify reads with each pair's v3 API key; no other secret is needed.
     let source = args.target.secret_source();
-    let apps = match setup::app_clients(&graph, &client, &source, |p| {
+    let apps = setup::app_clients(&graph, &client, &source, |p| {
         args.pair.is_empty() || args.pair.contains(&p.name)
-    }) {
-        Ok(apps) => apps,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let journal = match setup::existing_journal(&args.target.state_dir()) {
-        Ok(j) => j.map(Arc::new),
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
-    let result = super::runtime().block_on(verify(&graph, &apps, journal.as_deref()));
-    let verification = match result {
-        Ok(v) => v,
-        Err(e) => {
-            report(e);
-            return EXIT_FAILURE;
-        }
-    };
+    })?;
+    let journal = setup::existing_journal(&args.target.state_dir())?.map(Arc::new);
+    let verification = super::runtime()?.block_on(verify(&graph, &apps, journal.as_deref()))?;
     match output {
         Output::Json => outln!(
             "{}",
@@ -69,11 +35,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         ),
         Output::Human => print_human(&verification),
     }
-    if verification.passed {
-        EXIT_OK
-    } else {
-        EXIT_FAILURE
-    }
+    Ok(Finished::clean_if(verification.passed))
 }
 
 /// Text from the API and the journal with its control characters escaped.

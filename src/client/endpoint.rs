@@ -13,7 +13,7 @@ use crate::api::Region;
 pub enum EndpointError {
     #[error("`{url}` is not a valid API URL for region {region}: {reason}")]
     #[diagnostic(
-        code(nylas_migrate::client::endpoint),
+        code("api::endpoint"),
         help("write an absolute URL such as https://api.us.nylas.com")
     )]
     Invalid {
@@ -25,7 +25,7 @@ pub enum EndpointError {
         "plain http is refused for region {region} (`{url}`): the API key would travel unencrypted"
     )]
     #[diagnostic(
-        code(nylas_migrate::client::plain_http),
+        code("api::plain-http"),
         help(
             "use https, or point the region at a loopback address (127.0.0.1, ::1, localhost) such as the local simulator"
         )
@@ -117,6 +117,7 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::code::Code;
 
     #[test]
     fn defaults_are_nylas_hosts() {
@@ -164,5 +165,13 @@ mod tests {
             Endpoints::default().with_override(Region::Us, "http://api.us.nylas.com"),
             Err(EndpointError::PlainHttp { .. })
         ));
+        let code = |url| {
+            let err = Endpoints::default()
+                .with_override(Region::Us, url)
+                .unwrap_err();
+            miette::Diagnostic::code(&err).unwrap().to_string()
+        };
+        assert_eq!(code("http://10.0.0.1"), Code::ApiPlainHttp.as_str());
+        assert_eq!(code("not a url"), Code::ApiEndpoint.as_str());
     }
 }

@@ -20,7 +20,7 @@ pub enum ClientError {
         .request_id.as_deref().unwrap_or("none"),
         attempts_note(*.attempts)
     )]
-    #[diagnostic(code(nylas_migrate::api::status))]
+    #[diagnostic(code("api::status"))]
     Api {
         operation: Operation,
         status: u16,
@@ -34,7 +34,7 @@ pub enum ClientError {
 
     /// No response: the connection could not be made or was lost, on every attempt allowed.
     #[error("{operation} failed: {detail}{}", attempts_note(*.attempts))]
-    #[diagnostic(code(nylas_migrate::api::transport))]
+    #[diagnostic(code("api::transport"))]
     Transport {
         operation: Operation,
         detail: String,
@@ -50,7 +50,7 @@ pub enum ClientError {
         "{operation}: outcome unknown, the request may have reached Nylas ({detail}{})",
         .request_id.as_deref().map(|id| format!(", request_id {id}")).unwrap_or_default()
     )]
-    #[diagnostic(code(nylas_migrate::api::ambiguous))]
+    #[diagnostic(code("api::ambiguous"))]
     Ambiguous {
         operation: Operation,
         status: Option<u16>,
@@ -65,7 +65,7 @@ pub enum ClientError {
         "{operation}: HTTP {status} response does not follow the Nylas v3 contract: {detail} (request_id {})",
         .request_id.as_deref().unwrap_or("none")
     )]
-    #[diagnostic(code(nylas_migrate::api::decode))]
+    #[diagnostic(code("api::decode"))]
     Decode {
         operation: Operation,
         status: u16,
@@ -79,7 +79,7 @@ pub enum ClientError {
     #[error(
         "v3 application {app_id} is in region {actual}, but the plan puts it in region {expected}"
     )]
-    #[diagnostic(code(nylas_migrate::api::region_mismatch))]
+    #[diagnostic(code("api::region-mismatch"))]
     RegionMismatch {
         app_id: String,
         expected: Region,
@@ -91,7 +91,7 @@ pub enum ClientError {
     /// A credential that cannot travel in an HTTP header (a newline, a non-ASCII character).
     /// Nothing was sent.
     #[error("{operation}: the {what} cannot be sent in an HTTP header")]
-    #[diagnostic(code(nylas_migrate::api::invalid_credential))]
+    #[diagnostic(code("api::invalid-credential"))]
     InvalidCredential {
         operation: Operation,
         what: String,
@@ -102,7 +102,7 @@ pub enum ClientError {
     /// The server's TLS certificate is not one this machine trusts (or not valid for the host).
     /// Not transient: never retried. Nothing was sent.
     #[error("{operation} failed: the TLS certificate of {host} was rejected: {detail}")]
-    #[diagnostic(code(nylas_migrate::api::tls_certificate))]
+    #[diagnostic(code("api::tls-certificate"))]
     Certificate {
         operation: Operation,
         host: String,
@@ -114,7 +114,7 @@ pub enum ClientError {
     /// The TLS handshake failed for another reason than the certificate (the server does not
     /// speak TLS, or no protocol in common). Not transient: never retried. Nothing was sent.
     #[error("{operation} failed: no TLS connection could be made with {host}: {detail}")]
-    #[diagnostic(code(nylas_migrate::api::tls))]
+    #[diagnostic(code("api::tls"))]
     Tls {
         operation: Operation,
         host: String,
@@ -129,7 +129,7 @@ pub enum ClientError {
         super::CA_FILE_VAR
     )]
     #[diagnostic(
-        code(nylas_migrate::api::ca_file),
+        code("api::ca-file"),
         help("point the variable at a readable PEM file of CA certificates, or unset it")
     )]
     CaFile { path: String, detail: String },
@@ -137,8 +137,10 @@ pub enum ClientError {
     /// The HTTP client could not start (its TLS backend failed to initialise).
     #[error("cannot start the HTTP client: {detail}")]
     #[diagnostic(
-        code(nylas_migrate::api::setup),
-        help("this is a bug worth reporting, with the operating system and its version")
+        code("api::setup"),
+        help(
+            "check the proxy variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) and the system's certificate store, then run it again"
+        )
     )]
     Setup { detail: String },
 

@@ -54,7 +54,7 @@ pub async fn reached(step: &Step, phase: &str) {
     if fp.hits.fetch_add(1, Ordering::SeqCst) + 1 != fp.nth {
         return;
     }
-    eprintln!("failpoint reached: {}@{phase}", step.id);
+    errln!("failpoint reached: {}@{phase}", step.id);
     match std::env::var_os("NYLAS_MIGRATE_FAILPOINT_RESUME") {
         Some(file) => {
             let file = std::path::PathBuf::from(file);

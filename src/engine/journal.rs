@@ -23,7 +23,7 @@ pub const JOURNAL_FILE: &str = "journal.sqlite";
 pub enum JournalError {
     #[error("journal {path}: {source}")]
     #[diagnostic(
-        code(state::journal),
+        code("state::journal"),
         help(
             "the journal is the state folder's journal.sqlite; check the folder is writable and not on a network share"
         )
@@ -36,7 +36,7 @@ pub enum JournalError {
     /// read as anything else it could make a run act on a step it should leave alone.
     #[error("journal {path}: {what} {value} is not one this version of nylas-migrate knows")]
     #[diagnostic(
-        code(state::journal_unknown_value),
+        code("state::journal-unknown-value"),
         help(
             "the journal was written by a newer nylas-migrate or edited by hand; run the version that wrote it, or restore the state folder from a copy"
         )

@@ -13,14 +13,19 @@ use super::journal::{format_utc, now};
 pub enum LockError {
     #[error("another `nylas-migrate apply` is running on state folder {path}{holder}")]
     #[diagnostic(
-        code(state::locked),
+        code("state::locked"),
         help(
             "wait for it to finish, or use another --state folder for another plan; two runs on one journal could start a wave twice"
         )
     )]
     Held { path: String, holder: String },
     #[error("cannot lock state folder {path}: {source}")]
-    #[diagnostic(code(state::lock_failed))]
+    #[diagnostic(
+        code("state::lock-failed"),
+        help(
+            "check that --state names a folder this user can write, with no folder named `lock` in it"
+        )
+    )]
     Io {
         path: String,
         source: std::io::Error,

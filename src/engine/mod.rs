@@ -38,7 +38,7 @@ pub use walk::{ApplyOptions, ApplySummary, apply};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum EngineError {
     #[error("{} secret reference{} could not be read", .0.len(), if .0.len() == 1 { "" } else { "s" })]
-    #[diagnostic(code(secrets::unresolved))]
+    #[diagnostic(code("secrets::unresolved"))]
     Secrets(#[related] Vec<SecretError>),
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -50,14 +50,17 @@ pub enum EngineError {
     #[diagnostic(transparent)]
     Lock(#[from] LockError),
     #[error("state folder {path}: {source}")]
-    #[diagnostic(code(state::io))]
+    #[diagnostic(
+        code("state::io"),
+        help("check that --state names a folder this user can create, read and write")
+    )]
     State {
         path: String,
         source: std::io::Error,
     },
     #[error("{step}: the {what} request got no answer and no job appeared; nothing was resent")]
     #[diagnostic(
-        code(engine::outcome_unknown),
+        code("engine::outcome-unknown"),
         help("run apply again: it looks for the job first and starts one only if there is none")
     )]
     OutcomeUnknown { step: String, what: String },
@@ -65,7 +68,7 @@ pub enum EngineError {
         "{step}: the batch clone got no answer, and several batch clones appeared since (snapshot jobs {snapshots}): another run started one at the same time, so which is this wave's cannot be told"
     )]
     #[diagnostic(
-        code(engine::concurrent_wave),
+        code("engine::concurrent-wave"),
         help(
             "run one apply at a time per application (one state folder, a CI concurrency group); check the jobs in the Nylas dashboard; this wave starts nothing while they are unresolved"
         )
@@ -73,7 +76,7 @@ pub enum EngineError {
     ConcurrentWave { step: String, snapshots: String },
     #[error("{step}: job {job_id} is no longer listed by Nylas")]
     #[diagnostic(
-        code(engine::job_vanished),
+        code("engine::job-vanished"),
         help(
             "check the application's migration jobs in the dashboard; the next run starts the wave again"
         )
@@ -81,7 +84,7 @@ pub enum EngineError {
     JobVanished { step: String, job_id: String },
     #[error("internal error: {0}")]
     #[diagnostic(
-        code(engine::internal),
+        code("engine::internal"),
         help("this is a bug in nylas-migrate; the journal keeps what was done")
     )]
     Internal(String),

@@ -19,7 +19,7 @@ pub trait Reporter: Send + Sync {
     fn job_progress(&self, step: &Step, job: &MigrationJob);
     /// Something the run did or found besides its steps (jobs adopted as history).
     fn notice(&self, message: &str) {
-        eprintln!("note: {}", esc(message));
+        errln!("note: {}", esc(message));
     }
 }
 
@@ -59,7 +59,7 @@ impl Reporter for PlainReporter {
     fn step_started(&self, _step: &Step) {}
 
     fn step_finished(&self, step: &Step, outcome: &Outcome) {
-        eprintln!(
+        errln!(
             "{:<9} {}: {}",
             outcome.label(),
             esc(step.id.as_str()),
@@ -71,7 +71,7 @@ impl Reporter for PlainReporter {
         let p = percent(job);
         let mut last = self.last_percent.lock().unwrap_or_else(|e| e.into_inner());
         if last.insert(step.id.to_string(), p) != Some(p) {
-            eprintln!(
+            errln!(
                 "progress  {}: job {} {} {p}% ({} migrated, {}, {} failed of {})",
                 esc(step.id.as_str()),
                 esc(&job.job_id),

@@ -19,7 +19,7 @@ pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 pub enum SecretError {
     #[error("environment variable {name} is not set ({what} of pair `{pair}`)")]
     #[diagnostic(
-        code(secrets::missing_env),
+        code("secrets::missing-env"),
         help(
             "export {name} before running, e.g. from your secret store; secrets never come from flags or the plan"
         )
@@ -31,7 +31,7 @@ pub enum SecretError {
     },
     #[error("environment variable {name} is empty ({what} of pair `{pair}`)")]
     #[diagnostic(
-        code(secrets::empty_env),
+        code("secrets::empty-env"),
         help(
             "{name} is set but holds nothing (or only a byte-order mark and line breaks). In CI, a secret that is not configured for this repository, environment or branch (or a pull request from a fork) arrives as an empty string: check the secret store, then export {name} with the value"
         )
@@ -43,7 +43,7 @@ pub enum SecretError {
     },
     #[error("environment variable {name} is not valid UTF-8 text ({what} of pair `{pair}`)")]
     #[diagnostic(
-        code(secrets::not_utf8_env),
+        code("secrets::not-utf8-env"),
         help("a Nylas API key or client secret is ASCII text: check how {name} is exported")
     )]
     NotUtf8Env {
@@ -52,7 +52,7 @@ pub enum SecretError {
         pair: String,
     },
     #[error("cannot read secret file {path} ({what} of pair `{pair}`): {reason}")]
-    #[diagnostic(code(secrets::unreadable_file), help("{help}"))]
+    #[diagnostic(code("secrets::unreadable-file"), help("{help}"))]
     File {
         path: String,
         what: String,
@@ -299,7 +299,7 @@ fn warn_if_readable_by_others(path: &Path, meta: &std::fs::Metadata) {
         }
         warned.push(path.to_path_buf());
         let shown = escaped(&path.display().to_string()).into_owned();
-        eprintln!(
+        errln!(
             "warning: secret file {shown} can be read by other users (mode {mode:04o}); make it private: chmod 600 {shown}"
         );
     }

@@ -16,10 +16,16 @@ pub const NYLAS_RATE_LIMIT: u32 = 20;
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
 pub enum GraphError {
     #[error("`after` forms a cycle through pair `{0}`")]
-    #[diagnostic(code(graph::cycle))]
+    #[diagnostic(
+        code("graph::cycle"),
+        help("this is a bug in nylas-migrate: validation rejects such plans; please report it")
+    )]
     Cycle(String),
     #[error("pair `{pair}` comes `after` `{missing}`, which is not in the plan")]
-    #[diagnostic(code(graph::unknown_pair))]
+    #[diagnostic(
+        code("graph::unknown-pair"),
+        help("this is a bug in nylas-migrate: validation rejects such plans; please report it")
+    )]
     UnknownPair { pair: String, missing: String },
 }
 

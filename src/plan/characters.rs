@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use super::diagnostic::PlanDiagnostic;
 use super::load::MAX_DIAGNOSTICS;
+use crate::code::Code;
 use crate::untrusted::{describe, is_unsafe};
 use crate::yaml::{Node, Value};
 
@@ -36,7 +37,7 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
         };
         out.push(
             PlanDiagnostic::new(
-                "plan::control-character",
+                Code::PlanControlCharacter,
                 span.clone(),
                 format!("the plan contains {}", describe(c)),
             )
@@ -76,7 +77,7 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
             {
                 out.push(
                     PlanDiagnostic::new(
-                        "plan::control-character",
+                        Code::PlanControlCharacter,
                         string.span.clone(),
                         format!("this string contains {}", describe(c)),
                     )

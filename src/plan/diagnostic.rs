@@ -8,6 +8,7 @@ use miette::{
 };
 
 use super::display::DisplayText;
+use crate::code::Code;
 use crate::untrusted::escaped_lines;
 use crate::yaml::LineIndex;
 
@@ -16,7 +17,7 @@ use crate::yaml::LineIndex;
 #[error("{message}")]
 pub struct PlanDiagnostic {
     /// A stable code, such as `plan::unknown-key`, for tests and pipelines.
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// The offending node and what to say at it.
     pub span: Range<usize>,
@@ -39,7 +40,7 @@ impl PlanDiagnostic {
     /// A diagnostic at `span`. Its message, label, help and related labels may quote the plan:
     /// they are escaped here (see [`crate::untrusted`]), so that neither a terminal nor a
     /// pipeline's log ever gets a control character from a plan.
-    pub fn new(code: &'static str, span: Range<usize>, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
         PlanDiagnostic {
             code,
             message: escaped_lines(message.into()),
@@ -104,7 +105,10 @@ impl PlanDiagnostic {
         self.column = column;
         let spans = std::iter::once(&self.span).chain(self.related.iter().map(|(_, s)| s));
         let showable = spans.clone().all(|span| source.can_show(span));
-        if showable {
+        if source.text.is_empty() {
+            // Nothing to show (an empty or unreadable file): no empty snippet either.
+            self.source_code = None;
+        } else if showable {
             self.source_code = Some(Arc::clone(source));
         } else {
             // miette prints whole lines and panics on a label past column 65,535 ("Formatting
@@ -254,7 +258,7 @@ impl SourceCode for SharedSource {
 
 impl Diagnostic for PlanDiagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(self.code))
+        Some(Box::new(self.code.as_str()))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {

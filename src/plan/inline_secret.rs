@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use super::diagnostic::PlanDiagnostic;
+use crate::code::Code;
 use crate::yaml::{Node, Value};
 
 /// Keys whose scalar values are treated as secrets wherever they appear.
@@ -129,7 +130,7 @@ pub fn diagnostic(secret: &InlineSecret) -> PlanDiagnostic {
         _ => "MY_SECRET",
     };
     PlanDiagnostic::new(
-        "plan::inline-secret",
+        Code::PlanInlineSecret,
         secret.value_span.clone(),
         if secret.shape.is_empty() {
             format!("`{}` is written inline in the plan", secret.key)

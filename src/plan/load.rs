@@ -7,6 +7,7 @@ use super::display::DisplayText;
 use super::model::{Pair, Plan};
 use super::trust::Trust;
 use super::{characters, inline_secret, rules, schema_check};
+use crate::code::Code;
 use crate::untrusted::escaped;
 use crate::yaml::{self, LineIndex, Node};
 
@@ -54,9 +55,12 @@ pub fn load_file_with(path: &Path, trust: &Trust) -> Result<LoadedPlan, InvalidP
         name: name.clone(),
         diagnostics: vec![
             PlanDiagnostic::new(
-                "plan::unreadable",
+                Code::PlanUnreadable,
                 0..0,
                 format!("cannot read {name}: {err}"),
+            )
+            .help(
+                "PLAN is the path of a plan file, relative to the current folder; check that it exists and this user can read it",
             )
             .attach(&name, ""),
         ],
@@ -83,7 +87,7 @@ pub fn load_bytes_with(
     if bytes.len() > MAX_PLAN_BYTES {
         return Err(fail(
             PlanDiagnostic::new(
-                "plan::too-large",
+                Code::PlanTooLarge,
                 0..0,
                 format!(
                     "{name} is {} MiB; plans are limited to {} MiB",
@@ -104,7 +108,7 @@ pub fn load_bytes_with(
             // the offset of a character boundary in it.
             return Err(fail(
                 PlanDiagnostic::new(
-                    "plan::not-utf8",
+                    Code::PlanNotUtf8,
                     at..at,
                     format!("{name} is not valid UTF-8 (first bad byte at offset {at})"),
                 )
@@ -160,14 +164,14 @@ pub fn load_str_with(
             },
         }),
         _ => {
-            diagnostics.sort_by_key(|d| (d.span.start, d.code));
+            diagnostics.sort_by_key(|d| (d.span.start, d.code.as_str()));
             let total = diagnostics.len();
             if total > MAX_DIAGNOSTICS {
                 diagnostics.truncate(MAX_DIAGNOSTICS);
                 let end = text.len();
                 diagnostics.push(
                     PlanDiagnostic::new(
-                        "plan::too-many-problems",
+                        Code::PlanTooManyProblems,
                         end..end,
                         format!(
                             "{} more problems are not shown (only the first {MAX_DIAGNOSTICS} are)",
@@ -205,7 +209,7 @@ fn validate_tree(
 ) -> Option<Plan> {
     if matches!(root.value, yaml::Value::Null) {
         diagnostics.push(
-            PlanDiagnostic::new("plan::empty", root.span.clone(), "the plan is empty")
+            PlanDiagnostic::new(Code::PlanEmpty, root.span.clone(), "the plan is empty")
                 .help("start from one of the plans in examples/, or see `nylas-migrate schema`"),
         );
         return None;
@@ -232,28 +236,30 @@ fn validate_tree(
     match serde_json::from_value::<Plan>(instance) {
         Ok(plan) => Some(plan),
         Err(err) => {
-            // The schema is generated from the same types, so this means the two disagree: a
-            // bug in this program, reported rather than hidden.
-            diagnostics.push(
-                PlanDiagnostic::new(
-                    "plan::internal",
-                    root.span.clone(),
-                    format!("the plan fits the schema but not the model: {err}"),
-                )
-                .help("this is a bug in nylas-migrate; please report it with the plan"),
-            );
+            diagnostics.push(model_mismatch(root, &err));
             None
         }
     }
 }
 
+/// A plan the schema accepts and the model does not. The schema is generated from the same
+/// types, so this means the two disagree: a bug in this program, reported rather than hidden.
+fn model_mismatch(root: &Node, err: &serde_json::Error) -> PlanDiagnostic {
+    PlanDiagnostic::new(
+        Code::PlanInternal,
+        root.span.clone(),
+        format!("the plan fits the schema but not the model: {err}"),
+    )
+    .help("this is a bug in nylas-migrate; please report it with the plan")
+}
+
 fn from_yaml_error(err: yaml::YamlError) -> PlanDiagnostic {
     let code = if err.message.starts_with("duplicate key") {
-        "plan::duplicate-key"
+        Code::PlanDuplicateKey
     } else {
-        "plan::syntax"
+        Code::PlanSyntax
     };
-    let label = if code == "plan::duplicate-key" {
+    let label = if code == Code::PlanDuplicateKey {
         "repeated here"
     } else {
         "here"
@@ -263,4 +269,26 @@ fn from_yaml_error(err: yaml::YamlError) -> PlanDiagnostic {
         d = d.related(label, span);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_the_model_rejects_is_reported_as_a_bug() {
+        // No plan reaches it while the schema comes from the model: the diagnostic is built
+        // from a model error directly.
+        let (root, _) = yaml::parse_collecting("version: 1\n");
+        let err = serde_json::from_str::<Plan>("{}").unwrap_err();
+        let d = model_mismatch(&root.unwrap(), &err);
+        assert_eq!(d.code, Code::PlanInternal);
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("this is a bug in nylas-migrate"),
+            "{d:?}"
+        );
+    }
 }

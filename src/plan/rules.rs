@@ -16,6 +16,7 @@ use super::trust::{self, ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
 use super::words::{all_of, either};
 use crate::api::forms;
 use crate::api::{ConnectorProvider, RedirectPlatform, Region, TestTriggerType, TriggerType};
+use crate::code::Code;
 use crate::yaml::{Node, Value};
 
 /// Every semantic problem in a plan, even one with schema errors: rules across pairs read the
@@ -113,7 +114,7 @@ impl Rules<'_> {
     /// Reports each value that repeats an earlier one, pointing at both.
     fn unique<'v>(
         &mut self,
-        code: &'static str,
+        code: Code,
         what: &str,
         values: impl IntoIterator<Item = (String, &'v str)>,
         help: Option<&str>,
@@ -132,7 +133,7 @@ impl Rules<'_> {
     /// (pointer, key compared, text shown).
     fn unique_by<'v>(
         &mut self,
-        code: &'static str,
+        code: Code,
         what: &str,
         items: impl IntoIterator<Item = (String, String, &'v str)>,
         help: Option<&str>,
@@ -173,7 +174,7 @@ impl Rules<'_> {
 
     fn unique_across_pairs(&mut self, views: &[PairView<'_>]) {
         self.unique(
-            "plan::duplicate-pair-name",
+            Code::PlanDuplicatePairName,
             "pair name",
             views
                 .iter()
@@ -181,7 +182,7 @@ impl Rules<'_> {
             Some("pair names identify steps and journal entries, so each must be unique"),
         );
         self.unique(
-            "plan::duplicate-v2-app",
+            Code::PlanDuplicateV2App,
             "v2 app ID",
             views
                 .iter()
@@ -189,7 +190,7 @@ impl Rules<'_> {
             Some("a v2 application can be migrated by one pair only"),
         );
         self.unique(
-            "plan::duplicate-v3-app",
+            Code::PlanDuplicateV3App,
             "v3 app ID",
             views
                 .iter()
@@ -209,7 +210,7 @@ impl Rules<'_> {
                     Some(&(other, k)) if other != view.index => {
                         self.out.push(
                             PlanDiagnostic::new(
-                                "plan::account-in-two-pairs",
+                                Code::PlanAccountInTwoPairs,
                                 self.span(&format!("/pairs/{}/clone/single/{j}", view.index)),
                                 format!("account `{account}` is listed in two pairs"),
                             )
@@ -241,7 +242,7 @@ impl Rules<'_> {
                 if Some(other) == view.name {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::after-self",
+                            Code::PlanAfterSelf,
                             self.span(&pointer),
                             format!("pair `{other}` cannot come after itself"),
                         )
@@ -249,7 +250,7 @@ impl Rules<'_> {
                     );
                 } else if !known.contains(other) {
                     let mut d = PlanDiagnostic::new(
-                        "plan::unknown-pair",
+                        Code::PlanUnknownPair,
                         self.span(&pointer),
                         format!("`after` names `{other}`, which is not a pair in this plan"),
                     )
@@ -269,7 +270,7 @@ impl Rules<'_> {
                 if let Some(first) = seen.insert(other, j) {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::duplicate-after",
+                            Code::PlanDuplicateAfter,
                             self.span(&format!("/pairs/{i}/after/{j}")),
                             format!("`after` names `{other}` twice"),
                         )
@@ -331,7 +332,7 @@ impl Rules<'_> {
             };
             let (first_pair, first_after) = cycle[0];
             let mut d = PlanDiagnostic::new(
-                "plan::after-cycle",
+                Code::PlanAfterCycle,
                 self.span(&format!("/pairs/{first_pair}/after/{first_after}")),
                 format!("`after` forms a cycle: {shown}"),
             )
@@ -357,7 +358,7 @@ impl Rules<'_> {
             match check_api_url(api_url) {
                 Err(problem) => self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-url",
+                        Code::PlanBadUrl,
                         self.span(&pointer),
                         format!("the {region} API URL {problem}"),
                     )
@@ -369,7 +370,7 @@ impl Rules<'_> {
                 ),
                 Ok(host) if !trust.allows_api_host(&host) => self.out.push(
                     PlanDiagnostic::new(
-                        "plan::api-host-not-allowed",
+                        Code::PlanApiHostNotAllowed,
                         self.span(&pointer),
                         format!(
                             "the {region} API URL sends the API keys to `{host}`, not a Nylas API host"
@@ -418,7 +419,7 @@ impl Rules<'_> {
             let shown = path.display().to_string();
             self.out.push(
                 PlanDiagnostic::new(
-                    "plan::secret-file-outside",
+                    Code::PlanSecretFileOutside,
                     self.span(&pointer),
                     format!("the secret file `{shown}` is outside the plan's folder"),
                 )
@@ -434,7 +435,7 @@ impl Rules<'_> {
     fn within_pair(&mut self, i: usize, pair: &Pair) {
         let base = format!("/pairs/{i}");
         self.unique(
-            "plan::duplicate-connector",
+            Code::PlanDuplicateConnector,
             "connector for provider",
             pair.connectors.iter().enumerate().map(|(j, c)| {
                 (
@@ -445,7 +446,7 @@ impl Rules<'_> {
             Some("a v3 application has one connector per provider: merge the two entries"),
         );
         self.unique_by(
-            "plan::duplicate-webhook",
+            Code::PlanDuplicateWebhook,
             "webhook URL",
             pair.webhooks.iter().enumerate().map(|(j, w)| {
                 (
@@ -457,7 +458,7 @@ impl Rules<'_> {
             Some("a URL identifies a webhook destination: merge their triggers into one entry"),
         );
         self.unique(
-            "plan::duplicate-account",
+            Code::PlanDuplicateAccount,
             "account",
             pair.clone
                 .single
@@ -467,7 +468,7 @@ impl Rules<'_> {
             None,
         );
         self.unique(
-            "plan::duplicate-wave",
+            Code::PlanDuplicateWave,
             "wave name",
             pair.clone
                 .batches
@@ -481,7 +482,7 @@ impl Rules<'_> {
             if let Err(problem) = check_webhook_url(&webhook.url) {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-url",
+                        Code::PlanBadUrl,
                         self.span(&format!("{base}/webhooks/{j}/url")),
                         format!("the webhook URL {problem}"),
                     )
@@ -505,7 +506,7 @@ impl Rules<'_> {
         if pair.clone.gate.is_some() && pair.clone.batches.len() < 2 {
             self.out.push(
                 PlanDiagnostic::new(
-                    "plan::gate-without-waves",
+                    Code::PlanGateWithoutWaves,
                     self.span(&format!("{base}/clone/gate")),
                     "a gate stops the waves after a failing one, but this pair has fewer than two waves",
                 )
@@ -535,7 +536,7 @@ impl Rules<'_> {
         }
         self.out.push(
             PlanDiagnostic::new(
-                "plan::test-trigger-not-subscribed",
+                Code::PlanTestTriggerNotSubscribed,
                 self.span(&format!("{pointer}/test")),
                 format!("`test: {test}` is not one of this webhook's triggers"),
             )
@@ -556,7 +557,7 @@ impl Rules<'_> {
             if let Err(problem) = forms::check_pubsub_topic(&channel.topic) {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-pubsub-topic",
+                        Code::PlanBadPubsubTopic,
                         self.span(&format!("{pointer}/topic")),
                         format!("`{}` is not a Pub/Sub topic name", short(&channel.topic)),
                     )
@@ -572,7 +573,7 @@ impl Rules<'_> {
         if pair.pubsub.len() > MAX_PUBSUB_CHANNELS {
             self.out.push(
                 PlanDiagnostic::new(
-                    "plan::too-many-pubsub-channels",
+                    Code::PlanTooManyPubsubChannels,
                     self.span(&format!("{base}/pubsub/{MAX_PUBSUB_CHANNELS}")),
                     format!(
                         "{} Pub/Sub channels for one application; Nylas allows at most {MAX_PUBSUB_CHANNELS}",
@@ -584,7 +585,7 @@ impl Rules<'_> {
             );
         }
         self.unique(
-            "plan::duplicate-pubsub-topic",
+            Code::PlanDuplicatePubsubTopic,
             "Pub/Sub topic",
             pair.pubsub
                 .iter()
@@ -597,7 +598,7 @@ impl Rules<'_> {
             if let Err(problem) = forms::check_sns_topic_arn(&channel.topic) {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-sns-topic",
+                        Code::PlanBadSnsTopic,
                         self.span(&format!("{pointer}/topic")),
                         format!("`{}` is not an SNS topic ARN", short(&channel.topic)),
                     )
@@ -611,7 +612,7 @@ impl Rules<'_> {
             if let Err(problem) = forms::check_iam_role_arn(&channel.role_arn) {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-role-arn",
+                        Code::PlanBadRoleArn,
                         self.span(&format!("{pointer}/role_arn")),
                         format!("`{}` is not an IAM role ARN", short(&channel.role_arn)),
                     )
@@ -625,7 +626,7 @@ impl Rules<'_> {
             self.distinct_triggers(&pointer, &channel.triggers);
         }
         self.unique(
-            "plan::duplicate-sns-topic",
+            Code::PlanDuplicateSnsTopic,
             "SNS topic",
             pair.sns
                 .iter()
@@ -638,7 +639,7 @@ impl Rules<'_> {
     /// A destination subscribes to each trigger once.
     fn distinct_triggers(&mut self, pointer: &str, triggers: &[TriggerType]) {
         self.unique(
-            "plan::duplicate-trigger",
+            Code::PlanDuplicateTrigger,
             "trigger",
             triggers
                 .iter()
@@ -652,7 +653,7 @@ impl Rules<'_> {
     /// own settings, with those it requires.
     fn redirect_uris(&mut self, base: &str, pair: &Pair) {
         self.unique_by(
-            "plan::duplicate-redirect-uri",
+            Code::PlanDuplicateRedirectUri,
             "redirect URI",
             pair.redirect_uris.iter().enumerate().map(|(j, r)| {
                 (
@@ -670,7 +671,7 @@ impl Rules<'_> {
                 let mobile = matches!(platform, RedirectPlatform::Ios | RedirectPlatform::Android);
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::bad-url",
+                        Code::PlanBadUrl,
                         self.span(&format!("{pointer}/url")),
                         format!("the {platform} redirect URI {problem}"),
                     )
@@ -699,7 +700,7 @@ impl Rules<'_> {
         for &(key, owner, _, present) in REDIRECT_SETTINGS {
             if present(settings) && owner != platform {
                 let d = PlanDiagnostic::new(
-                    "plan::setting-not-for-platform",
+                    Code::PlanSettingNotForPlatform,
                     self.span(&format!("{settings_ptr}/{key}")),
                     format!(
                         "`{key}` is {} setting, not {} one",
@@ -731,7 +732,7 @@ impl Rules<'_> {
             if owner == platform && required && !present(settings) {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::missing-key",
+                        Code::PlanMissingKey,
                         self.span(&settings_ptr),
                         format!("{platform} redirect URI settings need `{key}`"),
                     )
@@ -769,7 +770,7 @@ impl Rules<'_> {
                 if !present {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::missing-key",
+                            Code::PlanMissingKey,
                             self.span(&settings_ptr),
                             format!("{provider} connector settings need `{key}`"),
                         )
@@ -788,7 +789,7 @@ impl Rules<'_> {
                 if present {
                     self.out.push(
                         PlanDiagnostic::new(
-                            "plan::setting-not-for-provider",
+                            Code::PlanSettingNotForProvider,
                             self.span(&format!("{settings_ptr}/{key}")),
                             format!("{provider} connectors take no `{key}`"),
                         )
@@ -813,7 +814,7 @@ impl Rules<'_> {
             if present && provider != only {
                 self.out.push(
                     PlanDiagnostic::new(
-                        "plan::setting-not-for-provider",
+                        Code::PlanSettingNotForProvider,
                         self.span(&format!("{settings_ptr}/{key}")),
                         format!("`{key}` is a {only} setting, not a {provider} one"),
                     )

@@ -15,6 +15,7 @@ use super::suggest::did_you_mean;
 use super::triggers::{self, V2Fate};
 use super::words::either;
 use crate::api::TriggerType;
+use crate::code::Code;
 use crate::yaml::{Node, Value};
 
 /// Every schema violation in `instance`, except those at or under `skip` pointers (already
@@ -69,7 +70,7 @@ fn report(
                     .get(key.as_str())
                     .map_or(node.span.clone(), |&span| span.clone());
                 let mut d = PlanDiagnostic::new(
-                    "plan::unknown-key",
+                    Code::PlanUnknownKey,
                     key_span,
                     format!("unknown key `{key}`{}", in_field(&readable_path(&pointer))),
                 )
@@ -99,7 +100,7 @@ fn report(
                 return;
             } else {
                 PlanDiagnostic::new(
-                    "plan::invalid-value",
+                    Code::PlanInvalidValue,
                     node.span.clone(),
                     format!("{}{} does not fit here", describe(node), in_field(&field)),
                 )
@@ -121,7 +122,7 @@ fn report(
             let name = property.as_str().unwrap_or_default();
             let span = key_node.map_or(node.span.clone(), |k| k.span.clone());
             let mut d = PlanDiagnostic::new(
-                "plan::missing-key",
+                Code::PlanMissingKey,
                 span,
                 format!(
                     "missing required key `{name}`{}",
@@ -135,7 +136,7 @@ fn report(
             d
         }
         ValidationErrorKind::Type { kind } => PlanDiagnostic::new(
-            "plan::wrong-type",
+            Code::PlanWrongType,
             node.span.clone(),
             format!(
                 "expected {}{}, found {}",
@@ -158,13 +159,13 @@ fn report(
             d
         }
         ValidationErrorKind::MinItems { limit } => PlanDiagnostic::new(
-            "plan::too-few",
+            Code::PlanTooFew,
             node.span.clone(),
             format!("`{field}` needs at least {limit} item{}", plural(*limit)),
         )
         .label("empty"),
         ValidationErrorKind::MinLength { limit } => PlanDiagnostic::new(
-            "plan::too-short",
+            Code::PlanTooShort,
             node.span.clone(),
             format!(
                 "`{field}` must be at least {limit} character{} long",
@@ -173,13 +174,13 @@ fn report(
         )
         .label("too short"),
         ValidationErrorKind::MaxLength { limit } => PlanDiagnostic::new(
-            "plan::too-long",
+            Code::PlanTooLong,
             node.span.clone(),
             format!("`{field}` must be at most {limit} characters long"),
         )
         .label("too long"),
         ValidationErrorKind::Pattern { pattern } => PlanDiagnostic::new(
-            "plan::bad-format",
+            Code::PlanBadFormat,
             node.span.clone(),
             format!(
                 "{}{} is not in the expected format",
@@ -190,7 +191,7 @@ fn report(
         .label("wrong format")
         .help(pattern_help(&field, pattern)),
         _ => PlanDiagnostic::new(
-            "plan::invalid-value",
+            Code::PlanInvalidValue,
             node.span.clone(),
             format!("{}{}: {error}", describe(node), in_field(&field)),
         )
@@ -281,7 +282,7 @@ fn type_words(kind: &str) -> String {
 
 fn range_diagnostic(node: &Node, field: &str, bound: String) -> PlanDiagnostic {
     PlanDiagnostic::new(
-        "plan::out-of-range",
+        Code::PlanOutOfRange,
         node.span.clone(),
         format!("`{field}` must be {bound}"),
     )
@@ -314,7 +315,7 @@ fn enum_diagnostic(
         _ => "value",
     };
     let d = PlanDiagnostic::new(
-        "plan::unknown-value",
+        Code::PlanUnknownValue,
         node.span.clone(),
         format!("unknown {what} {shown}{}", in_field(field)),
     )
@@ -379,7 +380,7 @@ fn trigger_diagnostic(
             V2Fate::Same => return None,
         };
         return Some(
-            PlanDiagnostic::new("plan::v2-trigger", node.span.clone(), message)
+            PlanDiagnostic::new(Code::PlanV2Trigger, node.span.clone(), message)
                 .label(label)
                 .help(help),
         );
@@ -412,7 +413,7 @@ fn trigger_diagnostic(
     };
     Some(
         PlanDiagnostic::new(
-            "plan::untestable-trigger",
+            Code::PlanUntestableTrigger,
             node.span.clone(),
             format!("Nylas cannot send a test event for `{name}`"),
         )
@@ -500,7 +501,7 @@ fn reference_diagnostic(node: &Node, field: &str, keys: &[String]) -> PlanDiagno
         })
         .collect();
     PlanDiagnostic::new(
-        "plan::wrong-type",
+        Code::PlanWrongType,
         node.span.clone(),
         format!("{}{} is not a reference", describe(node), in_field(field)),
     )

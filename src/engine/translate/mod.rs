@@ -143,13 +143,13 @@ impl TranslateSummary {
 pub enum TranslateError {
     #[error("{path} already exists and no translate run of this state folder wrote it")]
     #[diagnostic(
-        code(translate::output_exists),
+        code("translate::output-exists"),
         help("choose another --out, delete the file, or pass --restart to overwrite it")
     )]
     OutputExists { path: String },
     #[error("{path} {what}")]
     #[diagnostic(
-        code(translate::options_changed),
+        code("translate::options-changed"),
         help(
             "run again with the options it was started with to resume it, choose another --out, or pass --restart to start it again"
         )
@@ -157,12 +157,15 @@ pub enum TranslateError {
     SessionMismatch { path: String, what: String },
     #[error("accounts file {at}: {message}")]
     #[diagnostic(
-        code(translate::accounts_file),
+        code("translate::accounts-file"),
         help("list one v2 account ID per line, or pass the CSV that `report` writes")
     )]
     AccountsFile { at: String, message: String },
     #[error("cannot {what} {path}: {source}")]
-    #[diagnostic(code(translate::io))]
+    #[diagnostic(
+        code("translate::io"),
+        help("check that the folder exists and this user can read and write there")
+    )]
     Io {
         path: String,
         what: &'static str,

@@ -189,7 +189,7 @@ impl Default for PlainTranslateReporter {
 
 impl TranslateReporter for PlainTranslateReporter {
     fn started(&self, p: &Progress, accounts: u64) {
-        eprintln!(
+        errln!(
             "translating {accounts} accounts: {} account-types, {} already done{}",
             p.chains_total(),
             p.chains_done(),
@@ -201,12 +201,12 @@ impl TranslateReporter for PlainTranslateReporter {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
             *last = Some(Instant::now());
-            eprintln!("progress  {}", line(p));
+            errln!("progress  {}", line(p));
         }
     }
 
     fn account_failed(&self, e: &AccountError) {
-        eprintln!(
+        errln!(
             "failed    {}/{}: {}",
             e.pair,
             e.account_id,
