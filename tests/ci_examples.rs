@@ -1,9 +1,9 @@
 //! The CI examples parse, and every `nylas-migrate` command in them exists with those flags.
 
-mod common;
+use crate::common;
 
+use crate::common::root;
 use clap::Parser;
-use common::root;
 use nylas_migrate::cli::Cli;
 use serde_json::Value;
 

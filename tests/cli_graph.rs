@@ -1,8 +1,8 @@
 //! `nylas-migrate graph` and the step graph it prints.
 
-mod common;
+use crate::common;
 
-use common::{run, stderr, stdout};
+use crate::common::{run, stderr, stdout};
 use nylas_migrate::graph::{StepGraph, StepId, StepKind};
 use nylas_migrate::plan;
 

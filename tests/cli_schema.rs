@@ -1,9 +1,7 @@
 //! `nylas-migrate schema` and `schemas/plan.schema.json`: generated from the Rust types,
 //! committed, documented, and using exactly the contract's enums.
 
-mod common;
-
-use common::{contract, root, run, stdout};
+use crate::common::{contract, root, run, stdout};
 use serde_json::Value;
 
 #[test]

@@ -2,12 +2,12 @@
 //! pipes, Ctrl-C), what it prints for people (escaped, aligned, pluralised), shell completions,
 //! the man page, and going from the simulator to a plan.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 
-use common::rehearsal::{self, Rehearsal};
-use common::{run, stderr, stdout};
+use crate::common::rehearsal::{self, Rehearsal};
+use crate::common::{run, stderr, stdout};
 
 /// One pair, two test accounts, two waves.
 const ONE_PAIR: &str = r#"version: 1

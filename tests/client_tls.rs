@@ -2,14 +2,14 @@
 //! store and an extra CA file are trusted), proxies (never for loopback), redirects (never
 //! followed) and a key Nylas rejects during `apply` (the same hint as `plan`).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::rehearsal::{self, Rehearsal};
-use common::{root, stderr};
+use crate::common::rehearsal::{self, Rehearsal};
+use crate::common::{root, stderr};
 
 const PLAN: &str = r#"version: 1
 name: tls

@@ -3,12 +3,10 @@
 //! machine, a lost state folder) stops the wave instead of starting a second one; a gate's hold
 //! shows in `plan` and is not a pending change.
 
-mod common;
-
 use std::time::Duration;
 
-use common::rehearsal;
-use common::{stderr, stdout};
+use crate::common::rehearsal;
+use crate::common::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{JobSpeed, JobTiming};
 

@@ -2,11 +2,11 @@
 //! caches): no wave gets a second job, and no webhook a second destination, without one of the
 //! runs exiting 1 and saying so.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::rehearsal::{self, Rehearsal};
+use crate::common::rehearsal::{self, Rehearsal};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::AccountProvider;
 

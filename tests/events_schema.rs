@@ -1,10 +1,10 @@
 //! Every JSON line the commands print with `--output json` validates against the published,
 //! versioned schema `docs/events.schema.json`.
 
-mod common;
+use crate::common;
 
-use common::rehearsal;
-use common::{root, run, stdout};
+use crate::common::rehearsal;
+use crate::common::{root, run, stdout};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {

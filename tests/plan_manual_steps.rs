@@ -1,9 +1,9 @@
 //! `plan` ends with the steps only people can do, with the exact values per pair and region,
 //! in human output and as `manual_step` JSON events.
 
-mod common;
+use crate::common;
 
-use common::{checked_events, run, stdout};
+use crate::common::{checked_events, run, stdout};
 
 #[test]
 fn offline_plan_lists_the_manual_steps_per_pair_and_region() {

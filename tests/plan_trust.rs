@@ -3,9 +3,9 @@
 //! folder, or put control characters on a terminal. Also how secret files and variables are
 //! read.
 
-mod common;
+use crate::common;
 
-use common::{run, stderr, stdout};
+use crate::common::{run, stderr, stdout};
 
 const V3_APP: &str = "ad410018-d306-43f9-8361-fa5d7b2172e0";
 

@@ -1,10 +1,10 @@
 //! `report --outcome placeholder,failed`: only the users who must sign in again, with the
 //! columns a mail merge needs.
 
-mod common;
+use crate::common;
 
-use common::rehearsal;
-use common::stdout;
+use crate::common::rehearsal;
+use crate::common::stdout;
 use nylas_migrate::api::GrantStatus;
 
 const PLAN: &str = r#"version: 1

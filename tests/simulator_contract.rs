@@ -4,18 +4,18 @@
 //! `TestSim::finish`; this one makes sure each operation and each error status is covered, and
 //! that the validator can fail.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::contract::{CONDITIONAL_FIELDS, Contract};
+use crate::support::receiver::Receiver;
+use crate::support::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;
 use serde_json::json;
-use support::contract::{CONDITIONAL_FIELDS, Contract};
-use support::receiver::Receiver;
-use support::*;
 
 #[test]
 fn the_validator_rejects_bodies_that_break_the_contract() {

@@ -3,16 +3,14 @@
 //! redirect URIs per platform, import's copy of the v2 app's redirect URIs, and what a world file
 //! seeds. Every answer is checked against the contract by `TestSim::finish`.
 
-mod support;
-
+use crate::support::receiver::Receiver;
+use crate::support::*;
 use hmac::{Hmac, Mac};
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::{SeededChannel, SeededRedirectUri, SimulatorConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::receiver::Receiver;
-use support::*;
 
 async fn put(t: &TestSim, path: &str, body: Value) -> Answer {
     t.send(

@@ -1,12 +1,10 @@
 //! Connectors, webhooks and translate over real HTTP.
 
-mod support;
-
+use crate::support::*;
 use nylas_migrate::api::Region;
 use nylas_migrate::simulator::AccountProvider;
 use reqwest::Method;
 use serde_json::json;
-use support::*;
 
 async fn patch(t: &TestSim, path: &str, body: serde_json::Value) -> Answer {
     t.send(

@@ -15,17 +15,15 @@
 //! consumer Microsoft account), and `next_page_number` on the last page. The requests that make
 //! them present check them strictly.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::support::contract::{CONDITIONAL_FIELDS, Contract, SentRequest};
+use crate::support::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::contract::{CONDITIONAL_FIELDS, Contract, SentRequest};
-use support::*;
 
 /// Sends requests as an SDK would and checks each request and answer against the contract.
 struct Sdk<'a> {

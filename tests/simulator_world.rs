@@ -1,6 +1,6 @@
 //! World files: the YAML format round-trips, the example loads, bad worlds are refused.
 
-mod support;
+use crate::support;
 
 use nylas_migrate::simulator::{AccountProvider, World};
 

@@ -3,15 +3,15 @@
 //! IDs, an accounts file; a run killed with SIGKILL resumes without asking a recorded page again
 //! and ends with the same rows; an existing file is not overwritten.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::common::rehearsal::{self, Rehearsal};
+use crate::common::stdout;
 use base64::Engine;
-use common::rehearsal::{self, Rehearsal};
-use common::stdout;
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{AccountObjects, V2Account, World, is_outlook, world_for_plan};
 use serde_json::Value;

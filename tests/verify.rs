@@ -2,10 +2,10 @@
 //! with the failed item named after a webhook is deleted by hand, after a wave fails more than
 //! its gate, and when a test account has no grant.
 
-mod common;
+use crate::common;
 
-use common::rehearsal::{self, GATED};
-use common::{root, stdout};
+use crate::common::rehearsal::{self, GATED};
+use crate::common::{root, stdout};
 use serde_json::Value;
 
 fn json(out: &std::process::Output) -> Value {
