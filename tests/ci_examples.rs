@@ -1,8 +1,8 @@
 //! The CI examples parse, and every `nylas-migrate` command in them exists with those flags.
 
-use crate::common;
+use crate::support;
 
-use crate::common::root;
+use crate::support::root;
 use clap::Parser;
 use nylas_migrate::cli::Cli;
 use serde_json::Value;
@@ -112,8 +112,8 @@ fn a_wrong_flag_would_be_caught() {
 
 #[test]
 fn completions_and_man_page_cover_every_command() {
-    let bash = common::stdout(&common::run(&["completions", "bash"]));
-    let man = common::stdout(&common::run(&["man"]));
+    let bash = support::stdout(&support::run(&["completions", "bash"]));
+    let man = support::stdout(&support::run(&["man"]));
     for command in [
         "validate", "schema", "graph", "plan", "apply", "status", "report", "simulate", "demo",
     ] {
@@ -124,7 +124,7 @@ fn completions_and_man_page_cover_every_command() {
         );
     }
     for shell in ["zsh", "fish", "powershell"] {
-        let out = common::run(&["completions", shell]);
+        let out = support::run(&["completions", shell]);
         assert_eq!(out.status.code(), Some(0));
         assert!(!out.stdout.is_empty());
     }

@@ -1,13 +1,13 @@
 //! `nylas-migrate graph` and the step graph it prints.
 
-use crate::common;
+use crate::support;
 
-use crate::common::{run, stderr, stdout};
+use crate::support::{run, stderr, stdout};
 use nylas_migrate::graph::{StepGraph, StepId, StepKind};
 use nylas_migrate::plan;
 
 fn graph_of(example: &str) -> StepGraph {
-    let loaded = plan::load_file(&common::root().join(example)).unwrap();
+    let loaded = plan::load_file(&support::root().join(example)).unwrap();
     StepGraph::build(&loaded.plan).unwrap()
 }
 

@@ -1,7 +1,8 @@
 //! `nylas-migrate schema` and `schemas/plan.schema.json`: generated from the Rust types,
 //! committed, documented, and using exactly the contract's enums.
 
-use crate::common::{contract, root, run, stdout};
+use crate::support::contract::Contract;
+use crate::support::{root, run, stdout};
 use serde_json::Value;
 
 #[test]
@@ -68,9 +69,10 @@ fn strings(value: &Value) -> Vec<String> {
 
 #[test]
 fn enums_are_the_contracts() {
-    let Some(spec) = contract() else {
+    let Some(contract) = Contract::load() else {
         return;
     };
+    let spec = contract.spec();
     let schema = schema();
     let defs = &schema["definitions"];
     let components = &spec["components"]["schemas"];

@@ -2,12 +2,12 @@
 //! pipes, Ctrl-C), what it prints for people (escaped, aligned, pluralised), shell completions,
 //! the man page, and going from the simulator to a plan.
 
-use crate::common;
+use crate::support;
 
 use std::process::Stdio;
 
-use crate::common::rehearsal::{self, Rehearsal};
-use crate::common::{run, stderr, stdout};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{run, stderr, stdout};
 
 /// One pair, two test accounts, two waves.
 const ONE_PAIR: &str = r#"version: 1
@@ -197,9 +197,9 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
     assert_eq!(preview.status.code(), Some(1), "{}", stderr(&preview));
     assert_no_raw_escape("plan", &preview);
     assert!(
-        common::stdout(&preview).contains("\\u{1b}]0;owned"),
+        support::stdout(&preview).contains("\\u{1b}]0;owned"),
         "shown escaped:\n{}\n{}",
-        common::stdout(&preview),
+        support::stdout(&preview),
         stderr(&preview)
     );
 
@@ -779,7 +779,7 @@ fn simulate_keeps_its_ports_when_asked_so_a_written_plan_stays_valid() {
 /// The figure cells of a Markdown file's tables, by the `cargo bench --bench NAME` command
 /// that measures them.
 fn bench_figures(file: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(common::root().join(file)).unwrap();
+    let text = std::fs::read_to_string(support::root().join(file)).unwrap();
     text.lines()
         .filter(|l| l.starts_with('|'))
         .filter_map(|l| {
@@ -1004,7 +1004,7 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
         "{last}"
     );
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::root().join("docs/events.schema.json")).unwrap(),
+        &std::fs::read_to_string(support::root().join("docs/events.schema.json")).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::draft7::new(&schema).unwrap();

@@ -1,7 +1,7 @@
 //! `nylas-migrate validate`: examples validate, each invalid example reports exactly the
 //! diagnostics it declares, secrets never show, and exit codes follow the README.
 
-use crate::common::{rel, run, stderr, stdout, yaml_files};
+use crate::support::{rel, run, stderr, stdout, yaml_files};
 use serde_json::Value;
 
 #[test]

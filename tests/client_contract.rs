@@ -17,7 +17,7 @@ use nylas_migrate::api::{
 use nylas_migrate::client::{GrantFilter, JobFilter, RequestRecord};
 use serde_json::{Value, json};
 
-use crate::client_common::{config, recorder, start};
+use crate::support::client::{config, recorder, start};
 use crate::support::contract::{Contract, SentRequest};
 
 /// Runs every operation, with every optional field and filter the client can send.

@@ -16,7 +16,7 @@ use nylas_migrate::client::{
 };
 use serde_json::json;
 
-use crate::client_common::{config, start};
+use crate::support::client::{config, start};
 
 fn settings(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     value.as_object().unwrap().clone()

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::rate_limit::max_in_any_window;
 
-use crate::client_common::{config, start};
+use crate::support::client::{config, start};
 
 const RATE: u32 = 40;
 

@@ -10,7 +10,7 @@ use nylas_migrate::api::{
 };
 use nylas_migrate::client::{ClientError, RetryPolicy};
 
-use crate::client_common::{config, fast_retries, start};
+use crate::support::client::{config, fast_retries, start};
 
 #[tokio::test]
 async fn a_429_is_waited_out_as_retry_after_says() {

@@ -12,7 +12,7 @@ use nylas_migrate::api::{
 use nylas_migrate::client::{AppConfig, ClientError, GrantFilter, JobFilter, RetryPolicy, Secret};
 use serde_json::json;
 
-use crate::client_common::{config, fast_retries, recorder, start};
+use crate::support::client::{config, fast_retries, recorder, start};
 
 fn report(error: &ClientError) -> String {
     let mut out = String::new();

@@ -2,14 +2,14 @@
 //! store and an extra CA file are trusted), proxies (never for loopback), redirects (never
 //! followed) and a key Nylas rejects during `apply` (the same hint as `plan`).
 
-use crate::common;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::common::rehearsal::{self, Rehearsal};
-use crate::common::{root, stderr};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{counting_listener, root, stderr};
 
 const PLAN: &str = r#"version: 1
 name: tls
@@ -143,7 +143,7 @@ async fn a_certificate_problem_fails_at_once_and_says_so() {
     let ca = fixture("ca.pem");
     let out = plan_with(&r, &[("NYLAS_MIGRATE_CA_FILE", ca.to_str().unwrap())]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(common::stdout(&out).contains("to create"));
+    assert!(support::stdout(&out).contains("to create"));
 
     // A file that cannot be used is named.
     let out = plan_with(&r, &[("NYLAS_MIGRATE_CA_FILE", "/no/such/ca.pem")]).await;
@@ -188,21 +188,6 @@ async fn https_to_a_plain_http_server_says_what_to_write() {
         started.elapsed() < std::time::Duration::from_secs(3),
         "{err}"
     );
-}
-
-/// A listener that counts connections and closes each at once.
-fn counting_listener() -> (String, Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (url, count)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +256,7 @@ async fn a_rejected_key_during_apply_says_which_variable_holds_it() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let summary = common::stdout(&out);
+    let summary = support::stdout(&out);
     assert!(summary.contains("HTTP 401"), "{summary}");
     assert!(
         summary.contains("rejected the API key from environment variable TLS_V3_KEY"),

@@ -1,8 +1,8 @@
 //! `plan` and `apply` against the simulator: convergence, idempotency, conflicts and gates,
 //! measured with the simulator's request counters.
 
-use crate::common::rehearsal::{self, Rehearsal};
-use crate::common::{stderr, stdout};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
 

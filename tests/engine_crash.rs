@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::rehearsal::{
+use crate::support::rehearsal::{
     self, EVERY_STEP_KIND as PLAN, EndState, Rehearsal, WAVES, end_state,
 };
-use crate::common::{stderr, stdout};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{JobSpeed, Stats};
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::common::rehearsal::{self, EVERY_STEP_KIND, Rehearsal, WAVES, end_state};
-use crate::common::{stderr, stdout};
+use crate::support::rehearsal::{self, EVERY_STEP_KIND, Rehearsal, WAVES, end_state};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 
 /// Runs the client's retries cannot hide (an ambiguous write, a step that ran out of retries)

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::common::rehearsal;
-use crate::common::{stderr, stdout};
+use crate::support::rehearsal;
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{JobSpeed, JobTiming};
 

@@ -1,35 +1,19 @@
 //! Every JSON line the commands print with `--output json` validates against the published,
 //! versioned schema `docs/events.schema.json`.
 
-use crate::common;
+use crate::support;
 
-use crate::common::rehearsal;
-use crate::common::{root, run, stdout};
+use crate::support::events::{checked_with, events_schema as validator};
+use crate::support::rehearsal;
+use crate::support::{root, run, stdout};
 use serde_json::Value;
-
-fn validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("docs/events.schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::draft7::new(&schema).unwrap()
-}
 
 /// Validates each line; returns the events' names.
 fn check(validator: &jsonschema::Validator, output: &str) -> Vec<String> {
-    let mut events = Vec::new();
-    for line in output.lines() {
-        let event: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        let errors: Vec<String> = validator
-            .iter_errors(&event)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{line}\ndoes not fit the schema: {errors:?}"
-        );
-        events.push(event["event"].as_str().unwrap().to_owned());
-    }
-    events
+    checked_with(validator, output)
+        .iter()
+        .map(|event| event["event"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -120,9 +104,9 @@ fn commands_without_events_refuse_output_json() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
         assert!(
-            common::stderr(&out).contains("`--output json` has no meaning"),
+            support::stderr(&out).contains("`--output json` has no meaning"),
             "{args:?}: {}",
-            common::stderr(&out)
+            support::stderr(&out)
         );
     }
 }

@@ -1,8 +1,6 @@
 //! The integration tests, one binary: each file beside this one is a module, and `support`
 //! holds what they share.
 
-mod client_common;
-mod common;
 mod support;
 
 mod ci_examples;

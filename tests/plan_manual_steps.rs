@@ -1,14 +1,15 @@
 //! `plan` ends with the steps only people can do, with the exact values per pair and region,
 //! in human output and as `manual_step` JSON events.
 
-use crate::common;
+use crate::support;
 
-use crate::common::{checked_events, run, stdout};
+use crate::support::events::checked_events;
+use crate::support::{run, stdout};
 
 #[test]
 fn offline_plan_lists_the_manual_steps_per_pair_and_region() {
     let out = run(&["plan", "examples/us-and-eu.yaml", "--offline"]);
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     let text = stdout(&out);
     let tail = text
         .split("Steps only people can do (outside the Nylas API):")

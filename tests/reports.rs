@@ -1,8 +1,8 @@
 //! `status`, `report` and `plan` after an apply, against the simulator: snapshots of what people
 //! read, the CSV parsed back against the simulator's grants, and no secret anywhere.
 
-use crate::common::rehearsal::{self, Rehearsal};
-use crate::common::{root, stderr, stdout};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{root, stderr, stdout};
 use nylas_migrate::simulator::WorldView;
 
 const PLAN: &str = r#"version: 1

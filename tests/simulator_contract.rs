@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::contract::{CONDITIONAL_FIELDS, Contract};
 use crate::support::receiver::Receiver;
-use crate::support::*;
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::support::contract::Contract;
-use crate::support::*;
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use reqwest::Method;
 use serde_json::{Value, json};

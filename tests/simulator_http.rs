@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use crate::support::LOCALHOST;
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use nylas_migrate::simulator::{self, ReadTimeouts, SimulatorConfig};
 use reqwest::Method;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::*;
+use crate::support::sim::*;
 use nylas_migrate::simulator::{FailingJob, JobTiming, MigrationStatus, SimulatorConfig};
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! One log line per request, and no secret in logs, stats or errors.
 
-use crate::support::*;
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use reqwest::Method;
 use serde_json::json;

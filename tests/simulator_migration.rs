@@ -1,7 +1,7 @@
 //! The simulator over real HTTP: auth, link, import, single clone, grants, the things a
 //! migration depends on.
 
-use crate::support::*;
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::MigrationStatus;
 use reqwest::Method;

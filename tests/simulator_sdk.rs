@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::support::contract::{CONDITIONAL_FIELDS, Contract, SentRequest};
-use crate::support::*;
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;

@@ -10,6 +10,8 @@ use nylas_migrate::simulator::{
     self, JobSpeed, RunningSimulator, SimulatorConfig, World, world_for_plan,
 };
 
+use super::LOCALHOST;
+
 /// A running simulator, a plan file pointing at it, the secrets the plan names, a state folder.
 pub struct Rehearsal {
     pub sim: RunningSimulator,
@@ -52,9 +54,7 @@ pub async fn start_with_world(
     };
     adjust(&mut world, &mut config);
     config.world = world;
-    let sim = simulator::start(config, "127.0.0.1".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = simulator::start(config, LOCALHOST).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.yaml");
     let text = format!(
