@@ -1,6 +1,7 @@
 //! The CI examples parse, and every `nylas-migrate` command in them exists with those flags.
 
 use crate::support;
+use crate::support::cli::Test;
 
 use crate::support::root;
 use clap::Parser;
@@ -112,8 +113,14 @@ fn a_wrong_flag_would_be_caught() {
 
 #[test]
 fn completions_and_man_page_cover_every_command() {
-    let bash = support::stdout(&support::run(&["completions", "bash"]));
-    let man = support::stdout(&support::run(&["man"]));
+    let bash = support::stdout(
+        &Test::new()
+            .args(["completions", "bash"])
+            .status(0)
+            .stderr("")
+            .run(),
+    );
+    let man = support::stdout(&Test::new().arg("man").status(0).stderr("").run());
     for command in [
         "validate", "schema", "graph", "plan", "apply", "status", "report", "simulate", "demo",
     ] {
@@ -124,8 +131,11 @@ fn completions_and_man_page_cover_every_command() {
         );
     }
     for shell in ["zsh", "fish", "powershell"] {
-        let out = support::run(&["completions", shell]);
-        assert_eq!(out.status.code(), Some(0));
+        let out = Test::new()
+            .args(["completions", shell])
+            .status(0)
+            .stderr("")
+            .run();
         assert!(!out.stdout.is_empty());
     }
 }

@@ -87,12 +87,12 @@ fn point_us_at(r: &Rehearsal, url: &str) {
 
 async fn plan_with(r: &Rehearsal, envs: &[(&str, &str)]) -> std::process::Output {
     let plan = r.plan_arg();
-    let mut cmd = r.command(&["plan", &plan]);
-    cmd.env_remove("NYLAS_MIGRATE_CA_FILE")
-        .envs(envs.iter().copied());
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    // `Test` leaves out the tests' own NYLAS_MIGRATE_CA_FILE.
+    r.test()
+        .args(["plan", &plan])
+        .envs(envs.iter().copied())
+        .run_async()
         .await
-        .unwrap()
 }
 
 /// A report's text with miette's line wrapping undone.
@@ -250,12 +250,13 @@ async fn a_redirect_is_reported_as_one_and_not_followed() {
 async fn a_rejected_key_during_apply_says_which_variable_holds_it() {
     let r = rehearsal::start(PLAN, 20, |_, _| {}).await;
     let plan = r.plan_arg();
-    let mut cmd = r.command(&["apply", &plan, "--yes"]);
-    cmd.env("TLS_V3_KEY", "nyk_v0_not_the_right_key");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = r
+        .test()
+        .args(["apply", &plan, "--yes"])
+        .env("TLS_V3_KEY", "nyk_v0_not_the_right_key")
+        .status(1)
+        .run_async()
+        .await;
     let summary = support::stdout(&out);
     assert!(summary.contains("HTTP 401"), "{summary}");
     assert!(

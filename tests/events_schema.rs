@@ -2,10 +2,11 @@
 //! versioned schema `docs/events.schema.json`.
 
 use crate::support;
+use crate::support::cli::Test;
 
 use crate::support::events::{checked_with, events_schema as validator};
 use crate::support::rehearsal;
-use crate::support::{root, run, stdout};
+use crate::support::{root, stdout};
 use serde_json::Value;
 
 /// Validates each line; returns the events' names.
@@ -19,21 +20,25 @@ fn check(validator: &jsonschema::Validator, output: &str) -> Vec<String> {
 #[test]
 fn validate_events_fit_the_schema() {
     let v = validator();
-    let out = run(&[
-        "--output",
-        "json",
-        "validate",
-        "examples/production.yaml",
-        "examples/invalid/after-cycle.yaml",
-    ]);
+    let out = Test::new()
+        .args([
+            "--output",
+            "json",
+            "validate",
+            "examples/production.yaml",
+            "examples/invalid/after-cycle.yaml",
+        ])
+        .run();
     assert_eq!(check(&v, &stdout(&out)), ["validation", "validation"]);
 }
 
 #[test]
 fn demo_apply_events_fit_the_schema() {
     let v = validator();
-    let out = run(&["--output", "json", "demo", "--accounts", "40"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new()
+        .args(["--output", "json", "demo", "--accounts", "40"])
+        .status(0)
+        .run();
     let events = check(&v, &stdout(&out));
     for expected in ["step_started", "step_finished", "job_progress", "summary"] {
         assert!(
@@ -75,15 +80,19 @@ async fn plan_and_status_events_fit_the_schema() {
 #[test]
 fn graph_and_schema_honour_output_json() {
     let v = validator();
-    let out = run(&["--output", "json", "graph", "examples/production.yaml"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new()
+        .args(["--output", "json", "graph", "examples/production.yaml"])
+        .status(0)
+        .run();
     assert_eq!(check(&v, &stdout(&out)), ["graph"]);
     let graph: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert!(graph["steps"].as_array().unwrap().len() > 5);
     assert!(!graph["edges"].as_array().unwrap().is_empty());
 
-    let out = run(&["--output", "json", "schema"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new()
+        .args(["--output", "json", "schema"])
+        .status(0)
+        .run();
     assert_eq!(check(&v, &stdout(&out)), ["schema"]);
     let event: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let committed: Value = serde_json::from_str(
@@ -100,9 +109,7 @@ fn commands_without_events_refuse_output_json() {
         &["--output", "json", "completions", "bash"],
         &["--output", "json", "man"],
     ] {
-        let out = run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(out.stdout.is_empty(), "{args:?}");
+        let out = Test::new().args(args).status(2).stdout("").run();
         assert!(
             support::stderr(&out).contains("`--output json` has no meaning"),
             "{args:?}: {}",

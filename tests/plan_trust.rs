@@ -4,8 +4,9 @@
 //! read.
 
 use crate::support;
+use crate::support::cli::Test;
 
-use crate::support::{counting_listener, run, stderr, stdout};
+use crate::support::{counting_listener, stderr, stdout};
 
 const V3_APP: &str = "ad410018-d306-43f9-8361-fa5d7b2172e0";
 
@@ -25,8 +26,10 @@ fn validate_outputs(text: &str) -> (String, String) {
     let path = path.to_str().unwrap();
     let mut outputs = Vec::new();
     for output in ["human", "json"] {
-        let out = run(&["--output", output, "validate", path]);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let out = Test::new()
+            .args(["--output", output, "validate", path])
+            .status(1)
+            .run();
         outputs.push(format!("{}{}", stdout(&out), stderr(&out)).replace(path, "PLAN"));
     }
     (outputs.remove(0), outputs.remove(0))
@@ -106,29 +109,11 @@ fn run_within(
     envs: &[(&str, &str)],
     deadline: std::time::Duration,
 ) -> Option<std::process::Output> {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    // `Test` leaves out the NYLAS_MIGRATE_ALLOW_* variables of the tests' environment.
+    Test::new()
         .args(args)
-        .env_remove("NYLAS_MIGRATE_ALLOW_API_HOSTS")
-        .env_remove("NYLAS_MIGRATE_ALLOW_SECRET_DIRS")
         .envs(envs.iter().copied())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let until = std::time::Instant::now() + deadline;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return Some(child.wait_with_output().unwrap());
-        }
-        if std::time::Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        .run_within(deadline)
 }
 
 /// A report's text with miette's line wrapping undone.

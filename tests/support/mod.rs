@@ -2,7 +2,8 @@
 //!
 //! | module | for |
 //! | --- | --- |
-//! | this one | the repository's files, the binary's output as text, a listener that counts connections |
+//! | this one | the repository's files, a run's output as text, a listener that counts connections |
+//! | [`cli`] | [`cli::Test`], the builder that runs the binary and checks its exit status and output |
 //! | [`events`] | `--output json` events checked against `docs/events.schema.json` |
 //! | [`sim`] | a simulator over a fixture world, driven over HTTP, every answer checked against the contract |
 //! | [`client`] | the library's API client pointed at a simulator |
@@ -11,6 +12,7 @@
 //! | [`receiver`] | a webhook endpoint on 127.0.0.1 |
 //! | [`logs`] | what the library logs during one test |
 
+pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod events;
@@ -21,7 +23,7 @@ pub mod sim;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -50,17 +52,6 @@ pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// Runs the binary with `args` from the repository root, with no colour and no inherited
-/// secrets.
-pub fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {
