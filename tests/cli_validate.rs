@@ -2,6 +2,7 @@
 //! diagnostics it declares, secrets never show, and exit codes follow the README.
 
 use crate::support::cli::Test;
+use crate::support::snapshot::Redactions;
 use crate::support::{rel, stderr, stdout, yaml_files};
 use serde_json::Value;
 
@@ -101,6 +102,20 @@ fn each_invalid_example_reports_its_rule_at_its_line_and_column() {
         }
         assert!(err.contains(" is invalid: "), "{name}: {err}");
     }
+}
+
+/// What people read, whole: each invalid example's diagnostics as `validate` prints them
+/// (`tests/snapshots/*cli_validate__diagnostics@*.snap`).
+#[test]
+fn each_invalid_example_reads_as_its_snapshot() {
+    insta::glob!("../examples/invalid", "*.yaml", |path| {
+        let out = Test::new()
+            .args(["validate", &rel(path)])
+            .status(1)
+            .stdout("")
+            .run();
+        Redactions::new().bind(|| insta::assert_snapshot!("diagnostics", stderr(&out)));
+    });
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! | [`contract`] | the Nylas v3 contract as JSON Schema validators |
 //! | [`receiver`] | a webhook endpoint on 127.0.0.1 |
 //! | [`logs`] | what the library logs during one test |
+//! | [`snapshot`] | whole-output snapshots and what is redacted from them |
 
 pub mod cli;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod logs;
 pub mod receiver;
 pub mod rehearsal;
 pub mod sim;
+pub mod snapshot;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
