@@ -828,13 +828,10 @@ async fn fields_an_sdk_reads_are_there_before_anything_sets_them() {
     let listed = t.get(US_V3_KEY, "/v3/webhooks").await;
     assert_eq!(listed.data()[0]["notification_email_addresses"], json!([]));
     let updated = t
-        .send(
-            Region::Us,
-            Method::PUT,
+        .put(
+            US_V3_KEY,
             &format!("/v3/webhooks/{id}"),
-            Some(US_V3_KEY),
-            Some(json!({"description": "d"})),
-            &[],
+            json!({"description": "d"}),
         )
         .await;
     assert_eq!(updated.data()["notification_email_addresses"], json!([]));

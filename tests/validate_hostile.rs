@@ -15,9 +15,14 @@ use tempfile::TempDir;
 
 use crate::support::cli::Test;
 
-/// Longest any single run may take before it counts as a hang. Generous for a debug build on a
-/// shared two-core machine; the slowest input here takes a few seconds.
+/// Most work any single run may do before it counts as a hang: processor time, which does not
+/// grow when other tests or builds share the machine. Generous for a debug build; the slowest
+/// input here takes a few seconds.
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a run may take on the clock, for a hang that does no work (a deadlock): the
+/// processor time above, with room for a busy two-core machine.
+const WALL: Duration = Duration::from_secs(60);
 
 const EXAMPLES: [&str; 3] = [
     "examples/us-single-pair.yaml",
@@ -37,22 +42,27 @@ struct Run {
     stderr: String,
 }
 
-/// Runs `nylas-migrate validate` on `plans`, killing it after [`TIMEOUT`].
+/// Runs `nylas-migrate validate` on `plans`, stopping it past [`TIMEOUT`] of processor time
+/// (the kernel's SIGXCPU) or [`WALL`] on the clock.
 fn validate(label: &str, plans: &[PathBuf]) -> Run {
     let Some(output) = Test::new()
         .arg("validate")
         .args(plans)
         .env_remove("RUST_BACKTRACE")
-        .run_within(TIMEOUT)
+        .cpu_limit(TIMEOUT)
+        .run_within(WALL)
     else {
-        panic!("{label}: `validate` did not finish within {TIMEOUT:?} (a hang)");
+        panic!("{label}: `validate` did not finish within {WALL:?} (a hang)");
     };
     let status = output.status;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let Some(code) = status.code() else {
-        // No exit code: killed by a signal, which is how a stack overflow ends.
-        panic!("{label}: `validate` was killed by a signal ({status}); stderr:\n{stderr}");
+        // No exit code: killed by a signal, which is how a stack overflow ends, and how the
+        // kernel stops a run past its processor time (SIGXCPU, a hang).
+        panic!(
+            "{label}: `validate` was killed by a signal ({status}; SIGXCPU: more than {TIMEOUT:?} of processor time, a hang); stderr:\n{stderr}"
+        );
     };
     assert_ne!(code, 101, "{label}: `validate` panicked; stderr:\n{stderr}");
     assert!(

@@ -38,6 +38,7 @@ pub struct Test {
     env: Vec<(OsString, Option<OsString>)>,
     current_dir: PathBuf,
     stdin: Option<Vec<u8>>,
+    cpu_limit: Option<Duration>,
     status: Option<i32>,
     stdout: Option<Expected>,
     stderr: Option<Expected>,
@@ -75,6 +76,7 @@ impl Test {
             env: vec![("NO_COLOR".into(), Some("1".into()))],
             current_dir: root(),
             stdin: None,
+            cpu_limit: None,
             status: None,
             stdout: None,
             stderr: None,
@@ -131,6 +133,14 @@ impl Test {
         self
     }
 
+    /// The most processor time the binary may use (whole seconds, at least one): past it the
+    /// kernel stops it (SIGXCPU, `RLIMIT_CPU`). Unlike a deadline on the clock, this does not
+    /// depend on what else the machine runs, so it bounds work that must stay small.
+    pub fn cpu_limit(mut self, limit: Duration) -> Test {
+        self.cpu_limit = Some(limit);
+        self
+    }
+
     /// The exit code [`Test::run`] requires.
     pub fn status(mut self, code: i32) -> Test {
         self.status = Some(code);
@@ -178,6 +188,9 @@ impl Test {
             };
         }
         command.args(&self.args).current_dir(&self.current_dir);
+        if let Some(limit) = self.cpu_limit {
+            limit_cpu(&mut command, limit);
+        }
         command
     }
 
@@ -306,6 +319,33 @@ impl Test {
         }
     }
 }
+
+/// Sets `RLIMIT_CPU` in the child before it runs the binary.
+#[cfg(unix)]
+fn limit_cpu(command: &mut Command, limit: Duration) {
+    use std::os::unix::process::CommandExt;
+    let seconds = limit.as_secs().max(1) as libc::rlim_t;
+    let rlimit = libc::rlimit {
+        rlim_cur: seconds,
+        // SIGKILL a second later, should SIGXCPU be caught.
+        rlim_max: seconds + 1,
+    };
+    // SAFETY: runs in the forked child before exec, and calls only setrlimit, which is
+    // async-signal-safe; it touches no memory of the parent's.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_CPU, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Elsewhere only the deadline of [`Test::run_within`] bounds a run.
+#[cfg(not(unix))]
+fn limit_cpu(_: &mut Command, _: Duration) {}
 
 fn whole(pattern: &str) -> Regex {
     Regex::new(&format!("(?s)^(?:{pattern})$"))
