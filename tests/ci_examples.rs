@@ -1,9 +1,10 @@
 //! The CI examples parse, and every `nylas-migrate` command in them exists with those flags.
 
-mod common;
+use crate::support;
+use crate::support::cli::Test;
 
+use crate::support::root;
 use clap::Parser;
-use common::root;
 use nylas_migrate::cli::Cli;
 use serde_json::Value;
 
@@ -112,8 +113,14 @@ fn a_wrong_flag_would_be_caught() {
 
 #[test]
 fn completions_and_man_page_cover_every_command() {
-    let bash = common::stdout(&common::run(&["completions", "bash"]));
-    let man = common::stdout(&common::run(&["man"]));
+    let bash = support::stdout(
+        &Test::new()
+            .args(["completions", "bash"])
+            .status(0)
+            .stderr("")
+            .run(),
+    );
+    let man = support::stdout(&Test::new().arg("man").status(0).stderr("").run());
     for command in [
         "validate", "schema", "graph", "plan", "apply", "status", "report", "simulate", "demo",
     ] {
@@ -124,8 +131,11 @@ fn completions_and_man_page_cover_every_command() {
         );
     }
     for shell in ["zsh", "fish", "powershell"] {
-        let out = common::run(&["completions", shell]);
-        assert_eq!(out.status.code(), Some(0));
+        let out = Test::new()
+            .args(["completions", shell])
+            .status(0)
+            .stderr("")
+            .run();
         assert!(!out.stdout.is_empty());
     }
 }

@@ -4,26 +4,21 @@
 //! a closed stderr never turns an error into a crash. The list is `ExitStatus`, and `--help`,
 //! the man page, the README and the CI examples say the same.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{rehearsal, root, run, stderr, stdout};
+use crate::support::cli::Test;
+use crate::support::{rehearsal, root, stderr, stdout};
 use nylas_migrate::cli::ExitStatus;
 use nylas_migrate::code::Code;
 
 /// The binary with an empty environment but `NO_COLOR` and `vars` (no secret inherited).
 fn run_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    Test::new()
         .args(args)
-        .current_dir(root())
         .env_clear()
-        .env("NO_COLOR", "1")
         .envs(vars.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
+        .run()
 }
 
 /// Panics unless `out` exited `code` with the diagnostic `expected` and a help line, and
@@ -42,7 +37,9 @@ const PLAN: &str = "examples/us-single-pair.yaml";
 fn plan_detailed_exitcode_with_an_unknown_flag_exits_64_not_2() {
     // 2 means "changes pending" and nothing else: a pipeline that treats 2 as "not a
     // failure" must never take a wrong command line for a preview.
-    let out = run(&["plan", PLAN, "--detailed-exitcode", "--no-such-flag"]);
+    let out = Test::new()
+        .args(["plan", PLAN, "--detailed-exitcode", "--no-such-flag"])
+        .run();
     assert_ne!(out.status.code(), Some(2));
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
     assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
@@ -89,7 +86,7 @@ fn usage_errors_exit_64_never_2() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
     for args in [vec!["--help"], vec!["--version"], vec!["plan", "--help"]] {
-        let out = run(&args);
+        let out = Test::new().args(&args).run();
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert!(!stdout(&out).is_empty(), "{args:?}");
     }
@@ -97,19 +94,23 @@ fn usage_errors_exit_64_never_2() {
 
 #[test]
 fn errors_exit_1_and_a_clean_run_0() {
-    let out = run(&["validate", PLAN]);
+    let out = Test::new().args(["validate", PLAN]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(&["validate", "examples/invalid/unknown-region.yaml"]);
+    let out = Test::new()
+        .args(["validate", "examples/invalid/unknown-region.yaml"])
+        .run();
     assert_eq!(out.status.code(), Some(1));
     // Offline, every step is pending in a new state folder: changes, so 2 with the flag…
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let state = state.to_str().unwrap();
     let offline = ["plan", PLAN, "--offline", "--state", state];
-    let out = run(&[&offline[..], &["--detailed-exitcode"]].concat());
+    let out = Test::new()
+        .args([&offline[..], &["--detailed-exitcode"]].concat())
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // …and 0 without it.
-    assert_eq!(run(&offline).status.code(), Some(0));
+    assert_eq!(Test::new().args(offline).run().status.code(), Some(0));
 }
 
 const ONE_PAIR: &str = r#"version: 1
@@ -212,18 +213,15 @@ fn setup_errors_are_user_errors_with_a_help_line() {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        let out = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+        let out = Test::new()
             .args(["plan", PLAN, "--state", fresh])
-            .current_dir(root())
             .env_clear()
-            .env("NO_COLOR", "1")
             .env("ACME_V3_API_KEY", "k")
             .env(
                 "ACME_V2_CLIENT_SECRET",
                 std::ffi::OsStr::from_bytes(b"caf\xe9"),
             )
-            .output()
-            .unwrap();
+            .run();
         assert_user_error("a secret not UTF-8", &out, Code::SecretsNotUtf8Env);
     }
 
@@ -341,26 +339,11 @@ fn output_files_that_cannot_be_written_are_user_errors() {
 /// Runs the binary like [`run_with`], killing it if it runs longer than `limit` (a simulator
 /// that started after all would serve until stopped).
 fn run_for_at_most(args: &[&str], limit: std::time::Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    Test::new()
         .args(args)
-        .current_dir(root())
         .env_clear()
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        // Only the polling interval of the limit above; nothing waits on it to pass.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+        .run_within(limit)
+        .unwrap_or_else(|| panic!("{args:?} still ran after {limit:?}"))
 }
 
 #[test]
@@ -395,10 +378,9 @@ fn a_stderr_whose_reader_is_gone_does_not_turn_an_error_into_a_crash() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+        let out = Test::new()
             .args(&args)
-            .current_dir(root())
-            .env("NO_COLOR", "1")
+            .command()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(writer)
@@ -433,8 +415,8 @@ fn every_exit_status_is_documented_in_help_man_and_readme() {
     let codes: Vec<u8> = ExitStatus::ALL.iter().map(|s| s.code()).collect();
     assert_eq!(codes, [0, 1, 2, 64, 130, 143]);
     assert_eq!(readme_exit_codes(), codes, "README.md, ### Exit codes");
-    let help = stdout(&run(&["plan", "--help"]));
-    let man = stdout(&run(&["man"]));
+    let help = stdout(&Test::new().args(["plan", "--help"]).run());
+    let man = stdout(&Test::new().args(["man"]).run());
     let exit_status = man.split(".SH \"EXIT STATUS\"").nth(1).unwrap();
     let exit_status = exit_status.split(".SH ").next().unwrap();
     for status in ExitStatus::ALL {

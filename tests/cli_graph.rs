@@ -1,13 +1,14 @@
 //! `nylas-migrate graph` and the step graph it prints.
 
-mod common;
+use crate::support;
+use crate::support::cli::Test;
 
-use common::{run, stderr, stdout};
+use crate::support::{stderr, stdout};
 use nylas_migrate::graph::{StepGraph, StepId, StepKind};
 use nylas_migrate::plan;
 
 fn graph_of(example: &str) -> StepGraph {
-    let loaded = plan::load_file(&common::root().join(example)).unwrap();
+    let loaded = plan::load_file(&support::root().join(example)).unwrap();
     StepGraph::build(&loaded.plan).unwrap()
 }
 
@@ -95,8 +96,11 @@ fn after_makes_a_pair_wait_for_the_last_step_of_another() {
 
 #[test]
 fn dot_output_names_steps_by_id_and_draws_every_edge() {
-    let out = run(&["graph", "examples/us-and-eu.yaml", "--format", "dot"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Test::new()
+        .args(["graph", "examples/us-and-eu.yaml", "--format", "dot"])
+        .status(0)
+        .stderr("")
+        .run();
     let dot = stdout(&out);
     assert!(dot.starts_with("digraph \"acme-us-then-eu\" {"));
     assert!(dot.contains("subgraph \"cluster_acme-eu\""));
@@ -110,18 +114,16 @@ fn dot_output_names_steps_by_id_and_draws_every_edge() {
 
 #[test]
 fn mermaid_output_is_a_flowchart_and_stable() {
-    let first = stdout(&run(&[
-        "graph",
-        "examples/production.yaml",
-        "--format",
-        "mermaid",
-    ]));
-    let second = stdout(&run(&[
-        "graph",
-        "examples/production.yaml",
-        "--format",
-        "mermaid",
-    ]));
+    let first = stdout(
+        &Test::new()
+            .args(["graph", "examples/production.yaml", "--format", "mermaid"])
+            .run(),
+    );
+    let second = stdout(
+        &Test::new()
+            .args(["graph", "examples/production.yaml", "--format", "mermaid"])
+            .run(),
+    );
     assert_eq!(first, second);
     assert!(first.starts_with("flowchart LR\n"));
     assert!(first.contains("s0[\"acme-prod/link\"]"));
@@ -131,8 +133,10 @@ fn mermaid_output_is_a_flowchart_and_stable() {
 
 #[test]
 fn graph_of_an_invalid_plan_reports_diagnostics() {
-    let out = run(&["graph", "examples/invalid/after-cycle.yaml"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Test::new()
+        .args(["graph", "examples/invalid/after-cycle.yaml"])
+        .status(1)
+        .stdout("")
+        .run();
     assert!(stderr(&out).contains("plan::after-cycle"));
-    assert!(stdout(&out).is_empty());
 }

@@ -1,15 +1,14 @@
 //! `nylas-migrate schema` and `schemas/plan.schema.json`: generated from the Rust types,
 //! committed, documented, and using exactly the contract's enums.
 
-mod common;
-
-use common::{contract, root, run, stdout};
+use crate::support::cli::Test;
+use crate::support::contract::Contract;
+use crate::support::{root, stdout};
 use serde_json::Value;
 
 #[test]
 fn committed_schema_is_what_the_binary_prints() {
-    let out = run(&["schema"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new().arg("schema").status(0).stderr("").run();
     let committed = std::fs::read_to_string(root().join("schemas/plan.schema.json")).unwrap();
     assert!(
         stdout(&out) == committed,
@@ -18,7 +17,7 @@ fn committed_schema_is_what_the_binary_prints() {
 }
 
 fn schema() -> Value {
-    serde_json::from_str(&stdout(&run(&["schema"]))).unwrap()
+    serde_json::from_str(&stdout(&Test::new().arg("schema").run())).unwrap()
 }
 
 #[test]
@@ -70,9 +69,10 @@ fn strings(value: &Value) -> Vec<String> {
 
 #[test]
 fn enums_are_the_contracts() {
-    let Some(spec) = contract() else {
+    let Some(contract) = Contract::load() else {
         return;
     };
+    let spec = contract.spec();
     let schema = schema();
     let defs = &schema["definitions"];
     let components = &spec["components"]["schemas"];

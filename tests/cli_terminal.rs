@@ -2,12 +2,13 @@
 //! pipes, Ctrl-C), what it prints for people (escaped, aligned, pluralised), shell completions,
 //! the man page, and going from the simulator to a plan.
 
-mod common;
+use crate::support;
+use crate::support::cli::Test;
 
 use std::process::Stdio;
 
-use common::rehearsal::{self, Rehearsal};
-use common::{run, stderr, stdout};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{stderr, stdout};
 
 /// One pair, two test accounts, two waves.
 const ONE_PAIR: &str = r#"version: 1
@@ -67,8 +68,9 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.yaml");
     std::fs::write(&path, plan).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    let mut child = Test::new()
         .args(["graph", path.to_str().unwrap()])
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -178,36 +180,28 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
     let state = dir.path().join("state");
     let state = state.to_str().unwrap().to_owned();
     let run = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
-                .args(&args)
-                .env("NO_COLOR", "1")
-                .env("SOLO_V2_SECRET", "v2-secret")
-                .env("SOLO_V3_KEY", "v3-key")
-                .output()
-                .unwrap()
-        })
+        Test::new()
+            .args(args)
+            .env("SOLO_V2_SECRET", "v2-secret")
+            .env("SOLO_V3_KEY", "v3-key")
+            .run_async()
     };
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
     // The preview quotes the hostile v2 app ID (a conflict) and the hostile job.
-    let preview = run(args(&["plan", &plan, "--state", &state]))
-        .await
-        .unwrap();
+    let preview = run(args(&["plan", &plan, "--state", &state])).await;
     assert_eq!(preview.status.code(), Some(1), "{}", stderr(&preview));
     assert_no_raw_escape("plan", &preview);
     assert!(
-        common::stdout(&preview).contains("\\u{1b}]0;owned"),
+        support::stdout(&preview).contains("\\u{1b}]0;owned"),
         "shown escaped:\n{}\n{}",
-        common::stdout(&preview),
+        support::stdout(&preview),
         stderr(&preview)
     );
 
     // Apply journals the conflict (with the hostile text) and shows it as it goes and in its
     // summary; every other request gets the hostile error message.
-    let applied = run(args(&["apply", &plan, "--state", &state, "--yes"]))
-        .await
-        .unwrap();
+    let applied = run(args(&["apply", &plan, "--state", &state, "--yes"])).await;
     assert_eq!(applied.status.code(), Some(1), "{}", stderr(&applied));
     assert_no_raw_escape("apply", &applied);
 
@@ -227,8 +221,7 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
         "--state",
         &state,
     ]))
-    .await
-    .unwrap();
+    .await;
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         stderr(&refused).contains("HTTP 400"),
@@ -284,7 +277,7 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
         (vec!["apply", &plan, "--state", &state, "--yes"], true),
         (vec!["report", &plan, "--state", &state], true),
     ] {
-        let out = run(args(&list)).await.unwrap();
+        let out = run(args(&list)).await;
         assert_no_raw_escape(&list.join(" "), &out);
         let shown = format!("{}{}", stdout(&out), stderr(&out));
         assert!(
@@ -300,9 +293,7 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
         conn.execute("UPDATE runs SET outcome = ?1", [HOSTILE])
             .unwrap();
     }
-    let out = run(args(&["status", &plan, "--state", &state]))
-        .await
-        .unwrap();
+    let out = run(args(&["status", &plan, "--state", &state])).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_no_raw_escape("status of an edited journal", &out);
     assert!(
@@ -325,15 +316,17 @@ fn a_plan_with_an_escape_sequence_in_a_webhook_url_is_invalid() {
     )
     .unwrap();
     for output in ["human", "json"] {
-        let out = run(&["--output", output, "validate", plan.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let out = Test::new()
+            .args(["--output", output, "validate", plan.to_str().unwrap()])
+            .status(1)
+            .run();
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(all.contains("plan::control-character"), "{all}");
         assert!(all.contains("U+001B (escape)"), "{all}");
         assert_no_raw_escape(output, &out);
     }
     // Human output points at the line and column.
-    let out = run(&["validate", plan.to_str().unwrap()]);
+    let out = Test::new().args(["validate", plan.to_str().unwrap()]).run();
     assert!(stderr(&out).contains("plan.yaml:9:14"), "{}", stderr(&out));
 }
 
@@ -382,8 +375,7 @@ fn run_shell(program: &str, args: &[&str], deadline: std::time::Duration) -> Str
 
 /// The generated completion script for `shell`, written into a fresh folder as `name`.
 fn completion_script(shell: &str, name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let out = run(&["completions", shell]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new().args(["completions", shell]).status(0).run();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, &out.stdout).unwrap();
@@ -521,8 +513,7 @@ fn fish_completes_flags_and_values_past_the_first_word() {
 #[test]
 fn the_man_page_has_standard_sections_and_refers_only_to_pages_that_exist() {
     // One page on stdout: every command in it, nothing referred to elsewhere.
-    let out = run(&["man"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new().arg("man").status(0).run();
     let page = stdout(&out);
     assert_eq!(page.matches(".TH ").count(), 1, "one page");
     assert!(!page.contains("EXTRA"), "no section named EXTRA");
@@ -540,8 +531,10 @@ fn the_man_page_has_standard_sections_and_refers_only_to_pages_that_exist() {
 
     // A page per command: every reference names a page that was written.
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&["man", "--dir", dir.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Test::new()
+        .args(["man", "--dir", dir.path().to_str().unwrap()])
+        .status(0)
+        .run();
     let mut pages: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -659,9 +652,10 @@ struct Simulate {
 impl Simulate {
     fn start(args: &[&str]) -> Simulate {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+        let mut child = Test::new()
             .arg("simulate")
             .args(args)
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -733,33 +727,17 @@ fn simulate_writes_a_ready_plan_with_its_secrets_in_an_env_file() {
     assert!(text.contains(sim.urls["us"].as_str().unwrap()));
     assert!(text.contains(sim.urls["eu"].as_str().unwrap()));
 
-    let with_env = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
-    let out = with_env(&["validate", plan_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = with_env(&["plan", plan_arg, "--detailed-exitcode"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "changes pending: {}",
-        stderr(&out)
-    );
-    let out = with_env(&["apply", plan_arg, "--yes"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let out = with_env(&["plan", plan_arg, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "converged: {}", stdout(&out));
+    let with_env = |args: &[&str]| Test::new().args(args).envs(env.iter().cloned());
+    with_env(&["validate", plan_arg]).status(0).run();
+    // Changes pending.
+    with_env(&["plan", plan_arg, "--detailed-exitcode"])
+        .status(2)
+        .run();
+    with_env(&["apply", plan_arg, "--yes"]).status(0).run();
+    // Converged.
+    with_env(&["plan", plan_arg, "--detailed-exitcode"])
+        .status(0)
+        .run();
 }
 
 #[test]
@@ -807,7 +785,7 @@ fn simulate_keeps_its_ports_when_asked_so_a_written_plan_stays_valid() {
 /// The figure cells of a Markdown file's tables, by the `cargo bench --bench NAME` command
 /// that measures them.
 fn bench_figures(file: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(common::root().join(file)).unwrap();
+    let text = std::fs::read_to_string(support::root().join(file)).unwrap();
     text.lines()
         .filter(|l| l.starts_with('|'))
         .filter_map(|l| {
@@ -851,8 +829,10 @@ fn the_readme_and_the_simulator_docs_quote_the_same_figures() {
 
 #[test]
 fn the_demo_counts_in_words_and_ends_with_what_to_try_next() {
-    let out = run(&["demo", "--accounts", "60"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Test::new()
+        .args(["demo", "--accounts", "60"])
+        .status(0)
+        .run();
     let all = format!("{}{}", stdout(&out), stderr(&out));
     // This world has waves with exactly one placeholder grant.
     assert!(all.contains(" 1 placeholder,"), "{all}");
@@ -1034,7 +1014,7 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
         "{last}"
     );
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::root().join("docs/events.schema.json")).unwrap(),
+        &std::fs::read_to_string(support::root().join("docs/events.schema.json")).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::draft7::new(&schema).unwrap();

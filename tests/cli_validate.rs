@@ -1,9 +1,9 @@
 //! `nylas-migrate validate`: examples validate, each invalid example reports exactly the
 //! diagnostics it declares, secrets never show, and exit codes follow the README.
 
-mod common;
-
-use common::{rel, run, stderr, stdout, yaml_files};
+use crate::support::cli::Test;
+use crate::support::snapshot::Redactions;
+use crate::support::{rel, stderr, stdout, yaml_files};
 use serde_json::Value;
 
 #[test]
@@ -11,15 +11,15 @@ fn every_example_plan_is_valid() {
     let examples = yaml_files("examples");
     assert!(examples.len() >= 3, "at least three example plans");
     for path in examples {
-        let out = run(&["validate", &rel(&path)]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}: {}",
-            path.display(),
-            stderr(&out)
-        );
-        assert!(stdout(&out).contains("is valid"), "{}", stdout(&out));
+        Test::new()
+            .args(["validate", &rel(&path)])
+            .status(0)
+            .stdout_regex(&format!(
+                "ok: {} is valid: [^\n]+\n",
+                regex::escape(&rel(&path))
+            ))
+            .stderr("")
+            .run();
     }
 }
 
@@ -69,7 +69,9 @@ fn each_invalid_example_reports_its_rule_at_its_line_and_column() {
         let expected = expectations(&text);
         assert!(!expected.is_empty(), "{name} declares what it expects");
 
-        let out = run(&["--output", "json", "validate", &name]);
+        let out = Test::new()
+            .args(["--output", "json", "validate", &name])
+            .run();
         assert_eq!(out.status.code(), Some(1), "{name} is invalid");
         let report: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
         let actual: Vec<(String, usize, usize, String)> = report["diagnostics"]
@@ -88,8 +90,7 @@ fn each_invalid_example_reports_its_rule_at_its_line_and_column() {
         assert_eq!(actual, expected, "{name}");
 
         // People see the same thing with file:line:column and a snippet.
-        let human = run(&["validate", &name]);
-        assert_eq!(human.status.code(), Some(1));
+        let human = Test::new().args(["validate", &name]).status(1).run();
         let err = stderr(&human);
         for (code, line, column, message) in &expected {
             assert!(err.contains(code), "{name}: {err}");
@@ -103,17 +104,33 @@ fn each_invalid_example_reports_its_rule_at_its_line_and_column() {
     }
 }
 
+/// What people read, whole: each invalid example's diagnostics as `validate` prints them
+/// (`tests/snapshots/*cli_validate__diagnostics@*.snap`).
+#[test]
+fn each_invalid_example_reads_as_its_snapshot() {
+    insta::glob!("../examples/invalid", "*.yaml", |path| {
+        let out = Test::new()
+            .args(["validate", &rel(path)])
+            .status(1)
+            .stdout("")
+            .run();
+        Redactions::new().bind(|| insta::assert_snapshot!("diagnostics", stderr(&out)));
+    });
+}
+
 #[test]
 fn an_inline_secret_is_reported_but_never_shown() {
     let secret = "nyk_v0_SuperSecretApiKeyValue1234567890";
     for output in ["human", "json"] {
-        let out = run(&[
-            "--output",
-            output,
-            "validate",
-            "examples/invalid/inline-secret.yaml",
-        ]);
-        assert_eq!(out.status.code(), Some(1));
+        let out = Test::new()
+            .args([
+                "--output",
+                output,
+                "validate",
+                "examples/invalid/inline-secret.yaml",
+            ])
+            .status(1)
+            .run();
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(all.contains("plan::inline-secret"), "{all}");
         assert!(
@@ -136,8 +153,10 @@ fn secrets_under_unknown_keys_are_masked_in_every_snippet() {
         "version: 1\nname: x\npairs:\n  - name: p\n    region: us\n    password: hunter2hunter2\n    v2: { app_id: abc, client_secret: { env: A } }\n    v3: { app_id: ad410018-d306-43f9-8361-fa5d7b2172e0, api_key: { env: B } }\n",
     )
     .unwrap();
-    let out = run(&["validate", plan.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Test::new()
+        .args(["validate", plan.to_str().unwrap()])
+        .status(1)
+        .run();
     let err = stderr(&out);
     assert!(err.contains("plan::inline-secret"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
@@ -166,8 +185,10 @@ pairs:
 "#,
     )
     .unwrap();
-    let out = run(&["--output", "json", "validate", plan.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Test::new()
+        .args(["--output", "json", "validate", plan.to_str().unwrap()])
+        .status(1)
+        .run();
     let report: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let codes: Vec<&str> = report["diagnostics"]
         .as_array()
@@ -189,12 +210,14 @@ pairs:
 
 #[test]
 fn several_files_are_checked_in_one_run() {
-    let out = run(&[
-        "validate",
-        "examples/us-single-pair.yaml",
-        "examples/invalid/unknown-region.yaml",
-        "examples/production.yaml",
-    ]);
+    let out = Test::new()
+        .args([
+            "validate",
+            "examples/us-single-pair.yaml",
+            "examples/invalid/unknown-region.yaml",
+            "examples/production.yaml",
+        ])
+        .run();
     assert_eq!(out.status.code(), Some(1), "one invalid file fails the run");
     assert_eq!(stdout(&out).matches("is valid").count(), 2);
     assert!(stderr(&out).contains("unknown-region.yaml is invalid"));
@@ -202,29 +225,38 @@ fn several_files_are_checked_in_one_run() {
 
 #[test]
 fn a_missing_file_is_an_error_not_a_crash() {
-    let out = run(&["validate", "no/such/plan.yaml"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("cannot read no/such/plan.yaml"),
-        "{}",
-        stderr(&out)
-    );
+    Test::new()
+        .args(["validate", "no/such/plan.yaml"])
+        .status(1)
+        .stdout("")
+        .stderr_regex(r".*cannot read no/such/plan\.yaml: .*")
+        .run();
+}
+
+#[test]
+fn paths_are_read_from_where_the_command_runs_and_shown_as_given() {
+    Test::new()
+        .current_dir(crate::support::root().join("examples"))
+        .args(["validate", "invalid/unknown-region.yaml"])
+        .status(1)
+        .stderr_regex(r".*\[invalid/unknown-region\.yaml:7:13\].*")
+        .run();
 }
 
 #[test]
 fn usage_errors_exit_64() {
-    assert_eq!(run(&["validate"]).status.code(), Some(64));
-    assert_eq!(
-        run(&["validate", "--no-such-flag", "x.yaml"]).status.code(),
-        Some(64)
-    );
-    assert_eq!(run(&["no-such-command"]).status.code(), Some(64));
-    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    Test::new().arg("validate").status(64).run();
+    Test::new()
+        .args(["validate", "--no-such-flag", "x.yaml"])
+        .status(64)
+        .run();
+    Test::new().arg("no-such-command").status(64).run();
+    Test::new().arg("--help").status(0).run();
 }
 
 #[test]
 fn help_documents_exit_codes() {
-    let out = run(&["validate", "--help"]);
+    let out = Test::new().args(["validate", "--help"]).run();
     let help = stdout(&out);
     assert!(
         help.contains("Exit codes:") && help.contains("usage error"),
@@ -244,12 +276,16 @@ fn numbers_the_schema_accepts_are_read_as_such() {
         )
     };
     std::fs::write(&plan, body("100.0")).unwrap();
-    let out = run(&["validate", plan.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Test::new()
+        .args(["validate", plan.to_str().unwrap()])
+        .status(0)
+        .run();
 
     std::fs::write(&plan, body("99999999999999999999")).unwrap();
-    let out = run(&["validate", plan.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Test::new()
+        .args(["validate", plan.to_str().unwrap()])
+        .status(1)
+        .run();
     let err = stderr(&out);
     assert!(
         err.contains("plan::out-of-range") && !err.contains("plan::internal"),

@@ -4,9 +4,6 @@
 //! against the simulator with every optional field and filter it can send, and a request
 //! observer records what went out.
 
-mod client_common;
-mod support;
-
 use std::time::Duration;
 
 use nylas_migrate::api::{
@@ -20,8 +17,8 @@ use nylas_migrate::api::{
 use nylas_migrate::client::{GrantFilter, JobFilter, RequestRecord};
 use serde_json::{Value, json};
 
-use client_common::{config, recorder, start};
-use support::contract::{Contract, SentRequest};
+use crate::support::client::{config, recorder, start};
+use crate::support::contract::{Contract, SentRequest};
 
 /// Runs every operation, with every optional field and filter the client can send.
 async fn record_every_request() -> Vec<RequestRecord> {

@@ -1,7 +1,6 @@
 //! Every contract operation through the client, against the simulator.
 
-mod client_common;
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use nylas_migrate::client::{
 };
 use serde_json::json;
 
-use client_common::{config, start};
+use crate::support::client::{config, start};
 
 fn settings(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     value.as_object().unwrap().clone()

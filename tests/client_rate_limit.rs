@@ -2,15 +2,13 @@
 //! application's limiter never draw a 429 and never exceed the rate in any 1-second window; two
 //! applications each get their own rate.
 
-mod client_common;
-
 use std::time::Duration;
 
 use futures::future::join_all;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::rate_limit::max_in_any_window;
 
-use client_common::{config, start};
+use crate::support::client::{config, start};
 
 const RATE: u32 = 40;
 

@@ -1,8 +1,6 @@
 //! Retries against the simulator's rate limit and injected faults: what is resent, what is not,
 //! and that every call ends within its bounds.
 
-mod client_common;
-
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -12,7 +10,7 @@ use nylas_migrate::api::{
 };
 use nylas_migrate::client::{ClientError, RetryPolicy};
 
-use client_common::{config, fast_retries, start};
+use crate::support::client::{config, fast_retries, start};
 
 #[tokio::test]
 async fn a_429_is_waited_out_as_retry_after_says() {

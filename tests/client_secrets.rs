@@ -2,10 +2,6 @@
 //! while logs are captured at TRACE; then the logs, every error (Display, Debug, miette's
 //! report) and the Debug output of every client type are searched for each secret.
 
-mod client_common;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,20 +12,7 @@ use nylas_migrate::api::{
 use nylas_migrate::client::{AppConfig, ClientError, GrantFilter, JobFilter, RetryPolicy, Secret};
 use serde_json::json;
 
-use client_common::{config, fast_retries, recorder, start};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use crate::support::client::{config, fast_retries, recorder, start};
 
 fn report(error: &ClientError) -> String {
     let mut out = String::new();
@@ -41,14 +24,7 @@ fn report(error: &ClientError) -> String {
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_reaches_logs_errors_or_debug_output() {
-    let logs = Buffer::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = crate::support::logs::capture(tracing::Level::TRACE);
 
     let h = start(config(40)).await;
     let (observer, _records) = recorder();
@@ -300,7 +276,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     ));
     shown.push(format!("{:?}", _records.lock().unwrap()));
     drop(_guard);
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     // The logs saw the calls, the 429 and the ambiguous batch clone.
     for expected in [
         "operation=get_application",

@@ -2,14 +2,14 @@
 //! store and an extra CA file are trusted), proxies (never for loopback), redirects (never
 //! followed) and a key Nylas rejects during `apply` (the same hint as `plan`).
 
-mod common;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::rehearsal::{self, Rehearsal};
-use common::{root, stderr};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{counting_listener, root, stderr};
 use nylas_migrate::code::Code;
 
 const PLAN: &str = r#"version: 1
@@ -88,12 +88,12 @@ fn point_us_at(r: &Rehearsal, url: &str) {
 
 async fn plan_with(r: &Rehearsal, envs: &[(&str, &str)]) -> std::process::Output {
     let plan = r.plan_arg();
-    let mut cmd = r.command(&["plan", &plan]);
-    cmd.env_remove("NYLAS_MIGRATE_CA_FILE")
-        .envs(envs.iter().copied());
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    // `Test` leaves out the tests' own NYLAS_MIGRATE_CA_FILE.
+    r.test()
+        .args(["plan", &plan])
+        .envs(envs.iter().copied())
+        .run_async()
         .await
-        .unwrap()
 }
 
 /// A report's text with miette's line wrapping undone.
@@ -144,7 +144,7 @@ async fn a_certificate_problem_fails_at_once_and_says_so() {
     let ca = fixture("ca.pem");
     let out = plan_with(&r, &[("NYLAS_MIGRATE_CA_FILE", ca.to_str().unwrap())]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(common::stdout(&out).contains("to create"));
+    assert!(support::stdout(&out).contains("to create"));
 
     // A file that cannot be used is named.
     let out = plan_with(&r, &[("NYLAS_MIGRATE_CA_FILE", "/no/such/ca.pem")]).await;
@@ -191,21 +191,6 @@ async fn https_to_a_plain_http_server_says_what_to_write() {
         started.elapsed() < std::time::Duration::from_secs(3),
         "{err}"
     );
-}
-
-/// A listener that counts connections and closes each at once.
-fn counting_listener() -> (String, Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (url, count)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,13 +253,14 @@ async fn a_redirect_is_reported_as_one_and_not_followed() {
 async fn a_rejected_key_during_apply_says_which_variable_holds_it() {
     let r = rehearsal::start(PLAN, 20, |_, _| {}).await;
     let plan = r.plan_arg();
-    let mut cmd = r.command(&["apply", &plan, "--yes"]);
-    cmd.env("TLS_V3_KEY", "nyk_v0_not_the_right_key");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let summary = common::stdout(&out);
+    let out = r
+        .test()
+        .args(["apply", &plan, "--yes"])
+        .env("TLS_V3_KEY", "nyk_v0_not_the_right_key")
+        .status(1)
+        .run_async()
+        .await;
+    let summary = support::stdout(&out);
     assert!(summary.contains("HTTP 401"), "{summary}");
     assert!(
         summary.contains("rejected the API key from environment variable TLS_V3_KEY"),

@@ -2,9 +2,8 @@
 //! sees: by a plan in `examples/invalid/` that `validate` reports it for, or by a named test
 //! that asserts it. The README lists the plan's codes, and only codes that exist.
 
-mod common;
-
-use common::{rel, root, run, stdout, yaml_files};
+use crate::support::cli::Test;
+use crate::support::{rel, root, stdout, yaml_files};
 use miette::Diagnostic;
 use nylas_migrate::code::{Code, PRODUCERS, Producer};
 use serde_json::Value;
@@ -20,7 +19,9 @@ fn every_code_has_exactly_one_producer_row() {
 
 /// The codes `validate` reports for `file`.
 fn validated(file: &str) -> Vec<String> {
-    let out = run(&["--output", "json", "validate", file]);
+    let out = Test::new()
+        .args(["--output", "json", "validate", file])
+        .run();
     assert_eq!(out.status.code(), Some(1), "{file} is invalid");
     let event: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     event["diagnostics"]

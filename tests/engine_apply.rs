@@ -1,10 +1,8 @@
 //! `plan` and `apply` against the simulator: convergence, idempotency, conflicts and gates,
 //! measured with the simulator's request counters.
 
-mod common;
-
-use common::rehearsal::{self, Rehearsal};
-use common::{stderr, stdout};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::engine::journal::Phase;
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
@@ -367,20 +365,25 @@ async fn a_second_apply_on_the_same_state_is_refused() {
 async fn apply_without_a_terminal_needs_yes_and_missing_secrets_are_named() {
     let r = two_pairs().await;
     let plan = r.plan_arg();
-    let out = r.run(&["apply", &plan]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(64),
-        "a usage error: --yes is missing"
-    );
+    // A usage error (--yes is missing), even with an answer on stdin: it is not a terminal,
+    // so nobody saw the preview.
+    let out = r
+        .test()
+        .args(["apply", &plan])
+        .stdin("yes\n")
+        .status(64)
+        .run_async()
+        .await;
     assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    assert_eq!(r.sim.stats().writes(), 0);
 
-    let mut cmd = r.command(&["plan", &plan]);
-    cmd.env_remove("BETA_V3_KEY");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = r
+        .test()
+        .args(["plan", &plan])
+        .env_remove("BETA_V3_KEY")
+        .status(1)
+        .run_async()
+        .await;
     let err = stderr(&out);
     assert!(
         err.contains("environment variable BETA_V3_KEY is not set (v3 API key of pair `beta`)"),

@@ -3,13 +3,13 @@
 //! twice, no account cloned more often than in the uninterrupted run, and a third run must write
 //! nothing. A few runs are killed twice (the resuming run killed too) before they finish.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::rehearsal::{self, EVERY_STEP_KIND as PLAN, EndState, Rehearsal, WAVES, end_state};
-use common::{stderr, stdout};
+use crate::support::rehearsal::{
+    self, EVERY_STEP_KIND as PLAN, EndState, Rehearsal, WAVES, end_state,
+};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{JobSpeed, Stats};
 

@@ -1,12 +1,10 @@
 //! `apply` under injected 5xx, dropped connections and latency converges on the same end state
 //! as a fault-free run: nothing lost, nothing duplicated, no wave started twice.
 
-mod common;
-
 use std::time::Duration;
 
-use common::rehearsal::{self, EVERY_STEP_KIND, Rehearsal, WAVES, end_state};
-use common::{stderr, stdout};
+use crate::support::rehearsal::{self, EVERY_STEP_KIND, Rehearsal, WAVES, end_state};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 
 /// Runs the client's retries cannot hide (an ambiguous write, a step that ran out of retries)

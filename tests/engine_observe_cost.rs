@@ -1,10 +1,8 @@
 //! The cost of observing: `plan` for 10,000 test accounts makes ceil(10,000 / 200) grant calls
 //! and a few others, not one call per account, whether none or all of them are migrated.
 
-mod common;
-
-use common::rehearsal::{self, Rehearsal};
-use common::stderr;
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::stderr;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::AccountProvider;
 

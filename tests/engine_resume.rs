@@ -3,12 +3,10 @@
 //! machine, a lost state folder) stops the wave instead of starting a second one; a gate's hold
 //! shows in `plan` and is not a pending change.
 
-mod common;
-
 use std::time::Duration;
 
-use common::rehearsal;
-use common::{stderr, stdout};
+use crate::support::rehearsal;
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{JobSpeed, JobTiming};
 
@@ -49,13 +47,15 @@ async fn a_wave_whose_polling_fails_is_followed_again_not_restarted() {
     })
     .await;
     let plan = r.plan_arg();
-    let mut cmd = r.command(&["apply", &plan, "--yes"]);
-    let first = tokio::task::spawn_blocking(move || cmd.output().unwrap());
+    let first = r
+        .test()
+        .args(["apply", &plan, "--yes"])
+        .status(1)
+        .run_async();
     wave_started(&r).await;
     // Every request fails from now on: the poll gives up after its retries.
     r.sim.set_faults(1.0, 0.0);
-    let first = first.await.unwrap();
-    assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
+    let first = first.await;
     assert!(
         stdout(&first).contains("failed solo/batch/everyone"),
         "{}",

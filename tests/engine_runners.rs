@@ -2,11 +2,11 @@
 //! caches): no wave gets a second job, and no webhook a second destination, without one of the
 //! runs exiting 1 and saying so.
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
-use common::rehearsal::{self, Rehearsal};
+use crate::support::rehearsal::{self, Rehearsal};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::AccountProvider;
 
@@ -104,11 +104,11 @@ async fn two_runners_starting_one_wave_at_once_both_say_so() {
     let plan = r.plan_arg();
     let state = r.dir.path().join("runner-a").display().to_string();
     let out = r.run(&["apply", &plan, "--yes", "--state", &state]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stdout(&out));
     assert!(
-        common::stderr(&out).contains("wave `everyone` finished"),
+        support::stderr(&out).contains("wave `everyone` finished"),
         "{}",
-        common::stderr(&out)
+        support::stderr(&out)
     );
     assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 2);
 }
@@ -134,11 +134,11 @@ async fn two_runners_creating_one_webhook_at_once_both_say_so() {
     let out = r.apply().await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        common::stdout(&out).contains(
+        support::stdout(&out).contains(
             "failed solo/webhook/https://hooks.example.com/solo: conflict: 2 webhook destinations"
         ),
         "{}",
-        common::stdout(&out)
+        support::stdout(&out)
     );
     assert_eq!(
         r.sim.stats().writes(),
@@ -169,8 +169,8 @@ async fn two_runners_unsynchronised_never_make_a_silent_second_job() {
         let jobs = r.sim.stats().count(Operation::SnapshotBatchClone, 200);
         let said = [&first, &second].iter().any(|out| {
             out.status.code() == Some(1)
-                && (common::stdout(out).contains("another run started")
-                    || common::stdout(out).contains("was not started from this state folder"))
+                && (support::stdout(out).contains("another run started")
+                    || support::stdout(out).contains("was not started from this state folder"))
         });
         eprintln!(
             "trial {trial}: {jobs} job(s), exits {:?} {:?}",
@@ -180,8 +180,8 @@ async fn two_runners_unsynchronised_never_make_a_silent_second_job() {
         assert!(
             jobs == 1 || said,
             "trial {trial}: {jobs} jobs for one wave and no run said so:\n{}\n{}",
-            common::stdout(&first),
-            common::stdout(&second)
+            support::stdout(&first),
+            support::stdout(&second)
         );
         assert!(
             [&first, &second].iter().any(|o| o.status.code() == Some(1)),

@@ -3,10 +3,8 @@
 //! --detailed-exitcode` / `apply` loop ends, the gate reads a failed job as the worst case,
 //! and the report accounts for every account the waves selected.
 
-mod common;
-
-use common::rehearsal::{self, Rehearsal};
-use common::{stderr, stdout};
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{AccountProvider, FailingJob};
 use serde_json::Value;

@@ -1,55 +1,44 @@
 //! Every JSON line the commands print with `--output json` validates against the published,
 //! versioned schema `docs/events.schema.json`.
 
-mod common;
+use crate::support;
+use crate::support::cli::Test;
 
-use common::rehearsal;
-use common::{root, run, stdout};
+use crate::support::events::{checked_with, events_schema as validator};
+use crate::support::rehearsal;
+use crate::support::{root, stdout};
 use serde_json::Value;
-
-fn validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("docs/events.schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::draft7::new(&schema).unwrap()
-}
 
 /// Validates each line; returns the events' names.
 fn check(validator: &jsonschema::Validator, output: &str) -> Vec<String> {
-    let mut events = Vec::new();
-    for line in output.lines() {
-        let event: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        let errors: Vec<String> = validator
-            .iter_errors(&event)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{line}\ndoes not fit the schema: {errors:?}"
-        );
-        events.push(event["event"].as_str().unwrap().to_owned());
-    }
-    events
+    checked_with(validator, output)
+        .iter()
+        .map(|event| event["event"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
 fn validate_events_fit_the_schema() {
     let v = validator();
-    let out = run(&[
-        "--output",
-        "json",
-        "validate",
-        "examples/production.yaml",
-        "examples/invalid/after-cycle.yaml",
-    ]);
+    let out = Test::new()
+        .args([
+            "--output",
+            "json",
+            "validate",
+            "examples/production.yaml",
+            "examples/invalid/after-cycle.yaml",
+        ])
+        .run();
     assert_eq!(check(&v, &stdout(&out)), ["validation", "validation"]);
 }
 
 #[test]
 fn demo_apply_events_fit_the_schema() {
     let v = validator();
-    let out = run(&["--output", "json", "demo", "--accounts", "40"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new()
+        .args(["--output", "json", "demo", "--accounts", "40"])
+        .status(0)
+        .run();
     let events = check(&v, &stdout(&out));
     for expected in ["step_started", "step_finished", "job_progress", "summary"] {
         assert!(
@@ -91,15 +80,19 @@ async fn plan_and_status_events_fit_the_schema() {
 #[test]
 fn graph_and_schema_honour_output_json() {
     let v = validator();
-    let out = run(&["--output", "json", "graph", "examples/production.yaml"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new()
+        .args(["--output", "json", "graph", "examples/production.yaml"])
+        .status(0)
+        .run();
     assert_eq!(check(&v, &stdout(&out)), ["graph"]);
     let graph: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert!(graph["steps"].as_array().unwrap().len() > 5);
     assert!(!graph["edges"].as_array().unwrap().is_empty());
 
-    let out = run(&["--output", "json", "schema"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Test::new()
+        .args(["--output", "json", "schema"])
+        .status(0)
+        .run();
     assert_eq!(check(&v, &stdout(&out)), ["schema"]);
     let event: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let committed: Value = serde_json::from_str(
@@ -116,13 +109,11 @@ fn commands_without_events_refuse_output_json() {
         &["--output", "json", "completions", "bash"],
         &["--output", "json", "man"],
     ] {
-        let out = run(args);
-        assert_eq!(out.status.code(), Some(64), "a usage error: {args:?}");
-        assert!(out.stdout.is_empty(), "{args:?}");
+        let out = Test::new().args(args).status(64).stdout("").run();
         assert!(
-            common::stderr(&out).contains("`--output json` has no meaning"),
+            support::stderr(&out).contains("`--output json` has no meaning"),
             "{args:?}: {}",
-            common::stderr(&out)
+            support::stderr(&out)
         );
     }
 }

@@ -1,14 +1,17 @@
 //! `plan` ends with the steps only people can do, with the exact values per pair and region,
 //! in human output and as `manual_step` JSON events.
 
-mod common;
+use crate::support::cli::Test;
 
-use common::{checked_events, run, stdout};
+use crate::support::events::checked_events;
+use crate::support::stdout;
 
 #[test]
 fn offline_plan_lists_the_manual_steps_per_pair_and_region() {
-    let out = run(&["plan", "examples/us-and-eu.yaml", "--offline"]);
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let out = Test::new()
+        .args(["plan", "examples/us-and-eu.yaml", "--offline"])
+        .status(0)
+        .run();
     let text = stdout(&out);
     let tail = text
         .split("Steps only people can do (outside the Nylas API):")
@@ -28,13 +31,15 @@ fn offline_plan_lists_the_manual_steps_per_pair_and_region() {
         "{tail}"
     );
 
-    let json = run(&[
-        "--output",
-        "json",
-        "plan",
-        "examples/us-and-eu.yaml",
-        "--offline",
-    ]);
+    let json = Test::new()
+        .args([
+            "--output",
+            "json",
+            "plan",
+            "examples/us-and-eu.yaml",
+            "--offline",
+        ])
+        .run();
     let events = checked_events(&stdout(&json));
     let manual: Vec<_> = events
         .iter()
@@ -73,13 +78,15 @@ pairs:
 "#,
     )
     .unwrap();
-    let out = run(&[
-        "--output",
-        "json",
-        "plan",
-        plan.to_str().unwrap(),
-        "--offline",
-    ]);
+    let out = Test::new()
+        .args([
+            "--output",
+            "json",
+            "plan",
+            plan.to_str().unwrap(),
+            "--offline",
+        ])
+        .run();
     let events = checked_events(&stdout(&out));
     let topic = events
         .iter()

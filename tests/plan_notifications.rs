@@ -4,18 +4,16 @@
 //! `cli_validate`; these cover what the examples cannot: URL normalisation, agreement with the
 //! simulator's URL rule, v2 triggers in every position, everything at once).
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::support::contract::Contract;
 use nylas_migrate::api::{
     IosSettings, JsSettings, PlatformSettings, RedirectPlatform, TestTriggerType, TriggerType,
     forms,
 };
 use nylas_migrate::plan::{LoadedPlan, PlanDiagnostic, load_file, load_str};
 use serde_json::Value;
-use support::contract::Contract;
 
 const HEAD: &str = "version: 1
 name: notifications

@@ -3,9 +3,10 @@
 //! folder, or put control characters on a terminal. Also how secret files and variables are
 //! read.
 
-mod common;
+use crate::support;
+use crate::support::cli::Test;
 
-use common::{run, stderr, stdout};
+use crate::support::{counting_listener, stderr, stdout};
 
 const V3_APP: &str = "ad410018-d306-43f9-8361-fa5d7b2172e0";
 
@@ -25,8 +26,10 @@ fn validate_outputs(text: &str) -> (String, String) {
     let path = path.to_str().unwrap();
     let mut outputs = Vec::new();
     for output in ["human", "json"] {
-        let out = run(&["--output", output, "validate", path]);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let out = Test::new()
+            .args(["--output", output, "validate", path])
+            .status(1)
+            .run();
         outputs.push(format!("{}{}", stdout(&out), stderr(&out)).replace(path, "PLAN"));
     }
     (outputs.remove(0), outputs.remove(0))
@@ -100,52 +103,17 @@ fn a_reference_of_the_wrong_shape_names_both_kinds_of_reference() {
     assert!(json.contains("plan::wrong-type"), "{json}");
 }
 
-/// A TCP listener that counts the connections it gets and closes each at once: set as the
-/// proxy, it shows whether the binary tried to reach anything.
-fn counting_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = std::sync::Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (url, count)
-}
-
 /// Runs the binary with `envs`, killed if it has not ended within `deadline` (then `None`).
 fn run_within(
     args: &[&str],
     envs: &[(&str, &str)],
     deadline: std::time::Duration,
 ) -> Option<std::process::Output> {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    // `Test` leaves out the NYLAS_MIGRATE_ALLOW_* variables of the tests' environment.
+    Test::new()
         .args(args)
-        .env_remove("NYLAS_MIGRATE_ALLOW_API_HOSTS")
-        .env_remove("NYLAS_MIGRATE_ALLOW_SECRET_DIRS")
         .envs(envs.iter().copied())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let until = std::time::Instant::now() + deadline;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return Some(child.wait_with_output().unwrap());
-        }
-        if std::time::Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        .run_within(deadline)
 }
 
 /// A report's text with miette's line wrapping undone.
@@ -256,8 +224,8 @@ pairs:
 
 /// A rehearsal whose plan reads the v3 API key from `reference` (YAML) instead of the
 /// environment; returns it with the key's value.
-async fn file_rehearsal() -> (common::rehearsal::Rehearsal, String) {
-    let r = common::rehearsal::start(FILE_PLAN, 20, |_, _| {}).await;
+async fn file_rehearsal() -> (support::rehearsal::Rehearsal, String) {
+    let r = support::rehearsal::start(FILE_PLAN, 20, |_, _| {}).await;
     let key = r.secrets["FILES_V3_KEY"].clone();
     (r, key)
 }
@@ -265,7 +233,7 @@ async fn file_rehearsal() -> (common::rehearsal::Rehearsal, String) {
 /// Points the rehearsal's plan at `reference` for the v3 key, runs `plan` with `extra` args
 /// (bounded in time) and returns its output.
 fn plan_with_reference(
-    r: &common::rehearsal::Rehearsal,
+    r: &support::rehearsal::Rehearsal,
     reference: &str,
     extra: &[&str],
     envs: &[(&str, &str)],
@@ -401,7 +369,7 @@ async fn secret_files_are_read_carefully() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_folder_and_reports_are_private_and_fingerprints_are_per_pair() {
     use std::os::unix::fs::PermissionsExt;
-    let r = common::rehearsal::start(common::rehearsal::EVERY_STEP_KIND, 60, |_, _| {}).await;
+    let r = support::rehearsal::start(support::rehearsal::EVERY_STEP_KIND, 60, |_, _| {}).await;
     let state = r.dir.path().join("state");
     let state_arg = state.to_str().unwrap().to_owned();
     let plan = r.plan_arg();

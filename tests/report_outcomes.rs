@@ -1,10 +1,10 @@
 //! `report --outcome placeholder,failed`: only the users who must sign in again, with the
 //! columns a mail merge needs.
 
-mod common;
+use crate::support;
 
-use common::rehearsal;
-use common::stdout;
+use crate::support::rehearsal;
+use crate::support::stdout;
 use nylas_migrate::api::GrantStatus;
 
 const PLAN: &str = r#"version: 1
@@ -57,7 +57,7 @@ async fn placeholders_and_failures_with_mail_merge_columns() {
     let out = r
         .run(&["report", &r.plan_arg(), "--outcome", "placeholder,failed"])
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     let text = stdout(&out);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     assert_eq!(

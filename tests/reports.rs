@@ -1,11 +1,9 @@
 //! `status`, `report` and `plan` after an apply, against the simulator: snapshots of what people
 //! read, the CSV parsed back against the simulator's grants, and no secret anywhere.
 
-mod common;
-
-use common::rehearsal::{self, Rehearsal};
-use common::{root, stderr, stdout};
-use nylas_migrate::simulator::WorldView;
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::snapshot::Redactions;
+use crate::support::{stderr, stdout};
 
 const PLAN: &str = r#"version: 1
 name: reports
@@ -31,91 +29,6 @@ pairs:
     clone:
       single: [side00account000000000001]
 "#;
-
-/// Replaces what changes from run to run (IDs the simulator makes, times, the temp folder)
-/// with stable placeholders.
-fn normalize(text: &str, world: &WorldView, r: &Rehearsal) -> String {
-    let mut out = text.replace(&r.dir.path().display().to_string(), "<dir>");
-    for app in world.apps.values() {
-        for grant in &app.grants {
-            out = out.replace(&grant.id, "<grant-id>");
-        }
-        for job in &app.jobs {
-            out = out.replace(&job.job_id, "<job-id>");
-        }
-        for hook in &app.webhooks {
-            out = out.replace(&hook.id, "<webhook-id>");
-        }
-    }
-    // Nylas's request IDs (UUIDs) in error messages (possibly wrapped onto the next line) and
-    // JSON fields, and Unix times in JSON.
-    for (marker, placeholder) in [
-        ("request_id", "<request-id>"),
-        ("\"request_id\":\"", "<request-id>"),
-        ("\"started_at\":", "0"),
-        ("\"finished_at\":", "0"),
-    ] {
-        let mut from = 0;
-        while let Some(mut at) = out[from..].find(marker).map(|i| from + i + marker.len()) {
-            at += out[at..]
-                .bytes()
-                .take_while(|b| b.is_ascii_whitespace())
-                .count();
-            let len = out[at..]
-                .bytes()
-                .take_while(|b| b.is_ascii_hexdigit() || *b == b'-')
-                .count();
-            if len > 0 {
-                out.replace_range(at..at + len, placeholder);
-            }
-            from = at;
-        }
-    }
-    // `YYYY-MM-DD hh:mm:ss UTC`
-    let bytes = out.as_bytes();
-    let mut result = String::with_capacity(out.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let candidate = out.get(i..i + 23).unwrap_or("");
-        let is_time = candidate.len() == 23
-            && candidate.ends_with(" UTC")
-            && candidate.bytes().enumerate().all(|(k, b)| match k {
-                4 | 7 => b == b'-',
-                10 | 19 => b == b' ',
-                13 | 16 => b == b':',
-                20..=22 => true,
-                _ => b.is_ascii_digit(),
-            });
-        if is_time {
-            result.push_str("<time>");
-            i += 23;
-        } else {
-            let ch = out[i..].chars().next().unwrap_or(' ');
-            result.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    result
-}
-
-/// Compares with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` rewrites it instead.
-fn snapshot(name: &str, actual: &str) {
-    let path = root().join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing snapshot {}: run with UPDATE_SNAPSHOTS=1",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept):\n--- expected\n{expected}\n--- actual\n{actual}"
-    );
-}
 
 fn assert_no_secret(r: &Rehearsal, output: &str) {
     for (name, value) in &r.secrets {
@@ -156,10 +69,11 @@ async fn status_report_and_plan_after_an_apply() {
     // The side clone was refused: status says so, and exits 1.
     assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
     assert_no_secret(&r, &stdout(&status));
-    snapshot("status.txt", &normalize(&stdout(&status), &world, &r));
+    let redactions = Redactions::new().world(&world);
+    redactions.bind(|| insta::assert_snapshot!("status.txt", stdout(&status)));
 
     let json = r.run(&["--output", "json", "status", &plan]).await;
-    snapshot("status.json", &normalize(&stdout(&json), &world, &r));
+    redactions.bind(|| insta::assert_snapshot!("status.json", stdout(&json)));
     let value: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
     assert_eq!(value["v"], 1);
     let main = &value["status"]["pairs"][0];
@@ -176,15 +90,9 @@ async fn status_report_and_plan_after_an_apply() {
     // plan after apply: main unchanged, side still has its failed clone to do
     let preview = r.run(&["plan", &plan]).await;
     assert_no_secret(&r, &stdout(&preview));
-    snapshot(
-        "plan-after-apply.txt",
-        &normalize(&stdout(&preview), &world, &r),
-    );
+    redactions.bind(|| insta::assert_snapshot!("plan-after-apply.txt", stdout(&preview)));
     let preview_json = r.run(&["--output", "json", "plan", &plan]).await;
-    snapshot(
-        "plan-after-apply.jsonl",
-        &normalize(&stdout(&preview_json), &world, &r),
-    );
+    redactions.bind(|| insta::assert_snapshot!("plan-after-apply.jsonl", stdout(&preview_json)));
 
     // report: the CSV parsed back matches the simulator's grants, plus the failed clone
     let csv_path = r.dir.path().join("report.csv");
@@ -194,7 +102,7 @@ async fn status_report_and_plan_after_an_apply() {
     assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     assert_no_secret(&r, &csv);
-    snapshot("report.csv", &normalize(&csv, &world, &r));
+    redactions.bind(|| insta::assert_snapshot!("report.csv", &csv));
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use nylas_migrate::simulator::World;
 
+use crate::support::cli::Test;
+
 #[tokio::test]
 async fn simulate_prints_its_urls_serves_and_exits_0_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let world_file = dir.path().join("world.yaml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    let mut child = Test::new()
         .args([
             "simulate",
             "--listen",
@@ -24,6 +26,7 @@ async fn simulate_prints_its_urls_serves_and_exits_0_on_ctrl_c() {
         ])
         .arg("--write-world")
         .arg(&world_file)
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -82,12 +85,11 @@ fn simulate_refuses_a_bad_world_file() {
     let dir = tempfile::tempdir().unwrap();
     let world_file = dir.path().join("bad.yaml");
     std::fs::write(&world_file, "v2_apps: [{id: a}]").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    let out = Test::new()
         .args(["simulate", "--world"])
         .arg(&world_file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .status(1)
+        .stdout("")
+        .run();
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid world file"));
-    assert!(out.stdout.is_empty());
 }

@@ -4,18 +4,18 @@
 //! `TestSim::finish`; this one makes sure each operation and each error status is covered, and
 //! that the validator can fail.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::contract::{CONDITIONAL_FIELDS, Contract};
+use crate::support::receiver::Receiver;
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;
 use serde_json::json;
-use support::contract::{CONDITIONAL_FIELDS, Contract};
-use support::receiver::Receiver;
-use support::*;
 
 #[test]
 fn the_validator_rejects_bodies_that_break_the_contract() {
@@ -289,13 +289,10 @@ async fn every_operation_and_error_status_answers_within_the_contract() {
     let id = hook.data()["id"].as_str().unwrap();
     t.get(US_V3_KEY, "/v3/webhooks").await;
     t.get(US_V3_KEY, &format!("/v3/webhooks/{id}")).await;
-    t.send(
-        Region::Us,
-        Method::PUT,
+    t.put(
+        US_V3_KEY,
         &format!("/v3/webhooks/{id}"),
-        Some(US_V3_KEY),
-        Some(json!({"description": "d"})),
-        &[],
+        json!({"description": "d"}),
     )
     .await;
     t.post(
@@ -351,26 +348,10 @@ async fn every_operation_and_error_status_answers_within_the_contract() {
         t.get(US_V3_KEY, &base).await;
         t.get(US_V3_KEY, &path).await;
         let paused = json!({"status": "pause"});
-        t.send(
-            Region::Us,
-            Method::PUT,
-            &path,
-            Some(US_V3_KEY),
-            Some(paused.clone()),
-            &[],
-        )
-        .await;
+        t.put(US_V3_KEY, &path, paused.clone()).await;
         t.get(US_V3_KEY, &base).await;
         t.get(US_V3_KEY, &format!("{base}/nope")).await;
-        t.send(
-            Region::Us,
-            Method::PUT,
-            &format!("{base}/nope"),
-            Some(US_V3_KEY),
-            Some(paused),
-            &[],
-        )
-        .await;
+        t.put(US_V3_KEY, &format!("{base}/nope"), paused).await;
         t.post(
             US_V3_KEY,
             &base,

@@ -1,13 +1,11 @@
 //! The rate limit and fault injection over real HTTP.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;
-use support::*;
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_retry_after_per_application() {

@@ -1,16 +1,14 @@
 //! `GET /v3/grants` honours every filter and ordering the contract declares for it, and refuses
 //! what it cannot honour; a grant keeps the scope it was granted.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::contract::Contract;
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::contract::Contract;
-use support::*;
 
 /// A grant as the tests follow it.
 #[derive(Debug, Clone)]

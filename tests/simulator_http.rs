@@ -6,14 +6,13 @@
 //! with a generous bound, for the server to close the socket, and checks lower bounds only
 //! (a timer never fires early), so a loaded machine cannot make them fail.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::LOCALHOST;
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use nylas_migrate::simulator::{self, ReadTimeouts, SimulatorConfig};
 use reqwest::Method;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

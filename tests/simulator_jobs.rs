@@ -1,13 +1,11 @@
 //! Batch clones over real HTTP: snapshot then migration jobs advancing on the simulated clock,
 //! modes, provider filters, limit and offset, counts, failing jobs, the jobs filters.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::sim::*;
 use nylas_migrate::simulator::{FailingJob, JobTiming, MigrationStatus, SimulatorConfig};
 use serde_json::{Value, json};
-use support::*;
 
 const BATCH: &str = "/v3/migration-tools/snapshot-batch-clone";
 const JOBS: &str = "/v3/migration-tools/jobs";

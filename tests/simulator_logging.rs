@@ -1,44 +1,14 @@
 //! One log line per request, and no secret in logs, stats or errors.
 
-mod support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use reqwest::Method;
 use serde_json::json;
-use support::*;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 // A current-thread runtime: the server's tasks run on this thread, under this subscriber.
 #[tokio::test]
 async fn each_request_is_logged_once_without_secrets() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = crate::support::logs::capture(tracing::Level::INFO);
 
     let t = TestSim::fixture().await;
     t.link_and_import_us().await;
@@ -70,7 +40,7 @@ async fn each_request_is_logged_once_without_secrets() {
     let requests = t.sim.stats().total;
     t.finish().await;
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(" request ")).collect();
     assert_eq!(lines.len() as u64, requests, "{log}");
     assert!(

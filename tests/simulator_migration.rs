@@ -1,13 +1,11 @@
 //! The simulator over real HTTP: auth, link, import, single clone, grants, the things a
 //! migration depends on.
 
-mod support;
-
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::MigrationStatus;
 use reqwest::Method;
 use serde_json::json;
-use support::*;
 
 fn clone_path(account: &str) -> String {
     format!("/v3/migration-tools/grants/{account}/clone")

@@ -3,28 +3,14 @@
 //! redirect URIs per platform, import's copy of the v2 app's redirect URIs, and what a world file
 //! seeds. Every answer is checked against the contract by `TestSim::finish`.
 
-mod support;
-
+use crate::support::receiver::Receiver;
+use crate::support::sim::*;
 use hmac::{Hmac, Mac};
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::{SeededChannel, SeededRedirectUri, SimulatorConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::receiver::Receiver;
-use support::*;
-
-async fn put(t: &TestSim, path: &str, body: Value) -> Answer {
-    t.send(
-        Region::Us,
-        Method::PUT,
-        path,
-        Some(US_V3_KEY),
-        Some(body),
-        &[],
-    )
-    .await
-}
 
 async fn patch(t: &TestSim, path: &str, body: Value) -> Answer {
     t.send(
@@ -111,12 +97,13 @@ async fn a_webhook_is_created_only_when_its_endpoint_echoes_the_challenge() {
 
     // Moving the destination verifies the new URL; an update that keeps it does not.
     let id = created.data()["id"].as_str().unwrap().to_string();
-    let moved = put(
-        &t,
-        &format!("/v3/webhooks/{id}"),
-        json!({"webhook_url": receiver.url("/missing")}),
-    )
-    .await;
+    let moved = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/webhooks/{id}"),
+            json!({"webhook_url": receiver.url("/missing")}),
+        )
+        .await;
     assert_eq!(moved.status, 400);
     assert!(
         moved
@@ -126,24 +113,26 @@ async fn a_webhook_is_created_only_when_its_endpoint_echoes_the_challenge() {
     let kept = t.get(US_V3_KEY, &format!("/v3/webhooks/{id}")).await;
     assert_eq!(kept.data()["webhook_url"], receiver.url("/echo").as_str());
     let before = receiver.seen().len();
-    let same = put(
-        &t,
-        &format!("/v3/webhooks/{id}"),
-        json!({"webhook_url": receiver.url("/echo"), "description": "same URL"}),
-    )
-    .await;
+    let same = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/webhooks/{id}"),
+            json!({"webhook_url": receiver.url("/echo"), "description": "same URL"}),
+        )
+        .await;
     assert_eq!(same.status, 200);
     assert_eq!(
         receiver.seen().len(),
         before,
         "no challenge for an unchanged URL"
     );
-    let moved = put(
-        &t,
-        &format!("/v3/webhooks/{id}"),
-        json!({"webhook_url": receiver.url("/nack")}),
-    )
-    .await;
+    let moved = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/webhooks/{id}"),
+            json!({"webhook_url": receiver.url("/nack")}),
+        )
+        .await;
     assert_eq!(moved.status, 200, "{:?}", moved.body);
     assert_eq!(receiver.seen_at("/nack").len(), 1);
 
@@ -353,9 +342,7 @@ async fn pubsub_channels_have_forms_statuses_and_a_limit_of_five() {
 
     // Statuses: pause, as the update and get schemas spell it; `paused` in the list's.
     let id = first.data()["id"].as_str().unwrap().to_string();
-    let paused = put(
-        &t,
-        &format!("/v3/channels/pubsub/{id}"),
+    let paused = t.put(US_V3_KEY, &format!("/v3/channels/pubsub/{id}"),
         json!({"status": "pause", "trigger_types": ["grant.expired"], "notification_email_addresses": []}),
     )
     .await;
@@ -376,26 +363,29 @@ async fn pubsub_channels_have_forms_statuses_and_a_limit_of_five() {
         .map(|c| c["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["paused", "active", "active", "active", "active"]);
-    let restarted = put(
-        &t,
-        &format!("/v3/channels/pubsub/{id}"),
-        json!({"status": "active"}),
-    )
-    .await;
+    let restarted = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/channels/pubsub/{id}"),
+            json!({"status": "active"}),
+        )
+        .await;
     assert_eq!(restarted.data()["status"], "active");
-    let bad_status = put(
-        &t,
-        &format!("/v3/channels/pubsub/{id}"),
-        json!({"status": "paused"}),
-    )
-    .await;
+    let bad_status = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/channels/pubsub/{id}"),
+            json!({"status": "paused"}),
+        )
+        .await;
     assert_eq!(bad_status.status, 400, "requests spell it pause");
-    let bad_topic = put(
-        &t,
-        &format!("/v3/channels/pubsub/{id}"),
-        json!({"topic": "arn:aws:sns:us-east-1:123456789012:t"}),
-    )
-    .await;
+    let bad_topic = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/channels/pubsub/{id}"),
+            json!({"topic": "arn:aws:sns:us-east-1:123456789012:t"}),
+        )
+        .await;
     assert_eq!(bad_topic.status, 400);
 
     // Unknown ids, delete, and room for a new one.
@@ -404,9 +394,13 @@ async fn pubsub_channels_have_forms_statuses_and_a_limit_of_five() {
         400
     );
     assert_eq!(
-        put(&t, "/v3/channels/pubsub/nope", json!({"status": "active"}))
-            .await
-            .status,
+        t.put(
+            US_V3_KEY,
+            "/v3/channels/pubsub/nope",
+            json!({"status": "active"})
+        )
+        .await
+        .status,
         400
     );
     let deleted = delete(&t, &format!("/v3/channels/pubsub/{id}")).await;
@@ -471,12 +465,13 @@ async fn sns_channels_need_a_topic_arn_and_a_role() {
     }
     let id = created.data()["id"].as_str().unwrap().to_string();
     let other_role = "arn:aws:iam::123456789012:role/other";
-    let updated = put(
-        &t,
-        &format!("/v3/channels/sns/{id}"),
-        json!({"role_arn": other_role, "status": "pause", "compressed_delivery": true}),
-    )
-    .await;
+    let updated = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/channels/sns/{id}"),
+            json!({"role_arn": other_role, "status": "pause", "compressed_delivery": true}),
+        )
+        .await;
     assert_eq!(updated.data()["role_arn"], other_role);
     assert_eq!(updated.data()["status"], "pause");
     let listed = t.get(US_V3_KEY, "/v3/channels/sns").await;

@@ -1,29 +1,15 @@
 //! Connectors, webhooks and translate over real HTTP.
 
-mod support;
-
+use crate::support::sim::*;
 use nylas_migrate::api::Region;
 use nylas_migrate::simulator::AccountProvider;
 use reqwest::Method;
 use serde_json::json;
-use support::*;
 
 async fn patch(t: &TestSim, path: &str, body: serde_json::Value) -> Answer {
     t.send(
         Region::Us,
         Method::PATCH,
-        path,
-        Some(US_V3_KEY),
-        Some(body),
-        &[],
-    )
-    .await
-}
-
-async fn put(t: &TestSim, path: &str, body: serde_json::Value) -> Answer {
-    t.send(
-        Region::Us,
-        Method::PUT,
         path,
         Some(US_V3_KEY),
         Some(body),
@@ -164,12 +150,13 @@ async fn webhooks_are_created_once_with_a_secret_then_listed_and_updated() {
     assert!(got.data().get("webhook_secret").is_none());
 
     // Fields left out are kept; status can pause it.
-    let updated = put(
-        &t,
-        &format!("/v3/webhooks/{id}"),
-        json!({"trigger_types": ["grant.created"], "status": "pause"}),
-    )
-    .await;
+    let updated = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/webhooks/{id}"),
+            json!({"trigger_types": ["grant.created"], "status": "pause"}),
+        )
+        .await;
     assert_eq!(updated.status, 200);
     assert_eq!(updated.data()["trigger_types"], json!(["grant.created"]));
     assert_eq!(updated.data()["status"], "pause");
@@ -179,7 +166,9 @@ async fn webhooks_are_created_once_with_a_secret_then_listed_and_updated() {
         "https://hooks.acme.example/nylas"
     );
 
-    let unknown = put(&t, "/v3/webhooks/nope", json!({"description": "x"})).await;
+    let unknown = t
+        .put(US_V3_KEY, "/v3/webhooks/nope", json!({"description": "x"}))
+        .await;
     assert_eq!(unknown.status, 400);
     let unknown = t.get(US_V3_KEY, "/v3/webhooks/nope").await;
     assert_eq!(unknown.status, 400);
@@ -192,12 +181,13 @@ async fn webhooks_are_created_once_with_a_secret_then_listed_and_updated() {
         let r = t.post(US_V3_KEY, "/v3/webhooks", Some(body.clone())).await;
         assert_eq!(r.status, 400, "{body}");
     }
-    let bad_status = put(
-        &t,
-        &format!("/v3/webhooks/{id}"),
-        json!({"status": "failing"}),
-    )
-    .await;
+    let bad_status = t
+        .put(
+            US_V3_KEY,
+            &format!("/v3/webhooks/{id}"),
+            json!({"status": "failing"}),
+        )
+        .await;
     assert_eq!(bad_status.status, 400);
     // Webhooks belong to their application.
     let other = t.get(US_V3_OTHER_KEY, "/v3/webhooks").await;

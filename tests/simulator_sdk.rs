@@ -15,17 +15,15 @@
 //! consumer Microsoft account), and `next_page_number` on the last page. The requests that make
 //! them present check them strictly.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::support::contract::{CONDITIONAL_FIELDS, Contract, SentRequest};
+use crate::support::sim::*;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::SimulatorConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::contract::{CONDITIONAL_FIELDS, Contract, SentRequest};
-use support::*;
 
 /// Sends requests as an SDK would and checks each request and answer against the contract.
 struct Sdk<'a> {
@@ -830,13 +828,10 @@ async fn fields_an_sdk_reads_are_there_before_anything_sets_them() {
     let listed = t.get(US_V3_KEY, "/v3/webhooks").await;
     assert_eq!(listed.data()[0]["notification_email_addresses"], json!([]));
     let updated = t
-        .send(
-            Region::Us,
-            Method::PUT,
+        .put(
+            US_V3_KEY,
             &format!("/v3/webhooks/{id}"),
-            Some(US_V3_KEY),
-            Some(json!({"description": "d"})),
-            &[],
+            json!({"description": "d"}),
         )
         .await;
     assert_eq!(updated.data()["notification_email_addresses"], json!([]));

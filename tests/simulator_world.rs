@@ -1,6 +1,6 @@
 //! World files: the YAML format round-trips, the example loads, bad worlds are refused.
 
-mod support;
+use crate::support;
 
 use nylas_migrate::simulator::{AccountProvider, World};
 
@@ -13,7 +13,7 @@ fn a_generated_world_round_trips_through_its_yaml() {
     let world = World::generate(300, 11);
     let text = world.to_yaml();
     assert_eq!(World::from_yaml_str(&text).unwrap(), world);
-    let fixture = support::fixture_world();
+    let fixture = support::sim::fixture_world();
     assert_eq!(World::from_yaml_str(&fixture.to_yaml()).unwrap(), fixture);
     let empty = World::default();
     assert_eq!(World::from_yaml_str(&empty.to_yaml()).unwrap(), empty);

@@ -3,15 +3,15 @@
 //! IDs, an accounts file; a run killed with SIGKILL resumes without asking a recorded page again
 //! and ends with the same rows; an existing file is not overwritten.
 
-mod common;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::rehearsal::{self, Rehearsal};
+use crate::support::{stderr, stdout};
 use base64::Engine;
-use common::rehearsal::{self, Rehearsal};
-use common::stdout;
 use nylas_migrate::api::Operation;
 use nylas_migrate::code::Code;
 use nylas_migrate::simulator::{AccountObjects, V2Account, World, is_outlook, world_for_plan};
@@ -59,7 +59,7 @@ fn world(accounts: usize) -> World {
 async fn migrated(accounts: usize) -> Rehearsal {
     let r = rehearsal::start(PLAN, accounts, |_, _| {}).await;
     let out = r.apply().await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     r
 }
 
@@ -157,14 +157,14 @@ fn sorted_without_duplicates(mut rows: Vec<Row>) -> Vec<Row> {
 
 /// The run's JSON events, each checked against `docs/events.schema.json`.
 fn events(out: &std::process::Output) -> Vec<Value> {
-    common::checked_events(&stdout(out))
+    support::events::checked_events(&stdout(out))
 }
 
 fn summary(out: &std::process::Output) -> Value {
     events(out)
         .into_iter()
         .find(|e| e["event"] == "translate_summary")
-        .unwrap_or_else(|| panic!("no summary: {}", common::stderr(out)))
+        .unwrap_or_else(|| panic!("no summary: {}", support::stderr(out)))
 }
 
 fn translate_requests(r: &Rehearsal) -> u64 {
@@ -203,7 +203,7 @@ async fn every_row_once_and_outlook_accounts_in_the_errors_file() {
             out_path.to_str().unwrap(),
         ])
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     assert_eq!(sorted_without_duplicates(read_csv(&out_path)), want);
     // The errors file: one row per refused account, with what a person needs.
     let mut errors = csv::Reader::from_path(r.dir.path().join("ids.errors.csv")).unwrap();
@@ -225,7 +225,7 @@ async fn every_row_once_and_outlook_accounts_in_the_errors_file() {
     for (name, value) in &r.secrets {
         for (what, text) in [
             ("stdout", stdout(&out)),
-            ("stderr", common::stderr(&out)),
+            ("stderr", support::stderr(&out)),
             ("errors file", errors_text.clone()),
             ("output", rows_text.clone()),
         ] {
@@ -257,7 +257,7 @@ async fn every_row_once_and_outlook_accounts_in_the_errors_file() {
             out_path.to_str().unwrap(),
         ])
         .await;
-    assert_eq!(again.status.code(), Some(0), "{}", common::stderr(&again));
+    assert_eq!(again.status.code(), Some(0), "{}", support::stderr(&again));
     assert_eq!(summary(&again)["pages_this_run"], 0);
     assert!(translate_requests(&r) - before <= 2 * refused.len() as u64);
     assert_eq!(sorted_without_duplicates(read_csv(&out_path)), want);
@@ -306,7 +306,7 @@ async fn since_an_accounts_file_and_json_lines() {
             out_path.to_str().unwrap(),
         ])
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     let ids: Vec<&str> = chosen
         .iter()
         .map(|l| l.split(',').nth(1).unwrap())
@@ -352,11 +352,11 @@ async fn since_an_accounts_file_and_json_lines() {
         .await;
     assert_eq!(other.status.code(), Some(1));
     assert!(
-        common::stderr(&other).contains("--since"),
+        support::stderr(&other).contains("--since"),
         "{}",
-        common::stderr(&other)
+        support::stderr(&other)
     );
-    assert!(common::stderr(&other).contains(Code::TranslateOptionsChanged.as_str()));
+    assert!(stderr(&other).contains(Code::TranslateOptionsChanged.as_str()));
     let unrelated = r.dir.path().join("notes.csv");
     std::fs::write(&unrelated, "keep me\n").unwrap();
     let refused = r
@@ -371,11 +371,11 @@ async fn since_an_accounts_file_and_json_lines() {
         .await;
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        common::stderr(&refused).contains("already exists"),
+        support::stderr(&refused).contains("already exists"),
         "{}",
-        common::stderr(&refused)
+        support::stderr(&refused)
     );
-    assert!(common::stderr(&refused).contains(Code::TranslateOutputExists.as_str()));
+    assert!(stderr(&refused).contains(Code::TranslateOutputExists.as_str()));
     assert_eq!(std::fs::read_to_string(&unrelated).unwrap(), "keep me\n");
     // `--restart` overwrites it, and a second `--restart` of the same output starts it again.
     for _ in 0..2 {
@@ -398,7 +398,7 @@ async fn since_an_accounts_file_and_json_lines() {
             restarted.status.code(),
             Some(0),
             "{}",
-            common::stderr(&restarted)
+            support::stderr(&restarted)
         );
         assert_eq!(summary(&restarted)["pages_resumed"], 0);
         let (all, _) = expected(&r, 40, &["threads"], None);
@@ -424,11 +424,11 @@ async fn since_an_accounts_file_and_json_lines() {
         .await;
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        common::stderr(&bad).contains("accounts.csv:2"),
+        support::stderr(&bad).contains("accounts.csv:2"),
         "{}",
-        common::stderr(&bad)
+        support::stderr(&bad)
     );
-    assert!(common::stderr(&bad).contains(Code::TranslateAccountsFile.as_str()));
+    assert!(stderr(&bad).contains(Code::TranslateAccountsFile.as_str()));
     r.sim.shutdown().await;
 }
 
@@ -499,7 +499,7 @@ async fn killed_runs_resume_with_every_row_once() {
     let before = settled_translations(&r).await;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let done = r.run(&args).await;
-    assert_eq!(done.status.code(), Some(0), "{}", common::stderr(&done));
+    assert_eq!(done.status.code(), Some(0), "{}", support::stderr(&done));
     let s = summary(&done);
     let pages_total: u64 = {
         let world = world(60);
@@ -547,14 +547,14 @@ async fn killed_runs_resume_with_every_row_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_world_translates() {
-    let demo = std::fs::read_to_string(common::root().join("examples/demo.yaml")).unwrap();
+    let demo = std::fs::read_to_string(support::root().join("examples/demo.yaml")).unwrap();
     let r = rehearsal::start(&demo, 60, |_, _| {}).await;
     let applied = r.apply().await;
     assert_eq!(
         applied.status.code(),
         Some(0),
         "{}",
-        common::stderr(&applied)
+        support::stderr(&applied)
     );
     let (want, refused) = expected(&r, 60, &["folders", "calendars"], None);
     let out_path = r.dir.path().join("demo.csv");
@@ -570,7 +570,7 @@ async fn the_demo_world_translates() {
             out_path.to_str().unwrap(),
         ])
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     assert_eq!(sorted_without_duplicates(read_csv(&out_path)), want);
     let s = summary(&out);
     assert_eq!(s["accounts_refused"], refused.len());

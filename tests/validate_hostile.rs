@@ -6,19 +6,23 @@
 //! The random mutations use a fixed default seed so CI is reproducible; set `HOSTILE_SEED` to
 //! explore others. A failing mutation is named by seed and index.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
-/// Longest any single run may take before it counts as a hang. Generous for a debug build on a
-/// shared two-core machine; the slowest input here takes a few seconds.
+use crate::support::cli::Test;
+
+/// Most work any single run may do before it counts as a hang: processor time, which does not
+/// grow when other tests or builds share the machine. Generous for a debug build; the slowest
+/// input here takes a few seconds.
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a run may take on the clock, for a hang that does no work (a deadlock): the
+/// processor time above, with room for a busy two-core machine.
+const WALL: Duration = Duration::from_secs(60);
 
 const EXAMPLES: [&str; 3] = [
     "examples/us-single-pair.yaml",
@@ -38,48 +42,27 @@ struct Run {
     stderr: String,
 }
 
-/// Runs `nylas-migrate validate` on `plans`, killing it after [`TIMEOUT`].
-///
-/// Output goes to files rather than pipes: a child writing more than a pipe holds would block
-/// until read, and this loop only polls for exit, so a pipe could turn a chatty run into a
-/// false "hang".
+/// Runs `nylas-migrate validate` on `plans`, stopping it past [`TIMEOUT`] of processor time
+/// (the kernel's SIGXCPU) or [`WALL`] on the clock.
 fn validate(label: &str, plans: &[PathBuf]) -> Run {
-    let mut out = tempfile::tempfile().expect("temp file for stdout");
-    let mut err = tempfile::tempfile().expect("temp file for stderr");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+    let Some(output) = Test::new()
         .arg("validate")
         .args(plans)
-        .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("clone stdout file"))
-        .stderr(err.try_clone().expect("clone stderr file"))
-        .spawn()
-        .expect("spawn nylas-migrate");
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for nylas-migrate") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{label}: `validate` did not finish within {TIMEOUT:?} (a hang)");
-        }
-        // Only the polling interval of the timeout above; nothing waits on it to pass.
-        std::thread::sleep(Duration::from_millis(5));
+        .cpu_limit(TIMEOUT)
+        .run_within(WALL)
+    else {
+        panic!("{label}: `validate` did not finish within {WALL:?} (a hang)");
     };
-    let read = |file: &mut File| {
-        let mut bytes = Vec::new();
-        file.seek(SeekFrom::Start(0)).expect("rewind output");
-        file.read_to_end(&mut bytes).expect("read output");
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    let stdout = read(&mut out);
-    let stderr = read(&mut err);
+    let status = output.status;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let Some(code) = status.code() else {
-        // No exit code: killed by a signal, which is how a stack overflow ends.
-        panic!("{label}: `validate` was killed by a signal ({status}); stderr:\n{stderr}");
+        // No exit code: killed by a signal, which is how a stack overflow ends, and how the
+        // kernel stops a run past its processor time (SIGXCPU, a hang).
+        panic!(
+            "{label}: `validate` was killed by a signal ({status}; SIGXCPU: more than {TIMEOUT:?} of processor time, a hang); stderr:\n{stderr}"
+        );
     };
     assert_ne!(code, 101, "{label}: `validate` panicked; stderr:\n{stderr}");
     assert!(

@@ -2,14 +2,14 @@
 //! with the failed item named after a webhook is deleted by hand, after a wave fails more than
 //! its gate, and when a test account has no grant.
 
-mod common;
+use crate::support;
 
-use common::rehearsal::{self, GATED};
-use common::{root, stdout};
+use crate::support::rehearsal::{self, GATED};
+use crate::support::{root, stdout};
 use serde_json::Value;
 
 fn json(out: &std::process::Output) -> Value {
-    let events = common::checked_events(&stdout(out));
+    let events = support::events::checked_events(&stdout(out));
     assert_eq!(events.len(), 1);
     let event = events[0].clone();
     assert_eq!(event["v"], 1);
@@ -52,7 +52,7 @@ async fn the_demo_verifies_until_a_webhook_is_deleted_by_hand() {
         applied.status.code(),
         Some(0),
         "{}",
-        common::stderr(&applied)
+        support::stderr(&applied)
     );
 
     let human = r.run(&["verify", &path]).await;
@@ -61,7 +61,7 @@ async fn the_demo_verifies_until_a_webhook_is_deleted_by_hand() {
         Some(0),
         "{}{}",
         stdout(&human),
-        common::stderr(&human)
+        support::stderr(&human)
     );
     let text = stdout(&human);
     assert!(
@@ -73,7 +73,7 @@ async fn the_demo_verifies_until_a_webhook_is_deleted_by_hand() {
     let v = json(&out);
     assert_eq!(v["passed"], true);
     for (name, value) in &r.secrets {
-        for text in [stdout(&out), common::stderr(&out), stdout(&human)] {
+        for text in [stdout(&out), support::stderr(&out), stdout(&human)] {
             assert!(
                 !text.contains(value.as_str()),
                 "secret {name} appears in verify's output"

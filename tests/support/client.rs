@@ -1,6 +1,5 @@
-//! What the client's tests share: a simulator, a client pointed at it, and a handle per
-//! v3 application of the simulated world.
-#![allow(dead_code)]
+//! The client's tests' harness: a simulator, a client pointed at it, and a handle per v3
+//! application of the simulated world.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +10,8 @@ use nylas_migrate::client::{
 };
 use nylas_migrate::simulator::{self, RunningSimulator, SimulatorConfig, World};
 
+use super::LOCALHOST;
+
 pub struct Harness {
     pub sim: RunningSimulator,
     pub world: World,
@@ -18,9 +19,7 @@ pub struct Harness {
 
 pub async fn start(config: SimulatorConfig) -> Harness {
     let world = config.world.clone();
-    let sim = simulator::start(config, "127.0.0.1".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = simulator::start(config, LOCALHOST).await.unwrap();
     Harness { sim, world }
 }
 

@@ -10,6 +10,9 @@ use nylas_migrate::simulator::{
     self, JobSpeed, RunningSimulator, SimulatorConfig, World, world_for_plan,
 };
 
+use super::LOCALHOST;
+use super::cli::Test;
+
 /// A running simulator, a plan file pointing at it, the secrets the plan names, a state folder.
 pub struct Rehearsal {
     pub sim: RunningSimulator,
@@ -52,9 +55,7 @@ pub async fn start_with_world(
     };
     adjust(&mut world, &mut config);
     config.world = world;
-    let sim = simulator::start(config, "127.0.0.1".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = simulator::start(config, LOCALHOST).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.yaml");
     let text = format!(
@@ -73,15 +74,14 @@ pub async fn start_with_world(
 }
 
 impl Rehearsal {
-    /// The binary with the plan's secrets in its environment and nothing else of ours.
+    /// A run of the binary with the plan's secrets in its environment.
+    pub fn test(&self) -> Test {
+        Test::new().envs(&self.secrets)
+    }
+
+    /// The command of [`Rehearsal::test`] with `args`, for a run the test watches.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"));
-        cmd.args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("NYLAS_MIGRATE_FAILPOINT")
-            .env_remove("NYLAS_MIGRATE_FAILPOINT_RESUME")
-            .envs(&self.secrets);
-        cmd
+        self.test().args(args).command()
     }
 
     pub fn plan_arg(&self) -> String {
@@ -90,10 +90,7 @@ impl Rehearsal {
 
     /// Runs a command to completion off the async runtime (the simulator keeps serving).
     pub async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = self.command(args);
-        tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
-            .await
-            .unwrap()
+        self.test().args(args).run_async().await
     }
 
     pub async fn apply(&self) -> Output {
