@@ -7,7 +7,7 @@ use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
 use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
 use crate::engine::{RunOptions, SecretSource};
-use crate::graph::{PairTarget, StepGraph, StepId, StepKind};
+use crate::graph::{Kind, PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
 
 use super::diagnostics::print_invalid;
@@ -63,19 +63,21 @@ pub struct RerunArgs {
 impl RerunArgs {
     /// The options, each step checked against the plan.
     pub fn options(&self, graph: &StepGraph) -> Result<RunOptions, miette::Report> {
-        let find = |flag: &str, value: &str, kind: &str| -> Result<StepId, miette::Report> {
+        let find = |flag: &str, value: &str, kind: Kind| -> Result<StepId, miette::Report> {
             let id = match value.split_once('/') {
-                Some((pair, subject)) if kind != "link" => StepId::new(pair, kind, Some(subject)),
-                None if kind == "link" => StepId::new(value, kind, None),
+                Some((pair, subject)) if kind != Kind::Link => {
+                    StepId::new(pair, kind, Some(subject))
+                }
+                None if kind == Kind::Link => StepId::new(value, kind, None),
                 _ => {
                     return Err(miette::miette!(
-                        help = if kind == "link" {
+                        help = if kind == Kind::Link {
                             "name the pair, e.g. `acme-prod`"
                         } else {
                             "write PAIR/NAME, e.g. `acme-prod/google`"
                         },
                         "--{flag} {value}: expected {}",
-                        if kind == "link" {
+                        if kind == Kind::Link {
                             "a pair name"
                         } else {
                             "PAIR/NAME"
@@ -88,7 +90,7 @@ impl RerunArgs {
             }
             let known: Vec<String> = graph
                 .steps()
-                .filter(|s| s.kind.name() == kind)
+                .filter(|s| s.kind.kind() == kind)
                 .map(|s| match &s.kind {
                     StepKind::Link => graph.pair_of(s).name.clone(),
                     _ => format!(
@@ -107,8 +109,8 @@ impl RerunArgs {
                 },
                 "--{flag} {value}: the plan has no such {}",
                 match kind {
-                    "batch" => "wave",
-                    "clone" => "test account",
+                    Kind::Batch => "wave",
+                    Kind::Clone => "test account",
                     _ => "pair",
                 }
             ))
@@ -120,15 +122,17 @@ impl RerunArgs {
         for value in &self.rerun_wave {
             options
                 .rerun_waves
-                .push(find("rerun-wave", value, "batch")?);
+                .push(find("rerun-wave", value, Kind::Batch)?);
         }
         for value in &self.rerun_clone {
             options
                 .rerun_clones
-                .push(find("rerun-clone", value, "clone")?);
+                .push(find("rerun-clone", value, Kind::Clone)?);
         }
         for value in &self.rerun_link {
-            options.rerun_links.push(find("rerun-link", value, "link")?);
+            options
+                .rerun_links
+                .push(find("rerun-link", value, Kind::Link)?);
         }
         Ok(options)
     }

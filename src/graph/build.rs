@@ -109,7 +109,7 @@ fn add_pair(
     pair: &Pair,
 ) -> (NodeIndex, Vec<NodeIndex>) {
     let mut add = |kind: StepKind| {
-        let id = StepId::new(&pair.name, kind.name(), kind.subject());
+        let id = StepId::new(&pair.name, kind.kind(), kind.subject());
         graph.add_node(Step {
             id,
             pair: pair_index,
