@@ -303,7 +303,7 @@ fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detai
         // A failed wave or a refused account is an outcome, not pending work.
         let settled = state.as_ref().is_some_and(|s| {
             s.status == StepStatus::Failed
-                && (s.record.refused || crate::engine::observe::finished_wave(s).is_some())
+                && (s.record.refused || crate::engine::finished_wave(s).is_some())
         });
         if status != "done" && !settled {
             pending += 1;

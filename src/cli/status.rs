@@ -5,7 +5,7 @@ use super::output::outln;
 use super::setup::{self, report};
 use super::{EXIT_FAILURE, EXIT_OK, Output};
 use crate::engine::Context;
-use crate::engine::progress::placeholders;
+use crate::engine::placeholders;
 use crate::report::{Standing, standing};
 use crate::untrusted::esc;
 

@@ -7,7 +7,7 @@ use crate::client::JobFilter;
 
 use super::EngineError;
 use super::context::Context;
-use super::observe::describe_jobs;
+use super::steps::waves::describe_jobs;
 
 /// One pair whose application has history that this state does not know.
 #[derive(Debug, Clone, PartialEq)]

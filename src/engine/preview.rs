@@ -1,5 +1,7 @@
-//! The read-only walk behind `plan`: every step observed, and marked blocked when it has work
-//! to do but waits on an earlier step that has too.
+//! `plan`'s executor: the scheduler's walk with every step observed read-only, one step of a
+//! pair at a time; then each step that has work but waits on an earlier step that has too is
+//! marked blocked (it runs `after` that step's change, or waits on its conflict), and the
+//! waves a gate stops are marked held.
 
 use std::collections::HashMap;
 
@@ -9,8 +11,8 @@ use crate::graph::{Step, StepId};
 
 use super::EngineError;
 use super::context::Context;
-use super::observe::{Action, Observation, grant_index, observe};
-use super::walk::gate_stops;
+use super::scheduler::{self, Executor, Limits, Verdict};
+use super::steps::{self, Action, Observation, PairReads, StepCx, gates};
 
 /// One step of the preview.
 #[derive(Debug, Clone)]
@@ -79,40 +81,103 @@ impl Preview {
     }
 }
 
-/// Observes every step; pairs are observed concurrently, steps of a pair in order.
+/// Observes every step; pairs are observed concurrently, the steps of a pair one at a time,
+/// in dependency order.
 pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
-    let pairs = (0..ctx.graph.pairs().len()).map(|pair| observe_pair(ctx, pair));
-    let observed: HashMap<StepId, Observation> =
-        try_join_all(pairs).await?.into_iter().flatten().collect();
-    let mut steps: Vec<PreviewStep> = Vec::with_capacity(observed.len());
+    let pairs = ctx.graph.pairs().len();
+    let reads = try_join_all((0..pairs).map(|pair| PairReads::load(ctx, pair))).await?;
+    let executor = PlanRun { ctx, reads };
+    let limits = Limits {
+        permits_per_pair: 1,
+        fail_fast: false,
+    };
+    let observations = scheduler::walk(&ctx.graph, &executor, limits).await?;
+    let walked = ctx.graph.steps().cloned().zip(observations).collect();
+    let steps = mark_waiting(
+        walked,
+        |id| {
+            ctx.graph
+                .dependencies(id)
+                .into_iter()
+                .map(|s| s.id.clone())
+                .collect()
+        },
+        |step| gates::gate_stops(ctx, step),
+    )?;
+    Ok(Preview { steps })
+}
+
+/// A read-only walk, as the scheduler's executor.
+struct PlanRun<'a> {
+    ctx: &'a Context,
+    reads: Vec<PairReads>,
+}
+
+impl Executor for PlanRun<'_> {
+    type Output = Observation;
+
+    async fn run(&self, step: &Step) -> Result<Observation, EngineError> {
+        let cx = StepCx {
+            ctx: self.ctx,
+            step,
+            reads: &self.reads[step.pair],
+        };
+        steps::observe(&cx).await
+    }
+
+    fn skipped(&self, reason: String) -> Observation {
+        Observation {
+            action: Action::Blocked,
+            reason,
+        }
+    }
+
+    /// Gates are read after the walk: a held wave is still observed.
+    fn hold(&self, _: &Step) -> Result<Option<String>, EngineError> {
+        Ok(None)
+    }
+
+    /// Whatever a step would do, the steps after it are observed too.
+    fn verdict(&self, _: &Observation) -> Verdict {
+        Verdict {
+            succeeded: true,
+            lets_dependents_run: true,
+            skipped: false,
+        }
+    }
+
+    fn finished(&self, _: &Step, _: &Observation) {}
+}
+
+/// Marks, in graph order, what each step waits on: a step with work whose nearest earlier
+/// step with work (however far up: an unchanged step in between does not make what follows
+/// it ready) is a change is blocked `after` it; one behind a conflict waits on it; a wave
+/// behind a held wave, or whose gate stops it (`gate`), is held.
+fn mark_waiting(
+    walked: Vec<(Step, Observation)>,
+    dependencies: impl Fn(&StepId) -> Vec<StepId>,
+    mut gate: impl FnMut(&Step) -> Result<Option<String>, EngineError>,
+) -> Result<Vec<PreviewStep>, EngineError> {
+    let mut steps: Vec<PreviewStep> = Vec::with_capacity(walked.len());
     let mut actions: HashMap<StepId, Action> = HashMap::new();
     // For a blocked step, whether what it waits on is a change (it runs after) or a conflict.
     let mut after_changes: HashMap<StepId, bool> = HashMap::new();
-    // For each step, the nearest earlier step (however far up) that still has work: an
-    // unchanged step in between does not make what follows it ready.
+    // For each step, the nearest earlier step (however far up) that still has work.
     let mut upstream: HashMap<StepId, Option<(StepId, Action)>> = HashMap::new();
-    for step in ctx.graph.steps() {
-        let Some(mut observation) = observed.get(&step.id).cloned() else {
-            continue;
-        };
-        let blocker =
-            ctx.graph
-                .dependencies(&step.id)
-                .iter()
-                .find_map(|d| match actions.get(&d.id) {
-                    // A recorded failure (a failed wave, a refused account) holds nothing up:
-                    // what follows runs, and a gate decides for the next waves.
-                    Some(a) if !matches!(a, Action::Unchanged | Action::Held | Action::Failed) => {
-                        Some((d.id.clone(), *a))
-                    }
-                    _ => upstream.get(&d.id).cloned().flatten(),
-                });
-        let held_before = ctx
-            .graph
-            .dependencies(&step.id)
+    for (step, mut observation) in walked {
+        let deps = dependencies(&step.id);
+        let blocker = deps.iter().find_map(|d| match actions.get(d) {
+            // A recorded failure (a failed wave, a refused account) holds nothing up: what
+            // follows runs, and a gate decides for the next waves.
+            Some(a) if !matches!(a, Action::Unchanged | Action::Held | Action::Failed) => {
+                Some((d.clone(), *a))
+            }
+            _ => upstream.get(d).cloned().flatten(),
+        });
+        let held_before = deps
             .iter()
-            .find(|d| actions.get(&d.id) == Some(&Action::Held))
-            .map(|d| d.id.clone());
+            .find(|d| actions.get(*d) == Some(&Action::Held))
+            .cloned();
         if !matches!(observation.action, Action::Unchanged | Action::Failed)
             && let Some(held) = held_before
         {
@@ -120,15 +185,13 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
             observation = Observation {
                 action: Action::Held,
                 reason: format!("waits for {held}, which a gate holds"),
-                found: observation.found,
             };
         } else if observation.action == Action::Create
-            && let Some(reason) = gate_stops(ctx, step)?
+            && let Some(reason) = gate(&step)?
         {
             observation = Observation {
                 action: Action::Held,
                 reason,
-                found: observation.found,
             };
         } else if waits_on_blocker(observation.action, blocker.as_ref().map(|(_, a)| *a))
             && let Some((dep, action)) = &blocker
@@ -139,12 +202,10 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
                 _ => true,
             };
             // Within a pair the blocker is named by its local ID, as the preview lists it.
-            let shown = match (
-                dep.as_str().split_once('/'),
-                step.id.as_str().split_once('/'),
-            ) {
-                (Some((dep_pair, local)), Some((pair, _))) if dep_pair == pair => local,
-                _ => dep.as_str(),
+            let shown = if dep.pair() == step.id.pair() {
+                dep.local()
+            } else {
+                dep.as_str()
             };
             let reason = match action {
                 Action::Conflict => {
@@ -163,7 +224,6 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
             observation = Observation {
                 action: Action::Blocked,
                 reason,
-                found: observation.found,
             };
         }
         actions.insert(step.id.clone(), observation.action);
@@ -171,12 +231,12 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         let after = observation.action == Action::Blocked
             && after_changes.get(&step.id).copied().unwrap_or(false);
         steps.push(PreviewStep {
-            step: step.clone(),
+            step,
             observation,
             after_changes: after,
         });
     }
-    Ok(Preview { steps })
+    Ok(steps)
 }
 
 /// Whether a step with `action` shows as blocked behind an earlier step that has work
@@ -188,16 +248,4 @@ fn waits_on_blocker(action: Action, blocker: Option<Action>) -> bool {
         Action::Conflict => blocker == Some(Action::Conflict),
         _ => blocker.is_some(),
     }
-}
-
-async fn observe_pair(
-    ctx: &Context,
-    pair: usize,
-) -> Result<Vec<(StepId, Observation)>, EngineError> {
-    let grants = grant_index(ctx, pair).await?;
-    let mut out = Vec::new();
-    for step in ctx.graph.steps().filter(|s| s.pair == pair) {
-        out.push((step.id.clone(), observe(ctx, step, &grants).await?));
-    }
-    Ok(out)
 }

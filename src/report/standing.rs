@@ -130,7 +130,7 @@ pub async fn standing(
                             st.record.error.as_deref().unwrap_or("no reason given")
                         )
                     });
-                    let wave = crate::engine::observe::finished_wave(st)
+                    let wave = crate::engine::finished_wave(st)
                         .filter(|w| w.status == crate::api::JobStatus::Failed)
                         .map(|w| format!("wave failed in {}", w.describe()));
                     refused
@@ -142,7 +142,7 @@ pub async fn standing(
                                     "{} of {} migrated, {}, {} failed",
                                     c.success,
                                     c.all,
-                                    crate::engine::progress::placeholders(c.warning),
+                                    crate::engine::placeholders(c.warning),
                                     c.failed
                                 )
                             })

@@ -23,7 +23,7 @@ use crate::api::{CloneMode, GrantStatus, JobStatus, MigrationJob};
 use crate::client::{AppClient, GrantFilter, JobFilter};
 use crate::engine::EngineError;
 use crate::engine::journal::{Journal, JournalError, StepStatus};
-use crate::engine::observe::normalized_url;
+use crate::engine::normalized_url;
 use crate::graph::{StepGraph, StepId, StepKind};
 
 /// The version of verify's JSON; a field is never removed or changed in meaning without a new
@@ -521,7 +521,7 @@ async fn verify_pair(
             passed,
             format!(
                 "{have} grants from v2 accounts ({}); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test account{}: {expected}{note}",
-                crate::engine::progress::placeholders(placeholders as u64),
+                crate::engine::placeholders(placeholders as u64),
                 if singles_with_grant == 1 { "" } else { "s" }
             ),
         ));
