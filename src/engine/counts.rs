@@ -1,6 +1,6 @@
 //! The one wording of a batch clone's counts: `34 migrated, 4 placeholders, 0 failed`, with
 //! `1 placeholder` in the singular. Every command that says it (`apply`'s progress and
-//! summary, `plan`, `status`, `verify`) says it through [`WaveCounts`].
+//! summary, `plan`, `status`, `verify`, the demo) says it through [`Tally`].
 
 use std::fmt;
 
@@ -11,14 +11,14 @@ use super::journal::JobCounts;
 /// A migration job's accounts, as Nylas counts them: migrated (`count_success`), given a
 /// placeholder grant (`count_warning`: the user must re-authenticate) and failed, of all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WaveCounts {
+pub struct Tally {
     pub all: u64,
     pub migrated: u64,
     pub placeholders: u64,
     pub failed: u64,
 }
 
-impl WaveCounts {
+impl Tally {
     /// `34 of 38 migrated, 4 placeholders, 0 failed`: how a finished wave is described.
     pub fn of_all(&self) -> String {
         format!(
@@ -37,7 +37,7 @@ impl WaveCounts {
 }
 
 /// `34 migrated, 4 placeholders, 0 failed`.
-impl fmt::Display for WaveCounts {
+impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -49,9 +49,9 @@ impl fmt::Display for WaveCounts {
     }
 }
 
-impl From<&MigrationJob> for WaveCounts {
-    fn from(job: &MigrationJob) -> WaveCounts {
-        WaveCounts {
+impl From<&MigrationJob> for Tally {
+    fn from(job: &MigrationJob) -> Tally {
+        Tally {
             all: job.count_all,
             migrated: job.count_success,
             placeholders: job.count_warning,
@@ -60,9 +60,9 @@ impl From<&MigrationJob> for WaveCounts {
     }
 }
 
-impl From<JobCounts> for WaveCounts {
-    fn from(c: JobCounts) -> WaveCounts {
-        WaveCounts {
+impl From<JobCounts> for Tally {
+    fn from(c: JobCounts) -> Tally {
+        Tally {
             all: c.all,
             migrated: c.success,
             placeholders: c.warning,
@@ -104,7 +104,7 @@ mod tests {
             ),
         ] {
             let (all, migrated, placeholders, failed) = counts;
-            let c = WaveCounts {
+            let c = Tally {
                 all,
                 migrated,
                 placeholders,

@@ -31,7 +31,7 @@ pub mod translate;
 
 pub use apply::{ApplyOptions, ApplySummary, apply};
 pub use context::{Context, RunOptions};
-pub use counts::{WaveCounts, placeholders};
+pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use journal::{Journal, JournalError};
 pub use lock::{LockError, StateLock};

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::api::MigrationJob;
 use crate::graph::Step;
 
-use super::counts::WaveCounts;
+use super::counts::Tally;
 use super::steps::Outcome;
 use crate::untrusted::esc;
 
@@ -68,7 +68,7 @@ impl Reporter for PlainReporter {
                 esc(step.id.as_str()),
                 esc(&job.job_id),
                 esc(job.status.as_str()),
-                WaveCounts::from(job).out_of_all()
+                Tally::from(job).out_of_all()
             );
         }
     }
@@ -154,7 +154,7 @@ impl Reporter for BarReporter {
         bar.set_message(format!(
             "{} · {}",
             esc(job.status.as_str()),
-            WaveCounts::from(job).out_of_all()
+            Tally::from(job).out_of_all()
         ));
     }
 }

@@ -15,7 +15,7 @@ use crate::api::{GrantStatus, JobStatus, JobType, MigrationJob};
 use crate::client::{GrantFilter, JobFilter};
 use crate::engine::journal::{JobOrigin, Journal, KnownJob, StepStatus};
 use crate::engine::{Context, EngineError};
-use crate::graph::StepKind;
+use crate::graph::{StepId, StepKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -274,7 +274,9 @@ pub async fn accounts_report(
                 StepKind::Batch(b) => {
                     let jobs: Vec<JobCount> = pair_jobs
                         .iter()
-                        .filter(|k| k.step_id.as_deref() == Some(step.id.as_str()))
+                        .filter(|k| {
+                            k.step_id.as_deref().and_then(StepId::parse).as_ref() == Some(&step.id)
+                        })
                         .filter_map(|k| job_count(k, &live))
                         .collect();
                     let Some(last) = jobs.last() else {

@@ -9,7 +9,7 @@ use crate::api::{JobStatus, JobType, MigrationJob};
 
 use super::super::EngineError;
 use super::super::context::Context;
-use super::super::counts::WaveCounts;
+use super::super::counts::Tally;
 use super::super::journal::{JobCounts, JobOrigin, KnownJob, StepState, StepStatus};
 
 /// The jobs one batch clone started.
@@ -275,7 +275,7 @@ pub fn job_summary(job: &MigrationJob) -> String {
         "job {} {}: {}",
         job.job_id,
         job.status,
-        WaveCounts::from(job).of_all()
+        Tally::from(job).of_all()
     )
 }
 
@@ -306,7 +306,7 @@ impl FinishedWave {
                 "run {} ({}): {}",
                 self.run_id,
                 self.status,
-                WaveCounts::from(c).of_all()
+                Tally::from(c).of_all()
             ),
             None => format!("run {} ({}): no counts", self.run_id, self.status),
         }
