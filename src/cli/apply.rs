@@ -108,7 +108,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
         let ctx = match Context::new(graph, source, &client, &state_dir, true) {
             Ok(mut ctx) => {
-                ctx.options = run_options;
+                ctx.set_options(run_options);
                 Arc::new(ctx)
             }
             Err(e) => {
@@ -142,7 +142,7 @@ pub fn run(args: Args, output: Output) -> u8 {
             Output::Json => Arc::new(JsonReporter),
             Output::Human if super::quiet() => Arc::new(QuietReporter),
             Output::Human if super::progress_bars() => {
-                Arc::new(BarReporter::new(ctx.graph.len() as u64))
+                Arc::new(BarReporter::new(ctx.graph().len() as u64))
             }
             Output::Human => Arc::new(PlainReporter::new()),
         };
@@ -295,8 +295,8 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, p
     // Waves whose job may exist at Nylas: running per the journal, or whose request was sent
     // (an intent) without a known outcome.
     let mut waves: Vec<(String, Option<(String, u64)>)> = Vec::new();
-    if let Some(journal) = &ctx.journal {
-        for step in ctx.graph.steps() {
+    if let Some(journal) = ctx.journal() {
+        for step in ctx.graph().steps() {
             if !matches!(step.kind, crate::graph::StepKind::Batch(_)) {
                 continue;
             }
@@ -318,7 +318,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Stop, output: Output, p
             let _ = journal.finish_run(run.id, crate::engine::journal::RunOutcome::Interrupted);
         }
     }
-    let total = ctx.graph.len();
+    let total = ctx.graph().len();
     if output == Output::Json {
         let waves: Vec<serde_json::Value> = waves
             .iter()

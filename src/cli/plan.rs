@@ -61,7 +61,7 @@ pub fn run(args: Args, output: Output) -> u8 {
     let source = args.target.secret_source();
     let result = super::runtime().block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
-        ctx.options = options;
+        ctx.set_options(options);
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
     });

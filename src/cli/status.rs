@@ -44,7 +44,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         };
         let source = args.target.secret_source();
         let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
-        standing(&ctx.graph, journal.as_ref(), Some(&ctx)).await
+        standing(ctx.graph(), journal.as_ref(), Some(&ctx)).await
     });
     let standing = match result {
         Ok(s) => s,

@@ -69,17 +69,21 @@ pub async fn apply(
     options: &ApplyOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Result<ApplySummary, EngineError> {
-    let journal = ctx.journal.clone().ok_or_else(|| EngineError::State {
-        path: ctx.state_dir.display().to_string(),
+    let journal = ctx.journal().ok_or_else(|| EngineError::State {
+        path: ctx.state_dir().display().to_string(),
         source: std::io::Error::other("no journal"),
     })?;
-    let run_id = journal.start_run(ctx.graph.plan_name(), "apply")?;
+    let run_id = journal.start_run(ctx.graph().plan_name(), "apply")?;
     let mut notices = Vec::new();
-    if ctx.options.adopt_existing_jobs {
+    if ctx.options().adopt_existing_jobs {
         // Before any wave: jobs this state did not know become this plan's history, so that
         // the waves' guard (and the report) count them.
-        for (index, pair) in ctx.graph.pairs().iter().enumerate() {
-            let jobs = ctx.apps[index].list_jobs(&JobFilter::default()).await?.data;
+        for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+            let jobs = ctx
+                .pair_app(index)
+                .list_jobs(&JobFilter::default())
+                .await?
+                .data;
             let unknown = unknown_jobs(&ctx, &jobs)?;
             if unknown.is_empty() {
                 continue;
@@ -96,7 +100,7 @@ pub async fn apply(
     }
 
     let executor = ApplyRun {
-        reads: (0..ctx.graph.pairs().len())
+        reads: (0..ctx.graph().pairs().len())
             .map(|pair| Arc::new(PairReads::lazy(pair)))
             .collect(),
         ctx: ctx.clone(),
@@ -108,10 +112,10 @@ pub async fn apply(
         permits_per_pair: options.concurrency,
         fail_fast: options.fail_fast,
     };
-    let outcomes = scheduler::walk(&ctx.graph, &executor, limits).await?;
+    let outcomes = scheduler::walk(ctx.graph(), &executor, limits).await?;
     let summary = ApplySummary {
         run_id,
-        results: ctx.graph.steps().cloned().zip(outcomes).collect(),
+        results: ctx.graph().steps().cloned().zip(outcomes).collect(),
         notices,
     };
     journal.finish_run(

@@ -84,19 +84,19 @@ impl Preview {
 /// Observes every step; pairs are observed concurrently, the steps of a pair one at a time,
 /// in dependency order.
 pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
-    let pairs = ctx.graph.pairs().len();
+    let pairs = ctx.graph().pairs().len();
     let reads = try_join_all((0..pairs).map(|pair| PairReads::load(ctx, pair))).await?;
     let executor = PlanRun { ctx, reads };
     let limits = Limits {
         permits_per_pair: 1,
         fail_fast: false,
     };
-    let observations = scheduler::walk(&ctx.graph, &executor, limits).await?;
-    let walked = ctx.graph.steps().cloned().zip(observations).collect();
+    let observations = scheduler::walk(ctx.graph(), &executor, limits).await?;
+    let walked = ctx.graph().steps().cloned().zip(observations).collect();
     let steps = mark_waiting(
         walked,
         |id| {
-            ctx.graph
+            ctx.graph()
                 .dependencies(id)
                 .into_iter()
                 .map(|s| s.id.clone())

@@ -159,7 +159,7 @@ pub async fn accounts_report(
     ctx: &Context,
     journal: Option<&Journal>,
 ) -> Result<AccountsReport, EngineError> {
-    let graph = &ctx.graph;
+    let graph = ctx.graph();
     let mut accounts = Vec::new();
     let mut waves = Vec::new();
     let mut adopted_jobs = Vec::new();
@@ -169,7 +169,8 @@ pub async fn accounts_report(
         None => Vec::new(),
     };
     for (index, pair) in graph.pairs().iter().enumerate() {
-        let grants = ctx.apps[index]
+        let grants = ctx
+            .pair_app(index)
             .list_all_grants(&GrantFilter::default())
             .await?
             .data;
@@ -184,7 +185,10 @@ pub async fn accounts_report(
         let live: Vec<MigrationJob> = if pair_jobs.is_empty() {
             Vec::new()
         } else {
-            ctx.apps[index].list_jobs(&JobFilter::default()).await?.data
+            ctx.pair_app(index)
+                .list_jobs(&JobFilter::default())
+                .await?
+                .data
         };
         let adopted: Vec<JobCount> = pair_jobs
             .iter()

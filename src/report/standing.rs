@@ -165,7 +165,10 @@ pub async fn standing(
         });
         let jobs: Vec<MigrationJob> = match ctx {
             Some(ctx) if started_wave => {
-                ctx.apps[index].list_jobs(&JobFilter::default()).await?.data
+                ctx.pair_app(index)
+                    .list_jobs(&JobFilter::default())
+                    .await?
+                    .data
             }
             _ => Vec::new(),
         };

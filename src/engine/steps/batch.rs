@@ -113,7 +113,7 @@ impl StepDriver for BatchKind {
                 start_reason = Some(format!(
                     "the wave's settings changed since it finished in {ran}: start a batch clone with the new settings"
                 ));
-            } else if ctx.options.rerun(&cx.step.id) {
+            } else if ctx.options().rerun(&cx.step.id) {
                 start_reason = Some(format!(
                     "--rerun-wave: the wave finished in {ran}; start it again ({}), over the accounts that match now (its earlier jobs stay in the history)",
                     wave_request(b)
@@ -175,7 +175,7 @@ impl StepDriver for BatchKind {
             && import_done(cx)?
         {
             let planned: Vec<ConnectorProvider> = ctx
-                .graph
+                .graph()
                 .steps()
                 .filter(|s| s.pair == cx.step.pair)
                 .filter_map(|s| match &s.kind {
@@ -378,7 +378,7 @@ fn needed_connector(provider: BatchProvider) -> Option<ConnectorProvider> {
 fn import_done(cx: &StepCx<'_>) -> Result<bool, EngineError> {
     let import = cx
         .ctx
-        .graph
+        .graph()
         .steps()
         .find(|s| s.pair == cx.step.pair && matches!(s.kind, StepKind::Import));
     Ok(match import {

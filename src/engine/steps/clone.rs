@@ -142,7 +142,7 @@ impl StepDriver for CloneKind {
 /// The grants of a pair's test accounts, looked up in pages rather than one call per account.
 pub(super) async fn grant_index(ctx: &Context, pair: usize) -> Result<GrantIndex, EngineError> {
     let accounts: Vec<&str> = ctx
-        .graph
+        .graph()
         .steps()
         .filter(|s| s.pair == pair)
         .filter_map(|s| match &s.kind {
@@ -153,7 +153,7 @@ pub(super) async fn grant_index(ctx: &Context, pair: usize) -> Result<GrantIndex
     if accounts.is_empty() {
         return Ok(GrantIndex::new());
     }
-    let pages = ctx.apps[pair].grants_for_accounts(&accounts).await?;
+    let pages = ctx.pair_app(pair).grants_for_accounts(&accounts).await?;
     Ok(pages
         .data
         .into_iter()

@@ -174,18 +174,20 @@ fn desired_connector(cx: &StepCx<'_>, c: &ConnectorStep) -> Result<DesiredConnec
         Some(s) => {
             let mut map = Map::new();
             if let Some(id) = &s.client_id {
-                let id =
-                    ctx.source
-                        .setting(id, &format!("{} connector client_id", c.provider), pair)?;
+                let id = ctx.source().setting(
+                    id,
+                    &format!("{} connector client_id", c.provider),
+                    pair,
+                )?;
                 map.insert("client_id".into(), id.expose().into());
             }
             if let Some(secret) = &s.client_secret {
-                let secret: Secret = ctx.source.resolve(
+                let secret: Secret = ctx.source().resolve(
                     secret,
                     &format!("{} connector client_secret", c.provider),
                     pair,
                 )?;
-                if let Some(f) = &ctx.fingerprinter {
+                if let Some(f) = ctx.fingerprinter() {
                     fingerprints.push(("client_secret".to_owned(), f.fingerprint(pair, &secret)));
                 }
                 map.insert("client_secret".into(), secret.expose().into());

@@ -16,7 +16,7 @@ pub fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, EngineEr
     let StepKind::Batch(batch) = &step.kind else {
         return Ok(None);
     };
-    let (Some(gate), Some(journal)) = (batch.gate, &ctx.journal) else {
+    let (Some(gate), Some(journal)) = (batch.gate, ctx.journal()) else {
         return Ok(None);
     };
     // A wave whose jobs are already under way is followed whatever the gate says now.
@@ -26,7 +26,7 @@ pub fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, EngineEr
     {
         return Ok(None);
     }
-    for previous in ctx.graph.dependencies(&step.id) {
+    for previous in ctx.graph().dependencies(&step.id) {
         let StepKind::Batch(prev) = &previous.kind else {
             continue;
         };

@@ -115,7 +115,7 @@ impl StepDriver for LinkKind {
 
     async fn write(cx: &WriteCx<'_>, _: &(), _: ()) -> Result<Sent<Self>, EngineError> {
         let pair = cx.pair();
-        let secrets = &cx.ctx.secrets[cx.step.pair];
+        let secrets = cx.ctx.secrets(cx.step.pair);
         match cx
             .app()
             .link_v2_app(&pair.v2_app_id, &secrets.v2_client_secret)
@@ -172,9 +172,9 @@ fn link_refusal_help(cx: &StepCx<'_>) -> String {
 async fn other_region(cx: &StepCx<'_>) -> Option<Region> {
     let pair = cx.pair();
     for region in Region::ALL.into_iter().filter(|r| *r != pair.region) {
-        let mut config = app_config(pair, &cx.ctx.secrets[cx.step.pair]);
+        let mut config = app_config(pair, cx.ctx.secrets(cx.step.pair));
         config.region = region;
-        let app = cx.ctx.client.app(config);
+        let app = cx.ctx.client().app(config);
         if let Ok(response) = app.get_application().await {
             return Some(
                 response

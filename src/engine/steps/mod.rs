@@ -492,7 +492,7 @@ impl WriteCx<'_> {
         status: StepStatus,
         record: StepRecord,
     ) -> Result<(), EngineError> {
-        if let Some(journal) = &self.ctx.journal {
+        if let Some(journal) = self.ctx.journal() {
             journal.record(
                 self.run_id,
                 &self.step.id,
@@ -527,7 +527,7 @@ impl WriteCx<'_> {
     /// Keeps the journal's view current for a step found done, without touching what it
     /// already holds for one it records done.
     fn found_done(&self) -> Result<(), EngineError> {
-        if let Some(journal) = &self.ctx.journal
+        if let Some(journal) = self.ctx.journal()
             && journal
                 .step(&self.step.id)?
                 .is_none_or(|s| s.status != StepStatus::Done)
@@ -558,7 +558,7 @@ impl WriteCx<'_> {
             request_id: err.request_id(),
             ..StepRecord::default()
         };
-        if let Some(journal) = &self.ctx.journal {
+        if let Some(journal) = self.ctx.journal() {
             let open = journal_state(self.ctx, self.step)
                 .ok()
                 .flatten()
@@ -617,7 +617,7 @@ impl PairReads {
 
 /// The journal's record of a step, unless it was made for another v3 application.
 pub(super) fn journal_state(ctx: &Context, step: &Step) -> Result<Option<StepState>, EngineError> {
-    let Some(journal) = &ctx.journal else {
+    let Some(journal) = ctx.journal() else {
         return Ok(None);
     };
     let app = &ctx.pair(step).v3_app_id;
@@ -640,14 +640,14 @@ fn standing_refusal(cx: &StepCx<'_>, key: &str) -> Result<Option<StepState>, Eng
     if state.status != StepStatus::Failed
         || !state.record.refused
         || state.record.request_key.as_deref() != Some(key)
-        || ctx.options.rerun(&step.id)
+        || ctx.options().rerun(&step.id)
     {
         return Ok(None);
     }
     // What Nylas checks when it refuses, written in a later run: the refusal may no longer
     // hold.
     for other in ctx
-        .graph
+        .graph()
         .steps()
         .filter(|s| s.pair == step.pair && s.id != step.id && lifts_refusals(&s.kind))
     {

@@ -43,7 +43,7 @@ pub fn wave_jobs(
     jobs: &[MigrationJob],
 ) -> Result<WaveMatch, EngineError> {
     // The journal's known jobs matter only for a request whose answer was lost.
-    let claimed = match &ctx.journal {
+    let claimed = match ctx.journal() {
         Some(j) if state.status == StepStatus::Intent => j.claimed_jobs()?,
         _ => HashSet::new(),
     };
@@ -98,7 +98,7 @@ pub fn concurrent_jobs(
     ours: &WaveJobs,
     jobs: &[MigrationJob],
 ) -> Result<Vec<MigrationJob>, EngineError> {
-    let claimed = match &ctx.journal {
+    let claimed = match ctx.journal() {
         Some(j) => j.claimed_jobs()?,
         None => Default::default(),
     };
@@ -148,7 +148,7 @@ pub fn unknown_jobs(
     ctx: &Context,
     jobs: &[MigrationJob],
 ) -> Result<Vec<MigrationJob>, EngineError> {
-    let claimed = match &ctx.journal {
+    let claimed = match ctx.journal() {
         Some(j) => j.claimed_jobs()?,
         None => Default::default(),
     };
@@ -169,7 +169,7 @@ pub fn live_jobs_conflict(
     ctx: &Context,
     jobs: &[MigrationJob],
 ) -> Result<Option<String>, EngineError> {
-    let (known, claimed) = match &ctx.journal {
+    let (known, claimed) = match ctx.journal() {
         Some(j) => (j.known_jobs()?, j.claimed_jobs()?),
         None => Default::default(),
     };
@@ -177,7 +177,7 @@ pub fn live_jobs_conflict(
         &known,
         &claimed,
         jobs,
-        ctx.options.adopt_existing_jobs,
+        ctx.options().adopt_existing_jobs,
     ))
 }
 
