@@ -249,3 +249,182 @@ fn waits_on_blocker(action: Action, blocker: Option<Action>) -> bool {
         _ => blocker.is_some(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{BatchCloneRequest, PlaceholderQuery};
+    use crate::graph::{BatchStep, StepKind};
+
+    fn step(pair: &str, kind: StepKind) -> Step {
+        Step {
+            id: StepId::new(pair, kind.kind(), kind.subject()),
+            pair: 0,
+            kind,
+        }
+    }
+
+    fn wave(pair: &str, name: &str) -> Step {
+        step(
+            pair,
+            StepKind::Batch(BatchStep {
+                wave: name.into(),
+                index: 0,
+                request: BatchCloneRequest::default(),
+                placeholders: PlaceholderQuery::default(),
+                gate: None,
+            }),
+        )
+    }
+
+    fn seen(action: Action) -> Observation {
+        Observation {
+            action,
+            reason: "why".into(),
+        }
+    }
+
+    /// Runs `mark_waiting` over a chain (each step waits for the one before; the first step of
+    /// pair `q` waits for the last of `p`), with waves named in `held` stopped by their gate.
+    fn marked(chain: Vec<(Step, Action)>, held: &[&str]) -> Vec<(String, &'static str, String)> {
+        let ids: Vec<StepId> = chain.iter().map(|(s, _)| s.id.clone()).collect();
+        let walked = chain.into_iter().map(|(s, a)| (s, seen(a))).collect();
+        let out = mark_waiting(
+            walked,
+            |id| {
+                let i = ids.iter().position(|x| x == id).unwrap();
+                ids[..i].last().cloned().into_iter().collect()
+            },
+            |s| {
+                Ok(held
+                    .contains(&s.id.as_str())
+                    .then(|| "gate: too many failed".to_owned()))
+            },
+        )
+        .unwrap();
+        out.into_iter()
+            .map(|p| {
+                let label = match p.observation.action {
+                    Action::Blocked if p.after_changes => "after",
+                    a => a.as_str(),
+                };
+                (p.step.id.to_string(), label, p.observation.reason)
+            })
+            .collect()
+    }
+
+    fn row(id: &str, label: &'static str, reason: &str) -> (String, &'static str, String) {
+        (id.into(), label, reason.into())
+    }
+
+    #[test]
+    fn a_step_behind_a_change_runs_after_it_and_one_behind_a_conflict_waits() {
+        let link = || step("p", StepKind::Link);
+        let import = || step("p", StepKind::Import);
+        let cases = vec![
+            (
+                "each change waits for the nearest change before it, an unchanged step between",
+                vec![
+                    (link(), Action::Create),
+                    (import(), Action::Unchanged),
+                    (wave("p", "w1"), Action::Create),
+                    (wave("p", "w2"), Action::Create),
+                ],
+                vec![],
+                vec![
+                    row("p/link", "create", "why"),
+                    row("p/import", "unchanged", "why"),
+                    row("p/batch/w1", "after", "after link: why"),
+                    row("p/batch/w2", "after", "after batch/w1: why"),
+                ],
+            ),
+            (
+                "behind a conflict, nothing runs",
+                vec![
+                    (link(), Action::Conflict),
+                    (import(), Action::Create),
+                    (wave("p", "w1"), Action::Create),
+                ],
+                vec![],
+                vec![
+                    row("p/link", "conflict", "why"),
+                    row(
+                        "p/import",
+                        "blocked",
+                        "waits for link, which conflicts; then: why",
+                    ),
+                    row(
+                        "p/batch/w1",
+                        "blocked",
+                        "waits for import, stopped by a conflict; then: why",
+                    ),
+                ],
+            ),
+            (
+                "a conflict seen now stands on its own unless a conflict comes first",
+                vec![
+                    (link(), Action::Create),
+                    (wave("p", "w1"), Action::Conflict),
+                    (wave("p", "w2"), Action::Conflict),
+                ],
+                vec![],
+                vec![
+                    row("p/link", "create", "why"),
+                    row("p/batch/w1", "conflict", "why"),
+                    row(
+                        "p/batch/w2",
+                        "blocked",
+                        "waits for batch/w1, which conflicts; then: why",
+                    ),
+                ],
+            ),
+            (
+                "a recorded failure holds nothing up",
+                vec![
+                    (wave("p", "w1"), Action::Failed),
+                    (wave("p", "w2"), Action::Create),
+                ],
+                vec![],
+                vec![
+                    row("p/batch/w1", "failed", "why"),
+                    row("p/batch/w2", "create", "why"),
+                ],
+            ),
+            (
+                "a gate holds a wave, and the waves after it",
+                vec![
+                    (wave("p", "w1"), Action::Unchanged),
+                    (wave("p", "w2"), Action::Create),
+                    (wave("p", "w3"), Action::Create),
+                    (wave("p", "w4"), Action::Unchanged),
+                ],
+                vec!["p/batch/w2"],
+                vec![
+                    row("p/batch/w1", "unchanged", "why"),
+                    row("p/batch/w2", "held", "gate: too many failed"),
+                    row(
+                        "p/batch/w3",
+                        "held",
+                        "waits for p/batch/w2, which a gate holds",
+                    ),
+                    row("p/batch/w4", "unchanged", "why"),
+                ],
+            ),
+            (
+                "another pair's blocker is named in full",
+                vec![
+                    (link(), Action::Create),
+                    (step("q", StepKind::Link), Action::Create),
+                ],
+                vec![],
+                vec![
+                    row("p/link", "create", "why"),
+                    row("q/link", "after", "after p/link: why"),
+                ],
+            ),
+        ];
+        for (case, chain, held, expected) in cases {
+            assert_eq!(marked(chain, &held), expected, "{case}");
+        }
+    }
+}

@@ -695,3 +695,31 @@ fn api_message(err: &ClientError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Adding a step kind touches this folder, the graph's kind enum and the plan model, never
+    /// the scheduler or its executors: they name no kind.
+    #[test]
+    fn the_scheduler_and_its_executors_name_no_step_kind() {
+        for (file, text) in [
+            ("scheduler.rs", include_str!("../scheduler.rs")),
+            ("apply.rs", include_str!("../apply.rs")),
+            ("preview.rs", include_str!("../preview.rs")),
+        ] {
+            let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+            for word in [
+                "StepKind",
+                "Kind::",
+                "link::",
+                "import::",
+                "connector::",
+                "webhook::",
+                "clone::",
+                "batch::",
+            ] {
+                assert!(!code.contains(word), "{file} names `{word}`");
+            }
+        }
+    }
+}
