@@ -14,7 +14,7 @@ use crate::graph::Step;
 
 use super::EngineError;
 use super::context::Context;
-use super::journal::RunOutcome;
+use super::journal::{Journal, RunOutcome};
 use super::progress::Reporter;
 use super::scheduler::{self, Executor, Limits, Verdict};
 use super::steps::waves::{describe_jobs, unknown_jobs};
@@ -74,30 +74,11 @@ pub async fn apply(
         source: std::io::Error::other("no journal"),
     })?;
     let run_id = journal.start_run(ctx.graph().plan_name(), "apply")?;
-    let mut notices = Vec::new();
-    if ctx.options().adopt_existing_jobs {
-        // Before any wave: jobs this state did not know become this plan's history, so that
-        // the waves' guard (and the report) count them.
-        for (index, pair) in ctx.graph().pairs().iter().enumerate() {
-            let jobs = ctx
-                .pair_app(index)
-                .list_jobs(&JobFilter::default())
-                .await?
-                .data;
-            let unknown = unknown_jobs(&ctx, &jobs)?;
-            if unknown.is_empty() {
-                continue;
-            }
-            journal.adopt_jobs(run_id, &pair.v3_app_id, &unknown)?;
-            let notice = format!(
-                "{}: adopted as history (--adopt-existing-jobs) {}",
-                pair.name,
-                describe_jobs(&unknown)
-            );
-            reporter.notice(&notice);
-            notices.push(notice);
-        }
-    }
+    let notices = if ctx.options().adopt_existing_jobs {
+        adopt_unknown_jobs(&ctx, journal, run_id, reporter.as_ref()).await?
+    } else {
+        Vec::new()
+    };
 
     let executor = ApplyRun {
         reads: (0..ctx.graph().pairs().len())
@@ -127,6 +108,38 @@ pub async fn apply(
         },
     )?;
     Ok(summary)
+}
+
+/// `--adopt-existing-jobs`, before any wave: the jobs this state did not know become this
+/// plan's history, so that the waves' guard (and the report) count them. Returns what was
+/// adopted, in words.
+async fn adopt_unknown_jobs(
+    ctx: &Context,
+    journal: &Journal,
+    run_id: i64,
+    reporter: &dyn Reporter,
+) -> Result<Vec<String>, EngineError> {
+    let mut notices = Vec::new();
+    for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+        let jobs = ctx
+            .pair_app(index)
+            .list_jobs(&JobFilter::default())
+            .await?
+            .data;
+        let unknown = unknown_jobs(ctx, &jobs)?;
+        if unknown.is_empty() {
+            continue;
+        }
+        journal.adopt_jobs(run_id, &pair.v3_app_id, &unknown)?;
+        let notice = format!(
+            "{}: adopted as history (--adopt-existing-jobs) {}",
+            pair.name,
+            describe_jobs(&unknown)
+        );
+        reporter.notice(&notice);
+        notices.push(notice);
+    }
+    Ok(notices)
 }
 
 /// One run of `apply`, as the scheduler's executor.

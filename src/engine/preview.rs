@@ -196,35 +196,10 @@ fn mark_waiting(
         } else if waits_on_blocker(observation.action, blocker.as_ref().map(|(_, a)| *a))
             && let Some((dep, action)) = &blocker
         {
-            let after = match action {
-                Action::Conflict => false,
-                Action::Blocked => after_changes.get(dep).copied().unwrap_or(false),
-                _ => true,
-            };
-            // Within a pair the blocker is named by its local ID, as the preview lists it.
-            let shown = if dep.pair() == step.id.pair() {
-                dep.local()
-            } else {
-                dep.as_str()
-            };
-            let reason = match action {
-                Action::Conflict => {
-                    format!(
-                        "waits for {shown}, which conflicts; then: {}",
-                        observation.reason
-                    )
-                }
-                _ if !after => format!(
-                    "waits for {shown}, stopped by a conflict; then: {}",
-                    observation.reason
-                ),
-                _ => format!("after {shown}: {}", observation.reason),
-            };
+            let dep_after = after_changes.get(dep).copied().unwrap_or(false);
+            let after;
+            (observation, after) = blocked(&step.id, observation, dep, *action, dep_after);
             after_changes.insert(step.id.clone(), after);
-            observation = Observation {
-                action: Action::Blocked,
-                reason,
-            };
         }
         actions.insert(step.id.clone(), observation.action);
         upstream.insert(step.id.clone(), blocker);
@@ -237,6 +212,45 @@ fn mark_waiting(
         });
     }
     Ok(steps)
+}
+
+/// A step with work behind `dep`, the nearest earlier step with work (its `action`;
+/// `dep_after`: for a blocked `dep`, whether it runs after changes): blocked, and whether it
+/// runs after `dep`'s changes (`false`: a conflict stops it).
+fn blocked(
+    step: &StepId,
+    observation: Observation,
+    dep: &StepId,
+    action: Action,
+    dep_after: bool,
+) -> (Observation, bool) {
+    let after = match action {
+        Action::Conflict => false,
+        Action::Blocked => dep_after,
+        _ => true,
+    };
+    // Within a pair the blocker is named by its local ID, as the preview lists it.
+    let shown = if dep.pair() == step.pair() {
+        dep.local()
+    } else {
+        dep.as_str()
+    };
+    let reason = match action {
+        Action::Conflict => format!(
+            "waits for {shown}, which conflicts; then: {}",
+            observation.reason
+        ),
+        _ if !after => format!(
+            "waits for {shown}, stopped by a conflict; then: {}",
+            observation.reason
+        ),
+        _ => format!("after {shown}: {}", observation.reason),
+    };
+    let observation = Observation {
+        action: Action::Blocked,
+        reason,
+    };
+    (observation, after)
 }
 
 /// Whether a step with `action` shows as blocked behind an earlier step that has work

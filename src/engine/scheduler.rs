@@ -69,23 +69,11 @@ pub(super) async fn walk<E: Executor>(
     executor: &E,
     limits: Limits,
 ) -> Result<Vec<E::Output>, EngineError> {
-    let steps: Vec<&Step> = graph.steps().collect();
-    let position: HashMap<&StepId, usize> =
-        steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
-    let dependents: Vec<Vec<usize>> = steps
-        .iter()
-        .map(|s| {
-            graph
-                .dependents(&s.id)
-                .iter()
-                .map(|d| position[&d.id])
-                .collect()
-        })
-        .collect();
-    let mut waiting: Vec<usize> = steps
-        .iter()
-        .map(|s| graph.dependencies(&s.id).len())
-        .collect();
+    let Order {
+        steps,
+        dependents,
+        mut waiting,
+    } = Order::new(graph);
     let mut outputs: Vec<Option<E::Output>> = (0..steps.len()).map(|_| None).collect();
     let permits: Vec<Semaphore> = graph
         .pairs()
@@ -147,6 +135,41 @@ pub(super) async fn walk<E: Executor>(
             })
         })
         .collect())
+}
+
+/// The graph by position in [`StepGraph::steps`]: each step, the steps that wait for it, and
+/// how many it waits for.
+struct Order<'g> {
+    steps: Vec<&'g Step>,
+    dependents: Vec<Vec<usize>>,
+    waiting: Vec<usize>,
+}
+
+impl<'g> Order<'g> {
+    fn new(graph: &'g StepGraph) -> Order<'g> {
+        let steps: Vec<&Step> = graph.steps().collect();
+        let position: HashMap<&StepId, usize> =
+            steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
+        let dependents = steps
+            .iter()
+            .map(|s| {
+                graph
+                    .dependents(&s.id)
+                    .iter()
+                    .map(|d| position[&d.id])
+                    .collect()
+            })
+            .collect();
+        let waiting = steps
+            .iter()
+            .map(|s| graph.dependencies(&s.id).len())
+            .collect();
+        Order {
+            steps,
+            dependents,
+            waiting,
+        }
+    }
 }
 
 /// Ends as skipped every step that waits (directly or not) on `cause`, naming it.

@@ -6,7 +6,7 @@ use crate::api::MigrationJob;
 use crate::client::JobFilter;
 use crate::engine::journal::{Journal, RunRecord, StepState, StepStatus};
 use crate::engine::{Context, EngineError, Tally};
-use crate::graph::{Kind, StepGraph, StepId, StepKind};
+use crate::graph::{Kind, Step, StepGraph, StepId, StepKind};
 
 /// Where a step stands in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -133,6 +133,42 @@ fn job_standing(job: &MigrationJob) -> JobStanding {
     }
 }
 
+/// One step's standing: its journal row (`state`), and for a started wave its job among the
+/// live `jobs`.
+fn step_standing(step: &Step, state: Option<&StepState>, jobs: &[MigrationJob]) -> StepStanding {
+    StepStanding {
+        step: step.id.clone(),
+        kind: step.kind.kind(),
+        status: StandingStatus::of(state.map(|st| st.status)),
+        run_id: state.map(|st| st.run_id),
+        request_id: state.and_then(|st| st.record.request_id.clone()),
+        detail: state.and_then(detail),
+        job: state
+            .and_then(|st| st.record.clone_job_id.as_ref())
+            .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
+            .map(job_standing),
+    }
+}
+
+/// What the journal says of a step beyond its status: a refusal, a failed wave, an error, a
+/// finished wave's counts, or the object it made.
+fn detail(st: &StepState) -> Option<String> {
+    let refused = st.record.refused.then(|| {
+        format!(
+            "refused by Nylas: {}",
+            st.record.error.as_deref().unwrap_or("no reason given")
+        )
+    });
+    let wave = crate::engine::finished_wave(st)
+        .filter(|w| w.status == crate::api::JobStatus::Failed)
+        .map(|w| format!("wave failed in {}", w.describe()));
+    refused
+        .or(wave)
+        .or_else(|| st.record.error.clone())
+        .or_else(|| st.record.counts.map(|c| Tally::from(c).of_all()))
+        .or_else(|| st.record.object_id.clone())
+}
+
 /// The standing of every step. With `ctx` (secrets resolved, network), waves' live jobs are
 /// read: one `migration_get_jobs` call per pair that has started a wave.
 pub async fn standing(
@@ -174,39 +210,7 @@ pub async fn standing(
         };
         let steps = pair_steps
             .iter()
-            .map(|s| {
-                let state = steps_state.get(&s.id);
-                let status = StandingStatus::of(state.map(|st| st.status));
-                let job = state
-                    .and_then(|st| st.record.clone_job_id.as_ref())
-                    .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
-                    .map(job_standing);
-                let detail = state.and_then(|st| {
-                    let refused = st.record.refused.then(|| {
-                        format!(
-                            "refused by Nylas: {}",
-                            st.record.error.as_deref().unwrap_or("no reason given")
-                        )
-                    });
-                    let wave = crate::engine::finished_wave(st)
-                        .filter(|w| w.status == crate::api::JobStatus::Failed)
-                        .map(|w| format!("wave failed in {}", w.describe()));
-                    refused
-                        .or(wave)
-                        .or_else(|| st.record.error.clone())
-                        .or_else(|| st.record.counts.map(|c| Tally::from(c).of_all()))
-                        .or_else(|| st.record.object_id.clone())
-                });
-                StepStanding {
-                    step: s.id.clone(),
-                    kind: s.kind.kind(),
-                    status,
-                    run_id: state.map(|st| st.run_id),
-                    request_id: state.and_then(|st| st.record.request_id.clone()),
-                    detail,
-                    job,
-                }
-            })
+            .map(|s| step_standing(s, steps_state.get(&s.id), &jobs))
             .collect();
         pairs.push(PairStanding {
             pair: pair.name.clone(),

@@ -94,117 +94,28 @@ impl StepDriver for BatchKind {
         cx: &StepCx<'_>,
         b: &BatchStep,
     ) -> Result<Observed<Option<WaveJobs>>, EngineError> {
-        let ctx = cx.ctx;
-        let pair = &cx.pair().name;
         let state = cx.journal_state()?;
-        // A wave runs once per definition: once its jobs finished (completed, partial or
-        // failed) it is done, and starts again only when its settings change or the user asks.
-        let mut start_reason = None;
-        if let Some(state) = &state
-            && let Some(finished) = finished_wave(state)
-        {
-            let ran = finished.describe();
-            let changed = state
-                .record
-                .request_key
-                .as_ref()
-                .is_some_and(|key| *key != request_key(b));
-            if changed {
-                start_reason = Some(format!(
-                    "the wave's settings changed since it finished in {ran}: start a batch clone with the new settings"
-                ));
-            } else if ctx.options().rerun(&cx.step.id) {
-                start_reason = Some(format!(
-                    "--rerun-wave: the wave finished in {ran}; start it again ({}), over the accounts that match now (its earlier jobs stay in the history)",
-                    wave_request(b)
-                ));
-            } else if finished.status == JobStatus::Failed {
-                return Ok(Observed::of(
-                    Action::Failed,
-                    format!(
-                        "wave failed in {ran}; not started again on its own: retry its accounts with a wave of mode only_failed, or run `apply --rerun-wave {pair}/{}`",
-                        b.wave
-                    ),
-                ));
-            } else {
-                return Ok(Observed::of(
-                    Action::Unchanged,
-                    format!("wave finished in {ran}"),
-                ));
-            }
-        }
+        let start_reason = match state.as_ref().map(|state| finished(cx, b, state)) {
+            Some(Finished::Stays(observed)) => return Ok(observed),
+            Some(Finished::StartAgain(reason)) => Some(reason),
+            Some(Finished::No) | None => None,
+        };
         let jobs = cx.app().list_jobs(&JobFilter::default()).await?.data;
         if start_reason.is_none()
             && let Some(state) = &state
+            && let Some(observed) = started(wave_jobs(cx.ctx, state, &jobs)?, &jobs)
         {
-            match wave_jobs(ctx, state, &jobs)? {
-                WaveMatch::One(found) => {
-                    let status = found
-                        .clone_job_id
-                        .as_ref()
-                        .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
-                        .map_or("not listed yet".to_owned(), |j| j.status.to_string());
-                    return Ok(Observed::new(
-                        Action::Attach,
-                        format!(
-                            "wave's jobs exist (snapshot job {}, migration job {status}): follow them, start nothing",
-                            found.snapshot_job_id
-                        ),
-                        Some(found),
-                    ));
-                }
-                WaveMatch::Several(ids) => {
-                    return Ok(Observed::of(
-                        Action::Conflict,
-                        format!(
-                            "this wave's request got no answer, and {} batch clones appeared since (snapshot jobs {}): another run started one at the same time, so which is this wave's cannot be told; check the jobs in the Nylas dashboard, and run one apply at a time",
-                            ids.len(),
-                            ids.join(", ")
-                        ),
-                    ));
-                }
-                WaveMatch::None => {}
-            }
+            return Ok(observed);
         }
-        if let Some(conflict) = live_jobs_conflict(ctx, &jobs)? {
+        if let Some(conflict) = live_jobs_conflict(cx.ctx, &jobs)? {
             return Ok(Observed::of(Action::Conflict, conflict));
         }
-        // A wave filtered to providers whose connector does not exist (and that the plan does
-        // not create) cannot clone anything: that is a conflict, known before any job starts.
-        if let Some(providers) = &b.request.providers
-            && import_done(cx)?
-        {
-            let planned: Vec<ConnectorProvider> = ctx
-                .graph()
-                .steps()
-                .filter(|s| s.pair == cx.step.pair)
-                .filter_map(|s| match &s.kind {
-                    StepKind::Connector(c) => Some(c.provider),
-                    _ => None,
-                })
-                .collect();
-            let live: Vec<ConnectorProvider> = cx
-                .app()
-                .list_connectors()
-                .await?
-                .data
-                .into_iter()
-                .map(|c| c.provider)
-                .collect();
-            for provider in providers.iter().filter_map(|p| needed_connector(*p)) {
-                if !live.contains(&provider) && !planned.contains(&provider) {
-                    return Ok(Observed::of(
-                        Action::Conflict,
-                        format!(
-                            "the wave clones {provider} accounts but the v3 app has no {provider} connector and the plan creates none"
-                        ),
-                    ));
-                }
-            }
+        if let Some(conflict) = missing_connector(cx, b).await? {
+            return Ok(Observed::of(Action::Conflict, conflict));
         }
         let mut reason =
             start_reason.unwrap_or_else(|| format!("start a batch clone ({})", wave_request(b)));
-        let unknown = unknown_jobs(ctx, &jobs)?;
+        let unknown = unknown_jobs(cx.ctx, &jobs)?;
         if !unknown.is_empty() {
             // Only reached with --adopt-existing-jobs (otherwise a conflict above).
             reason = format!(
@@ -311,32 +222,159 @@ impl StepDriver for BatchKind {
                 });
             }
         };
-        record.clone_job_id = Some(job.job_id.clone());
-        record.job_status = Some(job.status);
-        record.counts = Some(JobCounts {
-            all: job.count_all,
-            success: job.count_success,
-            failed: job.count_failed,
-            warning: job.count_warning,
-        });
-        if job.status == JobStatus::Failed {
-            // Finished like any other wave: recorded with its counts, not started again on
-            // its own, and read by the pair's gate as the worst case.
-            return Ok(Sent::Failed {
-                record,
-                outcome: Outcome::Settled(format!(
-                    "wave `{}` failed: {}; {}",
-                    b.wave,
-                    job_summary(&job),
-                    rerun_hint(cx, b)
-                )),
-            });
-        }
-        Ok(Sent::Done {
-            record,
-            outcome: Outcome::Changed(format!("wave `{}` finished: {}", b.wave, job_summary(&job))),
-        })
+        Ok(job_ended(cx, b, record, &job))
     }
+}
+
+/// A wave whose migration job finished: recorded with its counts, done, or failed (not
+/// started again on its own, and read by the pair's gate as the worst case).
+fn job_ended(
+    cx: &StepCx<'_>,
+    b: &BatchStep,
+    mut record: WaveRecord,
+    job: &MigrationJob,
+) -> Sent<BatchKind> {
+    record.clone_job_id = Some(job.job_id.clone());
+    record.job_status = Some(job.status);
+    record.counts = Some(JobCounts {
+        all: job.count_all,
+        success: job.count_success,
+        failed: job.count_failed,
+        warning: job.count_warning,
+    });
+    if job.status == JobStatus::Failed {
+        return Sent::Failed {
+            record,
+            outcome: Outcome::Settled(format!(
+                "wave `{}` failed: {}; {}",
+                b.wave,
+                job_summary(job),
+                rerun_hint(cx, b)
+            )),
+        };
+    }
+    Sent::Done {
+        record,
+        outcome: Outcome::Changed(format!("wave `{}` finished: {}", b.wave, job_summary(job))),
+    }
+}
+
+/// What a wave's finished jobs (as the journal recorded them) mean for it now.
+enum Finished {
+    /// The jobs have not finished (or never started).
+    No,
+    /// Finished, and it stays so: unchanged, or a recorded failure.
+    Stays(Observed<Option<WaveJobs>>),
+    /// Finished, but its settings changed or `--rerun-wave` names it: start it again, why.
+    StartAgain(String),
+}
+
+/// A wave runs once per definition: once its jobs finished (completed, partial or failed) it
+/// is done, and starts again only when its settings change or the user asks.
+fn finished(cx: &StepCx<'_>, b: &BatchStep, state: &StepState) -> Finished {
+    let Some(finished) = finished_wave(state) else {
+        return Finished::No;
+    };
+    let ran = finished.describe();
+    let changed = state
+        .record
+        .request_key
+        .as_ref()
+        .is_some_and(|key| *key != request_key(b));
+    if changed {
+        Finished::StartAgain(format!(
+            "the wave's settings changed since it finished in {ran}: start a batch clone with the new settings"
+        ))
+    } else if cx.ctx.options().rerun(&cx.step.id) {
+        Finished::StartAgain(format!(
+            "--rerun-wave: the wave finished in {ran}; start it again ({}), over the accounts that match now (its earlier jobs stay in the history)",
+            wave_request(b)
+        ))
+    } else if finished.status == JobStatus::Failed {
+        Finished::Stays(Observed::of(
+            Action::Failed,
+            format!(
+                "wave failed in {ran}; not started again on its own: retry its accounts with a wave of mode only_failed, or run `apply --rerun-wave {}/{}`",
+                cx.pair().name,
+                b.wave
+            ),
+        ))
+    } else {
+        Finished::Stays(Observed::of(
+            Action::Unchanged,
+            format!("wave finished in {ran}"),
+        ))
+    }
+}
+
+/// A wave the journal says was started or requested, whose jobs are listed: followed
+/// (attach), or a conflict when which jobs are its own cannot be told.
+fn started(found: WaveMatch, jobs: &[MigrationJob]) -> Option<Observed<Option<WaveJobs>>> {
+    match found {
+        WaveMatch::One(found) => {
+            let status = found
+                .clone_job_id
+                .as_ref()
+                .and_then(|id| jobs.iter().find(|j| &j.job_id == id))
+                .map_or("not listed yet".to_owned(), |j| j.status.to_string());
+            Some(Observed::new(
+                Action::Attach,
+                format!(
+                    "wave's jobs exist (snapshot job {}, migration job {status}): follow them, start nothing",
+                    found.snapshot_job_id
+                ),
+                Some(found),
+            ))
+        }
+        WaveMatch::Several(ids) => Some(Observed::of(
+            Action::Conflict,
+            format!(
+                "this wave's request got no answer, and {} batch clones appeared since (snapshot jobs {}): another run started one at the same time, so which is this wave's cannot be told; check the jobs in the Nylas dashboard, and run one apply at a time",
+                ids.len(),
+                ids.join(", ")
+            ),
+        )),
+        WaveMatch::None => None,
+    }
+}
+
+/// A wave filtered to providers whose connector does not exist (and that the plan does not
+/// create) cannot clone anything: that is a conflict, known before any job starts. Asked once
+/// the import is done (it creates connectors).
+async fn missing_connector(cx: &StepCx<'_>, b: &BatchStep) -> Result<Option<String>, EngineError> {
+    let Some(providers) = &b.request.providers else {
+        return Ok(None);
+    };
+    if !import_done(cx)? {
+        return Ok(None);
+    }
+    let planned: Vec<ConnectorProvider> = cx
+        .ctx
+        .graph()
+        .steps()
+        .filter(|s| s.pair == cx.step.pair)
+        .filter_map(|s| match &s.kind {
+            StepKind::Connector(c) => Some(c.provider),
+            _ => None,
+        })
+        .collect();
+    let live: Vec<ConnectorProvider> = cx
+        .app()
+        .list_connectors()
+        .await?
+        .data
+        .into_iter()
+        .map(|c| c.provider)
+        .collect();
+    Ok(providers
+        .iter()
+        .filter_map(|p| needed_connector(*p))
+        .find(|provider| !live.contains(provider) && !planned.contains(provider))
+        .map(|provider| {
+            format!(
+                "the wave clones {provider} accounts but the v3 app has no {provider} connector and the plan creates none"
+            )
+        }))
 }
 
 /// The key a wave's request is recorded under: what it asks Nylas for.

@@ -45,10 +45,7 @@ impl StepDriver for LinkKind {
                 return match other_region(cx).await {
                     Some(actual) => Ok(Observed::of(
                         Action::Conflict,
-                        format!(
-                            "v3 application {} is in region `{actual}` but the plan says `{}`; a v2 app can only move to a v3 app in its own region",
-                            pair.v3_app_id, pair.region
-                        ),
+                        region_conflict(cx, actual.as_str()),
                     )),
                     None => Err(err.into()),
                 };
@@ -58,13 +55,7 @@ impl StepDriver for LinkKind {
         if let Some(region) = app.region.as_deref()
             && region != pair.region.as_str()
         {
-            return Ok(Observed::of(
-                Action::Conflict,
-                format!(
-                    "v3 application {} is in region `{region}` but the plan says `{}`; a v2 app can only move to a v3 app in its own region",
-                    pair.v3_app_id, pair.region
-                ),
-            ));
+            return Ok(Observed::of(Action::Conflict, region_conflict(cx, region)));
         }
         Ok(match app.v2_application_id.as_deref() {
             Some(linked) if linked == pair.v2_app_id => Observed::of(
@@ -78,26 +69,7 @@ impl StepDriver for LinkKind {
                     pair.v3_app_id
                 ),
             ),
-            None => match standing_refusal(cx, &link_key(cx))? {
-                Some(refusal) => Observed::of(
-                    Action::Conflict,
-                    format!(
-                        "Nylas refused in run {} to link v2 app {} to v3 app {}: {}; {}",
-                        refusal.run_id,
-                        pair.v2_app_id,
-                        pair.v3_app_id,
-                        refusal.record.error.as_deref().unwrap_or("no reason given"),
-                        link_refusal_help(cx)
-                    ),
-                ),
-                None => Observed::of(
-                    Action::Create,
-                    format!(
-                        "link v2 app {} to v3 app {}",
-                        pair.v2_app_id, pair.v3_app_id
-                    ),
-                ),
-            },
+            None => not_linked(cx)?,
         })
     }
 
@@ -150,6 +122,41 @@ impl StepDriver for LinkKind {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// The v3 application is not linked yet: link it, unless Nylas refused that link before and
+/// the refusal stands.
+fn not_linked(cx: &StepCx<'_>) -> Result<Observed<()>, EngineError> {
+    let pair = cx.pair();
+    Ok(match standing_refusal(cx, &link_key(cx))? {
+        Some(refusal) => Observed::of(
+            Action::Conflict,
+            format!(
+                "Nylas refused in run {} to link v2 app {} to v3 app {}: {}; {}",
+                refusal.run_id,
+                pair.v2_app_id,
+                pair.v3_app_id,
+                refusal.record.error.as_deref().unwrap_or("no reason given"),
+                link_refusal_help(cx)
+            ),
+        ),
+        None => Observed::of(
+            Action::Create,
+            format!(
+                "link v2 app {} to v3 app {}",
+                pair.v2_app_id, pair.v3_app_id
+            ),
+        ),
+    })
+}
+
+/// The v3 application is in another region (`actual`) than the plan says.
+fn region_conflict(cx: &StepCx<'_>, actual: &str) -> String {
+    let pair = cx.pair();
+    format!(
+        "v3 application {} is in region `{actual}` but the plan says `{}`; a v2 app can only move to a v3 app in its own region",
+        pair.v3_app_id, pair.region
+    )
 }
 
 /// The key a link's refusal is recorded under: which applications, in which region.

@@ -107,88 +107,10 @@ impl StepDriver for WebhookKind {
         w: &WebhookStep,
         live: Option<Box<Webhook>>,
     ) -> Result<Sent<Self>, EngineError> {
-        let app = cx.app();
-        if let Some(live) = live {
-            let response = app
-                .update_webhook(
-                    &live.id,
-                    &UpdateWebhook {
-                        trigger_types: Some(w.triggers.clone()),
-                        webhook_url: None,
-                        description: w.description.clone(),
-                        notification_email_addresses: w.notification_emails.clone(),
-                        status: None,
-                        compressed_delivery: None,
-                    },
-                )
-                .await?;
-            return Ok(Sent::Done {
-                record: WebhookRecord {
-                    created: false,
-                    request_id: response.request_id,
-                    destination: Some(live.id.clone()),
-                },
-                outcome: Outcome::Changed(format!("updated webhook destination {}", live.id)),
-            });
+        match live {
+            Some(live) => update(cx, w, &live).await,
+            None => create(cx, w).await,
         }
-        let body = CreateWebhook {
-            trigger_types: w.triggers.clone(),
-            webhook_url: w.url.clone(),
-            description: w.description.clone(),
-            notification_email_addresses: w.notification_emails.clone(),
-            compressed_delivery: None,
-        };
-        let (id, request_id) = match app.create_webhook(&body).await {
-            Ok(response) => (response.data.webhook.id, response.request_id),
-            Err(err) if err.is_ambiguous() => {
-                // The create may have happened: look (for a while, lists can lag) and never
-                // send it again in this run; a second destination would double every
-                // notification.
-                let url = normalized_url(&w.url);
-                let mut wait = Duration::from_millis(500);
-                let mut found = Vec::new();
-                for _ in 0..5 {
-                    found = app
-                        .list_webhooks()
-                        .await?
-                        .data
-                        .into_iter()
-                        .filter(|h| normalized_url(&h.webhook_url) == url)
-                        .collect();
-                    if !found.is_empty() {
-                        break;
-                    }
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-                if found.len() > 1 {
-                    // This run's create and another runner's both happened; which one is this
-                    // run's cannot be told. Nothing more is written.
-                    return Ok(Sent::Unresolved(Outcome::Failed(format!(
-                        "conflict: {}",
-                        duplicate_webhooks(&w.url, &found, None)
-                    ))));
-                }
-                match found.pop() {
-                    Some(h) => (h.id, None),
-                    None => {
-                        return Err(EngineError::OutcomeUnknown {
-                            step: cx.step.id.to_string(),
-                            what: "webhook create".into(),
-                        });
-                    }
-                }
-            }
-            Err(err) => return Err(err.into()),
-        };
-        Ok(Sent::Done {
-            outcome: Outcome::Changed(format!("created webhook destination {id}")),
-            record: WebhookRecord {
-                created: true,
-                request_id,
-                destination: Some(id),
-            },
-        })
     }
 
     /// Another runner may have created the same destination at the same time: look again,
@@ -219,6 +141,102 @@ impl StepDriver for WebhookKind {
         }
         Ok(outcome)
     }
+}
+
+async fn update(
+    cx: &WriteCx<'_>,
+    w: &WebhookStep,
+    live: &Webhook,
+) -> Result<Sent<WebhookKind>, EngineError> {
+    let response = cx
+        .app()
+        .update_webhook(
+            &live.id,
+            &UpdateWebhook {
+                trigger_types: Some(w.triggers.clone()),
+                webhook_url: None,
+                description: w.description.clone(),
+                notification_email_addresses: w.notification_emails.clone(),
+                status: None,
+                compressed_delivery: None,
+            },
+        )
+        .await?;
+    Ok(Sent::Done {
+        record: WebhookRecord {
+            created: false,
+            request_id: response.request_id,
+            destination: Some(live.id.clone()),
+        },
+        outcome: Outcome::Changed(format!("updated webhook destination {}", live.id)),
+    })
+}
+
+async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, EngineError> {
+    let body = CreateWebhook {
+        trigger_types: w.triggers.clone(),
+        webhook_url: w.url.clone(),
+        description: w.description.clone(),
+        notification_email_addresses: w.notification_emails.clone(),
+        compressed_delivery: None,
+    };
+    let (id, request_id) = match cx.app().create_webhook(&body).await {
+        Ok(response) => (response.data.webhook.id, response.request_id),
+        Err(err) if err.is_ambiguous() => {
+            let mut found = find_created(cx, w).await?;
+            if found.len() > 1 {
+                // This run's create and another runner's both happened; which one is this
+                // run's cannot be told. Nothing more is written.
+                return Ok(Sent::Unresolved(Outcome::Failed(format!(
+                    "conflict: {}",
+                    duplicate_webhooks(&w.url, &found, None)
+                ))));
+            }
+            match found.pop() {
+                Some(h) => (h.id, None),
+                None => {
+                    return Err(EngineError::OutcomeUnknown {
+                        step: cx.step.id.to_string(),
+                        what: "webhook create".into(),
+                    });
+                }
+            }
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Sent::Done {
+        outcome: Outcome::Changed(format!("created webhook destination {id}")),
+        record: WebhookRecord {
+            created: true,
+            request_id,
+            destination: Some(id),
+        },
+    })
+}
+
+/// After an unanswered create, which may have happened: the destinations with the plan's URL,
+/// listed five times over about 15 seconds (lists can lag). The create is never
+/// sent again in this run; a second destination would double every notification.
+async fn find_created(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Vec<Webhook>, EngineError> {
+    let url = normalized_url(&w.url);
+    let mut wait = Duration::from_millis(500);
+    let mut found = Vec::new();
+    for _ in 0..5 {
+        found = cx
+            .app()
+            .list_webhooks()
+            .await?
+            .data
+            .into_iter()
+            .filter(|h| normalized_url(&h.webhook_url) == url)
+            .collect();
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+    }
+    Ok(found)
 }
 
 /// What differs between a live destination and the plan's, by name.
