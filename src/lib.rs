@@ -6,7 +6,8 @@
 //! - [`api`]: the Nylas v3 contract's operations and wire types, shared by client and simulator.
 //! - [`client`]: the Nylas v3 API client (regions, auth, rate limiting, retries, errors).
 //! - [`simulator`]: a local Nylas v3 simulator that behaves like the contract.
-//! - [`engine`]: observe, execute and journal: `plan` and `apply`.
+//! - [`engine`]: one scheduler and one driver per step kind, journaling every write: `plan` and
+//!   `apply` (see `docs/architecture.md`).
 //! - [`report`]: where a migration stands, and which accounts moved.
 //! - [`cli`]: the command-line commands.
 //! - [`code`]: every diagnostic code, in one list.

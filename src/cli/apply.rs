@@ -51,7 +51,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         let adopt = run_options.adopt_existing_jobs;
         print_notes(&graph, &source, &client, &state_dir, adopt, output).await?;
         let mut ctx = Context::new(graph, source, &client, &state_dir, true)?;
-        ctx.options = run_options;
+        ctx.set_options(run_options);
         let ctx = Arc::new(ctx);
         if !args.yes && !confirmed(&ctx).await? {
             return Ok(Finished::Clean);
@@ -120,7 +120,7 @@ async fn execute(
         Output::Json => Arc::new(JsonReporter),
         Output::Human if super::quiet() => Arc::new(QuietReporter),
         Output::Human if super::progress_bars() => {
-            Arc::new(BarReporter::new(ctx.graph.len() as u64))
+            Arc::new(BarReporter::new(ctx.graph().len() as u64))
         }
         Output::Human => Arc::new(PlainReporter::new()),
     };
@@ -235,8 +235,8 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
     // Waves whose job may exist at Nylas: running per the journal, or whose request was sent
     // (an intent) without a known outcome.
     let mut waves: Vec<(String, Option<(String, u64)>)> = Vec::new();
-    if let Some(journal) = &ctx.journal {
-        for step in ctx.graph.steps() {
+    if let Some(journal) = ctx.journal() {
+        for step in ctx.graph().steps() {
             if !matches!(step.kind, crate::graph::StepKind::Batch(_)) {
                 continue;
             }
@@ -258,7 +258,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
             let _ = journal.finish_run(run.id, crate::engine::journal::RunOutcome::Interrupted);
         }
     }
-    let total = ctx.graph.len();
+    let total = ctx.graph().len();
     if output == Output::Json {
         let waves: Vec<serde_json::Value> = waves
             .iter()

@@ -11,6 +11,7 @@ use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
 };
 use crate::graph::{StepGraph, StepKind};
+use crate::report::StandingStatus;
 use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
@@ -48,7 +49,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let source = args.target.secret_source();
     let (notes, preview) = super::runtime()?.block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
-        ctx.options = options;
+        ctx.set_options(options);
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
     })?;
@@ -129,8 +130,7 @@ fn shown_steps(preview: &Preview) -> Vec<&PreviewStep> {
 }
 
 fn local_id(s: &PreviewStep) -> String {
-    let id = s.step.id.as_str();
-    esc(id.split_once('/').map_or(id, |(_, rest)| rest)).to_string()
+    esc(s.step.id.local()).to_string()
 }
 
 /// Prints the preview grouped by pair, then its summary: columns aligned whatever the length
@@ -152,8 +152,7 @@ pub fn print_preview(preview: &Preview) {
             flush_hidden(&counted, current_pair);
             counted.clear();
             current_pair = Some(s.step.pair);
-            let pair_name = s.step.id.as_str().split('/').next().unwrap_or_default();
-            outln!("\n{}", esc(pair_name));
+            outln!("\n{}", esc(s.step.id.pair()));
         }
         let key = (s.step.pair, s.step.kind.name(), s.observation.action);
         let n = counted.entry(key).or_default();
@@ -272,26 +271,20 @@ fn offline(
         let state = journal
             .as_ref()
             .and_then(|j| j.step(&step.id).ok().flatten());
-        let status = match &state {
-            Some(s) if s.status == StepStatus::Done => "done",
-            Some(s) if s.status == StepStatus::Failed => "failed",
-            Some(s) if s.status == StepStatus::Running => "running",
-            Some(_) => "interrupted",
-            None => "pending",
-        };
+        let status = StandingStatus::of(state.as_ref().map(|s| s.status));
         // A failed wave or a refused account is an outcome, not pending work.
         let settled = state.as_ref().is_some_and(|s| {
             s.status == StepStatus::Failed
-                && (s.record.refused || crate::engine::observe::finished_wave(s).is_some())
+                && (s.record.refused || crate::engine::finished_wave(s).is_some())
         });
-        if status != "done" && !settled {
+        if status != StandingStatus::Done && !settled {
             pending += 1;
         }
         match output {
             Output::Human => outln!("  {status:<11} {}", esc(step.id.as_str())),
             Output::Json => outln!(
                 "{}",
-                json!({"v": 1, "event": "plan_step", "step": step.id.as_str(), "kind": step.kind.name(), "journal": status})
+                json!({"v": 1, "event": "plan_step", "step": step.id.as_str(), "kind": step.kind.name(), "journal": status.as_str()})
             ),
         }
     }

@@ -7,7 +7,7 @@ use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
 use crate::engine::journal::{JOURNAL_FILE, Journal};
 use crate::engine::{RunOptions, SecretSource};
-use crate::graph::{PairTarget, StepGraph, StepId, StepKind};
+use crate::graph::{Kind, PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
 
 use super::error::{CliError, CommandError};
@@ -70,17 +70,17 @@ impl RerunArgs {
         for value in &self.rerun_wave {
             options
                 .rerun_waves
-                .push(step_named(graph, "rerun-wave", value, "batch")?);
+                .push(step_named(graph, "rerun-wave", value, Kind::Batch)?);
         }
         for value in &self.rerun_clone {
             options
                 .rerun_clones
-                .push(step_named(graph, "rerun-clone", value, "clone")?);
+                .push(step_named(graph, "rerun-clone", value, Kind::Clone)?);
         }
         for value in &self.rerun_link {
             options
                 .rerun_links
-                .push(step_named(graph, "rerun-link", value, "link")?);
+                .push(step_named(graph, "rerun-link", value, Kind::Link)?);
         }
         Ok(options)
     }
@@ -100,10 +100,10 @@ fn step_named(
     graph: &StepGraph,
     flag: &'static str,
     value: &str,
-    kind: &'static str,
+    kind: Kind,
 ) -> Result<StepId, CommandError> {
     let id = match value.split_once('/') {
-        Some((pair, subject)) if kind != "link" => StepId::new(pair, kind, Some(subject)),
+        Some((pair, subject)) if kind != Kind::Link => StepId::new(pair, kind, Some(subject)),
         _ => StepId::new(value, kind, None),
     };
     if graph.get(&id).is_some() {
@@ -111,7 +111,7 @@ fn step_named(
     }
     let known: Vec<String> = graph
         .steps()
-        .filter(|s| s.kind.name() == kind)
+        .filter(|s| s.kind.kind() == kind)
         .map(|s| match &s.kind {
             StepKind::Link => graph.pair_of(s).name.clone(),
             _ => format!(
@@ -126,11 +126,11 @@ fn step_named(
         flag,
         value: value.to_owned(),
         what: match kind {
-            "batch" => "wave",
-            "clone" => "test account",
+            Kind::Batch => "wave",
+            Kind::Clone => "test account",
             _ => "pair",
         },
-        kind,
+        kind: kind.as_str(),
         known,
     })
 }

@@ -5,8 +5,8 @@ use super::output::outln;
 use super::setup;
 use super::{CliError, Finished, Output};
 use crate::engine::Context;
-use crate::engine::progress::placeholders;
-use crate::report::{Standing, standing};
+use crate::graph::Kind;
+use crate::report::{Standing, StandingStatus, standing};
 use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         };
         let source = args.target.secret_source();
         let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
-        standing(&ctx.graph, journal.as_ref(), Some(&ctx)).await
+        standing(ctx.graph(), journal.as_ref(), Some(&ctx)).await
     })?;
     match output {
         Output::Json => {
@@ -47,7 +47,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         .pairs
         .iter()
         .flat_map(|p| &p.steps)
-        .filter(|s| s.status == "failed")
+        .filter(|s| s.status == StandingStatus::Failed)
         .count();
     if failed > 0 && output == Output::Human {
         outln!(
@@ -88,31 +88,26 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
     }
     for pair in &standing.pairs {
         outln!("\n{} ({})", esc(&pair.pair), esc(&pair.region));
-        let clones: Vec<_> = pair.steps.iter().filter(|s| s.kind == "clone").collect();
+        let clones: Vec<_> = pair
+            .steps
+            .iter()
+            .filter(|s| s.kind == Kind::Clone)
+            .collect();
         let shown: Vec<_> = pair
             .steps
             .iter()
-            .filter(|s| s.kind != "clone" || clones.len() <= 5)
-            .map(|step| {
-                let local = step
-                    .step
-                    .split_once('/')
-                    .map_or(step.step.as_str(), |(_, r)| r);
-                (step, esc(local).to_string())
-            })
+            .filter(|s| s.kind != Kind::Clone || clones.len() <= 5)
+            .map(|step| (step, esc(step.step.local()).to_string()))
             .collect();
         let width = layout::id_width(shown.iter().map(|(_, local)| local.as_str()));
         for (step, local) in &shown {
             let text = if let Some(job) = &step.job {
                 format!(
-                    "job {} {} {}%: {} migrated, {}, {} failed of {}",
+                    "job {} {} {}%: {}",
                     esc(&job.job_id),
                     esc(&job.status),
                     job.percent,
-                    job.count_success,
-                    placeholders(job.count_warning),
-                    job.count_failed,
-                    job.count_all
+                    job.tally().out_of_all()
                 )
             } else if let Some(detail) = &step.detail {
                 esc(detail).to_string()
@@ -125,15 +120,15 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
             }
         }
         if clones.len() > 5 {
-            let count = |status: &str| clones.iter().filter(|s| s.status == status).count();
+            let count = |status| clones.iter().filter(|s| s.status == status).count();
             outln!(
                 "  {:<11} {:<width$} {} done, {} failed, {} pending, {} interrupted",
                 "clones",
                 format!("{} test accounts", clones.len()),
-                count("done"),
-                count("failed"),
-                count("pending"),
-                count("interrupted")
+                count(StandingStatus::Done),
+                count(StandingStatus::Failed),
+                count(StandingStatus::Pending),
+                count(StandingStatus::Interrupted)
             );
         }
     }

@@ -12,21 +12,22 @@ use super::fingerprint::Fingerprinter;
 use super::journal::Journal;
 use super::secrets::{PairSecrets, SecretSource, resolve_all};
 
-/// Everything a walk of the graph needs; shared by every step task.
+/// Everything a walk of the graph needs; shared by every step task. Outside the engine it is
+/// read through its methods.
 #[derive(Debug)]
 pub struct Context {
-    pub graph: StepGraph,
+    graph: StepGraph,
     /// The shared client (connection pool, rate limiters), for calls outside a pair's region.
-    pub client: NylasClient,
-    pub apps: Vec<AppClient>,
-    pub secrets: Vec<PairSecrets>,
-    pub source: SecretSource,
+    client: NylasClient,
+    apps: Vec<AppClient>,
+    secrets: Vec<PairSecrets>,
+    source: SecretSource,
     /// `None` for a preview of a plan that has never been applied (no state folder yet).
-    pub journal: Option<Arc<Journal>>,
-    pub fingerprinter: Option<Fingerprinter>,
-    pub state_dir: PathBuf,
+    journal: Option<Arc<Journal>>,
+    fingerprinter: Option<Fingerprinter>,
+    state_dir: PathBuf,
     /// What the user asked for beyond the plan (reruns, adopting jobs).
-    pub options: RunOptions,
+    options: RunOptions,
 }
 
 /// Explicit requests beyond the plan, given on the command line of `plan` and `apply`, so that
@@ -108,6 +109,54 @@ impl Context {
         })
     }
 
+    /// What the user asked for beyond the plan, for the runs made with this context.
+    pub fn set_options(&mut self, options: RunOptions) {
+        self.options = options;
+    }
+
+    pub fn graph(&self) -> &StepGraph {
+        &self.graph
+    }
+
+    /// The state folder's journal; `None` when the folder has none (a preview before the
+    /// first apply).
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_deref()
+    }
+
+    /// The client of a pair's v3 application, by the pair's index in [`StepGraph::pairs`].
+    pub fn pair_app(&self, pair: usize) -> &AppClient {
+        &self.apps[pair]
+    }
+
+    pub fn options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The shared client (connection pool, rate limiters), for calls outside a pair's region.
+    pub(super) fn client(&self) -> &NylasClient {
+        &self.client
+    }
+
+    /// A pair's resolved secrets, by its index in [`StepGraph::pairs`].
+    pub(super) fn secrets(&self, pair: usize) -> &PairSecrets {
+        &self.secrets[pair]
+    }
+
+    pub(super) fn source(&self) -> &SecretSource {
+        &self.source
+    }
+
+    /// The key that fingerprints secrets; `None` without a state folder.
+    pub(super) fn fingerprinter(&self) -> Option<&Fingerprinter> {
+        self.fingerprinter.as_ref()
+    }
+
+    /// The client of the step's v3 application.
     pub fn app(&self, step: &Step) -> &AppClient {
         &self.apps[step.pair]
     }

@@ -7,7 +7,7 @@ use crate::client::JobFilter;
 
 use super::EngineError;
 use super::context::Context;
-use super::observe::describe_jobs;
+use super::steps::waves::describe_jobs;
 
 /// One pair whose application has history that this state does not know.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,13 +53,13 @@ impl HistoryNote {
 /// journal knows. A read that fails is left to the steps, which report it.
 pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, EngineError> {
     let mut notes = Vec::new();
-    for (index, pair) in ctx.graph.pairs().iter().enumerate() {
-        if let Some(journal) = &ctx.journal
+    for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+        if let Some(journal) = ctx.journal()
             && journal.knows_pair(&pair.name)?
         {
             continue;
         }
-        let app = &ctx.apps[index];
+        let app = ctx.pair_app(index);
         let linked_v2_app = match app.get_application().await {
             Ok(response) => response
                 .data

@@ -1,38 +1,45 @@
 //! The engine: observe the live state, then walk the step graph, read-only for `plan`
 //! ([`preview`]) and for real for `apply` ([`apply`]), journaling every write.
 //!
-//! - [`secrets`]: plan secret references resolved at run time.
-//! - [`observe`]: a read-only probe per step kind.
-//! - [`execute`]: the writes, each with its rule for being safe to run again.
-//! - [`walk`]: the concurrent walk of the graph behind `apply`.
-//! - [`preview`]: the read-only walk behind `plan`.
-//! - [`journal`], [`lock`], [`fingerprint`]: the state folder.
+//! - `steps/`: one file per step kind, each a driver that owns its read-only observation, its
+//!   write and its journal record; the one function that runs intent → write → outcome for
+//!   every kind; waves' jobs and gates.
+//! - `scheduler`: the one walk of the graph (ready set, permits per application, skips,
+//!   `--fail-fast`), with two executors: `preview` (`plan`) and `apply`.
+//! - [`journal`], `lock`, `fingerprint`: the state folder.
+//! - `secrets`: plan secret references resolved at run time.
+//! - `counts`: the one wording of a wave's counts.
+//!
+//! `docs/architecture.md` tells the whole path, the journal's protocol, and how to add a step
+//! kind.
 
+mod apply;
 mod context;
-pub mod execute;
+mod counts;
 mod failpoint;
-pub mod fingerprint;
-pub mod history;
+mod fingerprint;
+mod history;
 pub mod journal;
-pub mod lock;
-pub mod observe;
-pub mod preview;
-pub mod private;
-pub mod progress;
-pub mod secrets;
+mod lock;
+mod preview;
+pub(crate) mod private;
+mod progress;
+mod scheduler;
+mod secrets;
+mod steps;
 pub mod translate;
-pub mod walk;
 
+pub use apply::{ApplyOptions, ApplySummary, apply};
 pub use context::{Context, RunOptions};
-pub use execute::Outcome;
+pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use journal::{Journal, JournalError};
 pub use lock::{LockError, StateLock};
-pub use observe::{Action, Observation};
 pub use preview::{Preview, PreviewStep, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
 pub use secrets::{SecretError, SecretSource};
-pub use walk::{ApplyOptions, ApplySummary, apply};
+pub use steps::waves::{FinishedWave, finished_wave};
+pub use steps::{Action, Observation, Outcome, normalized_url};
 
 /// What can stop the engine as a whole (a step's own failure is an [`Outcome`] instead).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -117,5 +124,30 @@ impl EngineError {
             Some(help) if needs_help => format!("{self}. {help}"),
             _ => self.to_string(),
         }
+    }
+}
+
+impl EngineError {
+    /// Whether the write this error interrupted may or may not have happened.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            EngineError::OutcomeUnknown { .. } | EngineError::ConcurrentWave { .. } => true,
+            EngineError::Client(e) => e.is_ambiguous(),
+            _ => false,
+        }
+    }
+
+    /// The API's request ID, when the error came from an answered request.
+    pub fn request_id(&self) -> Option<String> {
+        match self {
+            EngineError::Client(e) => e.request_id().map(str::to_owned),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::client::ClientError> for EngineError {
+    fn from(err: crate::client::ClientError) -> Self {
+        EngineError::Client(Box::new(err))
     }
 }

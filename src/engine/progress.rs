@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::api::MigrationJob;
 use crate::graph::Step;
 
-use super::execute::Outcome;
+use super::counts::Tally;
+use super::steps::Outcome;
 use crate::untrusted::esc;
 
 pub trait Reporter: Send + Sync {
@@ -20,15 +21,6 @@ pub trait Reporter: Send + Sync {
     /// Something the run did or found besides its steps (jobs adopted as history).
     fn notice(&self, message: &str) {
         errln!("note: {}", esc(message));
-    }
-}
-
-/// `1 placeholder`, `3 placeholders`: the placeholder grants of a count, in words.
-pub fn placeholders(n: u64) -> String {
-    if n == 1 {
-        "1 placeholder".to_owned()
-    } else {
-        format!("{n} placeholders")
     }
 }
 
@@ -72,14 +64,11 @@ impl Reporter for PlainReporter {
         let mut last = self.last_percent.lock().unwrap_or_else(|e| e.into_inner());
         if last.insert(step.id.to_string(), p) != Some(p) {
             errln!(
-                "progress  {}: job {} {} {p}% ({} migrated, {}, {} failed of {})",
+                "progress  {}: job {} {} {p}% ({})",
                 esc(step.id.as_str()),
                 esc(&job.job_id),
                 esc(job.status.as_str()),
-                job.count_success,
-                placeholders(job.count_warning),
-                job.count_failed,
-                job.count_all
+                Tally::from(job).out_of_all()
             );
         }
     }
@@ -163,12 +152,9 @@ impl Reporter for BarReporter {
         });
         bar.set_position(percent(job));
         bar.set_message(format!(
-            "{} · {} migrated, {}, {} failed of {}",
+            "{} · {}",
             esc(job.status.as_str()),
-            job.count_success,
-            placeholders(job.count_warning),
-            job.count_failed,
-            job.count_all
+            Tally::from(job).out_of_all()
         ));
     }
 }

@@ -115,7 +115,7 @@ fn add_pair(
     pair: &Pair,
 ) -> (NodeIndex, Vec<NodeIndex>) {
     let mut add = |kind: StepKind| {
-        let id = StepId::new(&pair.name, kind.name(), kind.subject());
+        let id = StepId::new(&pair.name, kind.kind(), kind.subject());
         graph.add_node(Step {
             id,
             pair: pair_index,

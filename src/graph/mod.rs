@@ -12,5 +12,6 @@ mod step;
 pub use build::GraphError;
 pub use render::{to_dot, to_mermaid};
 pub use step::{
-    BatchStep, CloneStep, ConnectorStep, PairTarget, Step, StepGraph, StepId, StepKind, WebhookStep,
+    BatchStep, CloneStep, ConnectorStep, Kind, PairTarget, Step, StepGraph, StepId, StepKind,
+    WebhookStep,
 };

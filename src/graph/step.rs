@@ -7,32 +7,180 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::api::{BatchCloneRequest, ConnectorProvider, PlaceholderQuery, Region, TriggerType};
 use crate::plan::{ConnectorSettings, Gate, SecretRef};
 
-/// A step's stable, readable identity: `<pair>/<kind>[/<subject>]`, such as
-/// `acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7`. The journal keys its records by it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StepId(String);
+/// What a step does, without its settings: the second part of its ID (`link`, `clone`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Link,
+    Import,
+    Connector,
+    Webhook,
+    Clone,
+    Batch,
+}
 
-impl StepId {
-    pub fn new(pair: &str, kind: &str, subject: Option<&str>) -> StepId {
-        match subject {
-            Some(subject) => StepId(format!("{pair}/{kind}/{subject}")),
-            None => StepId(format!("{pair}/{kind}")),
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Link,
+        Kind::Import,
+        Kind::Connector,
+        Kind::Webhook,
+        Kind::Clone,
+        Kind::Batch,
+    ];
+
+    /// The kind's name as step IDs, the journal and JSON events write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Link => "link",
+            Kind::Import => "import",
+            Kind::Connector => "connector",
+            Kind::Webhook => "webhook",
+            Kind::Clone => "clone",
+            Kind::Batch => "batch",
         }
     }
 
-    /// A step ID as written (`acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7`), to look a step up.
-    pub fn new_raw(id: impl Into<String>) -> StepId {
-        StepId(id.into())
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// Whether a pair has at most one step of this kind (its ID then has no subject).
+    pub fn once_per_pair(self) -> bool {
+        matches!(self, Kind::Link | Kind::Import)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A step's stable, readable identity: its pair, its kind and, when a pair can have several
+/// steps of that kind, its subject. Displayed as `<pair>/<kind>[/<subject>]`, such as
+/// `acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7`: the journal keys its records by that text,
+/// and [`StepId::parse`] reads it back.
+#[derive(Debug, Clone)]
+pub struct StepId {
+    pair: String,
+    kind: Kind,
+    subject: Option<String>,
+    /// The displayed form, kept so that the journal and the reporters borrow it.
+    text: Box<str>,
+}
+
+impl StepId {
+    pub fn new(pair: &str, kind: Kind, subject: Option<&str>) -> StepId {
+        let text = match subject {
+            Some(subject) => format!("{pair}/{kind}/{subject}"),
+            None => format!("{pair}/{kind}"),
+        };
+        StepId {
+            pair: pair.to_owned(),
+            kind,
+            subject: subject.map(str::to_owned),
+            text: text.into_boxed_str(),
+        }
+    }
+
+    /// A step ID as written (`acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7`): the pair up to the
+    /// first `/` (pair names have none), a known kind, then the subject, which may hold `/`
+    /// (a webhook's URL). `None` for text that is not a step ID (a journal row written by
+    /// another version, a typo).
+    pub fn parse(id: &str) -> Option<StepId> {
+        let (pair, rest) = id.split_once('/')?;
+        let (kind, subject) = match rest.split_once('/') {
+            Some((kind, subject)) => (Kind::parse(kind)?, Some(subject)),
+            None => (Kind::parse(rest)?, None),
+        };
+        if pair.is_empty()
+            || kind.once_per_pair() != subject.is_none()
+            || subject.is_some_and(str::is_empty)
+        {
+            return None;
+        }
+        Some(StepId::new(pair, kind, subject))
+    }
+
+    /// A step ID written as a literal (tests, examples).
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not a step ID: use [`StepId::parse`] for text from outside.
+    pub fn new_raw(id: impl AsRef<str>) -> StepId {
+        let id = id.as_ref();
+        StepId::parse(id).unwrap_or_else(|| panic!("`{id}` is not a step ID"))
+    }
+
+    pub fn pair(&self) -> &str {
+        &self.pair
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// The ID within its pair, as the per-pair listings show it (`clone/df0yq…`, `link`).
+    pub fn local(&self) -> &str {
+        &self.text[self.pair.len() + 1..]
+    }
+
+    /// The displayed form.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+}
+
+// Equality, hashing and order are the displayed form's: the same as the journal's keys.
+impl PartialEq for StepId {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for StepId {}
+
+impl std::hash::Hash for StepId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl PartialOrd for StepId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StepId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
     }
 }
 
 impl fmt::Display for StepId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.text)
+    }
+}
+
+/// As its displayed form.
+impl serde::Serialize for StepId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for StepId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StepId, String> {
+        StepId::parse(s).ok_or_else(|| format!("`{s}` is not a step ID (PAIR/KIND[/SUBJECT])"))
     }
 }
 
@@ -99,16 +247,21 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// The kind without its settings.
+    pub fn kind(&self) -> Kind {
+        match self {
+            StepKind::Link => Kind::Link,
+            StepKind::Import => Kind::Import,
+            StepKind::Connector(_) => Kind::Connector,
+            StepKind::Webhook(_) => Kind::Webhook,
+            StepKind::Clone(_) => Kind::Clone,
+            StepKind::Batch(_) => Kind::Batch,
+        }
+    }
+
     /// The kind's name as step IDs use it.
     pub fn name(&self) -> &'static str {
-        match self {
-            StepKind::Link => "link",
-            StepKind::Import => "import",
-            StepKind::Connector(_) => "connector",
-            StepKind::Webhook(_) => "webhook",
-            StepKind::Clone(_) => "clone",
-            StepKind::Batch(_) => "batch",
-        }
+        self.kind().as_str()
     }
 
     /// What the step acts on within its pair, if more than one step of its kind can exist.
@@ -206,5 +359,78 @@ impl StepGraph {
             .raw_edges()
             .iter()
             .map(|e| (&self.graph[e.source()], &self.graph[e.target()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_id_reads_back_from_its_displayed_form() {
+        for (pair, kind, subject, text) in [
+            ("acme-prod", Kind::Link, None, "acme-prod/link"),
+            ("acme-prod", Kind::Import, None, "acme-prod/import"),
+            (
+                "p",
+                Kind::Connector,
+                Some("microsoft"),
+                "p/connector/microsoft",
+            ),
+            (
+                "p",
+                Kind::Webhook,
+                Some("https://hooks.example.com/a/b?c=d"),
+                "p/webhook/https://hooks.example.com/a/b?c=d",
+            ),
+            (
+                "p.1",
+                Kind::Clone,
+                Some("df0yq6c9ok"),
+                "p.1/clone/df0yq6c9ok",
+            ),
+            (
+                "p_1",
+                Kind::Batch,
+                Some("everyone-else"),
+                "p_1/batch/everyone-else",
+            ),
+        ] {
+            let id = StepId::new(pair, kind, subject);
+            assert_eq!(id.to_string(), text);
+            assert_eq!(id.as_str(), text);
+            let parsed = StepId::parse(text).unwrap();
+            assert_eq!(parsed, id);
+            assert_eq!(
+                (parsed.pair(), parsed.kind(), parsed.subject()),
+                (pair, kind, subject)
+            );
+            assert_eq!(parsed.local(), &text[pair.len() + 1..]);
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_a_step_id_does_not_parse() {
+        for text in [
+            "",
+            "p",
+            "/link",
+            "p/",
+            "p/unknown",
+            "p/link/extra",
+            "p/import/x",
+            "p/clone",
+            "p/clone/",
+            "p/webhooks/https://x",
+        ] {
+            assert_eq!(StepId::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        }
     }
 }

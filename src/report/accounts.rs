@@ -15,7 +15,7 @@ use crate::api::{GrantStatus, JobStatus, JobType, MigrationJob};
 use crate::client::{GrantFilter, JobFilter};
 use crate::engine::journal::{JobOrigin, Journal, KnownJob, StepStatus};
 use crate::engine::{Context, EngineError};
-use crate::graph::StepKind;
+use crate::graph::{StepId, StepKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,7 +159,7 @@ pub async fn accounts_report(
     ctx: &Context,
     journal: Option<&Journal>,
 ) -> Result<AccountsReport, EngineError> {
-    let graph = &ctx.graph;
+    let graph = ctx.graph();
     let mut accounts = Vec::new();
     let mut waves = Vec::new();
     let mut adopted_jobs = Vec::new();
@@ -169,7 +169,8 @@ pub async fn accounts_report(
         None => Vec::new(),
     };
     for (index, pair) in graph.pairs().iter().enumerate() {
-        let grants = ctx.apps[index]
+        let grants = ctx
+            .pair_app(index)
             .list_all_grants(&GrantFilter::default())
             .await?
             .data;
@@ -184,7 +185,10 @@ pub async fn accounts_report(
         let live: Vec<MigrationJob> = if pair_jobs.is_empty() {
             Vec::new()
         } else {
-            ctx.apps[index].list_jobs(&JobFilter::default()).await?.data
+            ctx.pair_app(index)
+                .list_jobs(&JobFilter::default())
+                .await?
+                .data
         };
         let adopted: Vec<JobCount> = pair_jobs
             .iter()
@@ -274,7 +278,9 @@ pub async fn accounts_report(
                 StepKind::Batch(b) => {
                     let jobs: Vec<JobCount> = pair_jobs
                         .iter()
-                        .filter(|k| k.step_id.as_deref() == Some(step.id.as_str()))
+                        .filter(|k| {
+                            k.step_id.as_deref().and_then(StepId::parse).as_ref() == Some(&step.id)
+                        })
                         .filter_map(|k| job_count(k, &live))
                         .collect();
                     let Some(last) = jobs.last() else {

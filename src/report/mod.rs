@@ -11,7 +11,7 @@ pub use accounts::{
     AccountOutcome, AccountRow, AccountsReport, AdoptedJobs, JobCount, Totals, WaveCounts,
     accounts_report,
 };
-pub use standing::{PairStanding, Standing, StepStanding, standing};
+pub use standing::{PairStanding, Standing, StandingStatus, StepStanding, standing};
 pub use verify::{
     Check, Item, PairVerification, VERIFY_VERSION, Verification, WaveState, verify, wave_state,
 };

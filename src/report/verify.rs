@@ -21,9 +21,9 @@ use serde::Serialize;
 
 use crate::api::{CloneMode, GrantStatus, JobStatus, MigrationJob};
 use crate::client::{AppClient, GrantFilter, JobFilter};
-use crate::engine::EngineError;
 use crate::engine::journal::{Journal, JournalError, StepStatus};
-use crate::engine::observe::normalized_url;
+use crate::engine::normalized_url;
+use crate::engine::{EngineError, Tally};
 use crate::graph::{StepGraph, StepId, StepKind};
 
 /// The version of verify's JSON; a field is never removed or changed in meaning without a new
@@ -468,9 +468,13 @@ async fn verify_pair(
                     recounting = true;
                 }
                 let job = clone_job_id.as_deref().unwrap_or("?");
-                let summary = format!(
-                    "job {job} {status} ({source}): {success} migrated + {failed} failed + {warning} placeholders of {all}"
-                );
+                let tally = Tally {
+                    all,
+                    migrated: success,
+                    placeholders: warning,
+                    failed,
+                };
+                let summary = format!("job {job} {status} ({source}): {}", tally.out_of_all());
                 let ratio = if all > 0 {
                     failed as f64 / all as f64
                 } else {
@@ -521,7 +525,7 @@ async fn verify_pair(
             passed,
             format!(
                 "{have} grants from v2 accounts ({}); the waves report {counted} migrated or placeholders, plus {singles_with_grant} test account{}: {expected}{note}",
-                crate::engine::progress::placeholders(placeholders as u64),
+                crate::engine::placeholders(placeholders as u64),
                 if singles_with_grant == 1 { "" } else { "s" }
             ),
         ));

@@ -1,0 +1,224 @@
+//! `apply`'s executor: every step the scheduler hands it is observed and, where it has work,
+//! written ([`steps::apply_step`]), each in its own task; a gate holds waves; every outcome is
+//! reported as it ends. The run is journaled from start to finish.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use tokio::task::{JoinError, JoinHandle};
+
+use crate::client::JobFilter;
+use crate::graph::Step;
+
+use super::EngineError;
+use super::context::Context;
+use super::journal::{Journal, RunOutcome};
+use super::progress::Reporter;
+use super::scheduler::{self, Executor, Limits, Verdict};
+use super::steps::waves::{describe_jobs, unknown_jobs};
+use super::steps::{self, Outcome, PairReads, StepCx, WriteCx, gates};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps in flight at once per v3 application.
+    pub concurrency: usize,
+    /// Stop starting steps after the first failure.
+    pub fail_fast: bool,
+    /// Longest wait between two polls of a wave's jobs.
+    pub max_poll: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 8,
+            fail_fast: false,
+            max_poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How every step of a run ended, in graph order.
+#[derive(Debug, Clone)]
+pub struct ApplySummary {
+    pub run_id: i64,
+    pub results: Vec<(Step, Outcome)>,
+    /// What the run did besides its steps (jobs adopted as history), in words.
+    pub notices: Vec<String>,
+}
+
+impl ApplySummary {
+    pub fn count(&self, label: &str) -> usize {
+        self.results
+            .iter()
+            .filter(|(_, o)| o.label() == label)
+            .count()
+    }
+
+    /// Whether everything the plan asks for is done.
+    pub fn all_done(&self) -> bool {
+        self.results.iter().all(|(_, o)| o.succeeded())
+    }
+}
+
+/// Applies the plan. The context must have a journal (it is created for `apply`).
+pub async fn apply(
+    ctx: Arc<Context>,
+    options: &ApplyOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ApplySummary, EngineError> {
+    let journal = ctx.journal().ok_or_else(|| EngineError::State {
+        path: ctx.state_dir().display().to_string(),
+        source: std::io::Error::other("no journal"),
+    })?;
+    let run_id = journal.start_run(ctx.graph().plan_name(), "apply")?;
+    let notices = if ctx.options().adopt_existing_jobs {
+        adopt_unknown_jobs(&ctx, journal, run_id, reporter.as_ref()).await?
+    } else {
+        Vec::new()
+    };
+
+    let executor = ApplyRun {
+        reads: (0..ctx.graph().pairs().len())
+            .map(|pair| Arc::new(PairReads::lazy(pair)))
+            .collect(),
+        ctx: ctx.clone(),
+        run_id,
+        reporter,
+        max_poll: options.max_poll,
+    };
+    let limits = Limits {
+        permits_per_pair: options.concurrency,
+        fail_fast: options.fail_fast,
+    };
+    let outcomes = scheduler::walk(ctx.graph(), &executor, limits).await?;
+    let summary = ApplySummary {
+        run_id,
+        results: ctx.graph().steps().cloned().zip(outcomes).collect(),
+        notices,
+    };
+    journal.finish_run(
+        run_id,
+        if summary.all_done() {
+            RunOutcome::Done
+        } else {
+            RunOutcome::Incomplete
+        },
+    )?;
+    Ok(summary)
+}
+
+/// `--adopt-existing-jobs`, before any wave: the jobs this state did not know become this
+/// plan's history, so that the waves' guard (and the report) count them. Returns what was
+/// adopted, in words.
+async fn adopt_unknown_jobs(
+    ctx: &Context,
+    journal: &Journal,
+    run_id: i64,
+    reporter: &dyn Reporter,
+) -> Result<Vec<String>, EngineError> {
+    let mut notices = Vec::new();
+    for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+        let jobs = ctx
+            .pair_app(index)
+            .list_jobs(&JobFilter::default())
+            .await?
+            .data;
+        let unknown = unknown_jobs(ctx, &jobs)?;
+        if unknown.is_empty() {
+            continue;
+        }
+        journal.adopt_jobs(run_id, &pair.v3_app_id, &unknown)?;
+        let notice = format!(
+            "{}: adopted as history (--adopt-existing-jobs) {}",
+            pair.name,
+            describe_jobs(&unknown)
+        );
+        reporter.notice(&notice);
+        notices.push(notice);
+    }
+    Ok(notices)
+}
+
+/// One run of `apply`, as the scheduler's executor.
+struct ApplyRun {
+    ctx: Arc<Context>,
+    run_id: i64,
+    reporter: Arc<dyn Reporter>,
+    max_poll: Duration,
+    /// Per pair: the reads its steps share (one observation of its grants for all its
+    /// clones).
+    reads: Vec<Arc<PairReads>>,
+}
+
+impl Executor for ApplyRun {
+    type Output = Outcome;
+
+    /// Each step runs in a task of its own (the runtime's threads share the work); dropping
+    /// the walk (Ctrl-C) aborts the tasks at their next await, as a killed run would stop,
+    /// and the journal's intents let the next run resume them.
+    async fn run(&self, step: &Step) -> Result<Outcome, EngineError> {
+        self.reporter.step_started(step);
+        let ctx = self.ctx.clone();
+        let reads = self.reads[step.pair].clone();
+        let reporter = self.reporter.clone();
+        let (step, run_id, max_poll) = (step.clone(), self.run_id, self.max_poll);
+        let task = tokio::spawn(async move {
+            let cx = WriteCx {
+                cx: StepCx {
+                    ctx: &ctx,
+                    step: &step,
+                    reads: &reads,
+                },
+                run_id,
+                reporter: reporter.as_ref(),
+                max_poll,
+            };
+            steps::apply_step(&cx).await
+        });
+        // A step task that panicked is a bug; its step is unknown to the JoinError, so the
+        // walk stops.
+        AbortOnDrop(task)
+            .await
+            .map_err(|err| EngineError::Internal(format!("a step task failed: {err}")))
+    }
+
+    fn skipped(&self, reason: String) -> Outcome {
+        Outcome::Skipped(reason)
+    }
+
+    fn hold(&self, step: &Step) -> Result<Option<String>, EngineError> {
+        gates::gate_stops(&self.ctx, step)
+    }
+
+    fn verdict(&self, outcome: &Outcome) -> Verdict {
+        Verdict {
+            succeeded: outcome.succeeded(),
+            lets_dependents_run: outcome.lets_dependents_run(),
+            skipped: matches!(outcome, Outcome::Skipped(_)),
+        }
+    }
+
+    fn finished(&self, step: &Step, outcome: &Outcome) {
+        self.reporter.step_finished(step, outcome);
+    }
+}
+
+/// A task that is aborted when its handle is dropped (a task's handle alone detaches it).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
