@@ -61,7 +61,14 @@ pub fn run(args: Args, output: Output) -> u8 {
         }
     };
     let adopt = run_options.adopt_existing_jobs;
-    let state_dir = args.target.state_dir();
+    let state = match args.target.state(&plan) {
+        Ok(state) => state,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    let plan_name = plan.name.clone();
     let source = args.target.secret_source();
     let options = ApplyOptions {
         concurrency: usize::from(args.concurrency),
@@ -69,14 +76,16 @@ pub fn run(args: Args, output: Output) -> u8 {
         max_poll: Duration::from_secs(5),
     };
     super::runtime().block_on(async move {
-        if let Err(e) = crate::engine::private::create_dir(&state_dir) {
+        if let Some(dir) = state.folder()
+            && let Err(e) = crate::engine::private::create_dir(dir)
+        {
             report(miette::miette!(
                 "cannot create state folder {}: {e}",
-                state_dir.display()
+                dir.display()
             ));
             return EXIT_FAILURE;
         }
-        let _lock = match StateLock::acquire(&state_dir) {
+        let _lock = match StateLock::acquire_at(&state, &plan_name) {
             Ok(lock) => lock,
             Err(e) => {
                 report(e);
@@ -85,7 +94,7 @@ pub fn run(args: Args, output: Output) -> u8 {
         };
         // Whether pairs this state has no record of already have a past on their
         // applications: asked before the journal is created, then said plainly.
-        let notes = match Context::new(graph.clone(), source.clone(), &client, &state_dir, false) {
+        let notes = match Context::new(graph.clone(), source.clone(), &client, &state, false) {
             Ok(probe) => unrecorded_history(&probe).await,
             Err(e) => Err(e),
         };
@@ -97,7 +106,7 @@ pub fn run(args: Args, output: Output) -> u8 {
             }
         };
         for note in &notes {
-            let message = note.message(&state_dir, adopt);
+            let message = note.message(&state, adopt);
             match output {
                 Output::Json => outln!(
                     "{}",
@@ -106,7 +115,7 @@ pub fn run(args: Args, output: Output) -> u8 {
                 Output::Human => eprintln!("note: {}", esc(&message)),
             }
         }
-        let ctx = match Context::new(graph, source, &client, &state_dir, true) {
+        let ctx = match Context::new(graph, source, &client, &state, true) {
             Ok(mut ctx) => {
                 ctx.options = run_options;
                 Arc::new(ctx)

@@ -126,8 +126,14 @@ async fn run_twice(
         let graph = StepGraph::build(plan).map_err(miette::Report::new)?;
         let steps = graph.len() as u64;
         let ctx = Arc::new(
-            Context::new(graph, source.clone(), &client, state, true)
-                .map_err(miette::Report::new)?,
+            Context::new(
+                graph,
+                source.clone(),
+                &client,
+                &crate::engine::StateLocation::Folder(state.to_path_buf()),
+                true,
+            )
+            .map_err(miette::Report::new)?,
         );
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),

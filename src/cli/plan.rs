@@ -6,7 +6,7 @@ use serde_json::json;
 use super::layout;
 use super::setup::{self, report};
 use super::{EXIT_CHANGES, EXIT_FAILURE, EXIT_OK, Output};
-use crate::engine::journal::StepStatus;
+use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
 };
@@ -32,12 +32,18 @@ pub fn run(args: Args, output: Output) -> u8 {
     let Some((plan, graph)) = setup::load(&args.target.plan) else {
         return EXIT_FAILURE;
     };
-    let state_dir = args.target.state_dir();
+    let state = match args.target.state(&plan) {
+        Ok(state) => state,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan);
         }
-        let code = offline(&graph, &state_dir, output, args.detailed_exitcode);
+        let code = offline(&graph, &plan, &state, output, args.detailed_exitcode);
         if output == Output::Human {
             super::manual_steps::print_human(&plan);
         }
@@ -59,7 +65,7 @@ pub fn run(args: Args, output: Output) -> u8 {
     };
     let source = args.target.secret_source();
     let result = super::runtime().block_on(async {
-        let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        let mut ctx = Context::new(graph, source, &client, &state, false)?;
         ctx.options = options;
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
@@ -74,7 +80,7 @@ pub fn run(args: Args, output: Output) -> u8 {
     let adopt = args.rerun.adopt_existing_jobs;
     match output {
         Output::Human => {
-            print_notes(&notes, &state_dir, adopt);
+            print_notes(&notes, &state, adopt);
             print_preview(&preview);
             super::manual_steps::print_human(&plan);
         }
@@ -82,7 +88,7 @@ pub fn run(args: Args, output: Output) -> u8 {
             for note in &notes {
                 outln!(
                     "{}",
-                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state_dir, adopt)})
+                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state, adopt)})
                 );
             }
             super::manual_steps::print_json(&plan);
@@ -113,9 +119,9 @@ fn symbol(action: Action) -> &'static str {
 }
 
 /// Pairs whose application has a past this state does not know, before anything else.
-pub fn print_notes(notes: &[HistoryNote], state_dir: &std::path::Path, adopt: bool) {
+pub fn print_notes(notes: &[HistoryNote], state: &StateLocation, adopt: bool) {
     for note in notes {
-        outln!("! note: {}", esc(&note.message(state_dir, adopt)));
+        outln!("! note: {}", esc(&note.message(state, adopt)));
     }
 }
 
@@ -280,8 +286,14 @@ fn print_json(preview: &Preview) {
 }
 
 /// The steps and what the journal last recorded for each: no network, no secrets.
-fn offline(graph: &StepGraph, state_dir: &std::path::Path, output: Output, detailed: bool) -> u8 {
-    let journal = match setup::existing_journal(state_dir) {
+fn offline(
+    graph: &StepGraph,
+    plan: &crate::plan::Plan,
+    state: &StateLocation,
+    output: Output,
+    detailed: bool,
+) -> u8 {
+    let journal = match setup::existing_journal(state, plan) {
         Ok(j) => j,
         Err(e) => {
             report(e);

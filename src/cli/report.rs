@@ -59,11 +59,17 @@ pub fn run(args: Args) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let state_dir = args.target.state_dir();
+    let state = match args.target.state(&plan) {
+        Ok(state) => state,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
     let source = args.target.secret_source();
     let result = super::runtime().block_on(async {
-        let journal = setup::existing_journal(&state_dir)?;
-        let ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        let journal = setup::existing_journal(&state, &plan)?;
+        let ctx = Context::new(graph, source, &client, &state, false)?;
         accounts_report(&ctx, journal.as_ref()).await
     });
     let accounts = match result {

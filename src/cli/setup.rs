@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
-use crate::engine::journal::{JOURNAL_FILE, Journal, JournalError};
+use crate::engine::journal::{Journal, JournalError, PostgresTarget, StateLocation};
 use crate::engine::{RunOptions, SecretSource};
 use crate::graph::{PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
@@ -18,14 +18,34 @@ pub struct PlanArgs {
     /// The plan file.
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
-    /// The state folder (journal and lock); default `.nylas-migrate/` beside the plan.
-    #[arg(long, value_name = "DIR")]
+    /// Where the plan's state (journal and lock) lives: a folder (default `.nylas-migrate/`
+    /// beside the plan), or a PostgreSQL database, `postgres://USER@HOST[:PORT]/DB`, whose
+    /// password comes only from PGPASSWORD. Overrides the plan's `state`.
+    #[arg(long, value_name = "DIR|URL")]
     pub state: Option<PathBuf>,
 }
 
 impl PlanArgs {
-    pub fn state_dir(&self) -> PathBuf {
-        state_dir(&self.plan, self.state.as_deref())
+    /// The plan's state: `--state`, else the plan's `state` (its URL read from its secret
+    /// reference, its host checked against the run's opt-ins), else the folder beside the plan.
+    pub fn state(&self, plan: &Plan) -> Result<StateLocation, miette::Report> {
+        StateLocation::resolve(
+            self.state.as_deref(),
+            plan.state.as_ref(),
+            state_dir(&self.plan, None),
+            &self.secret_source(),
+            &super::trust(),
+        )
+        .map_err(miette::Report::new)
+    }
+
+    /// A local state folder, for what stays on this machine whatever the plan's state
+    /// (translate's checkpoints): `--state DIR`, else the folder beside the plan.
+    pub fn local_state_dir(&self) -> PathBuf {
+        match &self.state {
+            Some(flag) if !flag.to_str().is_some_and(PostgresTarget::is_url) => flag.clone(),
+            _ => state_dir(&self.plan, None),
+        }
     }
 
     pub fn plan_dir(&self) -> PathBuf {
@@ -173,13 +193,13 @@ pub fn load(path: &Path) -> Option<(Plan, StepGraph)> {
     }
 }
 
-/// The state folder's journal, if anything was ever applied from it. Opening never creates one.
-pub fn existing_journal(state_dir: &Path) -> Result<Option<Journal>, JournalError> {
-    if state_dir.join(JOURNAL_FILE).exists() {
-        Journal::open(state_dir).map(Some)
-    } else {
-        Ok(None)
-    }
+/// The plan's journal at `state`, if anything was ever applied there. Opening never creates
+/// one.
+pub fn existing_journal(
+    state: &StateLocation,
+    plan: &Plan,
+) -> Result<Option<Journal>, JournalError> {
+    Journal::existing(state, &plan.name)
 }
 
 /// A client whose regions are the plan's (overrides applied).

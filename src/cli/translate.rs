@@ -162,7 +162,9 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let state_dir = args.target.state_dir();
+    // Translate's checkpoints describe a file on this machine: they stay in a local state
+    // folder whatever the plan's state (see engine/journal/translate.rs).
+    let state_dir = args.target.local_state_dir();
     if let Err(e) = std::fs::create_dir_all(&state_dir) {
         report(miette::miette!(
             "cannot create state folder {}: {e}",

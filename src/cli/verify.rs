@@ -47,7 +47,14 @@ pub fn run(args: Args, output: Output) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let journal = match setup::existing_journal(&args.target.state_dir()) {
+    let state = match args.target.state(&plan) {
+        Ok(state) => state,
+        Err(e) => {
+            report(e);
+            return EXIT_FAILURE;
+        }
+    };
+    let journal = match setup::existing_journal(&state, &plan) {
         Ok(j) => j.map(Arc::new),
         Err(e) => {
             report(e);

@@ -6,7 +6,7 @@
 //! - [`execute`]: the writes, each with its rule for being safe to run again.
 //! - [`walk`]: the concurrent walk of the graph behind `apply`.
 //! - [`preview`]: the read-only walk behind `plan`.
-//! - [`journal`], [`lock`], [`fingerprint`]: the state folder.
+//! - [`journal`], [`lock`], [`fingerprint`]: the plan's state (a folder, or PostgreSQL).
 
 mod context;
 pub mod execute;
@@ -26,7 +26,7 @@ pub mod walk;
 pub use context::{Context, RunOptions};
 pub use execute::Outcome;
 pub use history::{HistoryNote, unrecorded_history};
-pub use journal::{Journal, JournalError};
+pub use journal::{Journal, JournalError, StateError, StateLocation};
 pub use lock::{LockError, StateLock};
 pub use observe::{Action, Observation};
 pub use preview::{Preview, PreviewStep, preview};

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod postgres;
 pub mod receiver;
 
 use std::net::{IpAddr, Ipv4Addr};
