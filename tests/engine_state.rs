@@ -533,3 +533,63 @@ fn a_plans_state_host_needs_an_opt_in_from_the_runner() {
     let out = run(&["--allow-api-host", "db.attacker.invalid"]);
     assert!(flat(&stderr(&out)).contains("not a loopback address"));
 }
+
+#[test]
+fn tls_is_rustls_verified_against_the_clients_roots() {
+    let Some(server) = pg::server() else { return };
+    // A server that speaks TLS with a certificate a test CA signed (the throwaway one).
+    let Some(ca) = server.tls_ca.clone() else {
+        return;
+    };
+    let db = server.database();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "version: 1\nname: p\npairs:\n  - name: a\n    region: us\n    v2: { app_id: abc, client_secret: { env: V2 } }\n    v3: { app_id: ad410018-d306-43f9-8361-fa5d7b2172e0, api_key: { env: V3 } }\n",
+    )
+    .unwrap();
+    let status = |sslmode: &str, ca: Option<&std::path::Path>| {
+        let url = format!("{}?sslmode={sslmode}", db.url_without_sslmode());
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nylas-migrate"));
+        cmd.args([
+            "status",
+            plan.to_str().unwrap(),
+            "--offline",
+            "--state",
+            &url,
+        ])
+        .env("NO_COLOR", "1")
+        .envs(db.env());
+        match ca {
+            Some(ca) => cmd.env("NYLAS_MIGRATE_CA_FILE", ca),
+            None => cmd.env_remove("NYLAS_MIGRATE_CA_FILE"),
+        };
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            flat(&format!("{}{}", stdout(&out), stderr(&out))),
+        )
+    };
+    // The test CA is not among the system's or the bundled roots: refused, with what to do,
+    // whether TLS is required or only preferred (no silent fallback to an unchecked server).
+    for mode in ["require", "verify-full", "prefer"] {
+        let (code, out) = status(mode, None);
+        assert_eq!(code, Some(1), "{mode}: {out}");
+        assert!(
+            out.contains("certificate") || out.contains("UnknownIssuer"),
+            "{mode}: {out}"
+        );
+        assert!(out.contains("NYLAS_MIGRATE_CA_FILE"), "{mode}: {out}");
+    }
+    // With the CA the API client would trust too: connected and verified.
+    for mode in ["verify-full", "prefer"] {
+        let (code, out) = status(mode, Some(&ca));
+        assert_eq!(code, Some(0), "{mode}: {out}");
+        assert!(out.contains("no journal in postgres://"), "{mode}: {out}");
+    }
+    let (code, out) = status("disable", None);
+    assert_eq!(code, Some(0), "disable: {out}");
+    // A certificate was presented and checked: the failures above were TLS's, not plain
+    // connections refused.
+}

@@ -35,6 +35,16 @@ pub struct Server {
     /// The watchdog: its stdin closes when this process ends (see the module's doc).
     _watchdog: Option<(Child, ChildStdin)>,
     pub log: Option<PathBuf>,
+    /// A throwaway server also speaks TLS, with the test certificate for 127.0.0.1 that
+    /// `tests/fixtures/tls/ca.pem` signed; this is that CA file.
+    pub tls_ca: Option<PathBuf>,
+}
+
+/// The test CA and the server certificate it signed for 127.0.0.1 (`tests/fixtures/tls`).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
 }
 
 /// One test's database.
@@ -45,22 +55,34 @@ pub struct TestDb {
     port: u16,
     user: String,
     password: String,
+    /// `?sslmode=disable` on a server that also speaks TLS: the tests of TLS ask for it; the
+    /// others need no CA file.
+    query: &'static str,
 }
 
 impl TestDb {
     /// The URL without the password (give [`TestDb::env`] with it), as `--state` takes it.
     pub fn url(&self) -> String {
         format!(
-            "postgres://{}@{}:{}/{}",
-            self.user, self.host, self.port, self.name
+            "postgres://{}@{}:{}/{}{}",
+            self.user, self.host, self.port, self.name, self.query
         )
     }
 
     /// The URL with the password in it, as a plan's secret may hold it.
     pub fn url_with_password(&self) -> String {
         format!(
-            "postgres://{}:{}@{}:{}/{}",
-            self.user, self.password, self.host, self.port, self.name
+            "postgres://{}:{}@{}:{}/{}{}",
+            self.user, self.password, self.host, self.port, self.name, self.query
+        )
+    }
+
+    /// The URL without the password and without an `sslmode`: TLS as the tool does it by
+    /// default.
+    pub fn url_without_sslmode(&self) -> String {
+        format!(
+            "postgres://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.name
         )
     }
 
@@ -152,6 +174,11 @@ impl Server {
             port: self.port,
             user: self.user.clone(),
             password: self.password.clone(),
+            query: if self.tls_ca.is_some() {
+                "?sslmode=disable"
+            } else {
+                ""
+            },
         }
     }
 }
@@ -213,6 +240,19 @@ fn external(url: &str) -> Result<Server, String> {
         Some(postgres::config::Host::Tcp(h)) => h.clone(),
         _ => return Err(format!("{DATABASE_URL_VAR} must name a TCP host")),
     };
+    // Reachable now, or the tests are skipped with the reason (not failed one by one).
+    let reachable = std::thread::spawn({
+        let url = url.to_owned();
+        move || postgres::Client::connect(&url, postgres::NoTls).map(|_| ())
+    })
+    .join()
+    .map_err(|_| format!("{DATABASE_URL_VAR}: the connection attempt panicked"))?;
+    reachable.map_err(|e| {
+        let cause = std::error::Error::source(&e)
+            .map(|c| format!(": {c}"))
+            .unwrap_or_default();
+        format!("{DATABASE_URL_VAR} cannot be reached: {e}{cause}")
+    })?;
     Ok(Server {
         host,
         port: config.get_ports().first().copied().unwrap_or(5432),
@@ -224,6 +264,7 @@ fn external(url: &str) -> Result<Server, String> {
         admin_db: config.get_dbname().unwrap_or("postgres").to_owned(),
         _watchdog: None,
         log: None,
+        tls_ca: None,
     })
 }
 
@@ -337,6 +378,14 @@ fn throwaway(bin: &Path, fast: bool) -> Result<Server, String> {
             .map_err(|e| cleanup(format!("port: {e}")))?
             .port()
     };
+    // TLS with the test certificate (the key private to the server's user, as it demands).
+    for name in ["server.pem", "server.key"] {
+        let to = dir.join(name);
+        std::fs::copy(fixture(name), &to).map_err(|e| cleanup(format!("{name}: {e}")))?;
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| cleanup(format!("{name}: {e}")))?;
+        chown(&to, user).map_err(cleanup)?;
+    }
     let log = dir.join("server.log");
     let durability = if fast {
         "-c fsync=off -c full_page_writes=off"
@@ -347,7 +396,7 @@ fn throwaway(bin: &Path, fast: bool) -> Result<Server, String> {
     // stops the server and removes the folder.
     let script = format!(
         r#"exec 3<&0
-"$0" -D "$1" -p "$2" -k "$3" -c listen_addresses=127.0.0.1 -c max_connections=300 {durability} </dev/null >"$4" 2>&1 &
+"$0" -D "$1" -p "$2" -k "$3" -c listen_addresses=127.0.0.1 -c max_connections=300 -c ssl=on -c ssl_cert_file="$3/server.pem" -c ssl_key_file="$3/server.key" {durability} </dev/null >"$4" 2>&1 &
 pid=$!
 while read -r _ <&3; do :; done
 kill -INT "$pid" 2>/dev/null
@@ -377,6 +426,7 @@ rm -rf "$3""#
         admin_db: "postgres".into(),
         _watchdog: Some((watchdog, stdin)),
         log: Some(log.clone()),
+        tls_ca: Some(fixture("ca.pem")),
     };
     // Ready when it accepts a connection (generous: a loaded CI machine).
     let until = Instant::now() + Duration::from_secs(60);

@@ -137,7 +137,7 @@ impl Failure {
             Failure::Pg(e) => JournalError::Postgres {
                 location,
                 help: help_for(&e).to_owned(),
-                detail: crate::untrusted::escaped(&e.to_string()).into_owned(),
+                detail: crate::untrusted::escaped(&chain(&e)).into_owned(),
             },
             Failure::Setup(e) => JournalError::Postgres {
                 location,
@@ -163,6 +163,23 @@ impl Failure {
             },
         }
     }
+}
+
+/// An error with its causes (the client's errors name their cause only as a source):
+/// `error connecting to server: Connection refused (os error 111)`,
+/// `db error: ERROR: permission denied for database state`.
+fn chain(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What to do about a PostgreSQL error.
