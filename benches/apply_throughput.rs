@@ -4,11 +4,17 @@
 //! accounts ÷ (pairs × limit). Reports the achieved fraction of it and the 429s (targets: ≥ 0.95
 //! and none), then the same clones done one request at a time, as a ratio.
 //!
-//! Run: `cargo bench --bench apply_throughput` (about two and a half minutes, mostly the
-//! one-at-a-time run). It talks only to an in-process simulator on 127.0.0.1.
+//! Run: `cargo bench --bench apply_throughput` (about three minutes, mostly the one-at-a-time
+//! run). It talks only to an in-process simulator on 127.0.0.1, and to a throwaway PostgreSQL
+//! (the system's, as the tests start it, with durable commits; or the server
+//! `NYLAS_MIGRATE_TEST_DATABASE_URL` names).
+//!
+//! The state backend: `-- --state sqlite`, `-- --state postgres`, or `-- --state both` (the
+//! default: the concurrent run on each, then the one-at-a-time run on SQLite). Without a
+//! PostgreSQL here, `both` says so and measures SQLite alone.
 //!
 //! What is timed: an `apply` of the plan whose only pending work is the 2,000 clones (link and
-//! import were applied first, by a plan without test accounts, on the same state folder). The
+//! import were applied first, by a plan without test accounts, on the same state). The
 //! timed run includes its own observation calls (one application read and ceil(500 / 200)
 //! grant pages per pair), so the ratio slightly understates the clone rate itself.
 
@@ -20,13 +26,19 @@ use std::time::{Duration, Instant};
 
 use nylas_migrate::api::{MigrationJob, Operation, Region};
 use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{ApplyOptions, Context, Outcome, Reporter, SecretSource, apply};
+use nylas_migrate::engine::{
+    ApplyOptions, Context, Outcome, Reporter, SecretSource, StateLocation, apply,
+};
 use nylas_migrate::graph::{Step, StepGraph};
 use nylas_migrate::plan;
 use nylas_migrate::simulator::{
     self, AccountProvider, JobSpeed, RunningSimulator, SimulatorConfig, V2Account, V2App, V3App,
     World,
 };
+
+#[allow(dead_code)]
+#[path = "../tests/support/postgres.rs"]
+mod pg;
 
 const PAIRS: usize = 4;
 const ACCOUNTS_PER_PAIR: usize = 500;
@@ -126,7 +138,7 @@ fn plan_text(sim: &RunningSimulator, with_accounts: bool, chained: bool) -> Stri
 async fn apply_plan(
     text: &str,
     secrets: &HashMap<String, String>,
-    state: &Path,
+    state: &StateLocation,
     concurrency: usize,
 ) -> Duration {
     let plan = plan::load_str(Path::new("bench.yaml"), "bench.yaml", text)
@@ -159,8 +171,24 @@ struct Measured {
     too_many: u64,
 }
 
-/// A fresh simulator and state folder; link and import applied first, then the clones timed.
-async fn measure(concurrency: usize, chained: bool) -> Measured {
+/// Where the state lives.
+enum Backend {
+    Sqlite,
+    Postgres(&'static pg::Server),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite state folder",
+            Backend::Postgres(_) => "PostgreSQL state",
+        }
+    }
+}
+
+/// A fresh simulator and state (folder or database); link and import applied first, then the
+/// clones timed.
+async fn measure(concurrency: usize, chained: bool, backend: &Backend) -> Measured {
     let (world, secrets) = world();
     let sim = simulator::start(
         SimulatorConfig {
@@ -174,11 +202,24 @@ async fn measure(concurrency: usize, chained: bool) -> Measured {
     )
     .await
     .unwrap();
-    let state = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let state = match backend {
+        Backend::Sqlite => StateLocation::Folder(folder.path().to_path_buf()),
+        Backend::Postgres(server) => {
+            let db = server.database();
+            StateLocation::Postgres(Box::new(
+                nylas_migrate::engine::journal::PostgresTarget::from_secret(
+                    &nylas_migrate::client::Secret::new(db.url_with_password()),
+                    &nylas_migrate::plan::Trust::default(),
+                )
+                .unwrap(),
+            ))
+        }
+    };
     apply_plan(
         &plan_text(&sim, false, chained),
         &secrets,
-        state.path(),
+        &state,
         concurrency,
     )
     .await;
@@ -186,7 +227,7 @@ async fn measure(concurrency: usize, chained: bool) -> Measured {
     let elapsed = apply_plan(
         &plan_text(&sim, true, chained),
         &secrets,
-        state.path(),
+        &state,
         concurrency,
     )
     .await;
@@ -206,6 +247,37 @@ async fn measure(concurrency: usize, chained: bool) -> Measured {
     measured
 }
 
+/// `--state sqlite|postgres|both` from the bench's arguments (cargo adds `--bench`).
+fn backends() -> Vec<Backend> {
+    let args: Vec<String> = std::env::args().collect();
+    let wanted = args
+        .iter()
+        .position(|a| a == "--state")
+        .and_then(|i| args.get(i + 1))
+        .map_or("both", String::as_str);
+    let postgres = || -> Result<&'static pg::Server, String> {
+        static SERVER: std::sync::OnceLock<Result<pg::Server, String>> = std::sync::OnceLock::new();
+        SERVER
+            .get_or_init(|| pg::start(false))
+            .as_ref()
+            .map_err(Clone::clone)
+    };
+    match wanted {
+        "sqlite" => vec![Backend::Sqlite],
+        "postgres" => vec![Backend::Postgres(
+            postgres().unwrap_or_else(|e| panic!("--state postgres: {e}")),
+        )],
+        "both" => match postgres() {
+            Ok(server) => vec![Backend::Sqlite, Backend::Postgres(server)],
+            Err(e) => {
+                println!("  (PostgreSQL state not measured: {e})");
+                vec![Backend::Sqlite]
+            }
+        },
+        other => panic!("--state {other}: expected sqlite, postgres or both"),
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -218,32 +290,40 @@ fn main() {
             "apply throughput: {accounts} single-clone accounts, {PAIRS} pairs, limit {LIMIT}/s per application, latency {} ms",
             LATENCY.as_millis()
         );
-
-        let concurrent = measure(ApplyOptions::default().concurrency, false).await;
-        let ratio = ideal.as_secs_f64() / concurrent.elapsed.as_secs_f64();
-        println!(
-            "  concurrent (default --concurrency {}, pairs in parallel): elapsed {:.2} s, ideal {:.2} s, throughput ÷ ideal {:.3} (target ≥ 0.95: {}), 429s {} (target 0: {})",
-            ApplyOptions::default().concurrency,
-            concurrent.elapsed.as_secs_f64(),
-            ideal.as_secs_f64(),
-            ratio,
-            if ratio >= 0.95 { "met" } else { "MISSED" },
-            concurrent.too_many,
-            if concurrent.too_many == 0 {
-                "met"
-            } else {
-                "MISSED"
-            },
-        );
-
+        let backends = backends();
+        let mut first = None;
+        for backend in &backends {
+            let concurrent = measure(ApplyOptions::default().concurrency, false, backend).await;
+            let ratio = ideal.as_secs_f64() / concurrent.elapsed.as_secs_f64();
+            println!(
+                "  concurrent, {} (default --concurrency {}, pairs in parallel): elapsed {:.2} s, ideal {:.2} s, throughput ÷ ideal {:.3} (target ≥ 0.97: {}), 429s {} (target 0: {})",
+                backend.name(),
+                ApplyOptions::default().concurrency,
+                concurrent.elapsed.as_secs_f64(),
+                ideal.as_secs_f64(),
+                ratio,
+                if ratio >= 0.97 { "met" } else { "MISSED" },
+                concurrent.too_many,
+                if concurrent.too_many == 0 {
+                    "met"
+                } else {
+                    "MISSED"
+                },
+            );
+            first.get_or_insert(concurrent.elapsed);
+        }
+        let (Some(backend), Some(concurrent)) = (backends.first(), first) else {
+            return;
+        };
         // One request at a time: --concurrency 1 and each pair after the previous one, so that
         // at most one request is in flight in the whole run.
-        let sequential = measure(1, true).await;
+        let sequential = measure(1, true, backend).await;
         println!(
-            "  one request at a time (--concurrency 1, pairs chained by `after`): elapsed {:.2} s, 429s {}; sequential ÷ concurrent time {:.2}",
+            "  one request at a time, {} (--concurrency 1, pairs chained by `after`): elapsed {:.2} s, 429s {}; sequential ÷ concurrent time {:.2}",
+            backend.name(),
             sequential.elapsed.as_secs_f64(),
             sequential.too_many,
-            sequential.elapsed.as_secs_f64() / concurrent.elapsed.as_secs_f64()
+            sequential.elapsed.as_secs_f64() / concurrent.as_secs_f64()
         );
     });
 }

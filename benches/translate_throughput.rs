@@ -150,7 +150,8 @@ async fn migrate(text: &str, secrets: &HashMap<String, String>, state: &Path) {
     let client = builder.build().unwrap();
     let graph = StepGraph::build(&plan).unwrap();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
-    let ctx = Arc::new(Context::new(graph, source, &client, state, true).unwrap());
+    let state = nylas_migrate::engine::StateLocation::Folder(state.to_path_buf());
+    let ctx = Arc::new(Context::new(graph, source, &client, &state, true).unwrap());
     let summary = apply(ctx, &ApplyOptions::default(), Arc::new(Silent))
         .await
         .unwrap();

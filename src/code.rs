@@ -156,6 +156,24 @@ codes! {
     StateJournal = "state::journal",
     /// The journal holds a value this version does not know (newer version, or edited).
     StateJournalUnknownValue = "state::journal-unknown-value",
+    /// A password in the `--state` URL (it belongs in PGPASSWORD or the plan's secret).
+    StatePasswordOnCommandLine = "state::password-on-command-line",
+    /// A PostgreSQL state URL that cannot be used.
+    StateInvalidUrl = "state::invalid-url",
+    /// An `sslmode` nylas-migrate does not support.
+    StateSslmode = "state::sslmode",
+    /// A plan's state host that is neither loopback nor allowed by the run.
+    StateHostNotAllowed = "state::host-not-allowed",
+    /// The plan's state URL secret cannot be read.
+    StateUrlUnreadable = "state::url-unreadable",
+    /// TLS for the PostgreSQL state cannot be set up (a CA file without certificates).
+    StateTls = "state::tls",
+    /// The PostgreSQL state cannot be reached or used.
+    StatePostgres = "state::postgres",
+    /// The database's schema was made by a newer nylas-migrate.
+    StateSchemaNewer = "state::schema-newer",
+    /// What only a local state folder keeps, asked of PostgreSQL state: a bug.
+    StateLocalOnly = "state::local-only",
     /// Another `apply` holds the state folder's lock.
     StateLocked = "state::locked",
     /// The state folder's lock cannot be taken.
@@ -284,6 +302,7 @@ use Producer::{Example, Test};
 
 const EXIT: &str = "tests/cli_exit_codes.rs";
 const HOSTILE: &str = "tests/validate_hostile.rs";
+const STATE: &str = "tests/engine_state.rs";
 const CLI_ERROR: &str = "src/cli/error.rs";
 
 /// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
@@ -352,6 +371,15 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
             "no_human_output_passes_on_control_characters_from_the_api_or_the_journal",
         ),
     ),
+    (StatePasswordOnCommandLine, Test(STATE, "a_password_on_the_command_line_is_refused_and_never_shown")),
+    (StateInvalidUrl, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
+    (StateSslmode, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
+    (StateHostNotAllowed, Test(STATE, "a_plans_state_host_needs_an_opt_in_from_the_runner")),
+    (StateUrlUnreadable, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
+    (StateTls, Test("src/engine/journal/location.rs", "a_ca_file_without_a_certificate_is_a_tls_error")),
+    (StatePostgres, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
+    (StateSchemaNewer, Test(STATE, "the_schema_is_made_on_first_use_and_versioned")),
+    (StateLocalOnly, Test(STATE, "translate_checkpoints_are_refused_by_a_postgres_journal")),
     (StateLocked, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (StateLockFailed, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (SecretsUnresolved, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),

@@ -2,16 +2,25 @@
 //! again; each time the end state must equal an uninterrupted run's, no wave may be started
 //! twice, no account cloned more often than in the uninterrupted run, and a third run must write
 //! nothing. A few runs are killed twice (the resuming run killed too) before they finish.
+//! The same on both state backends: a state folder, and PostgreSQL (a fresh database per run).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::postgres as pg;
 use crate::support::rehearsal::{
     self, EVERY_STEP_KIND as PLAN, EndState, Rehearsal, WAVES, end_state,
 };
 use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{JobSpeed, Stats};
+
+/// Where the runs keep their state.
+#[derive(Clone, Copy)]
+enum Backend {
+    Folder,
+    Postgres(&'static pg::Server),
+}
 
 /// Where to crash: `<step kind or step ID>@<phase>[#n]`. Every kind, every phase it has; for
 /// batches, the request about to be sent (`after-intent`), answered but not journaled
@@ -63,16 +72,23 @@ const DOUBLE_CRASHES: &[[&str; 2]] = &[
     ["clone@after-write", "alpha/batch/rest@after-write"],
 ];
 
-/// Crash points run at once (each with its own simulator and state folder).
+/// Crash points run at once (each with its own simulator and state).
 const PARALLEL: usize = 4;
 
-async fn start() -> Rehearsal {
-    rehearsal::start(PLAN, 60, |_, config| {
+async fn start(backend: Backend) -> Rehearsal {
+    let mut r = rehearsal::start(PLAN, 60, |_, config| {
         // Waves take a fraction of a second; crashes "while polling" hold the simulated clock
         // (see `crash_and_resume`), so they do not depend on this speed.
         config.job_speed = JobSpeed::RealTime { factor: 20.0 };
     })
-    .await
+    .await;
+    if let Backend::Postgres(server) = backend {
+        let db = tokio::task::spawn_blocking(move || server.database())
+            .await
+            .unwrap();
+        r.state_in_postgres(&db.url(), db.env());
+    }
+    r
 }
 
 /// For a crash point while a wave's job runs: which batch clone of the plan starts that wave.
@@ -110,9 +126,13 @@ async fn apply_ok(r: &Rehearsal, what: &str) -> Result<(), String> {
 
 /// Crash at each of `points` in turn (each in a new run), run again to completion, compare, run
 /// once more.
-async fn crash_and_resume(points: &[&str], reference: &Reference) -> Result<(), String> {
+async fn crash_and_resume(
+    points: &[&str],
+    reference: &Reference,
+    backend: Backend,
+) -> Result<(), String> {
     let point = points.join(" then ");
-    let r = start().await;
+    let r = start(backend).await;
     for p in points {
         // A crash "while the wave's job runs" must find the job running at that poll, however
         // slow the machine: simulated time stands still from the wave's request until the run
@@ -168,11 +188,23 @@ async fn crash_and_resume(points: &[&str], reference: &Reference) -> Result<(), 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_at_any_point_resumes_to_the_same_end_state() {
+    kill_and_resume_everywhere(Backend::Folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_at_any_point_resumes_to_the_same_end_state_on_postgres() {
+    let Some(server) = tokio::task::spawn_blocking(pg::server).await.unwrap() else {
+        return;
+    };
+    kill_and_resume_everywhere(Backend::Postgres(server)).await;
+}
+
+async fn kill_and_resume_everywhere(backend: Backend) {
     let distinct: std::collections::BTreeSet<_> = CRASH_POINTS.iter().collect();
     assert_eq!(distinct.len(), CRASH_POINTS.len(), "crash points repeat");
     assert!(CRASH_POINTS.len() >= 20);
 
-    let r = start().await;
+    let r = start(backend).await;
     apply_ok(&r, "the uninterrupted run").await.unwrap();
     let reference = Arc::new(Reference {
         end: end_state(&r.sim.world()),
@@ -202,7 +234,7 @@ async fn a_run_killed_at_any_point_resumes_to_the_same_end_state() {
         let reference = reference.clone();
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await.unwrap();
-            crash_and_resume(points, &reference).await
+            crash_and_resume(points, &reference, backend).await
         });
     }
     let mut failures = Vec::new();

@@ -43,14 +43,15 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     }
     let client = setup::client(&plan)?;
     let run_options = args.rerun.options(&graph)?;
-    let state_dir = args.target.state_dir();
-    setup::create_state(&state_dir)?;
+    let state = args.target.state(&plan)?;
+    setup::create_state(&state)?;
+    let plan_name = plan.name.clone();
     let source = args.target.secret_source();
     super::runtime()?.block_on(async move {
-        let _lock = StateLock::acquire(&state_dir)?;
+        let _lock = StateLock::acquire_at(&state, &plan_name)?;
         let adopt = run_options.adopt_existing_jobs;
-        print_notes(&graph, &source, &client, &state_dir, adopt, output).await?;
-        let mut ctx = Context::new(graph, source, &client, &state_dir, true)?;
+        print_notes(&graph, &source, &client, &state, adopt, output).await?;
+        let mut ctx = Context::new(graph, source, &client, &state, true)?;
         ctx.set_options(run_options);
         let ctx = Arc::new(ctx);
         if !args.yes && !confirmed(&ctx).await? {
@@ -67,13 +68,13 @@ async fn print_notes(
     graph: &crate::graph::StepGraph,
     source: &crate::engine::SecretSource,
     client: &crate::client::NylasClient,
-    state_dir: &std::path::Path,
+    state: &crate::engine::StateLocation,
     adopt: bool,
     output: Output,
 ) -> Result<(), CliError> {
-    let probe = Context::new(graph.clone(), source.clone(), client, state_dir, false)?;
+    let probe = Context::new(graph.clone(), source.clone(), client, state, false)?;
     for note in unrecorded_history(&probe).await? {
-        let message = note.message(state_dir, adopt);
+        let message = note.message(state, adopt);
         match output {
             Output::Json => outln!(
                 "{}",

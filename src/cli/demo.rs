@@ -111,7 +111,13 @@ async fn run_twice(
     for round in ["first", "second"] {
         let graph = StepGraph::build(plan)?;
         let steps = graph.len() as u64;
-        let ctx = Arc::new(Context::new(graph, source.clone(), &client, state, true)?);
+        let ctx = Arc::new(Context::new(
+            graph,
+            source.clone(),
+            &client,
+            &crate::engine::StateLocation::Folder(state.to_path_buf()),
+            true,
+        )?);
         let reporter: Arc<dyn Reporter> = match output {
             Output::Json => Arc::new(JsonReporter),
             Output::Human if super::quiet() => Arc::new(QuietReporter),

@@ -35,6 +35,9 @@ pub enum CliError {
     Lock(#[from] LockError),
     #[error(transparent)]
     #[diagnostic(transparent)]
+    State(#[from] crate::engine::journal::StateError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Translate(#[from] TranslateError),
     #[error(transparent)]
     #[diagnostic(transparent)]

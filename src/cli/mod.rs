@@ -125,6 +125,17 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub allow_secret_dirs: Vec<std::path::PathBuf>,
+    /// Let a plan's PostgreSQL state URL (`state.postgres.url`) name HOST, besides loopback
+    /// (repeatable, or comma-separated in the variable): the database password goes there, and
+    /// its journal decides what a run skips. `--state postgres://…` needs no opt-in.
+    #[arg(
+        long = "allow-state-host",
+        value_name = "HOST",
+        global = true,
+        env = crate::plan::ALLOW_STATE_HOSTS_VAR,
+        value_delimiter = ','
+    )]
+    pub allow_state_hosts: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -235,6 +246,12 @@ fn run(cli: Cli) -> Result<Finished, CliError> {
             .iter()
             .filter(|d| !d.as_os_str().is_empty())
             .cloned()
+            .collect(),
+        state_hosts: cli
+            .allow_state_hosts
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
             .collect(),
     });
     if cli.output == Output::Json

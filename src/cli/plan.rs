@@ -6,7 +6,7 @@ use serde_json::json;
 use super::layout;
 use super::setup;
 use super::{CliError, Finished, Output};
-use crate::engine::journal::StepStatus;
+use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
 };
@@ -32,13 +32,13 @@ pub struct Args {
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
-    let state_dir = args.target.state_dir();
-    setup::check_state(&state_dir)?;
+    let state = args.target.state(&plan)?;
+    setup::check_state(&state)?;
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan);
         }
-        let finished = offline(&graph, &state_dir, output, args.detailed_exitcode)?;
+        let finished = offline(&graph, &plan, &state, output, args.detailed_exitcode)?;
         if output == Output::Human {
             super::manual_steps::print_human(&plan);
         }
@@ -48,7 +48,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let options = args.rerun.options(&graph)?;
     let source = args.target.secret_source();
     let (notes, preview) = super::runtime()?.block_on(async {
-        let mut ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        let mut ctx = Context::new(graph, source, &client, &state, false)?;
         ctx.set_options(options);
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
@@ -56,7 +56,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let adopt = args.rerun.adopt_existing_jobs;
     match output {
         Output::Human => {
-            print_notes(&notes, &state_dir, adopt);
+            print_notes(&notes, &state, adopt);
             print_preview(&preview);
             super::manual_steps::print_human(&plan);
         }
@@ -64,7 +64,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             for note in &notes {
                 outln!(
                     "{}",
-                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state_dir, adopt)})
+                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state, adopt)})
                 );
             }
             super::manual_steps::print_json(&plan);
@@ -94,9 +94,9 @@ fn symbol(action: Action) -> &'static str {
 }
 
 /// Pairs whose application has a past this state does not know, before anything else.
-pub fn print_notes(notes: &[HistoryNote], state_dir: &std::path::Path, adopt: bool) {
+pub fn print_notes(notes: &[HistoryNote], state: &StateLocation, adopt: bool) {
     for note in notes {
-        outln!("! note: {}", esc(&note.message(state_dir, adopt)));
+        outln!("! note: {}", esc(&note.message(state, adopt)));
     }
 }
 
@@ -261,11 +261,12 @@ fn print_json(preview: &Preview) {
 /// The steps and what the journal last recorded for each: no network, no secrets.
 fn offline(
     graph: &StepGraph,
-    state_dir: &std::path::Path,
+    plan: &crate::plan::Plan,
+    state: &StateLocation,
     output: Output,
     detailed: bool,
 ) -> Result<Finished, CliError> {
-    let journal = setup::existing_journal(state_dir)?;
+    let journal = setup::existing_journal(state, plan)?;
     let mut pending = 0;
     for step in graph.steps() {
         let state = journal

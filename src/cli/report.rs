@@ -51,11 +51,11 @@ pub enum Format {
 pub fn run(args: Args) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
     let client = setup::client(&plan)?;
-    let state_dir = args.target.state_dir();
-    let journal = setup::existing_journal(&state_dir)?;
+    let state = args.target.state(&plan)?;
+    let journal = setup::existing_journal(&state, &plan)?;
     let source = args.target.secret_source();
     let accounts = super::runtime()?.block_on(async {
-        let ctx = Context::new(graph, source, &client, &state_dir, false)?;
+        let ctx = Context::new(graph, source, &client, &state, false)?;
         accounts_report(&ctx, journal.as_ref()).await
     })?;
     let (text, rows) = if args.outcome.is_empty() {

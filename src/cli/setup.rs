@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
-use crate::engine::journal::{JOURNAL_FILE, Journal};
+use crate::engine::journal::{JOURNAL_FILE, Journal, PostgresTarget, StateLocation};
 use crate::engine::{RunOptions, SecretSource};
 use crate::graph::{Kind, PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
@@ -18,14 +18,33 @@ pub struct PlanArgs {
     /// The plan file.
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
-    /// The state folder (journal and lock); default `.nylas-migrate/` beside the plan.
-    #[arg(long, value_name = "DIR")]
+    /// Where the plan's state (journal and lock) lives: a folder (default `.nylas-migrate/`
+    /// beside the plan), or a PostgreSQL database, `postgres://USER@HOST[:PORT]/DB`, whose
+    /// password comes only from PGPASSWORD. Overrides the plan's `state`.
+    #[arg(long, value_name = "DIR|URL")]
     pub state: Option<PathBuf>,
 }
 
 impl PlanArgs {
-    pub fn state_dir(&self) -> PathBuf {
-        state_dir(&self.plan, self.state.as_deref())
+    /// The plan's state: `--state`, else the plan's `state` (its URL read from its secret
+    /// reference, its host checked against the run's opt-ins), else the folder beside the plan.
+    pub fn state(&self, plan: &Plan) -> Result<StateLocation, CliError> {
+        Ok(StateLocation::resolve(
+            self.state.as_deref(),
+            plan.state.as_ref(),
+            state_dir(&self.plan, None),
+            &self.secret_source(),
+            &super::trust(),
+        )?)
+    }
+
+    /// A local state folder, for what stays on this machine whatever the plan's state
+    /// (translate's checkpoints): `--state DIR`, else the folder beside the plan.
+    pub fn local_state_dir(&self) -> PathBuf {
+        match &self.state {
+            Some(flag) if !flag.to_str().is_some_and(PostgresTarget::is_url) => flag.clone(),
+            _ => state_dir(&self.plan, None),
+        }
     }
 
     pub fn plan_dir(&self) -> PathBuf {
@@ -192,14 +211,21 @@ fn state_exists(state_dir: &Path) -> Result<bool, CommandError> {
     }
 }
 
-/// Checks that the state folder is a folder or absent, before anything is observed.
-pub fn check_state(state_dir: &Path) -> Result<(), CommandError> {
-    state_exists(state_dir).map(|_| ())
+/// Checks that a state folder is a folder or absent, before anything is observed (a database
+/// is checked when it is opened).
+pub fn check_state(state: &StateLocation) -> Result<(), CommandError> {
+    match state.folder() {
+        Some(dir) => state_exists(dir).map(|_| ()),
+        None => Ok(()),
+    }
 }
 
-/// Creates the state folder (private, 0700) if it is absent.
-pub fn create_state(state_dir: &Path) -> Result<(), CommandError> {
-    check_state(state_dir)?;
+/// Creates a state folder (private, 0700) if it is absent.
+pub fn create_state(state: &StateLocation) -> Result<(), CommandError> {
+    check_state(state)?;
+    let Some(state_dir) = state.folder() else {
+        return Ok(());
+    };
     crate::engine::private::create_dir(state_dir).map_err(|source| CommandError::StateFolder {
         what: "create",
         path: state_dir.display().to_string(),
@@ -207,13 +233,17 @@ pub fn create_state(state_dir: &Path) -> Result<(), CommandError> {
     })
 }
 
-/// The state folder's journal, if anything was ever applied from it. Opening never creates one.
-pub fn existing_journal(state_dir: &Path) -> Result<Option<Journal>, CliError> {
+/// The plan's journal at `state`, if anything was ever applied there. Opening never creates
+/// one.
+pub fn existing_journal(state: &StateLocation, plan: &Plan) -> Result<Option<Journal>, CliError> {
+    let Some(state_dir) = state.folder() else {
+        return Ok(Journal::existing(state, &plan.name)?);
+    };
     if !state_exists(state_dir)? {
         return Ok(None);
     }
     match state_dir.join(JOURNAL_FILE).try_exists() {
-        Ok(true) => Ok(Some(Journal::open(state_dir)?)),
+        Ok(true) => Ok(Journal::existing(state, &plan.name)?),
         Ok(false) => Ok(None),
         Err(source) => Err(CommandError::StateFolder {
             what: "read",

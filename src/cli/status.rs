@@ -20,8 +20,8 @@ pub struct Args {
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
-    let state_dir = args.target.state_dir();
-    let journal = setup::existing_journal(&state_dir)?;
+    let state = args.target.state(&plan)?;
+    let journal = setup::existing_journal(&state, &plan)?;
     let online = !args.offline && journal.is_some();
     let client = online.then(|| setup::client(&plan)).transpose()?;
     let standing = super::runtime()?.block_on(async {
@@ -29,7 +29,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             return standing(&graph, journal.as_ref(), None).await;
         };
         let source = args.target.secret_source();
-        let ctx = Context::new(graph.clone(), source, &client, &state_dir, false)?;
+        let ctx = Context::new(graph.clone(), source, &client, &state, false)?;
         standing(ctx.graph(), journal.as_ref(), Some(&ctx)).await
     })?;
     match output {
@@ -39,7 +39,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
                 serde_json::json!({"v": 1, "event": "status", "status": standing})
             );
         }
-        Output::Human => print_human(&standing, journal.is_some(), &state_dir),
+        Output::Human => print_human(&standing, journal.is_some(), &state),
     }
     // A failed wave, a refused account or a failed step: the plan is not where it should be,
     // and a pipeline that reads only exit codes must notice.
@@ -62,12 +62,12 @@ fn when(unix: i64) -> String {
     crate::engine::journal::format_utc(unix)
 }
 
-fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Path) {
+fn print_human(standing: &Standing, has_journal: bool, state: &crate::engine::StateLocation) {
     match &standing.last_run {
         Some(run) => outln!(
             "{} · state {} · last run {} started {}, {}",
             esc(&standing.plan),
-            esc(&state_dir.display().to_string()),
+            esc(&state.to_string()),
             run.run_id,
             when(run.started_at),
             match (&run.outcome, run.finished_at) {
@@ -78,12 +78,17 @@ fn print_human(standing: &Standing, has_journal: bool, state_dir: &std::path::Pa
         None if has_journal => outln!(
             "{} · state {} · no run yet",
             esc(&standing.plan),
-            esc(&state_dir.display().to_string())
+            esc(&state.to_string())
         ),
         None => outln!(
-            "{} · no journal in {}: nothing has been applied from this state folder",
+            "{} · no journal in {}: nothing has been applied from this state{}",
             esc(&standing.plan),
-            esc(&state_dir.display().to_string())
+            esc(&state.to_string()),
+            if state.folder().is_some() {
+                " folder"
+            } else {
+                ""
+            }
         ),
     }
     for pair in &standing.pairs {

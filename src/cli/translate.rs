@@ -137,8 +137,10 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         app,
     })
     .collect();
-    let state_dir = args.target.state_dir();
-    setup::create_state(&state_dir)?;
+    // Translate's checkpoints describe a file on this machine: they stay in a local state
+    // folder whatever the plan's state (see engine/journal/translate.rs).
+    let state_dir = args.target.local_state_dir();
+    setup::create_state(&crate::engine::StateLocation::Folder(state_dir.clone()))?;
     let journal = Arc::new(Journal::open(&state_dir)?);
     let _lock = lock_output(&state_dir, &options.output)?;
     let reporter: Arc<dyn TranslateReporter> = match output {

@@ -26,7 +26,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let apps = setup::app_clients(&graph, &client, &source, |p| {
         args.pair.is_empty() || args.pair.contains(&p.name)
     })?;
-    let journal = setup::existing_journal(&args.target.state_dir())?.map(Arc::new);
+    let journal = setup::existing_journal(&args.target.state(&plan)?, &plan)?.map(Arc::new);
     let verification = super::runtime()?.block_on(verify(&graph, &apps, journal.as_deref()))?;
     match output {
         Output::Json => outln!(

@@ -245,34 +245,19 @@ impl NylasClientBuilder {
 
     /// The CA file named by [`CA_FILE_VAR`], if it is set and not empty.
     pub fn ca_file_from_env(self) -> Self {
-        let path = std::env::var_os(CA_FILE_VAR)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from);
-        self.ca_file(path)
+        self.ca_file(ca_file_from_env())
     }
 
     fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, ClientError> {
         let Some(path) = &self.ca_file else {
             return Ok(Vec::new());
         };
+        let pem = read_ca_file(path)?;
         let shown = crate::untrusted::escaped(&path.display().to_string()).into_owned();
         let fail = |detail: String| ClientError::CaFile {
             path: shown.clone(),
             detail,
         };
-        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-        let mut pem = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(file, MAX_CA_FILE_BYTES + 1),
-            &mut pem,
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        if pem.len() as u64 > MAX_CA_FILE_BYTES {
-            return Err(fail(format!(
-                "it is larger than {} MiB",
-                MAX_CA_FILE_BYTES / (1024 * 1024)
-            )));
-        }
         let certificates =
             reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| fail(e.to_string()))?;
         if certificates.is_empty() {
@@ -330,6 +315,37 @@ impl NylasClientBuilder {
             }),
         })
     }
+}
+
+/// The PEM text of a CA file (see [`CA_FILE_VAR`]), read with a bound on its size. The API
+/// client and the PostgreSQL state connection trust the same roots.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
+    let shown = crate::untrusted::escaped(&path.display().to_string()).into_owned();
+    let fail = |detail: String| ClientError::CaFile {
+        path: shown.clone(),
+        detail,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut pem = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_CA_FILE_BYTES + 1),
+        &mut pem,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(fail(format!(
+            "it is larger than {} MiB",
+            MAX_CA_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(pem)
+}
+
+/// The CA file [`CA_FILE_VAR`] names, if it is set and not empty.
+pub fn ca_file_from_env() -> Option<std::path::PathBuf> {
+    std::env::var_os(CA_FILE_VAR)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 /// What identifies one v3 application to the client.

@@ -70,7 +70,7 @@ pub async fn apply(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ApplySummary, EngineError> {
     let journal = ctx.journal().ok_or_else(|| EngineError::State {
-        path: ctx.state_dir().display().to_string(),
+        path: ctx.state().to_string(),
         source: std::io::Error::other("no journal"),
     })?;
     let run_id = journal.start_run(ctx.graph().plan_name(), "apply")?;

@@ -1,7 +1,6 @@
 //! What the engine works with for one plan: its graph, a client per pair, the resolved
 //! secrets, the journal and the fingerprint key.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::client::{AppClient, AppConfig, NylasClient};
@@ -9,7 +8,7 @@ use crate::graph::{PairTarget, Step, StepGraph, StepId};
 
 use super::EngineError;
 use super::fingerprint::Fingerprinter;
-use super::journal::Journal;
+use super::journal::{Journal, StateLocation};
 use super::secrets::{PairSecrets, SecretSource, resolve_all};
 
 /// Everything a walk of the graph needs; shared by every step task. Outside the engine it is
@@ -22,10 +21,11 @@ pub struct Context {
     apps: Vec<AppClient>,
     secrets: Vec<PairSecrets>,
     source: SecretSource,
-    /// `None` for a preview of a plan that has never been applied (no state folder yet).
+    /// `None` for a preview of a plan that has never been applied (no journal yet).
     journal: Option<Arc<Journal>>,
     fingerprinter: Option<Fingerprinter>,
-    state_dir: PathBuf,
+    /// Where the plan's state lives (a folder, or PostgreSQL).
+    state: StateLocation,
     /// What the user asked for beyond the plan (reruns, adopting jobs).
     options: RunOptions,
 }
@@ -58,13 +58,13 @@ impl RunOptions {
 
 impl Context {
     /// Resolves every secret (reporting all missing ones at once) and builds one client per
-    /// pair. `create_state` makes the state folder (apply); otherwise an absent one is left
-    /// absent (plan).
+    /// pair. `create_state` opens the plan's journal at `state`, creating it (apply);
+    /// otherwise an absent one is left absent (plan).
     pub fn new(
         graph: StepGraph,
         source: SecretSource,
         client: &NylasClient,
-        state_dir: &Path,
+        state: &StateLocation,
         create_state: bool,
     ) -> Result<Context, EngineError> {
         let secrets = resolve_all(&graph, &source).map_err(EngineError::Secrets)?;
@@ -74,27 +74,20 @@ impl Context {
             .zip(&secrets)
             .map(|(pair, secrets)| client.app(app_config(pair, secrets)))
             .collect();
-        if create_state {
-            super::private::create_dir(state_dir).map_err(|source| EngineError::State {
-                path: state_dir.display().to_string(),
-                source,
-            })?;
-        }
-        let has_state = state_dir.join(super::journal::JOURNAL_FILE).exists() || create_state;
-        let journal = if has_state {
-            Some(Arc::new(Journal::open(state_dir)?))
-        } else {
-            None
-        };
-        let fingerprinter = if has_state {
-            Some(
-                Fingerprinter::load_or_create(state_dir).map_err(|source| EngineError::State {
-                    path: state_dir.display().to_string(),
+        let journal = if create_state {
+            if let StateLocation::Folder(dir) = state {
+                super::private::create_dir(dir).map_err(|source| EngineError::State {
+                    path: dir.display().to_string(),
                     source,
-                })?,
-            )
+                })?;
+            }
+            Some(Journal::open_at(state, graph.plan_name())?)
         } else {
-            None
+            Journal::existing(state, graph.plan_name())?
+        };
+        let fingerprinter = match &journal {
+            Some(journal) => Some(journal.fingerprinter()?),
+            None => None,
         };
         Ok(Context {
             graph,
@@ -102,9 +95,9 @@ impl Context {
             apps,
             secrets,
             source,
-            journal,
+            journal: journal.map(Arc::new),
             fingerprinter,
-            state_dir: state_dir.to_path_buf(),
+            state: state.clone(),
             options: RunOptions::default(),
         })
     }
@@ -133,8 +126,9 @@ impl Context {
         &self.options
     }
 
-    pub fn state_dir(&self) -> &Path {
-        &self.state_dir
+    /// Where the plan's state lives.
+    pub fn state(&self) -> &StateLocation {
+        &self.state
     }
 
     /// The shared client (connection pool, rate limiters), for calls outside a pair's region.

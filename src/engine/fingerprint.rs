@@ -1,7 +1,9 @@
 //! Fingerprints of secrets: secrets cannot be read back from Nylas, so to know whether a
 //! connector already has the plan's client secret, the journal keeps a keyed hash of the secret
 //! it last wrote. The key lives in the state folder (mode 0600), so a journal alone cannot be
-//! used to test guesses of a secret.
+//! used to test guesses of a secret; with a PostgreSQL state, in its own table beside the
+//! plan's journal (whoever can read that table and the journal can test guesses, as whoever can
+//! read a state folder can).
 
 use std::io::Write;
 use std::path::Path;
@@ -48,6 +50,19 @@ impl Fingerprinter {
         file.write_all(&key)?;
         file.sync_all()?;
         Ok(Fingerprinter { key })
+    }
+
+    /// A key kept elsewhere (the plan's key in a PostgreSQL state); `None` unless 32 bytes.
+    pub fn from_key(bytes: &[u8]) -> Option<Fingerprinter> {
+        let key: [u8; 32] = bytes.try_into().ok()?;
+        Some(Fingerprinter { key })
+    }
+
+    /// A new random key, to be stored with the state.
+    pub fn new_key() -> [u8; 32] {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        key
     }
 
     /// `hmac-sha256:<hex>` of the secret under this state's key, keyed by the pair too: the

@@ -21,7 +21,7 @@ pub struct HistoryNote {
 }
 
 impl HistoryNote {
-    pub fn message(&self, state_dir: &std::path::Path, adopt: bool) -> String {
+    pub fn message(&self, state: &super::journal::StateLocation, adopt: bool) -> String {
         let mut past = Vec::new();
         if let Some(v2) = &self.linked_v2_app {
             past.push(format!("is already linked to v2 app {v2}"));
@@ -39,8 +39,8 @@ impl HistoryNote {
             "no wave starts while the application has jobs this state does not know: restore the state folder that ran the plan, or pass --adopt-existing-jobs to record them as history".to_owned()
         };
         format!(
-            "the state folder {} has no record of pair `{}`, but its v3 application {} {}: this state is new, or not the one that ran this plan (a lost CI cache, another machine); {then}",
-            state_dir.display(),
+            "the {} has no record of pair `{}`, but its v3 application {} {}: this state is new, or not the one that ran this plan (a lost CI cache, another machine); {then}",
+            state.describe(),
             self.pair,
             self.v3_app_id,
             past.join(" and ")

@@ -6,7 +6,7 @@
 //!   every kind; waves' jobs and gates.
 //! - `scheduler`: the one walk of the graph (ready set, permits per application, skips,
 //!   `--fail-fast`), with two executors: `preview` (`plan`) and `apply`.
-//! - [`journal`], `lock`, `fingerprint`: the state folder.
+//! - [`journal`], `lock`, `fingerprint`: the plan's state (a folder, or PostgreSQL).
 //! - `secrets`: plan secret references resolved at run time.
 //! - `counts`: the one wording of a wave's counts.
 //!
@@ -33,7 +33,7 @@ pub use apply::{ApplyOptions, ApplySummary, apply};
 pub use context::{Context, RunOptions};
 pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
-pub use journal::{Journal, JournalError};
+pub use journal::{Journal, JournalError, StateError, StateLocation};
 pub use lock::{LockError, StateLock};
 pub use preview::{Preview, PreviewStep, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};

@@ -24,6 +24,9 @@ fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// The PostgreSQL state URL's pointer.
+const STATE_URL: &str = "/state/postgres/url";
+
 /// A secret written inline: the field, its value's span, and what shape the value has.
 pub struct InlineSecret {
     /// JSON pointer of the field's value; the schema check reports nothing at or under it.
@@ -51,7 +54,8 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
                 for (key, value) in entries {
                     let name = key.as_str().unwrap_or_default();
                     let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
-                    let shape = if is_secret_key(name) {
+                    // The state URL may hold the database's password: a secret by place.
+                    let shape = if is_secret_key(name) || child == STATE_URL {
                         inline_shape(value)
                     } else {
                         None

@@ -27,4 +27,4 @@ pub use load::{
 };
 pub use model::*;
 pub use schema::{plan_schema, plan_schema_text};
-pub use trust::{ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
+pub use trust::{ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, ALLOW_STATE_HOSTS_VAR, Trust};

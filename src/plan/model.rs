@@ -26,6 +26,11 @@ pub struct Plan {
     /// A name for this migration, shown in previews, the journal and reports.
     #[schemars(length(min = 1, max = 100))]
     pub name: String,
+    /// Where the journal and the lock live. Without it: a local SQLite folder (`--state DIR`,
+    /// default `.nylas-migrate/` beside the plan). With it: a PostgreSQL database that every
+    /// runner of the pipeline shares, keyed by the plan's `name`. `--state` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateSettings>,
     /// API base URL overrides per region. Without them, `us` is `https://api.us.nylas.com` and
     /// `eu` is `https://api.eu.nylas.com`.
     #[serde(default, skip_serializing_if = "RegionOverrides::is_empty")]
@@ -34,6 +39,27 @@ pub struct Plan {
     /// them.
     #[schemars(length(min = 1))]
     pub pairs: Vec<Pair>,
+}
+
+/// A shared state backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// The journal and the lock in PostgreSQL, shared by every runner (several plans may share
+    /// one database: each sees only its own state).
+    pub postgres: PostgresState,
+}
+
+/// A PostgreSQL state database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresState {
+    /// Where to read the connection URL, `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]`
+    /// (a secret, as it may hold the password; without one, `PGPASSWORD` is used). `sslmode`:
+    /// `disable`, `prefer` (the default), `require` or `verify-full`; a TLS connection's
+    /// certificate is always verified. A host other than a loopback address needs
+    /// `--allow-state-host HOST` from whoever runs the plan.
+    pub url: SecretRef,
 }
 
 /// API base URL overrides, by region.

@@ -42,6 +42,7 @@ pub fn check(
         rules.within_pair(*i, pair);
         rules.secret_files(*i, pair, trust, plan_dir);
     }
+    rules.state_file(trust, plan_dir);
     rules.out
 }
 
@@ -390,6 +391,15 @@ impl Rules<'_> {
         }
     }
 
+    /// The state URL's `{ file: }` stays in the plan's folder, as every secret file.
+    fn state_file(&mut self, trust: &Trust, plan_dir: &Path) {
+        const POINTER: &str = "/state/postgres/url/file";
+        let Some(path) = self.root.pointer(POINTER).and_then(Node::as_str) else {
+            return;
+        };
+        self.outside_plan_folder(POINTER.to_owned(), Path::new(path), trust, plan_dir);
+    }
+
     /// `{ file: }` secrets stay in the plan's folder unless the run allows another.
     fn secret_files(&mut self, i: usize, pair: &Pair, trust: &Trust, plan_dir: &Path) {
         let mut files: Vec<(String, &Path)> = Vec::new();
@@ -413,23 +423,33 @@ impl Rules<'_> {
             }
         }
         for (pointer, path) in files {
-            if trust.allows_secret_path(plan_dir, path) {
-                continue;
-            }
-            let shown = path.display().to_string();
-            self.out.push(
-                PlanDiagnostic::new(
-                    Code::PlanSecretFileOutside,
-                    self.span(&pointer),
-                    format!("the secret file `{shown}` is outside the plan's folder"),
-                )
-                .label("outside the plan's folder")
-                .help(format!(
-                    "a plan cannot read files of its choosing from the machine that runs it. Keep the file beside the plan, or allow its folder outside the plan: \
-                     `--allow-secret-dir DIR` or {ALLOW_SECRET_DIRS_VAR}=DIR in the environment of the run"
-                )),
-            );
+            self.outside_plan_folder(pointer, path, trust, plan_dir);
         }
+    }
+
+    fn outside_plan_folder(
+        &mut self,
+        pointer: String,
+        path: &Path,
+        trust: &Trust,
+        plan_dir: &Path,
+    ) {
+        if trust.allows_secret_path(plan_dir, path) {
+            return;
+        }
+        let shown = path.display().to_string();
+        self.out.push(
+            PlanDiagnostic::new(
+                Code::PlanSecretFileOutside,
+                self.span(&pointer),
+                format!("the secret file `{shown}` is outside the plan's folder"),
+            )
+            .label("outside the plan's folder")
+            .help(format!(
+                "a plan cannot read files of its choosing from the machine that runs it. Keep the file beside the plan, or allow its folder outside the plan: \
+                 `--allow-secret-dir DIR` or {ALLOW_SECRET_DIRS_VAR}=DIR in the environment of the run"
+            )),
+        );
     }
 
     fn within_pair(&mut self, i: usize, pair: &Pair) {

@@ -12,6 +12,9 @@ use crate::api::Region;
 
 /// The environment variable that allows API hosts beyond Nylas's (comma-separated).
 pub const ALLOW_API_HOSTS_VAR: &str = "NYLAS_MIGRATE_ALLOW_API_HOSTS";
+/// The environment variable that allows PostgreSQL state hosts beyond loopback
+/// (comma-separated).
+pub const ALLOW_STATE_HOSTS_VAR: &str = "NYLAS_MIGRATE_ALLOW_STATE_HOSTS";
 /// The environment variable that allows secret files in folders beyond the plan's
 /// (comma-separated).
 pub const ALLOW_SECRET_DIRS_VAR: &str = "NYLAS_MIGRATE_ALLOW_SECRET_DIRS";
@@ -24,6 +27,9 @@ pub struct Trust {
     pub api_hosts: Vec<String>,
     /// Folders secret files may be read from besides the plan's.
     pub secret_dirs: Vec<PathBuf>,
+    /// Hosts a plan's PostgreSQL state URL may name besides loopback (the URL's password, and
+    /// `PGPASSWORD`, go there; its journal decides what a run skips).
+    pub state_hosts: Vec<String>,
 }
 
 impl Trust {
@@ -33,6 +39,17 @@ impl Trust {
         is_nylas_host(&host)
             || is_loopback_host(&host)
             || self.api_hosts.iter().any(|h| normal_host(h) == host)
+    }
+
+    /// Whether a plan's PostgreSQL state URL may name `host`: loopback, a Unix socket folder
+    /// (a path: this machine), or a host the run allows.
+    pub fn allows_state_host(&self, host: &str) -> bool {
+        host.starts_with('/')
+            || is_loopback_host(host)
+            || self
+                .state_hosts
+                .iter()
+                .any(|h| normal_host(h) == normal_host(host))
     }
 
     /// Whether a secret file at `path` (as the plan writes it, relative to `plan_dir`) stays in
@@ -136,6 +153,29 @@ mod tests {
         };
         assert!(trust.allows_api_host("staging.example.com"));
         assert!(!trust.allows_api_host("other.example.com"));
+    }
+
+    #[test]
+    fn state_hosts_need_an_opt_in_unless_local() {
+        let trust = Trust::default();
+        for host in ["127.0.0.1", "localhost", "[::1]", "/var/run/postgresql"] {
+            assert!(trust.allows_state_host(host), "{host}");
+        }
+        for host in ["db.example.com", "10.0.0.5", "api.us.nylas.com"] {
+            assert!(!trust.allows_state_host(host), "{host}");
+        }
+        let trust = Trust {
+            state_hosts: vec!["DB.example.com.".into()],
+            ..Trust::default()
+        };
+        assert!(trust.allows_state_host("db.example.com"));
+        assert!(!trust.allows_state_host("db2.example.com"));
+        // An API host opt-in is not a state host opt-in.
+        let trust = Trust {
+            api_hosts: vec!["db.example.com".into()],
+            ..Trust::default()
+        };
+        assert!(!trust.allows_state_host("db.example.com"));
     }
 
     #[test]

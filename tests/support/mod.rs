@@ -18,6 +18,7 @@ pub mod client;
 pub mod contract;
 pub mod events;
 pub mod logs;
+pub mod postgres;
 pub mod receiver;
 pub mod rehearsal;
 pub mod sim;

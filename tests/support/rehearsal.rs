@@ -108,6 +108,16 @@ impl Rehearsal {
 }
 
 impl Rehearsal {
+    /// Keeps the plan's state in PostgreSQL: the plan gets `state.postgres.url` from
+    /// `MIGRATE_STATE_URL`, which holds `url`; `env` (the password) joins the secrets.
+    pub fn state_in_postgres(&mut self, url: &str, env: Vec<(String, String)>) {
+        let mut text = std::fs::read_to_string(&self.plan_path).unwrap();
+        text.push_str("state:\n  postgres: { url: { env: MIGRATE_STATE_URL } }\n");
+        std::fs::write(&self.plan_path, text).unwrap();
+        self.secrets.insert("MIGRATE_STATE_URL".into(), url.into());
+        self.secrets.extend(env);
+    }
+
     /// Runs `apply --yes` with `NYLAS_MIGRATE_FAILPOINT=failpoint`, waits (at most `deadline`)
     /// for the binary to report on stderr that it reached it, and SIGKILLs it there
     /// (`Child::kill` sends SIGKILL on Unix). An error says how it went wrong: the process
@@ -384,6 +394,17 @@ impl HeldRun {
                 }
             }
         }
+    }
+
+    /// The run's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILLs the run and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the run to end: its exit code, stdout and stderr.

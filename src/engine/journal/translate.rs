@@ -3,10 +3,17 @@
 //! written. A killed run resumes from it: the output is cut back to the last recorded length
 //! (dropping rows of pages that were written but not recorded), and no recorded page is asked
 //! for again.
+//!
+//! They stay in a local state folder even when the plan's state is in PostgreSQL: they describe
+//! an output file on this machine (its length after each page), so they mean nothing without
+//! it, and two runners writing the same path on two machines must not share them (each would
+//! cut the other's file back to lengths it never had). `translate` opens the folder journal.
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{Journal, JournalError, now};
+
+const CHECKPOINTS: &str = "translate checkpoints";
 use crate::api::ResourceType;
 
 const TABLES: &str = "
@@ -81,7 +88,7 @@ impl Journal {
         &self,
         output: &str,
     ) -> Result<Option<TranslateSession>, JournalError> {
-        self.with(|c| {
+        self.local(CHECKPOINTS)?.with(|c| {
             c.execute_batch(TABLES)?;
             c.query_row(
                 "SELECT id, output, format, since, header_end FROM translate_sessions WHERE output = ?1",
@@ -108,7 +115,7 @@ impl Journal {
         since: Option<i64>,
         header_end: u64,
     ) -> Result<TranslateSession, JournalError> {
-        self.with(|c| {
+        self.local(CHECKPOINTS)?.with(|c| {
             c.execute_batch(TABLES)?;
             let tx = c.unchecked_transaction()?;
             tx.execute(
@@ -141,7 +148,7 @@ impl Journal {
         session: i64,
         page: &FinishedPage<'_>,
     ) -> Result<(), JournalError> {
-        self.with(|c| {
+        self.local(CHECKPOINTS)?.with(|c| {
             c.prepare_cached(
                 "INSERT OR REPLACE INTO translate_pages
                  (session_id, pair, account_id, resource_type, page, next_page, rows, end_offset, request_id, at)
@@ -171,7 +178,7 @@ impl Journal {
         session: &TranslateSession,
         file_len: u64,
     ) -> Result<u64, JournalError> {
-        self.with(|c| {
+        self.local(CHECKPOINTS)?.with(|c| {
             c.execute(
                 "DELETE FROM translate_pages WHERE session_id = ?1 AND end_offset > ?2",
                 params![session.id, file_len as i64],
@@ -189,7 +196,7 @@ impl Journal {
 
     /// Every chain's last recorded page, with the rows recorded for the chain.
     pub fn translate_progress(&self, session: i64) -> Result<Vec<ChainProgress>, JournalError> {
-        self.with(|c| {
+        self.local(CHECKPOINTS)?.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT p.pair, p.account_id, p.resource_type, p.page, p.next_page, t.rows
                  FROM translate_pages p

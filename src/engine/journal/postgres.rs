@@ -1,0 +1,1072 @@
+//! The shared backend: the journal in PostgreSQL, so that every runner of a pipeline (ephemeral
+//! CI machines with no cache in common) sees one state, and one `apply` at a time runs per plan.
+//!
+//! **Layout.** Every table lives in the schema `nylas_migrate`, so the database may hold other
+//! things. The schema is created on first use and versioned: `schema_version` lists the
+//! migrations applied ([`MIGRATIONS`], in order, each in the transaction that records it, under
+//! a transaction-level advisory lock so that two first runs do not race). A database whose
+//! schema is newer than this version knows is refused. Several plans share one database: every
+//! row is keyed by the plan (`plans`, by name), and every query names the plan, so one plan
+//! never sees another's steps, runs, jobs or key.
+//!
+//! **Threads.** The journal's API is synchronous and is called from async code on a
+//! multi-threaded tokio runtime; the synchronous `postgres` client runs a runtime of its own for
+//! each call and panics inside another. So each connection lives on a thread of its own
+//! ([`Worker`]), which owns the client and runs the calls sent to it over a channel; the caller
+//! waits for the answer, inside `tokio::task::block_in_place` when on a multi-threaded runtime
+//! (its other tasks move to another worker thread meanwhile), directly otherwise. One
+//! connection serialises the journal's calls, as the SQLite backend's mutex does. A connection
+//! found closed (a server restart) is opened again before the next call; a call that was cut
+//! off is not repeated (its outcome is unknown) but fails, as a failed SQLite write does.
+//!
+//! **The lock** ([`try_lock`]) is a session-level advisory lock on a key derived from the
+//! plan's name, taken by a connection of its own and held for the run: the server releases it
+//! when that session ends, however the runner ends (SIGKILL, a lost machine: TCP keepalives
+//! end the session within about a minute). Its holder (process, host, user, since when) is
+//! written to `lock_holders` for the message a refused run shows.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use postgres::{Client, Statement};
+
+use super::{
+    Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, PostgresTarget, RunOutcome,
+    RunRecord, SslMode, StepRecord, StepState, StepStatus, Store, UnknownValue, now, record_json,
+};
+use crate::engine::fingerprint::Fingerprinter;
+use crate::graph::StepId;
+
+/// The schema's migrations, in order; version N is `MIGRATIONS[N - 1]`. Never edit one that
+/// has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    // 1: the journal of every plan, the plans' fingerprint keys, the lock holders.
+    "CREATE TABLE nylas_migrate.plans (
+         id BIGSERIAL PRIMARY KEY,
+         name TEXT NOT NULL UNIQUE,
+         created_at BIGINT NOT NULL
+     );
+     CREATE TABLE nylas_migrate.runs (
+         plan_id BIGINT NOT NULL REFERENCES nylas_migrate.plans (id),
+         id BIGINT NOT NULL,
+         plan_name TEXT NOT NULL,
+         command TEXT NOT NULL,
+         started_at BIGINT NOT NULL,
+         finished_at BIGINT,
+         outcome TEXT,
+         PRIMARY KEY (plan_id, id)
+     );
+     CREATE TABLE nylas_migrate.steps (
+         plan_id BIGINT NOT NULL REFERENCES nylas_migrate.plans (id),
+         step_id TEXT NOT NULL,
+         status TEXT NOT NULL,
+         record TEXT NOT NULL,
+         run_id BIGINT NOT NULL,
+         updated_at BIGINT NOT NULL,
+         PRIMARY KEY (plan_id, step_id)
+     );
+     CREATE TABLE nylas_migrate.events (
+         id BIGSERIAL PRIMARY KEY,
+         plan_id BIGINT NOT NULL REFERENCES nylas_migrate.plans (id),
+         run_id BIGINT NOT NULL,
+         step_id TEXT NOT NULL,
+         phase TEXT NOT NULL,
+         status TEXT NOT NULL,
+         record TEXT NOT NULL,
+         at BIGINT NOT NULL
+     );
+     CREATE INDEX events_by_plan ON nylas_migrate.events (plan_id, id);
+     CREATE TABLE nylas_migrate.jobs (
+         plan_id BIGINT NOT NULL REFERENCES nylas_migrate.plans (id),
+         job_id TEXT NOT NULL,
+         seq BIGSERIAL,
+         app_id TEXT,
+         step_id TEXT,
+         job_type TEXT,
+         linked_job_id TEXT,
+         origin TEXT NOT NULL,
+         run_id BIGINT NOT NULL,
+         status TEXT,
+         count_all BIGINT,
+         count_success BIGINT,
+         count_failed BIGINT,
+         count_warning BIGINT,
+         PRIMARY KEY (plan_id, job_id)
+     );
+     CREATE TABLE nylas_migrate.fingerprint_keys (
+         plan_id BIGINT PRIMARY KEY REFERENCES nylas_migrate.plans (id),
+         key BYTEA NOT NULL
+     );
+     CREATE TABLE nylas_migrate.lock_holders (
+         plan_id BIGINT PRIMARY KEY REFERENCES nylas_migrate.plans (id),
+         backend_pid INTEGER NOT NULL,
+         pid BIGINT,
+         host TEXT,
+         username TEXT,
+         since BIGINT NOT NULL
+     );",
+];
+
+/// The schema version this build writes.
+const LATEST: i32 = MIGRATIONS.len() as i32;
+
+/// The transaction-level advisory lock that serialises schema migrations ("nylas-mi").
+const SCHEMA_LOCK: i64 = 0x6e79_6c61_732d_6d69;
+
+/// Why a call failed, before it is told as a [`JournalError`].
+enum Failure {
+    Pg(postgres::Error),
+    Setup(super::StateError),
+    Newer(i32),
+    Unknown(UnknownValue),
+    /// The connection's thread is gone (it panicked).
+    Gone,
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Failure {
+        Failure::Pg(e)
+    }
+}
+
+impl Failure {
+    fn into_journal(self, location: &str) -> JournalError {
+        let location = location.to_owned();
+        match self {
+            Failure::Pg(e) => JournalError::Postgres {
+                location,
+                help: help_for(&e).to_owned(),
+                detail: crate::untrusted::escaped(&chain(&e)).into_owned(),
+            },
+            Failure::Setup(e) => JournalError::Postgres {
+                location,
+                help: miette::Diagnostic::help(&e)
+                    .map(|h| h.to_string())
+                    .unwrap_or_default(),
+                detail: e.to_string(),
+            },
+            Failure::Newer(found) => JournalError::NewerSchema {
+                location,
+                found,
+                known: LATEST,
+            },
+            Failure::Unknown(unknown) => JournalError::Unknown {
+                path: location,
+                what: unknown.what,
+                value: unknown.value,
+            },
+            Failure::Gone => JournalError::Postgres {
+                location,
+                detail: "the connection's thread stopped".into(),
+                help: "this is a bug in nylas-migrate; the journal keeps what was done".into(),
+            },
+        }
+    }
+}
+
+/// An error with its causes (the client's errors name their cause only as a source):
+/// `error connecting to server: Connection refused (os error 111)`,
+/// `db error: ERROR: permission denied for database state`.
+fn chain(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// What to do about a PostgreSQL error.
+fn help_for(e: &postgres::Error) -> &'static str {
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::INVALID_PASSWORD
+                || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            "check the user and the password (PGPASSWORD, or the URL the plan's `state.postgres.url` names)"
+        }
+        Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
+            "the first run creates the schema nylas_migrate, which needs CREATE on the database (or have its owner create the schema and grant it); later runs need to read and write its tables"
+        }
+        Some(c) if *c == SqlState::UNDEFINED_DATABASE => {
+            "create the database first (CREATE DATABASE …): nylas-migrate creates its schema in it, not the database"
+        }
+        Some(_) => "the journal keeps what was committed; run again once the database is fixed",
+        None => {
+            "check the host and port, that the server accepts connections from this machine, and sslmode (a TLS certificate is verified against the system's roots, the bundled Mozilla roots and NYLAS_MIGRATE_CA_FILE)"
+        }
+    }
+}
+
+/// A connection and its prepared statements, owned by its thread.
+struct Session {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+impl Session {
+    /// `sql` prepared once per connection.
+    fn prepared(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// What runs on a connection each time it is opened.
+type Setup = fn(&mut Client) -> Result<(), postgres::Error>;
+
+/// One connection on a thread of its own (see the module's doc). Dropping it closes the
+/// connection.
+struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Worker(..)")
+    }
+}
+
+/// Runs `f`, which blocks, without stalling a multi-threaded runtime's other tasks.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn connect(target: &PostgresTarget, name: &str, setup: Setup) -> Result<Client, Failure> {
+    let mut config = target.connect_config();
+    config.application_name(name);
+    let mut client = match target.ssl_mode() {
+        SslMode::Disable => config.connect(postgres::NoTls)?,
+        SslMode::Prefer | SslMode::Require | SslMode::VerifyFull => {
+            let tls = target.tls_config().map_err(Failure::Setup)?;
+            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))?
+        }
+    };
+    setup(&mut client)?;
+    Ok(client)
+}
+
+impl Worker {
+    /// Connects (on the new thread) and waits until the connection is ready or has failed.
+    fn start(target: &PostgresTarget, name: &'static str, setup: Setup) -> Result<Worker, Failure> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready, is_ready) = mpsc::sync_channel::<Result<(), Failure>>(1);
+        let target = target.clone();
+        let thread = std::thread::Builder::new()
+            .name("nylas-migrate-postgres".into())
+            .spawn(move || {
+                let client = match connect(&target, name, setup) {
+                    Ok(client) => {
+                        let _ = ready.send(Ok(()));
+                        client
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let mut session = Session {
+                    client,
+                    statements: HashMap::new(),
+                };
+                while let Ok(job) = inbox.recv() {
+                    if session.client.is_closed() {
+                        // The server went away between calls: open a new connection; the
+                        // call itself fails if that fails too.
+                        if let Ok(client) = connect(&target, name, setup) {
+                            session = Session {
+                                client,
+                                statements: HashMap::new(),
+                            };
+                        }
+                    }
+                    job(&mut session);
+                }
+            })
+            .map_err(|e| {
+                Failure::Setup(super::StateError::Tls {
+                    detail: format!("cannot start the connection's thread: {e}"),
+                })
+            })?;
+        match blocking(|| is_ready.recv()) {
+            Ok(Ok(())) => Ok(Worker {
+                jobs: Some(jobs),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = blocking(|| thread.join());
+                Err(e)
+            }
+            Err(_) => Err(Failure::Gone),
+        }
+    }
+
+    /// Runs `f` on the connection and waits for its answer.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |session| {
+            let _ = answer.send(f(session));
+        });
+        self.jobs
+            .as_ref()
+            .ok_or(Failure::Gone)?
+            .send(job)
+            .map_err(|_| Failure::Gone)?;
+        blocking(|| answered.recv()).unwrap_or(Err(Failure::Gone))
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; the client it drops says goodbye to the
+        // server (a clean close, not a dropped connection in the server's log).
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = blocking(|| thread.join());
+        }
+    }
+}
+
+/// The journal's connection: plain defaults.
+fn journal_setup(_: &mut Client) -> Result<(), postgres::Error> {
+    Ok(())
+}
+
+/// The lock's connection: TCP keepalives so that the server ends the session (and releases the
+/// lock) soon after a runner's machine vanishes, and no idle timeout that would end it (and
+/// release the lock) while the run goes on.
+fn lock_setup(client: &mut Client) -> Result<(), postgres::Error> {
+    client.batch_execute(
+        "SET tcp_keepalives_idle = 30;
+         SET tcp_keepalives_interval = 10;
+         SET tcp_keepalives_count = 3;
+         SELECT set_config('idle_session_timeout', '0', false)
+             WHERE current_setting('server_version_num')::int >= 140000;",
+    )
+}
+
+/// The schema's version, or `None` before the first use.
+fn schema_version(client: &mut Client) -> Result<Option<i32>, Failure> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('nylas_migrate.schema_version') IS NOT NULL",
+            &[],
+        )?
+        .try_get(0)?;
+    if !exists {
+        return Ok(None);
+    }
+    let version: i32 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM nylas_migrate.schema_version",
+            &[],
+        )?
+        .try_get(0)?;
+    Ok(Some(version))
+}
+
+/// Creates the schema, or applies the migrations it lacks.
+fn migrate(client: &mut Client) -> Result<(), Failure> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+    // Only when absent: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database, which
+    // a user given a schema made by its owner may lack.
+    let exists: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'nylas_migrate')",
+            &[],
+        )?
+        .try_get(0)?;
+    if !exists {
+        tx.batch_execute("CREATE SCHEMA nylas_migrate")?;
+    }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS nylas_migrate.schema_version (
+             version INTEGER PRIMARY KEY,
+             applied_at BIGINT NOT NULL,
+             tool_version TEXT NOT NULL
+         )",
+    )?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM nylas_migrate.schema_version",
+            &[],
+        )?
+        .try_get(0)?;
+    if current > LATEST {
+        return Err(Failure::Newer(current));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i32 + 1;
+        if version <= current {
+            continue;
+        }
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO nylas_migrate.schema_version (version, applied_at, tool_version)
+             VALUES ($1, $2, $3)",
+            &[&version, &now(), &env!("CARGO_PKG_VERSION")],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The plan's ID, with the schema brought up to date. `create`: the schema, the plan and its
+/// fingerprint key are made when missing; otherwise `None` when there is no schema or no plan
+/// (an older schema is still upgraded: that changes no state).
+fn prepare(client: &mut Client, plan: &str, create: bool) -> Result<Option<i64>, Failure> {
+    match schema_version(client)? {
+        Some(v) if v > LATEST => return Err(Failure::Newer(v)),
+        Some(v) if v == LATEST => {}
+        None if !create => return Ok(None),
+        _ => migrate(client)?,
+    }
+    if !create {
+        return Ok(client
+            .query_opt(
+                "SELECT id FROM nylas_migrate.plans WHERE name = $1",
+                &[&plan],
+            )?
+            .map(|row| row.try_get(0))
+            .transpose()?);
+    }
+    let mut tx = client.transaction()?;
+    tx.execute(
+        "INSERT INTO nylas_migrate.plans (name, created_at) VALUES ($1, $2)
+         ON CONFLICT (name) DO NOTHING",
+        &[&plan, &now()],
+    )?;
+    let id: i64 = tx
+        .query_one(
+            "SELECT id FROM nylas_migrate.plans WHERE name = $1",
+            &[&plan],
+        )?
+        .try_get(0)?;
+    let key = Fingerprinter::new_key();
+    tx.execute(
+        "INSERT INTO nylas_migrate.fingerprint_keys (plan_id, key) VALUES ($1, $2)
+         ON CONFLICT (plan_id) DO NOTHING",
+        &[&id, &key.as_slice()],
+    )?;
+    tx.commit()?;
+    Ok(Some(id))
+}
+
+/// `postgres://ci@db/state (plan `acme`)`: the location errors name.
+fn describe(target: &PostgresTarget, plan: &str) -> String {
+    format!(
+        "{} (plan `{}`)",
+        target.shown(),
+        crate::untrusted::escaped(plan)
+    )
+}
+
+/// A typed value read back: one this version does not know is an error, never a default.
+fn typed<T>(
+    text: &str,
+    what: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, Failure> {
+    parse(text).ok_or_else(|| {
+        Failure::Unknown(UnknownValue {
+            what,
+            value: format!("\"{}\"", crate::untrusted::esc(text)),
+        })
+    })
+}
+
+fn parse_record(text: &str) -> Result<StepRecord, Failure> {
+    serde_json::from_str(text).map_err(|e| {
+        Failure::Unknown(UnknownValue {
+            what: "step record",
+            value: format!("({})", crate::untrusted::esc(&e.to_string())),
+        })
+    })
+}
+
+fn counts(
+    all: Option<i64>,
+    success: Option<i64>,
+    failed: Option<i64>,
+    warning: Option<i64>,
+) -> Option<JobCounts> {
+    match (all, success, failed, warning) {
+        (Some(all), Some(success), Some(failed), Some(warning)) => Some(JobCounts {
+            all: all.max(0) as u64,
+            success: success.max(0) as u64,
+            failed: failed.max(0) as u64,
+            warning: warning.max(0) as u64,
+        }),
+        _ => None,
+    }
+}
+
+const START_RUN: &str =
+    "INSERT INTO nylas_migrate.runs (plan_id, id, plan_name, command, started_at)
+     SELECT $1, COALESCE(MAX(id), 0) + 1, $2, $3, $4 FROM nylas_migrate.runs WHERE plan_id = $1
+     RETURNING id";
+const RECORD: &str = "WITH step AS (
+         INSERT INTO nylas_migrate.steps (plan_id, step_id, status, record, run_id, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (plan_id, step_id) DO UPDATE SET status = EXCLUDED.status,
+             record = EXCLUDED.record, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
+     )
+     INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
+     VALUES ($1, $5, $2, $7, $3, $4, $6)";
+const WAVE_JOB: &str = "INSERT INTO nylas_migrate.jobs
+         (plan_id, job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6, 'wave', $7)
+     ON CONFLICT (plan_id, job_id) DO NOTHING";
+const JOB_FINISHED: &str = "UPDATE nylas_migrate.jobs SET status = $3, count_all = $4,
+         count_success = $5, count_failed = $6, count_warning = $7
+     WHERE plan_id = $1 AND job_id = $2";
+const STEP: &str = "SELECT status, record, run_id, updated_at FROM nylas_migrate.steps
+     WHERE plan_id = $1 AND step_id = $2";
+const NOTE: &str =
+    "INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
+     VALUES ($1, $2, $3, 'error', 'error', $4, $5)";
+
+/// A plan's journal in PostgreSQL.
+#[derive(Debug)]
+pub(crate) struct PostgresStore {
+    worker: Worker,
+    plan_id: i64,
+    location: String,
+}
+
+impl PostgresStore {
+    /// Connects, creates or upgrades the schema, and makes the plan known.
+    pub(super) fn open(target: &PostgresTarget, plan: &str) -> Result<PostgresStore, JournalError> {
+        PostgresStore::connect(target, plan, true)?
+            .ok_or_else(|| Failure::Gone.into_journal(&describe(target, plan)))
+    }
+
+    /// The plan's journal if the database has one; creates nothing.
+    pub(super) fn existing(
+        target: &PostgresTarget,
+        plan: &str,
+    ) -> Result<Option<PostgresStore>, JournalError> {
+        PostgresStore::connect(target, plan, false)
+    }
+
+    fn connect(
+        target: &PostgresTarget,
+        plan: &str,
+        create: bool,
+    ) -> Result<Option<PostgresStore>, JournalError> {
+        let location = describe(target, plan);
+        let worker = Worker::start(target, "nylas-migrate", journal_setup)
+            .map_err(|e| e.into_journal(&location))?;
+        let name = plan.to_owned();
+        let plan_id = worker
+            .call(move |s| prepare(&mut s.client, &name, create))
+            .map_err(|e| e.into_journal(&location))?;
+        Ok(plan_id.map(|plan_id| PostgresStore {
+            worker,
+            plan_id,
+            location,
+        }))
+    }
+
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Session, i64) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        let plan = self.plan_id;
+        self.worker
+            .call(move |s| f(s, plan))
+            .map_err(|e| e.into_journal(&self.location))
+    }
+}
+
+impl Store for PostgresStore {
+    fn start_run(&self, plan_name: &str, command: &str) -> Result<i64, JournalError> {
+        let (name, command) = (plan_name.to_owned(), command.to_owned());
+        self.call(move |s, plan| {
+            let stmt = s.prepared(START_RUN)?;
+            Ok(s.client
+                .query_one(&stmt, &[&plan, &name, &command, &now()])?
+                .try_get(0)?)
+        })
+    }
+
+    fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError> {
+        self.call(move |s, plan| {
+            s.client.execute(
+                "UPDATE nylas_migrate.runs SET finished_at = $3, outcome = $4
+                 WHERE plan_id = $1 AND id = $2",
+                &[&plan, &run_id, &now(), &outcome.as_str()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, JournalError> {
+        self.call(|s, plan| {
+            let rows = s.client.query(
+                "SELECT id, plan_name, started_at, finished_at, outcome FROM nylas_migrate.runs
+                 WHERE plan_id = $1 ORDER BY id",
+                &[&plan],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RunRecord {
+                        id: r.try_get(0)?,
+                        plan_name: r.try_get(1)?,
+                        started_at: r.try_get(2)?,
+                        finished_at: r.try_get(3)?,
+                        outcome: match r.try_get::<_, Option<String>>(4)? {
+                            Some(text) => Some(typed(&text, "run outcome", RunOutcome::parse)?),
+                            None => None,
+                        },
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn record(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: Phase,
+        status: StepStatus,
+        record: &StepRecord,
+    ) -> Result<(), JournalError> {
+        let json = record_json(record);
+        let step = step.as_str().to_owned();
+        // A wave's jobs, once known, and its migration job's end (as the SQLite backend).
+        let mut jobs: Vec<(String, &'static str, Option<String>)> = Vec::new();
+        if let Some(snapshot) = &record.snapshot_job_id {
+            jobs.push((snapshot.clone(), "snapshot", record.clone_job_id.clone()));
+        }
+        let mut finished = None;
+        if let Some(clone) = &record.clone_job_id {
+            jobs.push((clone.clone(), "migration", record.snapshot_job_id.clone()));
+            if let Some(job_status) = record.job_status {
+                let c = record.counts;
+                finished = Some((
+                    clone.clone(),
+                    job_status.as_str(),
+                    c.map(|c| c.all as i64),
+                    c.map(|c| c.success as i64),
+                    c.map(|c| c.failed as i64),
+                    c.map(|c| c.warning as i64),
+                ));
+            }
+        }
+        let app_id = record.app_id.clone();
+        self.call(move |s, plan| {
+            let at = now();
+            let record_stmt = s.prepared(RECORD)?;
+            let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
+                &plan,
+                &step,
+                &status.as_str(),
+                &json,
+                &run_id,
+                &at,
+                &phase.as_str(),
+            ];
+            if jobs.is_empty() {
+                // One statement, one round trip: the common case (every step but a wave).
+                s.client.execute(&record_stmt, &params)?;
+                return Ok(());
+            }
+            let job_stmt = s.prepared(WAVE_JOB)?;
+            let finished_stmt = s.prepared(JOB_FINISHED)?;
+            let mut tx = s.client.transaction()?;
+            tx.execute(&record_stmt, &params)?;
+            for (job_id, job_type, linked) in &jobs {
+                tx.execute(
+                    &job_stmt,
+                    &[&plan, job_id, &app_id, &step, job_type, linked, &run_id],
+                )?;
+            }
+            if let Some((job_id, job_status, all, success, failed, warning)) = &finished {
+                tx.execute(
+                    &finished_stmt,
+                    &[&plan, job_id, job_status, all, success, failed, warning],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn adopt_jobs(
+        &self,
+        run_id: i64,
+        app_id: &str,
+        jobs: &[crate::api::MigrationJob],
+    ) -> Result<usize, JournalError> {
+        let app_id = app_id.to_owned();
+        let jobs: Vec<_> = jobs
+            .iter()
+            .map(|job| {
+                (
+                    job.job_id.clone(),
+                    job.job_type.as_str(),
+                    job.linked_job_id.clone(),
+                    job.status.as_str(),
+                    [
+                        job.count_all as i64,
+                        job.count_success as i64,
+                        job.count_failed as i64,
+                        job.count_warning as i64,
+                    ],
+                )
+            })
+            .collect();
+        self.call(move |s, plan| {
+            let mut tx = s.client.transaction()?;
+            let mut adopted = 0;
+            for (job_id, job_type, linked, status, [all, success, failed, warning]) in &jobs {
+                adopted += tx.execute(
+                    "INSERT INTO nylas_migrate.jobs (plan_id, job_id, app_id, step_id, job_type,
+                         linked_job_id, origin, run_id, status, count_all, count_success,
+                         count_failed, count_warning)
+                     VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     ON CONFLICT (plan_id, job_id) DO NOTHING",
+                    &[
+                        &plan,
+                        job_id,
+                        &app_id,
+                        job_type,
+                        linked,
+                        &JobOrigin::Adopted.as_str(),
+                        &run_id,
+                        status,
+                        all,
+                        success,
+                        failed,
+                        warning,
+                    ],
+                )? as usize;
+            }
+            tx.commit()?;
+            Ok(adopted)
+        })
+    }
+
+    fn known_jobs(&self) -> Result<Vec<KnownJob>, JournalError> {
+        self.call(|s, plan| {
+            let rows = s.client.query(
+                "SELECT job_id, app_id, step_id, job_type, linked_job_id, origin, run_id, status,
+                        count_all, count_success, count_failed, count_warning
+                 FROM nylas_migrate.jobs WHERE plan_id = $1 ORDER BY seq",
+                &[&plan],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(KnownJob {
+                        job_id: r.try_get(0)?,
+                        app_id: r.try_get(1)?,
+                        step_id: r.try_get(2)?,
+                        job_type: match r.try_get::<_, Option<String>>(3)? {
+                            Some(text) => {
+                                Some(typed(&text, "job type", crate::api::JobType::parse)?)
+                            }
+                            None => None,
+                        },
+                        linked_job_id: r.try_get(4)?,
+                        origin: typed(&r.try_get::<_, String>(5)?, "job origin", JobOrigin::parse)?,
+                        run_id: r.try_get(6)?,
+                        status: match r.try_get::<_, Option<String>>(7)? {
+                            Some(text) => {
+                                Some(typed(&text, "job status", crate::api::JobStatus::parse)?)
+                            }
+                            None => None,
+                        },
+                        counts: counts(
+                            r.try_get(8)?,
+                            r.try_get(9)?,
+                            r.try_get(10)?,
+                            r.try_get(11)?,
+                        ),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn knows_pair(&self, pair: &str) -> Result<bool, JournalError> {
+        let prefix = format!("{pair}/");
+        self.call(move |s, plan| {
+            Ok(s.client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM nylas_migrate.steps
+                         WHERE plan_id = $1 AND left(step_id, length($2)) = $2)",
+                    &[&plan, &prefix],
+                )?
+                .try_get(0)?)
+        })
+    }
+
+    fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError> {
+        let json = record_json(record);
+        let step = step.as_str().to_owned();
+        self.call(move |s, plan| {
+            let stmt = s.prepared(NOTE)?;
+            s.client
+                .execute(&stmt, &[&plan, &run_id, &step, &json, &now()])?;
+            Ok(())
+        })
+    }
+
+    fn step(&self, step: &StepId) -> Result<Option<StepState>, JournalError> {
+        let step = step.as_str().to_owned();
+        self.call(move |s, plan| {
+            let stmt = s.prepared(STEP)?;
+            match s.client.query_opt(&stmt, &[&plan, &step])? {
+                Some(r) => Ok(Some(StepState {
+                    status: typed(
+                        &r.try_get::<_, String>(0)?,
+                        "step status",
+                        StepStatus::parse,
+                    )?,
+                    record: parse_record(&r.try_get::<_, String>(1)?)?,
+                    run_id: r.try_get(2)?,
+                    updated_at: r.try_get(3)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn steps(&self) -> Result<Vec<(String, StepState)>, JournalError> {
+        self.call(|s, plan| {
+            // Byte order, as SQLite sorts them, whatever the database's collation.
+            let rows = s.client.query(
+                "SELECT step_id, status, record, run_id, updated_at FROM nylas_migrate.steps
+                 WHERE plan_id = $1 ORDER BY step_id COLLATE \"C\"",
+                &[&plan],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0)?,
+                        StepState {
+                            status: typed(
+                                &r.try_get::<_, String>(1)?,
+                                "step status",
+                                StepStatus::parse,
+                            )?,
+                            record: parse_record(&r.try_get::<_, String>(2)?)?,
+                            run_id: r.try_get(3)?,
+                            updated_at: r.try_get(4)?,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn claimed_jobs(&self) -> Result<HashSet<String>, JournalError> {
+        self.call(|s, plan| {
+            let rows = s.client.query(
+                "SELECT job_id FROM nylas_migrate.jobs WHERE plan_id = $1",
+                &[&plan],
+            )?;
+            rows.iter()
+                .map(|r| Ok(r.try_get::<_, String>(0)?))
+                .collect()
+        })
+    }
+
+    fn events(&self) -> Result<Vec<Event>, JournalError> {
+        self.call(|s, plan| {
+            let rows = s.client.query(
+                "SELECT run_id, step_id, phase, status, record FROM nylas_migrate.events
+                 WHERE plan_id = $1 ORDER BY id",
+                &[&plan],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let phase = typed(&r.try_get::<_, String>(2)?, "event phase", Phase::parse)?;
+                    let status = match phase {
+                        Phase::Error => None,
+                        _ => Some(typed(
+                            &r.try_get::<_, String>(3)?,
+                            "step status",
+                            StepStatus::parse,
+                        )?),
+                    };
+                    Ok(Event {
+                        run_id: r.try_get(0)?,
+                        step_id: r.try_get(1)?,
+                        phase,
+                        status,
+                        record: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn fingerprinter(&self) -> Result<Fingerprinter, JournalError> {
+        self.call(|s, plan| {
+            let key = Fingerprinter::new_key();
+            s.client.execute(
+                "INSERT INTO nylas_migrate.fingerprint_keys (plan_id, key) VALUES ($1, $2)
+                 ON CONFLICT (plan_id) DO NOTHING",
+                &[&plan, &key.as_slice()],
+            )?;
+            let stored: Vec<u8> = s
+                .client
+                .query_one(
+                    "SELECT key FROM nylas_migrate.fingerprint_keys WHERE plan_id = $1",
+                    &[&plan],
+                )?
+                .try_get(0)?;
+            Fingerprinter::from_key(&stored).ok_or_else(|| {
+                Failure::Unknown(UnknownValue {
+                    what: "fingerprint key",
+                    value: format!("of {} bytes", stored.len()),
+                })
+            })
+        })
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+}
+
+/// Who holds a plan's lock, as `lock_holders` records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LockHolder {
+    pub pid: Option<i64>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub since: Option<i64>,
+}
+
+/// A plan's advisory lock, held by a connection of its own until this is dropped.
+#[derive(Debug)]
+pub(crate) struct PostgresLock {
+    worker: Worker,
+    plan_id: i64,
+}
+
+impl Drop for PostgresLock {
+    fn drop(&mut self) {
+        // Tidy: the session's end releases the lock anyway (and a stale row is never shown:
+        // a holder is named only while its session holds the lock).
+        let plan = self.plan_id;
+        let _ = self.worker.call(move |s| {
+            s.client.execute(
+                "DELETE FROM nylas_migrate.lock_holders
+                 WHERE plan_id = $1 AND backend_pid = pg_backend_pid()",
+                &[&plan],
+            )?;
+            Ok(())
+        });
+    }
+}
+
+/// What trying the lock found.
+pub(crate) enum Locked {
+    Acquired(PostgresLock),
+    /// Another session holds it; its holder, when recorded.
+    Busy(Option<LockHolder>),
+}
+
+/// The advisory lock key of a plan: the first 8 bytes of a SHA-256 of its name.
+pub(crate) fn lock_key(plan: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("nylas-migrate plan lock\0{plan}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// Takes `plan`'s lock without waiting, recording `me` as its holder.
+pub(crate) fn try_lock(
+    target: &PostgresTarget,
+    plan: &str,
+    me: LockHolder,
+) -> Result<Locked, JournalError> {
+    let location = describe(target, plan);
+    let worker = Worker::start(target, "nylas-migrate lock", lock_setup)
+        .map_err(|e| e.into_journal(&location))?;
+    let key = lock_key(plan);
+    let name = plan.to_owned();
+    let found = worker
+        .call(move |s| {
+            let plan = prepare(&mut s.client, &name, true)?.ok_or(Failure::Gone)?;
+            let got: bool = s
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+                .try_get(0)?;
+            if got {
+                s.client.execute(
+                    "INSERT INTO nylas_migrate.lock_holders
+                         (plan_id, backend_pid, pid, host, username, since)
+                     VALUES ($1, pg_backend_pid(), $2, $3, $4, $5)
+                     ON CONFLICT (plan_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid,
+                         pid = EXCLUDED.pid, host = EXCLUDED.host,
+                         username = EXCLUDED.username, since = EXCLUDED.since",
+                    &[
+                        &plan,
+                        &me.pid,
+                        &me.host,
+                        &me.user,
+                        &me.since.unwrap_or_else(now),
+                    ],
+                )?;
+                return Ok((plan, None));
+            }
+            // Named only while its session holds the lock (a row left by a holder that ended
+            // is not the holder).
+            let holder = s
+                .client
+                .query_opt(
+                    "SELECT h.pid, h.host, h.username, h.since FROM nylas_migrate.lock_holders h
+                     WHERE h.plan_id = $1 AND EXISTS (
+                         SELECT 1 FROM pg_locks l
+                         WHERE l.locktype = 'advisory' AND l.granted AND l.pid = h.backend_pid
+                           AND l.objsubid = 1
+                           AND ((l.classid::bigint << 32) | l.objid::bigint) = $2)",
+                    &[&plan, &key],
+                )?
+                .map(|r| -> Result<LockHolder, postgres::Error> {
+                    Ok(LockHolder {
+                        pid: r.try_get(0)?,
+                        host: r.try_get(1)?,
+                        user: r.try_get(2)?,
+                        since: r.try_get(3)?,
+                    })
+                })
+                .transpose()?;
+            Ok((plan, Some(holder)))
+        })
+        .map_err(|e| e.into_journal(&location))?;
+    match found {
+        (plan_id, None) => Ok(Locked::Acquired(PostgresLock { worker, plan_id })),
+        (_, Some(holder)) => Ok(Locked::Busy(holder)),
+    }
+}
