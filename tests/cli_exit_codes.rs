@@ -505,23 +505,9 @@ fn the_ci_examples_pass_on_0_and_2_and_fail_on_every_other_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apply_not_confirmed_exits_1_and_writes_nothing() {
     use std::io::Write;
-    use std::os::fd::{FromRawFd, OwnedFd};
     let r = rehearsal::start(ONE_PAIR, 20, |_, _| {}).await;
     // stdin on a pseudo terminal, so that apply asks; the answer is already typed.
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two descriptors into the given places; the rest may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: both descriptors were just opened and are owned here only.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (master, slave) = crate::support::pseudo_terminal();
     let mut terminal = std::fs::File::from(master);
     terminal.write_all(b"no\n").unwrap();
     let plan = r.plan_arg();

@@ -564,21 +564,7 @@ fn the_man_page_has_standard_sections_and_refers_only_to_pages_that_exist() {
 #[cfg(unix)]
 fn stderr_on_a_terminal(mut cmd: std::process::Command) -> (std::process::ExitStatus, Vec<u8>) {
     use std::io::Read;
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two descriptors into the given places; the rest may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: both descriptors were just opened and are owned here only.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (master, slave) = crate::support::pseudo_terminal();
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
