@@ -119,133 +119,85 @@ impl std::fmt::Display for UnknownValue {
 
 impl std::error::Error for UnknownValue {}
 
-/// What an entry of the audit trail records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// A write is about to be sent.
-    Intent,
-    /// A wave's request was answered: its jobs are known and running.
-    Started,
-    /// The write's result (done, failed or refused).
-    Outcome,
-    /// The step was found done without a write (by hand, or by a run whose outcome was lost).
-    Observed,
-    /// An error while a write's outcome is unknown: the audit trail only, the step's state
-    /// stays as it was.
-    Error,
-}
-
-impl Phase {
-    pub const ALL: &'static [Phase] = &[
-        Phase::Intent,
-        Phase::Started,
-        Phase::Outcome,
-        Phase::Observed,
-        Phase::Error,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Intent => "intent",
-            Phase::Started => "started",
-            Phase::Outcome => "outcome",
-            Phase::Observed => "observed",
-            Phase::Error => "error",
+/// Declares an enum the journal stores as text: its variants and their stored values, `ALL`,
+/// `as_str`, `parse` (`None` for a value this version does not know) and `Display`.
+macro_rules! stored_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $value:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $value)] $variant, )+
         }
-    }
 
-    pub fn parse(s: &str) -> Option<Phase> {
-        Phase::ALL.iter().copied().find(|p| p.as_str() == s)
-    }
-}
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-impl std::fmt::Display for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+            /// The value as the journal stores it.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $value,)+ }
+            }
 
-/// How a run of `apply` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunOutcome {
-    /// Every step is done.
-    Done,
-    /// The run finished with steps failed, skipped or still running at Nylas.
-    Incomplete,
-    /// Stopped by SIGINT or SIGTERM; the next `apply` resumes.
-    Interrupted,
-}
-
-impl RunOutcome {
-    pub const ALL: &'static [RunOutcome] = &[
-        RunOutcome::Done,
-        RunOutcome::Incomplete,
-        RunOutcome::Interrupted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunOutcome::Done => "done",
-            RunOutcome::Incomplete => "incomplete",
-            RunOutcome::Interrupted => "interrupted",
+            /// The variant for a stored value; `None` for one this version does not know.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($value => Some($name::$variant),)+ _ => None }
+            }
         }
-    }
 
-    pub fn parse(s: &str) -> Option<RunOutcome> {
-        RunOutcome::ALL.iter().copied().find(|o| o.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for RunOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A step's last known state in the journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    /// A write was about to be sent; whether it happened is unknown until observed.
-    Intent,
-    /// The step's write is known to have happened (or was found already done).
-    Done,
-    /// The step failed; it will be observed and tried again by the next run, unless the
-    /// failure is an outcome: a wave whose job ended `failed`, a write Nylas refused
-    /// ([`StepRecord::refused`]).
-    Failed,
-    /// A batch wave whose jobs exist and are not finished.
-    Running,
-}
-
-impl StepStatus {
-    pub const ALL: &'static [StepStatus] = &[
-        StepStatus::Intent,
-        StepStatus::Done,
-        StepStatus::Failed,
-        StepStatus::Running,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Intent => "intent",
-            StepStatus::Done => "done",
-            StepStatus::Failed => "failed",
-            StepStatus::Running => "running",
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
         }
-    }
+    };
+}
 
-    /// The status for a stored value; `None` for one this version does not know.
-    pub fn parse(s: &str) -> Option<StepStatus> {
-        StepStatus::ALL.iter().copied().find(|v| v.as_str() == s)
+stored_enum! {
+    /// What an entry of the audit trail records.
+    Phase {
+        /// A write is about to be sent.
+        Intent = "intent",
+        /// A wave's request was answered: its jobs are known and running.
+        Started = "started",
+        /// The write's result (done, failed or refused).
+        Outcome = "outcome",
+        /// The step was found done without a write (by hand, or by a run whose outcome was
+        /// lost).
+        Observed = "observed",
+        /// An error while a write's outcome is unknown: the audit trail only, the step's state
+        /// stays as it was.
+        Error = "error",
     }
 }
 
-impl std::fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+stored_enum! {
+    /// How a run of `apply` ended.
+    RunOutcome {
+        /// Every step is done.
+        Done = "done",
+        /// The run finished with steps failed, skipped or still running at Nylas.
+        Incomplete = "incomplete",
+        /// Stopped by SIGINT or SIGTERM; the next `apply` resumes.
+        Interrupted = "interrupted",
+    }
+}
+
+stored_enum! {
+    /// A step's last known state in the journal.
+    StepStatus {
+        /// A write was about to be sent; whether it happened is unknown until observed.
+        Intent = "intent",
+        /// The step's write is known to have happened (or was found already done).
+        Done = "done",
+        /// The step failed; it will be observed and tried again by the next run, unless the
+        /// failure is an outcome: a wave whose job ended `failed`, a write Nylas refused
+        /// ([`StepRecord::refused`]).
+        Failed = "failed",
+        /// A batch wave whose jobs exist and are not finished.
+        Running = "running",
     }
 }
 
@@ -303,28 +255,14 @@ pub struct JobCounts {
     pub warning: u64,
 }
 
-/// Where the journal learned of a migration job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobOrigin {
-    /// A wave of this plan started it (its request was sent from this state).
-    Wave,
-    /// It was on the application already and `--adopt-existing-jobs` recorded it as history.
-    Adopted,
-}
-
-impl JobOrigin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobOrigin::Wave => "wave",
-            JobOrigin::Adopted => "adopted",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<JobOrigin> {
-        [JobOrigin::Wave, JobOrigin::Adopted]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+stored_enum! {
+    /// Where the journal learned of a migration job.
+    JobOrigin {
+        /// A wave of this plan started it (its request was sent from this state).
+        Wave = "wave",
+        /// It was on the application already and `--adopt-existing-jobs` recorded it as
+        /// history.
+        Adopted = "adopted",
     }
 }
 
