@@ -31,7 +31,11 @@ fn a_pair_runs_link_import_connectors_webhooks_clones_then_waves_in_order() {
             "acme-prod/import",
             "acme-prod/connector/microsoft",
             "acme-prod/connector/google",
+            "acme-prod/redirect-uri/https://app.acme.example/oauth/callback",
+            "acme-prod/redirect-uri/com.acme.app://oauth/callback",
             "acme-prod/webhook/https://hooks.acme.example/nylas",
+            "acme-prod/webhook-test/https://hooks.acme.example/nylas",
+            "acme-prod/pubsub/projects/acme-prod/topics/nylas-events",
             "acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7",
             "acme-prod/clone/8mzk3v1q7w2x9c4b6n0p5l3jd",
             "acme-prod/batch/google",
@@ -48,9 +52,32 @@ fn a_pair_runs_link_import_connectors_webhooks_clones_then_waves_in_order() {
             "acme-prod/connector/google"
         ]
     );
+    // Every notification step (the webhook, its test, the Pub/Sub channel) before any clone;
+    // the test after its webhook; redirect URIs after import, before nothing of the pair.
     assert_eq!(
         deps(&g, "acme-prod/clone/8mzk3v1q7w2x9c4b6n0p5l3jd"),
+        [
+            "acme-prod/webhook/https://hooks.acme.example/nylas",
+            "acme-prod/webhook-test/https://hooks.acme.example/nylas",
+            "acme-prod/pubsub/projects/acme-prod/topics/nylas-events",
+        ]
+    );
+    assert_eq!(
+        deps(
+            &g,
+            "acme-prod/webhook-test/https://hooks.acme.example/nylas"
+        ),
         ["acme-prod/webhook/https://hooks.acme.example/nylas"]
+    );
+    assert_eq!(
+        deps(&g, "acme-prod/redirect-uri/com.acme.app://oauth/callback"),
+        ["acme-prod/import"]
+    );
+    assert!(
+        g.dependents(&StepId::new_raw(
+            "acme-prod/redirect-uri/com.acme.app://oauth/callback"
+        ))
+        .is_empty()
     );
     assert_eq!(
         deps(&g, "acme-prod/batch/google"),

@@ -430,3 +430,95 @@ fn the_check_catches_requests_that_break_the_contract() {
         r.body = Some(json!({"status": "paused"}));
     });
 }
+
+/// A pair with every notification key, every optional setting and every redirect URI platform.
+const NOTIFICATIONS: &str = r#"version: 1
+name: bodies
+pairs:
+  - name: p
+    region: us
+    v2: { app_id: pv2app, client_secret: { env: P_V2 } }
+    v3: { app_id: 0a0a0a0a-0000-4000-8000-000000000001, api_key: { env: P_V3 } }
+    redirect_uris:
+      - { url: https://app.acme.example/callback, platform: web }
+      - { url: http://localhost:3000/callback, platform: desktop }
+      - { url: https://app.acme.example/js, platform: js, settings: { origin: https://app.acme.example } }
+      - url: com.acme.app://callback
+        platform: ios
+        settings: { bundle_id: com.acme.app, app_store_id: "1234567890", team_id: ABCDE12345 }
+      - url: com.acme.app://android
+        platform: android
+        settings:
+          package_name: com.acme.app
+          sha1_certificate_fingerprint: "AB:CD:EF:12:34:56:78:90:AB:CD:EF:12:34:56:78:90:AB:CD:EF:12"
+    webhooks:
+      - url: https://hooks.acme.example/nylas
+        triggers: [grant.created, message.created]
+        test: grant.created
+    pubsub:
+      - topic: projects/acme-prod/topics/nylas-events
+        triggers: [message.created]
+        description: migration
+        notification_emails: [ops@acme.example]
+        compressed_delivery: true
+      - { topic: projects/acme-prod/topics/bare, triggers: [grant.expired] }
+    sns:
+      - topic: arn:aws:sns:us-east-1:123456789012:nylas-events
+        role_arn: arn:aws:iam::123456789012:role/nylas-publisher
+        triggers: [grant.expired]
+        description: migration
+        notification_emails: [ops@acme.example]
+        compressed_delivery: false
+      - topic: arn:aws:sns:us-east-1:123456789012:bare
+        role_arn: arn:aws:iam::123456789012:role/nylas-publisher
+        triggers: [grant.created]
+"#;
+
+/// What the notification steps send, built from a plan the way the steps build it (the plan
+/// entries' `create_request`, `update_request`, `add_request` and `test_request`): each
+/// channel's create and its PUT, each redirect URI's add and its PATCH, the webhook's test.
+#[tokio::test]
+async fn the_bodies_the_notification_steps_send_follow_the_contract() {
+    let plan = crate::support::rehearsal::parse(NOTIFICATIONS);
+    let pair = &plan.pairs[0];
+    let h = start(config(10)).await;
+    let (observer, records) = recorder();
+    let client = h.builder().observer(observer).build().unwrap();
+    let app = h.app(&client, Region::Us);
+    for p in &pair.pubsub {
+        let made = app
+            .create_pubsub_channel(&p.create_request())
+            .await
+            .unwrap();
+        app.update_pubsub_channel(&made.data.id, &p.update_request())
+            .await
+            .unwrap();
+    }
+    for s in &pair.sns {
+        let made = app.create_sns_channel(&s.create_request()).await.unwrap();
+        app.update_sns_channel(&made.data.id, &s.update_request())
+            .await
+            .unwrap();
+    }
+    for r in &pair.redirect_uris {
+        let added = app.add_redirect_uri(&r.add_request()).await.unwrap();
+        app.update_redirect_uri(&added.data.id, &r.update_request())
+            .await
+            .unwrap();
+    }
+    for w in &pair.webhooks {
+        app.send_test_event(&w.test_request().unwrap())
+            .await
+            .unwrap();
+    }
+    let records = records.lock().unwrap().clone();
+    assert_eq!(records.len(), 2 * 2 + 2 * 2 + 2 * 5 + 1);
+    let Some(contract) = Contract::load() else {
+        return;
+    };
+    let failures: Vec<String> = records
+        .iter()
+        .filter_map(|r| check(&contract, r).err())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

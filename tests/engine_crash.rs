@@ -42,6 +42,16 @@ const CRASH_POINTS: &[&str] = &[
     "webhook@after-write",
     "webhook@after-outcome",
     "beta/webhook/https://hooks.example.com/beta@after-write",
+    "webhook-test@after-intent",
+    "webhook-test@after-write",
+    "webhook-test@after-outcome",
+    "redirect-uri@after-intent",
+    "redirect-uri@after-write",
+    "pubsub@after-intent",
+    "pubsub@after-write",
+    "pubsub@after-outcome",
+    "beta/pubsub/projects/crash-test/topics/beta-events@after-write",
+    "sns@after-write",
     "clone@after-intent",
     "clone@after-write",
     "clone@after-outcome",
@@ -220,6 +230,24 @@ async fn kill_and_resume_everywhere(backend: Backend) {
     assert_eq!(reference.stats.max_clones(), 1);
     let grants: usize = reference.end.apps.values().map(|a| a.grants.len()).sum();
     assert!(grants > 40, "the reference migrated {grants} accounts");
+    // And one of each notification destination and redirect URI of the plan: a duplicate
+    // after a crash shows as a second entry.
+    let alpha = &reference.end.apps["0a0a0a0a-0000-4000-8000-000000000001"];
+    let beta = &reference.end.apps["0b0b0b0b-0000-4000-8000-000000000002"];
+    assert_eq!((alpha.webhooks.len(), beta.webhooks.len()), (1, 1));
+    assert_eq!((alpha.pubsub.len(), beta.pubsub.len()), (1, 1));
+    assert_eq!((alpha.sns.len(), beta.sns.len()), (1, 0));
+    for uri in [
+        "https://app.example.com/alpha/callback",
+        "com.example.alpha://callback",
+    ] {
+        assert_eq!(
+            alpha.redirect_uris.iter().filter(|(u, _)| u == uri).count(),
+            1,
+            "{uri} in {:?}",
+            alpha.redirect_uris
+        );
+    }
 
     let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut tasks = tokio::task::JoinSet::new();

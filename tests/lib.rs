@@ -19,6 +19,7 @@ mod diagnostics_codes;
 mod engine_apply;
 mod engine_crash;
 mod engine_faults;
+mod engine_notifications;
 mod engine_observe_cost;
 mod engine_resume;
 mod engine_runners;

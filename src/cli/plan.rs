@@ -8,7 +8,7 @@ use super::setup;
 use super::{CliError, Finished, Output};
 use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
-    Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
+    Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, preview, unrecorded_history,
 };
 use crate::graph::{StepGraph, StepKind};
 use crate::report::StandingStatus;
@@ -147,11 +147,14 @@ pub fn print_preview(preview: &Preview) {
     );
     let mut current_pair = None;
     let mut counted: std::collections::HashMap<(usize, &str, Action), usize> = Default::default();
+    let mut current_name = None;
     for s in &preview.steps {
         if current_pair != Some(s.step.pair) {
             flush_hidden(&counted, current_pair);
+            print_unmanaged(preview, current_name, width);
             counted.clear();
             current_pair = Some(s.step.pair);
+            current_name = Some(s.step.id.pair());
             outln!("\n{}", esc(s.step.id.pair()));
         }
         let key = (s.step.pair, s.step.kind.name(), s.observation.action);
@@ -167,7 +170,20 @@ pub fn print_preview(preview: &Preview) {
         }
     }
     flush_hidden(&counted, current_pair);
+    print_unmanaged(preview, current_name, width);
     outln!("\n{}", summary(preview));
+    let unmanaged = preview.unmanaged_count();
+    if unmanaged > 0 {
+        outln!(
+            "{unmanaged} destination{} or redirect URI{} found live {} not managed by this plan (? above): left as {}; add {} to the plan to manage {}",
+            if unmanaged == 1 { "" } else { "s" },
+            if unmanaged == 1 { "" } else { "s" },
+            if unmanaged == 1 { "is" } else { "are" },
+            if unmanaged == 1 { "it is" } else { "they are" },
+            if unmanaged == 1 { "it" } else { "them" },
+            if unmanaged == 1 { "it" } else { "them" },
+        );
+    }
     let failed = preview.count(Action::Failed);
     if failed > 0 {
         outln!(
@@ -205,6 +221,37 @@ pub fn summary(preview: &Preview) -> String {
     )
 }
 
+/// What a pair's application has live that no step names, after the pair's steps, in the
+/// steps' columns.
+fn print_unmanaged(preview: &Preview, pair: Option<&str>, width: usize) {
+    let Some(pair) = pair.and_then(|p| preview.unmanaged_of(p)) else {
+        return;
+    };
+    for u in &pair.found {
+        let id = esc(&format!("{}/{}", u.kind, u.subject)).to_string();
+        let text = esc(&unmanaged_reason(u)).to_string();
+        for line in layout::row(&format!("  ? {:<9} ", "unmanaged"), &id, width, &text) {
+            outln!("{line}");
+        }
+    }
+    for why in &pair.unlisted {
+        let text = format!(
+            "could not list {} (what the plan does not manage is not all shown)",
+            esc(why)
+        );
+        for line in layout::paragraph("  ! ", &text) {
+            outln!("{line}");
+        }
+    }
+}
+
+fn unmanaged_reason(u: &Unmanaged) -> String {
+    format!(
+        "not managed by this plan, left as it is: {} ({})",
+        u.id, u.detail
+    )
+}
+
 fn flush_hidden(
     shown: &std::collections::HashMap<(usize, &str, Action), usize>,
     pair: Option<usize>,
@@ -238,6 +285,29 @@ fn print_json(preview: &Preview) {
             })
         );
     }
+    for pair in &preview.unmanaged {
+        for why in &pair.unlisted {
+            outln!(
+                "{}",
+                json!({"v": 1, "event": "notice", "pair": pair.pair, "message": format!("could not list {why} (what the plan does not manage is not all shown)")})
+            );
+        }
+        for u in &pair.found {
+            outln!(
+                "{}",
+                json!({
+                    "v": 1,
+                    "event": "unmanaged",
+                    "pair": pair.pair,
+                    "kind": u.kind,
+                    "id": u.id,
+                    "subject": u.subject,
+                    "detail": u.detail,
+                    "reason": unmanaged_reason(u),
+                })
+            );
+        }
+    }
     outln!(
         "{}",
         json!({
@@ -253,6 +323,7 @@ fn print_json(preview: &Preview) {
             "attach": preview.count(Action::Attach),
             "held": preview.count(Action::Held),
             "failed": preview.count(Action::Failed),
+            "unmanaged": preview.unmanaged_count(),
             "changes_pending": preview.has_changes(),
         })
     );

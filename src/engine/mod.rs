@@ -39,7 +39,10 @@ pub use preview::{Preview, PreviewStep, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
 pub use secrets::{SecretError, SecretSource};
 pub use steps::waves::{FinishedWave, finished_wave};
-pub use steps::{Action, Observation, Outcome, normalized_url};
+pub use steps::{
+    Action, Observation, Outcome, PairUnmanaged, Unmanaged, pubsub_difference,
+    redirect_uri_difference, sns_difference, webhook_difference,
+};
 
 /// What can stop the engine as a whole (a step's own failure is an [`Outcome`] instead).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

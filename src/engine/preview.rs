@@ -1,7 +1,9 @@
 //! `plan`'s executor: the scheduler's walk with every step observed read-only, one step of a
 //! pair at a time; then each step that has work but waits on an earlier step that has too is
 //! marked blocked (it runs `after` that step's change, or waits on its conflict), and the
-//! waves a gate stops are marked held.
+//! waves a gate stops are marked held. Beside the steps, what each pair's application has
+//! live that no step names (notification destinations, redirect URIs): not managed by the
+//! plan, and left as it is.
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use crate::graph::{Step, StepId};
 use super::EngineError;
 use super::context::Context;
 use super::scheduler::{self, Executor, Limits, Verdict};
-use super::steps::{self, Action, Observation, PairReads, StepCx, gates};
+use super::steps::{self, Action, Observation, PairReads, PairUnmanaged, StepCx, gates};
 
 /// One step of the preview.
 #[derive(Debug, Clone)]
@@ -28,9 +30,22 @@ pub struct PreviewStep {
 #[derive(Debug, Clone)]
 pub struct Preview {
     pub steps: Vec<PreviewStep>,
+    /// Per pair, in plan order: what its application has live that no step of the plan names
+    /// (notification destinations and redirect URIs), left as it is.
+    pub unmanaged: Vec<PairUnmanaged>,
 }
 
 impl Preview {
+    /// What pair `pair` has live that the plan does not manage.
+    pub fn unmanaged_of(&self, pair: &str) -> Option<&PairUnmanaged> {
+        self.unmanaged.iter().find(|p| p.pair == pair)
+    }
+
+    /// How many live objects no step of the plan names, in every pair.
+    pub fn unmanaged_count(&self) -> usize {
+        self.unmanaged.iter().map(|p| p.found.len()).sum()
+    }
+
     pub fn count(&self, action: Action) -> usize {
         self.steps
             .iter()
@@ -104,7 +119,10 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         },
         |step| gates::gate_stops(ctx, step),
     )?;
-    Ok(Preview { steps })
+    let unmanaged =
+        futures::future::join_all((0..pairs).map(|pair| steps::unmanaged::unmanaged(ctx, pair)))
+            .await;
+    Ok(Preview { steps, unmanaged })
 }
 
 /// A read-only walk, as the scheduler's executor.

@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::step::{
-    BatchStep, CloneStep, ConnectorStep, PairTarget, Step, StepGraph, StepId, StepKind, WebhookStep,
+    BatchStep, CloneStep, ConnectorStep, PairTarget, Step, StepGraph, StepId, StepKind,
+    WebhookStep, WebhookTestStep,
 };
 use crate::api::{BatchCloneRequest, PlaceholderQuery};
 use crate::plan::{Pair, Plan};
@@ -81,7 +82,13 @@ fn estimate(plan: &Plan) -> usize {
     plan.pairs
         .iter()
         .map(|p| {
-            2 + p.connectors.len() + p.webhooks.len() + p.clone.single.len() + p.clone.batches.len()
+            2 + p.connectors.len()
+                + p.redirect_uris.len()
+                + 2 * p.webhooks.len()
+                + p.pubsub.len()
+                + p.sns.len()
+                + p.clone.single.len()
+                + p.clone.batches.len()
         })
         .sum()
 }
@@ -139,18 +146,32 @@ fn add_pair(
             }))
         })
         .collect();
-    let webhooks: Vec<_> = pair
-        .webhooks
+    let redirect_uris: Vec<_> = pair
+        .redirect_uris
         .iter()
-        .map(|w| {
-            add(StepKind::Webhook(WebhookStep {
-                url: w.url.clone(),
-                triggers: w.triggers.clone(),
-                description: w.description.clone(),
-                notification_emails: w.notification_emails.clone(),
-            }))
-        })
+        .map(|r| add(StepKind::RedirectUri(r.clone())))
         .collect();
+    // The notification destinations: webhooks, Pub/Sub and SNS channels, in plan order.
+    let mut notifications = Vec::new();
+    // Each webhook's test, with the webhook it waits for.
+    let mut tests = Vec::new();
+    for w in &pair.webhooks {
+        let webhook = add(StepKind::Webhook(WebhookStep {
+            url: w.url.clone(),
+            triggers: w.triggers.clone(),
+            description: w.description.clone(),
+            notification_emails: w.notification_emails.clone(),
+        }));
+        notifications.push(webhook);
+        if let Some(event) = w.test_request() {
+            tests.push((
+                webhook,
+                add(StepKind::WebhookTest(WebhookTestStep { event })),
+            ));
+        }
+    }
+    notifications.extend(pair.pubsub.iter().map(|p| add(StepKind::Pubsub(p.clone()))));
+    notifications.extend(pair.sns.iter().map(|s| add(StepKind::Sns(s.clone()))));
     let clones: Vec<_> = pair
         .clone
         .single
@@ -183,9 +204,11 @@ fn add_pair(
         })
         .collect();
 
-    // Each stage waits for every step of the stage before it; an empty stage is skipped.
+    // Each stage waits for every step of the stage before it; an empty stage is skipped. A
+    // webhook's test waits for its webhook only, and the clones wait for every notification
+    // step (destinations and tests): objects that change during the move are notified.
     let mut previous = vec![link];
-    for stage in [vec![import], connectors, webhooks, clones] {
+    for stage in [vec![import], connectors, notifications] {
         if stage.is_empty() {
             continue;
         }
@@ -196,6 +219,18 @@ fn add_pair(
         }
         previous = stage;
     }
+    for (webhook, test) in tests {
+        graph.add_edge(webhook, test, ());
+        previous.push(test);
+    }
+    if !clones.is_empty() {
+        for &to in &clones {
+            for &from in &previous {
+                graph.add_edge(from, to, ());
+            }
+        }
+        previous = clones;
+    }
     // Waves run one after the other.
     for &wave in &batches {
         for &from in &previous {
@@ -203,6 +238,13 @@ fn add_pair(
         }
         previous = vec![wave];
     }
+    // Redirect URIs wait for import (which copies the v2 application's) and nothing waits for
+    // them in the pair: the login page needs them, not the clones. A pair `after` this one
+    // waits for them too.
+    for &uri in &redirect_uris {
+        graph.add_edge(import, uri, ());
+    }
+    previous.extend(redirect_uris);
     (link, previous)
 }
 
@@ -241,5 +283,84 @@ fn stable_order(graph: &DiGraph<Step, ()>) -> Result<Vec<NodeIndex>, NodeIndex> 
             .node_indices()
             .find(|n| waiting[n.index()] > 0)
             .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const PLAN: &str = r#"version: 1
+name: notifications
+pairs:
+  - name: p
+    region: us
+    v2: { app_id: pv2app, client_secret: { env: P_V2 } }
+    v3: { app_id: 0a0a0a0a-0000-4000-8000-000000000001, api_key: { env: P_V3 } }
+    connectors:
+      - { provider: google }
+    redirect_uris:
+      - { url: https://app.acme.example/callback, platform: web }
+    webhooks:
+      - { url: https://hooks.acme.example/a, triggers: [grant.created], test: grant.created }
+      - { url: https://hooks.acme.example/b, triggers: [grant.expired] }
+    pubsub:
+      - { topic: projects/acme/topics/events, triggers: [message.created] }
+    sns:
+      - topic: arn:aws:sns:us-east-1:123456789012:events
+        role_arn: arn:aws:iam::123456789012:role/nylas
+        triggers: [grant.expired]
+    clone:
+      single: [account1]
+      batches:
+        - { name: everyone, mode: only_new }
+  - name: q
+    region: eu
+    after: [p]
+    v2: { app_id: qv2app, client_secret: { env: Q_V2 } }
+    v3: { app_id: 0b0b0b0b-0000-4000-8000-000000000002, api_key: { env: Q_V3 } }
+"#;
+
+    fn ids(steps: Vec<&Step>) -> Vec<String> {
+        steps.into_iter().map(|s| s.id.to_string()).collect()
+    }
+
+    #[test]
+    fn notification_steps_come_before_every_clone_and_redirect_uris_after_import() {
+        let plan = crate::plan::load_str(Path::new("plan.yaml"), "plan.yaml", PLAN)
+            .unwrap_or_else(|e| panic!("{:?}", e.diagnostics))
+            .plan;
+        let graph = StepGraph::build(&plan).unwrap();
+        let deps = |id: &str| ids(graph.dependencies(&StepId::new_raw(id)));
+        let notifications = [
+            "p/webhook/https://hooks.acme.example/a",
+            "p/webhook/https://hooks.acme.example/b",
+            "p/pubsub/projects/acme/topics/events",
+            "p/sns/arn:aws:sns:us-east-1:123456789012:events",
+        ];
+        for n in notifications {
+            assert_eq!(deps(n), ["p/connector/google"], "{n}");
+        }
+        // The test after its webhook only; the clones after every notification step.
+        assert_eq!(
+            deps("p/webhook-test/https://hooks.acme.example/a"),
+            ["p/webhook/https://hooks.acme.example/a"]
+        );
+        let mut before_clone = notifications.to_vec();
+        before_clone.push("p/webhook-test/https://hooks.acme.example/a");
+        before_clone.sort();
+        let mut clone_deps = deps("p/clone/account1");
+        clone_deps.sort();
+        assert_eq!(clone_deps, before_clone);
+        assert_eq!(deps("p/batch/everyone"), ["p/clone/account1"]);
+        // Redirect URIs after import, holding up nothing of their pair; a pair `after` this one
+        // waits for them with the pair's last wave.
+        let uri = "p/redirect-uri/https://app.acme.example/callback";
+        assert_eq!(deps(uri), ["p/import"]);
+        assert_eq!(ids(graph.dependents(&StepId::new_raw(uri))), ["q/link"]);
+        assert_eq!(deps("q/link"), [uri, "p/batch/everyone"]);
+        assert_eq!(graph.len(), 13);
     }
 }

@@ -10,7 +10,14 @@ fn label(step: &Step) -> String {
         StepKind::Link => "link".to_owned(),
         StepKind::Import => "import".to_owned(),
         StepKind::Connector(c) => format!("connector: {}", c.provider),
+        StepKind::RedirectUri(r) => format!("redirect URI: {} ({})", r.url, r.platform),
         StepKind::Webhook(w) => format!("webhook: {}", w.url),
+        StepKind::WebhookTest(t) => format!(
+            "webhook test: {} to {}",
+            t.event.trigger_type, t.event.webhook_url
+        ),
+        StepKind::Pubsub(p) => format!("pubsub: {}", p.topic),
+        StepKind::Sns(s) => format!("sns: {}", s.topic),
         StepKind::Clone(c) => format!("clone: {}", c.account_id),
         StepKind::Batch(b) => {
             let mode = b.request.mode.map_or("all", |m| m.as_str());

@@ -4,27 +4,47 @@ use std::fmt;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::api::{BatchCloneRequest, ConnectorProvider, PlaceholderQuery, Region, TriggerType};
-use crate::plan::{ConnectorSettings, Gate, SecretRef};
+use crate::api::{
+    BatchCloneRequest, ConnectorProvider, PlaceholderQuery, Region, SendTestEvent, TriggerType,
+};
+use crate::plan::{ConnectorSettings, Gate, PubsubSpec, RedirectUriSpec, SecretRef, SnsSpec};
 
 /// What a step does, without its settings: the second part of its ID (`link`, `clone`, …).
+/// Serialized as [`Kind::as_str`] writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Kind {
+    #[serde(rename = "link")]
     Link,
+    #[serde(rename = "import")]
     Import,
+    #[serde(rename = "connector")]
     Connector,
+    #[serde(rename = "redirect-uri")]
+    RedirectUri,
+    #[serde(rename = "webhook")]
     Webhook,
+    #[serde(rename = "webhook-test")]
+    WebhookTest,
+    #[serde(rename = "pubsub")]
+    Pubsub,
+    #[serde(rename = "sns")]
+    Sns,
+    #[serde(rename = "clone")]
     Clone,
+    #[serde(rename = "batch")]
     Batch,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Link,
         Kind::Import,
         Kind::Connector,
+        Kind::RedirectUri,
         Kind::Webhook,
+        Kind::WebhookTest,
+        Kind::Pubsub,
+        Kind::Sns,
         Kind::Clone,
         Kind::Batch,
     ];
@@ -35,7 +55,11 @@ impl Kind {
             Kind::Link => "link",
             Kind::Import => "import",
             Kind::Connector => "connector",
+            Kind::RedirectUri => "redirect-uri",
             Kind::Webhook => "webhook",
+            Kind::WebhookTest => "webhook-test",
+            Kind::Pubsub => "pubsub",
+            Kind::Sns => "sns",
             Kind::Clone => "clone",
             Kind::Batch => "batch",
         }
@@ -217,6 +241,14 @@ pub struct WebhookStep {
     pub notification_emails: Option<Vec<String>>,
 }
 
+/// Ask Nylas to deliver one test event to a webhook's URL (`send-test-event`), after the
+/// webhook is subscribed and before any clone of its pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookTestStep {
+    /// The request: the trigger to test and the webhook's URL.
+    pub event: SendTestEvent,
+}
+
 /// Clone one v2 account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloneStep {
@@ -241,7 +273,14 @@ pub enum StepKind {
     Link,
     Import,
     Connector(ConnectorStep),
+    /// One redirect (callback) URI of the v3 application, as the plan gives it.
+    RedirectUri(RedirectUriSpec),
     Webhook(WebhookStep),
+    WebhookTest(WebhookTestStep),
+    /// One Google Cloud Pub/Sub channel, as the plan gives it.
+    Pubsub(PubsubSpec),
+    /// One Amazon SNS channel, as the plan gives it.
+    Sns(SnsSpec),
     Clone(CloneStep),
     Batch(BatchStep),
 }
@@ -253,7 +292,11 @@ impl StepKind {
             StepKind::Link => Kind::Link,
             StepKind::Import => Kind::Import,
             StepKind::Connector(_) => Kind::Connector,
+            StepKind::RedirectUri(_) => Kind::RedirectUri,
             StepKind::Webhook(_) => Kind::Webhook,
+            StepKind::WebhookTest(_) => Kind::WebhookTest,
+            StepKind::Pubsub(_) => Kind::Pubsub,
+            StepKind::Sns(_) => Kind::Sns,
             StepKind::Clone(_) => Kind::Clone,
             StepKind::Batch(_) => Kind::Batch,
         }
@@ -269,7 +312,11 @@ impl StepKind {
         match self {
             StepKind::Link | StepKind::Import => None,
             StepKind::Connector(c) => Some(c.provider.as_str()),
+            StepKind::RedirectUri(r) => Some(&r.url),
             StepKind::Webhook(w) => Some(&w.url),
+            StepKind::WebhookTest(t) => Some(&t.event.webhook_url),
+            StepKind::Pubsub(p) => Some(&p.topic),
+            StepKind::Sns(s) => Some(&s.topic),
             StepKind::Clone(c) => Some(&c.account_id),
             StepKind::Batch(b) => Some(&b.wave),
         }
@@ -384,6 +431,30 @@ mod tests {
                 "p/webhook/https://hooks.example.com/a/b?c=d",
             ),
             (
+                "p",
+                Kind::WebhookTest,
+                Some("http://127.0.0.1:8080/hook"),
+                "p/webhook-test/http://127.0.0.1:8080/hook",
+            ),
+            (
+                "p",
+                Kind::Pubsub,
+                Some("projects/acme-prod/topics/nylas-events"),
+                "p/pubsub/projects/acme-prod/topics/nylas-events",
+            ),
+            (
+                "p",
+                Kind::Sns,
+                Some("arn:aws:sns:us-east-1:123456789012:nylas-events"),
+                "p/sns/arn:aws:sns:us-east-1:123456789012:nylas-events",
+            ),
+            (
+                "p",
+                Kind::RedirectUri,
+                Some("https://app.acme.example/oauth/callback"),
+                "p/redirect-uri/https://app.acme.example/oauth/callback",
+            ),
+            (
                 "p.1",
                 Kind::Clone,
                 Some("df0yq6c9ok"),
@@ -428,9 +499,13 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_reads_back_from_its_name() {
+    fn every_kind_reads_back_from_its_name_and_serializes_as_it() {
         for kind in Kind::ALL {
             assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
         }
     }
 }

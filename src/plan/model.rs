@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::{
     AddRedirectUri, AndroidSettings, BatchProvider, CloneMode, ConnectorProvider,
     CreatePubsubChannel, CreateSnsChannel, IosSettings, JsSettings, PlatformSettings,
-    RedirectPlatform, Region, SendTestEvent, TestTriggerType, TriggerType,
+    RedirectPlatform, Region, SendTestEvent, TestTriggerType, TriggerType, UpdatePubsubChannel,
+    UpdateRedirectUri, UpdateSnsChannel,
 };
 
 /// A nylas-migrate plan: the Nylas v2 applications to move to v3, with their connected accounts,
@@ -318,6 +319,20 @@ impl PubsubSpec {
             compressed_delivery: self.compressed_delivery,
         }
     }
+
+    /// The body that brings a live channel with this topic to the plan's settings
+    /// (`put-pubsub-by-id`): the triggers, and each optional setting the plan gives (those it
+    /// leaves out are kept as they are).
+    pub fn update_request(&self) -> UpdatePubsubChannel {
+        UpdatePubsubChannel {
+            description: self.description.clone(),
+            trigger_types: Some(self.triggers.clone()),
+            topic: None,
+            status: None,
+            notification_email_addresses: self.notification_emails.clone(),
+            compressed_delivery: self.compressed_delivery,
+        }
+    }
 }
 
 /// An Amazon SNS channel (`/v3/channels/sns`).
@@ -360,6 +375,21 @@ impl SnsSpec {
             compressed_delivery: self.compressed_delivery,
         }
     }
+
+    /// The body that brings a live channel with this topic to the plan's settings
+    /// (`put-sns-by-id`): the role, the triggers, and each optional setting the plan gives
+    /// (those it leaves out are kept as they are).
+    pub fn update_request(&self) -> UpdateSnsChannel {
+        UpdateSnsChannel {
+            description: self.description.clone(),
+            trigger_types: Some(self.triggers.clone()),
+            topic: None,
+            role_arn: Some(self.role_arn.clone()),
+            status: None,
+            notification_email_addresses: self.notification_emails.clone(),
+            compressed_delivery: self.compressed_delivery,
+        }
+    }
 }
 
 /// A redirect (callback) URI of the v3 application (`/v3/applications/redirect-uris`).
@@ -385,6 +415,15 @@ impl RedirectUriSpec {
     pub fn add_request(&self) -> AddRedirectUri {
         AddRedirectUri {
             id: None,
+            url: self.url.clone(),
+            platform: self.platform_settings(),
+        }
+    }
+
+    /// The body that brings a live redirect URI with this URL to the plan's platform and
+    /// settings (`update_callback_uri`, a PATCH that replaces them whole).
+    pub fn update_request(&self) -> UpdateRedirectUri {
+        UpdateRedirectUri {
             url: self.url.clone(),
             platform: self.platform_settings(),
         }

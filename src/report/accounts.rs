@@ -255,6 +255,12 @@ pub async fn accounts_report(
                 StepKind::Clone(c) => {
                     totals.test_account_rows += 1;
                     let failed = state.as_ref().filter(|s| s.status == StepStatus::Failed);
+                    // Not cloned yet: say so when a failed step it waits for holds it up (a
+                    // webhook whose URL failed verification, a test event not acknowledged).
+                    let waiting = match (failed, journal) {
+                        (None, Some(j)) => held_up_by(graph, j, &step.id)?,
+                        _ => None,
+                    };
                     by_account.insert(
                         c.account_id.clone(),
                         AccountRow {
@@ -271,6 +277,7 @@ pub async fn accounts_report(
                             },
                             error: failed
                                 .and_then(|s| s.record.error.clone())
+                                .or(waiting)
                                 .unwrap_or_default(),
                         },
                     );
@@ -320,6 +327,46 @@ pub async fn accounts_report(
         adopted_jobs,
         totals,
     })
+}
+
+/// The nearest step that `step` waits for (however far up) whose journal row says it failed,
+/// as a reason for a person: it, and why it failed.
+fn held_up_by(
+    graph: &crate::graph::StepGraph,
+    journal: &Journal,
+    step: &StepId,
+) -> Result<Option<String>, EngineError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<StepId> = graph
+        .dependencies(step)
+        .into_iter()
+        .map(|s| s.id.clone())
+        .collect();
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if let Some(state) = journal.step(&id)?
+            && state.status == StepStatus::Failed
+        {
+            let shown = if id.pair() == step.pair() {
+                id.local()
+            } else {
+                id.as_str()
+            };
+            return Ok(Some(format!(
+                "not cloned: it waits for {shown}, which failed in run {}: {}",
+                state.run_id,
+                state
+                    .record
+                    .error
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            )));
+        }
+        queue.extend(graph.dependencies(&id).into_iter().map(|s| s.id.clone()));
+    }
+    Ok(None)
 }
 
 /// RFC 4180 CSV with a header row.

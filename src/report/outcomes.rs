@@ -27,6 +27,9 @@ pub fn reason(row: &AccountRow) -> String {
             format!("the migration failed: {}", row.error)
         }
         AccountOutcome::Failed => "the migration failed".to_owned(),
+        AccountOutcome::Pending if !row.error.is_empty() => {
+            format!("not migrated yet: {}", row.error)
+        }
         AccountOutcome::Pending => "not migrated yet".to_owned(),
         AccountOutcome::Migrated => format!("migrated to grant {}", row.grant_id),
     }

@@ -6,25 +6,33 @@
 //! - `connector`: a connector for every provider among the pair's grants (and the plan's
 //!   connector fixes); `microsoft-credentials`: the Microsoft connector (wherever there is or
 //!   should be one) has its Azure app's client ID;
-//! - `webhook`: every destination of the plan present, with its triggers, and active;
+//! - `redirect-uri`: every redirect URI of the plan present, on its platform, with its
+//!   settings;
+//! - `webhook`: every destination of the plan present, with the plan's triggers (and
+//!   description and notification emails where the plan gives them), and active;
+//!   `webhook-test`: the endpoint acknowledged the plan's test event (the journal: Nylas keeps
+//!   no record of a test);
+//! - `pubsub`, `sns`: every channel of the plan present by its topic, with the plan's settings,
+//!   and active;
 //! - `test-account`: every test account has a valid grant;
 //! - `wave`: every wave finished, its counts adding up (`count_all` = success + failed +
 //!   placeholders) and its failures within the gate;
 //! - `grants`: the grants that came from v2 accounts against the waves' successes and
 //!   placeholders (and the test accounts).
-//!
-//! The plan format has no redirect URIs yet, so there is no redirect-URI item.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::api::{CloneMode, GrantStatus, JobStatus, MigrationJob};
+use crate::api::forms::normalized_url;
+use crate::api::{ChannelStatus, CloneMode, GrantStatus, JobStatus, MigrationJob};
 use crate::client::{AppClient, GrantFilter, JobFilter};
 use crate::engine::journal::{Journal, JournalError, StepStatus};
-use crate::engine::normalized_url;
-use crate::engine::{EngineError, Tally};
-use crate::graph::{StepGraph, StepId, StepKind};
+use crate::engine::{
+    EngineError, Tally, pubsub_difference, redirect_uri_difference, sns_difference,
+    webhook_difference,
+};
+use crate::graph::{Step, StepGraph, StepId, StepKind};
 
 /// The version of verify's JSON; a field is never removed or changed in meaning without a new
 /// one.
@@ -38,7 +46,11 @@ pub enum Check {
     Region,
     Connector,
     MicrosoftCredentials,
+    RedirectUri,
     Webhook,
+    WebhookTest,
+    Pubsub,
+    Sns,
     TestAccount,
     Wave,
     Grants,
@@ -51,7 +63,11 @@ impl Check {
             Check::Region => "region",
             Check::Connector => "connector",
             Check::MicrosoftCredentials => "microsoft-credentials",
+            Check::RedirectUri => "redirect-uri",
             Check::Webhook => "webhook",
+            Check::WebhookTest => "webhook-test",
+            Check::Pubsub => "pubsub",
+            Check::Sns => "sns",
             Check::TestAccount => "test-account",
             Check::Wave => "wave",
             Check::Grants => "grants",
@@ -284,60 +300,8 @@ async fn verify_pair(
         ));
     }
 
-    // Notification destinations.
-    let planned_webhooks: Vec<_> = steps
-        .iter()
-        .filter_map(|s| match &s.kind {
-            StepKind::Webhook(w) => Some(w),
-            _ => None,
-        })
-        .collect();
-    if !planned_webhooks.is_empty() {
-        let live = app.list_webhooks().await?.data;
-        for w in planned_webhooks {
-            let url = normalized_url(&w.url);
-            let found = live.iter().find(|h| normalized_url(&h.webhook_url) == url);
-            let (passed, evidence) = match found {
-                None => (
-                    false,
-                    format!(
-                        "absent: no destination with this URL among {} destinations",
-                        live.len()
-                    ),
-                ),
-                Some(h) => {
-                    let missing: Vec<_> = w
-                        .triggers
-                        .iter()
-                        .filter(|t| !h.trigger_types.contains(t))
-                        .map(|t| t.to_string())
-                        .collect();
-                    let status = h.status.as_deref().unwrap_or("unknown");
-                    if !missing.is_empty() {
-                        (
-                            false,
-                            format!("destination {} lacks triggers {}", h.id, missing.join(", ")),
-                        )
-                    } else if status != "active" {
-                        (
-                            false,
-                            format!("destination {} is {status}, not active", h.id),
-                        )
-                    } else {
-                        (
-                            true,
-                            format!(
-                                "destination {} active with {} triggers",
-                                h.id,
-                                h.trigger_types.len()
-                            ),
-                        )
-                    }
-                }
-            };
-            items.push(item(Check::Webhook, w.url.clone(), passed, evidence));
-        }
-    }
+    // Redirect URIs, notification destinations and webhook tests.
+    items.extend(notification_items(&steps, app, journal).await?);
 
     // Test accounts.
     let grant_of = |account: &str| {
@@ -537,4 +501,200 @@ async fn verify_pair(
         passed: items.iter().all(|i| i.passed),
         items,
     })
+}
+
+/// `active`, or why not.
+fn inactive(status: Option<&str>) -> Option<String> {
+    match status {
+        Some("active") => None,
+        Some(other) => Some(format!("is {other}, not active")),
+        None => Some("does not say its status".to_owned()),
+    }
+}
+
+/// Whether a live object is as the plan says: absent, different (`differences`), or not active.
+fn settled(what: &str, id: &str, differences: &[&str], status: Option<&str>) -> (bool, String) {
+    if !differences.is_empty() {
+        (
+            false,
+            format!(
+                "{what} {id} differs from the plan in {}",
+                differences.join(", ")
+            ),
+        )
+    } else if let Some(why) = inactive(status) {
+        (false, format!("{what} {id} {why}"))
+    } else {
+        (true, format!("{what} {id} active, as the plan says"))
+    }
+}
+
+/// The items of the pair's redirect URIs, webhook destinations with their tests, and
+/// channels; each kind is read once, and only when the plan has one.
+async fn notification_items(
+    steps: &[&Step],
+    app: &AppClient,
+    journal: Option<&Journal>,
+) -> Result<Vec<Item>, EngineError> {
+    let mut items = Vec::new();
+    let of = |f: fn(&StepKind) -> bool| steps.iter().filter(|s| f(&s.kind)).count() > 0;
+
+    if of(|k| matches!(k, StepKind::RedirectUri(_))) {
+        let live = app.list_redirect_uris().await?.data;
+        for step in steps {
+            let StepKind::RedirectUri(r) = &step.kind else {
+                continue;
+            };
+            let url = normalized_url(&r.url);
+            let same: Vec<_> = live
+                .iter()
+                .filter(|l| normalized_url(&l.url) == url)
+                .collect();
+            let found = same
+                .iter()
+                .find(|l| l.platform.platform() == r.platform)
+                .or(same.first());
+            let (passed, evidence) = match found {
+                None => (
+                    false,
+                    format!("absent: no redirect URI with this URL among {}", live.len()),
+                ),
+                Some(l) => {
+                    let differences = redirect_uri_difference(l, r);
+                    if differences.is_empty() {
+                        (true, format!("redirect URI {} for {}", l.id, r.platform))
+                    } else {
+                        (
+                            false,
+                            format!(
+                                "redirect URI {} differs from the plan in {} (it is for {})",
+                                l.id,
+                                differences.join(", "),
+                                l.platform.platform()
+                            ),
+                        )
+                    }
+                }
+            };
+            items.push(item(Check::RedirectUri, r.url.clone(), passed, evidence));
+        }
+    }
+
+    if of(|k| matches!(k, StepKind::Webhook(_))) {
+        let live = app.list_webhooks().await?.data;
+        for step in steps {
+            match &step.kind {
+                StepKind::Webhook(w) => {
+                    let url = normalized_url(&w.url);
+                    let (passed, evidence) =
+                        match live.iter().find(|h| normalized_url(&h.webhook_url) == url) {
+                            None => (
+                                false,
+                                format!(
+                                    "absent: no destination with this URL among {} destinations",
+                                    live.len()
+                                ),
+                            ),
+                            Some(h) => settled(
+                                "destination",
+                                &h.id,
+                                &webhook_difference(h, w),
+                                h.status.as_deref(),
+                            ),
+                        };
+                    items.push(item(Check::Webhook, w.url.clone(), passed, evidence));
+                }
+                StepKind::WebhookTest(t) => {
+                    let trigger = t.event.trigger_type.as_str();
+                    let state = journal.map(|j| j.step(&step.id)).transpose()?.flatten();
+                    let (passed, evidence) = match state {
+                        Some(s)
+                            if s.status == StepStatus::Done
+                                && s.record.request_key.as_deref() == Some(trigger) =>
+                        {
+                            (
+                                true,
+                                format!(
+                                    "the endpoint acknowledged a {trigger} test event in run {}",
+                                    s.run_id
+                                ),
+                            )
+                        }
+                        Some(s)
+                            if s.status == StepStatus::Failed
+                                && s.record.request_key.as_deref() == Some(trigger) =>
+                        {
+                            (
+                                false,
+                                format!(
+                                    "not acknowledged in run {}: {}",
+                                    s.run_id,
+                                    s.record.error.as_deref().unwrap_or("it failed")
+                                ),
+                            )
+                        }
+                        _ => (false, format!("no {trigger} test event acknowledged yet")),
+                    };
+                    items.push(item(
+                        Check::WebhookTest,
+                        t.event.webhook_url.clone(),
+                        passed,
+                        evidence,
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let status = |s: Option<ChannelStatus>| s.map(ChannelStatus::as_listed);
+    if of(|k| matches!(k, StepKind::Pubsub(_))) {
+        let live = app.list_pubsub_channels().await?.data;
+        for step in steps {
+            let StepKind::Pubsub(p) = &step.kind else {
+                continue;
+            };
+            let (passed, evidence) = match live.iter().find(|c| c.topic == p.topic) {
+                None => (
+                    false,
+                    format!(
+                        "absent: no Pub/Sub channel with this topic among {}",
+                        live.len()
+                    ),
+                ),
+                Some(c) => settled(
+                    "Pub/Sub channel",
+                    &c.id,
+                    &pubsub_difference(c, p),
+                    status(c.status),
+                ),
+            };
+            items.push(item(Check::Pubsub, p.topic.clone(), passed, evidence));
+        }
+    }
+    if of(|k| matches!(k, StepKind::Sns(_))) {
+        let live = app.list_sns_channels().await?.data;
+        for step in steps {
+            let StepKind::Sns(sns) = &step.kind else {
+                continue;
+            };
+            let (passed, evidence) = match live.iter().find(|c| c.topic == sns.topic) {
+                None => (
+                    false,
+                    format!(
+                        "absent: no SNS channel with this topic among {}",
+                        live.len()
+                    ),
+                ),
+                Some(c) => settled(
+                    "SNS channel",
+                    &c.id,
+                    &sns_difference(c, sns),
+                    status(c.status),
+                ),
+            };
+            items.push(item(Check::Sns, sns.topic.clone(), passed, evidence));
+        }
+    }
+    Ok(items)
 }

@@ -205,6 +205,13 @@ pub struct AppEnd {
     pub connectors: Vec<(String, String, Vec<String>)>,
     /// (URL, sorted triggers), sorted; a duplicate destination shows as two entries.
     pub webhooks: Vec<(String, Vec<String>)>,
+    /// (topic, sorted triggers) of the Pub/Sub channels, sorted; a duplicate channel shows as
+    /// two entries.
+    pub pubsub: Vec<(String, Vec<String>)>,
+    /// (topic, role, sorted triggers) of the SNS channels, sorted.
+    pub sns: Vec<(String, String, Vec<String>)>,
+    /// (URL, platform) of the redirect URIs, sorted; a duplicate shows as two entries.
+    pub redirect_uris: Vec<(String, String)>,
     /// (account ID, grant status), sorted; a duplicate grant shows as two entries.
     pub grants: Vec<(String, String)>,
 }
@@ -241,6 +248,35 @@ pub fn end_state(world: &simulator::WorldView) -> EndState {
                 })
                 .collect();
             webhooks.sort();
+            let sorted = |triggers: &[nylas_migrate::api::TriggerType]| {
+                let mut t: Vec<String> = triggers.iter().map(|t| t.to_string()).collect();
+                t.sort();
+                t
+            };
+            let mut pubsub: Vec<(String, Vec<String>)> = app
+                .pubsub_channels
+                .iter()
+                .map(|c| (c.topic.clone(), sorted(&c.trigger_types)))
+                .collect();
+            pubsub.sort();
+            let mut sns: Vec<(String, String, Vec<String>)> = app
+                .sns_channels
+                .iter()
+                .map(|c| {
+                    (
+                        c.topic.clone(),
+                        c.role_arn.clone(),
+                        sorted(&c.trigger_types),
+                    )
+                })
+                .collect();
+            sns.sort();
+            let mut redirect_uris: Vec<(String, String)> = app
+                .redirect_uris
+                .iter()
+                .map(|r| (r.url.clone(), r.platform.platform().to_string()))
+                .collect();
+            redirect_uris.sort();
             let mut grants: Vec<(String, String)> = app
                 .grants
                 .iter()
@@ -259,6 +295,9 @@ pub fn end_state(world: &simulator::WorldView) -> EndState {
                     imported: app.imported,
                     connectors,
                     webhooks,
+                    pubsub,
+                    sns,
+                    redirect_uris,
                     grants,
                 },
             )
@@ -272,8 +311,10 @@ pub fn end_state(world: &simulator::WorldView) -> EndState {
     EndState { apps, accounts }
 }
 
-/// Every step kind: links, imports, connector fixes, webhooks, single clones and three waves,
-/// in two pairs joined by `after`.
+/// Every step kind: links, imports, connector fixes, redirect URIs, webhooks and a webhook
+/// test, Pub/Sub and SNS channels, single clones and three waves, in two pairs joined by
+/// `after`. The webhooks' host is not on this machine: the simulator answers for it (verified,
+/// test events acknowledged).
 pub const EVERY_STEP_KIND: &str = r#"version: 1
 name: crash
 pairs:
@@ -285,9 +326,19 @@ pairs:
       - provider: microsoft
         settings: { client_id: { env: AZURE_ID }, client_secret: { env: AZURE_SECRET }, tenant: common }
         scope: [Mail.Read, User.Read, offline_access]
+    redirect_uris:
+      - { url: https://app.example.com/alpha/callback, platform: web }
+      - { url: com.example.alpha://callback, platform: ios, settings: { bundle_id: com.example.alpha } }
     webhooks:
       - url: https://hooks.example.com/alpha
         triggers: [grant.created, grant.expired]
+        test: grant.created
+    pubsub:
+      - { topic: projects/crash-test/topics/alpha-events, triggers: [message.created, grant.expired] }
+    sns:
+      - topic: arn:aws:sns:us-east-1:123456789012:alpha-events
+        role_arn: arn:aws:iam::123456789012:role/nylas-publisher
+        triggers: [grant.expired]
     clone:
       single: [alpha0account000000000001, alpha0account000000000002, alpha0account000000000003]
       batches:
@@ -304,6 +355,8 @@ pairs:
     webhooks:
       - url: https://hooks.example.com/beta
         triggers: [grant.deleted]
+    pubsub:
+      - { topic: projects/crash-test/topics/beta-events, triggers: [grant.deleted] }
     clone:
       single: [beta00account000000000001, beta00account000000000002]
       batches:

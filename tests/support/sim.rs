@@ -308,45 +308,47 @@ impl TestSim {
         assert_eq!(fixed.status, 200, "{:?}", fixed.body);
     }
 
-    /// Checks every response this simulator gave against the contract (valid, and carrying
-    /// every property its schema lists but for `contract::CONDITIONAL_FIELDS`), then stops it.
+    /// Checks every response this simulator gave against the contract (see
+    /// [`check_responses`]), then stops it.
     pub async fn finish(self) {
         let recorded = self.sim.recorded_responses();
         assert!(!recorded.is_empty(), "the test made no request");
-        if let Some(contract) = contract::Contract::load() {
-            let failures: Vec<String> = recorded
-                .iter()
-                .filter_map(|r| {
-                    let op = r.operation.map(|op| op.operation_id());
-                    if let Err(invalid) = contract.validate_response(op, r.status, &r.body) {
-                        return Some(invalid);
-                    }
-                    match contract.missing_fields(
-                        op,
-                        r.status,
-                        &r.body,
-                        &contract::CONDITIONAL_FIELDS,
-                    ) {
-                        Ok(missing) if missing.is_empty() => None,
-                        Ok(missing) => Some(format!(
-                            "{} {} lacks {}: {}",
-                            op.unwrap_or("(no operation)"),
-                            r.status,
-                            missing.join(", "),
-                            r.body
-                        )),
-                        Err(err) => Some(err),
-                    }
-                })
-                .collect();
-            assert!(
-                failures.is_empty(),
-                "{} of {} responses break the contract:\n{}",
-                failures.len(),
-                recorded.len(),
-                failures.join("\n")
-            );
-        }
+        check_responses(&recorded);
         self.sim.shutdown().await;
     }
+}
+
+/// Checks responses a simulator gave (with `record_responses`) against the contract: each
+/// valid, and carrying every property its schema lists but for `contract::CONDITIONAL_FIELDS`.
+pub fn check_responses(recorded: &[nylas_migrate::simulator::RecordedResponse]) {
+    let Some(contract) = contract::Contract::load() else {
+        return;
+    };
+    let failures: Vec<String> = recorded
+        .iter()
+        .filter_map(|r| {
+            let op = r.operation.map(|op| op.operation_id());
+            if let Err(invalid) = contract.validate_response(op, r.status, &r.body) {
+                return Some(invalid);
+            }
+            match contract.missing_fields(op, r.status, &r.body, &contract::CONDITIONAL_FIELDS) {
+                Ok(missing) if missing.is_empty() => None,
+                Ok(missing) => Some(format!(
+                    "{} {} lacks {}: {}",
+                    op.unwrap_or("(no operation)"),
+                    r.status,
+                    missing.join(", "),
+                    r.body
+                )),
+                Err(err) => Some(err),
+            }
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} responses break the contract:\n{}",
+        failures.len(),
+        recorded.len(),
+        failures.join("\n")
+    );
 }

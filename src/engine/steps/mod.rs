@@ -6,24 +6,36 @@
 //! | [`link`] | `link` | the v3 application | links the v2 application to it |
 //! | [`import`] | `import` | the journal (Nylas has no read-back) | imports the v2 settings |
 //! | [`connector`] | `connector/<provider>` | the connector, and the journal's secret fingerprints | creates or updates it |
+//! | [`redirect_uri`] | `redirect-uri/<url>` | the redirect URIs | adds the one with the URL, or updates it (PATCH) |
 //! | [`webhook`] | `webhook/<url>` | the destinations | creates or updates the one with the URL |
+//! | [`webhook_test`] | `webhook-test/<url>` | the journal (Nylas keeps no record of a test) | asks Nylas to send a test event; fails unless the endpoint acknowledged it |
+//! | [`pubsub`] | `pubsub/<topic>` | the Pub/Sub channels | creates the one with the topic, or updates it (PUT) |
+//! | [`sns`] | `sns/<topic>` | the SNS channels | creates the one with the topic, or updates it (PUT) |
 //! | [`clone`] | `clone/<account>` | the pair's grants, in pages | clones the account |
 //! | [`batch`] | `batch/<wave>` | the journal and the application's jobs | starts a batch clone, then follows its jobs |
 //!
-//! [`waves`] holds the decisions about a wave's jobs, [`gates`] the gate between waves.
+//! [`waves`] holds the decisions about a wave's jobs, [`gates`] the gate between waves,
+//! [`channel`] what the Pub/Sub and SNS kinds share, and [`unmanaged`] what `plan` lists as
+//! found live but not in the plan.
 //!
 //! A kind is reached from the graph's [`StepKind`] through one `match`, in [`dispatch`];
 //! nothing outside this folder names a kind's driver. `plan` calls [`observe`] and `apply`
 //! calls [`apply_step`], both from the scheduler (`engine::scheduler`), which knows no kind.
 
 mod batch;
+mod channel;
 mod clone;
 mod connector;
 pub(super) mod gates;
 mod import;
 mod link;
+mod pubsub;
+mod redirect_uri;
+mod sns;
+pub(super) mod unmanaged;
 pub(super) mod waves;
 mod webhook;
+mod webhook_test;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -43,7 +55,11 @@ use super::journal::{Phase, StepRecord, StepState, StepStatus};
 use super::progress::Reporter;
 
 pub use clone::GrantIndex;
-pub use webhook::normalized_url;
+pub use pubsub::pubsub_difference;
+pub use redirect_uri::redirect_uri_difference;
+pub use sns::sns_difference;
+pub use unmanaged::{PairUnmanaged, Unmanaged};
+pub use webhook::webhook_difference;
 
 /// What a step would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -361,7 +377,11 @@ fn dispatch<'a, V: Visit<'a>>(kind: &'a StepKind, visitor: V) -> V::Out {
         StepKind::Link => visitor.visit::<link::LinkKind>(&()),
         StepKind::Import => visitor.visit::<import::ImportKind>(&()),
         StepKind::Connector(spec) => visitor.visit::<connector::ConnectorKind>(spec),
+        StepKind::RedirectUri(spec) => visitor.visit::<redirect_uri::RedirectUriKind>(spec),
         StepKind::Webhook(spec) => visitor.visit::<webhook::WebhookKind>(spec),
+        StepKind::WebhookTest(spec) => visitor.visit::<webhook_test::WebhookTestKind>(spec),
+        StepKind::Pubsub(spec) => visitor.visit::<pubsub::PubsubKind>(spec),
+        StepKind::Sns(spec) => visitor.visit::<sns::SnsKind>(spec),
         StepKind::Clone(spec) => visitor.visit::<clone::CloneKind>(spec),
         StepKind::Batch(spec) => visitor.visit::<batch::BatchKind>(spec),
     }
@@ -715,6 +735,10 @@ mod tests {
                 "import::",
                 "connector::",
                 "webhook::",
+                "webhook_test::",
+                "pubsub::",
+                "sns::",
+                "redirect_uri::",
                 "clone::",
                 "batch::",
             ] {

@@ -4,12 +4,16 @@ use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::api::forms::normalized_url;
 use crate::api::{CreateWebhook, UpdateWebhook, Webhook};
-use crate::graph::WebhookStep;
+use crate::client::{AppClient, ClientError};
+use crate::graph::{Kind, WebhookStep};
 
 use super::super::EngineError;
 use super::super::journal::StepRecord;
-use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use super::channel::{self, Settings};
+use super::unmanaged::Unmanaged;
+use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx, api_message};
 
 /// Webhook: an update is repeatable; a create is not (a repeat makes a second destination,
 /// which doubles every notification), so after an unanswered create the destinations are
@@ -18,13 +22,15 @@ use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx
 /// created the same one at the same time. Nothing is ever deleted.
 pub(super) struct WebhookKind;
 
-/// What a webhook step journals: create or update, and the destination's ID. The
-/// destination's signing secret, in the create's answer, is never journaled.
+/// What a webhook step journals: create or update, the destination's ID, and why a create
+/// failed verification. The destination's signing secret (`webhook_secret`, in the create's
+/// answer) is never journaled, printed or kept.
 #[derive(Debug, Clone, Default)]
 pub(super) struct WebhookRecord {
     pub created: bool,
     pub request_id: Option<String>,
     pub destination: Option<String>,
+    pub error: Option<String>,
 }
 
 impl From<WebhookRecord> for StepRecord {
@@ -33,6 +39,7 @@ impl From<WebhookRecord> for StepRecord {
             action: Some(if r.created { "create" } else { "update" }.into()),
             request_id: r.request_id,
             object_id: r.destination,
+            error: r.error,
             ..StepRecord::default()
         }
     }
@@ -167,6 +174,7 @@ async fn update(
             created: false,
             request_id: response.request_id,
             destination: Some(live.id.clone()),
+            error: None,
         },
         outcome: Outcome::Changed(format!("updated webhook destination {}", live.id)),
     })
@@ -181,7 +189,20 @@ async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, 
         compressed_delivery: None,
     };
     let (id, request_id) = match cx.app().create_webhook(&body).await {
+        // The signing secret in the answer is dropped here, unread.
         Ok(response) => (response.data.webhook.id, response.request_id),
+        Err(err) if is_unverified(&err) => {
+            let message = unverified(w, &err);
+            return Ok(Sent::Failed {
+                record: WebhookRecord {
+                    created: true,
+                    request_id: err.request_id().map(str::to_owned),
+                    destination: None,
+                    error: Some(message.clone()),
+                },
+                outcome: Outcome::Failed(message),
+            });
+        }
         Err(err) if err.is_ambiguous() => {
             let mut found = find_created(cx, w).await?;
             if found.len() > 1 {
@@ -210,6 +231,7 @@ async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, 
             created: true,
             request_id,
             destination: Some(id),
+            error: None,
         },
     })
 }
@@ -239,31 +261,64 @@ async fn find_created(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Vec<Webhook>,
     Ok(found)
 }
 
-/// What differs between a live destination and the plan's, by name.
-fn webhook_difference(live: &Webhook, w: &WebhookStep) -> Vec<&'static str> {
-    let mut differences = Vec::new();
-    let want: BTreeSet<_> = w.triggers.iter().collect();
-    let have: BTreeSet<_> = live.trigger_types.iter().collect();
-    if want != have {
-        differences.push("triggers");
-    }
-    if w.description.is_some() && w.description != live.description {
-        differences.push("description");
-    }
-    if let Some(emails) = &w.notification_emails {
-        let want: BTreeSet<_> = emails.iter().collect();
-        let have: BTreeSet<_> = live.notification_email_addresses.iter().flatten().collect();
-        if want != have {
-            differences.push("notification emails");
-        }
-    }
-    differences
+/// What differs between a live webhook destination and the plan's, by name (empty: as
+/// planned): the triggers, and the description and notification emails where the plan gives
+/// them.
+pub fn webhook_difference(live: &Webhook, w: &WebhookStep) -> Vec<&'static str> {
+    channel::differences(
+        Settings {
+            triggers: &live.trigger_types,
+            description: live.description.as_deref(),
+            emails: live.notification_email_addresses.as_deref(),
+            compressed_delivery: None,
+        },
+        Settings {
+            triggers: &w.triggers,
+            description: w.description.as_deref(),
+            emails: w.notification_emails.as_deref(),
+            compressed_delivery: None,
+        },
+    )
 }
 
-/// A URL as Nylas would store it (lower-case scheme and host, `/` for an empty path), so that
-/// `https://Hooks.Example.com` and `https://hooks.example.com/` name one destination.
-pub fn normalized_url(url: &str) -> String {
-    reqwest::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.to_string())
+/// Whether a create failed because Nylas could not verify the URL: the contract's `create_400`
+/// (`unable.verify.webhook_url : status is not ok, got 404`).
+fn is_unverified(err: &ClientError) -> bool {
+    matches!(err, ClientError::Api { status: 400, message, .. } if message.contains("unable.verify.webhook_url"))
+}
+
+/// Why the create failed verification, and what the endpoint must do.
+fn unverified(w: &WebhookStep, err: &ClientError) -> String {
+    format!(
+        "Nylas could not verify the URL: {}. Creating a webhook destination makes Nylas send the URL a verification request with a `challenge` (GET {}?challenge=<value>): the endpoint must answer it with status 200 and the challenge's value as the body. No destination was made; this pair's clones wait for it: fix the endpoint, then run apply again",
+        api_message(err),
+        w.url
+    )
+}
+
+/// The live destinations whose URL no step of the plan names.
+pub(super) async fn unmanaged(
+    app: &AppClient,
+    planned: &[&WebhookStep],
+) -> Result<Vec<Unmanaged>, EngineError> {
+    let urls: BTreeSet<String> = planned.iter().map(|w| normalized_url(&w.url)).collect();
+    Ok(app
+        .list_webhooks()
+        .await?
+        .data
+        .into_iter()
+        .filter(|h| !urls.contains(&normalized_url(&h.webhook_url)))
+        .map(|h| Unmanaged {
+            kind: Kind::Webhook,
+            detail: format!(
+                "{}, triggers {}",
+                h.status.as_deref().unwrap_or("status unknown"),
+                channel::trigger_list(&h.trigger_types)
+            ),
+            id: h.id,
+            subject: h.webhook_url,
+        })
+        .collect())
 }
 
 /// Why several destinations with one URL are a problem, and what to do.
