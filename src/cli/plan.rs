@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::layout;
 use super::setup;
-use super::{CliError, Finished, Output};
+use super::{CliError, CommandError, Finished, Output};
 use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, preview, unrecorded_history,
@@ -28,12 +28,22 @@ pub struct Args {
     /// What `apply` would do with the same flags.
     #[command(flatten)]
     pub rerun: setup::RerunArgs,
+    #[command(flatten)]
+    pub pairs: setup::PairArgs,
+    /// Also write what the preview found to FILE (JSON, docs/saved-plan.schema.json), for
+    /// `nylas-migrate apply FILE` to apply exactly that, or refuse if anything changed. Holds
+    /// no secret.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
-    let (plan, graph) = setup::load(&args.target.plan)?;
+    // The plan and the bytes it was loaded from, which a saved plan's digest covers.
+    let (plan, graph, bytes) = setup::load_with_bytes(&args.target.plan)?;
+    let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
     setup::check_state(&state)?;
+    setup::print_partial(&graph, &pairs, output, true);
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan);
@@ -45,11 +55,13 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         return Ok(finished);
     }
     let client = setup::client(&plan)?;
-    let options = args.rerun.options(&graph)?;
+    let mut options = args.rerun.options(&graph)?;
+    options.pairs = pairs;
     let source = args.target.secret_source();
+    let observed = crate::engine::journal::now();
     let (notes, preview) = super::runtime()?.block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state, false)?;
-        ctx.set_options(options);
+        ctx.set_options(options.clone());
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
     })?;
@@ -69,6 +81,27 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             }
             super::manual_steps::print_json(&plan);
             print_json(&preview);
+        }
+    }
+    if let Some(out) = &args.out {
+        let saved = crate::saved::SavedPlan::new(
+            &args.target.plan.display().to_string(),
+            &plan.name,
+            &bytes,
+            &options,
+            &preview,
+            observed,
+        );
+        std::fs::write(out, saved.to_text()).map_err(|cause| CommandError::Write {
+            path: out.display().to_string(),
+            cause,
+        })?;
+        if output == Output::Human {
+            outln!(
+                "\nSaved plan written to {}: `nylas-migrate apply {}` applies exactly this, or refuses if the plan file or any step's action changed.",
+                esc(&out.display().to_string()),
+                esc(&out.display().to_string())
+            );
         }
     }
     Ok(if preview.has_conflicts() {
