@@ -358,6 +358,12 @@ async fn execute(
         result = run => {
             let summary = result?;
             print_summary(&summary, output);
+            if ctx.options().partial() && output == Output::Human && summary.all_done() {
+                outln!(
+                    "Partial run (--pair {}): only these pairs were read and written.",
+                    esc(&ctx.options().pairs.join(", --pair "))
+                );
+            }
             Ok(Finished::clean_if(summary.all_done()))
         }
         // The walk is dropped here: its step tasks stop at their next await, as a killed

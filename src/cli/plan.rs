@@ -48,7 +48,14 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         if output == Output::Json {
             super::manual_steps::print_json(&plan);
         }
-        let finished = offline(&graph, &plan, &state, output, args.detailed_exitcode)?;
+        let finished = offline(
+            &graph,
+            &plan,
+            &state,
+            output,
+            args.detailed_exitcode,
+            &pairs,
+        )?;
         if output == Output::Human {
             super::manual_steps::print_human(&plan);
         }
@@ -298,10 +305,15 @@ fn offline(
     state: &StateLocation,
     output: Output,
     detailed: bool,
+    pairs: &[String],
 ) -> Result<Finished, CliError> {
     let journal = setup::existing_journal(state, plan)?;
     let mut pending = 0;
-    for step in graph.steps() {
+    let mut listed = 0;
+    let targeted =
+        |s: &&crate::graph::Step| pairs.is_empty() || pairs.contains(&graph.pair_of(s).name);
+    for step in graph.steps().filter(targeted) {
+        listed += 1;
         let state = journal
             .as_ref()
             .and_then(|j| j.step(&step.id).ok().flatten());
@@ -325,7 +337,7 @@ fn offline(
     if output == Output::Human {
         outln!(
             "\nOffline: {} steps, {} not recorded done in the journal (the live state was not observed)",
-            graph.len(),
+            listed,
             pending
         );
     }

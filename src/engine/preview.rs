@@ -256,7 +256,7 @@ fn blocked(
             observation.reason
         ),
         _ if !after => format!(
-            "waits for {shown}, stopped by a conflict; then: {}",
+            "waits for {shown}, which is blocked; then: {}",
             observation.reason
         ),
         _ => format!("after {shown}: {}", observation.reason),
@@ -385,7 +385,7 @@ mod tests {
                     row(
                         "p/batch/w1",
                         "blocked",
-                        "waits for import, stopped by a conflict; then: why",
+                        "waits for import, which is blocked; then: why",
                     ),
                 ],
             ),

@@ -100,6 +100,8 @@ pub(super) async fn walk<'g, E: Executor>(
             }
         }
     }
+    // Ended before the walk starts; what waits on them learns it as the walk goes (`ended`).
+    let mut ended = Vec::new();
     for (d, reason) in blocked.into_iter().enumerate() {
         let Some(reason) = reason else { continue };
         if outputs[d].is_some() {
@@ -109,7 +111,16 @@ pub(super) async fn walk<'g, E: Executor>(
         executor.finished(steps[d], &output);
         let verdict = executor.verdict(&output);
         outputs[d] = Some(output);
-        skip_dependents(d, verdict, &steps, &dependents, &mut outputs, executor);
+        if verdict.lets_dependents_run {
+            ended.push(d);
+        } else {
+            skip_dependents(d, verdict, &steps, &dependents, &mut outputs, executor);
+        }
+    }
+    for d in ended {
+        for &next in dependents[d].iter().filter(|&&n| inside[n]) {
+            waiting[next] -= 1;
+        }
     }
     let permits: Vec<Semaphore> = graph
         .pairs()
