@@ -3,6 +3,7 @@
 //! any write, and that `--pair` runs only its pairs and never an `after` pair out of order.
 
 use crate::support::cli::Test;
+use crate::support::events::{checked_with, events_schema};
 use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::{root, stderr, stdout};
 use nylas_migrate::api::Region;
@@ -272,10 +273,8 @@ async fn pair_runs_only_that_pair_and_blocks_one_whose_after_pair_is_not_done() 
         ])
         .await;
     assert_eq!(alpha.status.code(), Some(0), "{}", stderr(&alpha));
-    let events: Vec<Value> = stdout(&alpha)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    // Every line, the `partial` event included, fits the published events schema.
+    let events: Vec<Value> = checked_with(&events_schema(), &stdout(&alpha));
     assert_eq!(events[0]["event"], "partial", "{events:?}");
     assert_eq!(events[0]["pairs"], json!(["alpha"]));
     let finished: Vec<&str> = events
