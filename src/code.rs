@@ -245,6 +245,14 @@ codes! {
     /// The simulator cannot listen where it was asked to.
     SimulatorListen = "simulator::listen",
 
+    // Saved plans (`plan --out`, `apply FILE`).
+    /// A saved plan cannot be used: not the format, another format version or tool version.
+    SavedPlanInvalid = "saved-plan::invalid",
+    /// The plan file a saved plan names is missing or changed since `plan --out`.
+    SavedPlanPlanChanged = "saved-plan::plan-changed",
+    /// A step's action now differs from the saved plan's: nothing was written.
+    SavedPlanStale = "saved-plan::stale",
+
     // The command line.
     /// `--pair` names a pair the plan does not have.
     CliNoSuchPair = "cli::no-such-pair",
@@ -304,12 +312,16 @@ const EXIT: &str = "tests/cli_exit_codes.rs";
 const HOSTILE: &str = "tests/validate_hostile.rs";
 const STATE: &str = "tests/engine_state.rs";
 const CLI_ERROR: &str = "src/cli/error.rs";
+const SAVED: &str = "tests/cli_saved_plans.rs";
 
 /// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
 /// every code has exactly one row, that each example makes `validate` report its code, and
 /// that each named test exists and asserts its code.
 #[rustfmt::skip]
 pub const PRODUCERS: &[(Code, Producer)] = &[
+    (SavedPlanInvalid, Test(SAVED, "a_saved_plan_of_another_format_version_is_refused")),
+    (SavedPlanPlanChanged, Test(SAVED, "a_plan_file_edited_after_plan_out_is_refused")),
+    (SavedPlanStale, Test(SAVED, "a_saved_plan_applied_after_the_live_state_changed_writes_nothing")),
     (PlanUnreadable, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (PlanTooLarge, Test(HOSTILE, "very_large_documents_finish_in_time")),
     (PlanNotUtf8, Test(HOSTILE, "invalid_utf8_is_refused_naming_the_encoding")),

@@ -9,6 +9,7 @@
 //! - [`engine`]: one scheduler and one driver per step kind, journaling every write: `plan` and
 //!   `apply` (see `docs/architecture.md`).
 //! - [`report`]: where a migration stands, and which accounts moved.
+//! - [`saved`]: saved plans (`plan --out`, `apply FILE`).
 //! - [`cli`]: the command-line commands.
 //! - [`code`]: every diagnostic code, in one list.
 //! - [`yaml`]: the one YAML parser, keeping every node's source span.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod graph;
 pub mod plan;
 pub mod report;
+pub mod saved;
 pub mod simulator;
 pub mod untrusted;
 pub mod yaml;

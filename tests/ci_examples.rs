@@ -213,3 +213,31 @@ fn the_examples_never_run_two_applies_at_once() {
         "the apply job needs a resource_group"
     );
 }
+
+#[test]
+fn the_examples_save_the_plan_and_apply_the_saved_file_with_the_shared_state() {
+    for file in [
+        "examples/ci/github-actions.yml",
+        "examples/ci/gitlab-ci.yml",
+    ] {
+        let calls = check(file);
+        let has = |command: &str, word: &str| {
+            calls
+                .iter()
+                .any(|c| c.iter().any(|w| w == command) && c.iter().any(|w| w == word))
+        };
+        assert!(has("plan", "--out"), "{file}: no `plan --out`");
+        assert!(
+            has("apply", "saved-plan.json"),
+            "{file}: no `apply saved-plan.json`"
+        );
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            !text.contains("--state"),
+            "{file}: the state is the plan's (PostgreSQL)"
+        );
+        for secret in ["MIGRATE_STATE_URL", "PGPASSWORD"] {
+            assert!(text.contains(secret), "{file}: no {secret}");
+        }
+    }
+}

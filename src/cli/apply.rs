@@ -18,6 +18,9 @@ use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The plan file, or a saved plan written by `plan PLAN --out FILE` (told apart by its
+    /// content): a saved plan is applied exactly, without asking, or refused before any write
+    /// if its plan file or any step's action changed since.
     #[command(flatten)]
     pub target: setup::PlanArgs,
     /// Steps in flight at once per v3 application (each request also waits for the
@@ -28,38 +31,260 @@ pub struct Args {
     #[arg(long)]
     pub fail_fast: bool,
     /// Apply without showing the preview and asking first (required when stdin is not a
-    /// terminal).
+    /// terminal; a saved plan is never asked about: it was reviewed).
     #[arg(long, short = 'y')]
     pub yes: bool,
     #[command(flatten)]
     pub rerun: setup::RerunArgs,
+    #[command(flatten)]
+    pub pairs: setup::PairArgs,
 }
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+    if let Some(saved) = read_saved(&args.target.plan)? {
+        return run_saved(&args, saved, output);
+    }
     let (plan, graph) = setup::load(&args.target.plan)?;
     let interactive = std::io::stdin().is_terminal() && output == Output::Human;
     if !args.yes && !interactive {
         return Err(CommandError::ConfirmationRequired.into());
     }
+    let mut run_options = args.rerun.options(&graph)?;
+    run_options.pairs = args.pairs.checked(&graph)?;
+    let target = Target {
+        plan: args.target.plan.clone(),
+        state: args.target.state.clone(),
+    };
+    converge(
+        &args,
+        plan,
+        graph,
+        target,
+        run_options,
+        Ask::Unless(args.yes),
+        output,
+    )
+}
+
+/// The plan file and `--state` of a run.
+struct Target {
+    plan: std::path::PathBuf,
+    state: Option<std::path::PathBuf>,
+}
+
+/// Whether to show the preview and ask, or compare it with a saved plan.
+enum Ask {
+    /// Ask unless `--yes`.
+    Unless(bool),
+    /// Never ask: refuse if the preview's actions differ from the saved plan's (its path).
+    Saved(Box<crate::saved::SavedPlan>, String),
+}
+
+/// Converges the live state on the plan, under the state's lock.
+fn converge(
+    args: &Args,
+    plan: crate::plan::Plan,
+    graph: crate::graph::StepGraph,
+    target: Target,
+    run_options: crate::engine::RunOptions,
+    ask: Ask,
+    output: Output,
+) -> Result<Finished, CliError> {
+    let plan_args = setup::PlanArgs {
+        plan: target.plan,
+        state: target.state,
+    };
     let client = setup::client(&plan)?;
-    let run_options = args.rerun.options(&graph)?;
-    let state = args.target.state(&plan)?;
+    let state = plan_args.state(&plan)?;
     setup::create_state(&state)?;
+    setup::print_partial(&graph, &run_options.pairs, output, false);
     let plan_name = plan.name.clone();
-    let source = args.target.secret_source();
+    let source = plan_args.secret_source();
     super::runtime()?.block_on(async move {
         let _lock = StateLock::acquire_at(&state, &plan_name)?;
-        let adopt = run_options.adopt_existing_jobs;
-        print_notes(&graph, &source, &client, &state, adopt, output).await?;
+        print_notes(&graph, &source, &client, &state, &run_options, output).await?;
         let mut ctx = Context::new(graph, source, &client, &state, true)?;
         ctx.set_options(run_options);
         let ctx = Arc::new(ctx);
-        if !args.yes && !confirmed(&ctx).await? {
-            return Ok(Finished::Clean);
+        match ask {
+            Ask::Unless(true) => {}
+            Ask::Unless(false) => {
+                if !confirmed(&ctx).await? {
+                    return Ok(Finished::Clean);
+                }
+            }
+            Ask::Saved(saved, path) => {
+                if !matches_saved(&ctx, &saved, &path, output).await? {
+                    return Ok(Finished::Clean);
+                }
+            }
         }
-        let plan_arg = args.target.plan.display().to_string();
-        execute(ctx, &args, output, &plan_arg).await
+        let plan_arg = plan_args.plan.display().to_string();
+        execute(ctx, args, output, &plan_arg).await
     })
+}
+
+/// The saved plan at `path`, if the file is one (JSON with the saved-plan marker); `None` for a
+/// YAML plan (or a file that cannot be read: the plan loader says why).
+fn read_saved(path: &std::path::Path) -> Result<Option<crate::saved::SavedPlan>, CliError> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None);
+    };
+    match crate::saved::detect(&bytes) {
+        None => Ok(None),
+        Some(Ok(saved)) => Ok(Some(saved)),
+        Some(Err(why)) => Err(CommandError::SavedPlanInvalid {
+            path: path.display().to_string(),
+            why,
+        }
+        .into()),
+    }
+}
+
+/// `apply FILE` of a saved plan: its plan file unchanged (by digest), its targets and rerun
+/// flags, no question; the actions are compared once the state is locked.
+fn run_saved(
+    args: &Args,
+    saved: crate::saved::SavedPlan,
+    output: Output,
+) -> Result<Finished, CliError> {
+    let path = args.target.plan.display().to_string();
+    let invalid = |why: String| CommandError::SavedPlanInvalid {
+        path: path.clone(),
+        why,
+    };
+    if saved.tool_version != env!("CARGO_PKG_VERSION") {
+        return Err(invalid(format!(
+            "it was made by nylas-migrate {}, and this is {}",
+            saved.tool_version,
+            env!("CARGO_PKG_VERSION")
+        ))
+        .into());
+    }
+    let own_flags = !args.pairs.pairs.is_empty()
+        || !args.rerun.rerun_wave.is_empty()
+        || !args.rerun.rerun_clone.is_empty()
+        || !args.rerun.rerun_link.is_empty()
+        || args.rerun.adopt_existing_jobs;
+    if own_flags {
+        return Err(invalid(
+            "--pair and the rerun flags of a saved plan are the ones given to `plan --out`; apply it without them".into(),
+        )
+        .into());
+    }
+    let plan_path = std::path::PathBuf::from(&saved.plan.path);
+    let changed = |why: String| CommandError::SavedPlanChanged {
+        path: path.clone(),
+        plan: saved.plan.path.clone(),
+        why,
+    };
+    let bytes = std::fs::read(&plan_path).map_err(|e| changed(format!("cannot be read: {e}")))?;
+    let digest = crate::saved::digest(&bytes);
+    if digest != saved.plan.sha256 {
+        return Err(changed(format!(
+            "changed since the saved plan was made (SHA-256 {digest}, saved {})",
+            saved.plan.sha256
+        ))
+        .into());
+    }
+    let (plan, graph, loaded) = setup::load_with_bytes(&plan_path)?;
+    if loaded != bytes {
+        return Err(changed("changed while it was read".into()).into());
+    }
+    let step = |id: &String| {
+        crate::graph::StepId::parse(id)
+            .filter(|s| graph.get(s).is_some())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "its rerun flag names {id}, which the plan does not have"
+                ))
+            })
+    };
+    let run_options = crate::engine::RunOptions {
+        rerun_waves: saved
+            .options
+            .rerun_waves
+            .iter()
+            .map(step)
+            .collect::<Result<_, _>>()?,
+        rerun_clones: saved
+            .options
+            .rerun_clones
+            .iter()
+            .map(step)
+            .collect::<Result<_, _>>()?,
+        rerun_links: saved
+            .options
+            .rerun_links
+            .iter()
+            .map(step)
+            .collect::<Result<_, _>>()?,
+        adopt_existing_jobs: saved.options.adopt_existing_jobs,
+        pairs: setup::PairArgs {
+            pairs: saved.targets.clone(),
+        }
+        .checked(&graph)?,
+    };
+    let target = Target {
+        plan: plan_path,
+        state: args.target.state.clone(),
+    };
+    converge(
+        args,
+        plan,
+        graph,
+        target,
+        run_options,
+        Ask::Saved(Box::new(saved), path),
+        output,
+    )
+}
+
+/// Observes again and compares each step's action with the saved plan's. `Ok(false)`: nothing
+/// to do, said so; any step whose action differs is [`CommandError::SavedPlanStale`], before
+/// any write.
+async fn matches_saved(
+    ctx: &Context,
+    saved: &crate::saved::SavedPlan,
+    path: &str,
+    output: Output,
+) -> Result<bool, CliError> {
+    let now = preview(ctx).await?;
+    let now_steps: Vec<crate::saved::SavedStep> = now
+        .steps
+        .iter()
+        .map(|s| crate::saved::SavedStep {
+            id: s.step.id.to_string(),
+            action: crate::saved::SavedAction::of(s),
+            reason: s.observation.reason.clone(),
+        })
+        .collect();
+    let changed = crate::saved::differences(&saved.steps, &now_steps);
+    if !changed.is_empty() {
+        return Err(CommandError::SavedPlanStale {
+            path: path.to_owned(),
+            observed_at: saved.observed_at.clone(),
+            changed: changed
+                .iter()
+                .map(|c| esc(&c.to_string()).to_string())
+                .collect(),
+        }
+        .into());
+    }
+    if output == Output::Human {
+        errln!(
+            "note: applying saved plan {} (observed {}): every step's action is as saved",
+            esc(path),
+            esc(&saved.observed_at)
+        );
+    }
+    if !now.has_changes() {
+        if output == Output::Human {
+            outln!("Nothing to do: the live state matches the plan.");
+        }
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Whether pairs this state has no record of already have a past on their applications:
@@ -69,10 +294,12 @@ async fn print_notes(
     source: &crate::engine::SecretSource,
     client: &crate::client::NylasClient,
     state: &crate::engine::StateLocation,
-    adopt: bool,
+    options: &crate::engine::RunOptions,
     output: Output,
 ) -> Result<(), CliError> {
-    let probe = Context::new(graph.clone(), source.clone(), client, state, false)?;
+    let adopt = options.adopt_existing_jobs;
+    let mut probe = Context::new(graph.clone(), source.clone(), client, state, false)?;
+    probe.set_options(options.clone());
     for note in unrecorded_history(&probe).await? {
         let message = note.message(state, adopt);
         match output {
@@ -131,6 +358,12 @@ async fn execute(
         result = run => {
             let summary = result?;
             print_summary(&summary, output);
+            if ctx.options().partial() && output == Output::Human && summary.all_done() {
+                outln!(
+                    "Partial run (--pair {}): only these pairs were read and written.",
+                    esc(&ctx.options().pairs.join(", --pair "))
+                );
+            }
             Ok(Finished::clean_if(summary.all_done()))
         }
         // The walk is dropped here: its step tasks stop at their next await, as a killed

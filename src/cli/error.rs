@@ -80,6 +80,28 @@ pub enum CommandError {
         path: String,
         cause: std::io::Error,
     },
+    /// A saved plan that cannot be used (its format, format version or tool version).
+    #[error("saved plan {path} cannot be used: {why}")]
+    SavedPlanInvalid { path: String, why: String },
+    /// The plan file a saved plan names is missing or changed since `plan --out`.
+    #[error("saved plan {path}: the plan file {plan} {why}")]
+    SavedPlanChanged {
+        path: String,
+        plan: String,
+        why: String,
+    },
+    /// Steps whose action now differs from the saved plan's: refused before any write.
+    #[error(
+        "saved plan {path} is out of date: {} step{} changed since it was observed at {observed_at}, so nothing was written:\n  {}",
+        .changed.len(),
+        if .changed.len() == 1 { "" } else { "s" },
+        .changed.join("\n  ")
+    )]
+    SavedPlanStale {
+        path: String,
+        observed_at: String,
+        changed: Vec<String>,
+    },
     /// `--pair` names a pair the plan does not have.
     #[error("--pair {value}: no such pair in the plan")]
     NoSuchPair { value: String, known: Vec<String> },
@@ -142,6 +164,9 @@ impl CommandError {
         match self {
             CommandError::StateNotAFolder { .. } => Code::StateNotAFolder,
             CommandError::StateFolder { .. } => Code::StateIo,
+            CommandError::SavedPlanInvalid { .. } => Code::SavedPlanInvalid,
+            CommandError::SavedPlanChanged { .. } => Code::SavedPlanPlanChanged,
+            CommandError::SavedPlanStale { .. } => Code::SavedPlanStale,
             CommandError::NoSuchPair { .. } => Code::CliNoSuchPair,
             CommandError::NoSuchStep { .. } => Code::CliNoSuchStep,
             CommandError::ConfirmationRequired => Code::CliConfirmationRequired,
@@ -172,6 +197,9 @@ impl CommandError {
         match self {
             CommandError::StateNotAFolder { .. } => "--state names the folder that holds the journal and the lock (default: .nylas-migrate/ beside the plan); name a folder, or a path where one can be created".into(),
             CommandError::StateFolder { .. } => "check that --state names a folder this user can create, read and write (default: .nylas-migrate/ beside the plan)".into(),
+            CommandError::SavedPlanInvalid { .. } => "make a new one with this build: `nylas-migrate plan PLAN --out FILE`".into(),
+            CommandError::SavedPlanChanged { .. } => "a saved plan applies only the plan file it was made from: review the change, then make a new one with `nylas-migrate plan PLAN --out FILE`".into(),
+            CommandError::SavedPlanStale { .. } => "the live state or the journal changed since the review: run `nylas-migrate plan PLAN --out FILE` again, review it, and apply the new file".into(),
             CommandError::NoSuchPair { known, .. } => format!("the plan's pairs: {}", known.join(", ")),
             CommandError::NoSuchStep { kind, known, .. } => {
                 if known.is_empty() {

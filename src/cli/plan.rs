@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::layout;
 use super::setup;
-use super::{CliError, Finished, Output};
+use super::{CliError, CommandError, Finished, Output};
 use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, preview, unrecorded_history,
@@ -28,28 +28,47 @@ pub struct Args {
     /// What `apply` would do with the same flags.
     #[command(flatten)]
     pub rerun: setup::RerunArgs,
+    #[command(flatten)]
+    pub pairs: setup::PairArgs,
+    /// Also write what the preview found to FILE (JSON, docs/saved-plan.schema.json), for
+    /// `nylas-migrate apply FILE` to apply exactly that, or refuse if anything changed. Holds
+    /// no secret.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
-    let (plan, graph) = setup::load(&args.target.plan)?;
+    // The plan and the bytes it was loaded from, which a saved plan's digest covers.
+    let (plan, graph, bytes) = setup::load_with_bytes(&args.target.plan)?;
+    let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
     setup::check_state(&state)?;
+    setup::print_partial(&graph, &pairs, output, true);
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan);
         }
-        let finished = offline(&graph, &plan, &state, output, args.detailed_exitcode)?;
+        let finished = offline(
+            &graph,
+            &plan,
+            &state,
+            output,
+            args.detailed_exitcode,
+            &pairs,
+        )?;
         if output == Output::Human {
             super::manual_steps::print_human(&plan);
         }
         return Ok(finished);
     }
     let client = setup::client(&plan)?;
-    let options = args.rerun.options(&graph)?;
+    let mut options = args.rerun.options(&graph)?;
+    options.pairs = pairs;
     let source = args.target.secret_source();
+    let observed = crate::engine::journal::now();
     let (notes, preview) = super::runtime()?.block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state, false)?;
-        ctx.set_options(options);
+        ctx.set_options(options.clone());
         let notes = unrecorded_history(&ctx).await?;
         Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
     })?;
@@ -69,6 +88,27 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             }
             super::manual_steps::print_json(&plan);
             print_json(&preview);
+        }
+    }
+    if let Some(out) = &args.out {
+        let saved = crate::saved::SavedPlan::new(
+            &args.target.plan.display().to_string(),
+            &plan.name,
+            &bytes,
+            &options,
+            &preview,
+            observed,
+        );
+        std::fs::write(out, saved.to_text()).map_err(|cause| CommandError::Write {
+            path: out.display().to_string(),
+            cause,
+        })?;
+        if output == Output::Human {
+            outln!(
+                "\nSaved plan written to {}: `nylas-migrate apply {}` applies exactly this, or refuses if the plan file or any step's action changed.",
+                esc(&out.display().to_string()),
+                esc(&out.display().to_string())
+            );
         }
     }
     Ok(if preview.has_conflicts() {
@@ -336,10 +376,15 @@ fn offline(
     state: &StateLocation,
     output: Output,
     detailed: bool,
+    pairs: &[String],
 ) -> Result<Finished, CliError> {
     let journal = setup::existing_journal(state, plan)?;
     let mut pending = 0;
-    for step in graph.steps() {
+    let mut listed = 0;
+    let targeted =
+        |s: &&crate::graph::Step| pairs.is_empty() || pairs.contains(&graph.pair_of(s).name);
+    for step in graph.steps().filter(targeted) {
+        listed += 1;
         let state = journal
             .as_ref()
             .and_then(|j| j.step(&step.id).ok().flatten());
@@ -363,7 +408,7 @@ fn offline(
     if output == Output::Human {
         outln!(
             "\nOffline: {} steps, {} not recorded done in the journal (the live state was not observed)",
-            graph.len(),
+            listed,
             pending
         );
     }

@@ -26,6 +26,8 @@ pub struct Args {
     /// outcome, reason. `--outcome placeholder,failed` lists the users who must sign in again.
     #[arg(long, value_name = "OUTCOMES", value_delimiter = ',', value_parser = parse_outcome)]
     pub outcome: Vec<AccountOutcome>,
+    #[command(flatten)]
+    pub pairs: setup::PairArgs,
 }
 
 fn parse_outcome(s: &str) -> Result<AccountOutcome, String> {
@@ -50,12 +52,18 @@ pub enum Format {
 
 pub fn run(args: Args) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
+    let pairs = args.pairs.checked(&graph)?;
+    setup::print_partial(&graph, &pairs, super::Output::Human, false);
     let client = setup::client(&plan)?;
     let state = args.target.state(&plan)?;
     let journal = setup::existing_journal(&state, &plan)?;
     let source = args.target.secret_source();
     let accounts = super::runtime()?.block_on(async {
-        let ctx = Context::new(graph, source, &client, &state, false)?;
+        let mut ctx = Context::new(graph, source, &client, &state, false)?;
+        ctx.set_options(crate::engine::RunOptions {
+            pairs,
+            ..Default::default()
+        });
         accounts_report(&ctx, journal.as_ref()).await
     })?;
     let (text, rows) = if args.outcome.is_empty() {

@@ -154,6 +154,62 @@ fn step_named(
     })
 }
 
+/// `--pair NAME`: the pairs a run is limited to.
+#[derive(Debug, Default, clap::Args)]
+pub struct PairArgs {
+    /// Limit the run to this pair (repeatable): the other pairs are neither read nor written.
+    /// A pair whose `after` pairs are not done is blocked, never run out of order.
+    #[arg(long = "pair", value_name = "NAME")]
+    pub pairs: Vec<String>,
+}
+
+impl PairArgs {
+    /// The pairs named, each checked against the plan, in the plan's order, once each.
+    pub fn checked(&self, graph: &StepGraph) -> Result<Vec<String>, CommandError> {
+        check_pairs(graph, &self.pairs)?;
+        Ok(graph
+            .pairs()
+            .iter()
+            .filter(|p| self.pairs.contains(&p.name))
+            .map(|p| p.name.clone())
+            .collect())
+    }
+}
+
+/// Says that a run is limited to some pairs (`--pair`), when it is: a `partial` event with
+/// `--output json`, else a note line (on stdout for a preview or a status, which are read as a
+/// whole; on stderr for `apply` and `report`).
+pub fn print_partial(graph: &StepGraph, pairs: &[String], output: super::Output, on_stdout: bool) {
+    if pairs.is_empty() {
+        return;
+    }
+    let others: Vec<&str> = graph
+        .pairs()
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|p| !pairs.iter().any(|t| t == p))
+        .collect();
+    let message = format!(
+        "partial run (--pair): only {}; not read or written: {}",
+        pairs.join(", "),
+        if others.is_empty() {
+            "none".to_owned()
+        } else {
+            others.join(", ")
+        }
+    );
+    match output {
+        super::Output::Json => super::output::outln!(
+            "{}",
+            serde_json::json!({"v": 1, "event": "partial", "pairs": pairs, "not_targeted": others, "message": message})
+        ),
+        super::Output::Human if on_stdout => {
+            super::output::outln!("! note: {}", crate::untrusted::esc(&message))
+        }
+        super::Output::Human => errln!("note: {}", crate::untrusted::esc(&message)),
+    }
+}
+
 /// Checks that every `--pair` names a pair of the plan.
 pub fn check_pairs(graph: &StepGraph, pairs: &[String]) -> Result<(), CommandError> {
     let known: Vec<&str> = graph.pairs().iter().map(|p| p.name.as_str()).collect();
@@ -192,6 +248,26 @@ pub fn load(path: &Path) -> Result<(Plan, StepGraph), CliError> {
     let plan = plan::load_file_with(path, &super::trust())?.plan;
     let graph = StepGraph::build(&plan)?;
     Ok((plan, graph))
+}
+
+/// Loads a plan as [`load`] does, and returns the bytes it was loaded from (what a saved
+/// plan's digest covers).
+pub fn load_with_bytes(path: &Path) -> Result<(Plan, StepGraph, Vec<u8>), CliError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        // The plan loader words why the file cannot be read.
+        Err(_) => {
+            load(path)?;
+            return Err(CommandError::Internal {
+                what: format!("{} could not be read, then could", path.display()),
+            }
+            .into());
+        }
+    };
+    let name = crate::untrusted::esc(&path.display().to_string()).to_string();
+    let plan = plan::load_bytes_with(path, &name, &bytes, &super::trust())?.plan;
+    let graph = StepGraph::build(&plan)?;
+    Ok((plan, graph, bytes))
 }
 
 /// Whether the state folder exists: absent (`false`), a folder (`true`), or an error when it

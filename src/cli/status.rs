@@ -16,22 +16,26 @@ pub struct Args {
     /// The journal only: no network, no secrets (waves show their last recorded counts).
     #[arg(long)]
     pub offline: bool,
+    #[command(flatten)]
+    pub pairs: setup::PairArgs,
 }
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
+    let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
     let journal = setup::existing_journal(&state, &plan)?;
     let online = !args.offline && journal.is_some();
     let client = online.then(|| setup::client(&plan)).transpose()?;
     let standing = super::runtime()?.block_on(async {
         let Some(client) = client else {
-            return standing(&graph, journal.as_ref(), None).await;
+            return standing(&graph, journal.as_ref(), None, &pairs).await;
         };
         let source = args.target.secret_source();
         let ctx = Context::new(graph.clone(), source, &client, &state, false)?;
-        standing(ctx.graph(), journal.as_ref(), Some(&ctx)).await
+        standing(ctx.graph(), journal.as_ref(), Some(&ctx), &pairs).await
     })?;
+    setup::print_partial(&graph, &pairs, output, true);
     match output {
         Output::Json => {
             outln!(

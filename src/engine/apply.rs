@@ -93,10 +93,14 @@ pub async fn apply(
         permits_per_pair: options.concurrency,
         fail_fast: options.fail_fast,
     };
-    let outcomes = scheduler::walk(ctx.graph(), &executor, limits).await?;
+    let results = scheduler::walk(ctx.graph(), &executor, limits, |s| ctx.targets_pair(s.pair))
+        .await?
+        .into_iter()
+        .map(|(step, outcome)| (step.clone(), outcome))
+        .collect();
     let summary = ApplySummary {
         run_id,
-        results: ctx.graph().steps().cloned().zip(outcomes).collect(),
+        results,
         notices,
     };
     journal.finish_run(
@@ -121,6 +125,9 @@ async fn adopt_unknown_jobs(
 ) -> Result<Vec<String>, EngineError> {
     let mut notices = Vec::new();
     for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+        if !ctx.targets_pair(index) {
+            continue;
+        }
         let jobs = ctx
             .pair_app(index)
             .list_jobs(&JobFilter::default())
@@ -203,6 +210,10 @@ impl Executor for ApplyRun {
 
     fn finished(&self, step: &Step, outcome: &Outcome) {
         self.reporter.step_finished(step, outcome);
+    }
+
+    fn outside(&self, step: &Step) -> Result<Option<String>, EngineError> {
+        self.ctx.untargeted_pending(step)
     }
 }
 

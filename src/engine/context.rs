@@ -8,7 +8,7 @@ use crate::graph::{PairTarget, Step, StepGraph, StepId};
 
 use super::EngineError;
 use super::fingerprint::Fingerprinter;
-use super::journal::{Journal, StateLocation};
+use super::journal::{Journal, StateLocation, StepStatus};
 use super::secrets::{PairSecrets, SecretSource, resolve_all};
 
 /// Everything a walk of the graph needs; shared by every step task. Outside the engine it is
@@ -43,6 +43,9 @@ pub struct RunOptions {
     /// Record migration jobs this state does not know as history, then start waves anyway
     /// (`--adopt-existing-jobs`).
     pub adopt_existing_jobs: bool,
+    /// The pairs this run is limited to (`--pair NAME`, by name); empty: every pair. Steps of
+    /// the other pairs are neither observed nor written.
+    pub pairs: Vec<String>,
 }
 
 impl RunOptions {
@@ -53,6 +56,16 @@ impl RunOptions {
             .chain(&self.rerun_clones)
             .chain(&self.rerun_links)
             .any(|s| s == step)
+    }
+
+    /// Whether the run includes the pair named `name` (every pair without `--pair`).
+    pub fn targets(&self, name: &str) -> bool {
+        self.pairs.is_empty() || self.pairs.iter().any(|p| p == name)
+    }
+
+    /// Whether the run is limited to some pairs (`--pair`).
+    pub fn partial(&self) -> bool {
+        !self.pairs.is_empty()
     }
 }
 
@@ -157,6 +170,39 @@ impl Context {
 
     pub fn pair(&self, step: &Step) -> &PairTarget {
         self.graph.pair_of(step)
+    }
+
+    /// Whether the run includes the pair at `index` in [`StepGraph::pairs`] (`--pair`).
+    pub fn targets_pair(&self, index: usize) -> bool {
+        self.graph
+            .pairs()
+            .get(index)
+            .is_some_and(|p| self.options.targets(&p.name))
+    }
+
+    /// For a step of a pair the run does not target (`--pair`), which targeted steps wait on:
+    /// `None` when the journal records it done (or ended in a recorded failure that lets what
+    /// follows run, as a run of every pair would go on), else why the steps after it cannot run.
+    /// It is never observed or written by this run.
+    pub(super) fn untargeted_pending(&self, step: &Step) -> Result<Option<String>, EngineError> {
+        let state = match self.journal() {
+            Some(journal) => journal.step(&step.id)?,
+            None => None,
+        };
+        let done = state.as_ref().is_some_and(|s| {
+            s.status == StepStatus::Done
+                || (s.status == StepStatus::Failed
+                    && (s.record.refused || super::finished_wave(s).is_some()))
+        });
+        if done {
+            return Ok(None);
+        }
+        let pair = &self.pair(step).name;
+        Ok(Some(format!(
+            "waits for pair {pair}, which this run does not target (--pair) and which is not done ({} is {}): apply it first with `--pair {pair}`, or target it too",
+            step.id,
+            state.map_or("not recorded", |s| s.status.as_str()),
+        )))
     }
 }
 

@@ -54,6 +54,9 @@ impl HistoryNote {
 pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, EngineError> {
     let mut notes = Vec::new();
     for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+        if !ctx.targets_pair(index) {
+            continue;
+        }
         if let Some(journal) = ctx.journal()
             && journal.knows_pair(&pair.name)?
         {

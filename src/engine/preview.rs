@@ -100,14 +100,25 @@ impl Preview {
 /// in dependency order.
 pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
     let pairs = ctx.graph().pairs().len();
-    let reads = try_join_all((0..pairs).map(|pair| PairReads::load(ctx, pair))).await?;
+    // A pair the run does not target (`--pair`) is not observed.
+    let reads = try_join_all((0..pairs).map(|pair| async move {
+        if ctx.targets_pair(pair) {
+            PairReads::load(ctx, pair).await
+        } else {
+            Ok(PairReads::lazy(pair))
+        }
+    }))
+    .await?;
     let executor = PlanRun { ctx, reads };
     let limits = Limits {
         permits_per_pair: 1,
         fail_fast: false,
     };
-    let observations = scheduler::walk(ctx.graph(), &executor, limits).await?;
-    let walked = ctx.graph().steps().cloned().zip(observations).collect();
+    let walked = scheduler::walk(ctx.graph(), &executor, limits, |s| ctx.targets_pair(s.pair))
+        .await?
+        .into_iter()
+        .map(|(step, observation)| (step.clone(), observation))
+        .collect();
     let steps = mark_waiting(
         walked,
         |id| {
@@ -165,6 +176,10 @@ impl Executor for PlanRun<'_> {
     }
 
     fn finished(&self, _: &Step, _: &Observation) {}
+
+    fn outside(&self, step: &Step) -> Result<Option<String>, EngineError> {
+        self.ctx.untargeted_pending(step)
+    }
 }
 
 /// Marks, in graph order, what each step waits on: a step with work whose nearest earlier
@@ -259,7 +274,7 @@ fn blocked(
             observation.reason
         ),
         _ if !after => format!(
-            "waits for {shown}, stopped by a conflict; then: {}",
+            "waits for {shown}, which is blocked; then: {}",
             observation.reason
         ),
         _ => format!("after {shown}: {}", observation.reason),
@@ -388,7 +403,7 @@ mod tests {
                     row(
                         "p/batch/w1",
                         "blocked",
-                        "waits for import, stopped by a conflict; then: why",
+                        "waits for import, which is blocked; then: why",
                     ),
                 ],
             ),

@@ -41,6 +41,11 @@ pub(super) trait Executor {
     /// Called once for every step that ends, run or skipped, in the order they end (not for
     /// steps `--fail-fast` never started).
     fn finished(&self, step: &Step, output: &Self::Output);
+
+    /// For a step outside the walk's selection (a pair `--pair` does not name) that selected
+    /// steps wait on: `None` when it is done (they may run), else why they cannot (they end
+    /// skipped with that reason, and so do their dependents). It is never run.
+    fn outside(&self, step: &Step) -> Result<Option<String>, EngineError>;
 }
 
 /// What a step's result means for the walk.
@@ -63,18 +68,60 @@ pub(super) struct Limits {
     pub fail_fast: bool,
 }
 
-/// Walks the graph; returns every step's result in graph order ([`StepGraph::steps`]).
-pub(super) async fn walk<E: Executor>(
-    graph: &StepGraph,
+/// Walks the steps of the graph that `selected` keeps (every step of the pairs a run targets);
+/// returns each one's result in graph order ([`StepGraph::steps`]). A selected step that waits
+/// on a step outside the selection runs only if the executor says that step is done.
+pub(super) async fn walk<'g, E: Executor>(
+    graph: &'g StepGraph,
     executor: &E,
     limits: Limits,
-) -> Result<Vec<E::Output>, EngineError> {
+    selected: impl Fn(&Step) -> bool,
+) -> Result<Vec<(&'g Step, E::Output)>, EngineError> {
     let Order {
         steps,
         dependents,
         mut waiting,
     } = Order::new(graph);
+    let inside: Vec<bool> = steps.iter().map(|s| selected(s)).collect();
     let mut outputs: Vec<Option<E::Output>> = (0..steps.len()).map(|_| None).collect();
+    // What the selection waits on outside it: done (the wait is over) or why not.
+    let mut blocked: Vec<Option<String>> = vec![None; steps.len()];
+    for (i, step) in steps.iter().enumerate() {
+        if inside[i] || !dependents[i].iter().any(|&d| inside[d]) {
+            continue;
+        }
+        let pending = executor.outside(step)?;
+        for &d in dependents[i].iter().filter(|&&d| inside[d]) {
+            match &pending {
+                None => waiting[d] -= 1,
+                Some(reason) => {
+                    blocked[d].get_or_insert_with(|| reason.clone());
+                }
+            }
+        }
+    }
+    // Ended before the walk starts; what waits on them learns it as the walk goes (`ended`).
+    let mut ended = Vec::new();
+    for (d, reason) in blocked.into_iter().enumerate() {
+        let Some(reason) = reason else { continue };
+        if outputs[d].is_some() {
+            continue;
+        }
+        let output = executor.skipped(reason);
+        executor.finished(steps[d], &output);
+        let verdict = executor.verdict(&output);
+        outputs[d] = Some(output);
+        if verdict.lets_dependents_run {
+            ended.push(d);
+        } else {
+            skip_dependents(d, verdict, &steps, &dependents, &mut outputs, executor);
+        }
+    }
+    for d in ended {
+        for &next in dependents[d].iter().filter(|&&n| inside[n]) {
+            waiting[next] -= 1;
+        }
+    }
     let permits: Vec<Semaphore> = graph
         .pairs()
         .iter()
@@ -91,8 +138,10 @@ pub(super) async fn walk<E: Executor>(
         }
     };
     let mut running = FuturesUnordered::new();
-    for (i, _) in waiting.iter().enumerate().filter(|(_, w)| **w == 0) {
-        running.push(dispatch(i));
+    for i in 0..steps.len() {
+        if inside[i] && waiting[i] == 0 && outputs[i].is_none() {
+            running.push(dispatch(i));
+        }
     }
     let mut stopped = false;
     while let Some((i, output)) = running.next().await {
@@ -111,7 +160,7 @@ pub(super) async fn walk<E: Executor>(
             skip_dependents(i, verdict, &steps, &dependents, &mut outputs, executor);
             continue;
         }
-        for &d in &dependents[i] {
+        for &d in dependents[i].iter().filter(|&&d| inside[d]) {
             waiting[d] -= 1;
             if waiting[d] > 0 || outputs[d].is_some() || stopped {
                 continue;
@@ -127,12 +176,16 @@ pub(super) async fn walk<E: Executor>(
             running.push(dispatch(d));
         }
     }
-    Ok(outputs
+    Ok(steps
         .into_iter()
-        .map(|output| {
-            output.unwrap_or_else(|| {
+        .zip(outputs)
+        .zip(inside)
+        .filter(|(_, inside)| *inside)
+        .map(|((step, output), _)| {
+            let output = output.unwrap_or_else(|| {
                 executor.skipped("not started: --fail-fast stopped the run after a failure".into())
-            })
+            });
+            (step, output)
         })
         .collect())
 }

@@ -169,6 +169,10 @@ pub async fn accounts_report(
         None => Vec::new(),
     };
     for (index, pair) in graph.pairs().iter().enumerate() {
+        // `--pair`: only the pairs the run targets.
+        if !ctx.targets_pair(index) {
+            continue;
+        }
         let grants = ctx
             .pair_app(index)
             .list_all_grants(&GrantFilter::default())

@@ -170,11 +170,13 @@ fn detail(st: &StepState) -> Option<String> {
 }
 
 /// The standing of every step. With `ctx` (secrets resolved, network), waves' live jobs are
-/// read: one `migration_get_jobs` call per pair that has started a wave.
+/// read: one `migration_get_jobs` call per pair that has started a wave. `pairs` limits it to
+/// the pairs it names (`--pair`; empty: every pair).
 pub async fn standing(
     graph: &StepGraph,
     journal: Option<&Journal>,
     ctx: Option<&Context>,
+    pairs_named: &[String],
 ) -> Result<Standing, EngineError> {
     // The journal's rows by step; a row that is no step ID (another version's) is no step
     // of this plan.
@@ -192,6 +194,9 @@ pub async fn standing(
     };
     let mut pairs = Vec::new();
     for (index, pair) in graph.pairs().iter().enumerate() {
+        if !pairs_named.is_empty() && !pairs_named.contains(&pair.name) {
+            continue;
+        }
         let pair_steps: Vec<_> = graph.steps().filter(|s| s.pair == index).collect();
         let started_wave = pair_steps.iter().any(|s| {
             matches!(s.kind, StepKind::Batch(_))
