@@ -264,6 +264,8 @@ codes! {
     CliCancelled = "cli::cancelled",
     /// Two flags name the same file (a usage error).
     CliSameFile = "cli::same-file",
+    /// `plan --out` names the plan file itself.
+    CliOutIsPlan = "cli::out-is-plan",
     /// `--output json` for a command whose output is a document (a usage error).
     CliNoJsonOutput = "cli::no-json-output",
     /// An output file or folder cannot be written.
@@ -427,6 +429,10 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (CliConfirmationRequired, Test(EXIT, "usage_errors_exit_64_never_2")),
     (CliCancelled, Test(EXIT, "an_apply_not_confirmed_exits_1_and_writes_nothing")),
     (CliSameFile, Test(EXIT, "usage_errors_exit_64_never_2")),
+    (
+        CliOutIsPlan,
+        Test("tests/cli_saved_plans.rs", "plan_out_never_replaces_the_plan_file"),
+    ),
     (CliNoJsonOutput, Test(EXIT, "usage_errors_exit_64_never_2")),
     (CliWriteFailed, Test(EXIT, "output_files_that_cannot_be_written_are_user_errors")),
     (CliRuntime, Test(CLI_ERROR, "runtime_errors_are_not_bugs")),

@@ -366,3 +366,26 @@ fn committed_saved_plan_schema_is_what_the_binary_prints() {
         "docs/saved-plan.schema.json is out of date: run `cargo run -- schema --saved-plan > docs/saved-plan.schema.json`"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_out_never_replaces_the_plan_file() {
+    let r = two_pairs().await;
+    let plan = r.plan_arg();
+    let before = std::fs::read(&plan).unwrap();
+    let out = r
+        .test()
+        .args(["plan", plan.as_str(), "--out", plan.as_str()])
+        .status(64)
+        .run_async()
+        .await;
+    assert!(
+        stderr(&out).contains("cli::out-is-plan"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&plan).unwrap(),
+        before,
+        "the plan is untouched"
+    );
+}

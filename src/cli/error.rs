@@ -129,6 +129,9 @@ pub enum CommandError {
         second: &'static str,
         path: String,
     },
+    /// `plan --out` naming the plan file itself: writing the saved plan would replace the plan.
+    #[error("--out names the plan file {path} itself")]
+    OutIsPlan { path: String },
     /// `--output json` for a command whose output is a document.
     #[error("`--output json` has no meaning for this command: {why}")]
     NoJsonOutput {
@@ -172,6 +175,7 @@ impl CommandError {
             CommandError::ConfirmationRequired => Code::CliConfirmationRequired,
             CommandError::Cancelled => Code::CliCancelled,
             CommandError::SameFile { .. } => Code::CliSameFile,
+            CommandError::OutIsPlan { .. } => Code::CliOutIsPlan,
             CommandError::NoJsonOutput { .. } => Code::CliNoJsonOutput,
             CommandError::Write { .. } => Code::CliWriteFailed,
             CommandError::Runtime { .. } => Code::CliRuntime,
@@ -188,6 +192,7 @@ impl CommandError {
             self,
             CommandError::ConfirmationRequired
                 | CommandError::SameFile { .. }
+                | CommandError::OutIsPlan { .. }
                 | CommandError::NoJsonOutput { .. }
         )
     }
@@ -211,6 +216,7 @@ impl CommandError {
             CommandError::ConfirmationRequired => "run `nylas-migrate plan` first to review, then pass --yes (-y) to apply without the question".into(),
             CommandError::Cancelled => "only `yes` confirms; run apply again to be asked again".into(),
             CommandError::SameFile { .. } => "give each its own file".into(),
+            CommandError::OutIsPlan { .. } => "write the saved plan to another file, such as saved-plan.json".into(),
             CommandError::NoJsonOutput { instead, .. } => (*instead).into(),
             CommandError::Write { .. } => "check that the folder exists and this user can write there".into(),
             CommandError::Runtime { .. } => "the system is short of threads or file descriptors (check ulimit -u and ulimit -n), then run it again".into(),

@@ -40,6 +40,14 @@ pub struct Args {
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     // The plan and the bytes it was loaded from, which a saved plan's digest covers.
     let (plan, graph, bytes) = setup::load_with_bytes(&args.target.plan)?;
+    if let Some(out) = &args.out
+        && same_file(out, &args.target.plan)
+    {
+        return Err(CommandError::OutIsPlan {
+            path: args.target.plan.display().to_string(),
+        }
+        .into());
+    }
     let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
     setup::check_state(&state)?;
@@ -417,4 +425,12 @@ fn offline(
     } else {
         Finished::Clean
     })
+}
+
+/// Whether `a` and `b` name one file (an absent `a` names none yet).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
