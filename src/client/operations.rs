@@ -278,23 +278,7 @@ impl AppClient {
     ) -> Result<Response<Option<Connector>>, ClientError> {
         let mut call = Call::new(Operation::GetConnector);
         call.path_params = vec![provider.as_str()];
-        match self.send_or_fail(call).await? {
-            Ok(success) => {
-                let envelope: crate::api::Envelope<Connector> =
-                    self.decode(Operation::GetConnector, &success)?;
-                Ok(Response {
-                    data: Some(envelope.data),
-                    request_id: envelope.request_id,
-                })
-            }
-            Err((failure, _, _)) if failure.status == 404 => Ok(Response {
-                data: None,
-                request_id: failure.request_id,
-            }),
-            Err((failure, operation, attempts)) => {
-                Err(self.api_error(operation, failure, attempts))
-            }
-        }
+        self.call_optional(call).await
     }
 
     /// `create_connector`. Not resent after an ambiguous failure: observe
@@ -518,23 +502,7 @@ impl AppClient {
     ) -> Result<Response<Option<RedirectUri>>, ClientError> {
         let mut call = Call::new(Operation::GetRedirectUri);
         call.path_params = vec![uri_id];
-        match self.send_or_fail(call).await? {
-            Ok(success) => {
-                let envelope: crate::api::Envelope<RedirectUri> =
-                    self.decode(Operation::GetRedirectUri, &success)?;
-                Ok(Response {
-                    data: Some(envelope.data),
-                    request_id: envelope.request_id,
-                })
-            }
-            Err((failure, _, _)) if failure.status == 404 => Ok(Response {
-                data: None,
-                request_id: failure.request_id,
-            }),
-            Err((failure, operation, attempts)) => {
-                Err(self.api_error(operation, failure, attempts))
-            }
-        }
+        self.call_optional(call).await
     }
 
     /// `add_callback_uri`. Not resent after an ambiguous failure: observe

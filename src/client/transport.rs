@@ -67,6 +67,30 @@ impl AppClient {
             })
     }
 
+    /// [`Self::call`] for a read of one object that may not exist: a 404 is `None`, not an
+    /// error.
+    pub(super) async fn call_optional<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<Response<Option<T>>, ClientError> {
+        let operation = call.operation;
+        match self.send_or_fail(call).await? {
+            Ok(success) => self
+                .decode::<Envelope<T>>(operation, &success)
+                .map(|envelope| Response {
+                    data: Some(envelope.data),
+                    request_id: envelope.request_id,
+                }),
+            Err((failure, _, _)) if failure.status == 404 => Ok(Response {
+                data: None,
+                request_id: failure.request_id,
+            }),
+            Err((failure, operation, attempts)) => {
+                Err(self.api_error(operation, failure, attempts))
+            }
+        }
+    }
+
     pub(super) fn decode<T: DeserializeOwned>(
         &self,
         operation: Operation,
