@@ -245,26 +245,14 @@ pub fn plan_dir(plan_path: &Path) -> PathBuf {
 
 /// Loads and validates a plan and builds its graph.
 pub fn load(path: &Path) -> Result<(Plan, StepGraph), CliError> {
-    let plan = plan::load_file_with(path, &super::trust())?.plan;
-    let graph = StepGraph::build(&plan)?;
+    let (plan, graph, _) = load_with_bytes(path)?;
     Ok((plan, graph))
 }
 
 /// Loads a plan as [`load`] does, and returns the bytes it was loaded from (what a saved
 /// plan's digest covers).
 pub fn load_with_bytes(path: &Path) -> Result<(Plan, StepGraph, Vec<u8>), CliError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        // The plan loader words why the file cannot be read.
-        Err(_) => {
-            load(path)?;
-            return Err(CommandError::Internal {
-                what: format!("{} could not be read, then could", path.display()),
-            }
-            .into());
-        }
-    };
-    let name = crate::untrusted::esc(&path.display().to_string()).to_string();
+    let (name, bytes) = plan::read_file(path)?;
     let plan = plan::load_bytes_with(path, &name, &bytes, &super::trust())?.plan;
     let graph = StepGraph::build(&plan)?;
     Ok((plan, graph, bytes))

@@ -49,6 +49,12 @@ pub fn load_file(path: &Path) -> Result<LoadedPlan, InvalidPlan> {
 
 /// Reads and validates the plan at `path`, allowing what `trust` opts in to.
 pub fn load_file_with(path: &Path, trust: &Trust) -> Result<LoadedPlan, InvalidPlan> {
+    let (name, bytes) = read_file(path)?;
+    load_bytes_with(path, &name, &bytes, trust)
+}
+
+/// A plan file's name as shown (escaped) and its bytes, or `plan::unreadable`.
+pub fn read_file(path: &Path) -> Result<(String, Vec<u8>), InvalidPlan> {
     // A file name can come from a glob over a pull request's files: shown escaped.
     let name = escaped(&path.display().to_string()).into_owned();
     let bytes = std::fs::read(path).map_err(|err| InvalidPlan {
@@ -65,7 +71,7 @@ pub fn load_file_with(path: &Path, trust: &Trust) -> Result<LoadedPlan, InvalidP
             .attach(&name, ""),
         ],
     })?;
-    load_bytes_with(path, &name, &bytes, trust)
+    Ok((name, bytes))
 }
 
 /// Validates a plan given as bytes (the file's content), with no opt-in.
