@@ -511,16 +511,6 @@ async fn answer(
             }
             return outcome;
         }
-        Err(Unrouted::NotSimulated(operation_id)) => {
-            let err = ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                format!(
-                    "the simulator does not implement {operation_id} (see docs/simulator.md for what it serves)"
-                ),
-            );
-            return Outcome::error(&err, request_id);
-        }
         Err(Unrouted::NotFound) => {
             return Outcome::error(&ApiError::not_found("no such endpoint"), request_id);
         }

@@ -124,4 +124,12 @@ impl State {
         webhook.updated_s = now;
         Some(webhook.to_api())
     }
+
+    /// Removes destination `id`; false when there is none.
+    pub fn delete_webhook(&mut self, app: usize, id: &str) -> bool {
+        let webhooks = &mut self.apps[app].webhooks;
+        let before = webhooks.len();
+        webhooks.retain(|w| w.id != id);
+        webhooks.len() != before
+    }
 }
