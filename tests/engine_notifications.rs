@@ -14,7 +14,7 @@ use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::sim::check_responses;
 use crate::support::{stderr, stdout};
 use nylas_migrate::api::{Operation, PlatformSettings, Region};
-use nylas_migrate::simulator::RecordedResponse;
+use nylas_migrate::simulator::{EmptyFields, RecordedResponse};
 
 const ALPHA_V3: &str = "0a0a0a0a-0000-4000-8000-000000000001";
 const BETA_V3: &str = "0b0b0b0b-0000-4000-8000-000000000002";
@@ -447,4 +447,137 @@ async fn an_endpoint_that_does_not_acknowledge_the_test_event_fails_its_pair_alo
         ],
     )
     .await;
+}
+
+/// One pair with a webhook, a Pub/Sub and an SNS channel, and nothing to clone; `extra` is
+/// added under each of the three entries (indented eight spaces).
+fn destinations_only(extra: &str) -> String {
+    format!(
+        r#"version: 1
+name: converge
+pairs:
+  - name: alpha
+    region: us
+    v2: {{ app_id: alpha2v2app00000000000001, client_secret: {{ env: ALPHA_V2_SECRET }} }}
+    v3: {{ app_id: {ALPHA_V3}, api_key: {{ env: ALPHA_V3_KEY }} }}
+    webhooks:
+      - url: https://hooks.acme.example/nylas
+        triggers: [grant.created, grant.expired]
+{extra}    pubsub:
+      - topic: {PUBSUB_TOPIC}
+        triggers: [grant.created, grant.expired]
+{extra}    sns:
+      - topic: {SNS_TOPIC}
+        role_arn: arn:aws:iam::123456789012:role/nylas-publisher
+        triggers: [grant.created, grant.expired]
+{extra}"#
+    )
+}
+
+/// The three destinations of [`destinations_only`], made by hand with one trigger, a
+/// description and notification emails.
+async fn destinations_by_hand(r: &Rehearsal) {
+    let hand = |more: Value| {
+        let mut body = serde_json::json!({
+            "trigger_types": ["grant.created"],
+            "description": "made by hand",
+            "notification_email_addresses": ["ops@acme.example"],
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        body
+    };
+    post_by_hand(
+        r,
+        "/v3/webhooks",
+        hand(serde_json::json!({"webhook_url": "https://hooks.acme.example/nylas"})),
+    )
+    .await;
+    post_by_hand(
+        r,
+        "/v3/channels/pubsub",
+        hand(serde_json::json!({"topic": PUBSUB_TOPIC})),
+    )
+    .await;
+    post_by_hand(
+        r,
+        "/v3/channels/sns",
+        hand(serde_json::json!({"topic": SNS_TOPIC, "role_arn": "arn:aws:iam::123456789012:role/nylas-publisher"})),
+    )
+    .await;
+}
+
+/// Whichever way Nylas treats a field an update sends empty (keeps it, as the contract says of
+/// webhooks, or clears it), an empty `description` or `notification_emails` is refused before
+/// any request, with what to do; left out, the hand-made values stay, and after one apply the
+/// second writes nothing while `plan`, `apply` and `verify` agree.
+#[tokio::test]
+async fn empty_values_are_refused_and_left_out_converge_whatever_nylas_does_with_empties() {
+    for empty_fields in [EmptyFields::Keep, EmptyFields::Clear] {
+        let r = rehearsal::start(&destinations_only(""), 0, |_, config| {
+            config.record_responses = true;
+            config.empty_fields = empty_fields;
+        })
+        .await;
+        let plan = r.plan_arg();
+        destinations_by_hand(&r).await;
+
+        // Empty values: refused by `validate` and `plan`, before any request.
+        let empty = r.dir.path().join("empty.yaml");
+        let text = std::fs::read_to_string(&r.plan_path).unwrap().replace(
+            "triggers: [grant.created, grant.expired]\n",
+            "triggers: [grant.created, grant.expired]\n        description: \"\"\n        notification_emails: []\n",
+        );
+        std::fs::write(&empty, text).unwrap();
+        let requests = r.sim.stats().total;
+        for command in ["validate", "plan"] {
+            let out = run(&r, &[command, empty.to_str().unwrap()], 1).await;
+            let err = stderr(&out);
+            assert_eq!(err.matches("plan::empty-value").count(), 6, "{err}");
+            assert!(
+                err.contains("remove `description` to leave the live one"),
+                "{err}"
+            );
+        }
+        assert_eq!(r.sim.stats().total, requests, "{empty_fields:?}");
+
+        // Left out: one update each, then nothing.
+        run(&r, &["plan", &plan, "--detailed-exitcode"], 2).await;
+        let first = run(&r, &["apply", &plan, "--yes"], 0).await;
+        assert!(stdout(&first).contains("the live state matches the plan"));
+        let stats = r.sim.stats();
+        for op in [
+            Operation::UpdateWebhook,
+            Operation::UpdatePubsubChannel,
+            Operation::UpdateSnsChannel,
+        ] {
+            assert_eq!(stats.op_total(op), 1, "{op} {empty_fields:?}");
+        }
+        let writes = stats.writes();
+        let second = run(&r, &["apply", &plan, "--yes"], 0).await;
+        assert_eq!(
+            r.sim.stats().writes(),
+            writes,
+            "{empty_fields:?}: the second apply wrote"
+        );
+        assert!(
+            stdout(&second).contains("the live state matches the plan"),
+            "{}",
+            stdout(&second)
+        );
+        run(&r, &["plan", &plan, "--detailed-exitcode"], 0).await;
+        run(&r, &["verify", &plan], 0).await;
+        // What was made by hand and not named by the plan is still there.
+        let world = r.sim.world();
+        let app = world.app(ALPHA_V3).unwrap();
+        assert_eq!(app.webhooks[0].description.as_deref(), Some("made by hand"));
+        assert_eq!(
+            app.pubsub_channels[0]
+                .notification_email_addresses
+                .as_deref(),
+            Some(&["ops@acme.example".to_owned()][..])
+        );
+        check_responses(&r.sim.recorded_responses());
+    }
 }

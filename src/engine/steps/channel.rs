@@ -342,6 +342,8 @@ mod tests {
         use TriggerType::{GrantCreated as C, GrantExpired as E};
         let emails = ["ops@acme.example".to_owned()];
         let other = ["dev@acme.example".to_owned()];
+        let two = ["a@acme.example".to_owned(), "b@acme.example".to_owned()];
+        let two_reversed = ["b@acme.example".to_owned(), "a@acme.example".to_owned()];
         let base = Settings {
             triggers: &[C, E],
             description: Some("live"),
@@ -394,6 +396,54 @@ mod tests {
                 Settings {
                     triggers: &[C, E],
                     compressed_delivery: Some(false),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "description and emails left out: the live ones stay, whatever they are",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "a description asked, the live one has none (Nylas lists it as \"\")",
+                Settings {
+                    description: Some(""),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    description: Some("plan"),
+                    ..Settings::default()
+                },
+                vec!["description"],
+            ),
+            (
+                "a description asked, the live one absent",
+                Settings {
+                    description: None,
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    description: Some("plan"),
+                    ..Settings::default()
+                },
+                vec!["description"],
+            ),
+            (
+                "emails asked in another order: the same",
+                Settings {
+                    emails: Some(&two),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    emails: Some(&two_reversed),
                     ..Settings::default()
                 },
                 vec![],
