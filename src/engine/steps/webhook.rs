@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use crate::api::forms::normalized_url;
-use crate::api::{CreateWebhook, UpdateWebhook, Webhook};
+use crate::api::{ChannelStatus, CreateWebhook, RequestedStatus, UpdateWebhook, Webhook};
 use crate::client::{AppClient, ClientError};
 use crate::graph::{Kind, WebhookStep};
 
@@ -164,7 +164,7 @@ async fn update(
                 webhook_url: None,
                 description: w.description.clone(),
                 notification_email_addresses: w.notification_emails.clone(),
-                status: None,
+                status: Some(w.status),
                 compressed_delivery: None,
             },
         )
@@ -225,6 +225,19 @@ async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, 
         }
         Err(err) => return Err(err.into()),
     };
+    // A create takes no status (every new destination is active): a plan that wants it paused
+    // pauses it at once, so that one apply is enough.
+    if w.status == RequestedStatus::Pause {
+        cx.app()
+            .update_webhook(
+                &id,
+                &UpdateWebhook {
+                    status: Some(RequestedStatus::Pause),
+                    ..UpdateWebhook::default()
+                },
+            )
+            .await?;
+    }
     Ok(Sent::Done {
         outcome: Outcome::Changed(format!("created webhook destination {id}")),
         record: WebhookRecord {
@@ -271,12 +284,14 @@ pub fn webhook_difference(live: &Webhook, w: &WebhookStep) -> Vec<&'static str> 
             description: live.description.as_deref(),
             emails: live.notification_email_addresses.as_deref(),
             compressed_delivery: None,
+            status: live.status.as_deref().and_then(ChannelStatus::parse),
         },
         Settings {
             triggers: &w.triggers,
             description: w.description.as_deref(),
             emails: w.notification_emails.as_deref(),
             compressed_delivery: None,
+            status: Some(w.status.into()),
         },
     )
 }
