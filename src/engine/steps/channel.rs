@@ -466,6 +466,91 @@ mod tests {
                 vec![],
             ),
             (
+                "active wanted, the live one active",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "active wanted, the live one paused by hand",
+                Settings {
+                    status: Some(ChannelStatus::Paused),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
+                "active wanted, the live one failing",
+                Settings {
+                    status: Some(ChannelStatus::Failing),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
+                "active wanted, the live one failed, with other triggers too",
+                Settings {
+                    status: Some(ChannelStatus::Failed),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["triggers", "status"],
+            ),
+            (
+                "active wanted, no status reported: not known to match",
+                Settings {
+                    status: None,
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
+                "pause wanted, the live one paused",
+                Settings {
+                    status: Some(ChannelStatus::Paused),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Paused),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "pause wanted, the live one active",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Paused),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
                 "no emails asked for, the live one has none",
                 Settings {
                     emails: None,
