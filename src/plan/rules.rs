@@ -9,7 +9,9 @@ use petgraph::graph::DiGraph;
 
 use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
-use super::model::{ConnectorFix, Pair, RedirectUriSettings, SecretRef, SettingValue};
+use super::model::{
+    ConnectorFix, ConnectorSettings, Pair, RedirectUriSettings, SecretRef, SettingValue,
+};
 use super::suggest::did_you_mean;
 use super::triggers;
 use super::trust::{self, ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
@@ -719,6 +721,18 @@ impl Rules<'_> {
             let Some(settings) = &connector.settings else {
                 continue;
             };
+            if matches!(
+                settings,
+                ConnectorSettings {
+                    client_id: None,
+                    client_secret: None,
+                    tenant: None,
+                    topic_name: None,
+                }
+            ) {
+                found.push((format!("{pointer}/settings"), EmptyValue::ConnectorSettings));
+                continue;
+            }
             let client_id = match &settings.client_id {
                 Some(SettingValue::Literal(id)) => Some(id.as_str()),
                 _ => None,
@@ -952,6 +966,8 @@ enum EmptyValue {
     Scope,
     /// A connector setting written as `""`.
     ConnectorSetting(&'static str),
+    /// A connector's `settings: {}`.
+    ConnectorSettings,
 }
 
 /// Why a notification destination's empty value is refused: what Nylas documents.
@@ -963,6 +979,7 @@ impl EmptyValue {
             EmptyValue::Description => "description",
             EmptyValue::Emails => "notification_emails",
             EmptyValue::Scope => "scope",
+            EmptyValue::ConnectorSettings => "settings",
             EmptyValue::RedirectSetting(key) | EmptyValue::ConnectorSetting(key) => key,
         }
     }
@@ -979,6 +996,7 @@ impl EmptyValue {
                 "Nylas reads an empty `{key}` as none, so this entry would never match the live redirect URI: remove `{key}`, or write its value"
             ),
             EmptyValue::Scope => "a connector with no scope is not documented, nor whether an update sent `scope: []` clears the connector's scopes: remove `scope` to leave the live scopes as they are, or list the scopes the connector should have".to_owned(),
+            EmptyValue::ConnectorSettings => "an update replaces a connector's settings whole, so `settings: {}` would erase the live ones the next time the connector is updated: remove `settings` to leave them as they are, or write the settings it should have".to_owned(),
             EmptyValue::ConnectorSetting(key) => format!(
                 "an empty `{key}` is not one Nylas can use: remove `{key}` (the connector's settings are then written without it), or write its value"
             ),
@@ -1259,6 +1277,11 @@ mod tests {
                     "{connector}        settings: {{ client_id: \"\", client_secret: {{ env: C }}, tenant: \"\" }}\n"
                 ),
                 vec![(10, "`client_id` is empty"), (10, "`tenant` is empty")],
+            ),
+            (
+                "a connector's empty settings (an imap connector takes no credentials)",
+                "    connectors:\n      - provider: imap\n        settings: {}\n".to_owned(),
+                vec![(10, "`settings` is empty")],
             ),
             (
                 "a connector's client_id read from the environment is not empty",
