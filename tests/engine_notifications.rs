@@ -713,6 +713,27 @@ async fn paused_failing_and_failed_destinations_are_made_active_unless_the_plan_
     run(&r, &["apply", &plan, "--yes"], 0).await;
     assert_eq!(statuses(&r), ["pause", "pause", "pause"]);
     converged(&r, "paused").await;
+
+    // Deleted in the dashboard (over HTTP, as the simulator now serves it): a create again.
+    let world = r.sim.world();
+    let hook = world.app(ALPHA_V3).unwrap().webhooks[0].id.clone();
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/v3/webhooks/{hook}", r.sim.base_url(Region::Us)))
+        .bearer_auth(&r.secrets["ALPHA_V3_KEY"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let preview = run(&r, &["plan", &plan, "--detailed-exitcode"], 2).await;
+    assert!(
+        stdout(&preview).contains("no destination with this URL yet"),
+        "{}",
+        stdout(&preview)
+    );
+    run(&r, &["verify", &plan], 1).await;
+    run(&r, &["apply", &plan, "--yes"], 0).await;
+    assert_eq!(statuses(&r), ["pause", "pause", "pause"]);
+    converged(&r, "deleted by hand, made again").await;
     check_responses(&r.sim.recorded_responses());
 
     // New destinations the plan wants paused: created, then paused in the same apply.
