@@ -139,6 +139,8 @@ codes! {
     PlanSettingNotForProvider = "plan::setting-not-for-provider",
     /// A gate without waves to stop.
     PlanGateWithoutWaves = "plan::gate-without-waves",
+    /// An optional value written empty (`""`, `[]`), which no update can apply.
+    PlanEmptyValue = "plan::empty-value",
 
     // The step graph, built from a validated plan: these guard against a plan that skipped
     // validation.
@@ -373,6 +375,7 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (PlanAfterCycle, Example("examples/invalid/after-cycle.yaml")),
     (PlanSettingNotForProvider, Example("examples/invalid/credentials-for-imap.yaml")),
     (PlanGateWithoutWaves, Example("examples/invalid/gate-without-waves.yaml")),
+    (PlanEmptyValue, Example("examples/invalid/empty-value.yaml")),
     (GraphCycle, Test("tests/diagnostics_codes.rs", "a_plan_that_skipped_validation_gets_graph_errors")),
     (GraphUnknownPair, Test("tests/diagnostics_codes.rs", "a_plan_that_skipped_validation_gets_graph_errors")),
     (StateIo, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),

@@ -112,6 +112,8 @@ async fn record_every_request() -> Vec<RequestRecord> {
     })
     .await
     .unwrap();
+    // What a person does in the dashboard, over HTTP (the runner never deletes).
+    app.delete_webhook(&hook_id).await.unwrap();
 
     // Channels, every field of each body.
     let emails = Some(vec!["ops@example.com".to_string()]);

@@ -536,6 +536,28 @@ async fn notification_channels_redirect_uris_and_test_events() {
         refused.to_string().contains("unable.verify.webhook_url"),
         "{refused}"
     );
+    // A destination deleted as a person deletes one (the runner never does): gone from the
+    // list; a second delete is Nylas's 400 (`destination.id.not.found`).
+    let made = app
+        .create_webhook(&CreateWebhook {
+            trigger_types: vec![TriggerType::GrantCreated],
+            webhook_url: receiver.url("/echo"),
+            description: None,
+            notification_email_addresses: None,
+            compressed_delivery: None,
+        })
+        .await
+        .unwrap();
+    let id = made.data.webhook.id;
+    assert!(app.delete_webhook(&id).await.unwrap().request_id.is_some());
+    let listed = app.list_webhooks().await.unwrap();
+    assert!(listed.data.iter().all(|w| w.id != id), "{listed:?}");
+    let again = app.delete_webhook(&id).await.unwrap_err();
+    assert_eq!(again.status(), Some(400));
+    assert!(
+        again.to_string().contains("destination.id.not.found"),
+        "{again}"
+    );
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use crate::support::receiver::Receiver;
 use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::sim::check_responses;
 use crate::support::{stderr, stdout};
-use nylas_migrate::api::{Operation, PlatformSettings, Region};
-use nylas_migrate::simulator::RecordedResponse;
+use nylas_migrate::api::{ChannelStatus, Operation, PlatformSettings, Region, TriggerType};
+use nylas_migrate::simulator::{EmptyFields, RecordedResponse, SeededChannel};
 
 const ALPHA_V3: &str = "0a0a0a0a-0000-4000-8000-000000000001";
 const BETA_V3: &str = "0b0b0b0b-0000-4000-8000-000000000002";
@@ -447,4 +447,306 @@ async fn an_endpoint_that_does_not_acknowledge_the_test_event_fails_its_pair_alo
         ],
     )
     .await;
+}
+
+/// One pair with a webhook, a Pub/Sub and an SNS channel, and nothing to clone; `extra` is
+/// added under each of the three entries (indented eight spaces).
+fn destinations_only(extra: &str) -> String {
+    format!(
+        r#"version: 1
+name: converge
+pairs:
+  - name: alpha
+    region: us
+    v2: {{ app_id: alpha2v2app00000000000001, client_secret: {{ env: ALPHA_V2_SECRET }} }}
+    v3: {{ app_id: {ALPHA_V3}, api_key: {{ env: ALPHA_V3_KEY }} }}
+    webhooks:
+      - url: https://hooks.acme.example/nylas
+        triggers: [grant.created, grant.expired]
+{extra}    pubsub:
+      - topic: {PUBSUB_TOPIC}
+        triggers: [grant.created, grant.expired]
+{extra}    sns:
+      - topic: {SNS_TOPIC}
+        role_arn: arn:aws:iam::123456789012:role/nylas-publisher
+        triggers: [grant.created, grant.expired]
+{extra}"#
+    )
+}
+
+/// The three destinations of [`destinations_only`], made by hand with one trigger, a
+/// description and notification emails.
+async fn destinations_by_hand(r: &Rehearsal) {
+    let hand = |more: Value| {
+        let mut body = serde_json::json!({
+            "trigger_types": ["grant.created"],
+            "description": "made by hand",
+            "notification_email_addresses": ["ops@acme.example"],
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        body
+    };
+    post_by_hand(
+        r,
+        "/v3/webhooks",
+        hand(serde_json::json!({"webhook_url": "https://hooks.acme.example/nylas"})),
+    )
+    .await;
+    post_by_hand(
+        r,
+        "/v3/channels/pubsub",
+        hand(serde_json::json!({"topic": PUBSUB_TOPIC})),
+    )
+    .await;
+    post_by_hand(
+        r,
+        "/v3/channels/sns",
+        hand(serde_json::json!({"topic": SNS_TOPIC, "role_arn": "arn:aws:iam::123456789012:role/nylas-publisher"})),
+    )
+    .await;
+}
+
+/// Whichever way Nylas treats a field an update sends empty (keeps it, as the contract says of
+/// webhooks, or clears it), an empty `description` or `notification_emails` is refused before
+/// any request, with what to do; left out, the hand-made values stay, and after one apply the
+/// second writes nothing while `plan`, `apply` and `verify` agree.
+#[tokio::test]
+async fn empty_values_are_refused_and_left_out_converge_whatever_nylas_does_with_empties() {
+    for empty_fields in [EmptyFields::Keep, EmptyFields::Clear] {
+        let r = rehearsal::start(&destinations_only(""), 0, |_, config| {
+            config.record_responses = true;
+            config.empty_fields = empty_fields;
+        })
+        .await;
+        let plan = r.plan_arg();
+        destinations_by_hand(&r).await;
+
+        // Empty values: refused by `validate` and `plan`, before any request.
+        let empty = r.dir.path().join("empty.yaml");
+        let text = std::fs::read_to_string(&r.plan_path).unwrap().replace(
+            "triggers: [grant.created, grant.expired]\n",
+            "triggers: [grant.created, grant.expired]\n        description: \"\"\n        notification_emails: []\n",
+        );
+        std::fs::write(&empty, text).unwrap();
+        let requests = r.sim.stats().total;
+        for command in ["validate", "plan"] {
+            let out = run(&r, &[command, empty.to_str().unwrap()], 1).await;
+            let err = stderr(&out);
+            assert_eq!(err.matches("plan::empty-value").count(), 6, "{err}");
+            assert!(
+                err.contains("remove `description` to leave the live one"),
+                "{err}"
+            );
+        }
+        assert_eq!(r.sim.stats().total, requests, "{empty_fields:?}");
+
+        // Left out: one update each, then nothing.
+        run(&r, &["plan", &plan, "--detailed-exitcode"], 2).await;
+        let first = run(&r, &["apply", &plan, "--yes"], 0).await;
+        assert!(stdout(&first).contains("the live state matches the plan"));
+        let stats = r.sim.stats();
+        for op in [
+            Operation::UpdateWebhook,
+            Operation::UpdatePubsubChannel,
+            Operation::UpdateSnsChannel,
+        ] {
+            assert_eq!(stats.op_total(op), 1, "{op} {empty_fields:?}");
+        }
+        let writes = stats.writes();
+        let second = run(&r, &["apply", &plan, "--yes"], 0).await;
+        assert_eq!(
+            r.sim.stats().writes(),
+            writes,
+            "{empty_fields:?}: the second apply wrote"
+        );
+        assert!(
+            stdout(&second).contains("the live state matches the plan"),
+            "{}",
+            stdout(&second)
+        );
+        run(&r, &["plan", &plan, "--detailed-exitcode"], 0).await;
+        run(&r, &["verify", &plan], 0).await;
+        // What was made by hand and not named by the plan is still there.
+        let world = r.sim.world();
+        let app = world.app(ALPHA_V3).unwrap();
+        assert_eq!(app.webhooks[0].description.as_deref(), Some("made by hand"));
+        assert_eq!(
+            app.pubsub_channels[0]
+                .notification_email_addresses
+                .as_deref(),
+            Some(&["ops@acme.example".to_owned()][..])
+        );
+        check_responses(&r.sim.recorded_responses());
+    }
+}
+
+/// `put_by_hand` for the webhook destination with `url`: pauses it, as a person would.
+async fn pause_webhook_by_hand(r: &Rehearsal, url: &str) {
+    let app = r.sim.world();
+    let hook = app
+        .app(ALPHA_V3)
+        .unwrap()
+        .webhooks
+        .iter()
+        .find(|h| h.webhook_url == url)
+        .unwrap()
+        .id
+        .clone();
+    let answer = reqwest::Client::new()
+        .put(format!("{}/v3/webhooks/{hook}", r.sim.base_url(Region::Us)))
+        .bearer_auth(&r.secrets["ALPHA_V3_KEY"])
+        .json(&serde_json::json!({"status": "pause"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// The statuses of the webhook, Pub/Sub and SNS destinations of ALPHA, as listed.
+fn statuses(r: &Rehearsal) -> Vec<String> {
+    let world = r.sim.world();
+    let app = world.app(ALPHA_V3).unwrap();
+    let mut out: Vec<String> = app
+        .webhooks
+        .iter()
+        .filter_map(|h| h.status.clone())
+        .collect();
+    out.extend(
+        app.pubsub_channels
+            .iter()
+            .filter_map(|c| c.status.map(|s| s.as_str().to_owned())),
+    );
+    out.extend(
+        app.sns_channels
+            .iter()
+            .filter_map(|c| c.status.map(|s| s.as_str().to_owned())),
+    );
+    out
+}
+
+/// After one apply, a second writes nothing, `plan --detailed-exitcode` exits 0, `apply` says
+/// the live state matches and `verify` passes.
+async fn converged(r: &Rehearsal, case: &str) {
+    let plan = r.plan_arg();
+    let writes = r.sim.stats().writes();
+    let again = run(r, &["apply", &plan, "--yes"], 0).await;
+    assert_eq!(
+        r.sim.stats().writes(),
+        writes,
+        "{case}: the second apply wrote"
+    );
+    assert!(
+        stdout(&again).contains("the live state matches the plan"),
+        "{case}"
+    );
+    run(r, &["plan", &plan, "--detailed-exitcode"], 0).await;
+    run(r, &["verify", &plan], 0).await;
+}
+
+/// A declared destination is active unless the plan says `status: pause`: one paused by hand,
+/// failing or failed is an update in `plan`, made active by `apply` (an update with `status:
+/// active`) and a failure of `verify` until then; `pause` pauses it (a new one right after its
+/// create). Each time, the second apply writes nothing and the three commands agree.
+#[tokio::test]
+async fn paused_failing_and_failed_destinations_are_made_active_unless_the_plan_says_pause() {
+    let seeded = |topic: &str, role: Option<&str>, status| SeededChannel {
+        id: None,
+        topic: topic.into(),
+        role_arn: role.map(str::to_owned),
+        trigger_types: vec![TriggerType::GrantCreated, TriggerType::GrantExpired],
+        status,
+        description: None,
+        notification_email_addresses: Vec::new(),
+        compressed_delivery: false,
+    };
+    let r = rehearsal::start(&destinations_only(""), 0, |world, config| {
+        config.record_responses = true;
+        let app = world.v3_apps.iter_mut().find(|a| a.id == ALPHA_V3).unwrap();
+        app.pubsub_channels
+            .push(seeded(PUBSUB_TOPIC, None, ChannelStatus::Failing));
+        app.sns_channels.push(seeded(
+            SNS_TOPIC,
+            Some("arn:aws:iam::123456789012:role/nylas-publisher"),
+            ChannelStatus::Failed,
+        ));
+    })
+    .await;
+    let plan = r.plan_arg();
+    post_by_hand(
+        &r,
+        "/v3/webhooks",
+        serde_json::json!({"trigger_types": ["grant.created", "grant.expired"], "webhook_url": "https://hooks.acme.example/nylas"}),
+    )
+    .await;
+    pause_webhook_by_hand(&r, "https://hooks.acme.example/nylas").await;
+    assert_eq!(statuses(&r), ["pause", "failing", "failed"]);
+
+    let preview = run(&r, &["plan", &plan, "--detailed-exitcode"], 2).await;
+    assert_eq!(
+        stdout(&preview).matches("differs in status").count(),
+        3,
+        "{}",
+        stdout(&preview)
+    );
+    let verify = run(&r, &["verify", &plan], 1).await;
+    let text = stdout(&verify);
+    for line in [
+        "is pause, not active as the plan says",
+        "is failing, not active",
+        "is failed, not active",
+    ] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+    run(&r, &["apply", &plan, "--yes"], 0).await;
+    assert_eq!(statuses(&r), ["active", "active", "active"]);
+    converged(&r, "made active").await;
+
+    // `status: pause` pauses them, and keeps them paused.
+    let paused = std::fs::read_to_string(&r.plan_path).unwrap().replace(
+        "triggers: [grant.created, grant.expired]\n",
+        "triggers: [grant.created, grant.expired]\n        status: pause\n",
+    );
+    std::fs::write(&r.plan_path, paused).unwrap();
+    run(&r, &["plan", &plan, "--detailed-exitcode"], 2).await;
+    run(&r, &["apply", &plan, "--yes"], 0).await;
+    assert_eq!(statuses(&r), ["pause", "pause", "pause"]);
+    converged(&r, "paused").await;
+
+    // Deleted in the dashboard (over HTTP, as the simulator now serves it): a create again.
+    let world = r.sim.world();
+    let hook = world.app(ALPHA_V3).unwrap().webhooks[0].id.clone();
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/v3/webhooks/{hook}", r.sim.base_url(Region::Us)))
+        .bearer_auth(&r.secrets["ALPHA_V3_KEY"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let preview = run(&r, &["plan", &plan, "--detailed-exitcode"], 2).await;
+    assert!(
+        stdout(&preview).contains("no destination with this URL yet"),
+        "{}",
+        stdout(&preview)
+    );
+    run(&r, &["verify", &plan], 1).await;
+    run(&r, &["apply", &plan, "--yes"], 0).await;
+    assert_eq!(statuses(&r), ["pause", "pause", "pause"]);
+    converged(&r, "deleted by hand, made again").await;
+    check_responses(&r.sim.recorded_responses());
+
+    // New destinations the plan wants paused: created, then paused in the same apply.
+    let r = rehearsal::start(
+        &destinations_only("        status: pause\n"),
+        0,
+        |_, config| {
+            config.record_responses = true;
+        },
+    )
+    .await;
+    run(&r, &["apply", &r.plan_arg(), "--yes"], 0).await;
+    assert_eq!(statuses(&r), ["pause", "pause", "pause"]);
+    converged(&r, "created paused").await;
+    check_responses(&r.sim.recorded_responses());
 }

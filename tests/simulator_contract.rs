@@ -295,6 +295,35 @@ async fn every_operation_and_error_status_answers_within_the_contract() {
         json!({"description": "d"}),
     )
     .await;
+    // Deleted as a person would (the runner never deletes): gone, and a second delete is the
+    // contract's delete_400.
+    let deleted = t
+        .send(
+            Region::Us,
+            Method::DELETE,
+            &format!("/v3/webhooks/{id}"),
+            Some(US_V3_KEY),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(deleted.data()["status"], "success");
+    assert_eq!(
+        t.get(US_V3_KEY, &format!("/v3/webhooks/{id}")).await.status,
+        400
+    );
+    let again = t
+        .send(
+            Region::Us,
+            Method::DELETE,
+            &format!("/v3/webhooks/{id}"),
+            Some(US_V3_KEY),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, 400, "{:?}", again.body);
     t.post(
         US_V3_KEY,
         "/v3/webhooks",
@@ -463,6 +492,7 @@ async fn every_operation_and_error_status_answers_within_the_contract() {
         (Operation::SendTestEvent, 400),
         (Operation::CreatePubsubChannel, 400),
         (Operation::GetPubsubChannel, 400),
+        (Operation::DeleteWebhook, 400),
         (Operation::UpdatePubsubChannel, 400),
         (Operation::DeletePubsubChannel, 400),
         (Operation::CreateSnsChannel, 400),

@@ -1,6 +1,6 @@
-//! HTTP as a front end speaks it: `Allow` on 405, `HEAD` on every `GET` resource, 501 for the
-//! contract's one operation the simulator does not implement, and read timeouts that close idle
-//! and stalled connections.
+//! HTTP as a front end speaks it: `Allow` on 405, `HEAD` on every `GET` resource, every
+//! operation of the contract served (none answers 501), and read timeouts that close idle and
+//! stalled connections.
 //!
 //! The timeout tests use raw sockets and short timeouts. They never sleep to pass: each waits,
 //! with a generous bound, for the server to close the socket, and checks lower bounds only
@@ -9,8 +9,9 @@
 use std::time::{Duration, Instant};
 
 use crate::support::LOCALHOST;
+use crate::support::contract::Contract;
 use crate::support::sim::*;
-use nylas_migrate::api::Region;
+use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::simulator::{self, ReadTimeouts, SimulatorConfig};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -160,26 +161,61 @@ async fn head_answers_with_the_headers_of_get_and_no_body() {
     t.finish().await;
 }
 
+/// Every operation of the contract file (read at run time, not the simulator's own list) is
+/// served: without an API key, with a wrong one, and with the application's, none answers 501,
+/// and none answers 404 or 405 as if its path or method were unknown.
 #[tokio::test]
-async fn contract_operations_the_simulator_does_not_implement_answer_501() {
+async fn every_operation_of_the_contract_is_served_with_and_without_auth() {
+    let Some(contract) = Contract::load() else {
+        return;
+    };
     let t = TestSim::fixture().await;
-    // The one left: the runner never deletes a webhook destination (a person does, by hand).
-    let r = t
-        .send(
-            Region::Us,
-            Method::DELETE,
-            "/v3/webhooks/w1",
-            Some(US_V3_KEY),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 501, "{:?}", r.body);
-    assert!(
-        r.error_message().contains("delete-webhook-by-id"),
-        "{:?}",
-        r.body
-    );
+    let paths = contract.spec()["paths"]
+        .as_object()
+        .expect("the contract has paths");
+    let mut walked = Vec::new();
+    for (template, item) in paths {
+        for (method, op) in item.as_object().expect("a path item is an object") {
+            let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            let Some(operation_id) = op.get("operationId").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let path = template
+                .replace("{account_id}", US_ACCOUNTS[0].0)
+                .replace("{provider}", "google")
+                .replace("{grantId}", "g0")
+                .replace("{id}", "w0");
+            for (who, key) in [
+                ("no key", None),
+                ("a wrong key", Some("nyk_v0_not_a_key_of_this_world")),
+                ("the application's key", Some(US_V3_KEY)),
+            ] {
+                let r = t
+                    .send(Region::Us, method.clone(), &path, key, None, &[])
+                    .await;
+                let what = format!("{method} {path} ({operation_id}) with {who}: {:?}", r.body);
+                assert_ne!(r.status, 501, "{what}");
+                assert_ne!(r.error_message(), "no such endpoint", "{what}");
+                assert_ne!(r.status, 405, "{what}");
+                if key != Some(US_V3_KEY) {
+                    assert_eq!(r.status, 401, "{what}");
+                } else {
+                    assert!(r.status < 500, "{what}");
+                }
+            }
+            walked.push(operation_id.to_owned());
+        }
+    }
+    // The walk saw the contract, not an empty file: every operation the client knows is in it.
+    for op in Operation::ALL {
+        assert!(
+            walked.iter().any(|id| id == op.operation_id()),
+            "{op} not in the contract"
+        );
+    }
+    assert_eq!(walked.len(), Operation::ALL.len(), "{walked:?}");
     let unknown = t.get(US_V3_KEY, "/v3/calendars").await;
     assert_eq!(unknown.status, 404);
     t.finish().await;

@@ -7,7 +7,7 @@ use crate::support::receiver::Receiver;
 use crate::support::sim::*;
 use hmac::{Hmac, Mac};
 use nylas_migrate::api::{Operation, Region};
-use nylas_migrate::simulator::{SeededChannel, SeededRedirectUri, SimulatorConfig};
+use nylas_migrate::simulator::{EmptyFields, SeededChannel, SeededRedirectUri, SimulatorConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -789,4 +789,77 @@ async fn a_world_file_seeds_channels_and_redirect_uris() {
             .is_empty()
     );
     t.finish().await;
+}
+
+/// What an update does with a field sent empty is the simulator's option (Nylas documents it
+/// for webhooks only): as documented, a webhook keeps it and a channel clears it; `Keep` and
+/// `Clear` make every destination do one thing. A field left out is kept under every option.
+#[tokio::test]
+async fn an_update_keeps_or_clears_a_field_sent_empty_as_the_simulator_is_told() {
+    for (empty_fields, webhook_cleared, channel_cleared) in [
+        (EmptyFields::AsDocumented, false, true),
+        (EmptyFields::Keep, false, false),
+        (EmptyFields::Clear, true, true),
+    ] {
+        let t = TestSim::start(SimulatorConfig {
+            empty_fields,
+            ..fixture_config()
+        })
+        .await;
+        let full = json!({
+            "trigger_types": ["grant.created"],
+            "description": "by hand",
+            "notification_email_addresses": ["ops@acme.example"],
+        });
+        let mut webhook = full.clone();
+        webhook["webhook_url"] = json!("https://hooks.acme.example/nylas");
+        let mut pubsub = full;
+        pubsub["topic"] = json!("projects/acme-prod/topics/nylas-events");
+        for (path, body, cleared) in [
+            ("/v3/webhooks", webhook, webhook_cleared),
+            ("/v3/channels/pubsub", pubsub, channel_cleared),
+        ] {
+            let made = t.post(US_V3_KEY, path, Some(body)).await;
+            assert_eq!(made.status, 200, "{:?}", made.body);
+            let id = made.data()["id"].as_str().unwrap().to_owned();
+            let left_out = t
+                .put(
+                    US_V3_KEY,
+                    &format!("{path}/{id}"),
+                    json!({"trigger_types": ["grant.expired"]}),
+                )
+                .await;
+            assert_eq!(
+                left_out.data()["description"],
+                "by hand",
+                "{path} {empty_fields:?}"
+            );
+            let emptied = t
+                .put(
+                    US_V3_KEY,
+                    &format!("{path}/{id}"),
+                    json!({"description": "", "notification_email_addresses": []}),
+                )
+                .await;
+            let (description, emails) = if cleared {
+                (json!(""), json!([]))
+            } else {
+                (json!("by hand"), json!(["ops@acme.example"]))
+            };
+            let got = t.get(US_V3_KEY, &format!("{path}/{id}")).await;
+            for answer in [&emptied, &got] {
+                assert_eq!(
+                    answer.data()["description"],
+                    description,
+                    "{path} {empty_fields:?}"
+                );
+                assert_eq!(
+                    answer.data()["notification_email_addresses"],
+                    emails,
+                    "{path} {empty_fields:?}"
+                );
+            }
+        }
+        t.finish().await;
+    }
 }

@@ -622,6 +622,23 @@ async fn every_operation_as_an_sdk_calls_it_answers_every_field() {
         )
         .await;
     assert_eq!(tested.data(), "success");
+    // Deleted as a person deletes one in the dashboard.
+    let deleted = sdk
+        .call(
+            US_V3_KEY,
+            Operation::DeleteWebhook,
+            &[&id],
+            &[],
+            None,
+            &[],
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.data()["status"], "success");
+    assert_eq!(
+        sdk.get(Operation::GetWebhook, &[&id], &[]).await.status,
+        400
+    );
 
     // Pub/Sub and SNS channels: create with every field, list, get, update every field,
     // delete.

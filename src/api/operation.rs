@@ -20,6 +20,7 @@ pub enum Operation {
     ListWebhooks,
     GetWebhook,
     UpdateWebhook,
+    DeleteWebhook,
     SendTestEvent,
     CreatePubsubChannel,
     ListPubsubChannels,
@@ -39,7 +40,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 33] = [
+    pub const ALL: [Operation; 34] = [
         Operation::LinkV2V3Apps,
         Operation::ImportV2App,
         Operation::CloneSingleAccount,
@@ -57,6 +58,7 @@ impl Operation {
         Operation::ListWebhooks,
         Operation::GetWebhook,
         Operation::UpdateWebhook,
+        Operation::DeleteWebhook,
         Operation::SendTestEvent,
         Operation::CreatePubsubChannel,
         Operation::ListPubsubChannels,
@@ -95,6 +97,7 @@ impl Operation {
             Operation::ListWebhooks => "get-webhook-destinations-application",
             Operation::GetWebhook => "get-webhook-by-id",
             Operation::UpdateWebhook => "put-webhook-by-id",
+            Operation::DeleteWebhook => "delete-webhook-by-id",
             Operation::SendTestEvent => "send_test_event",
             Operation::CreatePubsubChannel => "create-pubsub-channel",
             Operation::ListPubsubChannels => "get-pubsub-channels",
@@ -141,7 +144,8 @@ impl Operation {
             Operation::UpdateWebhook
             | Operation::UpdatePubsubChannel
             | Operation::UpdateSnsChannel => "PUT",
-            Operation::DeletePubsubChannel
+            Operation::DeleteWebhook
+            | Operation::DeletePubsubChannel
             | Operation::DeleteSnsChannel
             | Operation::DeleteRedirectUri => "DELETE",
             _ => "POST",
@@ -163,7 +167,9 @@ impl Operation {
             Operation::ListGrants => "/v3/grants",
             Operation::GetGrant => "/v3/grants/{grantId}",
             Operation::CreateWebhook | Operation::ListWebhooks => "/v3/webhooks",
-            Operation::GetWebhook | Operation::UpdateWebhook => "/v3/webhooks/{id}",
+            Operation::GetWebhook | Operation::UpdateWebhook | Operation::DeleteWebhook => {
+                "/v3/webhooks/{id}"
+            }
             Operation::SendTestEvent => "/v3/webhooks/send-test-event",
             Operation::CreatePubsubChannel | Operation::ListPubsubChannels => "/v3/channels/pubsub",
             Operation::GetPubsubChannel

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{CliError, CommandError, Finished, simulate_plan};
 use crate::api::Region;
 use crate::simulator::{
-    self, FailingJob, JobSpeed, JobTiming, ReadTimeouts, SimulatorConfig, World,
+    self, EmptyFields, FailingJob, JobSpeed, JobTiming, ReadTimeouts, SimulatorConfig, World,
 };
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +72,30 @@ pub struct Args {
     /// Close a kept-alive connection that sends no new request for this long, in milliseconds.
     #[arg(long, default_value_t = millis(ReadTimeouts::default().idle), value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_ms: u64,
+    /// What an update of a webhook or channel does with a field sent empty (`""`, `[]`):
+    /// `as-documented` (webhooks keep it, as the contract says; channels clear it), `keep` or
+    /// `clear` (every destination). Nylas's behaviour is not documented for every case: rehearse
+    /// both.
+    #[arg(long, value_enum, default_value_t = EmptyFieldsArg::AsDocumented)]
+    pub empty_fields: EmptyFieldsArg,
+}
+
+/// `--empty-fields`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmptyFieldsArg {
+    AsDocumented,
+    Keep,
+    Clear,
+}
+
+impl From<EmptyFieldsArg> for EmptyFields {
+    fn from(arg: EmptyFieldsArg) -> EmptyFields {
+        match arg {
+            EmptyFieldsArg::AsDocumented => EmptyFields::AsDocumented,
+            EmptyFieldsArg::Keep => EmptyFields::Keep,
+            EmptyFieldsArg::Clear => EmptyFields::Clear,
+        }
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -167,6 +191,7 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
             body: Duration::from_millis(args.body_timeout_ms),
             idle: Duration::from_millis(args.idle_timeout_ms),
         },
+        empty_fields: args.empty_fields.into(),
     };
     super::runtime()?.block_on(serve(config, args.listen, plan_world))
 }

@@ -435,6 +435,14 @@ impl AppClient {
         self.call(call).await
     }
 
+    /// `delete-webhook-by-id`. The runner never deletes a destination (a person does, in the
+    /// dashboard or over HTTP); this is for tools and tests that rehearse one deleted by hand.
+    /// Repeatable; a repeat after a delete that took effect answers not found (a 400,
+    /// `destination.id.not.found`).
+    pub async fn delete_webhook(&self, webhook_id: &str) -> Result<Response<()>, ClientError> {
+        self.delete(Operation::DeleteWebhook, webhook_id).await
+    }
+
     /// `delete-pubsub-by-id`. Repeatable; a repeat after a delete that took effect answers not
     /// found. Returns the request id.
     pub async fn delete_pubsub_channel(

@@ -85,7 +85,9 @@ pub fn repeat_rule(operation: Operation) -> RepeatRule {
         UpdatePubsubChannel | UpdateSnsChannel | UpdateRedirectUri => RepeatRule::Repeatable,
         // A repeated delete cannot remove anything else; if the first took effect, the repeat
         // answers not found, which the caller reads as gone.
-        DeletePubsubChannel | DeleteSnsChannel | DeleteRedirectUri => RepeatRule::Repeatable,
+        DeleteWebhook | DeletePubsubChannel | DeleteSnsChannel | DeleteRedirectUri => {
+            RepeatRule::Repeatable
+        }
         // A second create makes a second channel that receives every notification twice (and a
         // Pub/Sub channel counts against the five an application may have). The caller
         // observes GET /v3/channels/pubsub or /v3/channels/sns first.

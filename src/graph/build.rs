@@ -161,6 +161,7 @@ fn add_pair(
             triggers: w.triggers.clone(),
             description: w.description.clone(),
             notification_emails: w.notification_emails.clone(),
+            status: w.wanted_status(),
         }));
         notifications.push(webhook);
         if let Some(event) = w.test_request() {

@@ -5,7 +5,8 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::api::{
-    BatchCloneRequest, ConnectorProvider, PlaceholderQuery, Region, SendTestEvent, TriggerType,
+    BatchCloneRequest, ConnectorProvider, PlaceholderQuery, Region, RequestedStatus, SendTestEvent,
+    TriggerType,
 };
 use crate::plan::{ConnectorSettings, Gate, PubsubSpec, RedirectUriSpec, SecretRef, SnsSpec};
 
@@ -239,6 +240,8 @@ pub struct WebhookStep {
     pub triggers: Vec<TriggerType>,
     pub description: Option<String>,
     pub notification_emails: Option<Vec<String>>,
+    /// `active` unless the plan says `pause`.
+    pub status: RequestedStatus,
 }
 
 /// Ask Nylas to deliver one test event to a webhook's URL (`send-test-event`), after the

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::{
     AddRedirectUri, AndroidSettings, BatchProvider, CloneMode, ConnectorProvider,
     CreatePubsubChannel, CreateSnsChannel, IosSettings, JsSettings, PlatformSettings,
-    RedirectPlatform, Region, SendTestEvent, TestTriggerType, TriggerType, UpdatePubsubChannel,
-    UpdateRedirectUri, UpdateSnsChannel,
+    RedirectPlatform, Region, RequestedStatus, SendTestEvent, TestTriggerType, TriggerType,
+    UpdatePubsubChannel, UpdateRedirectUri, UpdateSnsChannel,
 };
 
 /// A nylas-migrate plan: the Nylas v2 applications to move to v3, with their connected accounts,
@@ -264,6 +264,12 @@ pub struct WebhookSpec {
     /// Addresses Nylas notifies when the destination has been failing for a while.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_emails: Option<Vec<String>>,
+    /// `active` (the default) or `pause`. A declared destination delivers: one paused by hand,
+    /// or failing or failed (Nylas pauses one whose deliveries keep failing), is made active
+    /// again by `apply` (an update with `status: active`); `pause` keeps it, or makes it,
+    /// paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RequestedStatus>,
     /// Before any account of the pair is cloned, ask Nylas to deliver a test event of this
     /// trigger to the URL (`send-test-event`); the pair's clones wait until the endpoint
     /// acknowledges it. One of this webhook's own `triggers` (`message.created.truncated` and
@@ -274,6 +280,11 @@ pub struct WebhookSpec {
 }
 
 impl WebhookSpec {
+    /// The status the plan wants: `active` unless it says `pause`.
+    pub fn wanted_status(&self) -> RequestedStatus {
+        self.status.unwrap_or(RequestedStatus::Active)
+    }
+
     /// The body that asks Nylas to deliver this webhook's test event (`send_test_event`), if it
     /// has one.
     pub fn test_request(&self) -> Option<SendTestEvent> {
@@ -306,9 +317,20 @@ pub struct PubsubSpec {
     /// default is `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compressed_delivery: Option<bool>,
+    /// `active` (the default) or `pause`. A declared destination delivers: one paused by hand,
+    /// or failing or failed (Nylas pauses one whose deliveries keep failing), is made active
+    /// again by `apply` (an update with `status: active`); `pause` keeps it, or makes it,
+    /// paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RequestedStatus>,
 }
 
 impl PubsubSpec {
+    /// The status the plan wants: `active` unless it says `pause`.
+    pub fn wanted_status(&self) -> RequestedStatus {
+        self.status.unwrap_or(RequestedStatus::Active)
+    }
+
     /// The body that creates this channel (`create-pubsub-channel`).
     pub fn create_request(&self) -> CreatePubsubChannel {
         CreatePubsubChannel {
@@ -328,7 +350,7 @@ impl PubsubSpec {
             description: self.description.clone(),
             trigger_types: Some(self.triggers.clone()),
             topic: None,
-            status: None,
+            status: Some(self.wanted_status()),
             notification_email_addresses: self.notification_emails.clone(),
             compressed_delivery: self.compressed_delivery,
         }
@@ -361,9 +383,20 @@ pub struct SnsSpec {
     /// message attribute). Nylas's default is `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compressed_delivery: Option<bool>,
+    /// `active` (the default) or `pause`. A declared destination delivers: one paused by hand,
+    /// or failing or failed (Nylas pauses one whose deliveries keep failing), is made active
+    /// again by `apply` (an update with `status: active`); `pause` keeps it, or makes it,
+    /// paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RequestedStatus>,
 }
 
 impl SnsSpec {
+    /// The status the plan wants: `active` unless it says `pause`.
+    pub fn wanted_status(&self) -> RequestedStatus {
+        self.status.unwrap_or(RequestedStatus::Active)
+    }
+
     /// The body that creates this channel (`create-sns-channel`).
     pub fn create_request(&self) -> CreateSnsChannel {
         CreateSnsChannel {
@@ -385,7 +418,7 @@ impl SnsSpec {
             trigger_types: Some(self.triggers.clone()),
             topic: None,
             role_arn: Some(self.role_arn.clone()),
-            status: None,
+            status: Some(self.wanted_status()),
             notification_email_addresses: self.notification_emails.clone(),
             compressed_delivery: self.compressed_delivery,
         }

@@ -9,7 +9,9 @@ use petgraph::graph::DiGraph;
 
 use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
-use super::model::{ConnectorFix, Pair, RedirectUriSettings, SecretRef, SettingValue};
+use super::model::{
+    ConnectorFix, ConnectorSettings, Pair, RedirectUriSettings, SecretRef, SettingValue,
+};
 use super::suggest::did_you_mean;
 use super::triggers;
 use super::trust::{self, ALLOW_API_HOSTS_VAR, ALLOW_SECRET_DIRS_VAR, Trust};
@@ -515,6 +517,7 @@ impl Rules<'_> {
             }
         }
         self.channels(&base, pair);
+        self.empty_values(&base, pair);
         self.redirect_uris(&base, pair);
         for (j, connector) in pair.connectors.iter().enumerate() {
             self.connector_settings(
@@ -654,6 +657,111 @@ impl Rules<'_> {
                 .map(|(j, c)| (format!("{base}/sns/{j}/topic"), c.topic.as_str())),
             Some("a topic identifies an SNS channel: merge their triggers into one entry"),
         );
+    }
+
+    /// Optional values written empty (`description: ""`, `notification_emails: []`, ...). An
+    /// update cannot be trusted to apply one: the contract says a webhook update keeps a field
+    /// sent empty, says nothing for the others, and an empty redirect URI setting reads as none.
+    /// Such an entry would never match a destination that has the field, so every apply would
+    /// write it again and `plan` would never settle. Left out, the key leaves the live value as
+    /// it is.
+    fn empty_values(&mut self, base: &str, pair: &Pair) {
+        let mut found: Vec<(String, EmptyValue)> = Vec::new();
+        let notifications = (pair
+            .webhooks
+            .iter()
+            .map(|w| (w.description.as_deref(), w.notification_emails.as_deref())))
+        .enumerate()
+        .map(|(j, v)| (format!("{base}/webhooks/{j}"), v))
+        .chain(
+            (pair
+                .pubsub
+                .iter()
+                .map(|c| (c.description.as_deref(), c.notification_emails.as_deref())))
+            .enumerate()
+            .map(|(j, v)| (format!("{base}/pubsub/{j}"), v)),
+        )
+        .chain(
+            (pair
+                .sns
+                .iter()
+                .map(|c| (c.description.as_deref(), c.notification_emails.as_deref())))
+            .enumerate()
+            .map(|(j, v)| (format!("{base}/sns/{j}"), v)),
+        );
+        for (pointer, (description, emails)) in notifications {
+            if description == Some("") {
+                found.push((format!("{pointer}/description"), EmptyValue::Description));
+            }
+            if emails.is_some_and(<[String]>::is_empty) {
+                found.push((format!("{pointer}/notification_emails"), EmptyValue::Emails));
+            }
+        }
+        for (j, uri) in pair.redirect_uris.iter().enumerate() {
+            let Some(settings) = &uri.settings else {
+                continue;
+            };
+            for (key, value) in [
+                ("app_store_id", &settings.app_store_id),
+                ("team_id", &settings.team_id),
+            ] {
+                if value.as_deref() == Some("") {
+                    found.push((
+                        format!("{base}/redirect_uris/{j}/settings/{key}"),
+                        EmptyValue::RedirectSetting(key),
+                    ));
+                }
+            }
+        }
+        for (j, connector) in pair.connectors.iter().enumerate() {
+            let pointer = format!("{base}/connectors/{j}");
+            if connector.scope.as_deref().is_some_and(<[String]>::is_empty) {
+                found.push((format!("{pointer}/scope"), EmptyValue::Scope));
+            }
+            let Some(settings) = &connector.settings else {
+                continue;
+            };
+            if matches!(
+                settings,
+                ConnectorSettings {
+                    client_id: None,
+                    client_secret: None,
+                    tenant: None,
+                    topic_name: None,
+                }
+            ) {
+                found.push((format!("{pointer}/settings"), EmptyValue::ConnectorSettings));
+                continue;
+            }
+            let client_id = match &settings.client_id {
+                Some(SettingValue::Literal(id)) => Some(id.as_str()),
+                _ => None,
+            };
+            for (key, value) in [
+                ("client_id", client_id),
+                ("tenant", settings.tenant.as_deref()),
+                ("topic_name", settings.topic_name.as_deref()),
+            ] {
+                if value == Some("") {
+                    found.push((
+                        format!("{pointer}/settings/{key}"),
+                        EmptyValue::ConnectorSetting(key),
+                    ));
+                }
+            }
+        }
+        for (pointer, what) in found {
+            let key = what.key();
+            self.out.push(
+                PlanDiagnostic::new(
+                    Code::PlanEmptyValue,
+                    self.span(&pointer),
+                    format!("`{key}` is empty"),
+                )
+                .label("an empty value cannot be applied")
+                .help(what.help()),
+            );
+        }
     }
 
     /// A destination subscribes to each trigger once.
@@ -845,6 +953,57 @@ impl Rules<'_> {
     }
 }
 
+/// An optional value a plan wrote empty, which [`Rules::empty_values`] refuses.
+#[derive(Debug, Clone, Copy)]
+enum EmptyValue {
+    /// A webhook's or channel's `description: ""`.
+    Description,
+    /// A webhook's or channel's `notification_emails: []`.
+    Emails,
+    /// An iOS redirect URI's `app_store_id` or `team_id` as `""`.
+    RedirectSetting(&'static str),
+    /// A connector's `scope: []`.
+    Scope,
+    /// A connector setting written as `""`.
+    ConnectorSetting(&'static str),
+    /// A connector's `settings: {}`.
+    ConnectorSettings,
+}
+
+/// Why a notification destination's empty value is refused: what Nylas documents.
+const KEPT_WHEN_EMPTY: &str = "Nylas keeps a field that an update sends empty (the contract's PUT /v3/webhooks/{id}: \"Empty fields in the request do not overwrite existing fields\"; for Pub/Sub and SNS channels it is not documented), so this entry would never match a destination that has one and every apply would send it again";
+
+impl EmptyValue {
+    fn key(self) -> &'static str {
+        match self {
+            EmptyValue::Description => "description",
+            EmptyValue::Emails => "notification_emails",
+            EmptyValue::Scope => "scope",
+            EmptyValue::ConnectorSettings => "settings",
+            EmptyValue::RedirectSetting(key) | EmptyValue::ConnectorSetting(key) => key,
+        }
+    }
+
+    fn help(self) -> String {
+        match self {
+            EmptyValue::Description => format!(
+                "{KEPT_WHEN_EMPTY}: remove `description` to leave the live one as it is, or write the description it should have (to remove a description, edit the destination in the Nylas dashboard)"
+            ),
+            EmptyValue::Emails => format!(
+                "{KEPT_WHEN_EMPTY}: remove `notification_emails` to leave the live addresses as they are, or list the addresses to notify (to remove every address, edit the destination in the Nylas dashboard)"
+            ),
+            EmptyValue::RedirectSetting(key) => format!(
+                "Nylas reads an empty `{key}` as none, so this entry would never match the live redirect URI: remove `{key}`, or write its value"
+            ),
+            EmptyValue::Scope => "a connector with no scope is not documented, nor whether an update sent `scope: []` clears the connector's scopes: remove `scope` to leave the live scopes as they are, or list the scopes the connector should have".to_owned(),
+            EmptyValue::ConnectorSettings => "an update replaces a connector's settings whole, so `settings: {}` would erase the live ones the next time the connector is updated: remove `settings` to leave them as they are, or write the settings it should have".to_owned(),
+            EmptyValue::ConnectorSetting(key) => format!(
+                "an empty `{key}` is not one Nylas can use: remove `{key}` (the connector's settings are then written without it), or write its value"
+            ),
+        }
+    }
+}
+
 /// Finds one cycle through the strongly connected `members`, as (pair, index in its `after`).
 fn cycle_through(
     views: &[PairView<'_>],
@@ -1020,4 +1179,121 @@ fn check_webhook_url(raw: &str) -> Result<(), String> {
 
 fn is_loopback(url: &reqwest::Url) -> bool {
     url.host_str().is_some_and(trust::is_loopback_host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::load_str;
+    use super::*;
+
+    /// A pair whose entries are `body` (YAML under the pair, indented four spaces).
+    fn plan(body: &str) -> String {
+        format!(
+            "version: 1\nname: t\npairs:\n  - name: p\n    region: us\n    v2: {{ app_id: v2app, client_secret: {{ env: S }} }}\n    v3: {{ app_id: ad410018-d306-43f9-8361-fa5d7b2172e0, api_key: {{ env: K }} }}\n{body}"
+        )
+    }
+
+    /// (line, column, message) of each `plan::empty-value` of the plan.
+    fn empty_values(body: &str) -> Vec<(usize, String)> {
+        match load_str(Path::new("p.yaml"), "p.yaml", &plan(body)) {
+            Ok(_) => Vec::new(),
+            Err(invalid) => invalid
+                .diagnostics
+                .into_iter()
+                .map(|d| {
+                    assert_eq!(d.code, Code::PlanEmptyValue, "{d:?}");
+                    assert!(
+                        d.help.as_deref().is_some_and(|h| h.contains("remove `")),
+                        "{d:?}"
+                    );
+                    (d.line, d.message)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_optional_value_written_empty_is_refused_and_left_out_is_not() {
+        let hook =
+            "    webhooks:\n      - url: https://h.example/n\n        triggers: [grant.created]\n";
+        let pubsub = "    pubsub:\n      - topic: projects/acme/topics/events\n        triggers: [grant.created]\n";
+        let sns = "    sns:\n      - topic: arn:aws:sns:us-east-1:123456789012:events\n        role_arn: arn:aws:iam::123456789012:role/r\n        triggers: [grant.created]\n";
+        let ios = "    redirect_uris:\n      - url: https://app.example/cb\n        platform: ios\n        settings:\n          bundle_id: com.acme.app\n";
+        let connector = "    connectors:\n      - provider: microsoft\n";
+        let msft =
+            "        settings: { client_id: id, client_secret: { env: C }, tenant: common }\n";
+        for (case, body, expected) in [
+            (
+                "left out: the live value stays",
+                format!("{hook}{pubsub}{sns}{ios}{connector}"),
+                vec![],
+            ),
+            (
+                "written: applied",
+                format!(
+                    "{hook}        description: d\n        notification_emails: [a@b.example]\n"
+                ),
+                vec![],
+            ),
+            (
+                "null is left out",
+                format!("{hook}        description:\n"),
+                vec![],
+            ),
+            (
+                "a webhook's empty description and emails",
+                format!("{hook}        description: \"\"\n        notification_emails: []\n"),
+                vec![
+                    (11, "`description` is empty"),
+                    (12, "`notification_emails` is empty"),
+                ],
+            ),
+            (
+                "a Pub/Sub channel's",
+                format!("{pubsub}        description: ''\n        notification_emails: []\n"),
+                vec![
+                    (11, "`description` is empty"),
+                    (12, "`notification_emails` is empty"),
+                ],
+            ),
+            (
+                "an SNS channel's",
+                format!("{sns}        notification_emails: []\n"),
+                vec![(12, "`notification_emails` is empty")],
+            ),
+            (
+                "an iOS redirect URI's optional settings",
+                format!("{ios}          app_store_id: \"\"\n          team_id: \"\"\n"),
+                vec![(13, "`app_store_id` is empty"), (14, "`team_id` is empty")],
+            ),
+            (
+                "a connector's scope",
+                format!("{connector}        scope: []\n"),
+                vec![(10, "`scope` is empty")],
+            ),
+            (
+                "a connector's settings",
+                format!(
+                    "{connector}        settings: {{ client_id: \"\", client_secret: {{ env: C }}, tenant: \"\" }}\n"
+                ),
+                vec![(10, "`client_id` is empty"), (10, "`tenant` is empty")],
+            ),
+            (
+                "a connector's empty settings (an imap connector takes no credentials)",
+                "    connectors:\n      - provider: imap\n        settings: {}\n".to_owned(),
+                vec![(10, "`settings` is empty")],
+            ),
+            (
+                "a connector's client_id read from the environment is not empty",
+                format!("{connector}{msft}"),
+                vec![],
+            ),
+        ] {
+            let expected: Vec<(usize, String)> = expected
+                .into_iter()
+                .map(|(l, m)| (l, m.to_owned()))
+                .collect();
+            assert_eq!(empty_values(&body), expected, "{case}");
+        }
+    }
 }

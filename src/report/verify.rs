@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::api::forms::normalized_url;
-use crate::api::{ChannelStatus, CloneMode, GrantStatus, JobStatus, MigrationJob};
+use crate::api::{ChannelStatus, CloneMode, GrantStatus, JobStatus, MigrationJob, RequestedStatus};
 use crate::client::{AppClient, GrantFilter, JobFilter};
 use crate::engine::journal::{Journal, JournalError, StepStatus};
 use crate::engine::{
@@ -503,29 +503,32 @@ async fn verify_pair(
     })
 }
 
-/// `active`, or why not.
-fn inactive(status: Option<&str>) -> Option<String> {
-    match status {
-        Some("active") => None,
-        Some(other) => Some(format!("is {other}, not active")),
-        None => Some("does not say its status".to_owned()),
-    }
-}
-
-/// Whether a live object is as the plan says: absent, different (`differences`), or not active.
-fn settled(what: &str, id: &str, differences: &[&str], status: Option<&str>) -> (bool, String) {
-    if !differences.is_empty() {
+/// Whether a live object is as the plan says: absent, or different (`differences`, the status
+/// among them: a plan wants its destinations `active` unless it says `pause`). The very
+/// comparison `plan` and `apply` make, so that the three agree.
+fn settled(
+    what: &str,
+    id: &str,
+    differences: &[&str],
+    status: Option<&str>,
+    wanted: RequestedStatus,
+) -> (bool, String) {
+    let status = status.unwrap_or("of no reported status");
+    if differences.is_empty() {
+        (true, format!("{what} {id} {status}, as the plan says"))
+    } else if differences == ["status"] {
+        (
+            false,
+            format!("{what} {id} is {status}, not {wanted} as the plan says"),
+        )
+    } else {
         (
             false,
             format!(
-                "{what} {id} differs from the plan in {}",
+                "{what} {id} ({status}) differs from the plan in {}",
                 differences.join(", ")
             ),
         )
-    } else if let Some(why) = inactive(status) {
-        (false, format!("{what} {id} {why}"))
-    } else {
-        (true, format!("{what} {id} active, as the plan says"))
     }
 }
 
@@ -600,6 +603,7 @@ async fn notification_items(
                                 &h.id,
                                 &webhook_difference(h, w),
                                 h.status.as_deref(),
+                                w.status,
                             ),
                         };
                     items.push(item(Check::Webhook, w.url.clone(), passed, evidence));
@@ -667,6 +671,7 @@ async fn notification_items(
                     &c.id,
                     &pubsub_difference(c, p),
                     status(c.status),
+                    p.wanted_status(),
                 ),
             };
             items.push(item(Check::Pubsub, p.topic.clone(), passed, evidence));
@@ -691,6 +696,7 @@ async fn notification_items(
                     &c.id,
                     &sns_difference(c, sns),
                     status(c.status),
+                    sns.wanted_status(),
                 ),
             };
             items.push(item(Check::Sns, sns.topic.clone(), passed, evidence));

@@ -34,6 +34,37 @@ pub struct SimulatorConfig {
     /// How long a connection may take to send a request, stall inside one, or sit idle between
     /// two before the simulator closes it.
     pub read_timeouts: ReadTimeouts,
+    /// What an update does with an optional field sent empty.
+    pub empty_fields: EmptyFields,
+}
+
+/// What an update of a notification destination (`put-webhook-by-id`, `put-pubsub-by-id`,
+/// `put-sns-by-id`) does with an optional field sent empty: `"description": ""`,
+/// `"notification_email_addresses": []`. The contract says it for webhooks only ("Empty fields
+/// in the request do not overwrite existing fields"); for channels it says that a PUT "replaces
+/// all data in the nested object with the information included". What Nylas really does is not
+/// written anywhere else, so a rehearsal can choose, and the tests run both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmptyFields {
+    /// As the contract reads: a webhook keeps the field, a channel clears it.
+    #[default]
+    AsDocumented,
+    /// Every destination keeps a field sent empty as it was.
+    Keep,
+    /// Every destination clears a field sent empty.
+    Clear,
+}
+
+impl EmptyFields {
+    /// Whether a webhook destination's field sent empty is cleared.
+    pub fn clears_webhooks(self) -> bool {
+        self == EmptyFields::Clear
+    }
+
+    /// Whether a channel's field sent empty is cleared.
+    pub fn clears_channels(self) -> bool {
+        self != EmptyFields::Keep
+    }
 }
 
 impl Default for SimulatorConfig {
@@ -50,6 +81,7 @@ impl Default for SimulatorConfig {
             job_timing: JobTiming::default(),
             record_responses: false,
             read_timeouts: ReadTimeouts::default(),
+            empty_fields: EmptyFields::default(),
         }
     }
 }

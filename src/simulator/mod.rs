@@ -44,7 +44,7 @@ mod world;
 mod world_yaml;
 
 pub use clock::JobSpeed;
-pub use config::{FailingJob, JobTiming, ReadTimeouts, SimulatorConfig};
+pub use config::{EmptyFields, FailingJob, JobTiming, ReadTimeouts, SimulatorConfig};
 pub use objects::{AccountObjects, RESOURCE_TYPES, is_outlook};
 pub use outbound::TEST_EVENT_SECRET;
 pub use record::RecordedResponse;

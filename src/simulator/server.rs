@@ -158,6 +158,14 @@ pub async fn start_on(
     let apps = config.world.v3_apps.len();
     let clock = Clock::new(config.job_speed);
     let start_ms = clock.now_ms();
+    let mut state = State::new(
+        config.world,
+        config.seed,
+        config.job_timing,
+        config.failing_jobs,
+        start_ms,
+    );
+    state.empty_fields = config.empty_fields;
     let shared = Arc::new(Shared {
         clock,
         stats: StatsCollector::default(),
@@ -168,13 +176,7 @@ pub async fn start_on(
         recorded: config.record_responses.then(|| Mutex::new(Vec::new())),
         outbound,
         hold_after_batch_clones: std::sync::atomic::AtomicU32::new(0),
-        state: Mutex::new(State::new(
-            config.world,
-            config.seed,
-            config.job_timing,
-            config.failing_jobs,
-            start_ms,
-        )),
+        state: Mutex::new(state),
     });
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -510,16 +512,6 @@ async fn answer(
                 outcome.headers.push((ALLOW, allow));
             }
             return outcome;
-        }
-        Err(Unrouted::NotSimulated(operation_id)) => {
-            let err = ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                format!(
-                    "the simulator does not implement {operation_id} (see docs/simulator.md for what it serves)"
-                ),
-            );
-            return Outcome::error(&err, request_id);
         }
         Err(Unrouted::NotFound) => {
             return Outcome::error(&ApiError::not_found("no such endpoint"), request_id);

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::api::{ChannelStatus, TriggerType};
+use crate::api::{ChannelStatus, RequestedStatus, TriggerType};
 use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 
@@ -34,6 +34,8 @@ pub(super) trait Channel: Sized + Send + Sync + 'static {
     fn live_id(live: &Self::Live) -> &str;
     /// What differs between a live channel and the plan's, by name.
     fn difference(live: &Self::Live, spec: &Self::Spec) -> Vec<&'static str>;
+    /// The status the plan wants the channel in.
+    fn wanted_status(spec: &Self::Spec) -> RequestedStatus;
     /// For a person reading `plan`: the live channel's triggers and status.
     fn describe(live: &Self::Live) -> String;
 
@@ -186,6 +188,11 @@ impl<C: Channel> StepDriver for ChannelKind<C> {
             }
             Err(err) => return Err(err.into()),
         };
+        // A create takes no status (every new channel is active): a plan that wants it paused
+        // pauses it at once, so that one apply is enough.
+        if C::wanted_status(spec) == RequestedStatus::Pause {
+            C::update(cx.app(), &id, spec).await?;
+        }
         Ok(Sent::Done {
             outcome: Outcome::Changed(format!("created {} {id}", C::NAME)),
             record: ChannelRecord {
@@ -287,10 +294,15 @@ pub(super) struct Settings<'a> {
     pub description: Option<&'a str>,
     pub emails: Option<&'a [String]>,
     pub compressed_delivery: Option<bool>,
+    /// Live: the status Nylas reports (`None`: it reports none, or one this build does not
+    /// know). The plan's: the status it wants, always given (`active` unless it says `pause`).
+    pub status: Option<ChannelStatus>,
 }
 
 /// What differs between a live destination's settings and the plan's (`want`), by name: the
-/// triggers always (as sets), every other setting only where the plan gives it.
+/// triggers always (as sets), the status (a destination paused by hand, failing or failed
+/// differs from the `active` a plan wants unless it says `pause`; one whose status Nylas does not
+/// report is not known to match), every other setting only where the plan gives it.
 pub(super) fn differences(live: Settings<'_>, want: Settings<'_>) -> Vec<&'static str> {
     let mut out = Vec::new();
     let set = |t: &[TriggerType]| t.iter().copied().collect::<BTreeSet<_>>();
@@ -311,6 +323,9 @@ pub(super) fn differences(live: Settings<'_>, want: Settings<'_>) -> Vec<&'stati
         && compressed != live.compressed_delivery.unwrap_or(false)
     {
         out.push("compressed delivery");
+    }
+    if want.status.is_some() && live.status != want.status {
+        out.push("status");
     }
     out
 }
@@ -342,11 +357,14 @@ mod tests {
         use TriggerType::{GrantCreated as C, GrantExpired as E};
         let emails = ["ops@acme.example".to_owned()];
         let other = ["dev@acme.example".to_owned()];
+        let two = ["a@acme.example".to_owned(), "b@acme.example".to_owned()];
+        let two_reversed = ["b@acme.example".to_owned(), "a@acme.example".to_owned()];
         let base = Settings {
             triggers: &[C, E],
             description: Some("live"),
             emails: Some(&emails),
             compressed_delivery: None,
+            status: Some(ChannelStatus::Active),
         };
         for (case, live, want, expected) in [
             (
@@ -375,6 +393,7 @@ mod tests {
                     description: Some("plan"),
                     emails: Some(&other),
                     compressed_delivery: None,
+                    status: None,
                 },
                 vec!["description", "notification emails"],
             ),
@@ -397,6 +416,139 @@ mod tests {
                     ..Settings::default()
                 },
                 vec![],
+            ),
+            (
+                "description and emails left out: the live ones stay, whatever they are",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "a description asked, the live one has none (Nylas lists it as \"\")",
+                Settings {
+                    description: Some(""),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    description: Some("plan"),
+                    ..Settings::default()
+                },
+                vec!["description"],
+            ),
+            (
+                "a description asked, the live one absent",
+                Settings {
+                    description: None,
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    description: Some("plan"),
+                    ..Settings::default()
+                },
+                vec!["description"],
+            ),
+            (
+                "emails asked in another order: the same",
+                Settings {
+                    emails: Some(&two),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    emails: Some(&two_reversed),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "active wanted, the live one active",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "active wanted, the live one paused by hand",
+                Settings {
+                    status: Some(ChannelStatus::Paused),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
+                "active wanted, the live one failing",
+                Settings {
+                    status: Some(ChannelStatus::Failing),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
+                "active wanted, the live one failed, with other triggers too",
+                Settings {
+                    status: Some(ChannelStatus::Failed),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["triggers", "status"],
+            ),
+            (
+                "active wanted, no status reported: not known to match",
+                Settings {
+                    status: None,
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Active),
+                    ..Settings::default()
+                },
+                vec!["status"],
+            ),
+            (
+                "pause wanted, the live one paused",
+                Settings {
+                    status: Some(ChannelStatus::Paused),
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Paused),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+            (
+                "pause wanted, the live one active",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    status: Some(ChannelStatus::Paused),
+                    ..Settings::default()
+                },
+                vec!["status"],
             ),
             (
                 "no emails asked for, the live one has none",

@@ -298,6 +298,23 @@ mod tests {
                 None,
             ),
             (
+                "settings the plan leaves out are not compared",
+                live(
+                    json!({"client_id": "id", "tenant": "common", "topic_name": "t"}),
+                    None,
+                ),
+                desired(Some(json!({"client_id": "id"})), None, None),
+                vec![],
+                None,
+            ),
+            (
+                "an empty live scope, none asked: left alone",
+                live(json!({}), Some(&[])),
+                desired(None, None, None),
+                vec![],
+                None,
+            ),
+            (
                 "another scope",
                 live(json!({}), Some(&["a"])),
                 desired(None, Some(&["a", "b"]), None),

@@ -1,7 +1,7 @@
 //! `pubsub/<topic>`: one Google Cloud Pub/Sub channel, matched by its topic. What makes its
 //! write safe to run again is [`ChannelKind`]'s (see [`super::channel`]).
 
-use crate::api::PubsubChannel;
+use crate::api::{PubsubChannel, RequestedStatus};
 use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 use crate::plan::PubsubSpec;
@@ -36,6 +36,10 @@ impl Channel for Pubsub {
         pubsub_difference(live, spec)
     }
 
+    fn wanted_status(spec: &PubsubSpec) -> RequestedStatus {
+        spec.wanted_status()
+    }
+
     fn describe(live: &PubsubChannel) -> String {
         channel::describe(&live.trigger_types, live.status)
     }
@@ -68,12 +72,14 @@ pub fn pubsub_difference(live: &PubsubChannel, spec: &PubsubSpec) -> Vec<&'stati
             description: live.description.as_deref(),
             emails: live.notification_email_addresses.as_deref(),
             compressed_delivery: live.compressed_delivery,
+            status: live.status,
         },
         Settings {
             triggers: &spec.triggers,
             description: spec.description.as_deref(),
             emails: spec.notification_emails.as_deref(),
             compressed_delivery: spec.compressed_delivery,
+            status: Some(spec.wanted_status().into()),
         },
     )
 }

@@ -335,6 +335,28 @@ mod tests {
         }
     }
 
+    fn ios(app_store_id: Option<&str>) -> PlatformSettings {
+        PlatformSettings::Ios {
+            settings: Some(crate::api::IosSettings {
+                bundle_id: "com.acme.app".into(),
+                app_store_id: app_store_id.map(str::to_owned),
+                team_id: None,
+            }),
+        }
+    }
+
+    fn planned_ios(app_store_id: Option<&str>) -> RedirectUriSpec {
+        RedirectUriSpec {
+            url: "https://app.acme.example/callback".into(),
+            platform: RedirectPlatform::Ios,
+            settings: Some(RedirectUriSettings {
+                bundle_id: Some("com.acme.app".into()),
+                app_store_id: app_store_id.map(str::to_owned),
+                ..RedirectUriSettings::default()
+            }),
+        }
+    }
+
     #[test]
     fn a_redirect_uri_differs_in_its_platform_or_its_settings() {
         let js = |origin: &str| PlatformSettings::Js {
@@ -366,6 +388,24 @@ mod tests {
                 js("old.acme.example"),
                 planned(RedirectPlatform::Js, Some("app.acme.example")),
                 vec!["settings"],
+            ),
+            (
+                "ios without the optional settings, none live (Nylas's \"\" reads as none)",
+                ios(None),
+                planned_ios(None),
+                vec![],
+            ),
+            (
+                "ios: an App Store ID live, none in the plan (the PATCH replaces settings whole)",
+                ios(Some("123")),
+                planned_ios(None),
+                vec!["settings"],
+            ),
+            (
+                "ios: the plan's App Store ID",
+                ios(Some("123")),
+                planned_ios(Some("123")),
+                vec![],
             ),
         ] {
             assert_eq!(

@@ -1,7 +1,7 @@
 //! `sns/<topic>`: one Amazon SNS channel, matched by its topic ARN. What makes its write safe
 //! to run again is [`ChannelKind`]'s (see [`super::channel`]).
 
-use crate::api::SnsChannel;
+use crate::api::{RequestedStatus, SnsChannel};
 use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 use crate::plan::SnsSpec;
@@ -34,6 +34,10 @@ impl Channel for Sns {
 
     fn difference(live: &SnsChannel, spec: &SnsSpec) -> Vec<&'static str> {
         sns_difference(live, spec)
+    }
+
+    fn wanted_status(spec: &SnsSpec) -> RequestedStatus {
+        spec.wanted_status()
     }
 
     fn describe(live: &SnsChannel) -> String {
@@ -74,12 +78,14 @@ pub fn sns_difference(live: &SnsChannel, spec: &SnsSpec) -> Vec<&'static str> {
             description: live.description.as_deref(),
             emails: live.notification_email_addresses.as_deref(),
             compressed_delivery: live.compressed_delivery,
+            status: live.status,
         },
         Settings {
             triggers: &spec.triggers,
             description: spec.description.as_deref(),
             emails: spec.notification_emails.as_deref(),
             compressed_delivery: spec.compressed_delivery,
+            status: Some(spec.wanted_status().into()),
         },
     ));
     out

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use crate::api::forms::normalized_url;
-use crate::api::{CreateWebhook, UpdateWebhook, Webhook};
+use crate::api::{ChannelStatus, CreateWebhook, RequestedStatus, UpdateWebhook, Webhook};
 use crate::client::{AppClient, ClientError};
 use crate::graph::{Kind, WebhookStep};
 
@@ -164,7 +164,7 @@ async fn update(
                 webhook_url: None,
                 description: w.description.clone(),
                 notification_email_addresses: w.notification_emails.clone(),
-                status: None,
+                status: Some(w.status),
                 compressed_delivery: None,
             },
         )
@@ -225,6 +225,19 @@ async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, 
         }
         Err(err) => return Err(err.into()),
     };
+    // A create takes no status (every new destination is active): a plan that wants it paused
+    // pauses it at once, so that one apply is enough.
+    if w.status == RequestedStatus::Pause {
+        cx.app()
+            .update_webhook(
+                &id,
+                &UpdateWebhook {
+                    status: Some(RequestedStatus::Pause),
+                    ..UpdateWebhook::default()
+                },
+            )
+            .await?;
+    }
     Ok(Sent::Done {
         outcome: Outcome::Changed(format!("created webhook destination {id}")),
         record: WebhookRecord {
@@ -271,12 +284,14 @@ pub fn webhook_difference(live: &Webhook, w: &WebhookStep) -> Vec<&'static str> 
             description: live.description.as_deref(),
             emails: live.notification_email_addresses.as_deref(),
             compressed_delivery: None,
+            status: live.status.as_deref().and_then(ChannelStatus::parse),
         },
         Settings {
             triggers: &w.triggers,
             description: w.description.as_deref(),
             emails: w.notification_emails.as_deref(),
             compressed_delivery: None,
+            status: Some(w.status.into()),
         },
     )
 }
@@ -339,4 +354,94 @@ fn duplicate_webhooks(url: &str, hooks: &[Webhook], ours: Option<&str>) -> Strin
         ids.join(", "),
         hooks.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TriggerType::{GrantCreated, GrantExpired};
+
+    /// A live destination as Nylas lists it: every field present, empty where unset.
+    fn live(status: Option<&str>, description: &str, emails: &[&str]) -> Webhook {
+        Webhook {
+            id: "w1".into(),
+            description: Some(description.into()),
+            trigger_types: vec![GrantCreated, GrantExpired],
+            webhook_url: "https://hooks.acme.example/nylas".into(),
+            status: status.map(str::to_owned),
+            notification_email_addresses: Some(emails.iter().map(|e| e.to_string()).collect()),
+            compressed_delivery: Some(false),
+            webhook_secret: None,
+            status_updated_at: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    fn planned(status: RequestedStatus, description: Option<&str>) -> WebhookStep {
+        WebhookStep {
+            url: "https://hooks.acme.example/nylas".into(),
+            triggers: vec![GrantExpired, GrantCreated],
+            description: description.map(str::to_owned),
+            notification_emails: None,
+            status,
+        }
+    }
+
+    #[test]
+    fn a_destination_differs_in_what_the_plan_gives_and_in_its_status() {
+        use RequestedStatus::{Active, Pause};
+        for (case, live, want, expected) in [
+            (
+                "active, settings left out by the plan: as planned",
+                live(Some("active"), "by hand", &["ops@acme.example"]),
+                planned(Active, None),
+                vec![],
+            ),
+            (
+                "no description live (listed as \"\"), one planned",
+                live(Some("active"), "", &[]),
+                planned(Active, Some("notifications")),
+                vec!["description"],
+            ),
+            (
+                "paused by hand (`pause`, as get and update write it)",
+                live(Some("pause"), "", &[]),
+                planned(Active, None),
+                vec!["status"],
+            ),
+            (
+                "`paused`, as lists write it, and the plan says pause",
+                live(Some("paused"), "", &[]),
+                planned(Pause, None),
+                vec![],
+            ),
+            (
+                "failing",
+                live(Some("failing"), "", &[]),
+                planned(Active, None),
+                vec!["status"],
+            ),
+            (
+                "failed",
+                live(Some("failed"), "", &[]),
+                planned(Active, None),
+                vec!["status"],
+            ),
+            (
+                "a status this build does not know: not known to be active",
+                live(Some("suspended"), "", &[]),
+                planned(Active, None),
+                vec!["status"],
+            ),
+            (
+                "no status reported",
+                live(None, "", &[]),
+                planned(Active, None),
+                vec!["status"],
+            ),
+        ] {
+            assert_eq!(webhook_difference(&live, &want), expected, "{case}");
+        }
+    }
 }

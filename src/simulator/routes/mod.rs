@@ -74,27 +74,7 @@ pub enum Unrouted {
     NotFound,
     /// The contract has the path but not this method: the methods it has, for `Allow`.
     MethodNotAllowed(Vec<&'static str>),
-    /// An operation of the contract that the simulator does not implement (its operationId).
-    NotSimulated(&'static str),
 }
-
-/// An operation of the contract at a path: one the simulator serves, or one it does not.
-#[derive(Clone, Copy)]
-enum Candidate {
-    Served(Operation),
-    NotSimulated(&'static str, &'static str),
-}
-
-impl Candidate {
-    fn method(self) -> &'static str {
-        match self {
-            Candidate::Served(op) => op.method(),
-            Candidate::NotSimulated(method, _) => method,
-        }
-    }
-}
-
-use Candidate::{NotSimulated as Unserved, Served};
 
 /// The operation a method and path name, with its path parameter, decoded. `HEAD` is `GET`
 /// without the body (hyper leaves it out), so it names the path's `GET` operation.
@@ -104,95 +84,75 @@ pub fn match_operation(
 ) -> Result<(Operation, Option<String>), Unrouted> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
-    let (candidates, param): (&[Candidate], Option<&str>) = match segments.as_slice() {
-        ["", "v3", "migration-tools", "link-v2v3-apps"] => {
-            (&[Served(Operation::LinkV2V3Apps)], None)
-        }
-        ["", "v3", "migration-tools", "import-v2-app"] => (&[Served(Operation::ImportV2App)], None),
+    let (candidates, param): (&[Operation], Option<&str>) = match segments.as_slice() {
+        ["", "v3", "migration-tools", "link-v2v3-apps"] => (&[Operation::LinkV2V3Apps], None),
+        ["", "v3", "migration-tools", "import-v2-app"] => (&[Operation::ImportV2App], None),
         ["", "v3", "migration-tools", "grants", id, "clone"] if !id.is_empty() => {
-            (&[Served(Operation::CloneSingleAccount)], Some(*id))
+            (&[Operation::CloneSingleAccount], Some(*id))
         }
         ["", "v3", "migration-tools", "snapshot-batch-clone"] => {
-            (&[Served(Operation::SnapshotBatchClone)], None)
+            (&[Operation::SnapshotBatchClone], None)
         }
-        ["", "v3", "migration-tools", "jobs"] => (&[Served(Operation::GetJobs)], None),
-        ["", "v3", "migration-tools", "translate"] => (&[Served(Operation::Translate)], None),
-        ["", "v3", "applications"] => (&[Served(Operation::GetApplication)], None),
+        ["", "v3", "migration-tools", "jobs"] => (&[Operation::GetJobs], None),
+        ["", "v3", "migration-tools", "translate"] => (&[Operation::Translate], None),
+        ["", "v3", "applications"] => (&[Operation::GetApplication], None),
         ["", "v3", "applications", "redirect-uris"] => (
-            &[
-                Served(Operation::ListRedirectUris),
-                Served(Operation::AddRedirectUri),
-            ],
+            &[Operation::ListRedirectUris, Operation::AddRedirectUri],
             None,
         ),
         ["", "v3", "applications", "redirect-uris", id] if !id.is_empty() => (
             &[
-                Served(Operation::GetRedirectUri),
-                Served(Operation::UpdateRedirectUri),
-                Served(Operation::DeleteRedirectUri),
+                Operation::GetRedirectUri,
+                Operation::UpdateRedirectUri,
+                Operation::DeleteRedirectUri,
             ],
             Some(*id),
         ),
         ["", "v3", "connectors"] => (
-            &[
-                Served(Operation::ListConnectors),
-                Served(Operation::CreateConnector),
-            ],
+            &[Operation::ListConnectors, Operation::CreateConnector],
             None,
         ),
         ["", "v3", "connectors", p] if !p.is_empty() => (
-            &[
-                Served(Operation::GetConnector),
-                Served(Operation::UpdateConnector),
-            ],
+            &[Operation::GetConnector, Operation::UpdateConnector],
             Some(*p),
         ),
-        ["", "v3", "grants"] => (&[Served(Operation::ListGrants)], None),
-        ["", "v3", "grants", id] if !id.is_empty() => (&[Served(Operation::GetGrant)], Some(*id)),
-        ["", "v3", "webhooks"] => (
-            &[
-                Served(Operation::ListWebhooks),
-                Served(Operation::CreateWebhook),
-            ],
-            None,
-        ),
+        ["", "v3", "grants"] => (&[Operation::ListGrants], None),
+        ["", "v3", "grants", id] if !id.is_empty() => (&[Operation::GetGrant], Some(*id)),
+        ["", "v3", "webhooks"] => (&[Operation::ListWebhooks, Operation::CreateWebhook], None),
         // A fixed path wins over the template `/v3/webhooks/{id}`, as OpenAPI matches them.
-        ["", "v3", "webhooks", "send-test-event"] => (&[Served(Operation::SendTestEvent)], None),
+        ["", "v3", "webhooks", "send-test-event"] => (&[Operation::SendTestEvent], None),
         ["", "v3", "webhooks", id] if !id.is_empty() => (
             &[
-                Served(Operation::GetWebhook),
-                Served(Operation::UpdateWebhook),
-                Unserved("DELETE", "delete-webhook-by-id"),
+                Operation::GetWebhook,
+                Operation::UpdateWebhook,
+                Operation::DeleteWebhook,
             ],
             Some(*id),
         ),
         ["", "v3", "channels", "pubsub"] => (
             &[
-                Served(Operation::ListPubsubChannels),
-                Served(Operation::CreatePubsubChannel),
+                Operation::ListPubsubChannels,
+                Operation::CreatePubsubChannel,
             ],
             None,
         ),
         ["", "v3", "channels", "pubsub", id] if !id.is_empty() => (
             &[
-                Served(Operation::GetPubsubChannel),
-                Served(Operation::UpdatePubsubChannel),
-                Served(Operation::DeletePubsubChannel),
+                Operation::GetPubsubChannel,
+                Operation::UpdatePubsubChannel,
+                Operation::DeletePubsubChannel,
             ],
             Some(*id),
         ),
         ["", "v3", "channels", "sns"] => (
-            &[
-                Served(Operation::ListSnsChannels),
-                Served(Operation::CreateSnsChannel),
-            ],
+            &[Operation::ListSnsChannels, Operation::CreateSnsChannel],
             None,
         ),
         ["", "v3", "channels", "sns", id] if !id.is_empty() => (
             &[
-                Served(Operation::GetSnsChannel),
-                Served(Operation::UpdateSnsChannel),
-                Served(Operation::DeleteSnsChannel),
+                Operation::GetSnsChannel,
+                Operation::UpdateSnsChannel,
+                Operation::DeleteSnsChannel,
             ],
             Some(*id),
         ),
@@ -206,10 +166,7 @@ pub fn match_operation(
     let Some(found) = candidates.iter().find(|c| c.method() == wanted) else {
         return Err(Unrouted::MethodNotAllowed(allowed_methods(candidates)));
     };
-    let op = match *found {
-        Served(op) => op,
-        Unserved(_, operation_id) => return Err(Unrouted::NotSimulated(operation_id)),
-    };
+    let op = *found;
     let param = match param {
         Some(p) => Some(percent_decode(p).ok_or(Unrouted::NotFound)?),
         None => None,
@@ -218,7 +175,7 @@ pub fn match_operation(
 }
 
 /// The methods of a path, `HEAD` beside `GET`, for an `Allow` header.
-fn allowed_methods(candidates: &[Candidate]) -> Vec<&'static str> {
+fn allowed_methods(candidates: &[Operation]) -> Vec<&'static str> {
     let mut methods: Vec<&'static str> = candidates.iter().map(|c| c.method()).collect();
     if methods.contains(&"GET") {
         methods.push("HEAD");
@@ -318,6 +275,7 @@ pub fn dispatch(op: Operation, state: &mut State, ctx: &Ctx) -> Handled {
         Operation::ListWebhooks => webhooks::list(state, ctx),
         Operation::GetWebhook => webhooks::get(state, ctx),
         Operation::UpdateWebhook => webhooks::update(state, ctx),
+        Operation::DeleteWebhook => webhooks::delete(state, ctx),
         Operation::SendTestEvent => webhooks::send_test_event(state, ctx),
         Operation::CreatePubsubChannel => channels::create(ChannelKind::Pubsub, state, ctx),
         Operation::ListPubsubChannels => channels::list(ChannelKind::Pubsub, state, ctx),

@@ -1,4 +1,4 @@
-//! Webhook destinations: create, list, get and update, and test events. The contract declares
+//! Webhook destinations: create, list, get, update and delete, and test events. The contract declares
 //! only 400 for their errors, so an unknown destination id is a 400, as Nylas answers
 //! (`destination.id.not.found`).
 //!
@@ -210,6 +210,26 @@ pub fn update(state: &mut State, ctx: &Ctx) -> Handled {
         .update_webhook(ctx.app, id, changes, ctx.now_ms)
         .ok_or_else(|| not_found(id))?;
     Ok(Reply::ok(ctx.request_id, webhook))
+}
+
+/// `delete_200`: `{"data": {"status": "success"}}`.
+#[derive(serde::Serialize)]
+struct Deleted {
+    status: &'static str,
+}
+
+/// `delete-webhook-by-id`: what a person does in the dashboard (the runner never deletes). An
+/// unknown id is the contract's `delete_400` (`destination.id.not.found`).
+pub fn delete(state: &mut State, ctx: &Ctx) -> Handled {
+    let id = ctx.param.unwrap_or_default();
+    if !state.delete_webhook(ctx.app, id) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            UPDATE_ERROR,
+            format!("destination.id.not.found : webhook {id} not found"),
+        ));
+    }
+    Ok(Reply::ok(ctx.request_id, Deleted { status: "success" }))
 }
 
 fn parse_test_event(ctx: &Ctx) -> Result<(TestEventBody, reqwest::Url), ApiError> {

@@ -169,8 +169,10 @@ impl State {
         &channels[channels.len() - 1]
     }
 
-    /// Applies `changes` to channel `id`: each field sent replaces the live one. `None` when
-    /// the app has no such channel.
+    /// Applies `changes` to channel `id`: each field sent replaces the live one (an empty
+    /// `description` or `notification_email_addresses` only when the simulator clears empty
+    /// fields, [`EmptyFields`](crate::simulator::EmptyFields)). `None` when the app has no
+    /// such channel.
     pub fn update_channel(
         &mut self,
         app: usize,
@@ -180,11 +182,14 @@ impl State {
         now_ms: u64,
     ) -> Option<&ChannelState> {
         let now = secs(now_ms);
+        let clears = self.empty_fields.clears_channels();
         let channel = self.apps[app]
             .channels_mut(kind)
             .iter_mut()
             .find(|c| c.id == id)?;
-        if let Some(description) = changes.description {
+        if let Some(description) = changes.description
+            && (clears || !description.is_empty())
+        {
             channel.description = Some(description);
         }
         if let Some(triggers) = changes.trigger_types {
@@ -202,7 +207,9 @@ impl State {
             }
             channel.status = status;
         }
-        if let Some(emails) = changes.notification_email_addresses {
+        if let Some(emails) = changes.notification_email_addresses
+            && (clears || !emails.is_empty())
+        {
             channel.notification_email_addresses = emails;
         }
         if let Some(compressed) = changes.compressed_delivery {

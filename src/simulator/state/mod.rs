@@ -26,7 +26,7 @@ pub use jobs::{BatchJob, BatchSelection};
 pub use redirect_uris::{RedirectRefusal, platform_settings, redirect_uri_wire};
 pub use webhooks::{WebhookChanges, WebhookState};
 
-use super::config::{FailingJob, JobTiming};
+use super::config::{EmptyFields, FailingJob, JobTiming};
 use super::world::{V2Account, V2App, V3App, World};
 use crate::api::{Branding, RedirectUri};
 
@@ -112,6 +112,8 @@ pub struct State {
     rng: StdRng,
     timing: JobTiming,
     failing_jobs: Vec<FailingJob>,
+    /// What an update does with an optional field sent empty.
+    pub empty_fields: EmptyFields,
 }
 
 impl State {
@@ -175,6 +177,7 @@ impl State {
             rng: StdRng::seed_from_u64(seed ^ 0x5eed_5eed_5eed_5eed),
             timing,
             failing_jobs,
+            empty_fields: EmptyFields::default(),
         }
     }
 

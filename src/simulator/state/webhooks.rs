@@ -21,7 +21,9 @@ pub struct WebhookState {
     pub status_updated_s: i64,
 }
 
-/// The fields `put-webhook-by-id` may change; `None` (or empty) leaves a field as it is.
+/// The fields `put-webhook-by-id` may change; `None` (or empty) leaves a field as it is, but
+/// for an empty `description` or `notification_email_addresses` when the simulator is told to
+/// clear them ([`EmptyFields`](crate::simulator::EmptyFields)).
 #[derive(Debug, Default, Clone)]
 pub struct WebhookChanges {
     pub description: Option<String>,
@@ -96,9 +98,12 @@ impl State {
         now_ms: u64,
     ) -> Option<Webhook> {
         let now = secs(now_ms);
+        let clears = self.empty_fields.clears_webhooks();
         let webhook = self.apps[app].webhooks.iter_mut().find(|w| w.id == id)?;
-        if let Some(d) = changes.description.filter(|d| !d.is_empty()) {
-            webhook.description = Some(d);
+        match changes.description {
+            Some(d) if !d.is_empty() => webhook.description = Some(d),
+            Some(_) if clears => webhook.description = None,
+            _ => {}
         }
         if let Some(t) = changes.trigger_types.filter(|t| !t.is_empty()) {
             webhook.trigger_types = t;
@@ -112,16 +117,23 @@ impl State {
             }
             webhook.status = s;
         }
-        if let Some(n) = changes
-            .notification_email_addresses
-            .filter(|n| !n.is_empty())
-        {
-            webhook.notification_email_addresses = Some(n);
+        match changes.notification_email_addresses {
+            Some(n) if !n.is_empty() => webhook.notification_email_addresses = Some(n),
+            Some(_) if clears => webhook.notification_email_addresses = None,
+            _ => {}
         }
         if let Some(c) = changes.compressed_delivery {
             webhook.compressed_delivery = c;
         }
         webhook.updated_s = now;
         Some(webhook.to_api())
+    }
+
+    /// Removes destination `id`; false when there is none.
+    pub fn delete_webhook(&mut self, app: usize, id: &str) -> bool {
+        let webhooks = &mut self.apps[app].webhooks;
+        let before = webhooks.len();
+        webhooks.retain(|w| w.id != id);
+        webhooks.len() != before
     }
 }
