@@ -29,6 +29,7 @@ mod engine_waves;
 mod events_schema;
 mod plan_manual_steps;
 mod plan_notifications;
+mod plan_targets;
 mod plan_trust;
 mod report_outcomes;
 mod reports;

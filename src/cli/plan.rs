@@ -54,7 +54,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     setup::print_partial(&graph, &pairs, output, true);
     if args.offline {
         if output == Output::Json {
-            super::manual_steps::print_json(&plan);
+            super::manual_steps::print_json(&plan, &pairs);
         }
         let finished = offline(
             &graph,
@@ -65,7 +65,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             &pairs,
         )?;
         if output == Output::Human {
-            super::manual_steps::print_human(&plan);
+            super::manual_steps::print_human(&plan, &pairs);
         }
         return Ok(finished);
     }
@@ -85,7 +85,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         Output::Human => {
             print_notes(&notes, &state, adopt);
             print_preview(&preview);
-            super::manual_steps::print_human(&plan);
+            super::manual_steps::print_human(&plan, &options.pairs);
         }
         Output::Json => {
             for note in &notes {
@@ -94,7 +94,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
                     json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state, adopt)})
                 );
             }
-            super::manual_steps::print_json(&plan);
+            super::manual_steps::print_json(&plan, &options.pairs);
             print_json(&preview);
         }
     }

@@ -30,8 +30,8 @@ pub struct PreviewStep {
 #[derive(Debug, Clone)]
 pub struct Preview {
     pub steps: Vec<PreviewStep>,
-    /// Per pair, in plan order: what its application has live that no step of the plan names
-    /// (notification destinations and redirect URIs), left as it is.
+    /// Per targeted pair, in plan order: what its application has live that no step of the
+    /// plan names (notification destinations and redirect URIs), left as it is.
     pub unmanaged: Vec<PairUnmanaged>,
 }
 
@@ -130,9 +130,13 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         },
         |step| gates::gate_stops(ctx, step),
     )?;
-    let unmanaged =
-        futures::future::join_all((0..pairs).map(|pair| steps::unmanaged::unmanaged(ctx, pair)))
-            .await;
+    // Nor is what a pair the run does not target has live: no request for it, nothing shown.
+    let unmanaged = futures::future::join_all(
+        (0..pairs)
+            .filter(|&pair| ctx.targets_pair(pair))
+            .map(|pair| steps::unmanaged::unmanaged(ctx, pair)),
+    )
+    .await;
     Ok(Preview { steps, unmanaged })
 }
 
