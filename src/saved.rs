@@ -115,7 +115,7 @@ impl SavedAction {
             Action::Create => SavedAction::Create,
             Action::Update => SavedAction::Update,
             Action::Attach => SavedAction::Attach,
-            Action::Blocked if step.after_changes => SavedAction::After,
+            Action::Blocked if step.after_changes() => SavedAction::After,
             Action::Blocked => SavedAction::Blocked,
             Action::Conflict => SavedAction::Conflict,
             Action::Held => SavedAction::Held,

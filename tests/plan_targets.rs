@@ -114,3 +114,63 @@ async fn a_targeted_run_reads_and_prints_nothing_of_the_other_pairs() {
         "no request reached acme-us's application"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_targeted_pair_waiting_on_an_untargeted_pair_is_counted_as_waiting() {
+    let r = rehearsal::start(&plan_text(true), 30, |_, _| {}).await;
+    let plan = r.plan_arg();
+
+    let human = r
+        .run(&["plan", &plan, "--pair", "acme-eu", "--detailed-exitcode"])
+        .await;
+    let text = stdout(&human);
+    assert!(
+        text.contains(
+            "Plan: 0 changes (0 to create, 0 to update, 0 running to follow, 0 after those); 0 unchanged, 0 conflicts, 0 blocked by a conflict, 0 held by a gate, 5 waiting on pairs this run does not target"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("5 steps wait on pairs this run does not target (acme-us)"),
+        "{text}"
+    );
+    // Nothing this run can do converges the pair: as `apply --pair acme-eu` exits 1, so does
+    // plan, whatever --detailed-exitcode (which exits 2 only when there are changes to make).
+    assert_eq!(human.status.code(), Some(1), "{text}\n{}", stderr(&human));
+
+    let json = r
+        .run(&["--output", "json", "plan", &plan, "--pair", "acme-eu"])
+        .await;
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    let events = checked_with(&events_schema(), &stdout(&json));
+    let summary = events
+        .iter()
+        .find(|e| e["event"] == "plan_summary")
+        .unwrap();
+    assert_eq!(summary["changes"], 0, "{summary}");
+    assert_eq!(summary["waiting"], 5, "{summary}");
+    assert_eq!(summary["changes_pending"], false, "{summary}");
+    let waiting: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "plan_step")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(waiting, ["blocked"; 5], "{events:?}");
+
+    let applied = r.run(&["apply", &plan, "--yes", "--pair", "acme-eu"]).await;
+    assert_eq!(applied.status.code(), Some(1), "{}", stdout(&applied));
+    assert_eq!(r.sim.stats().writes(), 0);
+
+    // Once acme-us is done, acme-eu's steps are changes like any other.
+    let us = r.run(&["apply", &plan, "--yes", "--pair", "acme-us"]).await;
+    assert_eq!(us.status.code(), Some(0), "{}", stdout(&us));
+    let now = r
+        .run(&["plan", &plan, "--pair", "acme-eu", "--detailed-exitcode"])
+        .await;
+    assert_eq!(now.status.code(), Some(2), "{}", stdout(&now));
+    assert!(
+        !stdout(&now).contains("waiting on pairs"),
+        "{}",
+        stdout(&now)
+    );
+}

@@ -8,7 +8,8 @@ use super::setup;
 use super::{CliError, CommandError, Finished, Output};
 use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
-    Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, preview, unrecorded_history,
+    Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
+    unrecorded_history,
 };
 use crate::graph::{StepGraph, StepKind};
 use crate::report::StandingStatus;
@@ -119,7 +120,9 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             );
         }
     }
-    Ok(if preview.has_conflicts() {
+    // Steps waiting on pairs this run does not target: nothing this run does converges them,
+    // so `plan` exits 1, as `apply` with the same targets does.
+    Ok(if preview.has_conflicts() || preview.waiting() > 0 {
         Finished::WithFailures
     } else if args.detailed_exitcode && preview.has_changes() {
         Finished::ChangesPending
@@ -152,11 +155,13 @@ pub fn print_notes(notes: &[HistoryNote], state: &StateLocation, adopt: bool) {
 const SHOWN_PER_ACTION: usize = 5;
 
 /// What a step's line calls its action: a blocked step that only waits on this run's own
-/// changes is `after` them (a pending change too); one held up by a conflict is `blocked`.
+/// changes is `after` them (a pending change too); one that waits on a pair the run does not
+/// target is `waiting`; one held up by a conflict is `blocked`.
 fn label(s: &PreviewStep) -> &'static str {
-    match s.observation.action {
-        Action::Blocked if s.after_changes => "after",
-        action => action.as_str(),
+    match (s.observation.action, s.waits) {
+        (Action::Blocked, Some(Waits::Changes)) => "after",
+        (Action::Blocked, Some(Waits::UntargetedPairs)) => "waiting",
+        (action, _) => action.as_str(),
     }
 }
 
@@ -232,6 +237,9 @@ pub fn print_preview(preview: &Preview) {
             if unmanaged == 1 { "it" } else { "them" },
         );
     }
+    if let Some(line) = waiting_line(preview) {
+        outln!("{line}");
+    }
     let failed = preview.count(Action::Failed);
     if failed > 0 {
         outln!(
@@ -246,12 +254,48 @@ pub fn print_preview(preview: &Preview) {
     }
 }
 
+/// What steps waiting on pairs the run does not target mean, when there are any.
+pub fn waiting_line(preview: &Preview) -> Option<String> {
+    let waiting = preview.waiting();
+    if waiting == 0 {
+        return None;
+    }
+    let pairs = preview.waiting_on.join(", ");
+    let flags = preview
+        .waiting_on
+        .iter()
+        .map(|p| format!("--pair {p}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(format!(
+        "{waiting} step{} wait{} on pairs this run does not target ({}): not changes this run can make; apply {} first (`{}`), or target {} too. `plan` and `apply` exit 1 until then.",
+        if waiting == 1 { "" } else { "s" },
+        if waiting == 1 { "s" } else { "" },
+        esc(&pairs),
+        if preview.waiting_on.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+        esc(&flags),
+        if preview.waiting_on.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+    ))
+}
+
 /// The summary line: the changes apply would make (those that run now and those after them),
-/// then what it would leave alone.
+/// then what it would leave alone, and what waits on pairs the run does not target.
 pub fn summary(preview: &Preview) -> String {
     let changes = preview.changes();
+    let waiting = match preview.waiting() {
+        0 => String::new(),
+        n => format!(", {n} waiting on pairs this run does not target"),
+    };
     format!(
-        "Plan: {changes} change{} ({} to create, {} to update, {} running to follow, {} after those); {} unchanged, {} conflict{}, {} blocked by a conflict, {} held by a gate",
+        "Plan: {changes} change{} ({} to create, {} to update, {} running to follow, {} after those); {} unchanged, {} conflict{}, {} blocked by a conflict, {} held by a gate{waiting}",
         if changes == 1 { "" } else { "s" },
         preview.count(Action::Create),
         preview.count(Action::Update),
@@ -367,6 +411,7 @@ fn print_json(preview: &Preview) {
             "conflict": preview.count(Action::Conflict),
             "blocked": preview.count(Action::Blocked),
             "after": preview.after(),
+            "waiting": preview.waiting(),
             "changes": preview.changes(),
             "attach": preview.count(Action::Attach),
             "held": preview.count(Action::Held),
