@@ -51,6 +51,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     }
     let mut run_options = args.rerun.options(&graph)?;
     run_options.pairs = args.pairs.checked(&graph)?;
+    run_options.plan_file = Some(args.target.plan.display().to_string());
     let target = Target {
         plan: args.target.plan.clone(),
         state: args.target.state.clone(),
@@ -224,6 +225,8 @@ fn run_saved(
             pairs: saved.targets.clone(),
         }
         .checked(&graph)?,
+        // What to run next is said of the plan file (a saved plan takes no flags).
+        plan_file: Some(saved.plan.path.clone()),
     };
     let target = Target {
         plan: plan_path,

@@ -73,6 +73,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let client = setup::client(&plan)?;
     let mut options = args.rerun.options(&graph)?;
     options.pairs = pairs;
+    options.plan_file = Some(args.target.plan.display().to_string());
     let source = args.target.secret_source();
     let observed = crate::engine::journal::now();
     let (notes, preview) = super::runtime()?.block_on(async {
