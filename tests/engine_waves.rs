@@ -391,6 +391,14 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
         "{text}"
     );
     assert!(text.contains("! conflict  batch/first"), "{text}");
+    // The note says the same way on: the exact command, and what it records.
+    assert!(
+        text.contains(&format!(
+            "to move on, run `nylas-migrate apply {plan} --adopt-existing-jobs`: it records batch clone job {} ",
+            jobs[0]
+        )),
+        "{text}"
+    );
 
     let out = r.apply().await;
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
