@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     pub offline: bool,
     /// Exit 0 when there is nothing to do, 2 when changes are pending (and only then), 1 on
-    /// error.
+    /// an error, a conflict, or steps waiting on pairs the run does not target (`--pair`).
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// What `apply` would do with the same flags.
