@@ -150,12 +150,12 @@ async fn a_targeted_pair_waiting_on_an_untargeted_pair_is_counted_as_waiting() {
     assert_eq!(summary["changes"], 0, "{summary}");
     assert_eq!(summary["waiting"], 5, "{summary}");
     assert_eq!(summary["changes_pending"], false, "{summary}");
-    let waiting: Vec<&str> = events
+    let waiting: Vec<(&str, &str)> = events
         .iter()
         .filter(|e| e["event"] == "plan_step")
-        .map(|e| e["action"].as_str().unwrap())
+        .map(|e| (e["action"].as_str().unwrap(), e["waits"].as_str().unwrap()))
         .collect();
-    assert_eq!(waiting, ["blocked"; 5], "{events:?}");
+    assert_eq!(waiting, [("blocked", "untargeted_pairs"); 5], "{events:?}");
 
     let applied = r.run(&["apply", &plan, "--yes", "--pair", "acme-eu"]).await;
     assert_eq!(applied.status.code(), Some(1), "{}", stdout(&applied));

@@ -366,17 +366,22 @@ fn flush_hidden(
 
 fn print_json(preview: &Preview) {
     for s in &preview.steps {
-        outln!(
-            "{}",
-            json!({
-                "v": 1,
-                "event": "plan_step",
-                "step": s.step.id.as_str(),
-                "kind": s.step.kind.name(),
-                "action": s.observation.action.as_str(),
-                "reason": s.observation.reason,
-            })
-        );
+        let mut event = json!({
+            "v": 1,
+            "event": "plan_step",
+            "step": s.step.id.as_str(),
+            "kind": s.step.kind.name(),
+            "action": s.observation.action.as_str(),
+            "reason": s.observation.reason,
+        });
+        if let Some(waits) = s.waits {
+            event["waits"] = json!(match waits {
+                Waits::Changes => "changes",
+                Waits::Conflict => "conflict",
+                Waits::UntargetedPairs => "untargeted_pairs",
+            });
+        }
+        outln!("{event}");
     }
     for pair in &preview.unmanaged {
         for why in &pair.unlisted {
