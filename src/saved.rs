@@ -115,12 +115,20 @@ impl SavedAction {
             Action::Create => SavedAction::Create,
             Action::Update => SavedAction::Update,
             Action::Attach => SavedAction::Attach,
-            Action::Blocked if step.after_changes => SavedAction::After,
+            Action::Blocked if step.after_changes() => SavedAction::After,
             Action::Blocked => SavedAction::Blocked,
             Action::Conflict => SavedAction::Conflict,
             Action::Held => SavedAction::Held,
             Action::Failed => SavedAction::Failed,
         }
+    }
+
+    /// Whether `apply` counts it among its changes ([`Preview::changes`]).
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            SavedAction::Create | SavedAction::Update | SavedAction::Attach | SavedAction::After
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -220,8 +228,37 @@ pub fn detect(bytes: &[u8]) -> Option<Result<SavedPlan, String>> {
     }
     Some(
         serde_json::from_value::<SavedPlan>(value)
-            .map_err(|e| format!("it does not match the saved-plan format: {e}")),
+            .map_err(|e| format!("it does not match the saved-plan format: {e}"))
+            .and_then(|saved| saved.check().map(|()| saved)),
     )
+}
+
+impl SavedPlan {
+    /// Whether the saved plan agrees with itself, as `plan --out` writes it: each step listed
+    /// once, and `changes` the number of steps that are changes (`create`, `update`, `attach`,
+    /// `after`). A file that does not (edited by hand, or by a tool) could make `apply` act
+    /// on an entry nobody reviewed, so it is refused before anything is observed or written.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+        for step in &self.steps {
+            *seen.entry(step.id.as_str()).or_default() += 1;
+        }
+        if let Some(repeated) = self.steps.iter().find(|s| seen[s.id.as_str()] > 1) {
+            return Err(format!(
+                "step {} is listed {} times (a saved plan lists each step once)",
+                repeated.id,
+                seen[repeated.id.as_str()]
+            ));
+        }
+        let changes = self.steps.iter().filter(|s| s.action.is_change()).count();
+        if changes != self.changes {
+            return Err(format!(
+                "its `changes` is {}, but {changes} of its steps are changes (create, update, attach or after)",
+                self.changes
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A step whose action differs between the saved plan and now (`None`: not in that one).
@@ -325,6 +362,68 @@ mod tests {
             ]
         );
         assert!(differences(&saved, &saved).is_empty());
+    }
+
+    #[test]
+    fn a_saved_plan_must_list_each_step_once_and_count_its_changes() {
+        use SavedAction::*;
+        let plan = |steps: Vec<SavedStep>, changes: usize| SavedPlan {
+            format: Format::SavedPlan,
+            version: FORMAT_VERSION,
+            tool_version: "0".into(),
+            observed_at: rfc3339(0),
+            plan: SavedPlanFile {
+                path: "plan.yaml".into(),
+                name: "p".into(),
+                sha256: digest(b""),
+            },
+            targets: vec![],
+            options: SavedOptions::default(),
+            changes,
+            steps,
+        };
+        let cases = [
+            (vec![], 0, Ok(())),
+            (
+                vec![
+                    step("p/link", Create),
+                    step("p/import", After),
+                    step("p/webhook/u", Unchanged),
+                    step("p/batch/w", Attach),
+                    step("p/clone/a", Update),
+                    step("p/clone/b", Blocked),
+                    step("p/clone/c", Held),
+                    step("p/clone/d", Failed),
+                    step("p/clone/e", Conflict),
+                ],
+                4,
+                Ok(()),
+            ),
+            (
+                vec![step("p/link", Create), step("p/import", After)],
+                1,
+                Err(
+                    "its `changes` is 1, but 2 of its steps are changes (create, update, attach or after)",
+                ),
+            ),
+            (
+                vec![
+                    step("p/webhook/u", Unchanged),
+                    step("p/link", Create),
+                    step("p/webhook/u", Create),
+                ],
+                2,
+                Err("step p/webhook/u is listed 2 times (a saved plan lists each step once)"),
+            ),
+        ];
+        for (steps, changes, expected) in cases {
+            let shown = format!("{steps:?} {changes}");
+            assert_eq!(
+                plan(steps, changes).check(),
+                expected.map_err(str::to_owned),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -389,3 +389,43 @@ async fn plan_out_never_replaces_the_plan_file() {
         "the plan is untouched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_whose_steps_repeat_or_whose_counts_disagree_is_refused_before_any_write() {
+    let r = two_pairs().await;
+    let saved = plan_out(&r, &[]).await;
+    let out = saved_path(&r);
+    let write = |edited: Value| std::fs::write(&out, edited.to_string()).unwrap();
+
+    // The webhook listed twice: first as unchanged, then as the real create.
+    let mut twice = saved.clone();
+    let steps = twice["steps"].as_array_mut().unwrap();
+    let at = steps.iter().position(|s| s["id"] == WEBHOOK).unwrap();
+    let mut unchanged = steps[at].clone();
+    unchanged["action"] = json!("unchanged");
+    steps.insert(at, unchanged);
+    write(twice);
+    let run = r.run(&["apply", &out]).await;
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let err = stderr(&run);
+    assert!(err.contains("saved-plan::invalid"), "{err}");
+    // miette wraps the message: the step's ID, then what is wrong with it.
+    assert!(err.contains("step alpha/webhook/"), "{err}");
+    assert!(err.contains("is listed 2 times"), "{err}");
+
+    // A count that disagrees with the steps.
+    let mut counted = saved.clone();
+    counted["changes"] = json!(saved["changes"].as_u64().unwrap() + 1);
+    write(counted);
+    let run = r.run(&["apply", &out]).await;
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let err = stderr(&run);
+    assert!(err.contains("saved-plan::invalid"), "{err}");
+    assert!(err.contains("its `changes` is"), "{err}");
+
+    assert_eq!(
+        r.sim.stats().writes(),
+        0,
+        "a refused saved plan writes nothing"
+    );
+}

@@ -375,6 +375,8 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
         .map(|j| j.job_id.clone())
         .collect();
     assert_eq!(jobs.len(), 2);
+    // The world lists them newest first: `jobs[0]` is the first wave's, `jobs[1]` the second's.
+    let jobs: Vec<String> = jobs.into_iter().rev().collect();
 
     // The CI cache was evicted.
     std::fs::remove_dir_all(r.dir.path().join(".nylas-migrate")).unwrap();
@@ -389,6 +391,14 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
         "{text}"
     );
     assert!(text.contains("! conflict  batch/first"), "{text}");
+    // The note says the same way on: the exact command, and what it records.
+    assert!(
+        text.contains(&format!(
+            "to move on, run `nylas-migrate apply {plan} --adopt-existing-jobs`: it records batch clone job {} ",
+            jobs[0]
+        )),
+        "{text}"
+    );
 
     let out = r.apply().await;
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -404,7 +414,30 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
         printed.contains("this state folder does not know"),
         "{printed}"
     );
-    assert!(printed.contains("--adopt-existing-jobs"), "{printed}");
+    // The conflict ends with the exact command that moves on, and what it does: the two batch
+    // clones, in creation order, are the two waves' (each within its wave's limit of 20).
+    let conflict = printed
+        .lines()
+        .find(|l| l.contains("failed solo/batch/first: conflict:"))
+        .unwrap_or_else(|| panic!("{printed}"));
+    let command = format!(
+        "run `nylas-migrate apply {plan} --adopt-existing-jobs`: it records batch clone job {} ",
+        jobs[0]
+    );
+    assert!(conflict.contains(&command), "{conflict}");
+    assert!(
+        conflict.contains("as wave `first`'s (the wave is done, nothing started; it starts again only with `--rerun-wave solo/first`)"),
+        "{conflict}"
+    );
+    assert!(
+        conflict.contains(&format!("batch clone job {} ", jobs[1]))
+            && conflict.contains("as wave `second`'s"),
+        "{conflict}"
+    );
+    assert!(
+        conflict.ends_with("then applies the rest of the plan"),
+        "{conflict}"
+    );
     for job in &jobs {
         assert!(
             printed.contains(job.as_str()),
@@ -424,13 +457,27 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
         "the destination was found, not made again"
     );
 
-    // Starting anyway is explicit: the jobs become history first, and the report counts them.
-    let preview = r.run(&["plan", &plan, "--adopt-existing-jobs"]).await;
+    // plan --adopt-existing-jobs shows the mapping it would record: nothing starts.
+    let preview = r
+        .run(&[
+            "plan",
+            &plan,
+            "--adopt-existing-jobs",
+            "--detailed-exitcode",
+        ])
+        .await;
+    let text = stdout(&preview);
+    assert_eq!(preview.status.code(), Some(0), "{text}");
     assert!(
-        stdout(&preview).contains("--adopt-existing-jobs: first record as history 2 batch clones"),
-        "{}",
-        stdout(&preview)
+        text.contains(&format!(
+            "--adopt-existing-jobs: records batch clone job {} completed",
+            jobs[0]
+        )) && text.contains("as this wave's: the wave is done, nothing starts"),
+        "{text}"
     );
+    assert!(!text.contains("+ create    batch/"), "{text}");
+
+    // Adopting records the two batch clones as the two waves' jobs: no wave starts again.
     let out = r
         .run(&["apply", &plan, "--yes", "--adopt-existing-jobs"])
         .await;
@@ -442,27 +489,50 @@ async fn a_lost_state_folder_starts_no_wave_and_names_the_live_jobs() {
         stderr(&out)
     );
     assert!(
-        stderr(&out).contains("solo: adopted as history (--adopt-existing-jobs) 2 batch clones"),
+        stderr(&out).contains(&format!(
+            "solo: adopted (--adopt-existing-jobs) batch clone job {} ",
+            jobs[0]
+        )),
         "{}",
         stderr(&out)
     );
-    assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 4);
+    assert_eq!(
+        r.sim.stats().op_total(Operation::SnapshotBatchClone),
+        2,
+        "no wave started again"
+    );
+    assert_eq!(r.sim.world().app(APP).unwrap().grants.len(), grants);
     assert_eq!(r.plan_exit().await, Some(0));
     let report = report_json(&r.run(&["report", &plan, "--format", "json"]).await);
-    assert_eq!(
-        report["adopted_jobs"][0]["jobs"].as_array().unwrap().len(),
-        2,
-        "{report:#}"
-    );
-    // The 60 accounts: the test account, 20 + 20 before the state was lost, the other 19 after.
+    let waves: Vec<(&str, u64)> = report["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["wave"].as_str().unwrap(),
+                w["count_all"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(waves, [("first", 20), ("second", 20)], "{report:#}");
+    // The 41 accounts: the test account and 20 + 20, all before the state was lost.
     let totals = &report["totals"];
-    assert_eq!(totals["selected_by_jobs"], 59, "{report:#}");
+    assert_eq!(totals["selected_by_jobs"], 40, "{report:#}");
     assert_eq!(
         totals["rows"].as_u64().unwrap() - totals["test_account_rows"].as_u64().unwrap()
             + totals["failed_in_jobs"].as_u64().unwrap(),
         totals["selected_by_jobs"].as_u64().unwrap(),
         "{report:#}"
     );
+
+    // A wave starts again only when named: the remaining accounts.
+    let again = r
+        .run(&["apply", &plan, "--yes", "--rerun-wave", "solo/second"])
+        .await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 3);
+    assert_eq!(r.sim.world().app(APP).unwrap().grants.len(), grants + 19);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,7 +121,8 @@ fn commands_without_events_refuse_output_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_and_recorded_failures_fit_the_schema() {
     let plan = std::fs::read_to_string(root().join("examples/us-single-pair.yaml")).unwrap();
-    // The second batch clone fails: the wave run again after adopting is a recorded failure.
+    // The second batch clone fails: the wave, adopted and then started again by name, is a
+    // recorded failure.
     let r = rehearsal::start(&plan, 30, |_, config| {
         config.failing_jobs = vec![nylas_migrate::simulator::FailingJob {
             application_id: "ad410018-d306-43f9-8361-fa5d7b2172e0".into(),
@@ -157,6 +158,19 @@ async fn notices_and_recorded_failures_fit_the_schema() {
         events.iter().filter(|e| *e == "notice").count() >= 2,
         "{events:?}"
     );
+    // Adopted, the wave is done: it starts again only when named.
+    let rerun = r
+        .run(&[
+            "--output",
+            "json",
+            "apply",
+            &path,
+            "--yes",
+            "--rerun-wave",
+            "acme-prod/everyone",
+        ])
+        .await;
+    check(&v, &stdout(&rerun));
     let out = stdout(&r.run(&["--output", "json", "plan", &path]).await);
     check(&v, &out);
     assert!(out.contains(r#""action":"failed""#), "{out}");

@@ -30,6 +30,7 @@ mod events_schema;
 mod examples_converge;
 mod plan_manual_steps;
 mod plan_notifications;
+mod plan_targets;
 mod plan_trust;
 mod report_outcomes;
 mod reports;

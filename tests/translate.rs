@@ -242,8 +242,9 @@ async fn every_row_once_and_outlook_accounts_in_the_errors_file() {
     // No 429: the client paced itself.
     assert_eq!(r.sim.stats().count(Operation::Translate, 429), 0);
 
-    // A second run finds every page recorded and asks for none (refused accounts are asked
-    // again: Nylas may serve them one day).
+    // A second run finds every page and every refusal recorded and asks for none: the refused
+    // accounts are in the errors file again, from the record.
+    let errors_before = std::fs::read_to_string(r.dir.path().join("ids.errors.csv")).unwrap();
     let before = translate_requests(&r);
     let again = r
         .run(&[
@@ -259,8 +260,41 @@ async fn every_row_once_and_outlook_accounts_in_the_errors_file() {
         .await;
     assert_eq!(again.status.code(), Some(0), "{}", support::stderr(&again));
     assert_eq!(summary(&again)["pages_this_run"], 0);
-    assert!(translate_requests(&r) - before <= 2 * refused.len() as u64);
+    assert_eq!(
+        translate_requests(&r) - before,
+        0,
+        "a finished output asks nothing"
+    );
+    assert_eq!(summary(&again)["accounts_refused"], refused.len());
+    assert_eq!(summary(&again)["complete"], true);
+    assert_eq!(
+        std::fs::read_to_string(r.dir.path().join("ids.errors.csv")).unwrap(),
+        errors_before
+    );
     assert_eq!(sorted_without_duplicates(read_csv(&out_path)), want);
+
+    // --restart forgets the record and asks again, refused accounts included (one type only,
+    // to keep the test short: the refusal comes on an account's first request).
+    let before = r.sim.stats().count(Operation::Translate, 400);
+    let restarted = r
+        .run(&[
+            "--output",
+            "json",
+            "translate",
+            &plan,
+            "--resource-types",
+            "folders",
+            "--out",
+            out_path.to_str().unwrap(),
+            "--restart",
+        ])
+        .await;
+    assert_eq!(restarted.status.code(), Some(0), "{}", stderr(&restarted));
+    assert_eq!(
+        r.sim.stats().count(Operation::Translate, 400) - before,
+        refused.len() as u64
+    );
+    assert_eq!(summary(&restarted)["accounts_refused"], refused.len());
     r.sim.shutdown().await;
 }
 

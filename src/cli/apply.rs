@@ -51,6 +51,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     }
     let mut run_options = args.rerun.options(&graph)?;
     run_options.pairs = args.pairs.checked(&graph)?;
+    run_options.plan_file = Some(args.target.plan.display().to_string());
     let target = Target {
         plan: args.target.plan.clone(),
         state: args.target.state.clone(),
@@ -109,13 +110,13 @@ fn converge(
         match ask {
             Ask::Unless(true) => {}
             Ask::Unless(false) => {
-                if !confirmed(&ctx).await? {
-                    return Ok(Finished::Clean);
+                if let Some(finished) = confirmed(&ctx).await? {
+                    return Ok(finished);
                 }
             }
             Ask::Saved(saved, path) => {
-                if !matches_saved(&ctx, &saved, &path, output).await? {
-                    return Ok(Finished::Clean);
+                if let Some(finished) = matches_saved(&ctx, &saved, &path, output).await? {
+                    return Ok(finished);
                 }
             }
         }
@@ -224,6 +225,8 @@ fn run_saved(
             pairs: saved.targets.clone(),
         }
         .checked(&graph)?,
+        // What to run next is said of the plan file (a saved plan takes no flags).
+        plan_file: Some(saved.plan.path.clone()),
     };
     let target = Target {
         plan: plan_path,
@@ -240,15 +243,15 @@ fn run_saved(
     )
 }
 
-/// Observes again and compares each step's action with the saved plan's. `Ok(false)`: nothing
-/// to do, said so; any step whose action differs is [`CommandError::SavedPlanStale`], before
-/// any write.
+/// Observes again and compares each step's action with the saved plan's. `Ok(Some(_))`:
+/// nothing to do, said so; any step whose action differs is [`CommandError::SavedPlanStale`],
+/// before any write.
 async fn matches_saved(
     ctx: &Context,
     saved: &crate::saved::SavedPlan,
     path: &str,
     output: Output,
-) -> Result<bool, CliError> {
+) -> Result<Option<Finished>, CliError> {
     let now = preview(ctx).await?;
     let now_steps: Vec<crate::saved::SavedStep> = now
         .steps
@@ -279,12 +282,32 @@ async fn matches_saved(
         );
     }
     if !now.has_changes() {
-        if output == Output::Human {
-            outln!("Nothing to do: the live state matches the plan.");
-        }
-        return Ok(false);
+        return Ok(Some(nothing_to_do(&now, output)));
     }
-    Ok(true)
+    Ok(None)
+}
+
+/// A preview with no change this run can make: the live state matches the plan, or the
+/// targeted pairs wait on pairs the run does not target (then it says so, and exits 1).
+fn nothing_to_do(preview: &crate::engine::Preview, output: Output) -> Finished {
+    match super::plan::waiting_line(preview) {
+        None => {
+            if output == Output::Human {
+                outln!("Nothing to do: the live state matches the plan.");
+            }
+            Finished::Clean
+        }
+        Some(line) => {
+            match output {
+                Output::Human => outln!("Nothing this run can do: {line}"),
+                Output::Json => outln!(
+                    "{}",
+                    json!({"v": 1, "event": "notice", "message": format!("nothing this run can do: {line}")})
+                ),
+            }
+            Finished::WithFailures
+        }
+    }
 }
 
 /// Whether pairs this state has no record of already have a past on their applications:
@@ -313,20 +336,19 @@ async fn print_notes(
     Ok(())
 }
 
-/// Shows the preview and asks. `Ok(false)`: nothing to do, said so; an answer other than
+/// Shows the preview and asks. `Ok(Some(_))`: nothing to do, said so; an answer other than
 /// `yes` is [`CommandError::Cancelled`].
-async fn confirmed(ctx: &Context) -> Result<bool, CliError> {
+async fn confirmed(ctx: &Context) -> Result<Option<Finished>, CliError> {
     let p = preview(ctx).await?;
     super::plan::print_preview(&p);
     if p.has_conflicts() {
         errln!("note: pairs in conflict make no write; the other pairs go on");
     }
     if !p.has_changes() {
-        outln!("Nothing to do: the live state matches the plan.");
-        return Ok(false);
+        return Ok(Some(nothing_to_do(&p, Output::Human)));
     }
     if confirm() {
-        Ok(true)
+        Ok(None)
     } else {
         Err(CommandError::Cancelled.into())
     }

@@ -2,11 +2,19 @@
 
 use super::output::outln;
 use crate::plan::Plan;
-use crate::report::manual::manual_steps;
+use crate::report::manual::{ManualStep, manual_steps};
 
-/// Human: a numbered list per pair, after the preview.
-pub fn print_human(plan: &Plan) {
-    let steps = manual_steps(plan);
+/// The manual steps of the pairs a run targets (`pairs`; empty: every pair), in plan order.
+fn targeted(plan: &Plan, pairs: &[String]) -> Vec<ManualStep> {
+    manual_steps(plan)
+        .into_iter()
+        .filter(|s| pairs.is_empty() || pairs.contains(&s.pair))
+        .collect()
+}
+
+/// Human: a numbered list per targeted pair (`pairs`; empty: every pair), after the preview.
+pub fn print_human(plan: &Plan, pairs: &[String]) {
+    let steps = targeted(plan, pairs);
     if steps.is_empty() {
         return;
     }
@@ -27,9 +35,9 @@ pub fn print_human(plan: &Plan) {
     }
 }
 
-/// JSON: one `manual_step` event per step.
-pub fn print_json(plan: &Plan) {
-    for step in manual_steps(plan) {
+/// JSON: one `manual_step` event per step of a targeted pair (`pairs`; empty: every pair).
+pub fn print_json(plan: &Plan, pairs: &[String]) {
+    for step in targeted(plan, pairs) {
         outln!(
             "{}",
             serde_json::json!({

@@ -8,7 +8,8 @@ use super::setup;
 use super::{CliError, CommandError, Finished, Output};
 use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
-    Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, preview, unrecorded_history,
+    Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
+    unrecorded_history,
 };
 use crate::graph::{StepGraph, StepKind};
 use crate::report::StandingStatus;
@@ -22,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     pub offline: bool,
     /// Exit 0 when there is nothing to do, 2 when changes are pending (and only then), 1 on
-    /// error.
+    /// an error, a conflict, or steps waiting on pairs the run does not target (`--pair`).
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// What `apply` would do with the same flags.
@@ -54,7 +55,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     setup::print_partial(&graph, &pairs, output, true);
     if args.offline {
         if output == Output::Json {
-            super::manual_steps::print_json(&plan);
+            super::manual_steps::print_json(&plan, &pairs);
         }
         let finished = offline(
             &graph,
@@ -65,13 +66,14 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             &pairs,
         )?;
         if output == Output::Human {
-            super::manual_steps::print_human(&plan);
+            super::manual_steps::print_human(&plan, &pairs);
         }
         return Ok(finished);
     }
     let client = setup::client(&plan)?;
     let mut options = args.rerun.options(&graph)?;
     options.pairs = pairs;
+    options.plan_file = Some(args.target.plan.display().to_string());
     let source = args.target.secret_source();
     let observed = crate::engine::journal::now();
     let (notes, preview) = super::runtime()?.block_on(async {
@@ -85,7 +87,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         Output::Human => {
             print_notes(&notes, &state, adopt);
             print_preview(&preview);
-            super::manual_steps::print_human(&plan);
+            super::manual_steps::print_human(&plan, &options.pairs);
         }
         Output::Json => {
             for note in &notes {
@@ -94,7 +96,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
                     json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state, adopt)})
                 );
             }
-            super::manual_steps::print_json(&plan);
+            super::manual_steps::print_json(&plan, &options.pairs);
             print_json(&preview);
         }
     }
@@ -119,7 +121,9 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             );
         }
     }
-    Ok(if preview.has_conflicts() {
+    // Steps waiting on pairs this run does not target: nothing this run does converges them,
+    // so `plan` exits 1, as `apply` with the same targets does.
+    Ok(if preview.has_conflicts() || preview.waiting() > 0 {
         Finished::WithFailures
     } else if args.detailed_exitcode && preview.has_changes() {
         Finished::ChangesPending
@@ -152,11 +156,13 @@ pub fn print_notes(notes: &[HistoryNote], state: &StateLocation, adopt: bool) {
 const SHOWN_PER_ACTION: usize = 5;
 
 /// What a step's line calls its action: a blocked step that only waits on this run's own
-/// changes is `after` them (a pending change too); one held up by a conflict is `blocked`.
+/// changes is `after` them (a pending change too); one that waits on a pair the run does not
+/// target is `waiting`; one held up by a conflict is `blocked`.
 fn label(s: &PreviewStep) -> &'static str {
-    match s.observation.action {
-        Action::Blocked if s.after_changes => "after",
-        action => action.as_str(),
+    match (s.observation.action, s.waits) {
+        (Action::Blocked, Some(Waits::Changes)) => "after",
+        (Action::Blocked, Some(Waits::UntargetedPairs)) => "waiting",
+        (action, _) => action.as_str(),
     }
 }
 
@@ -232,6 +238,9 @@ pub fn print_preview(preview: &Preview) {
             if unmanaged == 1 { "it" } else { "them" },
         );
     }
+    if let Some(line) = waiting_line(preview) {
+        outln!("{line}");
+    }
     let failed = preview.count(Action::Failed);
     if failed > 0 {
         outln!(
@@ -246,12 +255,48 @@ pub fn print_preview(preview: &Preview) {
     }
 }
 
+/// What steps waiting on pairs the run does not target mean, when there are any.
+pub fn waiting_line(preview: &Preview) -> Option<String> {
+    let waiting = preview.waiting();
+    if waiting == 0 {
+        return None;
+    }
+    let pairs = preview.waiting_on.join(", ");
+    let flags = preview
+        .waiting_on
+        .iter()
+        .map(|p| format!("--pair {p}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(format!(
+        "{waiting} step{} wait{} on pairs this run does not target ({}): not changes this run can make; apply {} first (`{}`), or target {} too. `plan` and `apply` exit 1 until then.",
+        if waiting == 1 { "" } else { "s" },
+        if waiting == 1 { "s" } else { "" },
+        esc(&pairs),
+        if preview.waiting_on.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+        esc(&flags),
+        if preview.waiting_on.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+    ))
+}
+
 /// The summary line: the changes apply would make (those that run now and those after them),
-/// then what it would leave alone.
+/// then what it would leave alone, and what waits on pairs the run does not target.
 pub fn summary(preview: &Preview) -> String {
     let changes = preview.changes();
+    let waiting = match preview.waiting() {
+        0 => String::new(),
+        n => format!(", {n} waiting on pairs this run does not target"),
+    };
     format!(
-        "Plan: {changes} change{} ({} to create, {} to update, {} running to follow, {} after those); {} unchanged, {} conflict{}, {} blocked by a conflict, {} held by a gate",
+        "Plan: {changes} change{} ({} to create, {} to update, {} running to follow, {} after those); {} unchanged, {} conflict{}, {} blocked by a conflict, {} held by a gate{waiting}",
         if changes == 1 { "" } else { "s" },
         preview.count(Action::Create),
         preview.count(Action::Update),
@@ -321,17 +366,22 @@ fn flush_hidden(
 
 fn print_json(preview: &Preview) {
     for s in &preview.steps {
-        outln!(
-            "{}",
-            json!({
-                "v": 1,
-                "event": "plan_step",
-                "step": s.step.id.as_str(),
-                "kind": s.step.kind.name(),
-                "action": s.observation.action.as_str(),
-                "reason": s.observation.reason,
-            })
-        );
+        let mut event = json!({
+            "v": 1,
+            "event": "plan_step",
+            "step": s.step.id.as_str(),
+            "kind": s.step.kind.name(),
+            "action": s.observation.action.as_str(),
+            "reason": s.observation.reason,
+        });
+        if let Some(waits) = s.waits {
+            event["waits"] = json!(match waits {
+                Waits::Changes => "changes",
+                Waits::Conflict => "conflict",
+                Waits::UntargetedPairs => "untargeted_pairs",
+            });
+        }
+        outln!("{event}");
     }
     for pair in &preview.unmanaged {
         for why in &pair.unlisted {
@@ -367,6 +417,7 @@ fn print_json(preview: &Preview) {
             "conflict": preview.count(Action::Conflict),
             "blocked": preview.count(Action::Blocked),
             "after": preview.after(),
+            "waiting": preview.waiting(),
             "changes": preview.changes(),
             "attach": preview.count(Action::Attach),
             "held": preview.count(Action::Held),

@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::client::JobFilter;
 use crate::graph::Step;
 
 use super::EngineError;
 use super::context::Context;
-use super::journal::{Journal, RunOutcome};
+use super::journal::RunOutcome;
 use super::progress::Reporter;
 use super::scheduler::{self, Executor, Limits, Verdict};
-use super::steps::waves::{describe_jobs, unknown_jobs};
 use super::steps::{self, Outcome, PairReads, StepCx, WriteCx, gates};
 
 #[derive(Debug, Clone)]
@@ -75,7 +73,7 @@ pub async fn apply(
     })?;
     let run_id = journal.start_run(ctx.graph().plan_name(), "apply")?;
     let notices = if ctx.options().adopt_existing_jobs {
-        adopt_unknown_jobs(&ctx, journal, run_id, reporter.as_ref()).await?
+        adopt_unknown_jobs(&ctx, run_id, reporter.as_ref()).await?
     } else {
         Vec::new()
     };
@@ -115,36 +113,23 @@ pub async fn apply(
 }
 
 /// `--adopt-existing-jobs`, before any wave: the jobs this state did not know become this
-/// plan's history, so that the waves' guard (and the report) count them. Returns what was
-/// adopted, in words.
+/// plan's, each batch clone that fits a wave the wave's own (done, or followed: not started
+/// again) and the others history, so that the waves' guard (and the report) count them (see
+/// `steps::adopt_pair_jobs`). Returns what was adopted, in words.
 async fn adopt_unknown_jobs(
     ctx: &Context,
-    journal: &Journal,
     run_id: i64,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>, EngineError> {
     let mut notices = Vec::new();
-    for (index, pair) in ctx.graph().pairs().iter().enumerate() {
+    for index in 0..ctx.graph().pairs().len() {
         if !ctx.targets_pair(index) {
             continue;
         }
-        let jobs = ctx
-            .pair_app(index)
-            .list_jobs(&JobFilter::default())
-            .await?
-            .data;
-        let unknown = unknown_jobs(ctx, &jobs)?;
-        if unknown.is_empty() {
-            continue;
+        if let Some(notice) = steps::adopt_pair_jobs(ctx, run_id, index).await? {
+            reporter.notice(&notice);
+            notices.push(notice);
         }
-        journal.adopt_jobs(run_id, &pair.v3_app_id, &unknown)?;
-        let notice = format!(
-            "{}: adopted as history (--adopt-existing-jobs) {}",
-            pair.name,
-            describe_jobs(&unknown)
-        );
-        reporter.notice(&notice);
-        notices.push(notice);
     }
     Ok(notices)
 }

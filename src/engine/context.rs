@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// The pairs this run is limited to (`--pair NAME`, by name); empty: every pair. Steps of
     /// the other pairs are neither observed nor written.
     pub pairs: Vec<String>,
+    /// The plan file as the command line gave it, for the commands messages quote (`None`:
+    /// they say `PLAN`).
+    pub plan_file: Option<String>,
 }
 
 impl RunOptions {
@@ -66,6 +69,36 @@ impl RunOptions {
     /// Whether the run is limited to some pairs (`--pair`).
     pub fn partial(&self) -> bool {
         !self.pairs.is_empty()
+    }
+
+    /// The exact `apply` command of this run (its plan file and `--pair` targets) with `flag`
+    /// added: what a message tells the user to run next.
+    pub fn apply_command(&self, flag: &str) -> String {
+        let mut words = vec![
+            "nylas-migrate".to_owned(),
+            "apply".to_owned(),
+            shell_word(self.plan_file.as_deref().unwrap_or("PLAN")),
+        ];
+        for pair in &self.pairs {
+            words.push("--pair".into());
+            words.push(shell_word(pair));
+        }
+        words.push(flag.to_owned());
+        words.join(" ")
+    }
+}
+
+/// `word` as a POSIX shell reads it back: as it is when it holds only safe characters, else in
+/// single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -213,5 +246,35 @@ pub(super) fn app_config(pair: &PairTarget, secrets: &PairSecrets) -> AppConfig 
         api_key: secrets.v3_api_key.clone(),
         rate_limit: Some(pair.rate_limit),
         key_source: format!("{} (pair {})", pair.v3_api_key, pair.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_apply_command_a_message_quotes_reads_back_in_a_shell() {
+        let options = |plan: Option<&str>, pairs: &[&str]| RunOptions {
+            plan_file: plan.map(str::to_owned),
+            pairs: pairs.iter().map(|p| p.to_string()).collect(),
+            ..RunOptions::default()
+        };
+        for (options, expected) in [
+            (
+                options(Some("plans/prod.yaml"), &[]),
+                "nylas-migrate apply plans/prod.yaml --adopt-existing-jobs",
+            ),
+            (
+                options(Some("my plan's.yaml"), &["acme-eu"]),
+                r#"nylas-migrate apply 'my plan'\''s.yaml' --pair acme-eu --adopt-existing-jobs"#,
+            ),
+            (
+                options(None, &[]),
+                "nylas-migrate apply PLAN --adopt-existing-jobs",
+            ),
+        ] {
+            assert_eq!(options.apply_command("--adopt-existing-jobs"), expected);
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::client::JobFilter;
 
 use super::EngineError;
 use super::context::Context;
-use super::steps::waves::describe_jobs;
+use super::steps::waves::{describe_adoption, describe_jobs, pair_adoption};
 
 /// One pair whose application has history that this state does not know.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +18,11 @@ pub struct HistoryNote {
     pub linked_v2_app: Option<String>,
     /// Every migration job on the application (none of them known to this state).
     pub jobs: Vec<MigrationJob>,
+    /// What `--adopt-existing-jobs` would record them as (the batch clones that fit the
+    /// pair's waves as those waves', the others as history), in words.
+    pub adoption: String,
+    /// The exact command that adopts them.
+    pub adopt_command: String,
 }
 
 impl HistoryNote {
@@ -33,10 +38,15 @@ impl HistoryNote {
             "import runs again and connector secrets are written again (they cannot be read back)"
                 .to_owned()
         } else if adopt {
-            "--adopt-existing-jobs records these jobs as this plan's history before any wave starts"
-                .to_owned()
+            format!(
+                "--adopt-existing-jobs records {} before any wave starts",
+                self.adoption
+            )
         } else {
-            "no wave starts while the application has jobs this state does not know: restore the state folder that ran the plan, or pass --adopt-existing-jobs to record them as history".to_owned()
+            format!(
+                "no wave starts while the application has jobs this state does not know: restore the state folder that ran the plan, or, to move on, run `{}`: it records {}",
+                self.adopt_command, self.adoption
+            )
         };
         format!(
             "the {} has no record of pair `{}`, but its v3 application {} {}: this state is new, or not the one that ran this plan (a lost CI cache, another machine); {then}",
@@ -75,7 +85,10 @@ pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, Engin
             Err(_) => continue,
         };
         if linked_v2_app.is_some() || !jobs.is_empty() {
+            let (waves, adoption) = pair_adoption(ctx, index, &jobs)?;
             notes.push(HistoryNote {
+                adoption: describe_adoption(&waves, &adoption),
+                adopt_command: ctx.options().apply_command("--adopt-existing-jobs"),
                 pair: pair.name.clone(),
                 v3_app_id: pair.v3_app_id.clone(),
                 linked_v2_app,

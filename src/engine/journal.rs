@@ -26,7 +26,7 @@ pub(crate) mod postgres;
 mod sqlite;
 mod translate;
 pub use location::{PASSWORD_VAR, PostgresTarget, SslMode, StateError, StateLocation};
-pub use translate::{ChainProgress, FinishedPage, TranslateSession};
+pub use translate::{ChainProgress, FinishedPage, TranslateRefusal, TranslateSession};
 
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 

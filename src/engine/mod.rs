@@ -35,7 +35,7 @@ pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use journal::{Journal, JournalError, StateError, StateLocation};
 pub use lock::{LockError, StateLock};
-pub use preview::{Preview, PreviewStep, preview};
+pub use preview::{Preview, PreviewStep, Waits, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
 pub use secrets::{SecretError, SecretSource};
 pub use steps::waves::{FinishedWave, finished_wave};

@@ -5,7 +5,8 @@
 //! live that no step names (notification destinations, redirect URIs): not managed by the
 //! plan, and left as it is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use futures::future::try_join_all;
 
@@ -21,18 +22,40 @@ use super::steps::{self, Action, Observation, PairReads, PairUnmanaged, StepCx, 
 pub struct PreviewStep {
     pub step: Step,
     pub observation: Observation,
-    /// For a blocked step: it waits (however far up) on changes this apply makes first, so it
-    /// will run after them; `false` when what it waits on is a conflict, which stops it.
-    pub after_changes: bool,
+    /// For a blocked step, what it waits on (however far up); `None` for any other action.
+    pub waits: Option<Waits>,
+}
+
+impl PreviewStep {
+    /// A blocked step that runs once this apply's changes before it are made: a pending
+    /// change too (`plan` labels it `after`).
+    pub fn after_changes(&self) -> bool {
+        self.observation.action == Action::Blocked && self.waits == Some(Waits::Changes)
+    }
+}
+
+/// What a blocked step waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waits {
+    /// Changes this apply makes first: it runs after them.
+    Changes,
+    /// A conflict, which stops it until it is resolved.
+    Conflict,
+    /// A pair this run does not target (`--pair`) that is not done: nothing this run does
+    /// lets it run; applying that pair first (or targeting it too) does.
+    UntargetedPairs,
 }
 
 /// The whole preview, in graph order.
 #[derive(Debug, Clone)]
 pub struct Preview {
     pub steps: Vec<PreviewStep>,
-    /// Per pair, in plan order: what its application has live that no step of the plan names
-    /// (notification destinations and redirect URIs), left as it is.
+    /// Per targeted pair, in plan order: what its application has live that no step of the
+    /// plan names (notification destinations and redirect URIs), left as it is.
     pub unmanaged: Vec<PairUnmanaged>,
+    /// The pairs this run does not target (`--pair`) whose steps are not done and that
+    /// targeted steps wait on, in plan order.
+    pub waiting_on: Vec<String>,
 }
 
 impl Preview {
@@ -53,17 +76,27 @@ impl Preview {
             .count()
     }
 
-    /// Blocked steps that run once the changes before them are made: pending changes too.
-    pub fn after(&self) -> usize {
+    fn blocked_on(&self, waits: Waits) -> usize {
         self.steps
             .iter()
-            .filter(|s| s.observation.action == Action::Blocked && s.after_changes)
+            .filter(|s| s.observation.action == Action::Blocked && s.waits == Some(waits))
             .count()
+    }
+
+    /// Blocked steps that run once the changes before them are made: pending changes too.
+    pub fn after(&self) -> usize {
+        self.blocked_on(Waits::Changes)
     }
 
     /// Blocked steps that wait on a conflict: they cannot run until it is resolved.
     pub fn blocked_by_conflict(&self) -> usize {
-        self.count(Action::Blocked) - self.after()
+        self.blocked_on(Waits::Conflict)
+    }
+
+    /// Blocked steps that wait on pairs this run does not target ([`Preview::waiting_on`]):
+    /// not changes this run can make, and the plan is not done for the targeted pairs.
+    pub fn waiting(&self) -> usize {
+        self.blocked_on(Waits::UntargetedPairs)
     }
 
     /// Steps `apply` would run: creates, updates, running waves to follow, and the steps after
@@ -81,13 +114,13 @@ impl Preview {
         self.count(Action::Failed) > 0
     }
 
-    /// Whether `apply` would change anything.
+    /// Whether `apply` would change anything (a step waiting on a pair the run does not
+    /// target is not a change it can make).
     pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|s| {
-            matches!(
-                s.observation.action,
-                Action::Create | Action::Update | Action::Attach | Action::Blocked
-            )
+        self.steps.iter().any(|s| match s.observation.action {
+            Action::Create | Action::Update | Action::Attach => true,
+            Action::Blocked => s.waits != Some(Waits::UntargetedPairs),
+            _ => false,
         })
     }
 
@@ -109,7 +142,11 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         }
     }))
     .await?;
-    let executor = PlanRun { ctx, reads };
+    let executor = PlanRun {
+        ctx,
+        reads,
+        waiting: Mutex::default(),
+    };
     let limits = Limits {
         permits_per_pair: 1,
         fail_fast: false,
@@ -119,8 +156,13 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         .into_iter()
         .map(|(step, observation)| (step.clone(), observation))
         .collect();
+    let Waiting { steps: outside, on } = executor
+        .waiting
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     let steps = mark_waiting(
         walked,
+        &outside,
         |id| {
             ctx.graph()
                 .dependencies(id)
@@ -130,16 +172,39 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
         },
         |step| gates::gate_stops(ctx, step),
     )?;
-    let unmanaged =
-        futures::future::join_all((0..pairs).map(|pair| steps::unmanaged::unmanaged(ctx, pair)))
-            .await;
-    Ok(Preview { steps, unmanaged })
+    // Nor is what a pair the run does not target has live: no request for it, nothing shown.
+    let unmanaged = futures::future::join_all(
+        (0..pairs)
+            .filter(|&pair| ctx.targets_pair(pair))
+            .map(|pair| steps::unmanaged::unmanaged(ctx, pair)),
+    )
+    .await;
+    let waiting_on = ctx
+        .graph()
+        .pairs()
+        .iter()
+        .filter(|p| on.contains(&p.name))
+        .map(|p| p.name.clone())
+        .collect();
+    Ok(Preview {
+        steps,
+        unmanaged,
+        waiting_on,
+    })
 }
 
 /// A read-only walk, as the scheduler's executor.
 struct PlanRun<'a> {
     ctx: &'a Context,
     reads: Vec<PairReads>,
+    waiting: Mutex<Waiting>,
+}
+
+/// The steps the walk found waiting on pairs it does not target, and those pairs.
+#[derive(Default)]
+struct Waiting {
+    steps: HashSet<StepId>,
+    on: HashSet<String>,
 }
 
 impl Executor for PlanRun<'_> {
@@ -180,21 +245,31 @@ impl Executor for PlanRun<'_> {
     fn outside(&self, step: &Step) -> Result<Option<String>, EngineError> {
         self.ctx.untargeted_pending(step)
     }
+
+    fn waiting(&self, step: &Step, on: &Step, reason: String) -> Observation {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.steps.insert(step.id.clone());
+        waiting.on.insert(on.id.pair().to_owned());
+        self.skipped(reason)
+    }
 }
 
 /// Marks, in graph order, what each step waits on: a step with work whose nearest earlier
 /// step with work (however far up: an unchanged step in between does not make what follows
-/// it ready) is a change is blocked `after` it; one behind a conflict waits on it; a wave
-/// behind a held wave, or whose gate stops it (`gate`), is held.
+/// it ready) is a change is blocked `after` it; one behind a conflict waits on it; one behind
+/// a step that waits on pairs the run does not target (`outside`: those the walk could not
+/// run for it) waits on them too; a wave behind a held wave, or whose gate stops it (`gate`),
+/// is held.
 fn mark_waiting(
     walked: Vec<(Step, Observation)>,
+    outside: &HashSet<StepId>,
     dependencies: impl Fn(&StepId) -> Vec<StepId>,
     mut gate: impl FnMut(&Step) -> Result<Option<String>, EngineError>,
 ) -> Result<Vec<PreviewStep>, EngineError> {
     let mut steps: Vec<PreviewStep> = Vec::with_capacity(walked.len());
     let mut actions: HashMap<StepId, Action> = HashMap::new();
-    // For a blocked step, whether what it waits on is a change (it runs after) or a conflict.
-    let mut after_changes: HashMap<StepId, bool> = HashMap::new();
+    // For a blocked step, what it waits on.
+    let mut waits: HashMap<StepId, Waits> = HashMap::new();
     // For each step, the nearest earlier step (however far up) that still has work.
     let mut upstream: HashMap<StepId, Option<(StepId, Action)>> = HashMap::new();
     for (step, mut observation) in walked {
@@ -211,7 +286,10 @@ fn mark_waiting(
             .iter()
             .find(|d| actions.get(*d) == Some(&Action::Held))
             .cloned();
-        if !matches!(observation.action, Action::Unchanged | Action::Failed)
+        if outside.contains(&step.id) {
+            // Not run: a pair the run does not target is not done (the reason says which).
+            waits.insert(step.id.clone(), Waits::UntargetedPairs);
+        } else if !matches!(observation.action, Action::Unchanged | Action::Failed)
             && let Some(held) = held_before
         {
             // The waves after a held wave cannot run either.
@@ -229,38 +307,37 @@ fn mark_waiting(
         } else if waits_on_blocker(observation.action, blocker.as_ref().map(|(_, a)| *a))
             && let Some((dep, action)) = &blocker
         {
-            let dep_after = after_changes.get(dep).copied().unwrap_or(false);
-            let after;
-            (observation, after) = blocked(&step.id, observation, dep, *action, dep_after);
-            after_changes.insert(step.id.clone(), after);
+            let on;
+            (observation, on) = blocked(&step.id, observation, dep, *action, waits.get(dep));
+            waits.insert(step.id.clone(), on);
         }
         actions.insert(step.id.clone(), observation.action);
         upstream.insert(step.id.clone(), blocker);
-        let after = observation.action == Action::Blocked
-            && after_changes.get(&step.id).copied().unwrap_or(false);
+        let on = (observation.action == Action::Blocked)
+            .then(|| waits.get(&step.id).copied().unwrap_or(Waits::Conflict));
         steps.push(PreviewStep {
             step,
             observation,
-            after_changes: after,
+            waits: on,
         });
     }
     Ok(steps)
 }
 
 /// A step with work behind `dep`, the nearest earlier step with work (its `action`;
-/// `dep_after`: for a blocked `dep`, whether it runs after changes): blocked, and whether it
-/// runs after `dep`'s changes (`false`: a conflict stops it).
+/// `dep_waits`: for a blocked `dep`, what it waits on): blocked, and what on: `dep`'s changes
+/// (it runs after them), a conflict (which stops it), or pairs the run does not target.
 fn blocked(
     step: &StepId,
     observation: Observation,
     dep: &StepId,
     action: Action,
-    dep_after: bool,
-) -> (Observation, bool) {
-    let after = match action {
-        Action::Conflict => false,
-        Action::Blocked => dep_after,
-        _ => true,
+    dep_waits: Option<&Waits>,
+) -> (Observation, Waits) {
+    let on = match action {
+        Action::Conflict => Waits::Conflict,
+        Action::Blocked => dep_waits.copied().unwrap_or(Waits::Conflict),
+        _ => Waits::Changes,
     };
     // Within a pair the blocker is named by its local ID, as the preview lists it.
     let shown = if dep.pair() == step.pair() {
@@ -268,22 +345,26 @@ fn blocked(
     } else {
         dep.as_str()
     };
-    let reason = match action {
-        Action::Conflict => format!(
+    let reason = match (action, on) {
+        (Action::Conflict, _) => format!(
             "waits for {shown}, which conflicts; then: {}",
             observation.reason
         ),
-        _ if !after => format!(
+        (_, Waits::UntargetedPairs) => format!(
+            "waits for {shown}, which waits on a pair this run does not target; then: {}",
+            observation.reason
+        ),
+        (_, Waits::Conflict) => format!(
             "waits for {shown}, which is blocked; then: {}",
             observation.reason
         ),
-        _ => format!("after {shown}: {}", observation.reason),
+        (_, Waits::Changes) => format!("after {shown}: {}", observation.reason),
     };
     let observation = Observation {
         action: Action::Blocked,
         reason,
     };
-    (observation, after)
+    (observation, on)
 }
 
 /// Whether a step with `action` shows as blocked behind an earlier step that has work
@@ -334,10 +415,25 @@ mod tests {
     /// Runs `mark_waiting` over a chain (each step waits for the one before; the first step of
     /// pair `q` waits for the last of `p`), with waves named in `held` stopped by their gate.
     fn marked(chain: Vec<(Step, Action)>, held: &[&str]) -> Vec<(String, &'static str, String)> {
+        marked_with(chain, held, &[])
+    }
+
+    /// [`marked`], with the steps in `waiting` found waiting on pairs the run does not target.
+    fn marked_with(
+        chain: Vec<(Step, Action)>,
+        held: &[&str],
+        waiting: &[&str],
+    ) -> Vec<(String, &'static str, String)> {
+        let outside: HashSet<StepId> = chain
+            .iter()
+            .filter(|(s, _)| waiting.contains(&s.id.as_str()))
+            .map(|(s, _)| s.id.clone())
+            .collect();
         let ids: Vec<StepId> = chain.iter().map(|(s, _)| s.id.clone()).collect();
         let walked = chain.into_iter().map(|(s, a)| (s, seen(a))).collect();
         let out = mark_waiting(
             walked,
+            &outside,
             |id| {
                 let i = ids.iter().position(|x| x == id).unwrap();
                 ids[..i].last().cloned().into_iter().collect()
@@ -351,9 +447,10 @@ mod tests {
         .unwrap();
         out.into_iter()
             .map(|p| {
-                let label = match p.observation.action {
-                    Action::Blocked if p.after_changes => "after",
-                    a => a.as_str(),
+                let label = match (p.observation.action, p.waits) {
+                    (Action::Blocked, Some(Waits::Changes)) => "after",
+                    (Action::Blocked, Some(Waits::UntargetedPairs)) => "waiting",
+                    (a, _) => a.as_str(),
                 };
                 (p.step.id.to_string(), label, p.observation.reason)
             })
@@ -473,5 +570,51 @@ mod tests {
         for (case, chain, held, expected) in cases {
             assert_eq!(marked(chain, &held), expected, "{case}");
         }
+    }
+
+    #[test]
+    fn what_follows_a_step_waiting_on_an_untargeted_pair_waits_on_it_too() {
+        let link = || step("q", StepKind::Link);
+        let import = || step("q", StepKind::Import);
+        let skipped = Action::Blocked;
+        assert_eq!(
+            marked_with(
+                vec![
+                    (link(), skipped),
+                    (import(), Action::Create),
+                    (wave("q", "w1"), Action::Unchanged),
+                    (wave("q", "w2"), Action::Create),
+                ],
+                &[],
+                &["q/link"],
+            ),
+            vec![
+                row("q/link", "waiting", "why"),
+                row(
+                    "q/import",
+                    "waiting",
+                    "waits for link, which waits on a pair this run does not target; then: why"
+                ),
+                row("q/batch/w1", "unchanged", "why"),
+                row(
+                    "q/batch/w2",
+                    "waiting",
+                    "waits for import, which waits on a pair this run does not target; then: why"
+                ),
+            ]
+        );
+        // A conflict behind the wait still reads as a conflict once the wait is over; until
+        // then, what waits on it waits on the pair as well.
+        assert_eq!(
+            marked_with(
+                vec![(link(), skipped), (wave("q", "w1"), Action::Conflict)],
+                &[],
+                &["q/link"],
+            ),
+            vec![
+                row("q/link", "waiting", "why"),
+                row("q/batch/w1", "conflict", "why"),
+            ]
+        );
     }
 }

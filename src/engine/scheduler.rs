@@ -44,8 +44,17 @@ pub(super) trait Executor {
 
     /// For a step outside the walk's selection (a pair `--pair` does not name) that selected
     /// steps wait on: `None` when it is done (they may run), else why they cannot (they end
-    /// skipped with that reason, and so do their dependents). It is never run.
+    /// [`Executor::waiting`] with that reason, and their dependents skipped). It is never run.
     fn outside(&self, step: &Step) -> Result<Option<String>, EngineError>;
+
+    /// The result of a selected step that cannot run because it waits on `on`, a step outside
+    /// the selection that is not done (`reason`, from [`Executor::outside`]): skipped unless
+    /// the executor tells it apart (`plan` counts it as waiting on pairs the run does not
+    /// target, not as blocked by a conflict).
+    fn waiting(&self, step: &Step, on: &Step, reason: String) -> Self::Output {
+        let _ = (step, on);
+        self.skipped(reason)
+    }
 }
 
 /// What a step's result means for the walk.
@@ -84,8 +93,9 @@ pub(super) async fn walk<'g, E: Executor>(
     } = Order::new(graph);
     let inside: Vec<bool> = steps.iter().map(|s| selected(s)).collect();
     let mut outputs: Vec<Option<E::Output>> = (0..steps.len()).map(|_| None).collect();
-    // What the selection waits on outside it: done (the wait is over) or why not.
-    let mut blocked: Vec<Option<String>> = vec![None; steps.len()];
+    // What the selection waits on outside it: done (the wait is over) or which step is not,
+    // and why.
+    let mut blocked: Vec<Option<(usize, String)>> = vec![None; steps.len()];
     for (i, step) in steps.iter().enumerate() {
         if inside[i] || !dependents[i].iter().any(|&d| inside[d]) {
             continue;
@@ -95,7 +105,7 @@ pub(super) async fn walk<'g, E: Executor>(
             match &pending {
                 None => waiting[d] -= 1,
                 Some(reason) => {
-                    blocked[d].get_or_insert_with(|| reason.clone());
+                    blocked[d].get_or_insert_with(|| (i, reason.clone()));
                 }
             }
         }
@@ -103,11 +113,11 @@ pub(super) async fn walk<'g, E: Executor>(
     // Ended before the walk starts; what waits on them learns it as the walk goes (`ended`).
     let mut ended = Vec::new();
     for (d, reason) in blocked.into_iter().enumerate() {
-        let Some(reason) = reason else { continue };
+        let Some((on, reason)) = reason else { continue };
         if outputs[d].is_some() {
             continue;
         }
-        let output = executor.skipped(reason);
+        let output = executor.waiting(steps[d], steps[on], reason);
         executor.finished(steps[d], &output);
         let verdict = executor.verdict(&output);
         outputs[d] = Some(output);

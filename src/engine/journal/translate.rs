@@ -37,6 +37,16 @@ CREATE TABLE IF NOT EXISTS translate_pages (
     request_id TEXT,
     at INTEGER NOT NULL,
     PRIMARY KEY (session_id, pair, account_id, resource_type, page)
+);
+CREATE TABLE IF NOT EXISTS translate_refusals (
+    session_id INTEGER NOT NULL,
+    pair TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    status INTEGER,
+    request_id TEXT,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (session_id, pair, account_id)
 );";
 
 /// One output file being written by `translate`.
@@ -67,6 +77,18 @@ pub struct FinishedPage<'a> {
     /// The output file's length once this page's rows were written.
     pub end_offset: u64,
     pub request_id: Option<&'a str>,
+}
+
+/// An account Nylas refused for good (a 4xx answer): an outcome like a finished chain, so that
+/// a rerun of the same output asks nothing more of it (`--restart` asks again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateRefusal {
+    pub pair: String,
+    pub account_id: String,
+    /// The HTTP status of the refusal.
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    pub reason: String,
 }
 
 /// How far one (pair, account, resource type) got: its last recorded page.
@@ -123,6 +145,10 @@ impl Journal {
                 params![output],
             )?;
             tx.execute(
+                "DELETE FROM translate_refusals WHERE session_id IN (SELECT id FROM translate_sessions WHERE output = ?1)",
+                params![output],
+            )?;
+            tx.execute(
                 "DELETE FROM translate_sessions WHERE output = ?1",
                 params![output],
             )?;
@@ -167,6 +193,53 @@ impl Journal {
                 now()
             ])?;
             Ok(())
+        })
+    }
+
+    /// Records that Nylas refused an account for good (the first refusal stands).
+    pub fn translate_refused(
+        &self,
+        session: i64,
+        refusal: &TranslateRefusal,
+    ) -> Result<(), JournalError> {
+        self.local(CHECKPOINTS)?.with(|c| {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO translate_refusals
+                 (session_id, pair, account_id, status, request_id, reason, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                session,
+                refusal.pair,
+                refusal.account_id,
+                refusal.status,
+                refusal.request_id,
+                refusal.reason,
+                now()
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// The accounts of the session Nylas refused for good.
+    pub fn translate_refusals(&self, session: i64) -> Result<Vec<TranslateRefusal>, JournalError> {
+        self.local(CHECKPOINTS)?.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT pair, account_id, status, request_id, reason FROM translate_refusals
+                 WHERE session_id = ?1 ORDER BY pair, account_id",
+            )?;
+            let rows = stmt.query_map(params![session], |r| {
+                Ok(TranslateRefusal {
+                    pair: r.get(0)?,
+                    account_id: r.get(1)?,
+                    status: r
+                        .get::<_, Option<i64>>(2)?
+                        .and_then(|s| u16::try_from(s).ok()),
+                    request_id: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()
         })
     }
 
@@ -283,5 +356,33 @@ mod tests {
         assert_eq!(journal.translate_trim(&s, 0).unwrap(), 10);
         assert!(journal.translate_progress(s.id).unwrap().is_empty());
         assert_eq!(journal.translate_session("/tmp/out.csv").unwrap(), Some(s));
+    }
+
+    #[test]
+    fn a_refusal_is_recorded_once_and_forgotten_with_its_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let s = journal
+            .start_translate_session("/tmp/out.csv", "csv", None, 0)
+            .unwrap();
+        let refusal = |reason: &str| TranslateRefusal {
+            pair: "p".into(),
+            account_id: "a".into(),
+            status: Some(400),
+            request_id: Some("r1".into()),
+            reason: reason.into(),
+        };
+        journal.translate_refused(s.id, &refusal("first")).unwrap();
+        journal.translate_refused(s.id, &refusal("second")).unwrap();
+        assert_eq!(
+            journal.translate_refusals(s.id).unwrap(),
+            [refusal("first")]
+        );
+        // --restart: a new session of the same output forgets them.
+        let again = journal
+            .start_translate_session("/tmp/out.csv", "csv", None, 0)
+            .unwrap();
+        assert!(journal.translate_refusals(again.id).unwrap().is_empty());
+        assert!(journal.translate_refusals(s.id).unwrap().is_empty());
     }
 }

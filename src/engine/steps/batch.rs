@@ -8,11 +8,13 @@ use crate::client::JobFilter;
 use crate::graph::{BatchStep, StepKind};
 
 use super::super::EngineError;
+use super::super::context::Context;
 use super::super::failpoint::reached;
-use super::super::journal::{JobCounts, StepRecord, StepState, StepStatus};
+use super::super::journal::{JobCounts, Phase, StepRecord, StepState, StepStatus};
 use super::waves::{
-    WaveJobs, WaveMatch, concurrent_jobs, describe_jobs, finished_wave, job_summary,
-    linked_migration_job, live_jobs_conflict, unknown_jobs, wave_jobs,
+    FoundBatch, WaveJobs, WaveMatch, concurrent_jobs, describe_adoption, describe_jobs,
+    finished_wave, job_summary, linked_migration_job, live_jobs_conflict, pair_adoption,
+    unknown_jobs, wave_jobs,
 };
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx, journal_state};
 
@@ -107,7 +109,17 @@ impl StepDriver for BatchKind {
         {
             return Ok(observed);
         }
-        if let Some(conflict) = live_jobs_conflict(cx.ctx, &jobs)? {
+        // --adopt-existing-jobs, before `apply` records it (what `plan` shows): the batch clone
+        // the adoption gives this wave is its own, and nothing starts.
+        let (waves, adoption) = pair_adoption(cx.ctx, cx.step.pair, &jobs)?;
+        if state.is_none()
+            && cx.ctx.options().adopt_existing_jobs
+            && let Some(position) = waves.iter().position(|(s, _)| s.id == cx.step.id)
+            && let Some((_, batch)) = adoption.waves.iter().find(|(w, _)| *w == position)
+        {
+            return Ok(adopted(cx, b, batch));
+        }
+        if let Some(conflict) = live_jobs_conflict(cx.ctx, cx.step.pair, &jobs)? {
             return Ok(Observed::of(Action::Conflict, conflict));
         }
         if let Some(conflict) = missing_connector(cx, b).await? {
@@ -115,13 +127,20 @@ impl StepDriver for BatchKind {
         }
         let mut reason =
             start_reason.unwrap_or_else(|| format!("start a batch clone ({})", wave_request(b)));
-        let unknown = unknown_jobs(cx.ctx, &jobs)?;
-        if !unknown.is_empty() {
-            // Only reached with --adopt-existing-jobs (otherwise a conflict above).
-            reason = format!(
-                "--adopt-existing-jobs: first record as history {}; then {reason}",
-                describe_jobs(&unknown)
-            );
+        if !unknown_jobs(cx.ctx, &jobs)?.is_empty() {
+            // Only reached with --adopt-existing-jobs (otherwise a conflict above): no batch
+            // clone on the application fits this wave, so as far as it shows the wave never
+            // ran.
+            reason = if adoption.history.is_empty() {
+                format!(
+                    "--adopt-existing-jobs: no batch clone on the application fits this wave; {reason}"
+                )
+            } else {
+                format!(
+                    "--adopt-existing-jobs: no batch clone on the application fits this wave; first record as history {}; then {reason}",
+                    describe_jobs(&adoption.history)
+                )
+            };
         }
         Ok(Observed::of(Action::Create, reason))
     }
@@ -147,7 +166,7 @@ impl StepDriver for BatchKind {
         let listed = cx.app().list_jobs(&JobFilter::default()).await?.data;
         // The observation may be a moment old: a job started since by someone else (another
         // runner, the dashboard) stops the wave here, before any write.
-        if let Some(conflict) = live_jobs_conflict(cx.ctx, &listed)? {
+        if let Some(conflict) = live_jobs_conflict(cx.ctx, cx.step.pair, &listed)? {
             return Ok(Intent::Ended(Outcome::Failed(format!(
                 "conflict: {conflict}"
             ))));
@@ -224,6 +243,90 @@ impl StepDriver for BatchKind {
         };
         Ok(job_ended(cx, b, record, &job))
     }
+}
+
+/// What `plan --adopt-existing-jobs` shows for a wave the adoption gives `batch`: followed while
+/// it runs, else done (or a recorded failure) with its counts; never started.
+fn adopted(cx: &StepCx<'_>, b: &BatchStep, batch: &FoundBatch) -> Observed<Option<WaveJobs>> {
+    let adopt = format!(
+        "--adopt-existing-jobs: records {} as this wave's",
+        batch.describe()
+    );
+    match &batch.migration {
+        Some(m) if m.status == JobStatus::Failed => Observed::of(
+            Action::Failed,
+            format!("{adopt}: the wave failed; {}", rerun_hint(cx, b)),
+        ),
+        Some(m) if m.status.is_finished() => Observed::of(
+            Action::Unchanged,
+            format!(
+                "{adopt}: the wave is done, nothing starts (start it again only with `--rerun-wave {}/{}`)",
+                cx.pair().name,
+                b.wave
+            ),
+        ),
+        _ => Observed::new(
+            Action::Attach,
+            format!("{adopt}: follow it, start nothing"),
+            Some(batch.jobs()),
+        ),
+    }
+}
+
+/// `--adopt-existing-jobs`, before any step of pair `pair` runs: the batch clones this state
+/// does not know that fit its unrecorded waves (see `waves::propose_adoption`, the mapping
+/// `plan` shows) are recorded as those waves' jobs (done, failed, or running and followed by
+/// the walk), so that no adopted wave starts again unless `--rerun-wave` names it; every other
+/// job is recorded as history. Returns what was adopted, in words, or `None` when the
+/// application has no job this state does not know.
+pub(in crate::engine) async fn adopt_pair_jobs(
+    ctx: &Context,
+    run_id: i64,
+    pair: usize,
+) -> Result<Option<String>, EngineError> {
+    let Some(journal) = ctx.journal() else {
+        return Ok(None);
+    };
+    let target = &ctx.graph().pairs()[pair];
+    let jobs = ctx
+        .pair_app(pair)
+        .list_jobs(&JobFilter::default())
+        .await?
+        .data;
+    if unknown_jobs(ctx, &jobs)?.is_empty() {
+        return Ok(None);
+    }
+    let (waves, adoption) = pair_adoption(ctx, pair, &jobs)?;
+    for (position, batch) in &adoption.waves {
+        let (step, b) = waves[*position];
+        let mut record = WaveRecord::started(request_key(b), &batch.jobs());
+        let status = match &batch.migration {
+            Some(job) if job.status.is_finished() => {
+                record.job_status = Some(job.status);
+                record.counts = Some(JobCounts {
+                    all: job.count_all,
+                    success: job.count_success,
+                    failed: job.count_failed,
+                    warning: job.count_warning,
+                });
+                if job.status == JobStatus::Failed {
+                    StepStatus::Failed
+                } else {
+                    StepStatus::Done
+                }
+            }
+            _ => StepStatus::Running,
+        };
+        let mut record = StepRecord::from(record);
+        record.app_id = Some(target.v3_app_id.clone());
+        journal.record(run_id, &step.id, Phase::Observed, status, &record)?;
+    }
+    journal.adopt_jobs(run_id, &target.v3_app_id, &adoption.history)?;
+    Ok(Some(format!(
+        "{}: adopted (--adopt-existing-jobs) {}",
+        target.name,
+        describe_adoption(&waves, &adoption)
+    )))
 }
 
 /// A wave whose migration job finished: recorded with its counts, done, or failed (not

@@ -54,6 +54,7 @@ use super::failpoint::reached;
 use super::journal::{Phase, StepRecord, StepState, StepStatus};
 use super::progress::Reporter;
 
+pub(super) use batch::adopt_pair_jobs;
 pub use clone::GrantIndex;
 pub use pubsub::pubsub_difference;
 pub use redirect_uri::redirect_uri_difference;

@@ -10,7 +10,10 @@
 //!   recorded page and no recorded page is asked for again, so the output ends with every row
 //!   once. Memory holds the accounts and a few pages in flight, never the rows.
 //! - An account translate cannot serve (Nylas refuses it: an Outlook account; or its requests
-//!   keep failing) stops only that account: a row in the errors file and in the summary.
+//!   keep failing) stops only that account: a row in the errors file and in the summary. A
+//!   refusal (a 4xx answer) is recorded in the journal like a finished chain: a rerun of the
+//!   same output asks nothing more of that account and lists it again from the record
+//!   (`--restart` forgets it and asks again); other failures are asked again.
 
 mod accounts;
 mod output;
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 use crate::api::{ResourceType, TranslateRequest, Translation};
 use crate::client::{AppClient, ClientError};
 
-use super::journal::{FinishedPage, Journal, JournalError};
+use super::journal::{FinishedPage, Journal, JournalError, TranslateRefusal};
 
 pub use accounts::{Account, ListedAccount, discover, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};
@@ -196,6 +199,14 @@ struct Chain {
     start_page: u64,
 }
 
+/// What the writer records, in the order the tasks send it.
+enum Written {
+    /// A page's rows: written to the output, then recorded.
+    Page(PageRows),
+    /// An account Nylas refused for good: recorded.
+    Refused(TranslateRefusal),
+}
+
 /// A page for the writer.
 struct PageRows {
     account: usize,
@@ -265,6 +276,13 @@ pub async fn translate(
             )
         })
         .collect();
+    // Accounts Nylas refused for good in an earlier run of this output: not asked again.
+    let refusals: HashMap<(String, String), TranslateRefusal> = journal
+        .translate_refusals(opened.session.id)?
+        .into_iter()
+        .map(|r| ((r.pair.clone(), r.account_id.clone()), r))
+        .collect();
+    let mut refused_before: Vec<(usize, Vec<ResourceType>)> = Vec::new();
     let rows_before: u64 = recorded.values().map(|(_, rows, _)| rows).sum();
     let pages_resumed: u64 = recorded.values().map(|(_, _, pages)| pages).sum();
     let mut queues: Vec<VecDeque<Chain>> = vec![VecDeque::new(); pairs.len()];
@@ -288,6 +306,13 @@ pub async fn translate(
                 Some((Some(next), _, _)) => *next,
                 None => 1,
             };
+            if refusals.contains_key(&(key.0, key.1)) {
+                match refused_before.iter_mut().find(|(a, _)| *a == index) {
+                    Some((_, types)) => types.push(resource_type),
+                    None => refused_before.push((index, vec![resource_type])),
+                }
+                continue;
+            }
             queues[account.pair].push_back(Chain {
                 account: index,
                 resource_type,
@@ -298,7 +323,32 @@ pub async fn translate(
     for e in &mut listed_errors {
         e.resource_types = options.resource_types.clone();
     }
+    let refused_chains: usize = refused_before.iter().map(|(_, types)| types.len()).sum();
+    for (index, mut resource_types) in refused_before {
+        let account = &accounts[index];
+        let pair = &pairs[account.pair].name;
+        let Some(refusal) = refusals.get(&(pair.clone(), account.account_id.clone())) else {
+            continue;
+        };
+        resource_types.sort();
+        listed_errors.push(AccountError {
+            pair: pair.clone(),
+            account_id: account.account_id.clone(),
+            email: account.email.clone(),
+            provider: account.provider.clone(),
+            grant_id: account.grant_id.clone(),
+            resource_types,
+            status: refusal.status,
+            request_id: refusal.request_id.clone(),
+            reason: refusal.reason.clone(),
+            refused: true,
+        });
+    }
     let progress = Progress::new(chains, complete, rows_before, opened.cut, opened.resumed);
+    // The chains of accounts refused before end as they did then: abandoned, not asked.
+    for _ in 0..refused_chains {
+        progress.chain_abandoned();
+    }
     let shared = Arc::new(Shared {
         failed: accounts.iter().map(|_| AtomicBool::new(false)).collect(),
         calls: pairs.iter().map(|_| PairCalls::default()).collect(),
@@ -312,7 +362,7 @@ pub async fn translate(
     reporter.started(&shared.progress, shared.accounts.len() as u64);
 
     // The writer: a blocking thread, so file writes and journal commits never stall requests.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<PageRows>(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Written>(16);
     let writer = {
         let shared = Arc::clone(&shared);
         let journal = Arc::clone(&journal);
@@ -323,7 +373,14 @@ pub async fn translate(
         let path = options.output.clone();
         tokio::task::spawn_blocking(move || -> Result<(), TranslateError> {
             let mut buf = Vec::with_capacity(1 << 20);
-            while let Some(page) = rx.blocking_recv() {
+            while let Some(written) = rx.blocking_recv() {
+                let page = match written {
+                    Written::Page(page) => page,
+                    Written::Refused(refusal) => {
+                        journal.translate_refused(session, &refusal)?;
+                        continue;
+                    }
+                };
                 buf.clear();
                 let account = &shared.accounts[page.account];
                 let pair = &shared.pairs[account.pair].name;
@@ -463,7 +520,7 @@ pub async fn translate(
 async fn work(
     pair: usize,
     shared: &Shared,
-    tx: &tokio::sync::mpsc::Sender<PageRows>,
+    tx: &tokio::sync::mpsc::Sender<Written>,
     reporter: &dyn TranslateReporter,
 ) {
     let app = &shared.pairs[pair].app;
@@ -530,7 +587,7 @@ async fn work(
                             translations: data.translations.unwrap_or_default(),
                         };
                         shared.progress.page_fetched();
-                        if tx.send(rows).await.is_err() {
+                        if tx.send(Written::Page(rows)).await.is_err() {
                             // The writer stopped (an I/O or journal error): it reports why.
                             return;
                         }
@@ -559,29 +616,49 @@ async fn work(
             if let Some((status, request_id, reason, refused)) = failure {
                 // Under the errors lock, so that another chain of the account that sees the
                 // flag finds the row to add its type to.
-                let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
-                if !shared.failed[chain.account].load(Ordering::Relaxed) {
-                    let error = AccountError {
-                        pair: shared.pairs[pair].name.clone(),
-                        account_id: account.account_id.clone(),
-                        email: account.email.clone(),
-                        provider: account.provider.clone(),
-                        grant_id: account.grant_id.clone(),
-                        resource_types: vec![chain.resource_type],
-                        status,
-                        request_id,
-                        reason,
-                        refused,
-                    };
-                    reporter.account_failed(&error);
-                    errors.push(error);
-                    shared.failed[chain.account].store(true, Ordering::Relaxed);
-                    drop(errors);
-                } else {
-                    drop(errors);
+                let record = {
+                    let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
+                    if shared.failed[chain.account].load(Ordering::Relaxed) {
+                        None
+                    } else {
+                        let error = AccountError {
+                            pair: shared.pairs[pair].name.clone(),
+                            account_id: account.account_id.clone(),
+                            email: account.email.clone(),
+                            provider: account.provider.clone(),
+                            grant_id: account.grant_id.clone(),
+                            resource_types: vec![chain.resource_type],
+                            status,
+                            request_id,
+                            reason,
+                            refused,
+                        };
+                        reporter.account_failed(&error);
+                        // Refused for good: recorded, so that a rerun does not ask again.
+                        let record = error.refused.then(|| TranslateRefusal {
+                            pair: error.pair.clone(),
+                            account_id: error.account_id.clone(),
+                            status: error.status,
+                            request_id: error.request_id.clone(),
+                            reason: error.reason.clone(),
+                        });
+                        errors.push(error);
+                        shared.failed[chain.account].store(true, Ordering::Relaxed);
+                        Some(record)
+                    }
+                };
+                let Some(record) = record else {
                     add_untranslated(shared, chain.account, chain.resource_type);
-                }
+                    shared.progress.chain_abandoned();
+                    break;
+                };
                 shared.progress.chain_abandoned();
+                if let Some(refusal) = record
+                    && tx.send(Written::Refused(refusal)).await.is_err()
+                {
+                    // The writer stopped (an I/O or journal error): it reports why.
+                    return;
+                }
                 break;
             }
         }
