@@ -115,6 +115,21 @@ impl Context {
         })
     }
 
+    /// From now on every journal write proves that this runner holds `lock` (see
+    /// [`Journal::set_fence`]); `apply` under the CLI always runs so. Call before the context
+    /// is shared.
+    pub fn fence_journal(&mut self, lock: &super::StateLock) -> Result<(), EngineError> {
+        let journal = self
+            .journal
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .ok_or_else(|| {
+                EngineError::Internal("the journal to fence is missing or already shared".into())
+            })?;
+        journal.set_fence(lock.fence());
+        Ok(())
+    }
+
     /// What the user asked for beyond the plan, for the runs made with this context.
     pub fn set_options(&mut self, options: RunOptions) {
         self.options = options;
