@@ -317,3 +317,120 @@ async fn a_network_cut_between_an_intent_and_its_write_sends_the_write_once() {
     finish_both(&r, a, b).await;
     r.sim.shutdown().await;
 }
+
+// ---- Defence in depth, on both backends: an edited or damaged journal never starts a wave
+// ---- a second time, and a value it does not know fails `plan` as it fails `apply`.
+
+/// Where a defence-in-depth scenario keeps its state.
+enum Backend {
+    Folder,
+    Postgres(TestDb),
+}
+
+/// Runs `sql` on the state's journal (`TABLE` stands for the steps table's name).
+fn edit(r: &Rehearsal, backend: &Backend, sql: &str) -> usize {
+    match backend {
+        Backend::Folder => {
+            let path = r.dir.path().join(".nylas-migrate/journal.sqlite");
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute(&sql.replace("TABLE", "steps"), []).unwrap()
+        }
+        Backend::Postgres(db) => {
+            let sql = sql.replace("TABLE", "nylas_migrate.steps");
+            db.with(move |c| c.execute(&sql, &[]).unwrap() as usize)
+        }
+    }
+}
+
+/// A finished migration of [`PLAN`] on `backend`, or `None` where PostgreSQL tests do not run.
+async fn finished(postgres: bool) -> Option<(Rehearsal, Backend)> {
+    let backend = if postgres {
+        let db = pg::database()?;
+        Backend::Postgres(db)
+    } else {
+        Backend::Folder
+    };
+    let mut r = rehearsal::start(PLAN, 20, |world, _| {
+        for account in world.v2_apps.iter_mut().flat_map(|a| &mut a.accounts) {
+            account.provider = AccountProvider::Google;
+            account.migratable = true;
+        }
+    })
+    .await;
+    if let Backend::Postgres(db) = &backend {
+        r.state_in_postgres(&db.url(), db.env());
+    }
+    let out = r.apply().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 1);
+    Some((r, backend))
+}
+
+/// After `sql`, `plan` and `apply` both show a conflict for the wave, and nothing is written.
+async fn edited_wave_is_a_conflict(postgres: bool, sql: &str) {
+    let Some((r, backend)) = finished(postgres).await else {
+        return;
+    };
+    assert_eq!(edit(&r, &backend, sql), 1, "{sql}");
+    let plan = r.plan_arg();
+    let preview = r.run(&["plan", &plan]).await;
+    assert!(
+        text(&preview).contains("conflict") && text(&preview).contains("nothing is started"),
+        "{}",
+        text(&preview)
+    );
+    let writes = r.sim.stats().writes();
+    let out = r.apply().await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("nothing is started"), "{}", text(&out));
+    assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 1);
+    assert_eq!(r.sim.stats().writes(), writes, "{}", text(&out));
+    r.sim.shutdown().await;
+}
+
+const DELETE_WAVE: &str = "DELETE FROM TABLE WHERE step_id = 'solo/batch/w1'";
+const WAVE_BACK_TO_INTENT: &str =
+    "UPDATE TABLE SET status = 'intent' WHERE step_id = 'solo/batch/w1'";
+const WAVE_OF_ANOTHER_APP: &str = "UPDATE TABLE SET record = replace(record, '0f0f0f0f-0000-4000-8000-0000000000f1', 'aaaaaaaa-0000-4000-8000-00000000000a') WHERE step_id = 'solo/batch/w1'";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_whose_step_row_was_deleted_is_not_started_again() {
+    edited_wave_is_a_conflict(false, DELETE_WAVE).await;
+    edited_wave_is_a_conflict(true, DELETE_WAVE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_wave_set_back_to_intent_is_not_started_again() {
+    edited_wave_is_a_conflict(false, WAVE_BACK_TO_INTENT).await;
+    edited_wave_is_a_conflict(true, WAVE_BACK_TO_INTENT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_record_of_another_application_is_a_conflict() {
+    edited_wave_is_a_conflict(false, WAVE_OF_ANOTHER_APP).await;
+    edited_wave_is_a_conflict(true, WAVE_OF_ANOTHER_APP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_status_the_journal_does_not_know_fails_plan_as_it_fails_apply() {
+    for postgres in [false, true] {
+        let Some((r, backend)) = finished(postgres).await else {
+            return;
+        };
+        let sql = "UPDATE TABLE SET status = 'paused' WHERE step_id = 'solo/link'";
+        assert_eq!(edit(&r, &backend, sql), 1);
+        let plan = r.plan_arg();
+        let writes = r.sim.stats().writes();
+        for out in [r.run(&["plan", &plan]).await, r.apply().await] {
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            assert!(
+                text(&out).contains("state::journal-unknown-value")
+                    && text(&out).contains("\"paused\""),
+                "{}",
+                text(&out)
+            );
+        }
+        assert_eq!(r.sim.stats().writes(), writes);
+        r.sim.shutdown().await;
+    }
+}

@@ -98,6 +98,9 @@ impl Context {
         } else {
             Journal::existing(state, graph.plan_name())?
         };
+        if let Some(journal) = &journal {
+            journal.check_values()?;
+        }
         let fingerprinter = match &journal {
             Some(journal) => Some(journal.fingerprinter()?),
             None => None,

@@ -473,6 +473,16 @@ impl Journal {
         self.fence.as_ref().and_then(Fence::lost)
     }
 
+    /// Reads every stored value once: a value this version does not know (a step status, a
+    /// job's status, a run's outcome) fails here, for every command alike (`plan` as `apply`,
+    /// before any write), rather than only where a step happens to read it.
+    pub fn check_values(&self) -> Result<(), JournalError> {
+        self.store().steps()?;
+        self.store().known_jobs()?;
+        self.store().runs()?;
+        Ok(())
+    }
+
     /// The steps whose write this run intended (or started) and whose end it did not record.
     pub fn open_steps(&self) -> Vec<String> {
         self.open
