@@ -434,3 +434,32 @@ async fn a_step_status_the_journal_does_not_know_fails_plan_as_it_fails_apply() 
         r.sim.shutdown().await;
     }
 }
+
+/// A state folder's lock file removed by hand while a run holds it: a second run can lock the
+/// new file, but the first one notices at its next write and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_file_removed_by_hand_stops_the_run_that_held_it() {
+    let r = rehearsal::start(PLAN, 20, |world, _| {
+        for account in world.v2_apps.iter_mut().flat_map(|a| &mut a.accounts) {
+            account.provider = AccountProvider::Google;
+            account.migratable = true;
+        }
+    })
+    .await;
+    let a = held_at(&r, "solo/batch/w1@before-intent").await;
+    second_is_refused(&r).await;
+    std::fs::remove_file(r.dir.path().join(".nylas-migrate/lock")).unwrap();
+    let b = r.apply().await;
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    release(&r);
+    let (code, out, err) = blocking(move || a.finish()).await;
+    let a_text = format!("{out}\n{err}");
+    assert_eq!(code, Some(1), "{a_text}");
+    assert!(
+        a_text.contains("state::lock-lost") && a_text.contains("lock file"),
+        "{a_text}"
+    );
+    assert_eq!(r.sim.stats().op_total(Operation::SnapshotBatchClone), 1);
+    assert!(r.sim.stats().max_clones() <= 1);
+    r.sim.shutdown().await;
+}
