@@ -300,6 +300,40 @@ async fn terminating_the_lock_session_between_an_intent_and_its_write_sends_the_
     r.sim.shutdown().await;
 }
 
+/// A write answered after the lock was lost: its outcome (a wave's jobs) is still journaled,
+/// on the journal's own connection, because no other runner recorded the step since; the run
+/// still stops with `state::lock-lost`, and the next holder follows the wave it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_answered_after_the_lock_was_lost_keeps_its_outcome() {
+    let Some(db) = pg::database() else { return };
+    let r = rehearse(&db).await;
+    let a = held_at(&r, "solo/batch/w1@after-write").await;
+    db.with(|c| {
+        c.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'nylas-migrate lock'",
+            &[],
+        )
+        .unwrap()
+    });
+    let b = tokio::task::block_in_place(|| b_waiting_for_a(&r));
+    finish_both(&r, a, b).await;
+    let started_by_a: i64 = db.with(|c| {
+        c.query_one(
+            "SELECT count(*) FROM nylas_migrate.events
+             WHERE run_id = 1 AND step_id = 'solo/batch/w1' AND phase = 'started'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    });
+    assert_eq!(
+        started_by_a, 1,
+        "A journaled the wave's jobs after losing the lock"
+    );
+    r.sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_cut_between_an_intent_and_its_write_sends_the_write_once() {
     let Some(server) = pg::server() else { return };

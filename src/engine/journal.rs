@@ -344,6 +344,16 @@ pub(super) trait Store: Send + Sync + std::fmt::Debug {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError>;
+    /// After the lock was lost: the step's new state, unfenced, only if its row is still this
+    /// run's (no other runner has recorded the step since). Returns whether it was recorded.
+    fn record_if_mine(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: Phase,
+        status: StepStatus,
+        record: &StepRecord,
+    ) -> Result<bool, JournalError>;
     fn adopt_jobs(
         &self,
         run_id: i64,
@@ -555,8 +565,33 @@ impl Journal {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        self.fenced()?;
-        self.store().record(run_id, step, phase, status, record)?;
+        let recorded = self
+            .fenced()
+            .and_then(|()| self.store().record(run_id, step, phase, status, record));
+        match recorded {
+            Ok(()) => {}
+            // The lock is gone, but a write already sent has ended: its outcome (or a wave's
+            // jobs) is kept if the journal is reachable and the step's row is still this run's
+            // (the runner that holds the lock now has not recorded it). Never an intent: no new
+            // write may follow. The run still ends with `state::lock-lost`.
+            Err(lost @ JournalError::LockLost { .. }) if phase != Phase::Intent => {
+                if !self
+                    .store()
+                    .record_if_mine(run_id, step, phase, status, record)
+                    .unwrap_or(false)
+                {
+                    return Err(lost);
+                }
+                if matches!(status, StepStatus::Done | StepStatus::Failed) {
+                    self.open
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(step.as_str());
+                }
+                return Err(lost);
+            }
+            Err(e) => return Err(e),
+        }
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         match status {
             StepStatus::Intent | StepStatus::Running => {

@@ -579,6 +579,14 @@ const RECORD: &str = "WITH step AS (
      )
      INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
      VALUES ($1, $5, $2, $7, $3, $4, $6)";
+/// [`RECORD`], only when the step's row is still run `$5`'s: one row inserted in `events` if so.
+const RECORD_IF_MINE: &str = "WITH step AS (
+         UPDATE nylas_migrate.steps SET status = $3, record = $4, updated_at = $6
+         WHERE plan_id = $1 AND step_id = $2 AND run_id = $5
+         RETURNING 1
+     )
+     INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
+     SELECT $1, $5, $2, $7, $3, $4, $6 FROM step";
 const WAVE_JOB: &str = "INSERT INTO nylas_migrate.jobs
          (plan_id, job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
      VALUES ($1, $2, $3, $4, $5, $6, 'wave', $7)
@@ -591,6 +599,70 @@ const STEP: &str = "SELECT status, record, run_id, updated_at FROM nylas_migrate
 const NOTE: &str =
     "INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
      VALUES ($1, $2, $3, 'error', 'error', $4, $5)";
+
+/// A step's new state and its event, with a wave's jobs; `only_if_mine`: only when the step's
+/// row is still run `run_id`'s ([`RECORD_IF_MINE`]). Answers whether it was recorded.
+fn record_write(
+    run_id: i64,
+    step: &StepId,
+    phase: Phase,
+    status: StepStatus,
+    record: &StepRecord,
+    only_if_mine: bool,
+) -> WriteFn<bool> {
+    let json = record_json(record);
+    let step = step.as_str().to_owned();
+    // A wave's jobs, once known, and its migration job's end (as the SQLite backend).
+    let mut jobs: Vec<(String, &'static str, Option<String>)> = Vec::new();
+    if let Some(snapshot) = &record.snapshot_job_id {
+        jobs.push((snapshot.clone(), "snapshot", record.clone_job_id.clone()));
+    }
+    let mut finished = None;
+    if let Some(clone) = &record.clone_job_id {
+        jobs.push((clone.clone(), "migration", record.snapshot_job_id.clone()));
+        if let Some(job_status) = record.job_status {
+            let c = record.counts;
+            finished = Some((
+                clone.clone(),
+                job_status.as_str(),
+                c.map(|c| c.all as i64),
+                c.map(|c| c.success as i64),
+                c.map(|c| c.failed as i64),
+                c.map(|c| c.warning as i64),
+            ));
+        }
+    }
+    let app_id = record.app_id.clone();
+    Box::new(move |tx, p, plan| {
+        let at = now();
+        let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
+            &plan,
+            &step,
+            &status.as_str(),
+            &json,
+            &run_id,
+            &at,
+            &phase.as_str(),
+        ];
+        let sql = if only_if_mine { RECORD_IF_MINE } else { RECORD };
+        if tx.execute(p.get(sql)?, &params)? == 0 {
+            return Ok(false);
+        }
+        for (job_id, job_type, linked) in &jobs {
+            tx.execute(
+                p.get(WAVE_JOB)?,
+                &[&plan, job_id, &app_id, &step, job_type, linked, &run_id],
+            )?;
+        }
+        if let Some((job_id, job_status, all, success, failed, warning)) = &finished {
+            tx.execute(
+                p.get(JOB_FINISHED)?,
+                &[&plan, job_id, job_status, all, success, failed, warning],
+            )?;
+        }
+        Ok(true)
+    })
+}
 
 /// A plan's journal in PostgreSQL.
 #[derive(Debug)]
@@ -720,55 +792,24 @@ impl Store for PostgresStore {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        let json = record_json(record);
-        let step = step.as_str().to_owned();
-        // A wave's jobs, once known, and its migration job's end (as the SQLite backend).
-        let mut jobs: Vec<(String, &'static str, Option<String>)> = Vec::new();
-        if let Some(snapshot) = &record.snapshot_job_id {
-            jobs.push((snapshot.clone(), "snapshot", record.clone_job_id.clone()));
-        }
-        let mut finished = None;
-        if let Some(clone) = &record.clone_job_id {
-            jobs.push((clone.clone(), "migration", record.snapshot_job_id.clone()));
-            if let Some(job_status) = record.job_status {
-                let c = record.counts;
-                finished = Some((
-                    clone.clone(),
-                    job_status.as_str(),
-                    c.map(|c| c.all as i64),
-                    c.map(|c| c.success as i64),
-                    c.map(|c| c.failed as i64),
-                    c.map(|c| c.warning as i64),
-                ));
-            }
-        }
-        let app_id = record.app_id.clone();
-        self.write(Box::new(move |tx, p, plan| {
-            let at = now();
-            let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
-                &plan,
-                &step,
-                &status.as_str(),
-                &json,
-                &run_id,
-                &at,
-                &phase.as_str(),
-            ];
-            tx.execute(p.get(RECORD)?, &params)?;
-            for (job_id, job_type, linked) in &jobs {
-                tx.execute(
-                    p.get(WAVE_JOB)?,
-                    &[&plan, job_id, &app_id, &step, job_type, linked, &run_id],
-                )?;
-            }
-            if let Some((job_id, job_status, all, success, failed, warning)) = &finished {
-                tx.execute(
-                    p.get(JOB_FINISHED)?,
-                    &[&plan, job_id, job_status, all, success, failed, warning],
-                )?;
-            }
-            Ok(())
-        }))
+        self.write(record_write(run_id, step, phase, status, record, false))
+            .map(|_| ())
+    }
+
+    fn record_if_mine(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: Phase,
+        status: StepStatus,
+        record: &StepRecord,
+    ) -> Result<bool, JournalError> {
+        // On the journal's connection (reopened if need be), not the lost lock's.
+        let f = record_write(run_id, step, phase, status, record, true);
+        let plan = self.plan_id;
+        self.worker
+            .call(move |s| transact(s, plan, None, f))
+            .map_err(|e| e.into_journal(&self.location))
     }
 
     fn adopt_jobs(
@@ -1080,7 +1121,15 @@ impl Prepared<'_> {
 }
 
 /// Every statement a write prepares (see [`Prepared`]).
-const WRITES: &[&str] = &[FENCE, START_RUN, RECORD, WAVE_JOB, JOB_FINISHED, NOTE];
+const WRITES: &[&str] = &[
+    FENCE,
+    START_RUN,
+    RECORD,
+    RECORD_IF_MINE,
+    WAVE_JOB,
+    JOB_FINISHED,
+    NOTE,
+];
 
 /// A write's body: runs inside the transaction the fence opened.
 type WriteFn<T> = Box<
