@@ -638,6 +638,11 @@ impl WriteCx<'_> {
             ..StepRecord::default()
         };
         if let Some(journal) = self.ctx.journal() {
+            // A lost lock: nothing more is recorded for the step (an outcome its write got was
+            // kept, if it could be; a failure written over it would hide it).
+            if journal.lock_lost().is_some() {
+                return Outcome::Failed(message);
+            }
             let open = journal_state(self.ctx, self.step)
                 .ok()
                 .flatten()
