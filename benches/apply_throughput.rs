@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use nylas_migrate::api::{MigrationJob, Operation, Region};
 use nylas_migrate::client::NylasClient;
 use nylas_migrate::engine::{
-    ApplyOptions, Context, Outcome, Reporter, SecretSource, StateLocation, apply,
+    ApplyOptions, Context, Outcome, Reporter, SecretSource, StateLocation, StateLock, apply,
 };
 use nylas_migrate::graph::{Step, StepGraph};
 use nylas_migrate::plan;
@@ -153,7 +153,11 @@ async fn apply_plan(
     let client = builder.build().unwrap();
     let graph = StepGraph::build(&plan).unwrap();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
-    let ctx = Arc::new(Context::new(graph, source, &client, state, true).unwrap());
+    // As `apply` runs it: under the state's lock, every journal write fenced by it.
+    let lock = StateLock::acquire_at(state, &plan.name).unwrap();
+    let mut ctx = Context::new(graph, source, &client, state, true).unwrap();
+    ctx.fence_journal(&lock).unwrap();
+    let ctx = Arc::new(ctx);
     let options = ApplyOptions {
         concurrency,
         ..ApplyOptions::default()

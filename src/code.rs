@@ -180,6 +180,9 @@ codes! {
     StateLocked = "state::locked",
     /// The state folder's lock cannot be taken.
     StateLockFailed = "state::lock-failed",
+    /// A running `apply` lost the state's lock (a database restart or failover, its session
+    /// ended, a network cut, the lock file removed): it wrote nothing more and stopped.
+    StateLockLost = "state::lock-lost",
 
     // Secret references, resolved at run time.
     /// Some secret references could not be read (each is related).
@@ -317,6 +320,7 @@ const HOSTILE: &str = "tests/validate_hostile.rs";
 const STATE: &str = "tests/engine_state.rs";
 const CLI_ERROR: &str = "src/cli/error.rs";
 const SAVED: &str = "tests/cli_saved_plans.rs";
+const FENCE: &str = "tests/engine_fencing.rs";
 
 /// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
 /// every code has exactly one row, that each example makes `validate` report its code, and
@@ -399,6 +403,7 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (StateLocalOnly, Test(STATE, "translate_checkpoints_are_refused_by_a_postgres_journal")),
     (StateLocked, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (StateLockFailed, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
+    (StateLockLost, Test(FENCE, "a_restart_while_a_runner_waits_before_its_intent_lets_one_runner_through")),
     (SecretsUnresolved, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (SecretsMissingEnv, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (SecretsEmptyEnv, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),

@@ -20,6 +20,7 @@ mod diagnostics_codes;
 mod engine_apply;
 mod engine_crash;
 mod engine_faults;
+mod engine_fencing;
 mod engine_notifications;
 mod engine_observe_cost;
 mod engine_resume;

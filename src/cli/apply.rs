@@ -102,10 +102,12 @@ fn converge(
     let plan_name = plan.name.clone();
     let source = plan_args.secret_source();
     super::runtime()?.block_on(async move {
-        let _lock = StateLock::acquire_at(&state, &plan_name)?;
+        let lock = StateLock::acquire_at(&state, &plan_name)?;
         print_notes(&graph, &source, &client, &state, &run_options, output).await?;
         let mut ctx = Context::new(graph, source, &client, &state, true)?;
         ctx.set_options(run_options);
+        // Every journal write of this run proves, as it is made, that the lock is still ours.
+        ctx.fence_journal(&lock)?;
         let ctx = Arc::new(ctx);
         match ask {
             Ask::Unless(true) => {}
@@ -121,7 +123,13 @@ fn converge(
             }
         }
         let plan_arg = plan_args.plan.display().to_string();
-        execute(ctx, args, output, &plan_arg).await
+        let result = execute(ctx, args, output, &plan_arg).await;
+        if let Err(CliError::Engine(crate::engine::EngineError::LockLost { .. })) = &result {
+            // Every step has ended: none of this run's writes is in flight any more. Saying so
+            // spares the runner that holds the lock now the wait for them.
+            lock.settle_after_loss(&state);
+        }
+        result
     })
 }
 

@@ -96,6 +96,25 @@ pub async fn apply(
         .into_iter()
         .map(|(step, outcome)| (step.clone(), outcome))
         .collect();
+    // Every step has ended (the ones started before the loss let their requests finish): a
+    // lost lock ends the run here, naming what it left in flight.
+    if let Some(why) = journal.lock_lost() {
+        let open = journal.open_steps();
+        return Err(EngineError::LockLost {
+            place: journal
+                .fence()
+                .map_or_else(|| ctx.state().to_string(), |f| f.place()),
+            why,
+            in_flight: if open.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; in flight when it was lost (their outcome is not journaled): {}",
+                    crate::untrusted::escaped(&open.join(", "))
+                )
+            },
+        });
+    }
     let summary = ApplySummary {
         run_id,
         results,
@@ -152,6 +171,12 @@ impl Executor for ApplyRun {
     /// the walk (Ctrl-C) aborts the tasks at their next await, as a killed run would stop,
     /// and the journal's intents let the next run resume them.
     async fn run(&self, step: &Step) -> Result<Outcome, EngineError> {
+        // A lost lock starts nothing more (what already runs finishes, unable to journal).
+        if let Some(why) = self.ctx.journal().and_then(|j| j.lock_lost()) {
+            return Ok(Outcome::Skipped(format!(
+                "not started: this run lost the state's lock ({why})"
+            )));
+        }
         self.reporter.step_started(step);
         let ctx = self.ctx.clone();
         let reads = self.reads[step.pair].clone();

@@ -131,6 +131,9 @@ impl Context {
         } else {
             Journal::existing(state, graph.plan_name())?
         };
+        if let Some(journal) = &journal {
+            journal.check_values()?;
+        }
         let fingerprinter = match &journal {
             Some(journal) => Some(journal.fingerprinter()?),
             None => None,
@@ -146,6 +149,21 @@ impl Context {
             state: state.clone(),
             options: RunOptions::default(),
         })
+    }
+
+    /// From now on every journal write proves that this runner holds `lock` (see
+    /// [`Journal::set_fence`]); `apply` under the CLI always runs so. Call before the context
+    /// is shared.
+    pub fn fence_journal(&mut self, lock: &super::StateLock) -> Result<(), EngineError> {
+        let journal = self
+            .journal
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .ok_or_else(|| {
+                EngineError::Internal("the journal to fence is missing or already shared".into())
+            })?;
+        journal.set_fence(lock.fence());
+        Ok(())
     }
 
     /// What the user asked for beyond the plan, for the runs made with this context.

@@ -19,6 +19,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::fingerprint::Fingerprinter;
+use crate::engine::lock::Fence;
 use crate::graph::StepId;
 
 mod location;
@@ -101,6 +102,18 @@ pub enum JournalError {
         what: &'static str,
         location: String,
     },
+    /// A fenced write (an intent, an outcome, a run's record) was refused because this runner
+    /// no longer provably holds the state's lock: nothing was written, and no request follows.
+    #[error(
+        "{location}: this runner no longer holds the state's lock ({why}); nothing more is written"
+    )]
+    #[diagnostic(
+        code("state::lock-lost"),
+        help(
+            "another runner may hold it now; once no other apply runs, run apply again: it observes the live state before any write"
+        )
+    )]
+    LockLost { location: String, why: String },
 }
 
 /// A stored value this version cannot read (see [`JournalError::Unknown`]).
@@ -331,6 +344,16 @@ pub(super) trait Store: Send + Sync + std::fmt::Debug {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError>;
+    /// After the lock was lost: the step's new state, unfenced, only if its row is still this
+    /// run's (no other runner has recorded the step since). Returns whether it was recorded.
+    fn record_if_mine(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: Phase,
+        status: StepStatus,
+        record: &StepRecord,
+    ) -> Result<bool, JournalError>;
     fn adopt_jobs(
         &self,
         run_id: i64,
@@ -359,6 +382,12 @@ enum Backend {
 #[derive(Debug)]
 pub struct Journal {
     backend: Backend,
+    /// The lock's proof, once the run holds it: every write checks it (PostgreSQL: every write
+    /// runs on the lock's session behind a fence, see `postgres::LockSession`).
+    fence: Option<Fence>,
+    /// Steps whose write this journal recorded as intended or running and not ended: what was
+    /// in flight if the lock is lost.
+    open: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// `2026-11-21 22:26:40 UTC`.
@@ -394,9 +423,9 @@ pub fn now() -> i64 {
 impl Journal {
     /// Opens (creating if needed) the journal in the state folder `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
-        Ok(Journal {
-            backend: Backend::Sqlite(sqlite::SqliteStore::open(state_dir)?),
-        })
+        Ok(Journal::of(Backend::Sqlite(sqlite::SqliteStore::open(
+            state_dir,
+        )?)))
     }
 
     /// Opens (creating if needed) `plan`'s journal at `state`: a folder's journal (one plan per
@@ -405,9 +434,9 @@ impl Journal {
     pub fn open_at(state: &StateLocation, plan: &str) -> Result<Journal, JournalError> {
         match state {
             StateLocation::Folder(dir) => Journal::open(dir),
-            StateLocation::Postgres(target) => Ok(Journal {
-                backend: Backend::Postgres(postgres::PostgresStore::open(target, plan)?),
-            }),
+            StateLocation::Postgres(target) => Ok(Journal::of(Backend::Postgres(
+                postgres::PostgresStore::open(target, plan)?,
+            ))),
         }
     }
 
@@ -423,10 +452,70 @@ impl Journal {
                 }
             }
             StateLocation::Postgres(target) => Ok(postgres::PostgresStore::existing(target, plan)?
-                .map(|store| Journal {
-                    backend: Backend::Postgres(store),
-                })),
+                .map(|store| Journal::of(Backend::Postgres(store)))),
         }
+    }
+
+    fn of(backend: Backend) -> Journal {
+        Journal {
+            backend,
+            fence: None,
+            open: Default::default(),
+        }
+    }
+
+    /// From now on every write proves, when it is made, that this runner holds `fence`'s lock;
+    /// a write that cannot is refused with [`JournalError::LockLost`] and nothing is written.
+    pub fn set_fence(&mut self, fence: Fence) {
+        if let (Backend::Postgres(store), Some(session)) = (&mut self.backend, fence.session()) {
+            store.fence_with(session);
+        }
+        self.fence = Some(fence);
+    }
+
+    /// The lock's proof, when the run holds one.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
+    }
+
+    /// Why the lock is lost, if it is known to be (always `None` without a fence).
+    pub fn lock_lost(&self) -> Option<String> {
+        self.fence.as_ref().and_then(Fence::lost)
+    }
+
+    /// Reads every stored value once: a value this version does not know (a step status, a
+    /// job's status, a run's outcome) fails here, for every command alike (`plan` as `apply`,
+    /// before any write), rather than only where a step happens to read it.
+    pub fn check_values(&self) -> Result<(), JournalError> {
+        self.store().steps()?;
+        self.store().known_jobs()?;
+        self.store().runs()?;
+        Ok(())
+    }
+
+    /// The steps whose write this run intended (or started) and whose end it did not record.
+    pub fn open_steps(&self) -> Vec<String> {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Before a write: a state folder's lock file must still be the one locked. (PostgreSQL's
+    /// proof is made by the write itself, in its transaction.)
+    fn fenced(&self) -> Result<(), JournalError> {
+        if let Some(fence) = &self.fence
+            && !fence.windowed()
+            && let Some(why) = fence.lost()
+        {
+            return Err(JournalError::LockLost {
+                location: self.store().location(),
+                why,
+            });
+        }
+        Ok(())
     }
 
     fn store(&self) -> &dyn Store {
@@ -454,10 +543,12 @@ impl Journal {
     }
 
     pub fn start_run(&self, plan_name: &str, command: &str) -> Result<i64, JournalError> {
+        self.fenced()?;
         self.store().start_run(plan_name, command)
     }
 
     pub fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError> {
+        self.fenced()?;
         self.store().finish_run(run_id, outcome)
     }
 
@@ -474,7 +565,43 @@ impl Journal {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        self.store().record(run_id, step, phase, status, record)
+        let recorded = self
+            .fenced()
+            .and_then(|()| self.store().record(run_id, step, phase, status, record));
+        match recorded {
+            Ok(()) => {}
+            // The lock is gone, but a write already sent has ended: its outcome (or a wave's
+            // jobs) is kept if the journal is reachable and the step's row is still this run's
+            // (the runner that holds the lock now has not recorded it). Never an intent: no new
+            // write may follow. The run still ends with `state::lock-lost`.
+            Err(lost @ JournalError::LockLost { .. }) if phase != Phase::Intent => {
+                if !self
+                    .store()
+                    .record_if_mine(run_id, step, phase, status, record)
+                    .unwrap_or(false)
+                {
+                    return Err(lost);
+                }
+                if matches!(status, StepStatus::Done | StepStatus::Failed) {
+                    self.open
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(step.as_str());
+                }
+                return Err(lost);
+            }
+            Err(e) => return Err(e),
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        match status {
+            StepStatus::Intent | StepStatus::Running => {
+                open.insert(step.as_str().to_owned());
+            }
+            StepStatus::Done | StepStatus::Failed => {
+                open.remove(step.as_str());
+            }
+        }
+        Ok(())
     }
 
     /// Records jobs that were on the application before this state knew them, as history
@@ -486,6 +613,7 @@ impl Journal {
         app_id: &str,
         jobs: &[crate::api::MigrationJob],
     ) -> Result<usize, JournalError> {
+        self.fenced()?;
         self.store().adopt_jobs(run_id, app_id, jobs)
     }
 
@@ -509,6 +637,7 @@ impl Journal {
         step: &StepId,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
+        self.fenced()?;
         self.store().note(run_id, step, record)
     }
 

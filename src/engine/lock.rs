@@ -10,10 +10,28 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::journal::postgres::{LockHolder, Locked, PostgresLock, try_lock};
+use super::journal::postgres::{LockHolder, LockSession, Locked, PostgresLock, try_lock};
 use super::journal::{JournalError, StateLocation, format_utc, now};
+
+/// The longest a write may be sent after its intent's fenced transaction began: past it the
+/// write is not sent (its intent stays for a later run to resolve), so that a runner stalled
+/// between its intent and its request cannot send it after its lock has long gone.
+pub const SEND_WINDOW: Duration = Duration::from_secs(10);
+
+/// How long a write of a runner that lost the lock can still be in flight after its last fenced
+/// intent: the send window, then the client's bound on one call (no attempt starts after
+/// `max_elapsed`, and one attempt lasts at most `request_timeout`), and a margin. A runner that
+/// takes the lock from one that did not settle its epoch waits this long (from its own
+/// acquisition, which is after the other's last intent) before it resolves an intent that runner
+/// left, unless that runner settles sooner (see docs/architecture.md, "Fencing").
+pub fn takeover_lease() -> Duration {
+    let policy = crate::client::RetryPolicy::default();
+    SEND_WINDOW + policy.max_elapsed + policy.request_timeout + Duration::from_secs(10)
+}
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LockError {
@@ -188,13 +206,120 @@ fn user_name() -> Option<String> {
 /// The held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct StateLock {
-    _held: Held,
+    held: Held,
 }
 
 #[derive(Debug)]
 enum Held {
-    File(#[allow(dead_code)] File),
-    Postgres(#[allow(dead_code)] PostgresLock),
+    File(#[allow(dead_code)] File, Arc<FolderFence>),
+    Postgres(PostgresLock),
+}
+
+/// What lets the journal prove, at each write, that this runner still holds the lock (see
+/// [`StateLock::fence`]).
+#[derive(Debug, Clone)]
+pub struct Fence(FenceKind);
+
+#[derive(Debug, Clone)]
+enum FenceKind {
+    Folder(Arc<FolderFence>),
+    Postgres(Arc<LockSession>),
+}
+
+/// The state folder's lock file as locked: its path, and the file (device and inode) the lock
+/// is on. A lock file removed or replaced by hand no longer excludes another run: the next
+/// write notices.
+#[derive(Debug)]
+pub(super) struct FolderFence {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+impl FolderFence {
+    fn check(&self) -> Result<(), String> {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) if file_id(&meta) == self.id => Ok(()),
+            Ok(_) => Err(format!(
+                "its lock file {} was replaced since this run locked it",
+                self.path.display()
+            )),
+            Err(e) => Err(format!(
+                "its lock file {} is gone ({e})",
+                self.path.display()
+            )),
+        }
+    }
+}
+
+impl Fence {
+    /// Why the lock is lost, if it is known to be: nothing more may be written.
+    pub fn lost(&self) -> Option<String> {
+        match &self.0 {
+            FenceKind::Folder(f) => f.check().err(),
+            FenceKind::Postgres(s) => s.lost(),
+        }
+    }
+
+    /// Whether a write the previous holder may have sent is surely over (see
+    /// [`takeover_lease`]): always for a state folder, whose lock is the holder process's.
+    pub fn previous_settled(&self) -> bool {
+        match &self.0 {
+            FenceKind::Folder(_) => true,
+            FenceKind::Postgres(s) => s.previous_settled(),
+        }
+    }
+
+    /// At most how long until [`previous_settled`](Self::previous_settled) holds.
+    pub fn lease_left(&self) -> Duration {
+        match &self.0 {
+            FenceKind::Folder(_) => Duration::ZERO,
+            FenceKind::Postgres(s) => s.lease_left(),
+        }
+    }
+
+    /// Whether a write must be sent within [`SEND_WINDOW`] of its intent (a lock that can be
+    /// taken over by another machine).
+    pub fn windowed(&self) -> bool {
+        matches!(self.0, FenceKind::Postgres(_))
+    }
+
+    /// Holds the lock as lost from now on (a write could not be sent within [`SEND_WINDOW`] of
+    /// its intent: the lock can no longer be proven for it).
+    pub fn give_up(&self, why: String) {
+        if let FenceKind::Postgres(s) = &self.0 {
+            s.give_up(why);
+        }
+    }
+
+    /// The lock's session, for the PostgreSQL journal's fenced writes.
+    pub(super) fn session(&self) -> Option<Arc<LockSession>> {
+        match &self.0 {
+            FenceKind::Postgres(s) => Some(s.clone()),
+            FenceKind::Folder(_) => None,
+        }
+    }
+
+    /// Where the lock is, as messages name it.
+    pub fn place(&self) -> String {
+        match &self.0 {
+            FenceKind::Folder(f) => format!(
+                "state folder {}",
+                f.path.parent().unwrap_or(&f.path).display()
+            ),
+            FenceKind::Postgres(s) => format!("PostgreSQL state {}", s.location()),
+        }
+    }
 }
 
 impl StateLock {
@@ -210,9 +335,9 @@ impl StateLock {
                     user: me.user,
                     since: me.since,
                 };
-                match try_lock(target, plan, me)? {
+                match try_lock(target, plan, me, takeover_lease())? {
                     Locked::Acquired(lock) => Ok(StateLock {
-                        _held: Held::Postgres(lock),
+                        held: Held::Postgres(lock),
                     }),
                     Locked::Busy(holder) => {
                         let holder = holder.unwrap_or_default();
@@ -274,9 +399,33 @@ impl StateLock {
         file.write_all(Holder::this_process().to_file().as_bytes())
             .map_err(io)?;
         file.flush().map_err(io)?;
+        let fence = FolderFence {
+            path,
+            id: file_id(&file.metadata().map_err(io)?),
+        };
         Ok(StateLock {
-            _held: Held::File(file),
+            held: Held::File(file, Arc::new(fence)),
         })
+    }
+
+    /// What the journal checks at each write to prove the lock is still this runner's.
+    pub fn fence(&self) -> Fence {
+        match &self.held {
+            Held::File(_, fence) => Fence(FenceKind::Folder(fence.clone())),
+            Held::Postgres(lock) => Fence(FenceKind::Postgres(lock.session())),
+        }
+    }
+
+    /// After a lost lock, once every write of the run has ended: tells a runner that took the
+    /// lock since that none of this one's writes is in flight (PostgreSQL), so it need not wait
+    /// out the lease. Returns whether that was recorded.
+    pub fn settle_after_loss(&self, state: &StateLocation) -> bool {
+        match (&self.held, state) {
+            (Held::Postgres(lock), StateLocation::Postgres(target)) => {
+                lock.session().settle_after_loss(target)
+            }
+            _ => false,
+        }
     }
 }
 

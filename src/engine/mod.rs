@@ -34,7 +34,7 @@ pub use context::{Context, RunOptions};
 pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use journal::{Journal, JournalError, StateError, StateLocation};
-pub use lock::{LockError, StateLock};
+pub use lock::{Fence, LockError, SEND_WINDOW, StateLock, takeover_lease};
 pub use preview::{Preview, PreviewStep, Waits, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
 pub use secrets::{SecretError, SecretSource};
@@ -92,6 +92,23 @@ pub enum EngineError {
         )
     )]
     JobVanished { step: String, job_id: String },
+    /// The run lost the state's lock: it started nothing more, let what was in flight end, and
+    /// stopped.
+    #[error(
+        "{place}: this apply lost the state's lock ({why}) and stopped without writing more{in_flight}"
+    )]
+    #[diagnostic(
+        code("state::lock-lost"),
+        help(
+            "check that no other apply runs on this state, then run apply again: it waits until no write this run may have left in flight can still land, observes the live state, and resolves those steps before any write"
+        )
+    )]
+    LockLost {
+        place: String,
+        why: String,
+        /// `; in flight when it was lost (their outcome is not journaled): a, b`, or nothing.
+        in_flight: String,
+    },
     #[error("internal error: {0}")]
     #[diagnostic(
         code("engine::internal"),

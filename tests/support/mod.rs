@@ -19,6 +19,7 @@ pub mod contract;
 pub mod events;
 pub mod logs;
 pub mod postgres;
+pub mod proxy;
 pub mod receiver;
 pub mod rehearsal;
 pub mod sim;

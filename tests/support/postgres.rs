@@ -32,8 +32,9 @@ pub struct Server {
     password: String,
     /// The database to connect to for `CREATE DATABASE`.
     admin_db: String,
-    /// The watchdog: its stdin closes when this process ends (see the module's doc).
-    _watchdog: Option<(Child, ChildStdin)>,
+    /// The watchdog: its stdin closes when this process ends (see the module's doc); a line
+    /// `stop` or `start` on it stops the server (fast shutdown) or starts it again.
+    watchdog: Option<(Child, std::sync::Mutex<ChildStdin>)>,
     /// A throwaway server also speaks TLS, with the test certificate for 127.0.0.1 that
     /// `tests/fixtures/tls/ca.pem` signed; this is that CA file.
     pub tls_ca: Option<PathBuf>,
@@ -89,6 +90,14 @@ impl TestDb {
         &self.password
     }
 
+    /// The same database reached through another port on 127.0.0.1 (a proxy).
+    pub fn via_port(&self, port: u16) -> TestDb {
+        TestDb {
+            port,
+            ..self.clone()
+        }
+    }
+
     /// The environment a child process needs for [`TestDb::url`]: `PGPASSWORD`.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![("PGPASSWORD".into(), self.password.clone())]
@@ -139,6 +148,50 @@ impl TestDb {
 }
 
 impl Server {
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether a connection is accepted now.
+    pub fn accepts(&self) -> bool {
+        let url = self.admin_url();
+        std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).is_ok())
+            .join()
+            .unwrap_or(false)
+    }
+
+    fn tell(&self, line: &str) {
+        let (_, stdin) = self
+            .watchdog
+            .as_ref()
+            .expect("only a throwaway server can be stopped and started");
+        let mut stdin = stdin.lock().unwrap();
+        writeln!(stdin, "{line}").expect("the watchdog reads its stdin");
+        stdin.flush().expect("the watchdog reads its stdin");
+    }
+
+    /// Stops the server with a fast shutdown (every session ended, as `pg_ctl stop -m fast`,
+    /// the first half of `pg_ctl restart -m fast`) and returns once it refuses connections.
+    pub fn stop(&self) {
+        self.tell("stop");
+        let until = Instant::now() + Duration::from_secs(60);
+        while self.accepts() {
+            assert!(Instant::now() < until, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a stopped server again and returns once it accepts connections.
+    pub fn start_again(&self) {
+        self.tell("start");
+        let until = Instant::now() + Duration::from_secs(60);
+        while !self.accepts() {
+            assert!(Instant::now() < until, "the server did not start again");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn admin_url(&self) -> String {
         format!(
             "postgres://{}:{}@{}:{}/{}",
@@ -261,7 +314,7 @@ fn external(url: &str) -> Result<Server, String> {
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .unwrap_or_default(),
         admin_db: config.get_dbname().unwrap_or("postgres").to_owned(),
-        _watchdog: None,
+        watchdog: None,
         tls_ca: None,
     })
 }
@@ -392,11 +445,17 @@ fn throwaway(bin: &Path, fast: bool) -> Result<Server, String> {
     };
     // The watchdog: starts the server, waits for its stdin to close (this process ended), then
     // stops the server and removes the folder.
+    // `stop` (fast shutdown, as `pg_ctl stop -m fast`) and `start` lines restart it.
     let script = format!(
         r#"exec 3<&0
-"$0" -D "$1" -p "$2" -k "$3" -c listen_addresses=127.0.0.1 -c max_connections=300 -c ssl=on -c ssl_cert_file="$3/server.pem" -c ssl_key_file="$3/server.key" {durability} </dev/null >"$4" 2>&1 &
-pid=$!
-while read -r _ <&3; do :; done
+run() {{ "$0" -D "$1" -p "$2" -k "$3" -c listen_addresses=127.0.0.1 -c max_connections=300 -c ssl=on -c ssl_cert_file="$3/server.pem" -c ssl_key_file="$3/server.key" {durability} </dev/null >>"$4" 2>&1 & pid=$!; }}
+run "$@"
+while read -r cmd <&3; do
+  case "$cmd" in
+    stop) kill -INT "$pid" 2>/dev/null; wait "$pid";;
+    start) run "$@";;
+  esac
+done
 kill -INT "$pid" 2>/dev/null
 wait "$pid"
 rm -rf "$3""#
@@ -422,7 +481,7 @@ rm -rf "$3""#
         user: "nylas".into(),
         password,
         admin_db: "postgres".into(),
-        _watchdog: Some((watchdog, stdin)),
+        watchdog: Some((watchdog, std::sync::Mutex::new(stdin))),
         tls_ca: Some(fixture("ca.pem")),
     };
     // Ready when it accepts a connection (generous: a loaded CI machine).

@@ -449,6 +449,29 @@ impl HeldRun {
         }
     }
 
+    /// Waits (at most `deadline`) until the run writes a line containing `needle` on stderr.
+    pub fn wait_line(&mut self, needle: &str, deadline: std::time::Duration) -> Result<(), String> {
+        let until = std::time::Instant::now() + deadline;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.stderr.push(line);
+                    if found {
+                        return Ok(());
+                    }
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "no line with {needle:?}; stderr:\n{}",
+                        self.stderr.join("\n")
+                    ));
+                }
+            }
+        }
+    }
+
     /// The run's process ID.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -26,8 +26,10 @@
 //! written to `lock_holders` for the message a refused run shows.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Statement};
 
@@ -106,6 +108,17 @@ const MIGRATIONS: &[&str] = &[
          username TEXT,
          since BIGINT NOT NULL
      );",
+    // 2: the lock's generations (fencing, see `LockSession`): one row per acquisition.
+    "CREATE TABLE nylas_migrate.lock_epochs (
+         plan_id BIGINT NOT NULL REFERENCES nylas_migrate.plans (id),
+         epoch BIGINT NOT NULL,
+         backend_pid INTEGER NOT NULL,
+         pid BIGINT,
+         host TEXT,
+         acquired_at BIGINT NOT NULL,
+         settled BOOLEAN NOT NULL DEFAULT false,
+         PRIMARY KEY (plan_id, epoch)
+     );",
 ];
 
 /// The schema version this build writes.
@@ -122,6 +135,9 @@ enum Failure {
     Unknown(UnknownValue),
     /// The connection's thread is gone (it panicked).
     Gone,
+    /// A fenced write found that this runner no longer holds the lock (its session ended, or
+    /// another runner took a newer epoch): nothing was written.
+    LockLost(String),
 }
 
 impl From<postgres::Error> for Failure {
@@ -161,6 +177,7 @@ impl Failure {
                 detail: "the connection's thread stopped".into(),
                 help: "this is a bug in nylas-migrate; the journal keeps what was done".into(),
             },
+            Failure::LockLost(why) => JournalError::LockLost { location, why },
         }
     }
 }
@@ -251,9 +268,25 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Client-side bounds on every connection to the state: a dead server or a cut network is
+/// noticed in seconds, not at the operating system's defaults (hours of keepalive silence,
+/// minutes of retransmissions). Data unacknowledged for `TCP_USER_TIMEOUT` ends the connection;
+/// an idle one is probed after `KEEPALIVE_IDLE`, every `KEEPALIVE_INTERVAL`, `KEEPALIVE_RETRIES`
+/// times. The server's side of the lock's session is bounded the same way ([`lock_setup`]).
+pub(crate) const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const KEEPALIVE_RETRIES: u32 = 3;
+
 fn connect(target: &PostgresTarget, name: &str, setup: Setup) -> Result<Client, Failure> {
     let mut config = target.connect_config();
     config.application_name(name);
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
     let mut client = match target.ssl_mode() {
         SslMode::Disable => config.connect(postgres::NoTls)?,
         SslMode::Prefer | SslMode::Require | SslMode::VerifyFull => {
@@ -267,7 +300,14 @@ fn connect(target: &PostgresTarget, name: &str, setup: Setup) -> Result<Client, 
 
 impl Worker {
     /// Connects (on the new thread) and waits until the connection is ready or has failed.
-    fn start(target: &PostgresTarget, name: &'static str, setup: Setup) -> Result<Worker, Failure> {
+    /// `reconnect`: open a new connection when the server closed this one between calls (the
+    /// journal's reads); never for the lock's session, whose lock a new session would not hold.
+    fn start(
+        target: &PostgresTarget,
+        name: &'static str,
+        setup: Setup,
+        reconnect: bool,
+    ) -> Result<Worker, Failure> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, is_ready) = mpsc::sync_channel::<Result<(), Failure>>(1);
         let target = target.clone();
@@ -289,7 +329,7 @@ impl Worker {
                     statements: HashMap::new(),
                 };
                 while let Ok(job) = inbox.recv() {
-                    if session.client.is_closed() {
+                    if reconnect && session.client.is_closed() {
                         // The server went away between calls: open a new connection; the
                         // call itself fails if that fails too.
                         if let Ok(client) = connect(&target, name, setup) {
@@ -355,13 +395,16 @@ fn journal_setup(_: &mut Client) -> Result<(), postgres::Error> {
 }
 
 /// The lock's connection: TCP keepalives so that the server ends the session (and releases the
-/// lock) soon after a runner's machine vanishes, and no idle timeout that would end it (and
-/// release the lock) while the run goes on.
+/// lock) within about 11 s of a runner's machine vanishing (5 s idle, then 3 probes 2 s
+/// apart), a statement timeout so that a fenced write never waits longer than 10 s, and no
+/// idle timeout that would end it (and release the lock) while the run goes on.
 fn lock_setup(client: &mut Client) -> Result<(), postgres::Error> {
     client.batch_execute(
-        "SET tcp_keepalives_idle = 30;
-         SET tcp_keepalives_interval = 10;
+        "SET tcp_keepalives_idle = 5;
+         SET tcp_keepalives_interval = 2;
          SET tcp_keepalives_count = 3;
+         SET statement_timeout = '10s';
+         SET idle_in_transaction_session_timeout = '10s';
          SELECT set_config('idle_session_timeout', '0', false)
              WHERE current_setting('server_version_num')::int >= 140000;",
     )
@@ -536,6 +579,14 @@ const RECORD: &str = "WITH step AS (
      )
      INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
      VALUES ($1, $5, $2, $7, $3, $4, $6)";
+/// [`RECORD`], only when the step's row is still run `$5`'s: one row inserted in `events` if so.
+const RECORD_IF_MINE: &str = "WITH step AS (
+         UPDATE nylas_migrate.steps SET status = $3, record = $4, updated_at = $6
+         WHERE plan_id = $1 AND step_id = $2 AND run_id = $5
+         RETURNING 1
+     )
+     INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
+     SELECT $1, $5, $2, $7, $3, $4, $6 FROM step";
 const WAVE_JOB: &str = "INSERT INTO nylas_migrate.jobs
          (plan_id, job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
      VALUES ($1, $2, $3, $4, $5, $6, 'wave', $7)
@@ -549,12 +600,79 @@ const NOTE: &str =
     "INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
      VALUES ($1, $2, $3, 'error', 'error', $4, $5)";
 
+/// A step's new state and its event, with a wave's jobs; `only_if_mine`: only when the step's
+/// row is still run `run_id`'s ([`RECORD_IF_MINE`]). Answers whether it was recorded.
+fn record_write(
+    run_id: i64,
+    step: &StepId,
+    phase: Phase,
+    status: StepStatus,
+    record: &StepRecord,
+    only_if_mine: bool,
+) -> WriteFn<bool> {
+    let json = record_json(record);
+    let step = step.as_str().to_owned();
+    // A wave's jobs, once known, and its migration job's end (as the SQLite backend).
+    let mut jobs: Vec<(String, &'static str, Option<String>)> = Vec::new();
+    if let Some(snapshot) = &record.snapshot_job_id {
+        jobs.push((snapshot.clone(), "snapshot", record.clone_job_id.clone()));
+    }
+    let mut finished = None;
+    if let Some(clone) = &record.clone_job_id {
+        jobs.push((clone.clone(), "migration", record.snapshot_job_id.clone()));
+        if let Some(job_status) = record.job_status {
+            let c = record.counts;
+            finished = Some((
+                clone.clone(),
+                job_status.as_str(),
+                c.map(|c| c.all as i64),
+                c.map(|c| c.success as i64),
+                c.map(|c| c.failed as i64),
+                c.map(|c| c.warning as i64),
+            ));
+        }
+    }
+    let app_id = record.app_id.clone();
+    Box::new(move |tx, p, plan| {
+        let at = now();
+        let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
+            &plan,
+            &step,
+            &status.as_str(),
+            &json,
+            &run_id,
+            &at,
+            &phase.as_str(),
+        ];
+        let sql = if only_if_mine { RECORD_IF_MINE } else { RECORD };
+        if tx.execute(p.get(sql)?, &params)? == 0 {
+            return Ok(false);
+        }
+        for (job_id, job_type, linked) in &jobs {
+            tx.execute(
+                p.get(WAVE_JOB)?,
+                &[&plan, job_id, &app_id, &step, job_type, linked, &run_id],
+            )?;
+        }
+        if let Some((job_id, job_status, all, success, failed, warning)) = &finished {
+            tx.execute(
+                p.get(JOB_FINISHED)?,
+                &[&plan, job_id, job_status, all, success, failed, warning],
+            )?;
+        }
+        Ok(true)
+    })
+}
+
 /// A plan's journal in PostgreSQL.
 #[derive(Debug)]
 pub(crate) struct PostgresStore {
+    /// The journal's own connection: reads, and writes when no lock fences them.
     worker: Worker,
     plan_id: i64,
     location: String,
+    /// The lock's session, once the run holds the lock: every write goes through it, fenced.
+    fence: Option<Arc<LockSession>>,
 }
 
 impl PostgresStore {
@@ -578,7 +696,7 @@ impl PostgresStore {
         create: bool,
     ) -> Result<Option<PostgresStore>, JournalError> {
         let location = describe(target, plan);
-        let worker = Worker::start(target, "nylas-migrate", journal_setup)
+        let worker = Worker::start(target, "nylas-migrate", journal_setup, true)
             .map_err(|e| e.into_journal(&location))?;
         let name = plan.to_owned();
         let plan_id = worker
@@ -588,7 +706,26 @@ impl PostgresStore {
             worker,
             plan_id,
             location,
+            fence: None,
         }))
+    }
+
+    /// From now on every write goes through `session`, fenced (see [`LockSession::write`]).
+    pub(super) fn fence_with(&mut self, session: Arc<LockSession>) {
+        self.fence = Some(session);
+    }
+
+    /// A write: fenced on the lock's session when the run holds the lock, otherwise in a
+    /// transaction on the journal's connection.
+    fn write<T: Send + 'static>(&self, f: WriteFn<T>) -> Result<T, JournalError> {
+        let result = match &self.fence {
+            Some(session) => session.write(f),
+            None => {
+                let plan = self.plan_id;
+                self.worker.call(move |s| transact(s, plan, None, f))
+            }
+        };
+        result.map_err(|e| e.into_journal(&self.location))
     }
 
     fn call<T: Send + 'static>(
@@ -605,23 +742,22 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn start_run(&self, plan_name: &str, command: &str) -> Result<i64, JournalError> {
         let (name, command) = (plan_name.to_owned(), command.to_owned());
-        self.call(move |s, plan| {
-            let stmt = s.prepared(START_RUN)?;
-            Ok(s.client
-                .query_one(&stmt, &[&plan, &name, &command, &now()])?
+        self.write(Box::new(move |tx, p, plan| {
+            Ok(tx
+                .query_one(p.get(START_RUN)?, &[&plan, &name, &command, &now()])?
                 .try_get(0)?)
-        })
+        }))
     }
 
     fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError> {
-        self.call(move |s, plan| {
-            s.client.execute(
+        self.write(Box::new(move |tx, _, plan| {
+            tx.execute(
                 "UPDATE nylas_migrate.runs SET finished_at = $3, outcome = $4
                  WHERE plan_id = $1 AND id = $2",
                 &[&plan, &run_id, &now(), &outcome.as_str()],
             )?;
             Ok(())
-        })
+        }))
     }
 
     fn runs(&self) -> Result<Vec<RunRecord>, JournalError> {
@@ -656,65 +792,24 @@ impl Store for PostgresStore {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        let json = record_json(record);
-        let step = step.as_str().to_owned();
-        // A wave's jobs, once known, and its migration job's end (as the SQLite backend).
-        let mut jobs: Vec<(String, &'static str, Option<String>)> = Vec::new();
-        if let Some(snapshot) = &record.snapshot_job_id {
-            jobs.push((snapshot.clone(), "snapshot", record.clone_job_id.clone()));
-        }
-        let mut finished = None;
-        if let Some(clone) = &record.clone_job_id {
-            jobs.push((clone.clone(), "migration", record.snapshot_job_id.clone()));
-            if let Some(job_status) = record.job_status {
-                let c = record.counts;
-                finished = Some((
-                    clone.clone(),
-                    job_status.as_str(),
-                    c.map(|c| c.all as i64),
-                    c.map(|c| c.success as i64),
-                    c.map(|c| c.failed as i64),
-                    c.map(|c| c.warning as i64),
-                ));
-            }
-        }
-        let app_id = record.app_id.clone();
-        self.call(move |s, plan| {
-            let at = now();
-            let record_stmt = s.prepared(RECORD)?;
-            let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
-                &plan,
-                &step,
-                &status.as_str(),
-                &json,
-                &run_id,
-                &at,
-                &phase.as_str(),
-            ];
-            if jobs.is_empty() {
-                // One statement, one round trip: the common case (every step but a wave).
-                s.client.execute(&record_stmt, &params)?;
-                return Ok(());
-            }
-            let job_stmt = s.prepared(WAVE_JOB)?;
-            let finished_stmt = s.prepared(JOB_FINISHED)?;
-            let mut tx = s.client.transaction()?;
-            tx.execute(&record_stmt, &params)?;
-            for (job_id, job_type, linked) in &jobs {
-                tx.execute(
-                    &job_stmt,
-                    &[&plan, job_id, &app_id, &step, job_type, linked, &run_id],
-                )?;
-            }
-            if let Some((job_id, job_status, all, success, failed, warning)) = &finished {
-                tx.execute(
-                    &finished_stmt,
-                    &[&plan, job_id, job_status, all, success, failed, warning],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.write(record_write(run_id, step, phase, status, record, false))
+            .map(|_| ())
+    }
+
+    fn record_if_mine(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: Phase,
+        status: StepStatus,
+        record: &StepRecord,
+    ) -> Result<bool, JournalError> {
+        // On the journal's connection (reopened if need be), not the lost lock's.
+        let f = record_write(run_id, step, phase, status, record, true);
+        let plan = self.plan_id;
+        self.worker
+            .call(move |s| transact(s, plan, None, f))
+            .map_err(|e| e.into_journal(&self.location))
     }
 
     fn adopt_jobs(
@@ -741,8 +836,7 @@ impl Store for PostgresStore {
                 )
             })
             .collect();
-        self.call(move |s, plan| {
-            let mut tx = s.client.transaction()?;
+        self.write(Box::new(move |tx, _, plan| {
             let mut adopted = 0;
             for (job_id, job_type, linked, status, [all, success, failed, warning]) in &jobs {
                 adopted += tx.execute(
@@ -767,9 +861,8 @@ impl Store for PostgresStore {
                     ],
                 )? as usize;
             }
-            tx.commit()?;
             Ok(adopted)
-        })
+        }))
     }
 
     fn known_jobs(&self) -> Result<Vec<KnownJob>, JournalError> {
@@ -829,12 +922,10 @@ impl Store for PostgresStore {
     fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError> {
         let json = record_json(record);
         let step = step.as_str().to_owned();
-        self.call(move |s, plan| {
-            let stmt = s.prepared(NOTE)?;
-            s.client
-                .execute(&stmt, &[&plan, &run_id, &step, &json, &now()])?;
+        self.write(Box::new(move |tx, p, plan| {
+            tx.execute(p.get(NOTE)?, &[&plan, &run_id, &step, &json, &now()])?;
             Ok(())
-        })
+        }))
     }
 
     fn step(&self, step: &StepId) -> Result<Option<StepState>, JournalError> {
@@ -965,26 +1056,303 @@ pub(crate) struct LockHolder {
     pub since: Option<i64>,
 }
 
-/// A plan's advisory lock, held by a connection of its own until this is dropped.
-#[derive(Debug)]
-pub(crate) struct PostgresLock {
-    worker: Worker,
-    plan_id: i64,
+/// The check every fenced write makes, in its own transaction, before it writes anything: the
+/// epoch is this runner's and no newer one exists, and this very session holds the plan's
+/// advisory lock. `$1` plan, `$2` epoch, `$3` lock key.
+const FENCE: &str = "SELECT 1 FROM nylas_migrate.lock_epochs e
+     WHERE e.plan_id = $1 AND e.epoch = $2
+       AND NOT EXISTS (SELECT 1 FROM nylas_migrate.lock_epochs n
+                       WHERE n.plan_id = $1 AND n.epoch > $2)
+       AND EXISTS (SELECT 1 FROM pg_locks l
+                   WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid()
+                     AND l.objsubid = 1
+                     AND ((l.classid::bigint << 32) | l.objid::bigint) = $3)";
+
+/// The epoch before this one, when its holder did not settle it (it vanished, or lost the lock
+/// with writes possibly in flight): its intents wait for the lease.
+#[derive(Debug, Clone)]
+struct Previous {
+    epoch: i64,
+    pid: Option<i64>,
+    host: Option<String>,
 }
 
-impl Drop for PostgresLock {
-    fn drop(&mut self) {
-        // Tidy: the session's end releases the lock anyway (and a stale row is never shown:
-        // a holder is named only while its session holds the lock).
-        let plan = self.plan_id;
+/// A plan's lock: the session that holds the advisory lock, and the epoch it took with it. Every
+/// journal write of `apply` runs on this session, fenced ([`LockSession::write`]); the session
+/// is never opened again (a new session would not hold the lock), so a session that ended
+/// fails every later write.
+pub(crate) struct LockSession {
+    worker: Worker,
+    plan_id: i64,
+    key: i64,
+    epoch: i64,
+    location: String,
+    /// Why the lock is lost, once it is.
+    lost: std::sync::Mutex<Option<String>>,
+    /// Released by its holder: no more writes.
+    released: AtomicBool,
+    previous: Option<Previous>,
+    /// The host this runner runs on (to tell a vanished previous holder on the same host).
+    host: Option<String>,
+    /// Whether the previous epoch can no longer have a write in flight.
+    lease_clear: AtomicBool,
+    acquired: Instant,
+    lease: Duration,
+    /// Dropping it stops the watchdog.
+    _watchdog: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl std::fmt::Debug for LockSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockSession")
+            .field("plan_id", &self.plan_id)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Statements a fenced write may use, prepared once per session.
+struct Prepared<'a>(&'a HashMap<&'static str, Statement>);
+
+impl Prepared<'_> {
+    fn get(&self, sql: &'static str) -> Result<&Statement, Failure> {
+        self.0.get(sql).ok_or(Failure::Gone)
+    }
+}
+
+/// Every statement a write prepares (see [`Prepared`]).
+const WRITES: &[&str] = &[
+    FENCE,
+    START_RUN,
+    RECORD,
+    RECORD_IF_MINE,
+    WAVE_JOB,
+    JOB_FINISHED,
+    NOTE,
+];
+
+/// A write's body: runs inside the transaction the fence opened.
+type WriteFn<T> = Box<
+    dyn FnOnce(&mut postgres::Transaction<'_>, &Prepared<'_>, i64) -> Result<T, Failure> + Send,
+>;
+
+/// Runs `f` in a transaction on `session`, after the fence (when `fence` is given:
+/// `(epoch, key)`) found the lock still this session's.
+fn transact<T>(
+    session: &mut Session,
+    plan: i64,
+    fence: Option<(i64, i64)>,
+    f: WriteFn<T>,
+) -> Result<T, Failure> {
+    for sql in WRITES {
+        session.prepared(sql)?;
+    }
+    let Session { client, statements } = session;
+    let prepared = Prepared(statements);
+    let mut tx = client.transaction()?;
+    if let Some((epoch, key)) = fence
+        && tx
+            .query_opt(prepared.get(FENCE)?, &[&plan, &epoch, &key])?
+            .is_none()
+    {
+        // Dropping the transaction rolls it back: nothing was written.
+        return Err(Failure::LockLost(
+            "the database no longer shows this runner's session holding the lock at its epoch"
+                .into(),
+        ));
+    }
+    let out = f(&mut tx, &prepared, plan)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+impl LockSession {
+    /// Why the lock is lost, if it is.
+    pub(crate) fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// See `Fence::give_up`.
+    pub(crate) fn give_up(&self, why: String) {
+        self.mark_lost(why);
+    }
+
+    fn mark_lost(&self, why: String) {
+        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        if lost.is_none() {
+            *lost = Some(why);
+        }
+    }
+
+    /// A write, fenced: in one transaction on the lock's session, the fence first, then `f`;
+    /// committed only if both succeed. Refused without a round trip once the lock is known lost.
+    fn write<T: Send + 'static>(&self, f: WriteFn<T>) -> Result<T, Failure> {
+        if self.released.load(Ordering::SeqCst) {
+            return Err(Failure::LockLost("the lock was released".into()));
+        }
+        if let Some(why) = self.lost() {
+            return Err(Failure::LockLost(why));
+        }
+        let (plan, fence) = (self.plan_id, (self.epoch, self.key));
+        let result = self.worker.call(move |s| {
+            if s.client.is_closed() {
+                return Err(Failure::LockLost("its database session ended".into()));
+            }
+            match transact(s, plan, Some(fence), f) {
+                Err(Failure::Pg(e)) if s.client.is_closed() || e.is_closed() => Err(
+                    Failure::LockLost(format!("its database session ended: {}", chain(&e))),
+                ),
+                other => other,
+            }
+        });
+        if let Err(Failure::LockLost(why)) = &result {
+            self.mark_lost(why.clone());
+        }
+        result
+    }
+
+    /// The fence alone (the watchdog's periodic check).
+    fn check(&self) {
+        let result = self.write(Box::new(|_, _, _| Ok(())));
+        if let Err(Failure::Pg(e)) = result {
+            // Anything else that fails the check (a statement timeout: the server does not
+            // answer in time) is treated as a loss too: the lock cannot be proven.
+            self.mark_lost(format!("the lock could not be checked: {}", chain(&e)));
+        }
+    }
+
+    /// Whether the previous holder can no longer have a write in flight: it settled its epoch
+    /// (it released the lock cleanly, or it stopped after losing it), its process on this host
+    /// is gone, or the lease has run out since this runner took the lock.
+    pub(crate) fn previous_settled(&self) -> bool {
+        if self.lease_clear.load(Ordering::SeqCst) {
+            return true;
+        }
+        let Some(previous) = &self.previous else {
+            return true;
+        };
+        let clear = self.acquired.elapsed() >= self.lease
+            || (previous.host.is_some()
+                && previous.host == self.host
+                && previous.pid.is_some_and(process_gone))
+            || {
+                let (plan, epoch) = (self.plan_id, previous.epoch);
+                self.worker
+                    .call(move |s| {
+                        Ok(s.client
+                            .query_opt(
+                                "SELECT settled FROM nylas_migrate.lock_epochs
+                                 WHERE plan_id = $1 AND epoch = $2",
+                                &[&plan, &epoch],
+                            )?
+                            .map(|r| r.try_get::<_, bool>(0))
+                            .transpose()?
+                            .unwrap_or(true))
+                    })
+                    .unwrap_or(false)
+            };
+        if clear {
+            self.lease_clear.store(true, Ordering::SeqCst);
+        }
+        clear
+    }
+
+    /// How long the lease has left at most (zero when it is clear).
+    pub(crate) fn lease_left(&self) -> Duration {
+        if self.lease_clear.load(Ordering::SeqCst) || self.previous.is_none() {
+            return Duration::ZERO;
+        }
+        self.lease.saturating_sub(self.acquired.elapsed())
+    }
+
+    /// Releases the lock: settles this epoch when nothing of it or of the one before can still
+    /// be in flight, removes the holder row, unlocks. Later writes fail.
+    fn release(&self) {
+        if self.released.swap(true, Ordering::SeqCst) || self.lost().is_some() {
+            return;
+        }
+        let settled = self.previous_settled();
+        let (plan, epoch, key) = (self.plan_id, self.epoch, self.key);
         let _ = self.worker.call(move |s| {
+            s.client.execute(
+                "UPDATE nylas_migrate.lock_epochs SET settled = $3
+                 WHERE plan_id = $1 AND epoch = $2",
+                &[&plan, &epoch, &settled],
+            )?;
             s.client.execute(
                 "DELETE FROM nylas_migrate.lock_holders
                  WHERE plan_id = $1 AND backend_pid = pg_backend_pid()",
                 &[&plan],
             )?;
+            s.client.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
             Ok(())
         });
+    }
+
+    /// After the lock was lost and every write of this run has ended: marks this epoch settled
+    /// (on a new connection: the lock's is gone), so that the runner holding the lock now need
+    /// not wait out the lease. Only this epoch's own row is touched, and only when nothing
+    /// of the epoch before can still be in flight either. Returns whether it was marked.
+    pub(crate) fn settle_after_loss(&self, target: &PostgresTarget) -> bool {
+        if !self.previous_settled_without_asking() {
+            return false;
+        }
+        let Ok(worker) = Worker::start(target, "nylas-migrate", journal_setup, false) else {
+            return false;
+        };
+        let (plan, epoch) = (self.plan_id, self.epoch);
+        worker
+            .call(move |s| {
+                Ok(s.client.execute(
+                    "UPDATE nylas_migrate.lock_epochs SET settled = true
+                     WHERE plan_id = $1 AND epoch = $2",
+                    &[&plan, &epoch],
+                )? == 1)
+            })
+            .unwrap_or(false)
+    }
+
+    /// [`previous_settled`](Self::previous_settled) without a query (the session may be gone).
+    fn previous_settled_without_asking(&self) -> bool {
+        self.lease_clear.load(Ordering::SeqCst)
+            || self.previous.is_none()
+            || self.acquired.elapsed() >= self.lease
+    }
+
+    pub(crate) fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+/// Whether no process `pid` runs on this host.
+fn process_gone(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// A plan's advisory lock, held by a session of its own until this is dropped.
+#[derive(Debug)]
+pub(crate) struct PostgresLock {
+    session: Arc<LockSession>,
+}
+
+impl PostgresLock {
+    /// The session every fenced write of the run goes through.
+    pub(crate) fn session(&self) -> Arc<LockSession> {
+        self.session.clone()
+    }
+}
+
+impl Drop for PostgresLock {
+    fn drop(&mut self) {
+        self.session.release();
     }
 }
 
@@ -1004,17 +1372,24 @@ pub(crate) fn lock_key(plan: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-/// Takes `plan`'s lock without waiting, recording `me` as its holder.
+/// How often the watchdog checks the lock.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Takes `plan`'s lock without waiting, recording `me` as its holder and starting a new epoch.
+/// `lease`: how long a write of a holder that vanished can still be in flight (see
+/// `engine::lock`).
 pub(crate) fn try_lock(
     target: &PostgresTarget,
     plan: &str,
     me: LockHolder,
+    lease: Duration,
 ) -> Result<Locked, JournalError> {
     let location = describe(target, plan);
-    let worker = Worker::start(target, "nylas-migrate lock", lock_setup)
+    let worker = Worker::start(target, "nylas-migrate lock", lock_setup, false)
         .map_err(|e| e.into_journal(&location))?;
     let key = lock_key(plan);
     let name = plan.to_owned();
+    let host = me.host.clone();
     let found = worker
         .call(move |s| {
             let plan = prepare(&mut s.client, &name, true)?.ok_or(Failure::Gone)?;
@@ -1023,7 +1398,10 @@ pub(crate) fn try_lock(
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
                 .try_get(0)?;
             if got {
-                s.client.execute(
+                // The lock is this session's from here: a new epoch, in one transaction with
+                // the holder's row. No one else can write either (they need the lock).
+                let mut tx = s.client.transaction()?;
+                tx.execute(
                     "INSERT INTO nylas_migrate.lock_holders
                          (plan_id, backend_pid, pid, host, username, since)
                      VALUES ($1, pg_backend_pid(), $2, $3, $4, $5)
@@ -1038,7 +1416,30 @@ pub(crate) fn try_lock(
                         &me.since.unwrap_or_else(now),
                     ],
                 )?;
-                return Ok((plan, None));
+                let previous = tx
+                    .query_opt(
+                        "SELECT epoch, settled, pid, host FROM nylas_migrate.lock_epochs
+                         WHERE plan_id = $1 ORDER BY epoch DESC LIMIT 1",
+                        &[&plan],
+                    )?
+                    .map(
+                        |r| -> Result<(i64, bool, Option<i64>, Option<String>), Failure> {
+                            Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+                        },
+                    )
+                    .transpose()?;
+                let epoch = previous.as_ref().map_or(1, |p| p.0 + 1);
+                tx.execute(
+                    "INSERT INTO nylas_migrate.lock_epochs
+                         (plan_id, epoch, backend_pid, pid, host, acquired_at)
+                     VALUES ($1, $2, pg_backend_pid(), $3, $4, $5)",
+                    &[&plan, &epoch, &me.pid, &me.host, &now()],
+                )?;
+                tx.commit()?;
+                let previous = previous
+                    .filter(|p| !p.1)
+                    .map(|(epoch, _, pid, host)| Previous { epoch, pid, host });
+                return Ok(Ok((plan, epoch, previous)));
             }
             // Named only while its session holds the lock (a row left by a holder that ended
             // is not the holder).
@@ -1062,11 +1463,44 @@ pub(crate) fn try_lock(
                     })
                 })
                 .transpose()?;
-            Ok((plan, Some(holder)))
+            Ok(Err(holder))
         })
         .map_err(|e| e.into_journal(&location))?;
-    match found {
-        (plan_id, None) => Ok(Locked::Acquired(PostgresLock { worker, plan_id })),
-        (_, Some(holder)) => Ok(Locked::Busy(holder)),
-    }
+    let (plan_id, epoch, previous) = match found {
+        Ok(acquired) => acquired,
+        Err(holder) => return Ok(Locked::Busy(holder)),
+    };
+    let (stop, stopped) = mpsc::channel::<()>();
+    let session = Arc::new(LockSession {
+        worker,
+        plan_id,
+        key,
+        epoch,
+        location,
+        lost: std::sync::Mutex::new(None),
+        released: AtomicBool::new(false),
+        previous,
+        host,
+        lease_clear: AtomicBool::new(false),
+        acquired: Instant::now(),
+        lease,
+        _watchdog: std::sync::Mutex::new(Some(stop)),
+    });
+    // The watchdog: notices a lost lock within about a second even when no write is due (a
+    // wave's long wait), so that the run starts nothing more. It ends with the session.
+    let watched = Arc::downgrade(&session);
+    let _ = std::thread::Builder::new()
+        .name("nylas-migrate-lock-watch".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(WATCH_EVERY) {
+                let Some(session) = watched.upgrade() else {
+                    return;
+                };
+                if session.released.load(Ordering::SeqCst) || session.lost().is_some() {
+                    return;
+                }
+                session.check();
+            }
+        });
+    Ok(Locked::Acquired(PostgresLock { session }))
 }

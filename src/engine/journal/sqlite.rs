@@ -294,6 +294,34 @@ impl Store for SqliteStore {
     }
 
     /// Records a step's new state, and appends it to the audit trail, in one transaction.
+    fn record_if_mine(
+        &self,
+        run_id: i64,
+        step: &StepId,
+        phase: Phase,
+        status: StepStatus,
+        record: &StepRecord,
+    ) -> Result<bool, JournalError> {
+        let json = super::record_json(record);
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let updated = tx.execute(
+                "UPDATE steps SET status = ?2, record = ?3, updated_at = ?5
+                 WHERE step_id = ?1 AND run_id = ?4",
+                params![step.as_str(), status.as_str(), json, run_id, now()],
+            )?;
+            if updated == 1 {
+                tx.execute(
+                    "INSERT INTO events (run_id, step_id, phase, status, record, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![run_id, step.as_str(), phase.as_str(), status.as_str(), json, now()],
+                )?;
+                record_wave_jobs(&tx, run_id, step, record)?;
+            }
+            tx.commit()?;
+            Ok(updated == 1)
+        })
+    }
+
     fn record(
         &self,
         run_id: i64,

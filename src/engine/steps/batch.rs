@@ -10,7 +10,7 @@ use crate::graph::{BatchStep, StepKind};
 use super::super::EngineError;
 use super::super::context::Context;
 use super::super::failpoint::reached;
-use super::super::journal::{JobCounts, Phase, StepRecord, StepState, StepStatus};
+use super::super::journal::{JobCounts, JobOrigin, Phase, StepRecord, StepState, StepStatus};
 use super::waves::{
     FoundBatch, WaveJobs, WaveMatch, concurrent_jobs, describe_adoption, describe_jobs,
     finished_wave, job_summary, linked_migration_job, live_jobs_conflict, pair_adoption,
@@ -96,6 +96,9 @@ impl StepDriver for BatchKind {
         cx: &StepCx<'_>,
         b: &BatchStep,
     ) -> Result<Observed<Option<WaveJobs>>, EngineError> {
+        if let Some(conflict) = foreign_record(cx)? {
+            return Ok(Observed::of(Action::Conflict, conflict));
+        }
         let state = cx.journal_state()?;
         let start_reason = match state.as_ref().map(|state| finished(cx, b, state)) {
             Some(Finished::Stays(observed)) => return Ok(observed),
@@ -120,6 +123,11 @@ impl StepDriver for BatchKind {
             return Ok(adopted(cx, b, batch));
         }
         if let Some(conflict) = live_jobs_conflict(cx.ctx, cx.step.pair, &jobs)? {
+            return Ok(Observed::of(Action::Conflict, conflict));
+        }
+        if start_reason.is_none()
+            && let Some(conflict) = journaled_job_live(cx, state.as_ref(), &jobs)?
+        {
             return Ok(Observed::of(Action::Conflict, conflict));
         }
         if let Some(conflict) = missing_connector(cx, b).await? {
@@ -619,4 +627,57 @@ async fn poll(
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(cx.max_poll);
     }
+}
+/// Defence in depth: the journal's record of this wave made for another v3 application. A wave
+/// is started on the journal's word that it was not (no job of it is known), so a record that
+/// is not about this application (the pair pointed at another one, two plans sharing a state,
+/// an edited journal) is a conflict, not a reason to start it.
+fn foreign_record(cx: &StepCx<'_>) -> Result<Option<String>, EngineError> {
+    let Some(journal) = cx.ctx.journal() else {
+        return Ok(None);
+    };
+    let app = &cx.pair().v3_app_id;
+    Ok(journal.step(&cx.step.id)?.and_then(|state| {
+        let recorded = state.record.app_id?;
+        (recorded != *app).then(|| {
+            format!(
+                "the journal's record of this wave (run {}) was made for v3 application {}, and the plan's pair names {}: the state belongs to another application, or was edited; nothing is started (give the new application a state of its own)",
+                state.run_id,
+                crate::untrusted::escaped(&recorded),
+                app
+            )
+        })
+    }))
+}
+
+/// Defence in depth: a job the journal's jobs table ties to this wave that is still on the
+/// application, while the wave's record does not say it runs or ended (the step row deleted,
+/// set back, or made for another application): whatever the step row says, such a wave is never
+/// started again on its own (`--rerun-wave` does it deliberately).
+fn journaled_job_live(
+    cx: &StepCx<'_>,
+    state: Option<&StepState>,
+    live: &[MigrationJob],
+) -> Result<Option<String>, EngineError> {
+    let Some(journal) = cx.ctx.journal() else {
+        return Ok(None);
+    };
+    let step = cx.step.id.as_str();
+    let found = journal.known_jobs()?.into_iter().find(|k| {
+        k.origin == JobOrigin::Wave
+            && k.step_id.as_deref() == Some(step)
+            && live.iter().any(|j| j.job_id == k.job_id)
+    });
+    Ok(found.map(|k| {
+        format!(
+            "job {} of this wave, journaled by run {}, is still on the application, but the journal's record of the wave {}: the journal was edited or damaged; nothing is started (check the job in the dashboard; `--rerun-wave {}` starts the wave again deliberately)",
+            crate::untrusted::escaped(&k.job_id),
+            k.run_id,
+            match state {
+                Some(s) => format!("says `{}`", s.status.as_str()),
+                None => "is missing".into(),
+            },
+            cx.step.id
+        )
+    }))
 }

@@ -51,7 +51,8 @@ use crate::graph::{PairTarget, Step, StepKind};
 use super::EngineError;
 use super::context::Context;
 use super::failpoint::reached;
-use super::journal::{Phase, StepRecord, StepState, StepStatus};
+use super::journal::{JournalError, Phase, StepRecord, StepState, StepStatus};
+use super::lock::SEND_WINDOW;
 use super::progress::Reporter;
 
 pub(super) use batch::adopt_pair_jobs;
@@ -439,6 +440,7 @@ async fn run<D: StepDriver>(cx: &WriteCx<'_>, spec: &D::Spec) -> Outcome {
 
 /// Observe → intent → write → outcome.
 async fn converge<D: StepDriver>(cx: &WriteCx<'_>, spec: &D::Spec) -> Result<Outcome, EngineError> {
+    cx.await_previous_writes().await?;
     let observed = D::observe(&cx.cx, spec).await?;
     match observed.action {
         Action::Unchanged => {
@@ -530,11 +532,68 @@ impl WriteCx<'_> {
         record
     }
 
-    /// The intent, between the `before-intent` and `after-intent` failpoints.
+    /// The intent, between the `before-intent` and `after-intent` failpoints. The journal
+    /// refuses it unless this runner holds the lock when it commits (the fence); the write
+    /// that follows is sent only if the lock is not known lost since, and (a lock another
+    /// machine can take over) within [`SEND_WINDOW`] of the intent's start: a runner that
+    /// stalled longer gives the lock up rather than send it (see docs/architecture.md).
     async fn intent(&self, record: StepRecord) -> Result<(), EngineError> {
         reached(self.step, "before-intent").await;
+        let started = std::time::Instant::now();
         self.record(Phase::Intent, StepStatus::Intent, record)?;
         reached(self.step, "after-intent").await;
+        if let Some(journal) = self.ctx.journal()
+            && let Some(fence) = journal.fence()
+        {
+            if fence.windowed() && started.elapsed() > SEND_WINDOW {
+                fence.give_up(format!(
+                    "{} passed between the intent of {} and its write, more than the {} s a write may follow its intent",
+                    humantime(started.elapsed()),
+                    self.step.id,
+                    SEND_WINDOW.as_secs()
+                ));
+            }
+            if let Some(why) = fence.lost() {
+                return Err(JournalError::LockLost {
+                    location: fence.place(),
+                    why,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Before observing a step the journal holds an intent of another run for: while that
+    /// run's write may still be in flight (it lost the lock without settling), wait, so that
+    /// the observation sees what its write did. See [`super::lock::takeover_lease`].
+    async fn await_previous_writes(&self) -> Result<(), EngineError> {
+        let Some(fence) = self.ctx.journal().and_then(|j| j.fence()) else {
+            return Ok(());
+        };
+        if fence.previous_settled() {
+            return Ok(());
+        }
+        let foreign_intent = journal_state(self.ctx, self.step)?
+            .is_some_and(|s| s.status == StepStatus::Intent && s.run_id != self.run_id);
+        if !foreign_intent {
+            return Ok(());
+        }
+        self.reporter.notice(&format!(
+            "{}: the runner that held the lock before left its write in flight; waiting up to {} for it to end before observing",
+            self.step.id,
+            humantime(fence.lease_left())
+        ));
+        while !fence.previous_settled() {
+            if let Some(why) = fence.lost() {
+                return Err(JournalError::LockLost {
+                    location: fence.place(),
+                    why,
+                }
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(250).min(fence.lease_left())).await;
+        }
         Ok(())
     }
 
@@ -580,6 +639,11 @@ impl WriteCx<'_> {
             ..StepRecord::default()
         };
         if let Some(journal) = self.ctx.journal() {
+            // A lost lock: nothing more is recorded for the step (an outcome its write got was
+            // kept, if it could be; a failure written over it would hide it).
+            if journal.lock_lost().is_some() {
+                return Outcome::Failed(message);
+            }
             let open = journal_state(self.ctx, self.step)
                 .ok()
                 .flatten()
@@ -685,6 +749,18 @@ fn standing_refusal(cx: &StepCx<'_>, key: &str) -> Result<Option<StepState>, Eng
         }
     }
     Ok(Some(state))
+}
+
+/// `12 s`, `3 min 20 s`: a duration for a message.
+fn humantime(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else if secs > 0 {
+        format!("{secs} s")
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 /// Nylas's answer to a refused request, for the journal and the summary: status, type and
