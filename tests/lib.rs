@@ -44,6 +44,7 @@ mod simulator_notifications;
 mod simulator_resources;
 mod simulator_sdk;
 mod simulator_world;
+mod state_private;
 mod translate;
 mod validate_hostile;
 mod verify;
