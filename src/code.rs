@@ -264,8 +264,14 @@ codes! {
     CliCancelled = "cli::cancelled",
     /// Two flags name the same file (a usage error).
     CliSameFile = "cli::same-file",
-    /// `plan --out` names the plan file itself.
+    /// An output (`--out`, `--errors`) names the plan file itself.
     CliOutIsPlan = "cli::out-is-plan",
+    /// An output names a saved plan (only `plan --out` replaces one).
+    CliOutIsSavedPlan = "cli::out-is-saved-plan",
+    /// An output is inside the state folder.
+    CliOutInState = "cli::out-in-state",
+    /// An output's last component is a symbolic link (never followed).
+    CliOutSymlink = "cli::out-symlink",
     /// `--output json` for a command whose output is a document (a usage error).
     CliNoJsonOutput = "cli::no-json-output",
     /// An output file or folder cannot be written.
@@ -315,6 +321,7 @@ const HOSTILE: &str = "tests/validate_hostile.rs";
 const STATE: &str = "tests/engine_state.rs";
 const CLI_ERROR: &str = "src/cli/error.rs";
 const SAVED: &str = "tests/cli_saved_plans.rs";
+const OUTPUTS: &str = "tests/cli_outputs.rs";
 
 /// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
 /// every code has exactly one row, that each example makes `validate` report its code, and
@@ -433,6 +440,9 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
         CliOutIsPlan,
         Test("tests/cli_saved_plans.rs", "plan_out_never_replaces_the_plan_file"),
     ),
+    (CliOutIsSavedPlan, Test(OUTPUTS, "outputs_never_replace_the_plan_a_saved_plan_or_the_state")),
+    (CliOutInState, Test(OUTPUTS, "outputs_never_replace_the_plan_a_saved_plan_or_the_state")),
+    (CliOutSymlink, Test(OUTPUTS, "no_output_follows_a_planted_link")),
     (CliNoJsonOutput, Test(EXIT, "usage_errors_exit_64_never_2")),
     (CliWriteFailed, Test(EXIT, "output_files_that_cannot_be_written_are_user_errors")),
     (CliRuntime, Test(CLI_ERROR, "runtime_errors_are_not_bugs")),

@@ -6,6 +6,7 @@ mod support;
 mod ci_examples;
 mod cli_exit_codes;
 mod cli_graph;
+mod cli_outputs;
 mod cli_saved_plans;
 mod cli_schema;
 mod cli_terminal;

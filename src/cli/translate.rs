@@ -120,6 +120,10 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
     setup::check_pairs(&graph, &args.pair)?;
     let options = options(&args)?;
+    // Before any request: neither file may be the plan, a saved plan, inside the state folder
+    // or a link.
+    setup::check_output("out", &options.output, &args.target, false)?;
+    setup::check_output("errors", &options.errors, &args.target, false)?;
     let listed = args
         .accounts
         .as_deref()
