@@ -216,6 +216,15 @@ codes! {
     ApiEndpoint = "api::endpoint",
     /// A region's base URL is plain http to a host other than loopback.
     ApiPlainHttp = "api::plain-http",
+    /// A response body larger than the operation's bound.
+    ApiTooLarge = "api::too-large",
+    /// Pages that do not follow the contract (more items than asked, an ignored offset, too
+    /// many pages).
+    ApiPaging = "api::paging",
+    /// No complete answer within a call's deadline.
+    ApiDeadline = "api::deadline",
+    /// A client setting from the environment that cannot be used.
+    ApiSetting = "api::setting",
 
     // A run of the step graph.
     /// A write got no answer and its effect was not found.
@@ -322,6 +331,7 @@ const STATE: &str = "tests/engine_state.rs";
 const CLI_ERROR: &str = "src/cli/error.rs";
 const SAVED: &str = "tests/cli_saved_plans.rs";
 const OUTPUTS: &str = "tests/cli_outputs.rs";
+const BOUNDS: &str = "tests/client_bounds.rs";
 
 /// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
 /// every code has exactly one row, that each example makes `validate` report its code, and
@@ -420,6 +430,10 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (ApiSetup, Test(CLI_ERROR, "a_client_that_cannot_start_is_not_called_a_bug")),
     (ApiEndpoint, Test("src/client/endpoint.rs", "plain_http_only_to_loopback")),
     (ApiPlainHttp, Test("src/client/endpoint.rs", "plain_http_only_to_loopback")),
+    (ApiTooLarge, Test(BOUNDS, "a_body_beyond_the_bound_stops_there")),
+    (ApiPaging, Test(BOUNDS, "pages_that_break_the_contract_are_errors")),
+    (ApiDeadline, Test(BOUNDS, "a_trickling_server_cannot_hold_a_call_past_its_deadline")),
+    (ApiSetting, Test("src/client/retry.rs", "the_deadline_comes_from_the_environment_value_checked")),
     (EngineOutcomeUnknown, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
     (EngineConcurrentWave, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
     (EngineJobVanished, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),

@@ -11,6 +11,7 @@ mod cli_saved_plans;
 mod cli_schema;
 mod cli_terminal;
 mod cli_validate;
+mod client_bounds;
 mod client_contract;
 mod client_operations;
 mod client_rate_limit;

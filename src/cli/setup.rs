@@ -320,7 +320,9 @@ pub fn existing_journal(state: &StateLocation, plan: &Plan) -> Result<Option<Jou
 
 /// A client whose regions are the plan's (overrides applied).
 pub fn client(plan: &Plan) -> Result<NylasClient, CliError> {
-    let mut builder = NylasClient::builder().ca_file_from_env();
+    let mut builder = NylasClient::builder()
+        .ca_file_from_env()
+        .retry_policy(crate::client::RetryPolicy::from_env()?);
     for region in Region::ALL {
         if let Some(settings) = plan.regions.get(region) {
             builder = builder
