@@ -27,6 +27,7 @@ mod engine_observe_cost;
 mod engine_resume;
 mod engine_runners;
 mod engine_state;
+mod engine_wait;
 mod engine_waves;
 mod events_schema;
 mod plan_manual_steps;
