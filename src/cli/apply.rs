@@ -728,3 +728,39 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
     }
     outln!("\nIncomplete: {}", why.join(" Also: "));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_durations_read_as_people_write_them() {
+        for (text, seconds) in [
+            ("0s", 0),
+            ("90s", 90),
+            ("30m", 1800),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("1d", 86_400),
+            ("45", 45),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(seconds)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "soon",
+            "h",
+            "10x",
+            "1h30",
+            "-5s",
+            "31d",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

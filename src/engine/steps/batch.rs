@@ -220,7 +220,7 @@ impl StepDriver for BatchKind {
                             jobs.snapshot_job_id
                         )
                     },
-                    |job| format!("migration job {}: {}", job.job_id, job_summary(job)),
+                    job_summary,
                 );
                 return Ok(Sent::Unresolved(Outcome::Running(format!(
                     "still running at Nylas after following it for {} (--wait): {progress}; it keeps running, and the next apply follows it",
