@@ -75,6 +75,10 @@ async fn an_open_state_folder_is_made_private_and_the_warning_says_what_changed(
         chmod(file, 0o644);
     }
     chmod(&state, 0o755);
+    // A file of the user's own in the folder keeps its mode.
+    let own = state.join("notes.txt");
+    std::fs::write(&own, "the user's").unwrap();
+    chmod(&own, 0o644);
     // A link in the folder is never followed: its target keeps its mode.
     let outside = r.dir.path().join("outside.txt");
     std::fs::write(&outside, "not the tool's").unwrap();
@@ -91,6 +95,7 @@ async fn an_open_state_folder_is_made_private_and_the_warning_says_what_changed(
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
     assert_eq!(mode(&outside), 0o644, "a link's target is not the tool's");
+    assert_eq!(mode(&own), 0o644, "a file the tool does not keep");
     // The warning says the truth: what was found, what it is now.
     let err = stderr(&out).replace('\n', " ");
     assert!(err.contains("was mode 0755; made it 0700"), "{err}");

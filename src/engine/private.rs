@@ -12,9 +12,9 @@ pub const DIR_MODE: u32 = 0o700;
 pub const FILE_MODE: u32 = 0o600;
 
 /// Creates the state folder `dir` (and missing parents) readable by its user only. A folder
-/// that already exists is made private too: the folder 0700 and every regular file directly in
-/// it 0600 (the journal, its WAL, the lock, `fingerprint.key`, translate's locks), saying what
-/// was changed; a symbolic link in it is left alone (never followed).
+/// that already exists is made private too: the folder 0700 and every file the tool keeps in it
+/// 0600 (the journal, its WAL, the lock, `fingerprint.key`, translate's locks), saying what was
+/// changed; other files, and a symbolic link, are left alone (never followed).
 pub fn create_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return secure_existing(dir);
@@ -49,7 +49,9 @@ fn secure_existing(dir: &Path) -> io::Result<()> {
             let entry = entry?;
             // The entry itself, not what a link points at.
             let meta = entry.metadata()?;
-            if !meta.is_file() {
+            // Only what the tool keeps there: a state folder given with `--state` may hold the
+            // user's own files too, and those keep their modes.
+            if !meta.is_file() || !is_state_file(&entry.file_name().to_string_lossy()) {
                 continue;
             }
             let file_mode = meta.permissions().mode() & 0o777;
@@ -77,6 +79,19 @@ fn secure_existing(dir: &Path) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// Whether a file of the state folder is one the tool keeps: the journal (with SQLite's WAL,
+/// shared memory and rollback journal), the lock, the fingerprint key, translate's locks.
+fn is_state_file(name: &str) -> bool {
+    let journal = super::journal::JOURNAL_FILE;
+    name == journal
+        || name
+            .strip_prefix(journal)
+            .is_some_and(|rest| matches!(rest, "-wal" | "-shm" | "-journal"))
+        || name == "lock"
+        || name == "fingerprint.key"
+        || (name.starts_with("translate-") && name.ends_with(".lock"))
 }
 
 /// Opens `path` with `options`, creating it 0600 if it does not exist, and making it 0600 if
@@ -131,4 +146,26 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = (path, mode);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_tools_own_files_are_state_files() {
+        for name in [
+            "journal.sqlite",
+            "journal.sqlite-wal",
+            "journal.sqlite-shm",
+            "lock",
+            "fingerprint.key",
+            "translate-0123456789abcdef.lock",
+        ] {
+            assert!(is_state_file(name), "{name}");
+        }
+        for name in ["plan.yaml", "journal.sqlite.bak", "notes.txt", "lockfile"] {
+            assert!(!is_state_file(name), "{name}");
+        }
+    }
 }
