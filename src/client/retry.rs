@@ -4,7 +4,7 @@
 //!
 //! | failure | [`RepeatRule::Repeatable`] | [`RepeatRule::ObserveBeforeRepeat`] |
 //! | --- | --- | --- |
-//! | 429 | wait Retry-After (all tasks of the app), resend | same: Nylas refused the request, nothing happened |
+//! | 429 | wait Retry-After (all tasks of the app), resend; a Retry-After over `max_retry_after` (60 s) ends the call with the 429, saying so | same: Nylas refused the request, nothing happened |
 //! | connection refused / DNS / TLS handshake (never sent) | backoff, resend | backoff, resend |
 //! | 500 | error, no resend | [`super::ClientError::Ambiguous`], no resend |
 //! | 502, 503, 504 | backoff, resend | [`super::ClientError::Ambiguous`], no resend |
@@ -29,7 +29,9 @@
 //! - **connector create**: the engine's next run reads `GET /v3/connectors/{provider}`.
 //!
 //! Backoff is exponential with full jitter (a uniform wait between zero and
-//! `base × 2^retry`, capped), and every call is bounded both in attempts and in total time.
+//! `base × 2^retry`, capped), and every call is bounded both in attempts and in total time: its
+//! deadline (`max_elapsed`, [`DEADLINE_VAR`]) covers every attempt, wait and response body, so
+//! an attempt in flight is cut at it too ([`super::ClientError::Deadline`]).
 
 use std::time::Duration;
 
