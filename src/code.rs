@@ -221,6 +221,15 @@ codes! {
     ApiEndpoint = "api::endpoint",
     /// A region's base URL is plain http to a host other than loopback.
     ApiPlainHttp = "api::plain-http",
+    /// A response body larger than the operation's bound.
+    ApiTooLarge = "api::too-large",
+    /// Pages that do not follow the contract (more items than asked, an ignored offset, too
+    /// many pages).
+    ApiPaging = "api::paging",
+    /// No complete answer within a call's deadline.
+    ApiDeadline = "api::deadline",
+    /// A client setting from the environment that cannot be used.
+    ApiSetting = "api::setting",
 
     // A run of the step graph.
     /// A write got no answer and its effect was not found.
@@ -269,8 +278,14 @@ codes! {
     CliCancelled = "cli::cancelled",
     /// Two flags name the same file (a usage error).
     CliSameFile = "cli::same-file",
-    /// `plan --out` names the plan file itself.
+    /// An output (`--out`, `--errors`) names the plan file itself.
     CliOutIsPlan = "cli::out-is-plan",
+    /// An output names a saved plan (only `plan --out` replaces one).
+    CliOutIsSavedPlan = "cli::out-is-saved-plan",
+    /// An output is inside the state folder.
+    CliOutInState = "cli::out-in-state",
+    /// An output's last component is a symbolic link (never followed).
+    CliOutSymlink = "cli::out-symlink",
     /// `--output json` for a command whose output is a document (a usage error).
     CliNoJsonOutput = "cli::no-json-output",
     /// An output file or folder cannot be written.
@@ -321,6 +336,8 @@ const STATE: &str = "tests/engine_state.rs";
 const CLI_ERROR: &str = "src/cli/error.rs";
 const SAVED: &str = "tests/cli_saved_plans.rs";
 const FENCE: &str = "tests/engine_fencing.rs";
+const OUTPUTS: &str = "tests/cli_outputs.rs";
+const BOUNDS: &str = "tests/client_bounds.rs";
 
 /// One row per code: where it is produced. A test (`tests/diagnostics_codes.rs`) checks that
 /// every code has exactly one row, that each example makes `validate` report its code, and
@@ -421,6 +438,10 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (ApiSetup, Test(CLI_ERROR, "a_client_that_cannot_start_is_not_called_a_bug")),
     (ApiEndpoint, Test("src/client/endpoint.rs", "plain_http_only_to_loopback")),
     (ApiPlainHttp, Test("src/client/endpoint.rs", "plain_http_only_to_loopback")),
+    (ApiTooLarge, Test(BOUNDS, "a_body_beyond_the_bound_stops_there")),
+    (ApiPaging, Test(BOUNDS, "pages_that_break_the_contract_are_errors")),
+    (ApiDeadline, Test(BOUNDS, "a_trickling_server_cannot_hold_a_call_past_its_deadline")),
+    (ApiSetting, Test("src/client/retry.rs", "the_deadline_comes_from_the_environment_value_checked")),
     (EngineOutcomeUnknown, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
     (EngineConcurrentWave, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
     (EngineJobVanished, Test(CLI_ERROR, "errors_shown_only_as_step_outcomes_keep_their_codes")),
@@ -441,6 +462,9 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
         CliOutIsPlan,
         Test("tests/cli_saved_plans.rs", "plan_out_never_replaces_the_plan_file"),
     ),
+    (CliOutIsSavedPlan, Test(OUTPUTS, "outputs_never_replace_the_plan_a_saved_plan_or_the_state")),
+    (CliOutInState, Test(OUTPUTS, "outputs_never_replace_the_plan_a_saved_plan_or_the_state")),
+    (CliOutSymlink, Test(OUTPUTS, "no_output_follows_a_planted_link")),
     (CliNoJsonOutput, Test(EXIT, "usage_errors_exit_64_never_2")),
     (CliWriteFailed, Test(EXIT, "output_files_that_cannot_be_written_are_user_errors")),
     (CliRuntime, Test(CLI_ERROR, "runtime_errors_are_not_bugs")),

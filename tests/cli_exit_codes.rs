@@ -413,7 +413,7 @@ fn readme_exit_codes() -> Vec<u8> {
 #[test]
 fn every_exit_status_is_documented_in_help_man_and_readme() {
     let codes: Vec<u8> = ExitStatus::ALL.iter().map(|s| s.code()).collect();
-    assert_eq!(codes, [0, 1, 2, 64, 130, 143]);
+    assert_eq!(codes, [0, 1, 2, 3, 64, 130, 143]);
     assert_eq!(readme_exit_codes(), codes, "README.md, ### Exit codes");
     let help = stdout(&Test::new().args(["plan", "--help"]).run());
     let man = stdout(&Test::new().args(["man"]).run());

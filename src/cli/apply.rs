@@ -34,6 +34,11 @@ pub struct Args {
     /// terminal; a saved plan is never asked about: it was reviewed).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// How long to follow one wave's jobs (such as 90s, 30m, 2h, 1h30m; 0s: look once). Past
+    /// it the jobs keep running at Nylas, the run says so and exits 3, and the next apply
+    /// follows them without starting anything twice.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub wait: Duration,
     #[command(flatten)]
     pub rerun: setup::RerunArgs,
     #[command(flatten)]
@@ -373,6 +378,7 @@ async fn execute(
         concurrency: usize::from(args.concurrency),
         fail_fast: args.fail_fast,
         max_poll: Duration::from_secs(5),
+        max_follow: args.wait,
     };
     let reporter: Arc<dyn Reporter> = match output {
         Output::Json => Arc::new(JsonReporter),
@@ -394,7 +400,7 @@ async fn execute(
                     esc(&ctx.options().pairs.join(", --pair "))
                 );
             }
-            Ok(Finished::clean_if(summary.all_done()))
+            Ok(finished(&summary))
         }
         // The walk is dropped here: its step tasks stop at their next await, as a killed
         // run would, and the journal's intents let the next run resume them.
@@ -403,6 +409,56 @@ async fn execute(
             Ok(Finished::Stopped(signal))
         }
     }
+}
+
+/// How a run that ended came out: waves left running at the `--wait` bound are exit 3 when
+/// nothing else is wrong; any failure is 1.
+fn finished(summary: &ApplySummary) -> Finished {
+    if summary.only_running_left() {
+        return Finished::JobsRunning;
+    }
+    Finished::clean_if(summary.all_done())
+}
+
+/// `90s`, `30m`, `2h`, `1h30m`, `0s`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!("`{text}` is not a duration: write it like 90s, 30m, 2h or 1h30m (at most 30 days)")
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(seconds) = text.parse::<u64>() {
+        return (seconds <= 30 * 86_400)
+            .then(|| Duration::from_secs(seconds))
+            .ok_or_else(bad);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || total > 30 * 86_400 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 /// Resolves on Ctrl-C or SIGTERM. Listening replaces their default action (ending the process
@@ -600,20 +656,22 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         ("failed", summary.count("failed")),
         ("skipped", summary.count("skipped")),
     ];
+    let running = summary.running();
     if output == Output::Json {
-        outln!(
-            "{}",
-            json!({
-                "v": 1,
-                "event": "summary",
-                "run_id": summary.run_id,
-                "changed": counts[0].1,
-                "unchanged": counts[1].1,
-                "failed": counts[2].1,
-                "skipped": counts[3].1,
-                "done": summary.all_done(),
-            })
-        );
+        let mut event = json!({
+            "v": 1,
+            "event": "summary",
+            "run_id": summary.run_id,
+            "changed": counts[0].1,
+            "unchanged": counts[1].1,
+            "failed": counts[2].1,
+            "skipped": counts[3].1,
+            "done": summary.all_done(),
+        });
+        if running > 0 {
+            event["running"] = json!(running);
+        }
+        outln!("{event}");
         return;
     }
     outln!("\nSummary of run {}", summary.run_id);
@@ -621,13 +679,20 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
     for (label, n) in counts {
         outln!("  {label:<10} {n:>7}");
     }
+    // Only when there are some: the usual table stays as it was.
+    if running > 0 {
+        outln!("  {:<10} {running:>7}", "running");
+    }
     let problems: Vec<_> = summary
         .results
         .iter()
         .filter(|(_, o)| {
             matches!(
                 o,
-                Outcome::Failed(_) | Outcome::Settled(_) | Outcome::Skipped(_)
+                Outcome::Failed(_)
+                    | Outcome::Settled(_)
+                    | Outcome::Skipped(_)
+                    | Outcome::Running(_)
             )
         })
         .collect();
@@ -672,16 +737,60 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
         return;
     }
     let mut why = Vec::new();
+    if running > 0 {
+        why.push(format!(
+            "{running} wave{} still running at Nylas: this run stopped following {} at its --wait bound, and stopping does not stop a job. Run apply again to follow {}: nothing is started twice.",
+            if running == 1 { " is" } else { "s are" },
+            if running == 1 { "it" } else { "them" },
+            if running == 1 { "it" } else { "them" },
+        ));
+    }
     if settled > 0 {
         why.push(format!(
             "{settled} step{} ended in a failure that is recorded and not repeated on its own (a failed wave, a refused account): retry with a wave of mode only_failed, --rerun-wave or --rerun-clone, or change the plan; waves a gate holds wait for it.",
             if settled == 1 { "" } else { "s" }
         ));
     }
-    if other_failures > 0 || settled == 0 {
+    if other_failures > 0 || (settled == 0 && running == 0) {
         why.push(
             "fix what failed and run apply again; finished steps are not repeated.".to_owned(),
         );
     }
     outln!("\nIncomplete: {}", why.join(" Also: "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_durations_read_as_people_write_them() {
+        for (text, seconds) in [
+            ("0s", 0),
+            ("90s", 90),
+            ("30m", 1800),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("1d", 86_400),
+            ("45", 45),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(seconds)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "soon",
+            "h",
+            "10x",
+            "1h30",
+            "-5s",
+            "31d",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -6,6 +6,7 @@ use miette::Diagnostic;
 use super::exit::ExitStatus;
 use crate::client::ClientError;
 use crate::code::Code;
+use crate::engine::output_file::Refusal;
 use crate::engine::translate::TranslateError;
 use crate::engine::{EngineError, JournalError, LockError};
 use crate::graph::GraphError;
@@ -129,9 +130,14 @@ pub enum CommandError {
         second: &'static str,
         path: String,
     },
-    /// `plan --out` naming the plan file itself: writing the saved plan would replace the plan.
-    #[error("--out names the plan file {path} itself")]
-    OutIsPlan { path: String },
+    /// An output (`--out`, `--errors`) that must not be written: the plan, a saved plan,
+    /// inside the state folder, or a symbolic link (see `engine::output_file`).
+    #[error("--{flag} {path} is refused: {}; nothing was written", .why.describe())]
+    OutputRefused {
+        flag: &'static str,
+        path: String,
+        why: crate::engine::output_file::Refusal,
+    },
     /// `--output json` for a command whose output is a document.
     #[error("`--output json` has no meaning for this command: {why}")]
     NoJsonOutput {
@@ -175,7 +181,12 @@ impl CommandError {
             CommandError::ConfirmationRequired => Code::CliConfirmationRequired,
             CommandError::Cancelled => Code::CliCancelled,
             CommandError::SameFile { .. } => Code::CliSameFile,
-            CommandError::OutIsPlan { .. } => Code::CliOutIsPlan,
+            CommandError::OutputRefused { why, .. } => match why {
+                Refusal::IsPlan => Code::CliOutIsPlan,
+                Refusal::IsSavedPlan => Code::CliOutIsSavedPlan,
+                Refusal::InStateFolder => Code::CliOutInState,
+                Refusal::Symlink => Code::CliOutSymlink,
+            },
             CommandError::NoJsonOutput { .. } => Code::CliNoJsonOutput,
             CommandError::Write { .. } => Code::CliWriteFailed,
             CommandError::Runtime { .. } => Code::CliRuntime,
@@ -192,7 +203,7 @@ impl CommandError {
             self,
             CommandError::ConfirmationRequired
                 | CommandError::SameFile { .. }
-                | CommandError::OutIsPlan { .. }
+                | CommandError::OutputRefused { .. }
                 | CommandError::NoJsonOutput { .. }
         )
     }
@@ -216,7 +227,12 @@ impl CommandError {
             CommandError::ConfirmationRequired => "run `nylas-migrate plan` first to review, then pass --yes (-y) to apply without the question".into(),
             CommandError::Cancelled => "only `yes` confirms; run apply again to be asked again".into(),
             CommandError::SameFile { .. } => "give each its own file".into(),
-            CommandError::OutIsPlan { .. } => "write the saved plan to another file, such as saved-plan.json".into(),
+            CommandError::OutputRefused { flag, why, .. } => match why {
+                Refusal::IsPlan => format!("give --{flag} another file: the plan is only ever read"),
+                Refusal::IsSavedPlan => format!("give --{flag} another file: a saved plan is only replaced by `nylas-migrate plan PLAN --out FILE`"),
+                Refusal::InStateFolder => format!("give --{flag} a file outside the state folder (default .nylas-migrate/ beside the plan, or --state)"),
+                Refusal::Symlink => format!("links are not followed, so that a link planted at an output path cannot redirect it; name the file itself: --{flag} \"$(readlink -f PATH)\", or remove the link"),
+            },
             CommandError::NoJsonOutput { instead, .. } => (*instead).into(),
             CommandError::Write { .. } => "check that the folder exists and this user can write there".into(),
             CommandError::Runtime { .. } => "the system is short of threads or file descriptors (check ulimit -u and ulimit -n), then run it again".into(),

@@ -15,6 +15,9 @@ pub enum ExitStatus {
     Error,
     /// `plan --detailed-exitcode`: changes are pending.
     ChangesPending,
+    /// `apply` stopped following a wave whose jobs still run at Nylas (`--wait`), and nothing
+    /// failed: `apply` again follows them.
+    JobsRunning,
     /// The command line is wrong: an unknown command or flag, a missing argument, a bad value.
     Usage,
     /// Stopped by SIGINT (Ctrl-C).
@@ -25,10 +28,11 @@ pub enum ExitStatus {
 
 impl ExitStatus {
     /// Every status, in the order they are documented.
-    pub const ALL: [ExitStatus; 6] = [
+    pub const ALL: [ExitStatus; 7] = [
         ExitStatus::Success,
         ExitStatus::Error,
         ExitStatus::ChangesPending,
+        ExitStatus::JobsRunning,
         ExitStatus::Usage,
         ExitStatus::Interrupted,
         ExitStatus::Terminated,
@@ -40,6 +44,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Error => 1,
             ExitStatus::ChangesPending => 2,
+            ExitStatus::JobsRunning => 3,
             ExitStatus::Usage => 64,
             ExitStatus::Interrupted => 130,
             ExitStatus::Terminated => 143,
@@ -55,6 +60,9 @@ impl ExitStatus {
                 "error (on stderr): invalid plan, missing secret, API error, conflict, failed step"
             }
             ExitStatus::ChangesPending => "plan --detailed-exitcode: changes pending (only then)",
+            ExitStatus::JobsRunning => {
+                "apply --wait ran out: waves still run at Nylas; apply again follows them"
+            }
             ExitStatus::Usage => "usage error: unknown command or flag, missing or bad argument",
             ExitStatus::Interrupted => "apply stopped by Ctrl-C (SIGINT); apply again resumes",
             ExitStatus::Terminated => "apply stopped by SIGTERM; apply again resumes",
@@ -109,6 +117,8 @@ pub enum Finished {
     WithFailures,
     /// Stopped by a signal after saying what finished.
     Stopped(Signal),
+    /// `apply` left waves running at Nylas at its `--wait` bound, and nothing failed.
+    JobsRunning,
 }
 
 impl Finished {
@@ -117,6 +127,7 @@ impl Finished {
             Finished::Clean => ExitStatus::Success,
             Finished::ChangesPending => ExitStatus::ChangesPending,
             Finished::WithFailures => ExitStatus::Error,
+            Finished::JobsRunning => ExitStatus::JobsRunning,
             Finished::Stopped(Signal::Interrupt) => ExitStatus::Interrupted,
             Finished::Stopped(Signal::Terminate) => ExitStatus::Terminated,
         }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::layout;
 use super::setup;
-use super::{CliError, CommandError, Finished, Output};
+use super::{CliError, Finished, Output};
 use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
@@ -41,13 +41,10 @@ pub struct Args {
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     // The plan and the bytes it was loaded from, which a saved plan's digest covers.
     let (plan, graph, bytes) = setup::load_with_bytes(&args.target.plan)?;
-    if let Some(out) = &args.out
-        && same_file(out, &args.target.plan)
-    {
-        return Err(CommandError::OutIsPlan {
-            path: args.target.plan.display().to_string(),
-        }
-        .into());
+    if let Some(out) = &args.out {
+        // A saved plan may be replaced (that is what `plan --out` makes); the plan, the state
+        // folder and a planted link may not.
+        setup::check_output("out", out, &args.target, true)?;
     }
     let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
@@ -109,10 +106,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             &preview,
             observed,
         );
-        std::fs::write(out, saved.to_text()).map_err(|cause| CommandError::Write {
-            path: out.display().to_string(),
-            cause,
-        })?;
+        setup::write_output(out, saved.to_text().as_bytes())?;
         if output == Output::Human {
             outln!(
                 "\nSaved plan written to {}: `nylas-migrate apply {}` applies exactly this, or refuses if the plan file or any step's action changed.",
@@ -476,12 +470,4 @@ fn offline(
     } else {
         Finished::Clean
     })
-}
-
-/// Whether `a` and `b` name one file (an absent `a` names none yet).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::setup;
-use super::{CliError, CommandError, Finished};
+use super::{CliError, Finished};
 use crate::engine::Context;
 use crate::report::{AccountOutcome, accounts_report, outcomes};
 
@@ -52,6 +52,10 @@ pub enum Format {
 
 pub fn run(args: Args) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
+    if let Some(path) = &args.out {
+        // Before any request: a refused output costs nothing.
+        setup::check_output("out", path, &args.target, false)?;
+    }
     let pairs = args.pairs.checked(&graph)?;
     setup::print_partial(&graph, &pairs, super::Output::Human, false);
     let client = setup::client(&plan)?;
@@ -95,13 +99,8 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
     };
     match &args.out {
         Some(path) => {
-            // Private (0600): the rows hold users' emails.
-            crate::engine::private::write(path, text.as_bytes()).map_err(|source| {
-                CommandError::Write {
-                    path: path.display().to_string(),
-                    cause: source,
-                }
-            })?;
+            // Private (0600): the rows hold users' emails. Whole or not at all.
+            setup::write_output(path, text.as_bytes())?;
             errln!("wrote {rows} rows to {}", path.display());
             let t = accounts.totals;
             if t.selected_by_jobs > 0 {

@@ -320,7 +320,9 @@ pub fn existing_journal(state: &StateLocation, plan: &Plan) -> Result<Option<Jou
 
 /// A client whose regions are the plan's (overrides applied).
 pub fn client(plan: &Plan) -> Result<NylasClient, CliError> {
-    let mut builder = NylasClient::builder().ca_file_from_env();
+    let mut builder = NylasClient::builder()
+        .ca_file_from_env()
+        .retry_policy(crate::client::RetryPolicy::from_env()?);
     for region in Region::ALL {
         if let Some(settings) = plan.regions.get(region) {
             builder = builder
@@ -364,4 +366,33 @@ pub fn app_clients(
     } else {
         Err(crate::engine::EngineError::Secrets(missing))
     }
+}
+
+/// Checks an output path (`--out`, `--errors`) before anything is written: not the plan, not a
+/// saved plan (unless `saved_plan_replaceable`, `plan --out`), not inside the state folder, not
+/// a symbolic link. See `engine::output_file`.
+pub fn check_output(
+    flag: &'static str,
+    path: &Path,
+    target: &PlanArgs,
+    saved_plan_replaceable: bool,
+) -> Result<(), CommandError> {
+    let protected = crate::engine::output_file::Protected {
+        plan: Some(target.plan.clone()),
+        state_dir: Some(target.local_state_dir()),
+        saved_plan_replaceable,
+    };
+    crate::engine::output_file::check(path, &protected).map_err(|why| CommandError::OutputRefused {
+        flag,
+        path: path.display().to_string(),
+        why,
+    })
+}
+
+/// Writes a checked output whole or not at all (a private temporary file renamed over it).
+pub fn write_output(path: &Path, contents: &[u8]) -> Result<(), CommandError> {
+    crate::engine::output_file::write_whole(path, contents).map_err(|cause| CommandError::Write {
+        path: path.display().to_string(),
+        cause,
+    })
 }

@@ -120,6 +120,10 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
     setup::check_pairs(&graph, &args.pair)?;
     let options = options(&args)?;
+    // Before any request: neither file may be the plan, a saved plan, inside the state folder
+    // or a link.
+    setup::check_output("out", &options.output, &args.target, false)?;
+    setup::check_output("errors", &options.errors, &args.target, false)?;
     let listed = args
         .accounts
         .as_deref()
@@ -198,12 +202,15 @@ fn lock_output(state_dir: &Path, out: &Path) -> Result<std::fs::File, CliError> 
         let path = path.display().to_string();
         move |source| TranslateError::Io { path, what, source }
     };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io("create the lock"))?;
+    // Private (0600) whatever the umask, like every file of the state folder.
+    let file = crate::engine::private::open(
+        &path,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+    )
+    .map_err(io("create the lock"))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(CommandError::TranslateLocked {

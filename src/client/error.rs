@@ -144,6 +144,58 @@ pub enum ClientError {
     )]
     Setup { detail: String },
 
+    /// A response body larger than the operation's bound (see `client::bounds`): reading
+    /// stopped there. Not retried: a server that sends this much once will again.
+    #[error(
+        "{operation}: the HTTP {status} response is larger than the {} this operation allows; reading stopped there",
+        super::bounds::bytes(*.limit)
+    )]
+    #[diagnostic(code("api::too-large"))]
+    TooLarge {
+        operation: Operation,
+        status: u16,
+        limit: usize,
+        #[help]
+        help: String,
+    },
+
+    /// Pages that do not follow the contract: more items than asked, a page that repeats the
+    /// one before (an ignored offset), more pages than what was asked can have.
+    #[error("{operation}: {detail}")]
+    #[diagnostic(code("api::paging"))]
+    Paging {
+        operation: Operation,
+        detail: String,
+        #[help]
+        help: String,
+    },
+
+    /// No complete answer within the call's deadline (every attempt and wait included).
+    #[error(
+        "{operation} failed: no complete answer within the request deadline of {}{}",
+        crate::client::retry::seconds(*.deadline),
+        attempts_note(*.attempts)
+    )]
+    #[diagnostic(code("api::deadline"))]
+    Deadline {
+        operation: Operation,
+        deadline: std::time::Duration,
+        attempts: u32,
+        #[help]
+        help: String,
+    },
+
+    /// A setting of the client from the environment that cannot be used.
+    #[error("{name}={value} cannot be used: {detail}")]
+    #[diagnostic(code("api::setting"))]
+    Setting {
+        name: &'static str,
+        value: String,
+        detail: String,
+        #[help]
+        help: String,
+    },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Endpoint(#[from] EndpointError),
@@ -167,18 +219,24 @@ impl ClientError {
             | ClientError::Decode { operation, .. }
             | ClientError::Certificate { operation, .. }
             | ClientError::Tls { operation, .. }
-            | ClientError::InvalidCredential { operation, .. } => Some(*operation),
+            | ClientError::InvalidCredential { operation, .. }
+            | ClientError::TooLarge { operation, .. }
+            | ClientError::Paging { operation, .. }
+            | ClientError::Deadline { operation, .. } => Some(*operation),
             ClientError::RegionMismatch { .. } => Some(Operation::GetApplication),
-            ClientError::Setup { .. } | ClientError::CaFile { .. } | ClientError::Endpoint(_) => {
-                None
-            }
+            ClientError::Setup { .. }
+            | ClientError::CaFile { .. }
+            | ClientError::Setting { .. }
+            | ClientError::Endpoint(_) => None,
         }
     }
 
     /// The HTTP status of the response, if there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ClientError::Api { status, .. } | ClientError::Decode { status, .. } => Some(*status),
+            ClientError::Api { status, .. }
+            | ClientError::Decode { status, .. }
+            | ClientError::TooLarge { status, .. } => Some(*status),
             ClientError::Ambiguous { status, .. } => *status,
             _ => None,
         }

@@ -24,6 +24,7 @@
 //! `transport` sends one call through limiter and retries; `operations` and `paging` are the
 //! contract's operations.
 
+pub mod bounds;
 pub mod endpoint;
 pub mod error;
 mod operations;

@@ -265,9 +265,39 @@ impl AppClient {
         &self,
         request: &TranslateRequest,
     ) -> Result<Response<TranslateResult>, ClientError> {
+        if request
+            .next_page_number
+            .is_some_and(|page| page > super::bounds::MAX_TRANSLATE_PAGE)
+        {
+            return Err(self.paging_error(
+                Operation::Translate,
+                format!(
+                    "page {} asked for: beyond the {} pages of {} records any account's objects of one type fill",
+                    request.next_page_number.unwrap_or_default(),
+                    super::bounds::MAX_TRANSLATE_PAGE,
+                    super::bounds::TRANSLATE_PAGE_SIZE
+                ),
+            ));
+        }
         let mut call = Call::new(Operation::Translate);
         call.body = json(request);
-        self.call(call).await
+        let response: Response<TranslateResult> = self.call(call).await?;
+        let records = response
+            .data
+            .translations
+            .as_ref()
+            .map_or(0, Vec::len)
+            .max(response.data.ids.len());
+        if records > super::bounds::TRANSLATE_PAGE_SIZE {
+            return Err(self.paging_error(
+                Operation::Translate,
+                format!(
+                    "a page holds {records} records, more than the contract's page of {}",
+                    super::bounds::TRANSLATE_PAGE_SIZE
+                ),
+            ));
+        }
+        Ok(response)
     }
 
     /// `get_connector_by_provider`: the connector, or `None` when the application has none for

@@ -15,11 +15,53 @@ pub const GRANT_PAGE_SIZE: u64 = 200;
 /// page is the usual answer.
 const CONNECTOR_PAGE_SIZE: u64 = 50;
 
-/// A server that ignores `offset` would send the same full page forever; no real listing here
-/// comes near this many pages.
-const MAX_PAGES: usize = 100_000;
+use super::bounds::{MAX_CONNECTOR_PAGES, MAX_LISTED_GRANTS, MAX_PAGES_PER_ACCOUNT_CHUNK};
+
+/// Checks one page of an offset listing against the contract: no more items than `limit`, and
+/// not only the items of the page before (a server that ignores `offset` sends the same page
+/// again and again). `previous` is the IDs of the page before; it becomes this page's.
+fn check_page<T>(
+    client: &AppClient,
+    operation: Operation,
+    page: &[T],
+    limit: u64,
+    id: impl Fn(&T) -> &str,
+    previous: &mut Vec<String>,
+) -> Result<(), ClientError> {
+    if page.len() as u64 > limit {
+        return Err(client.paging_error(
+            operation,
+            format!(
+                "a page holds {} items, more than the {limit} asked for",
+                page.len()
+            ),
+        ));
+    }
+    let ids: Vec<String> = page.iter().map(|item| id(item).to_owned()).collect();
+    if !ids.is_empty() && ids.iter().all(|id| previous.contains(id)) {
+        return Err(client.paging_error(
+            operation,
+            "the next page repeats the page before it: the server ignores `offset`, and paging would never end".into(),
+        ));
+    }
+    *previous = ids;
+    Ok(())
+}
 
 impl AppClient {
+    /// The error of pages that break the contract.
+    pub(super) fn paging_error(&self, operation: Operation, detail: String) -> ClientError {
+        tracing::warn!(operation = %operation, app_id = %self.app_id, detail = %detail, "paging stopped");
+        ClientError::Paging {
+            operation,
+            detail,
+            help: format!(
+                "Nylas pages by limit and offset and never sends more than asked: check that region {}'s api_url ({}) points at Nylas, not at a proxy or another service; nothing was written because of these pages",
+                self.region, self.base_url
+            ),
+        }
+    }
+
     /// `get-all-grants`, every page of `filter` (its `limit`/`offset` are the starting point;
     /// pages of [`GRANT_PAGE_SIZE`] by default).
     pub async fn list_all_grants(&self, filter: &GrantFilter) -> Result<Pages<Grant>, ClientError> {
@@ -31,8 +73,25 @@ impl AppClient {
             data: Vec::new(),
             request_ids: Vec::new(),
         };
-        for _ in 0..MAX_PAGES {
+        let mut previous = Vec::new();
+        loop {
             let Response { data, request_id } = self.list_grants(&page).await?;
+            check_page(
+                self,
+                Operation::ListGrants,
+                &data,
+                limit,
+                |g| &g.id,
+                &mut previous,
+            )?;
+            if (pages.data.len() + data.len()) as u64 > MAX_LISTED_GRANTS {
+                return Err(self.paging_error(
+                    Operation::ListGrants,
+                    format!(
+                        "the listing passed {MAX_LISTED_GRANTS} grants, more than any application has"
+                    ),
+                ));
+            }
             pages.request_ids.extend(request_id);
             let full = data.len() as u64 >= limit;
             page.offset = Some(page.offset.unwrap_or(0) + data.len() as u64);
@@ -66,8 +125,28 @@ impl AppClient {
             let wanted: std::collections::HashSet<&str> =
                 chunk.iter().map(|id| id.as_ref()).collect();
             let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-            for _ in 0..MAX_PAGES {
+            let mut previous = Vec::new();
+            for asked in 1.. {
+                // An account has one grant per application: a chunk of accounts is answered in
+                // a page or two, whatever a server says.
+                if asked > MAX_PAGES_PER_ACCOUNT_CHUNK {
+                    return Err(self.paging_error(
+                        Operation::ListGrants,
+                        format!(
+                            "{MAX_PAGES_PER_ACCOUNT_CHUNK} full pages of grants for {} accounts, and more announced: an account has one grant per application",
+                            chunk.len()
+                        ),
+                    ));
+                }
                 let Response { data, request_id } = self.list_grants(&filter).await?;
+                check_page(
+                    self,
+                    Operation::ListGrants,
+                    &data,
+                    GRANT_PAGE_SIZE,
+                    |g| &g.id,
+                    &mut previous,
+                )?;
                 pages.request_ids.extend(request_id);
                 let full = data.len() as u64 >= GRANT_PAGE_SIZE;
                 filter.offset = Some(filter.offset.unwrap_or(0) + data.len() as u64);
@@ -93,13 +172,30 @@ impl AppClient {
             request_ids: Vec::new(),
         };
         let mut offset = 0u64;
-        for _ in 0..MAX_PAGES {
+        let mut previous = Vec::new();
+        for asked in 1.. {
+            if asked > MAX_CONNECTOR_PAGES {
+                return Err(self.paging_error(
+                    Operation::ListConnectors,
+                    format!(
+                        "{MAX_CONNECTOR_PAGES} full pages of connectors, and more announced: an application has at most one connector per provider"
+                    ),
+                ));
+            }
             let mut call = Call::new(Operation::ListConnectors);
             call.query = vec![
                 ("limit", CONNECTOR_PAGE_SIZE.to_string()),
                 ("offset", offset.to_string()),
             ];
             let Response { data, request_id } = self.call::<Vec<Connector>>(call).await?;
+            check_page(
+                self,
+                Operation::ListConnectors,
+                &data,
+                CONNECTOR_PAGE_SIZE,
+                |c| c.provider.as_str(),
+                &mut previous,
+            )?;
             pages.request_ids.extend(request_id);
             let full = data.len() as u64 >= CONNECTOR_PAGE_SIZE;
             offset += data.len() as u64;

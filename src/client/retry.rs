@@ -4,7 +4,7 @@
 //!
 //! | failure | [`RepeatRule::Repeatable`] | [`RepeatRule::ObserveBeforeRepeat`] |
 //! | --- | --- | --- |
-//! | 429 | wait Retry-After (all tasks of the app), resend | same: Nylas refused the request, nothing happened |
+//! | 429 | wait Retry-After (all tasks of the app), resend; a Retry-After over `max_retry_after` (60 s) ends the call with the 429, saying so | same: Nylas refused the request, nothing happened |
 //! | connection refused / DNS / TLS handshake (never sent) | backoff, resend | backoff, resend |
 //! | 500 | error, no resend | [`super::ClientError::Ambiguous`], no resend |
 //! | 502, 503, 504 | backoff, resend | [`super::ClientError::Ambiguous`], no resend |
@@ -29,7 +29,9 @@
 //! - **connector create**: the engine's next run reads `GET /v3/connectors/{provider}`.
 //!
 //! Backoff is exponential with full jitter (a uniform wait between zero and
-//! `base × 2^retry`, capped), and every call is bounded both in attempts and in total time.
+//! `base × 2^retry`, capped), and every call is bounded both in attempts and in total time: its
+//! deadline (`max_elapsed`, [`DEADLINE_VAR`]) covers every attempt, wait and response body, so
+//! an attempt in flight is cut at it too ([`super::ClientError::Deadline`]).
 
 use std::time::Duration;
 
@@ -113,7 +115,17 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// How long one attempt may take, from sending to the end of the response body.
     pub request_timeout: Duration,
+    /// The longest Retry-After waited: a server asking for more ends the call with its 429,
+    /// saying so, rather than holding the run.
+    pub max_retry_after: Duration,
 }
+
+/// The environment variable that sets a call's deadline, in seconds: every attempt, wait and
+/// body of one call end within it (default [`RetryPolicy::default`]'s `max_elapsed`, 120 s).
+pub const DEADLINE_VAR: &str = "NYLAS_MIGRATE_REQUEST_DEADLINE";
+
+/// The range [`DEADLINE_VAR`] accepts.
+const DEADLINE_RANGE: (f64, f64) = (0.1, 3600.0);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -123,11 +135,45 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(16),
             request_timeout: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
 
 impl RetryPolicy {
+    /// This policy with the call deadline `deadline`: no call (attempts, waits and bodies
+    /// together) lasts longer, and no one attempt either.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.max_elapsed = deadline;
+        self.request_timeout = self.request_timeout.min(deadline);
+        self
+    }
+
+    /// The default policy, with the deadline [`DEADLINE_VAR`] sets if it is set.
+    pub fn from_env() -> Result<Self, super::ClientError> {
+        let policy = RetryPolicy::default();
+        match std::env::var_os(DEADLINE_VAR) {
+            None => Ok(policy),
+            Some(value) => {
+                let text = value.to_string_lossy();
+                let deadline = parse_deadline(&text).map_err(|detail| {
+                    super::ClientError::Setting {
+                        name: DEADLINE_VAR,
+                        value: crate::untrusted::escaped(&text).into_owned(),
+                        detail,
+                        help: format!(
+                            "give the deadline of one API call in seconds, such as 30 or 2.5 (from {} to {}), or unset it for the default of {}",
+                            DEADLINE_RANGE.0,
+                            DEADLINE_RANGE.1,
+                            seconds(policy.max_elapsed)
+                        ),
+                    }
+                })?;
+                Ok(policy.with_deadline(deadline))
+            }
+        }
+    }
+
     /// The wait before retry number `retry` (0 for the first retry): uniform in
     /// `[0, min(max_delay, base_delay × 2^retry)]`.
     pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
@@ -136,6 +182,30 @@ impl RetryPolicy {
             .saturating_mul(2u32.saturating_pow(retry.min(30)))
             .min(self.max_delay);
         ceiling.mul_f64(rng.random::<f64>())
+    }
+}
+
+fn parse_deadline(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "it is not a number of seconds".to_owned())?;
+    if !(DEADLINE_RANGE.0..=DEADLINE_RANGE.1).contains(&value) {
+        return Err(format!(
+            "it is outside {} to {} seconds",
+            DEADLINE_RANGE.0, DEADLINE_RANGE.1
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// A duration in words for messages: `120 s`, `0.5 s`.
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{s:.1} s")
     }
 }
 
@@ -170,6 +240,33 @@ mod tests {
         assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_environment_value_checked() {
+        assert_eq!(parse_deadline("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["", "soon", "0", "-1", "1e9", "NaN"] {
+            assert!(parse_deadline(bad).is_err(), "{bad}");
+        }
+        let policy = RetryPolicy::default().with_deadline(Duration::from_secs(5));
+        assert_eq!(policy.max_elapsed, Duration::from_secs(5));
+        assert_eq!(policy.request_timeout, Duration::from_secs(5));
+        // The error a user sees: code, the value escaped, what to give instead.
+        let err = super::super::ClientError::Setting {
+            name: DEADLINE_VAR,
+            value: "soon".into(),
+            detail: parse_deadline("soon").unwrap_err(),
+            help: String::new(),
+        };
+        let code = miette::Diagnostic::code(&err).map(|c| c.to_string());
+        assert_eq!(
+            code.as_deref(),
+            Some(crate::code::Code::ApiSetting.as_str())
+        );
+        assert!(
+            err.to_string()
+                .contains("NYLAS_MIGRATE_REQUEST_DEADLINE=soon")
+        );
     }
 
     #[test]

@@ -150,12 +150,20 @@ impl AppClient {
             attempt += 1;
             self.limiter.acquire().await;
             let started = *first_send.get_or_insert_with(Instant::now);
+            // The call's deadline: every attempt, wait and body within `max_elapsed` of the
+            // first send, so that a trickling server cannot hold a run for minutes.
+            let deadline = started + policy.max_elapsed;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.deadline_error(operation, attempt - 1));
+            }
             self.observe(&call, &url, attempt);
 
+            let attempt_time = policy.request_timeout.min(remaining);
             let mut request = http
                 .request(method.clone(), url.clone())
                 .header(AUTHORIZATION, bearer.clone())
-                .timeout(policy.request_timeout);
+                .timeout(attempt_time);
             if let Some(value) = &basic_v2 {
                 request = request.header("BasicV2", value.clone());
             }
@@ -167,38 +175,58 @@ impl AppClient {
             }
 
             let sent_at = Instant::now();
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    let location = response
-                        .headers()
-                        .get(LOCATION)
-                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                    match response.bytes().await {
-                        Ok(body) => Ok((status, retry_after, location, body.to_vec())),
-                        Err(e) => Err((e, Some(status))),
-                    }
-                }
-                Err(e) => Err((e, None)),
-            };
+            let outcome =
+                match tokio::time::timeout_at(sent_at + attempt_time, exchange(request, operation))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Lost::TimedOut { status: None }),
+                };
 
             let (status, retry_after, location, body) = match outcome {
-                Ok(answer) => answer,
-                Err((error, status)) => {
-                    // Only a failure to connect proves the request never left.
-                    let never_sent = error.is_connect();
+                Ok(Exchange::Answer(answer)) => answer,
+                Ok(Exchange::TooLarge { status, limit }) => {
+                    tracing::warn!(
+                        operation = %operation,
+                        app_id = %self.app_id,
+                        status,
+                        limit,
+                        "response body beyond the operation's bound; reading stopped"
+                    );
+                    return Err(ClientError::TooLarge {
+                        operation,
+                        status,
+                        limit,
+                        help: format!(
+                            "no Nylas answer to {operation} comes near this size: check that region {}'s api_url ({}) points at Nylas, not at a proxy or another service; nothing more was read",
+                            self.region, self.base_url
+                        ),
+                    });
+                }
+                Err(lost) => {
+                    let (never_sent, status, detail, error) = match lost {
+                        Lost::Transport { error, status } => {
+                            // Only a failure to connect proves the request never left.
+                            let never_sent = error.is_connect();
+                            let detail = describe_transport_error(&error);
+                            (never_sent, status, detail, Some(error))
+                        }
+                        Lost::TimedOut { status } => (
+                            false,
+                            status,
+                            format!(
+                                "timed out: no complete answer within {}",
+                                super::retry::seconds(attempt_time)
+                            ),
+                            None,
+                        ),
+                    };
                     // A TLS failure while connecting is not transient (a certificate this
                     // machine does not trust, a server that does not speak TLS): retrying
                     // only delays the answer and blames the network.
-                    if never_sent && let Some(problem) = tls_problem(&error) {
+                    if never_sent && let Some(problem) = error.as_ref().and_then(tls_problem) {
                         return Err(self.tls_error(operation, problem));
                     }
-                    let detail = describe_transport_error(&error);
                     tracing::warn!(
                         operation = %operation,
                         app_id = %self.app_id,
@@ -214,6 +242,11 @@ impl AppClient {
                     if self.may_retry(attempt, started, wait) {
                         tokio::time::sleep(wait).await;
                         continue;
+                    }
+                    if Instant::now() + wait >= deadline
+                        && (error.as_ref().is_none_or(reqwest::Error::is_timeout))
+                    {
+                        return Err(self.deadline_error(operation, attempt));
                     }
                     return Err(ClientError::Transport {
                         operation,
@@ -242,6 +275,26 @@ impl AppClient {
             let mut failure = decode_failure(status, &body);
             failure.location = location;
             match status {
+                429 if retry_after.is_some_and(|asked| asked > policy.max_retry_after) => {
+                    // Waiting that long would hold the whole run: end the call, and say so.
+                    let asked = retry_after.unwrap_or_default();
+                    tracing::warn!(
+                        operation = %operation,
+                        app_id = %self.app_id,
+                        attempt,
+                        retry_after_s = asked.as_secs(),
+                        "rate limited (429) with a Retry-After beyond the cap; not waiting"
+                    );
+                    let mut error = self.api_error(operation, failure, attempt);
+                    if let ClientError::Api { help, .. } = &mut error {
+                        *help = format!(
+                            "Nylas asked to wait {} before the next request (Retry-After), more than the {} nylas-migrate waits at most; run the command again later: finished steps are skipped",
+                            super::retry::seconds(asked),
+                            super::retry::seconds(policy.max_retry_after)
+                        );
+                    }
+                    return Err(error);
+                }
                 429 => {
                     // Nylas refused the request: nothing happened, any operation may be resent.
                     let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
@@ -293,6 +346,23 @@ impl AppClient {
                 _ => {}
             }
             return Ok(Err((failure, operation, attempt)));
+        }
+    }
+
+    /// The error of a call whose deadline passed.
+    fn deadline_error(&self, operation: Operation, attempts: u32) -> ClientError {
+        let deadline = self.client.inner.retry.max_elapsed;
+        ClientError::Deadline {
+            operation,
+            deadline,
+            attempts,
+            help: format!(
+                "{} answered too slowly (a slow network, a proxy, or a server trickling its answer); check that region {}'s api_url points at Nylas, then run the command again: finished steps are skipped. The deadline is {} per call; {} sets another (in seconds)",
+                self.base_url,
+                self.region,
+                super::retry::seconds(deadline),
+                super::retry::DEADLINE_VAR
+            ),
         }
     }
 
@@ -570,6 +640,90 @@ impl AppClient {
             _ => format!("Nylas refused {operation} for application {app}"),
         }
     }
+}
+
+/// How an attempt ended without an answer to decide on.
+enum Lost {
+    /// The connection failed or broke (`status` if the head had arrived).
+    Transport {
+        error: reqwest::Error,
+        status: Option<u16>,
+    },
+    /// The attempt's time ran out.
+    TimedOut { status: Option<u16> },
+}
+
+/// What an attempt that got an answer read.
+enum Exchange {
+    Answer(Answer),
+    /// A 2xx body beyond the operation's bound: not read further.
+    TooLarge {
+        status: u16,
+        limit: usize,
+    },
+}
+
+/// The answer's status, Retry-After, redirect location and body.
+type Answer = (u16, Option<Duration>, Option<String>, Vec<u8>);
+
+/// Sends `request` and reads the answer, its body bounded (see [`super::bounds`]): a 2xx body
+/// beyond the operation's bound is [`Exchange::TooLarge`], an error body is cut at
+/// [`super::bounds::MAX_ERROR_BODY`]. Reading stops at the bound: nothing beyond is buffered.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+    operation: Operation,
+) -> Result<Exchange, Lost> {
+    let mut response = request.send().await.map_err(|error| Lost::Transport {
+        error,
+        status: None,
+    })?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let success = (200..300).contains(&status);
+    let limit = if success {
+        super::bounds::max_body(operation)
+    } else {
+        super::bounds::MAX_ERROR_BODY
+    };
+    let announced = response.content_length().unwrap_or(0);
+    if success && announced > limit as u64 {
+        return Ok(Exchange::TooLarge { status, limit });
+    }
+    let mut body = Vec::with_capacity(announced.min(limit as u64) as usize);
+    loop {
+        let chunk = response.chunk().await.map_err(|error| {
+            if error.is_timeout() {
+                Lost::TimedOut {
+                    status: Some(status),
+                }
+            } else {
+                Lost::Transport {
+                    error,
+                    status: Some(status),
+                }
+            }
+        })?;
+        let Some(chunk) = chunk else { break };
+        let room = limit - body.len();
+        if chunk.len() > room {
+            if success {
+                return Ok(Exchange::TooLarge { status, limit });
+            }
+            // An error body: its start is enough (request_id, type, message).
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Exchange::Answer((status, retry_after, location, body)))
 }
 
 fn sensitive_header(value: &str) -> Option<HeaderValue> {

@@ -26,7 +26,13 @@ pub struct ApplyOptions {
     pub fail_fast: bool,
     /// Longest wait between two polls of a wave's jobs.
     pub max_poll: Duration,
+    /// How long one wave's jobs are followed; past it they keep running at Nylas, the step
+    /// ends [`Outcome::Running`] and the next apply follows them (`apply --wait`).
+    pub max_follow: Duration,
 }
+
+/// How long `apply` follows one wave's jobs unless `--wait` says otherwise.
+pub const DEFAULT_MAX_FOLLOW: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for ApplyOptions {
     fn default() -> Self {
@@ -34,6 +40,7 @@ impl Default for ApplyOptions {
             concurrency: 8,
             fail_fast: false,
             max_poll: Duration::from_secs(5),
+            max_follow: DEFAULT_MAX_FOLLOW,
         }
     }
 }
@@ -53,6 +60,41 @@ impl ApplySummary {
             .iter()
             .filter(|(_, o)| o.label() == label)
             .count()
+    }
+
+    /// Waves left running at Nylas when the run stopped following them (`--wait`).
+    pub fn running(&self) -> usize {
+        self.count("running")
+    }
+
+    /// Whether everything is done but waves left running at Nylas (`--wait`) and the steps
+    /// that wait for them: the next apply finishes the work by following them.
+    pub fn only_running_left(&self) -> bool {
+        if self.running() == 0 {
+            return false;
+        }
+        let mut waiting: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (step, outcome) in &self.results {
+            match outcome {
+                Outcome::Unchanged(_) | Outcome::Changed(_) => {}
+                Outcome::Running(_) => {
+                    waiting.insert(step.id.as_str());
+                }
+                Outcome::Skipped(reason) => {
+                    let cause = reason
+                        .strip_suffix(super::scheduler::STILL_RUNNING)
+                        .or_else(|| reason.strip_suffix(" was skipped"));
+                    match cause {
+                        Some(cause) if waiting.contains(cause) => {
+                            waiting.insert(step.id.as_str());
+                        }
+                        _ => return false,
+                    }
+                }
+                Outcome::Failed(_) | Outcome::Settled(_) => return false,
+            }
+        }
+        true
     }
 
     /// Whether everything the plan asks for is done.
@@ -86,6 +128,7 @@ pub async fn apply(
         run_id,
         reporter,
         max_poll: options.max_poll,
+        max_follow: options.max_follow,
     };
     let limits = Limits {
         permits_per_pair: options.concurrency,
@@ -159,6 +202,7 @@ struct ApplyRun {
     run_id: i64,
     reporter: Arc<dyn Reporter>,
     max_poll: Duration,
+    max_follow: Duration,
     /// Per pair: the reads its steps share (one observation of its grants for all its
     /// clones).
     reads: Vec<Arc<PairReads>>,
@@ -181,7 +225,8 @@ impl Executor for ApplyRun {
         let ctx = self.ctx.clone();
         let reads = self.reads[step.pair].clone();
         let reporter = self.reporter.clone();
-        let (step, run_id, max_poll) = (step.clone(), self.run_id, self.max_poll);
+        let (step, run_id, max_poll, max_follow) =
+            (step.clone(), self.run_id, self.max_poll, self.max_follow);
         let task = tokio::spawn(async move {
             let cx = WriteCx {
                 cx: StepCx {
@@ -192,6 +237,7 @@ impl Executor for ApplyRun {
                 run_id,
                 reporter: reporter.as_ref(),
                 max_poll,
+                max_follow,
             };
             steps::apply_step(&cx).await
         });
@@ -215,6 +261,7 @@ impl Executor for ApplyRun {
             succeeded: outcome.succeeded(),
             lets_dependents_run: outcome.lets_dependents_run(),
             skipped: matches!(outcome, Outcome::Skipped(_)),
+            running: matches!(outcome, Outcome::Running(_)),
         }
     }
 

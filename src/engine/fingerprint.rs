@@ -31,6 +31,9 @@ impl Fingerprinter {
     /// Loads the state folder's key, creating it on first use.
     pub fn load_or_create(state_dir: &Path) -> std::io::Result<Fingerprinter> {
         let path = state_dir.join(KEY_FILE);
+        // A key file another user can read lets them test guesses of every secret: private
+        // (0600) whatever mode it was found with.
+        super::private::tighten(&path)?;
         if let Ok(bytes) = std::fs::read(&path)
             && bytes.len() == 32
         {

@@ -21,6 +21,7 @@ mod fingerprint;
 mod history;
 pub mod journal;
 mod lock;
+pub mod output_file;
 mod preview;
 pub(crate) mod private;
 mod progress;

@@ -237,6 +237,7 @@ impl Executor for PlanRun<'_> {
             succeeded: true,
             lets_dependents_run: true,
             skipped: false,
+            running: false,
         }
     }
 

@@ -66,7 +66,13 @@ pub(super) struct Verdict {
     pub lets_dependents_run: bool,
     /// It was skipped itself (its dependents are then skipped as "… was skipped").
     pub skipped: bool,
+    /// It still runs at Nylas (a wave left running at `--wait`): its dependents wait for it
+    /// (skipped as "… is still running at Nylas").
+    pub running: bool,
 }
+
+/// The end of the reason of a step skipped because a step it waits on still runs at Nylas.
+pub const STILL_RUNNING: &str = " is still running at Nylas (the next apply follows it)";
 
 /// How much runs at once, and whether a failure stops the walk.
 #[derive(Debug, Clone, Copy)]
@@ -254,6 +260,9 @@ fn skip_dependents<E: Executor>(
 
 /// Why a step is skipped: `<cause> failed`, or `<cause> was skipped`.
 fn skip_reason(cause: &StepId, verdict: Verdict) -> String {
+    if verdict.running {
+        return format!("{cause}{STILL_RUNNING}");
+    }
     format!(
         "{cause} {}",
         if verdict.skipped {
@@ -326,6 +335,7 @@ mod tests {
             succeeded: false,
             lets_dependents_run: false,
             skipped,
+            running: false,
         };
         assert_eq!(skip_reason(&cause, verdict(false)), "p/batch/w1 failed");
         assert_eq!(skip_reason(&cause, verdict(true)), "p/batch/w1 was skipped");

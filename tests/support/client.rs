@@ -41,6 +41,7 @@ pub fn fast_retries() -> RetryPolicy {
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(8),
         request_timeout: Duration::from_secs(10),
+        ..RetryPolicy::default()
     }
 }
 

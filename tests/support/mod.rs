@@ -10,6 +10,7 @@
 //! | [`rehearsal`] | a plan rehearsed against a simulator by the real binary, failpoints, end states |
 //! | [`contract`] | the Nylas v3 contract as JSON Schema validators |
 //! | [`receiver`] | a webhook endpoint on 127.0.0.1 |
+//! | [`hostile`] | a raw HTTP server in front of the simulator: huge bodies, endless streams, trickles, broken pages |
 //! | [`logs`] | what the library logs during one test |
 //! | [`snapshot`] | whole-output snapshots and what is redacted from them |
 
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod events;
+pub mod hostile;
 pub mod logs;
 pub mod postgres;
 pub mod proxy;

@@ -81,6 +81,9 @@ enum WaveEnd {
     SnapshotFailed(MigrationJob),
     /// Other batch clones appeared at the same time as this run's own.
     Concurrent(Vec<MigrationJob>),
+    /// Followed for `max_follow` and not finished: the jobs keep running at Nylas. The
+    /// migration job as last listed, if it was.
+    StillRunning(Option<MigrationJob>),
 }
 
 impl StepDriver for BatchKind {
@@ -232,6 +235,23 @@ impl StepDriver for BatchKind {
                     "conflict: another run started {} at the same time as this wave's (snapshot job {}): two runs are applying this plan to the same application, and the same accounts may be cloned twice. Stop the other runner and keep one state folder; this wave's job is recorded and the next apply follows it",
                     describe_jobs(&others),
                     jobs.snapshot_job_id
+                ))));
+            }
+            WaveEnd::StillRunning(job) => {
+                // Nothing more is journaled: the wave stays recorded as started, and the next
+                // apply observes its jobs and follows them (attach), starting nothing.
+                let progress = job.as_ref().map_or_else(
+                    || {
+                        format!(
+                            "snapshot job {}, migration job not listed yet",
+                            jobs.snapshot_job_id
+                        )
+                    },
+                    job_summary,
+                );
+                return Ok(Sent::Unresolved(Outcome::Running(format!(
+                    "still running at Nylas after following it for {} (--wait): {progress}; it keeps running, and the next apply follows it",
+                    crate::client::retry::seconds(cx.max_follow)
                 ))));
             }
             WaveEnd::SnapshotFailed(snapshot) => {
@@ -584,6 +604,7 @@ async fn poll(
 ) -> Result<WaveEnd, EngineError> {
     let mut wait = Duration::from_millis(100);
     let mut clone_id = wave.clone_job_id.clone();
+    let followed = tokio::time::Instant::now();
     loop {
         let jobs = cx.app().list_jobs(&JobFilter::default()).await?.data;
         if let Some(before) = sent.take() {
@@ -623,8 +644,13 @@ async fn poll(
                 });
             }
         }
+        // The bound on following (`--wait`): checked after each listing, so a job that has
+        // finished is always seen as finished.
+        if followed.elapsed() >= cx.max_follow {
+            return Ok(WaveEnd::StillRunning(clone.cloned()));
+        }
         reached(cx.step, "polling").await;
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(wait.min(cx.max_follow.saturating_sub(followed.elapsed()))).await;
         wait = (wait * 2).min(cx.max_poll);
     }
 }

@@ -123,6 +123,9 @@ pub enum Outcome {
     Settled(String),
     /// Not attempted, and why.
     Skipped(String),
+    /// A wave whose jobs still run at Nylas when this run stopped following them (`--wait`):
+    /// recorded as running, not failed; the next apply follows them, starting nothing.
+    Running(String),
 }
 
 impl Outcome {
@@ -142,6 +145,7 @@ impl Outcome {
             Outcome::Changed(_) => "changed",
             Outcome::Failed(_) | Outcome::Settled(_) => "failed",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Running(_) => "running",
         }
     }
 
@@ -151,7 +155,8 @@ impl Outcome {
             | Outcome::Changed(m)
             | Outcome::Failed(m)
             | Outcome::Settled(m)
-            | Outcome::Skipped(m) => m,
+            | Outcome::Skipped(m)
+            | Outcome::Running(m) => m,
         }
     }
 }
@@ -218,6 +223,8 @@ pub(super) struct WriteCx<'a> {
     pub reporter: &'a dyn Reporter,
     /// Longest wait between two polls of a wave's jobs.
     pub max_poll: Duration,
+    /// How long one wave's jobs are followed before the run leaves them running (`--wait`).
+    pub max_follow: Duration,
 }
 
 impl<'a> std::ops::Deref for WriteCx<'a> {
