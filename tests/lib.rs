@@ -27,6 +27,7 @@ mod engine_runners;
 mod engine_state;
 mod engine_waves;
 mod events_schema;
+mod fuzz_plans;
 mod hostile_outputs;
 mod plan_manual_steps;
 mod plan_notifications;

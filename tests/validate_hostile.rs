@@ -475,10 +475,10 @@ fn alias_bombs_are_refused() {
 
 /// splitmix64: a tiny, well-mixed PRNG, so the test needs no dependency and a seed reproduces
 /// a run exactly.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -487,7 +487,7 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
@@ -551,7 +551,7 @@ const INTERESTING: &[&[u8]] = &[
 ];
 
 /// Applies one random mutation to `bytes` and says which.
-fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
+pub(crate) fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
     let len = bytes.len();
     match rng.below(9) {
         0 => {
