@@ -178,3 +178,113 @@ async fn a_huge_message_in_an_old_journal_is_printed_cut() {
     }
     r.sim.shutdown().await;
 }
+
+/// A server that answers like the Nylas API with nothing on the application, and refuses every
+/// write with HTTP 400 and a message of one 1 MiB word.
+async fn refusing_api(word: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::get;
+    use serde_json::json;
+    let app = axum::Router::new()
+        .route(
+            "/v3/applications",
+            get(|| async {
+                axum::Json(json!({"request_id": "r", "data": {
+                    "application_id": "5e5e5e5e-0000-4000-8000-000000000001",
+                    "region": "us",
+                }}))
+            }),
+        )
+        .route(
+            "/v3/migration-tools/jobs",
+            get(|| async { axum::Json(json!({"request_id": "r", "data": []})) }),
+        )
+        .route(
+            "/v3/grants",
+            get(|| async {
+                axum::Json(json!({"request_id": "r", "limit": 200, "offset": 0, "data": []}))
+            }),
+        )
+        .fallback(move || async move {
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                axum::Json(json!({"request_id": "r-huge",
+                    "error": {"type": "invalid_request_error", "message": word}})),
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_message_from_the_server_is_recorded_and_printed_cut() {
+    let word: &'static str = Box::leak("M".repeat(1024 * 1024).into_boxed_str());
+    let (url, server) = refusing_api(word).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        format!(
+            "version: 1\nname: huge\nregions:\n  us: {{ api_url: \"{url}\" }}\npairs:\n  - name: solo\n    region: us\n    v2: {{ app_id: hosus2v2app00000000000001, client_secret: {{ env: H_V2 }} }}\n    v3: {{ app_id: 5e5e5e5e-0000-4000-8000-000000000001, api_key: {{ env: H_V3 }} }}\n    clone:\n      batches:\n        - {{ name: everyone, mode: only_new }}\n"
+        ),
+    )
+    .unwrap();
+    let plan = plan.display().to_string();
+    let run = |args: Vec<String>| {
+        crate::support::cli::Test::new()
+            .args(args)
+            .env("H_V2", "v2-secret")
+            .env("H_V3", "v3-key")
+            .run_async()
+    };
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let applied = run(args(&["apply", &plan, "--yes"])).await;
+    assert_eq!(applied.status.code(), Some(1), "{}", stderr(&applied));
+    // The journal keeps a few KiB of it, saying it was cut.
+    let journal = dir.path().join(".nylas-migrate").join("journal.sqlite");
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    let longest: i64 = conn
+        .query_row(
+            "SELECT max(length(record)) FROM (SELECT record FROM steps UNION ALL SELECT record FROM events)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(longest < 8 * 1024, "a journal record of {longest} bytes");
+    let cut: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM steps WHERE record LIKE '%more bytes not kept%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(cut >= 1, "the refused step's record says it was cut");
+    drop(conn);
+    for list in [
+        &["apply", &plan, "--yes"][..],
+        &["status", &plan, "--offline"],
+        &["plan", &plan],
+    ] {
+        let out = run(args(list)).await;
+        let shown = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            shown.len() < 64 * 1024,
+            "{list:?} printed {} bytes of a 1 MiB message:\n{}",
+            shown.len(),
+            shown
+                .lines()
+                .filter(|l| !l.trim().chars().all(|c| c == 'M'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(
+            shown.contains("MMMM") && shown.contains("more bytes not kept"),
+            "{list:?}:\n{}",
+            &shown[..shown.len().min(4000)]
+        );
+    }
+    server.abort();
+}
