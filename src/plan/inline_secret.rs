@@ -24,9 +24,6 @@ fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
-/// The PostgreSQL state URL's pointer.
-const STATE_URL: &str = "/state/postgres/url";
-
 /// A secret written inline: the field, its value's span, and what shape the value has.
 pub struct InlineSecret {
     /// JSON pointer of the field's value; the schema check reports nothing at or under it.
@@ -47,15 +44,19 @@ pub struct InlineSecret {
 pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     let mut found = Vec::new();
     let mut masked = Vec::new();
-    let mut stack: Vec<(String, &Node)> = vec![(String::new(), root)];
-    while let Some((pointer, node)) = stack.pop() {
+    // Where each node is, as (parent, segment) in one list: its JSON pointer is written only for
+    // a secret (a pointer string per node cost a large plan an allocation per node).
+    let mut path: Vec<(usize, Segment<'_>)> = vec![(0, Segment::Root)];
+    let mut stack: Vec<(usize, &Node)> = vec![(0, root)];
+    while let Some((at, node)) = stack.pop() {
         match &node.value {
             Value::Map(entries) => {
                 for (key, value) in entries {
                     let name = key.as_str().unwrap_or_default();
-                    let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    path.push((at, Segment::Key(name)));
+                    let child = path.len() - 1;
                     // The state URL may hold the database's password: a secret by place.
-                    let shape = if is_secret_key(name) || child == STATE_URL {
+                    let shape = if is_secret_key(name) || is_state_url(&path, child) {
                         inline_shape(value)
                     } else {
                         None
@@ -64,7 +65,7 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
                         Some(shape) => {
                             secret_spans(value, &mut masked);
                             found.push(InlineSecret {
-                                pointer: child,
+                                pointer: pointer(&path, child),
                                 key: name.to_owned(),
                                 value_span: value.span.clone(),
                                 shape,
@@ -76,7 +77,8 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
             }
             Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    stack.push((format!("{pointer}/{i}"), item));
+                    path.push((at, Segment::Index(i)));
+                    stack.push((path.len() - 1, item));
                 }
             }
             _ => {}
@@ -84,6 +86,47 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     }
     found.sort_by_key(|s| s.value_span.start);
     (found, masked)
+}
+
+/// One step of a node's path (see [`find`]).
+#[derive(Clone, Copy)]
+enum Segment<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The JSON pointer of entry `at` of `path`.
+fn pointer(path: &[(usize, Segment<'_>)], mut at: usize) -> String {
+    let mut segments = Vec::new();
+    while at != 0 {
+        let (parent, segment) = path[at];
+        segments.push(match segment {
+            Segment::Key(name) => name.replace('~', "~0").replace('/', "~1"),
+            Segment::Index(i) => i.to_string(),
+            Segment::Root => String::new(),
+        });
+        at = parent;
+    }
+    segments.iter().rev().fold(String::new(), |mut out, s| {
+        out.push('/');
+        out.push_str(s);
+        out
+    })
+}
+
+/// Whether entry `at` of `path` is the PostgreSQL state URL, `/state/postgres/url`.
+fn is_state_url(path: &[(usize, Segment<'_>)], at: usize) -> bool {
+    let key = |at: usize| match path[at].1 {
+        Segment::Key(name) => Some(name),
+        _ => None,
+    };
+    let (postgres, state) = (path[at].0, path[path[at].0].0);
+    key(at) == Some("url")
+        && key(postgres) == Some("postgres")
+        && key(state) == Some("state")
+        && path[state].0 == 0
+        && state != 0
 }
 
 /// The keys a reference is made of.
@@ -465,6 +508,24 @@ mod tests {
         // What follows a masked value stays as it is.
         assert!(masked("secret: |\n  a\nnext: 1\n").ends_with("next: 1\n"));
         assert!(masked("url: https://db.example/x\n").contains("db.example"));
+    }
+
+    #[test]
+    fn secrets_are_found_with_their_pointers() {
+        let text = "state:\n  postgres: { url: \"postgres://a:b@h/d\" }\npairs:\n  - v2: { client_secret: x }\n    a/b~: { token: [y] }\nurl: fine\n";
+        let (root, errors) = crate::yaml::parse_collecting(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (found, masked) = find(&root.unwrap());
+        let pointers: Vec<&str> = found.iter().map(|s| s.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/state/postgres/url",
+                "/pairs/0/v2/client_secret",
+                "/pairs/0/a~1b~0/token"
+            ]
+        );
+        assert_eq!(masked.len(), 3);
     }
 
     #[test]
