@@ -32,6 +32,8 @@ mod engine_wait;
 mod engine_waves;
 mod events_schema;
 mod examples_converge;
+mod fuzz_plans;
+mod hostile_outputs;
 mod plan_manual_steps;
 mod plan_notifications;
 mod plan_targets;

@@ -284,10 +284,6 @@ fn malformed_yaml_is_refused_with_a_diagnostic() {
     bom.extend_from_slice(&single);
     let valid: Vec<(&str, Vec<u8>)> = vec![
         ("CRLF line endings", with_crlf(&single)),
-        (
-            "lone CR line endings",
-            single_text.replace('\n', "\r").into_bytes(),
-        ),
         ("BOM at the start", bom),
         (
             "document markers",
@@ -302,6 +298,11 @@ fn malformed_yaml_is_refused_with_a_diagnostic() {
             run.stderr
         );
     }
+    // Lines ended by a carriage return alone read as one line in a terminal (each overwriting
+    // the last) and as many to YAML: refused like any control character (issue 22, item 2).
+    let case = "lone CR line endings";
+    let run = validate_bytes(&dir, case, single_text.replace('\n', "\r").as_bytes());
+    assert_invalid(case, &run, &["plan::control-character"]);
 }
 
 #[test]
@@ -474,10 +475,10 @@ fn alias_bombs_are_refused() {
 
 /// splitmix64: a tiny, well-mixed PRNG, so the test needs no dependency and a seed reproduces
 /// a run exactly.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -486,7 +487,7 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
@@ -550,7 +551,7 @@ const INTERESTING: &[&[u8]] = &[
 ];
 
 /// Applies one random mutation to `bytes` and says which.
-fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
+pub(crate) fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
     let len = bytes.len();
     match rng.below(9) {
         0 => {
@@ -876,4 +877,148 @@ fn inputs_that_used_to_break_validate() {
         &run,
         &["plan::unknown-key", "plan::too-many-problems"],
     );
+}
+
+/// Characters no diagnostic may print raw: C0 controls but the line feed, DEL, C1 controls and
+/// the bidirectional controls (see `nylas_migrate::untrusted::is_unsafe`).
+fn raw_unsafe(text: &str) -> Vec<String> {
+    text.chars()
+        .filter(|&c| c != '\n' && nylas_migrate::untrusted::is_unsafe(c))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect()
+}
+
+fn assert_no_raw_unsafe(label: &str, run: &Run) {
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        let raw = raw_unsafe(text);
+        assert!(
+            raw.is_empty(),
+            "{label}: raw {raw:?} on {stream}:\n{}",
+            head(text).escape_debug()
+        );
+    }
+}
+
+/// Issue 22, item 1: the snippet of a file that is not UTF-8 quoted its control characters raw.
+#[test]
+fn a_plan_that_is_not_utf8_shows_no_control_character() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"\xff\n# \x1b]0;PWNED\x07\x1b[2J".to_vec();
+    bytes.extend_from_slice("\u{202e}\r\n".as_bytes());
+    // And where the bad byte is late in a plan that holds a secret inline.
+    let mut late =
+        b"version: 1\npairs:\n  - v2: { client_secret: hunter2-inline }\n# \x1b[2J".to_vec();
+    late.extend_from_slice(b"\xc3\x28\n");
+    for (case, bytes) in [("not utf-8 at the start", bytes), ("not utf-8 late", late)] {
+        let run = validate_bytes(&dir, case, &bytes);
+        assert_invalid(case, &run, &["plan::not-utf8"]);
+        assert_no_raw_unsafe(case, &run);
+        assert!(!run.stderr.contains("hunter2"), "{case}:\n{}", run.stderr);
+    }
+}
+
+/// Issue 22, item 2: a carriage return not followed by a line feed is a line break for YAML and
+/// none for `cat`: a second wave hidden on the line of the first.
+#[test]
+fn a_lone_carriage_return_is_a_control_character() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = String::from_utf8(example(EXAMPLES[0])).unwrap();
+    let hidden = text.replace(
+        "        - { name: everyone, mode: only_new }",
+        "        - { name: x, mode: all }\r        - { name: everyone, mode: only_new }",
+    );
+    assert_ne!(hidden, text);
+    let run = validate_bytes(&dir, "lone CR", hidden.as_bytes());
+    assert_invalid(
+        "lone CR",
+        &run,
+        &["plan::control-character", "U+000D (carriage return)"],
+    );
+    assert_no_raw_unsafe("lone CR", &run);
+    // CRLF line breaks stay valid.
+    let crlf = validate_bytes(&dir, "crlf", &with_crlf(text.as_bytes()));
+    assert_eq!(crlf.code, 0, "{}", crlf.stderr);
+}
+
+/// Issue 22, item 3: a file with a syntax error has no tree to find its secrets in; they are
+/// masked all the same.
+#[test]
+fn secrets_are_masked_in_syntax_error_snippets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "flow mapping",
+            "version: 1\npairs:\n  - name: a\n    v2: { app_id: 9nsr7pjw1e1g6hgy9l1znjql7, client_secret: hunter2-inline }\n   oops: 1\n",
+        ),
+        (
+            "block value",
+            "version: 1\npairs:\n  - name: a\n    v3:\n      api_key: hunter2-inline\n     oops: [\n",
+        ),
+        (
+            "quoted, unclosed",
+            "version: 1\npairs:\n  - name: a\n    v3:\n      api_key: \"hunter2-inline\n",
+        ),
+        (
+            "state URL password",
+            "version: 1\nstate:\n  postgres: { url: \"postgres://admin:hunter2-inline@db/x\" }\n oops: 1\n",
+        ),
+    ];
+    for (case, text) in cases {
+        let run = validate_bytes(&dir, case, text.as_bytes());
+        assert_invalid(case, &run, &["plan::"]);
+        assert!(
+            !run.stderr.contains("hunter2"),
+            "{case}: the secret is shown:\n{}",
+            run.stderr
+        );
+    }
+}
+
+/// Issue 22, item 5: past the cap, validation stops making diagnostics. 40,000 unknown trigger
+/// values took minutes of processor time in a debug build (a suggestion computed for each), far
+/// past [`TIMEOUT`]; now the schema check stops after the first few hundred.
+#[test]
+fn many_problems_stop_the_work_not_only_the_printing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = String::from_utf8(example(EXAMPLES[0])).unwrap();
+    let triggers: Vec<String> = (0..40_000)
+        .map(|i| format!("t{i:012}{}", "x".repeat(101)))
+        .collect();
+    let hostile = text.replace(
+        "    clone:",
+        &format!(
+            "    webhooks:\n      - url: https://hooks.example.com/x\n        triggers: [{}]\n    clone:",
+            triggers.join(",")
+        ),
+    );
+    let run = validate_bytes(&dir, "40,000 unknown triggers", hostile.as_bytes());
+    assert_invalid(
+        "40,000 unknown triggers",
+        &run,
+        &[
+            "plan::unknown-value",
+            "plan::too-many-problems",
+            "validation stopped after 500 problems",
+        ],
+    );
+}
+
+/// Issue 22, item 11: `plan` refused an API URL with credentials in it (`api::endpoint`) that
+/// `validate` accepted; `validate` refuses it too, and masks the password in its snippet.
+#[test]
+fn an_api_url_with_credentials_is_refused_by_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = String::from_utf8(example(EXAMPLES[0])).unwrap();
+    for (case, url) in [
+        (
+            "user and password",
+            "https://user:hunter2pw@api.us.nylas.com",
+        ),
+        ("user alone", "https://user@api.us.nylas.com"),
+    ] {
+        let with_url = format!("{text}regions:\n  us: {{ api_url: \"{url}\" }}\n");
+        let run = validate_bytes(&dir, case, with_url.as_bytes());
+        assert_invalid(case, &run, &["plan::bad-url", "user name or password"]);
+        assert!(!run.stderr.contains("hunter2pw"), "{case}:\n{}", run.stderr);
+    }
 }

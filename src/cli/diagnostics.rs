@@ -6,7 +6,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 use serde_json::json;
 
 use crate::plan::{InvalidPlan, PlanDiagnostic};
-use crate::untrusted::escaped_lines;
+use crate::untrusted::{bounded_message, escaped_lines};
 
 /// Whether stderr gets colours: a terminal, and `NO_COLOR` unset.
 fn colours() -> bool {
@@ -60,8 +60,8 @@ pub fn to_json(file: &str, d: &PlanDiagnostic) -> serde_json::Value {
 }
 
 /// An error as it may be shown: the same report, with every text it carries (message, help,
-/// causes, related errors) escaped, since errors quote the API (an error body's message), the
-/// journal and files (see [`crate::untrusted`]).
+/// causes, related errors) escaped, and its message and causes cut to a few KiB, since errors
+/// quote the API (an error body's message), the journal and files (see [`crate::untrusted`]).
 #[derive(Debug)]
 pub struct Shown {
     message: String,
@@ -76,7 +76,7 @@ pub struct Shown {
 impl Shown {
     pub fn new(diagnostic: &dyn miette::Diagnostic) -> Shown {
         Shown {
-            message: escaped_lines(diagnostic.to_string()),
+            message: escaped_lines(bounded_message(diagnostic.to_string())),
             code: diagnostic.code().map(|c| escaped_lines(c.to_string())),
             help: diagnostic.help().map(|h| escaped_lines(h.to_string())),
             url: diagnostic.url().map(|u| escaped_lines(u.to_string())),
@@ -91,7 +91,7 @@ impl Shown {
 
     fn cause(error: &(dyn std::error::Error + 'static)) -> Shown {
         Shown {
-            message: escaped_lines(error.to_string()),
+            message: escaped_lines(bounded_message(error.to_string())),
             code: None,
             help: None,
             url: None,

@@ -3,7 +3,7 @@
 mod apply;
 mod completions;
 mod demo;
-mod diagnostics;
+pub mod diagnostics;
 mod error;
 mod exit;
 mod graph;

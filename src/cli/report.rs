@@ -97,6 +97,12 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
         };
         (text, rows.len())
     };
+    // serde_json leaves DEL, the C1 controls and bidirectional controls raw inside strings
+    // (emails and reasons come from the API): escaped, the document means the same.
+    let text = match args.format {
+        Format::Json => crate::untrusted::json_safe(text),
+        Format::Csv => text,
+    };
     match &args.out {
         Some(path) => {
             // Private (0600): the rows hold users' emails. Whole or not at all.

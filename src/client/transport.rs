@@ -579,12 +579,14 @@ impl AppClient {
             ),
             _ => self.help_for(operation, failure.status),
         };
+        // What the server said is cut to a few KiB (saying so): it is printed, and journaled.
+        let bounded = crate::untrusted::bounded_message;
         ClientError::Api {
             operation,
             status: failure.status,
-            request_id: failure.request_id,
-            error_type: failure.error_type,
-            message: failure.message,
+            request_id: failure.request_id.map(bounded),
+            error_type: failure.error_type.map(bounded),
+            message: bounded(failure.message),
             attempts,
             help,
         }

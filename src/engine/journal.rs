@@ -250,7 +250,15 @@ pub struct StepRecord {
     /// Connector: fingerprints of the secrets last written, by setting name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingerprints: Vec<(String, String)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bounded to [`crate::untrusted::MAX_MESSAGE_BYTES`] when recorded and when read: a server
+    /// can answer with a message of megabytes, which the journal would keep and every later
+    /// `status`, `plan` and `report` would print (a journal from an older version may hold one).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "bounded_message::serialize",
+        deserialize_with = "bounded_message::deserialize"
+    )]
     pub error: Option<String>,
     /// Nylas answered the write with a definite refusal (HTTP 400: an account that cannot be
     /// migrated, a link to an application in another region): an outcome, not a pending change.
@@ -258,6 +266,24 @@ pub struct StepRecord {
     /// depends on is written again, or a rerun flag names it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refused: bool,
+}
+
+/// A message from outside as the journal keeps it: cut to a few KiB, saying so.
+mod bounded_message {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::untrusted::{MAX_MESSAGE_BYTES, bounded};
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(text) => s.serialize_some(&bounded(text, MAX_MESSAGE_BYTES)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(crate::untrusted::bounded_message))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -671,6 +697,31 @@ fn record_json(record: &StepRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_message_is_kept_cut_and_read_back_cut() {
+        let max = crate::untrusted::MAX_MESSAGE_BYTES;
+        let huge = "w".repeat(3 * 1024 * 1024);
+        let record = StepRecord {
+            error: Some(huge.clone()),
+            ..StepRecord::default()
+        };
+        let stored = record_json(&record);
+        assert!(stored.len() < max + 100, "stored {} bytes", stored.len());
+        let back: StepRecord = serde_json::from_str(&stored).unwrap();
+        let error = back.error.unwrap();
+        assert!(
+            error.ends_with("more bytes not kept]"),
+            "{}",
+            &error[max - 60..]
+        );
+        // What an older version stored whole is cut when read.
+        let old = serde_json::json!({ "error": huge }).to_string();
+        let read: StepRecord = serde_json::from_str(&old).unwrap();
+        assert!(read.error.is_some_and(|e| e.len() <= max));
+        let none: StepRecord = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.error, None);
+    }
 
     #[test]
     fn every_typed_value_reads_back_as_written() {

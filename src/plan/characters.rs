@@ -13,16 +13,21 @@ use crate::untrusted::{describe, is_unsafe};
 use crate::yaml::{Node, Value};
 
 /// Whether `c` is refused when written raw in the file: every unsafe character except the
-/// line breaks and tabs YAML itself is made of.
+/// line breaks and tabs YAML itself is made of. A carriage return is one of those only as part
+/// of a CRLF line break (see [`raw_positions`]).
 fn is_unsafe_raw(c: char) -> bool {
     is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t')
 }
 
-/// Byte ranges of the unsafe characters written raw in `text`, in order. Diagnostic snippets
-/// show the file with these replaced (see `display`).
+/// Byte ranges of the unsafe characters written raw in `text`, in order, a lone carriage return
+/// (one not followed by a line feed) included: YAML reads it as a line break, a terminal as a
+/// return to the start of the line, so what `cat` shows of the plan is not what runs (a second
+/// wave hidden on the line of the first). Diagnostic snippets show the file with these replaced
+/// (see `display`).
 pub fn raw_positions(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
     text.char_indices()
-        .filter(|(_, c)| is_unsafe_raw(*c))
+        .filter(|&(i, c)| is_unsafe_raw(c) || (c == '\r' && bytes.get(i + 1) != Some(&b'\n')))
         .map(|(i, c)| i..i + c.len_utf8())
         .collect()
 }
@@ -35,15 +40,27 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
         let Some(c) = text[span.clone()].chars().next() else {
             continue;
         };
-        out.push(
+        let d = if c == '\r' {
+            PlanDiagnostic::new(
+                Code::PlanControlCharacter,
+                span.clone(),
+                format!(
+                    "the plan contains {} not followed by a line feed",
+                    describe(c)
+                ),
+            )
+            .label("a line break for YAML, invisible in a terminal")
+            .help(LONE_CR_HELP)
+        } else {
             PlanDiagnostic::new(
                 Code::PlanControlCharacter,
                 span.clone(),
                 format!("the plan contains {}", describe(c)),
             )
             .label("invisible or terminal-controlling character here")
-            .help(HELP),
-        );
+            .help(HELP)
+        };
+        out.push(d);
     }
     let Some(root) = root else {
         return out;
@@ -54,39 +71,44 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
         let first = raw.partition_point(|r| r.start < span.start);
         raw.get(first).is_some_and(|r| r.start < span.end)
     };
+    // Keys and string values, found in one walk with one stack (no list per node: a large plan
+    // has hundreds of thousands of nodes).
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
-        let mut strings: Vec<&Node> = Vec::new();
-        match &node.value {
-            Value::String(_) => strings.push(node),
-            Value::Seq(items) => stack.extend(items.iter()),
+        let string = match &node.value {
+            Value::String(_) => node,
+            Value::Seq(items) => {
+                stack.extend(items.iter());
+                continue;
+            }
             Value::Map(entries) => {
                 for (key, value) in entries {
-                    strings.push(key);
                     stack.push(value);
+                    if matches!(key.value, Value::String(_)) {
+                        stack.push(key);
+                    }
                 }
-            }
-            _ => {}
-        }
-        for string in strings {
-            let Some(text) = string.as_str() else {
                 continue;
-            };
-            if let Some(c) = text.chars().find(|c| is_unsafe(*c))
-                && !raw_inside(&string.span)
-            {
-                out.push(
-                    PlanDiagnostic::new(
-                        Code::PlanControlCharacter,
-                        string.span.clone(),
-                        format!("this string contains {}", describe(c)),
-                    )
-                    .label(format!("holds {} through an escape sequence", describe(c)))
-                    .help(HELP),
-                );
-                if out.len() > MAX_DIAGNOSTICS {
-                    return out;
-                }
+            }
+            _ => continue,
+        };
+        let Some(text) = string.as_str() else {
+            continue;
+        };
+        if let Some(c) = text.chars().find(|c| is_unsafe(*c))
+            && !raw_inside(&string.span)
+        {
+            out.push(
+                PlanDiagnostic::new(
+                    Code::PlanControlCharacter,
+                    string.span.clone(),
+                    format!("this string contains {}", describe(c)),
+                )
+                .label(format!("holds {} through an escape sequence", describe(c)))
+                .help(HELP),
+            );
+            if out.len() > MAX_DIAGNOSTICS {
+                return out;
             }
         }
     }
@@ -97,9 +119,23 @@ const HELP: &str = "plans are reviewed in terminals and diffs, where control cha
     bidirectional overrides can hide or forge text: remove it (names, IDs, URLs and paths never \
     need one)";
 
+const LONE_CR_HELP: &str = "YAML reads a lone carriage return as a line break while a terminal or \
+    `cat` shows the two lines as one, so a reviewer does not see what runs: end lines with a \
+    line feed (LF) or CRLF, never a carriage return alone";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_carriage_return_is_found_and_crlf_is_not() {
+        let text = "a: 1\r\nb: 2\r  c: 3\n\r";
+        let raw = raw_positions(text);
+        assert_eq!(raw, [10..11, 18..19], "{raw:?}");
+        let found = check(text, None, &raw);
+        assert_eq!(found.len(), 2);
+        assert!(found[0].message.contains("U+000D (carriage return)"));
+    }
 
     #[test]
     fn raw_and_escaped_characters_are_found_once_each() {

@@ -24,9 +24,6 @@ fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
-/// The PostgreSQL state URL's pointer.
-const STATE_URL: &str = "/state/postgres/url";
-
 /// A secret written inline: the field, its value's span, and what shape the value has.
 pub struct InlineSecret {
     /// JSON pointer of the field's value; the schema check reports nothing at or under it.
@@ -47,15 +44,19 @@ pub struct InlineSecret {
 pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     let mut found = Vec::new();
     let mut masked = Vec::new();
-    let mut stack: Vec<(String, &Node)> = vec![(String::new(), root)];
-    while let Some((pointer, node)) = stack.pop() {
+    // Where each node is, as (parent, segment) in one list: its JSON pointer is written only for
+    // a secret (a pointer string per node cost a large plan an allocation per node).
+    let mut path: Vec<(usize, Segment<'_>)> = vec![(0, Segment::Root)];
+    let mut stack: Vec<(usize, &Node)> = vec![(0, root)];
+    while let Some((at, node)) = stack.pop() {
         match &node.value {
             Value::Map(entries) => {
                 for (key, value) in entries {
                     let name = key.as_str().unwrap_or_default();
-                    let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    path.push((at, Segment::Key(name)));
+                    let child = path.len() - 1;
                     // The state URL may hold the database's password: a secret by place.
-                    let shape = if is_secret_key(name) || child == STATE_URL {
+                    let shape = if is_secret_key(name) || is_state_url(&path, child) {
                         inline_shape(value)
                     } else {
                         None
@@ -64,7 +65,7 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
                         Some(shape) => {
                             secret_spans(value, &mut masked);
                             found.push(InlineSecret {
-                                pointer: child,
+                                pointer: pointer(&path, child),
                                 key: name.to_owned(),
                                 value_span: value.span.clone(),
                                 shape,
@@ -76,7 +77,8 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
             }
             Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    stack.push((format!("{pointer}/{i}"), item));
+                    path.push((at, Segment::Index(i)));
+                    stack.push((path.len() - 1, item));
                 }
             }
             _ => {}
@@ -84,6 +86,47 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     }
     found.sort_by_key(|s| s.value_span.start);
     (found, masked)
+}
+
+/// One step of a node's path (see [`find`]).
+#[derive(Clone, Copy)]
+enum Segment<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The JSON pointer of entry `at` of `path`.
+fn pointer(path: &[(usize, Segment<'_>)], mut at: usize) -> String {
+    let mut segments = Vec::new();
+    while at != 0 {
+        let (parent, segment) = path[at];
+        segments.push(match segment {
+            Segment::Key(name) => name.replace('~', "~0").replace('/', "~1"),
+            Segment::Index(i) => i.to_string(),
+            Segment::Root => String::new(),
+        });
+        at = parent;
+    }
+    segments.iter().rev().fold(String::new(), |mut out, s| {
+        out.push('/');
+        out.push_str(s);
+        out
+    })
+}
+
+/// Whether entry `at` of `path` is the PostgreSQL state URL, `/state/postgres/url`.
+fn is_state_url(path: &[(usize, Segment<'_>)], at: usize) -> bool {
+    let key = |at: usize| match path[at].1 {
+        Segment::Key(name) => Some(name),
+        _ => None,
+    };
+    let (postgres, state) = (path[at].0, path[path[at].0].0);
+    key(at) == Some("url")
+        && key(postgres) == Some("postgres")
+        && key(state) == Some("state")
+        && path[state].0 == 0
+        && state != 0
 }
 
 /// The keys a reference is made of.
@@ -127,6 +170,266 @@ fn secret_spans(value: &Node, out: &mut Vec<Range<usize>>) {
     }
 }
 
+/// The longest key [`find_in_text`] looks at: secret keys are short names.
+const MAX_KEY: usize = 64;
+/// How far past `://` [`find_in_text`] looks for a URL's `user:password@`.
+const MAX_USERINFO: usize = 1024;
+
+/// What to mask in the text of a file that did not parse (or is not UTF-8): no tree tells
+/// where its secrets are, so this finds them as a person reading it would, erring on the side
+/// of masking more. The value after every key with a secret-looking name (`client_secret:
+/// hunter2`, quoted or not, in a flow mapping or not, a block scalar and any more-indented
+/// lines after an empty value), and every `user:password@` of a URL. Linear in the text.
+pub fn find_in_text(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = userinfo_spans(text);
+    // Flow collections open at this point ({ and [ outside quotes and comments), for where a
+    // plain value ends.
+    let mut depth: usize = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'\r') => {
+                i = line_end(bytes, i);
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' | b'\'' => {
+                // A quoted scalar (a key or a value no secret key introduced): skip it whole.
+                i = quoted_end(bytes, i);
+                continue;
+            }
+            b':' if bytes
+                .get(i + 1)
+                .is_none_or(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']')) =>
+            {
+                if let Some(key) = key_before(text, i)
+                    && is_secret_key(key)
+                {
+                    let value = value_after(bytes, i + 1, depth);
+                    if value.start < value.end && !is_reference_text(&text[value.clone()]) {
+                        i = value.end;
+                        out.push(value);
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether a value's text is a reference (`{ env: NAME }`, `{ file: path }`, or the same as a
+/// block mapping): a name, not a secret, left as it is.
+fn is_reference_text(value: &str) -> bool {
+    let inner = value.trim();
+    let inner = inner
+        .strip_prefix('{')
+        .and_then(|v| v.strip_suffix('}'))
+        .unwrap_or(inner);
+    let mut entries = 0;
+    for entry in inner.split([',', '\n', '\r']) {
+        let entry = entry.trim();
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        let Some((key, name)) = entry.split_once(':') else {
+            return false;
+        };
+        let key = key.trim().trim_matches(['"', '\'']);
+        let name = name.trim();
+        if !REFERENCE_KEYS.contains(&key)
+            || name.is_empty()
+            || name.contains(['{', '[', '}', ']', ':', '#', '|', '>'])
+        {
+            return false;
+        }
+        entries += 1;
+    }
+    entries > 0
+}
+
+/// The key written just before the `:` at `colon`, quotes removed; `None` when there is none or
+/// it is too long to be a secret's name.
+fn key_before(text: &str, colon: usize) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut end = colon;
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    let (start, end) = match end.checked_sub(1).map(|e| bytes[e]) {
+        Some(q @ (b'"' | b'\'')) => {
+            let close = end - 1;
+            let from = close.saturating_sub(MAX_KEY);
+            let open = bytes[from..close].iter().rposition(|&b| b == q)? + from;
+            (open + 1, close)
+        }
+        _ => {
+            let from = end.saturating_sub(MAX_KEY + 1);
+            let start = bytes[from..end]
+                .iter()
+                .rposition(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'[' | b','))
+                .map_or(from, |p| p + from + 1);
+            (start, end)
+        }
+    };
+    if end - start > MAX_KEY {
+        return None;
+    }
+    text.get(start..end).filter(|k| !k.is_empty())
+}
+
+/// The span of the value that starts after `from` (past spaces), as far as it can be told
+/// without a parser: a quoted scalar to its closing quote, a flow collection to its closing
+/// bracket, a plain scalar to the end of its line (or of its flow entry), and for an empty value
+/// or a block scalar the more-indented lines that follow.
+fn value_after(bytes: &[u8], from: usize, depth: usize) -> Range<usize> {
+    let mut start = from;
+    while start < bytes.len() && matches!(bytes[start], b' ' | b'\t') {
+        start += 1;
+    }
+    let end = match bytes.get(start) {
+        None => return start..start,
+        Some(b'"' | b'\'') => quoted_end(bytes, start),
+        Some(b'{' | b'[') => bracket_end(bytes, start),
+        Some(b'|' | b'>' | b'\n' | b'\r' | b'#') => {
+            let line = line_end(bytes, start);
+            return start..indented_block_end(bytes, line, indent_of_line(bytes, from));
+        }
+        Some(_) => {
+            let mut end = start;
+            while end < bytes.len() {
+                match bytes[end] {
+                    b'\n' | b'\r' => break,
+                    b',' | b'}' | b']' if depth > 0 => break,
+                    b'#' if matches!(bytes[end - 1], b' ' | b'\t') => break,
+                    _ => end += 1,
+                }
+            }
+            while end > start && matches!(bytes[end - 1], b' ' | b'\t') {
+                end -= 1;
+            }
+            end
+        }
+    };
+    start..end
+}
+
+/// Where the line holding `at` ends (its line break, or the end of the text).
+fn line_end(bytes: &[u8], at: usize) -> usize {
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(bytes.len(), |p| p + at)
+}
+
+/// The indentation of the line holding `at`.
+fn indent_of_line(bytes: &[u8], at: usize) -> usize {
+    let start = bytes[..at.min(bytes.len())]
+        .iter()
+        .rposition(|&b| b == b'\n' || b == b'\r')
+        .map_or(0, |p| p + 1);
+    bytes[start..].iter().take_while(|&&b| b == b' ').count()
+}
+
+/// The end of the lines after `line_end` indented more than `indent` (blank lines included).
+fn indented_block_end(bytes: &[u8], line_end_at: usize, indent: usize) -> usize {
+    let mut end = line_end_at;
+    let mut at = line_end_at;
+    while at < bytes.len() {
+        // Past the line break.
+        let start = at + 1;
+        let next_end = line_end(bytes, start.min(bytes.len()));
+        let line = &bytes[start.min(bytes.len())..next_end];
+        let spaces = line.iter().take_while(|&&b| b == b' ').count();
+        if spaces < line.len() && spaces <= indent {
+            break;
+        }
+        end = next_end;
+        at = next_end;
+    }
+    end
+}
+
+/// Just past the quote closing the quoted scalar that opens at `open` (the end of the text when
+/// it is never closed: everything after it is masked).
+fn quoted_end(bytes: &[u8], open: usize) -> usize {
+    let quote = bytes[open];
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Just past the bracket closing the flow collection that opens at `open` (quoted scalars
+/// skipped); the end of the text when it is never closed.
+fn bracket_end(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            b'"' | b'\'' => {
+                i = quoted_end(bytes, i);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// Every `user:password@` after a `://` (the password of a URL: a database's, or one written
+/// into an API URL), to mask wherever it is, in a valid file or not.
+pub fn userinfo_spans(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("://") {
+        let start = at + 3;
+        let limit = (start + MAX_USERINFO).min(bytes.len());
+        let Some(stop) = bytes[start..limit].iter().position(|b| {
+            matches!(
+                b,
+                b'@' | b'/'
+                    | b'?'
+                    | b'#'
+                    | b' '
+                    | b'\t'
+                    | b'\n'
+                    | b'\r'
+                    | b'"'
+                    | b'\''
+                    | b','
+                    | b'}'
+                    | b']'
+            )
+        }) else {
+            continue;
+        };
+        let end = start + stop;
+        if bytes[end] == b'@' && bytes[start..end].contains(&b':') {
+            out.push(start..end);
+        }
+    }
+    out
+}
+
 pub fn diagnostic(secret: &InlineSecret) -> PlanDiagnostic {
     let example_var = match secret.key.as_str() {
         "client_secret" => "ACME_V2_CLIENT_SECRET",
@@ -152,4 +455,89 @@ pub fn diagnostic(secret: &InlineSecret) -> PlanDiagnostic {
          and rotate this one, since it has been written down",
         key = secret.key
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(text: &str) -> String {
+        let shown = super::super::display::DisplayText::new(text, &find_in_text(text), &[]);
+        shown.text
+    }
+
+    #[test]
+    fn secrets_in_a_file_that_does_not_parse_are_masked() {
+        let text = "pairs:\n  - v2: { app_id: 9nsr7pjw1e1g6hgy9l1znjql7, client_secret: hunter2-inline }\n   oops: 1\n";
+        assert_eq!(
+            masked(text),
+            "pairs:\n  - v2: { app_id: 9nsr7pjw1e1g6hgy9l1znjql7, client_secret: ******** }\n   oops: 1\n"
+        );
+        for (text, hidden) in [
+            ("api_key: plain-value # note\n", "plain-value"),
+            (
+                "\"api_key\": \"quoted, with: colon\"\nx: 1\n",
+                "quoted, with",
+            ),
+            ("token: 'it''s'\n", "it''s"),
+            ("secret: |\n  line one\n  line two\nnext: 1\n", "line two"),
+            ("client_secret:\n  - listed\nnext: 1\n", "listed"),
+            ("password: { value: inner, more: [a, b] }\n", "inner"),
+            (
+                "url: postgres://admin:pw-in-url@db.example/x\n",
+                "pw-in-url",
+            ),
+            ("api_url: https://user:pw@api.us.nylas.com\n", "pw"),
+            ("client_secret: \"never closed\n  at: all\n", "at: all"),
+        ] {
+            let shown = masked(text);
+            assert!(
+                !shown.contains(hidden),
+                "{text:?} shows {hidden:?}: {shown:?}"
+            );
+            assert!(shown.contains(MASK_FOR_TESTS), "{shown:?}");
+        }
+        // References are names, not secrets.
+        for text in [
+            "v2: { client_secret: { env: ACME_V2_SECRET } }\n",
+            "client_secret:\n  file: secrets/v2\n",
+            "api_key: { \"env\": K }\n",
+        ] {
+            assert_eq!(masked(text), text);
+        }
+        // What follows a masked value stays as it is.
+        assert!(masked("secret: |\n  a\nnext: 1\n").ends_with("next: 1\n"));
+        assert!(masked("url: https://db.example/x\n").contains("db.example"));
+    }
+
+    #[test]
+    fn secrets_are_found_with_their_pointers() {
+        let text = "state:\n  postgres: { url: \"postgres://a:b@h/d\" }\npairs:\n  - v2: { client_secret: x }\n    a/b~: { token: [y] }\nurl: fine\n";
+        let (root, errors) = crate::yaml::parse_collecting(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (found, masked) = find(&root.unwrap());
+        let pointers: Vec<&str> = found.iter().map(|s| s.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/state/postgres/url",
+                "/pairs/0/v2/client_secret",
+                "/pairs/0/a~1b~0/token"
+            ]
+        );
+        assert_eq!(masked.len(), 3);
+    }
+
+    #[test]
+    fn the_text_scan_is_linear() {
+        // Every kind of start a secret has, repeated: each is looked at once.
+        let text = "secret:\n".repeat(20_000)
+            + &"a: { token: x, ".repeat(20_000)
+            + &"://a:".repeat(20_000)
+            + &format!("{}: 1\n", "k".repeat(1_000_000));
+        let spans = find_in_text(&text);
+        assert!(!spans.is_empty());
+    }
+
+    const MASK_FOR_TESTS: &str = super::super::display::MASK;
 }

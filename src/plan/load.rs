@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
+
 use super::diagnostic::{PlanDiagnostic, SharedSource};
 use super::display::DisplayText;
 use super::model::{Pair, Plan};
@@ -109,19 +111,29 @@ pub fn load_bytes_with(
         Ok(text) => text,
         Err(err) => {
             let at = err.valid_up_to();
-            let shown = String::from_utf8_lossy(bytes).into_owned();
+            let lossy = String::from_utf8_lossy(bytes);
             // The lossy copy replaces the bad bytes, so the offset of the first one is still
-            // the offset of a character boundary in it.
-            return Err(fail(
-                PlanDiagnostic::new(
-                    Code::PlanNotUtf8,
-                    at..at,
-                    format!("{name} is not valid UTF-8 (first bad byte at offset {at})"),
-                )
-                .label("invalid UTF-8 here")
-                .help("save the plan as UTF-8"),
-                &shown,
-            ));
+            // the offset of a character boundary in it. It is shown as any plan is: its
+            // secrets masked (found in the text, since it is not parsed) and its unsafe
+            // characters replaced, so that no snippet drives the terminal.
+            let shown = DisplayText::new(
+                &lossy,
+                &inline_secret::find_in_text(&lossy),
+                &characters::raw_positions(&lossy),
+            );
+            let source = SharedSource::new(name, &shown.text);
+            let line_column = LineIndex::new(&lossy).line_column(&lossy, at);
+            let d = PlanDiagnostic::new(
+                Code::PlanNotUtf8,
+                at..at,
+                format!("{name} is not valid UTF-8 (first bad byte at offset {at})"),
+            )
+            .label("invalid UTF-8 here")
+            .help("save the plan as UTF-8");
+            return Err(InvalidPlan {
+                name: name.to_owned(),
+                diagnostics: vec![d.attach_shown(&source, &shown, line_column)],
+            });
         }
     };
     load_str_with(path, name, text, trust)
@@ -143,12 +155,20 @@ pub fn load_str_with(
     let (root, yaml_errors) = yaml::parse_collecting(text);
     // Secrets and unsafe characters are found before anything is reported, so no snippet ever
     // shows a secret (or its length) or drives the terminal.
-    let (secrets, masked) = root.as_ref().map(inline_secret::find).unwrap_or_default();
+    let (secrets, mut masked) = root.as_ref().map(inline_secret::find).unwrap_or_default();
+    if root.is_none() || !yaml_errors.is_empty() {
+        // A file that did not parse (whole) has secrets no tree shows: found in its text.
+        masked.extend(inline_secret::find_in_text(text));
+    } else {
+        masked.extend(inline_secret::userinfo_spans(text));
+    }
     let raw_unsafe = characters::raw_positions(text);
     let mut diagnostics: Vec<PlanDiagnostic> =
         yaml_errors.into_iter().map(from_yaml_error).collect();
     diagnostics.extend(characters::check(text, root.as_ref(), &raw_unsafe));
 
+    // Set when a stage stopped at the cap rather than find every problem.
+    let mut stopped = false;
     let plan = match &root {
         Some(root) => {
             diagnostics.extend(secrets.iter().map(inline_secret::diagnostic));
@@ -156,7 +176,14 @@ pub fn load_str_with(
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            validate_tree(root, &secrets, trust, plan_dir, &mut diagnostics)
+            validate_tree(
+                root,
+                &secrets,
+                trust,
+                plan_dir,
+                &mut diagnostics,
+                &mut stopped,
+            )
         }
         None => None,
     };
@@ -172,19 +199,22 @@ pub fn load_str_with(
         _ => {
             diagnostics.sort_by_key(|d| (d.span.start, d.code.as_str()));
             let total = diagnostics.len();
-            if total > MAX_DIAGNOSTICS {
+            if total > MAX_DIAGNOSTICS || stopped {
                 diagnostics.truncate(MAX_DIAGNOSTICS);
                 let end = text.len();
-                diagnostics.push(
-                    PlanDiagnostic::new(
-                        Code::PlanTooManyProblems,
-                        end..end,
-                        format!(
-                            "{} more problems are not shown (only the first {MAX_DIAGNOSTICS} are)",
-                            total - MAX_DIAGNOSTICS
-                        ),
+                let message = if stopped {
+                    format!(
+                        "validation stopped after {MAX_DIAGNOSTICS} problems; more are not shown"
                     )
-                    .help("fix the problems above, then validate again"),
+                } else {
+                    format!(
+                        "{} more problems are not shown (only the first {MAX_DIAGNOSTICS} are)",
+                        total - MAX_DIAGNOSTICS
+                    )
+                };
+                diagnostics.push(
+                    PlanDiagnostic::new(Code::PlanTooManyProblems, end..end, message)
+                        .help("fix the problems above, then validate again"),
                 );
             }
             let shown = DisplayText::new(text, &masked, &raw_unsafe);
@@ -212,6 +242,7 @@ fn validate_tree(
     trust: &Trust,
     plan_dir: &Path,
     diagnostics: &mut Vec<PlanDiagnostic>,
+    stopped: &mut bool,
 ) -> Option<Plan> {
     if matches!(root.value, yaml::Value::Null) {
         diagnostics.push(
@@ -222,7 +253,10 @@ fn validate_tree(
     }
     let instance = root.to_json();
     let skip: Vec<String> = secrets.iter().map(|s| s.pointer.clone()).collect();
-    let schema_errors = schema_check::check(root, &instance, &skip);
+    // Enough to fill the report whatever the other stages found; past it the check stops.
+    let (schema_errors, schema_stopped) =
+        schema_check::check(root, &instance, &skip, MAX_DIAGNOSTICS + 1);
+    *stopped |= schema_stopped;
     let valid_pairs: Vec<(usize, Pair)> = instance
         .get("pairs")
         .and_then(|p| p.as_array())
@@ -230,7 +264,9 @@ fn validate_tree(
             pairs
                 .iter()
                 .enumerate()
-                .filter_map(|(i, p)| serde_json::from_value(p.clone()).ok().map(|p| (i, p)))
+                // From a reference: cloning each pair's JSON to consume it doubled the
+                // allocations of a large plan (and the allocator's work freeing them).
+                .filter_map(|(i, p)| Pair::deserialize(p).ok().map(|p| (i, p)))
                 .collect()
         })
         .unwrap_or_default();

@@ -1128,6 +1128,12 @@ fn check_api_url(raw: &str) -> Result<String, String> {
         "http" => return Err("uses plain http to a host that is not a loopback address".into()),
         other => return Err(format!("uses the scheme `{other}`, not https")),
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // As the client refuses it (`api::endpoint`): `validate` and `plan` agree.
+        return Err(
+            "has a user name or password in it (`user:password@`); the API key is sent as a header, never in the URL".into(),
+        );
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err("has a query or fragment".into());
     }

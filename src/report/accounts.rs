@@ -396,20 +396,9 @@ pub fn to_csv(report: &AccountsReport) -> String {
 }
 
 fn csv_field(field: &str) -> String {
-    // Emails and errors come from the API and the journal: no control character reaches a
-    // terminal that shows the CSV, nor a spreadsheet.
-    let field = crate::untrusted::escaped(field);
-    // A leading =, +, - or @ would be run as a formula by spreadsheet programs.
-    let field = if field.starts_with(['=', '+', '-', '@']) {
-        format!("'{field}")
-    } else {
-        field.into_owned()
-    };
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field
-    }
+    // Emails and errors come from the API and the journal: the one rule for a cell people read
+    // (escaped, neutralised against formulas, quoted).
+    crate::untrusted::csv_cell(field).into_owned()
 }
 
 impl AccountsReport {

@@ -45,8 +45,9 @@ pub const COLUMNS: [&str; 6] = [
     "reason",
 ];
 
-/// RFC 4180 CSV with a header row. Meant for spreadsheets and mail-merge tools: a value that
-/// starts with `=`, `+`, `-` or `@` is prefixed with `'` so that it is not run as a formula.
+/// RFC 4180 CSV with a header row. Meant for spreadsheets and mail-merge tools: every cell by
+/// the one rule for such cells ([`crate::untrusted::csv_cell`]: control characters escaped, a
+/// value that starts with `=`, `+`, `-`, `@`, a tab or a carriage return prefixed with `'`).
 pub fn to_csv(rows: &[&AccountRow]) -> String {
     let mut out = String::new();
     line(&COLUMNS.map(str::to_owned), &mut out);
@@ -71,18 +72,7 @@ fn line(fields: &[String], out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        let field = if field.starts_with(['=', '+', '-', '@']) {
-            format!("'{field}")
-        } else {
-            field.clone()
-        };
-        if field.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&field);
-        }
+        out.push_str(&crate::untrusted::csv_cell(field));
     }
     out.push('\n');
 }

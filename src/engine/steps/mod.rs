@@ -639,7 +639,8 @@ impl WriteCx<'_> {
     /// audit trail only. Otherwise it is recorded as the step's failure. A failure to journal
     /// leaves the previous state, which the next run observes anyway.
     fn failed(&self, err: EngineError) -> Outcome {
-        let message = err.outcome_message();
+        // A server's message can be megabytes: cut (saying so) before it is recorded or shown.
+        let message = crate::untrusted::bounded_message(err.outcome_message());
         let record = StepRecord {
             error: Some(message.clone()),
             request_id: err.request_id(),
@@ -771,7 +772,8 @@ fn humantime(d: Duration) -> String {
 }
 
 /// Nylas's answer to a refused request, for the journal and the summary: status, type and
-/// message, without the help text meant for an interactive error.
+/// message (at most [`crate::untrusted::MAX_MESSAGE_BYTES`] of it), without the help text meant
+/// for an interactive error.
 fn api_message(err: &ClientError) -> String {
     match err {
         ClientError::Api {
@@ -785,10 +787,15 @@ fn api_message(err: &ClientError) -> String {
                 .as_deref()
                 .map(|t| format!(" {t}"))
                 .unwrap_or_default();
+            // Cut to a few KiB (saying so): a server's message can be megabytes, and this one
+            // is journaled and printed by every later `status` and `plan`.
             let message = if message.is_empty() {
                 String::new()
             } else {
-                format!(": {message}")
+                format!(
+                    ": {}",
+                    crate::untrusted::bounded(message, crate::untrusted::MAX_MESSAGE_BYTES)
+                )
             };
             let request = request_id
                 .as_deref()

@@ -89,6 +89,19 @@ fn csv_line(fields: &[&str], out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// A CSV line people read (the errors file: emails and reasons from the API), each cell by the
+/// one rule for such cells, [`crate::untrusted::csv_cell`]: escaped, neutralised against
+/// spreadsheet formulas, quoted.
+fn csv_line_for_people(fields: &[&str], out: &mut Vec<u8>) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(crate::untrusted::csv_cell(field).as_bytes());
+    }
+    out.push(b'\n');
+}
+
 impl Format {
     /// The header written once at the start of a file (CSV only).
     pub fn header(self, columns: &[&str]) -> Vec<u8> {
@@ -129,7 +142,7 @@ impl Format {
             .join(";");
         let status = e.status.map(|s| s.to_string()).unwrap_or_default();
         match self {
-            Format::Csv => csv_line(
+            Format::Csv => csv_line_for_people(
                 &[
                     &e.pair,
                     &e.account_id,
@@ -320,6 +333,26 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "us,a1,g1,folders,f1,\"Clients, \"\"VIP\"\"\"\n"
+        );
+        let mut errors = Vec::new();
+        Format::Csv.error_row(
+            &AccountError {
+                pair: "us".into(),
+                account_id: "a1".into(),
+                email: "=HYPERLINK(\"x\")".into(),
+                provider: "-1".into(),
+                grant_id: "\tg".into(),
+                resource_types: Vec::new(),
+                status: None,
+                request_id: None,
+                reason: "bad\u{1b}[2J".into(),
+                refused: true,
+            },
+            &mut errors,
+        );
+        assert_eq!(
+            String::from_utf8(errors).unwrap(),
+            "us,a1,\"'=HYPERLINK(\"\"x\"\")\",'-1,'\\tg,,,,bad\\u{1b}[2J\n"
         );
         assert_eq!(
             imap_folder_id("g1", "INBOX"),
