@@ -173,7 +173,7 @@ async fn a_body_beyond_the_bound_stops_there() {
     assert!(
         ended
             .stderr
-            .contains("a 65536-byte body that is not a Nylas error"),
+            .contains("an error body longer than 65536 bytes, not kept"),
         "{}",
         ended.stderr
     );

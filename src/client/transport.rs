@@ -744,6 +744,21 @@ fn decode_failure(status: u16, body: &[u8]) -> Failure {
             message: parsed.error.message.unwrap_or_default(),
             location: None,
         },
+        Err(_) if body.len() >= super::bounds::MAX_ERROR_BODY => Failure {
+            status,
+            request_id: None,
+            error_type: None,
+            location: None,
+            // An error body cut at its bound: the start of its message is kept (and cut again
+            // where messages are kept), so a huge reason still says what Nylas said.
+            message: match message_prefix(body) {
+                Some(start) => format!(
+                    "{start} [cut: the error body was longer than {} bytes]",
+                    body.len()
+                ),
+                None => format!("an error body longer than {} bytes, not kept", body.len()),
+            },
+        },
         Err(_) => Failure {
             status,
             request_id: request_id_of(body),
@@ -758,6 +773,41 @@ fn decode_failure(status: u16, body: &[u8]) -> Failure {
             },
         },
     }
+}
+
+/// The start of the `message` string of an error body cut short, unescaped: what follows the
+/// first `"message"` key up to the string's end or the body's.
+fn message_prefix(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let after_key = &text[text.find("\"message\"")? + "\"message\"".len()..];
+    let value = after_key
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let mut end = value.len();
+    let mut escaped = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let mut raw = &value[..end];
+    // A cut in the middle of an escape (`\\`, `\\u12`) does not decode: drop up to six characters.
+    for _ in 0..7 {
+        if let Ok(decoded) = serde_json::from_str::<String>(&format!("\"{raw}\"")) {
+            return Some(decoded);
+        }
+        let last = raw.char_indices().last()?.0;
+        raw = &raw[..last];
+    }
+    None
 }
 
 /// The `request_id` of any JSON body that has one.
@@ -869,6 +919,34 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_error_body_keeps_the_start_of_its_message() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                r#"{"request_id":"r","error":{"type":"x","message":"MMMM"#,
+                Some("MMMM"),
+            ),
+            (
+                r#"{"error":{"message" : "a \"quoted\" wo"#,
+                Some(r#"a "quoted" wo"#),
+            ),
+            (
+                r#"{"error":{"message":"ends in an escape \u00"#,
+                Some("ends in an escape "),
+            ),
+            (r#"{"error":{"message":"done"},"more":"#, Some("done")),
+            (r#"{"error":{"type":"no message here"#, None),
+            (r#"{"error":{"message":12"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                message_prefix(body.as_bytes()).as_deref(),
+                *expected,
+                "{body}"
+            );
+        }
+    }
 
     #[test]
     fn decode_errors_hide_quoted_values() {
