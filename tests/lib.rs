@@ -27,6 +27,7 @@ mod engine_runners;
 mod engine_state;
 mod engine_waves;
 mod events_schema;
+mod many_pairs;
 mod plan_manual_steps;
 mod plan_notifications;
 mod plan_trust;

@@ -21,27 +21,34 @@ const MAX_PAGES: usize = 100_000;
 
 impl AppClient {
     /// `get-all-grants`, every page of `filter` (its `limit`/`offset` are the starting point;
-    /// pages of [`GRANT_PAGE_SIZE`] by default).
+    /// pages of [`GRANT_PAGE_SIZE`] by default). Holds every grant: where the grants are only
+    /// counted or written out, [`AppClient::grant_pages`] keeps one page at a time.
     pub async fn list_all_grants(&self, filter: &GrantFilter) -> Result<Pages<Grant>, ClientError> {
-        let limit = filter.limit.unwrap_or(GRANT_PAGE_SIZE).max(1);
-        let mut page = filter.clone();
-        page.limit = Some(limit);
-        page.offset = Some(filter.offset.unwrap_or(0));
+        let mut pager = self.grant_pages(filter);
         let mut pages = Pages {
             data: Vec::new(),
             request_ids: Vec::new(),
         };
-        for _ in 0..MAX_PAGES {
-            let Response { data, request_id } = self.list_grants(&page).await?;
+        while let Some(Response { data, request_id }) = pager.next_page().await? {
             pages.request_ids.extend(request_id);
-            let full = data.len() as u64 >= limit;
-            page.offset = Some(page.offset.unwrap_or(0) + data.len() as u64);
             pages.data.extend(data);
-            if !full {
-                break;
-            }
         }
         Ok(pages)
+    }
+
+    /// A pager over every page of `get-all-grants` for `filter`, fetched one by one (its
+    /// `limit`/`offset` are the starting point; pages of [`GRANT_PAGE_SIZE`] by default).
+    pub fn grant_pages(&self, filter: &GrantFilter) -> GrantPager {
+        let limit = filter.limit.unwrap_or(GRANT_PAGE_SIZE).max(1);
+        let mut page = filter.clone();
+        page.limit = Some(limit);
+        page.offset = Some(filter.offset.unwrap_or(0));
+        GrantPager {
+            client: self.clone(),
+            next: Some(page),
+            limit,
+            pages: 0,
+        }
     }
 
     /// The grants cloned from any of `account_ids`, observed [`GRANT_PAGE_SIZE`] accounts per
@@ -117,6 +124,34 @@ impl AppClient {
             client: self.clone(),
             next: Some(request),
         }
+    }
+}
+
+/// Pages of `get-all-grants` by limit/offset, fetched one by one: memory is one page, however
+/// many grants the application has.
+#[derive(Debug, Clone)]
+pub struct GrantPager {
+    client: AppClient,
+    /// The next page's filter; `None` after the last page (one that was not full).
+    next: Option<GrantFilter>,
+    limit: u64,
+    pages: usize,
+}
+
+impl GrantPager {
+    /// The next page, or `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Response<Vec<Grant>>>, ClientError> {
+        let Some(mut filter) = self.next.take() else {
+            return Ok(None);
+        };
+        let response = self.client.list_grants(&filter).await?;
+        self.pages += 1;
+        // A server that ignores `offset` would send the same full page forever.
+        if response.data.len() as u64 >= self.limit && self.pages < MAX_PAGES {
+            filter.offset = Some(filter.offset.unwrap_or(0) + response.data.len() as u64);
+            self.next = Some(filter);
+        }
+        Ok(Some(response))
     }
 }
 

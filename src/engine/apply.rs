@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::task::{JoinError, JoinHandle};
 
 use crate::client::JobFilter;
 use crate::graph::Step;
 
 use super::EngineError;
-use super::context::Context;
+use super::context::{Context, PAIRS_AT_ONCE};
 use super::journal::{Journal, RunOutcome};
 use super::progress::Reporter;
 use super::scheduler::{self, Executor, Limits, Verdict};
@@ -123,17 +124,23 @@ async fn adopt_unknown_jobs(
     run_id: i64,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>, EngineError> {
+    // The listings of every targeted pair at once (each paced by its own limiter), then the
+    // journal's records in plan order.
+    let targeted: Vec<usize> = (0..ctx.graph().pairs().len())
+        .filter(|&index| ctx.targets_pair(index))
+        .collect();
+    let listings = futures::stream::iter(targeted)
+        .map(|index| async move {
+            let jobs = ctx.pair_app(index).list_jobs(&JobFilter::default()).await;
+            (index, jobs)
+        })
+        .buffered(PAIRS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
     let mut notices = Vec::new();
-    for (index, pair) in ctx.graph().pairs().iter().enumerate() {
-        if !ctx.targets_pair(index) {
-            continue;
-        }
-        let jobs = ctx
-            .pair_app(index)
-            .list_jobs(&JobFilter::default())
-            .await?
-            .data;
-        let unknown = unknown_jobs(ctx, &jobs)?;
+    for (index, jobs) in listings {
+        let pair = &ctx.graph().pairs()[index];
+        let unknown = unknown_jobs(ctx, &jobs?.data)?;
         if unknown.is_empty() {
             continue;
         }
