@@ -2,7 +2,8 @@
 //! read every pair's application at once (each paced by its own limiter), not one pair after
 //! the other. Measured by the simulator's peak of requests of one operation it was answering at
 //! once (`Stats::peak_in_flight`), with latency on every answer so that requests sent together
-//! overlap; one pair after the other never does.
+//! overlap; one pair after the other never does. And `report` hands its rows out a page at a
+//! time, as the pages arrive, rather than after reading every grant.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -11,10 +12,13 @@ use std::time::Duration;
 use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::stderr;
 use nylas_migrate::api::{Operation, Region};
+use nylas_migrate::client::NylasClient;
+use nylas_migrate::engine::{Context, SecretSource, StateLocation};
+use nylas_migrate::graph::StepGraph;
+use nylas_migrate::report::stream_accounts_report;
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
 
 const PAIRS: usize = 4;
-const ACCOUNTS: usize = 3;
 const LATENCY: Duration = Duration::from_millis(100);
 
 fn v2_id(p: usize) -> String {
@@ -29,9 +33,9 @@ fn account(p: usize, n: usize) -> String {
     format!("side{p}acct{n:017}")
 }
 
-/// Four pairs over both regions, each of three Google accounts; the first is a test account,
-/// and with `waves` the others go in a wave.
-fn world(waves: bool) -> (String, World, HashMap<String, String>) {
+/// Four pairs over both regions, each of `accounts` Google accounts; the first is a test
+/// account, and with `waves` the others go in a wave.
+fn world(waves: bool, accounts: usize) -> (String, World, HashMap<String, String>) {
     let mut text = String::from("version: 1\nname: side-by-side\npairs:\n");
     let mut world = World::default();
     let mut secrets = HashMap::new();
@@ -59,7 +63,7 @@ fn world(waves: bool) -> (String, World, HashMap<String, String>) {
             website_url: None,
             icon_url: None,
             integrations: vec![AccountProvider::Google],
-            accounts: (0..ACCOUNTS)
+            accounts: (0..accounts)
                 .map(|n| V2Account {
                     id: account(p, n),
                     provider: AccountProvider::Google,
@@ -86,7 +90,7 @@ fn world(waves: bool) -> (String, World, HashMap<String, String>) {
 }
 
 async fn start(waves: bool) -> Rehearsal {
-    let (text, world, secrets) = world(waves);
+    let (text, world, secrets) = world(waves, 3);
     rehearsal::start_with_world(&text, world, secrets, |_, config| {
         config.latency = LATENCY;
     })
@@ -164,4 +168,63 @@ async fn status_and_verify_read_the_pairs_at_once() {
         peak >= 2,
         "verify read the pairs' applications one after the other"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_hands_out_its_rows_a_page_at_a_time() {
+    // 4 pairs × 450 accounts, each migrated (one test account, a wave for the rest): three
+    // pages of grants per pair.
+    let (text, world, secrets) = world(true, 450);
+    let r = rehearsal::start_with_world(&text, world, secrets, |_, config| {
+        config.rate_limit = 0;
+    })
+    .await;
+    let plan_arg = r.plan_arg();
+    let state = r.dir.path().join("state");
+    let out = r
+        .run(&[
+            "apply",
+            &plan_arg,
+            "--state",
+            &state.display().to_string(),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let plan = rehearsal::parse(&std::fs::read_to_string(&r.plan_path).unwrap());
+    let client = NylasClient::builder()
+        .region_url(Region::Us, r.sim.base_url(Region::Us).as_str())
+        .unwrap()
+        .region_url(Region::Eu, r.sim.base_url(Region::Eu).as_str())
+        .unwrap()
+        .build()
+        .unwrap();
+    let graph = StepGraph::build(&plan).unwrap();
+    let source = SecretSource::new(r.dir.path()).with_overlay(r.secrets.clone());
+    let ctx = Context::new(graph, source, &client, &StateLocation::Folder(state), false).unwrap();
+    let before = r.sim.stats().op_total(Operation::ListGrants);
+    // Per batch of rows handed out: its size, and the grant pages asked for by then.
+    let mut batches = Vec::new();
+    let tail = stream_accounts_report(&ctx, ctx.journal(), |rows| {
+        let asked = r.sim.stats().op_total(Operation::ListGrants) - before;
+        batches.push((rows.len(), asked));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let pages = r.sim.stats().op_total(Operation::ListGrants) - before;
+    assert_eq!(tail.totals.rows, (PAIRS * 450) as u64);
+    assert_eq!(pages, (PAIRS * 3) as u64, "three pages per pair");
+    assert_eq!(
+        batches.len(),
+        PAIRS * 3,
+        "one batch of rows per page: {batches:?}"
+    );
+    assert!(
+        batches.iter().all(|&(rows, _)| rows <= 200),
+        "no batch is more than a page: {batches:?}"
+    );
+    // The first rows went out after the first page, not after every page was read.
+    assert_eq!(batches[0].1, 1, "{batches:?}");
 }
