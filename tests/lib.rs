@@ -34,6 +34,7 @@ mod events_schema;
 mod examples_converge;
 mod fuzz_plans;
 mod hostile_outputs;
+mod many_pairs;
 mod plan_manual_steps;
 mod plan_notifications;
 mod plan_targets;

@@ -47,7 +47,7 @@ use crate::api::{Operation, Region};
 pub use endpoint::{EndpointError, Endpoints};
 pub use error::ClientError;
 pub use operations::{CreatedWebhook, GrantFilter, JobFilter, TestEventDelivery};
-pub use paging::{GRANT_PAGE_SIZE, TranslatePager};
+pub use paging::{GRANT_PAGE_SIZE, GrantPager, TranslatePager};
 pub use rate_limit::{RateLimiter, RateLimiters};
 pub use retry::{RepeatRule, RetryPolicy, repeat_rule};
 pub use secret::Secret;

@@ -63,44 +63,35 @@ impl AppClient {
     }
 
     /// `get-all-grants`, every page of `filter` (its `limit`/`offset` are the starting point;
-    /// pages of [`GRANT_PAGE_SIZE`] by default).
+    /// pages of [`GRANT_PAGE_SIZE`] by default). Holds every grant: where the grants are only
+    /// counted or written out, [`AppClient::grant_pages`] keeps one page at a time.
     pub async fn list_all_grants(&self, filter: &GrantFilter) -> Result<Pages<Grant>, ClientError> {
-        let limit = filter.limit.unwrap_or(GRANT_PAGE_SIZE).max(1);
-        let mut page = filter.clone();
-        page.limit = Some(limit);
-        page.offset = Some(filter.offset.unwrap_or(0));
+        let mut pager = self.grant_pages(filter);
         let mut pages = Pages {
             data: Vec::new(),
             request_ids: Vec::new(),
         };
-        let mut previous = Vec::new();
-        loop {
-            let Response { data, request_id } = self.list_grants(&page).await?;
-            check_page(
-                self,
-                Operation::ListGrants,
-                &data,
-                limit,
-                |g| &g.id,
-                &mut previous,
-            )?;
-            if (pages.data.len() + data.len()) as u64 > MAX_LISTED_GRANTS {
-                return Err(self.paging_error(
-                    Operation::ListGrants,
-                    format!(
-                        "the listing passed {MAX_LISTED_GRANTS} grants, more than any application has"
-                    ),
-                ));
-            }
+        while let Some(Response { data, request_id }) = pager.next_page().await? {
             pages.request_ids.extend(request_id);
-            let full = data.len() as u64 >= limit;
-            page.offset = Some(page.offset.unwrap_or(0) + data.len() as u64);
             pages.data.extend(data);
-            if !full {
-                break;
-            }
         }
         Ok(pages)
+    }
+
+    /// A pager over every page of `get-all-grants` for `filter`, fetched one by one (its
+    /// `limit`/`offset` are the starting point; pages of [`GRANT_PAGE_SIZE`] by default).
+    pub fn grant_pages(&self, filter: &GrantFilter) -> GrantPager {
+        let limit = filter.limit.unwrap_or(GRANT_PAGE_SIZE).max(1);
+        let mut page = filter.clone();
+        page.limit = Some(limit);
+        page.offset = Some(filter.offset.unwrap_or(0));
+        GrantPager {
+            client: self.clone(),
+            next: Some(page),
+            limit,
+            listed: 0,
+            previous: Vec::new(),
+        }
     }
 
     /// The grants cloned from any of `account_ids`, observed [`GRANT_PAGE_SIZE`] accounts per
@@ -213,6 +204,52 @@ impl AppClient {
             client: self.clone(),
             next: Some(request),
         }
+    }
+}
+
+/// Pages of `get-all-grants` by limit/offset, fetched one by one: memory is one page, however
+/// many grants the application has.
+#[derive(Debug, Clone)]
+pub struct GrantPager {
+    client: AppClient,
+    /// The next page's filter; `None` after the last page (one that was not full).
+    next: Option<GrantFilter>,
+    limit: u64,
+    /// Grants listed so far, bounded by [`MAX_LISTED_GRANTS`].
+    listed: u64,
+    /// The IDs of the page before (see `check_page`).
+    previous: Vec<String>,
+}
+
+impl GrantPager {
+    /// The next page, or `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Response<Vec<Grant>>>, ClientError> {
+        let Some(mut filter) = self.next.take() else {
+            return Ok(None);
+        };
+        let response = self.client.list_grants(&filter).await?;
+        check_page(
+            &self.client,
+            Operation::ListGrants,
+            &response.data,
+            self.limit,
+            |g| &g.id,
+            &mut self.previous,
+        )?;
+        self.listed += response.data.len() as u64;
+        if self.listed > MAX_LISTED_GRANTS {
+            return Err(self.client.paging_error(
+                Operation::ListGrants,
+                format!(
+                    "the listing passed {MAX_LISTED_GRANTS} grants, more than any application has"
+                ),
+            ));
+        }
+        if response.data.len() as u64 >= self.limit {
+            filter.offset = Some(filter.offset.unwrap_or(0) + response.data.len() as u64);
+            self.next = Some(filter);
+        }
+        Ok(Some(response))
     }
 }
 

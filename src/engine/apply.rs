@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::task::{JoinError, JoinHandle};
 
 use crate::graph::Step;
 
 use super::EngineError;
-use super::context::Context;
+use super::context::{Context, PAIRS_AT_ONCE};
 use super::journal::RunOutcome;
 use super::progress::Reporter;
 use super::scheduler::{self, Executor, Limits, Verdict};
@@ -183,12 +184,19 @@ async fn adopt_unknown_jobs(
     run_id: i64,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>, EngineError> {
+    // Every targeted pair at once (each application's reads paced by its own limiter); the
+    // notices come back in plan order.
+    let targeted: Vec<usize> = (0..ctx.graph().pairs().len())
+        .filter(|&index| ctx.targets_pair(index))
+        .collect();
+    let adopted = futures::stream::iter(targeted)
+        .map(|index| steps::adopt_pair_jobs(ctx, run_id, index))
+        .buffered(PAIRS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
     let mut notices = Vec::new();
-    for index in 0..ctx.graph().pairs().len() {
-        if !ctx.targets_pair(index) {
-            continue;
-        }
-        if let Some(notice) = steps::adopt_pair_jobs(ctx, run_id, index).await? {
+    for notice in adopted {
+        if let Some(notice) = notice? {
             reporter.notice(&notice);
             notices.push(notice);
         }

@@ -11,6 +11,11 @@ use super::fingerprint::Fingerprinter;
 use super::journal::{Journal, StateLocation, StepStatus};
 use super::secrets::{PairSecrets, SecretSource, resolve_all};
 
+/// How many pairs are observed at once where pairs are read side by side (the history check,
+/// `status`, `verify`, `report`): each pair's reads are paced by its own application's limiter,
+/// so this bounds only the sockets and the pages held at once.
+pub const PAIRS_AT_ONCE: usize = 64;
+
 /// Everything a walk of the graph needs; shared by every step task. Outside the engine it is
 /// read through its methods.
 #[derive(Debug)]

@@ -5,8 +5,10 @@
 use crate::api::MigrationJob;
 use crate::client::JobFilter;
 
+use futures::StreamExt;
+
 use super::EngineError;
-use super::context::Context;
+use super::context::{Context, PAIRS_AT_ONCE};
 use super::steps::waves::{describe_adoption, describe_jobs, pair_adoption};
 
 /// One pair whose application has history that this state does not know.
@@ -60,9 +62,11 @@ impl HistoryNote {
 
 /// For each pair the journal has no record of: whether its application is linked to the
 /// plan's v2 application or has migration jobs. Two reads per such pair; none for pairs the
-/// journal knows. A read that fails is left to the steps, which report it.
+/// journal knows. Pairs are asked concurrently (each application's reads paced by its own
+/// limiter, at most [`PAIRS_AT_ONCE`] pairs in flight), the notes come back in plan order. A
+/// read that fails is left to the steps, which report it.
 pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, EngineError> {
-    let mut notes = Vec::new();
+    let mut unknown = Vec::new();
     for (index, pair) in ctx.graph().pairs().iter().enumerate() {
         if !ctx.targets_pair(index) {
             continue;
@@ -72,29 +76,44 @@ pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, Engin
         {
             continue;
         }
-        let app = ctx.pair_app(index);
-        let linked_v2_app = match app.get_application().await {
-            Ok(response) => response
-                .data
-                .v2_application_id
-                .filter(|v2| *v2 == pair.v2_app_id),
-            Err(_) => continue,
-        };
-        let jobs = match app.list_jobs(&JobFilter::default()).await {
-            Ok(response) => response.data,
-            Err(_) => continue,
-        };
-        if linked_v2_app.is_some() || !jobs.is_empty() {
-            let (waves, adoption) = pair_adoption(ctx, index, &jobs)?;
-            notes.push(HistoryNote {
-                adoption: describe_adoption(&waves, &adoption),
-                adopt_command: ctx.options().apply_command("--adopt-existing-jobs"),
-                pair: pair.name.clone(),
-                v3_app_id: pair.v3_app_id.clone(),
-                linked_v2_app,
-                jobs,
-            });
-        }
+        unknown.push(index);
     }
-    Ok(notes)
+    let notes = futures::stream::iter(unknown)
+        .map(|index| pair_history(ctx, index))
+        .buffered(PAIRS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    let mut found = Vec::new();
+    for note in notes {
+        found.extend(note?);
+    }
+    Ok(found)
+}
+
+/// One pair's history: its application's link and jobs (the two reads at once).
+async fn pair_history(ctx: &Context, index: usize) -> Result<Option<HistoryNote>, EngineError> {
+    let pair = &ctx.graph().pairs()[index];
+    let app = ctx.pair_app(index);
+    let all_jobs = JobFilter::default();
+    let (application, jobs) = futures::join!(app.get_application(), app.list_jobs(&all_jobs));
+    let (Ok(application), Ok(jobs)) = (application, jobs) else {
+        return Ok(None);
+    };
+    let linked_v2_app = application
+        .data
+        .v2_application_id
+        .filter(|v2| *v2 == pair.v2_app_id);
+    let jobs = jobs.data;
+    if linked_v2_app.is_none() && jobs.is_empty() {
+        return Ok(None);
+    }
+    let (waves, adoption) = pair_adoption(ctx, index, &jobs)?;
+    Ok(Some(HistoryNote {
+        adoption: describe_adoption(&waves, &adoption),
+        adopt_command: ctx.options().apply_command("--adopt-existing-jobs"),
+        pair: pair.name.clone(),
+        v3_app_id: pair.v3_app_id.clone(),
+        linked_v2_app,
+        jobs,
+    }))
 }

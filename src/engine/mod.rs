@@ -31,7 +31,7 @@ mod steps;
 pub mod translate;
 
 pub use apply::{ApplyOptions, ApplySummary, apply};
-pub use context::{Context, RunOptions};
+pub use context::{Context, PAIRS_AT_ONCE, RunOptions};
 pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use journal::{Journal, JournalError, StateError, StateLocation};

@@ -7,14 +7,15 @@
 //! rows of accounts the waves cloned, plus the counted failures, add up to the accounts the
 //! waves selected.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::api::{GrantStatus, JobStatus, JobType, MigrationJob};
+use crate::api::{Grant, GrantStatus, JobStatus, JobType, MigrationJob};
 use crate::client::{GrantFilter, JobFilter};
 use crate::engine::journal::{JobOrigin, Journal, KnownJob, StepStatus};
-use crate::engine::{Context, EngineError};
+use crate::engine::{Context, EngineError, PAIRS_AT_ONCE};
 use crate::graph::{StepId, StepKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,183 +154,322 @@ fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
     })
 }
 
-/// Builds the report: every grant of every pair's v3 application (paged, 200 a page), plus the
-/// plan's single-clone accounts that have no grant, plus each wave's counts from the journal.
+/// What the report says besides its rows, known once every row has been written.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportTail {
+    pub plan: String,
+    pub waves: Vec<WaveCounts>,
+    pub adopted_jobs: Vec<AdoptedJobs>,
+    pub totals: Totals,
+}
+
+/// Builds the report in memory (every row at once): [`stream_accounts_report`] collected.
 pub async fn accounts_report(
     ctx: &Context,
     journal: Option<&Journal>,
 ) -> Result<AccountsReport, EngineError> {
-    let graph = ctx.graph();
     let mut accounts = Vec::new();
-    let mut waves = Vec::new();
-    let mut adopted_jobs = Vec::new();
+    let tail = stream_accounts_report(ctx, journal, |rows| {
+        accounts.extend_from_slice(rows);
+        Ok(())
+    })
+    .await?;
+    Ok(AccountsReport {
+        plan: tail.plan,
+        accounts,
+        waves: tail.waves,
+        adopted_jobs: tail.adopted_jobs,
+        totals: tail.totals,
+    })
+}
+
+/// One pair's part of the report that needs no grant: its waves' and adopted jobs' counts, and
+/// its test accounts (single clones) with the journal's word on each.
+struct PairPrelude {
+    index: usize,
+    waves: Vec<WaveCounts>,
+    adopted: Vec<JobCount>,
+    /// Test account → its row if it has no grant (failed, or pending and why), `None` once a
+    /// grant of it was written.
+    tests: HashMap<String, TestAccount>,
+}
+
+struct TestAccount {
+    /// The row when no grant turns up.
+    without_grant: Option<AccountRow>,
+    /// The single clone was refused (then the account got a grant another way): said on the
+    /// grant's row.
+    refused: Option<String>,
+}
+
+/// One page of a pair's grants, or the end of them.
+enum PairPage {
+    Grants(usize, Vec<Grant>),
+    End(usize),
+}
+
+/// Streams the report: every grant of every pair's v3 application that came from a v2 account
+/// (paged, 200 a page), handed to `emit` a page at a time as the pages arrive, then the pair's
+/// test accounts (single clones) that have no grant; memory is a page, however many accounts
+/// there are. Returns the waves' counts and the totals, known at the end. The order is stable:
+/// the pairs in plan order, one after the other (so two reports of the same state compare line
+/// by line), a pair's rows in the order Nylas lists its grants. The pairs' job listings (for
+/// the waves' counts) are read side by side first.
+pub async fn stream_accounts_report(
+    ctx: &Context,
+    journal: Option<&Journal>,
+    mut emit: impl FnMut(&[AccountRow]) -> Result<(), EngineError>,
+) -> Result<ReportTail, EngineError> {
+    let graph = ctx.graph();
     let mut totals = Totals::default();
     let known = match journal {
         Some(j) => j.known_jobs()?,
         None => Vec::new(),
     };
-    for (index, pair) in graph.pairs().iter().enumerate() {
-        // `--pair`: only the pairs the run targets.
-        if !ctx.targets_pair(index) {
-            continue;
-        }
-        let grants = ctx
-            .pair_app(index)
-            .list_all_grants(&GrantFilter::default())
-            .await?
-            .data;
-        // Migration jobs only: a snapshot job's counts are the accounts it listed, not cloned.
-        let pair_jobs: Vec<&KnownJob> = known
-            .iter()
-            .filter(|k| {
-                k.app_id.as_deref() == Some(pair.v3_app_id.as_str())
-                    && k.job_type != Some(JobType::Snapshot)
+    // `--pair`: only the pairs the run targets.
+    let targeted: Vec<usize> = (0..graph.pairs().len())
+        .filter(|&index| ctx.targets_pair(index))
+        .collect();
+    let known = &known;
+    let preludes: Vec<PairPrelude> = futures::stream::iter(targeted.clone())
+        .map(|index| pair_prelude(ctx, journal, known, index))
+        .buffered(PAIRS_AT_ONCE)
+        .try_collect()
+        .await?;
+    let mut waves = Vec::new();
+    let mut adopted_jobs = Vec::new();
+    let mut preludes: HashMap<usize, PairPrelude> = preludes
+        .into_iter()
+        .map(|mut p| {
+            for job in &p.adopted {
+                totals.selected_by_jobs += job.count_all;
+                totals.failed_in_jobs += job.count_failed;
+            }
+            for wave in &p.waves {
+                totals.selected_by_jobs += wave.count_all;
+                totals.failed_in_jobs += wave.count_failed;
+            }
+            totals.test_account_rows += p.tests.len() as u64;
+            waves.append(&mut p.waves);
+            if !p.adopted.is_empty() {
+                adopted_jobs.push(AdoptedJobs {
+                    pair: graph.pairs()[p.index].name.clone(),
+                    jobs: std::mem::take(&mut p.adopted),
+                });
+            }
+            (p.index, p)
+        })
+        .collect();
+
+    let pages = futures::stream::iter(targeted)
+        .map(|index| {
+            let pager = Some(ctx.pair_app(index).grant_pages(&GrantFilter::default()));
+            futures::stream::unfold(pager, move |pager| async move {
+                let mut pager = pager?;
+                Some(match pager.next_page().await {
+                    Ok(Some(page)) => (Ok(PairPage::Grants(index, page.data)), Some(pager)),
+                    Ok(None) => (Ok(PairPage::End(index)), None),
+                    Err(err) => (Err(EngineError::from(err)), None),
+                })
             })
-            .collect();
-        let live: Vec<MigrationJob> = if pair_jobs.is_empty() {
-            Vec::new()
-        } else {
-            ctx.pair_app(index)
-                .list_jobs(&JobFilter::default())
-                .await?
-                .data
-        };
-        let adopted: Vec<JobCount> = pair_jobs
-            .iter()
-            .filter(|k| k.origin == JobOrigin::Adopted)
-            .filter_map(|k| job_count(k, &live))
-            .collect();
-        for job in &adopted {
-            totals.selected_by_jobs += job.count_all;
-            totals.failed_in_jobs += job.count_failed;
-        }
-        if !adopted.is_empty() {
-            adopted_jobs.push(AdoptedJobs {
-                pair: pair.name.clone(),
-                jobs: adopted,
-            });
-        }
-        let mut by_account: BTreeMap<String, AccountRow> = BTreeMap::new();
-        for grant in grants {
-            let Some(account_id) = grant.account_id.clone() else {
-                continue;
-            };
-            let placeholder = grant.grant_status == Some(GrantStatus::Invalid);
-            by_account.insert(
-                account_id.clone(),
-                AccountRow {
-                    pair: pair.name.clone(),
-                    account_id,
-                    provider: grant.provider.clone(),
-                    email: grant.email.clone().unwrap_or_default(),
-                    grant_id: grant.id.clone(),
-                    grant_status: grant
-                        .grant_status
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
-                    outcome: if placeholder {
-                        AccountOutcome::Placeholder
-                    } else {
-                        AccountOutcome::Migrated
-                    },
-                    error: String::new(),
-                },
-            );
-        }
-        for step in graph.steps().filter(|s| s.pair == index) {
-            let state = match journal {
-                Some(j) => j.step(&step.id)?,
-                None => None,
-            };
-            match &step.kind {
-                StepKind::Clone(c) if by_account.contains_key(&c.account_id) => {
-                    totals.test_account_rows += 1;
-                    // Refused as a test account, given a grant later by a wave: the row is the
-                    // grant's, and says what happened to the single clone.
-                    if let Some(state) = state.filter(|s| s.record.refused)
-                        && let Some(row) = by_account.get_mut(&c.account_id)
-                    {
-                        row.error = format!(
-                            "the single clone was refused in run {}: {}",
-                            state.run_id,
-                            state.record.error.as_deref().unwrap_or("no reason given")
-                        );
-                    }
-                }
-                StepKind::Clone(c) => {
-                    totals.test_account_rows += 1;
-                    let failed = state.as_ref().filter(|s| s.status == StepStatus::Failed);
-                    // Not cloned yet: say so when a failed step it waits for holds it up (a
-                    // webhook whose URL failed verification, a test event not acknowledged).
-                    let waiting = match (failed, journal) {
-                        (None, Some(j)) => held_up_by(graph, j, &step.id)?,
-                        _ => None,
-                    };
-                    by_account.insert(
-                        c.account_id.clone(),
-                        AccountRow {
-                            pair: pair.name.clone(),
-                            account_id: c.account_id.clone(),
-                            provider: String::new(),
-                            email: String::new(),
-                            grant_id: String::new(),
-                            grant_status: String::new(),
-                            outcome: if failed.is_some() {
-                                AccountOutcome::Failed
-                            } else {
-                                AccountOutcome::Pending
-                            },
-                            error: failed
-                                .and_then(|s| s.record.error.clone())
-                                .or(waiting)
-                                .unwrap_or_default(),
-                        },
-                    );
-                }
-                StepKind::Batch(b) => {
-                    let jobs: Vec<JobCount> = pair_jobs
-                        .iter()
-                        .filter(|k| {
-                            k.step_id.as_deref().and_then(StepId::parse).as_ref() == Some(&step.id)
-                        })
-                        .filter_map(|k| job_count(k, &live))
+            .boxed()
+        })
+        .flatten();
+    futures::pin_mut!(pages);
+    let mut rows = Vec::new();
+    while let Some(page) = pages.next().await {
+        rows.clear();
+        match page? {
+            PairPage::Grants(index, grants) => {
+                let pair = &graph.pairs()[index].name;
+                let tests = preludes.get_mut(&index).map(|p| &mut p.tests);
+                grant_rows(pair, grants, tests, &mut rows);
+            }
+            PairPage::End(index) => {
+                if let Some(prelude) = preludes.remove(&index) {
+                    let mut left: Vec<AccountRow> = prelude
+                        .tests
+                        .into_values()
+                        .filter_map(|t| t.without_grant)
                         .collect();
-                    let Some(last) = jobs.last() else {
-                        continue;
-                    };
-                    let mut wave = WaveCounts {
-                        pair: pair.name.clone(),
-                        wave: b.wave.clone(),
-                        status: last.status.clone(),
-                        count_all: 0,
-                        count_success: 0,
-                        count_failed: 0,
-                        count_warning: 0,
-                        jobs: Vec::new(),
-                    };
-                    for job in &jobs {
-                        wave.count_all += job.count_all;
-                        wave.count_success += job.count_success;
-                        wave.count_failed += job.count_failed;
-                        wave.count_warning += job.count_warning;
-                    }
-                    totals.selected_by_jobs += wave.count_all;
-                    totals.failed_in_jobs += wave.count_failed;
-                    wave.jobs = jobs;
-                    waves.push(wave);
+                    left.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+                    rows.extend(left);
                 }
-                _ => {}
             }
         }
-        accounts.extend(by_account.into_values());
+        totals.rows += rows.len() as u64;
+        if !rows.is_empty() {
+            emit(&rows)?;
+        }
     }
-    totals.rows = accounts.len() as u64;
-    Ok(AccountsReport {
+    Ok(ReportTail {
         plan: graph.plan_name().to_owned(),
-        accounts,
         waves,
         adopted_jobs,
         totals,
+    })
+}
+
+/// The rows of a page of grants: one per grant that came from a v2 account (a test account's
+/// once, with what happened to its single clone).
+fn grant_rows(
+    pair: &str,
+    grants: Vec<Grant>,
+    mut tests: Option<&mut HashMap<String, TestAccount>>,
+    rows: &mut Vec<AccountRow>,
+) {
+    for grant in grants {
+        let Some(account_id) = grant.account_id else {
+            continue;
+        };
+        let mut error = String::new();
+        if let Some(test) = tests.as_deref_mut().and_then(|t| t.get_mut(&account_id)) {
+            // A test account's second grant would be a second row of the same account.
+            if test.without_grant.take().is_none() {
+                continue;
+            }
+            error = test.refused.take().unwrap_or_default();
+        }
+        let placeholder = grant.grant_status == Some(GrantStatus::Invalid);
+        rows.push(AccountRow {
+            pair: pair.to_owned(),
+            account_id,
+            provider: grant.provider,
+            email: grant.email.unwrap_or_default(),
+            grant_id: grant.id,
+            grant_status: grant
+                .grant_status
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            outcome: if placeholder {
+                AccountOutcome::Placeholder
+            } else {
+                AccountOutcome::Migrated
+            },
+            error,
+        });
+    }
+}
+
+/// A pair's waves, adopted jobs and test accounts (one `migration_get_jobs` call when the
+/// journal knows jobs of the pair).
+async fn pair_prelude(
+    ctx: &Context,
+    journal: Option<&Journal>,
+    known: &[KnownJob],
+    index: usize,
+) -> Result<PairPrelude, EngineError> {
+    let graph = ctx.graph();
+    let pair = &graph.pairs()[index];
+    // Migration jobs only: a snapshot job's counts are the accounts it listed, not cloned.
+    let pair_jobs: Vec<&KnownJob> = known
+        .iter()
+        .filter(|k| {
+            k.app_id.as_deref() == Some(pair.v3_app_id.as_str())
+                && k.job_type != Some(JobType::Snapshot)
+        })
+        .collect();
+    let live: Vec<MigrationJob> = if pair_jobs.is_empty() {
+        Vec::new()
+    } else {
+        ctx.pair_app(index)
+            .list_jobs(&JobFilter::default())
+            .await?
+            .data
+    };
+    let adopted: Vec<JobCount> = pair_jobs
+        .iter()
+        .filter(|k| k.origin == JobOrigin::Adopted)
+        .filter_map(|k| job_count(k, &live))
+        .collect();
+    let mut waves = Vec::new();
+    let mut tests = HashMap::new();
+    for step in graph.steps().filter(|s| s.pair == index) {
+        let state = match journal {
+            Some(j) => j.step(&step.id)?,
+            None => None,
+        };
+        match &step.kind {
+            StepKind::Clone(c) => {
+                let failed = state.as_ref().filter(|s| s.status == StepStatus::Failed);
+                // Not cloned yet: say so when a failed step it waits for holds it up (a
+                // webhook whose URL failed verification, a test event not acknowledged).
+                let waiting = match (failed, journal) {
+                    (None, Some(j)) => held_up_by(graph, j, &step.id)?,
+                    _ => None,
+                };
+                // Refused as a test account, given a grant later by a wave: the row is the
+                // grant's, and says what happened to the single clone.
+                let refused = state.as_ref().filter(|s| s.record.refused).map(|state| {
+                    format!(
+                        "the single clone was refused in run {}: {}",
+                        state.run_id,
+                        state.record.error.as_deref().unwrap_or("no reason given")
+                    )
+                });
+                let without_grant = AccountRow {
+                    pair: pair.name.clone(),
+                    account_id: c.account_id.clone(),
+                    provider: String::new(),
+                    email: String::new(),
+                    grant_id: String::new(),
+                    grant_status: String::new(),
+                    outcome: if failed.is_some() {
+                        AccountOutcome::Failed
+                    } else {
+                        AccountOutcome::Pending
+                    },
+                    error: failed
+                        .and_then(|s| s.record.error.clone())
+                        .or(waiting)
+                        .unwrap_or_default(),
+                };
+                tests.insert(
+                    c.account_id.clone(),
+                    TestAccount {
+                        without_grant: Some(without_grant),
+                        refused,
+                    },
+                );
+            }
+            StepKind::Batch(b) => {
+                let jobs: Vec<JobCount> = pair_jobs
+                    .iter()
+                    .filter(|k| {
+                        k.step_id.as_deref().and_then(StepId::parse).as_ref() == Some(&step.id)
+                    })
+                    .filter_map(|k| job_count(k, &live))
+                    .collect();
+                let Some(last) = jobs.last() else {
+                    continue;
+                };
+                let mut wave = WaveCounts {
+                    pair: pair.name.clone(),
+                    wave: b.wave.clone(),
+                    status: last.status.clone(),
+                    count_all: 0,
+                    count_success: 0,
+                    count_failed: 0,
+                    count_warning: 0,
+                    jobs: Vec::new(),
+                };
+                for job in &jobs {
+                    wave.count_all += job.count_all;
+                    wave.count_success += job.count_success;
+                    wave.count_failed += job.count_failed;
+                    wave.count_warning += job.count_warning;
+                }
+                wave.jobs = jobs;
+                waves.push(wave);
+            }
+            _ => {}
+        }
+    }
+    Ok(PairPrelude {
+        index,
+        waves,
+        adopted,
+        tests,
     })
 }
 
@@ -373,26 +513,33 @@ fn held_up_by(
     Ok(None)
 }
 
+/// The header row of the report's CSV.
+pub const CSV_HEADER: &str = "pair,account_id,provider,email,grant_id,grant_status,outcome,error\n";
+
 /// RFC 4180 CSV with a header row.
 pub fn to_csv(report: &AccountsReport) -> String {
-    let mut out =
-        String::from("pair,account_id,provider,email,grant_id,grant_status,outcome,error\n");
+    let mut out = String::from(CSV_HEADER);
     for row in &report.accounts {
-        let fields = [
-            row.pair.as_str(),
-            &row.account_id,
-            &row.provider,
-            &row.email,
-            &row.grant_id,
-            &row.grant_status,
-            row.outcome.as_str(),
-            &row.error,
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        csv_row(row, &mut out);
     }
     out
+}
+
+/// One row of the report's CSV (after [`CSV_HEADER`]), appended to `out`.
+pub fn csv_row(row: &AccountRow, out: &mut String) {
+    let fields = [
+        row.pair.as_str(),
+        &row.account_id,
+        &row.provider,
+        &row.email,
+        &row.grant_id,
+        &row.grant_status,
+        row.outcome.as_str(),
+        &row.error,
+    ];
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    out.push_str(&line.join(","));
+    out.push('\n');
 }
 
 fn csv_field(field: &str) -> String {

@@ -50,21 +50,40 @@ pub const COLUMNS: [&str; 6] = [
 /// value that starts with `=`, `+`, `-`, `@`, a tab or a carriage return prefixed with `'`).
 pub fn to_csv(rows: &[&AccountRow]) -> String {
     let mut out = String::new();
-    line(&COLUMNS.map(str::to_owned), &mut out);
+    csv_header(&mut out);
     for row in rows {
-        line(
-            &[
-                row.email.clone(),
-                row.provider.clone(),
-                row.pair.clone(),
-                row.account_id.clone(),
-                row.outcome.as_str().to_owned(),
-                reason(row),
-            ],
-            &mut out,
-        );
+        csv_row(row, &mut out);
     }
     out
+}
+
+/// The header row of [`to_csv`], appended to `out`.
+pub fn csv_header(out: &mut String) {
+    line(&COLUMNS.map(str::to_owned), out);
+}
+
+/// One row of [`to_csv`], appended to `out`.
+pub fn csv_row(row: &AccountRow, out: &mut String) {
+    line(
+        &[
+            row.email.clone(),
+            row.provider.clone(),
+            row.pair.clone(),
+            row.account_id.clone(),
+            row.outcome.as_str().to_owned(),
+            reason(row),
+        ],
+        out,
+    );
+}
+
+/// One row of the `--outcome` list as JSON (the columns of [`to_csv`]).
+pub fn json_row(row: &AccountRow) -> serde_json::Value {
+    serde_json::json!({
+        "email": row.email, "provider": row.provider, "pair": row.pair,
+        "account_id": row.account_id, "outcome": row.outcome,
+        "reason": reason(row),
+    })
 }
 
 fn line(fields: &[String], out: &mut String) {

@@ -1,5 +1,6 @@
 //! `status`: per pair and step, what the journal says, and for waves what their live jobs say.
 
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::api::MigrationJob;
@@ -192,37 +193,44 @@ pub async fn standing(
         Some(j) => j.runs()?.last().map(RunSummary::from),
         None => None,
     };
-    let mut pairs = Vec::new();
-    for (index, pair) in graph.pairs().iter().enumerate() {
-        if !pairs_named.is_empty() && !pairs_named.contains(&pair.name) {
-            continue;
-        }
-        let pair_steps: Vec<_> = graph.steps().filter(|s| s.pair == index).collect();
-        let started_wave = pair_steps.iter().any(|s| {
-            matches!(s.kind, StepKind::Batch(_))
-                && steps_state
-                    .get(&s.id)
-                    .is_some_and(|st| st.record.clone_job_id.is_some())
-        });
-        let jobs: Vec<MigrationJob> = match ctx {
-            Some(ctx) if started_wave => {
-                ctx.pair_app(index)
-                    .list_jobs(&JobFilter::default())
-                    .await?
-                    .data
-            }
-            _ => Vec::new(),
-        };
-        let steps = pair_steps
-            .iter()
-            .map(|s| step_standing(s, steps_state.get(&s.id), &jobs))
-            .collect();
-        pairs.push(PairStanding {
-            pair: pair.name.clone(),
-            region: pair.region.to_string(),
-            steps,
-        });
-    }
+    // The live jobs of every pair that started a wave, side by side (each application's
+    // reads paced by its own limiter); the pairs in plan order.
+    let named: Vec<usize> = (0..graph.pairs().len())
+        .filter(|&index| pairs_named.is_empty() || pairs_named.contains(&graph.pairs()[index].name))
+        .collect();
+    let steps_state = &steps_state;
+    let pairs: Vec<PairStanding> = futures::stream::iter(named)
+        .map(|index| async move {
+            let pair = &graph.pairs()[index];
+            let pair_steps: Vec<_> = graph.steps().filter(|s| s.pair == index).collect();
+            let started_wave = pair_steps.iter().any(|s| {
+                matches!(s.kind, StepKind::Batch(_))
+                    && steps_state
+                        .get(&s.id)
+                        .is_some_and(|st| st.record.clone_job_id.is_some())
+            });
+            let jobs: Vec<MigrationJob> = match ctx {
+                Some(ctx) if started_wave => {
+                    ctx.pair_app(index)
+                        .list_jobs(&JobFilter::default())
+                        .await?
+                        .data
+                }
+                _ => Vec::new(),
+            };
+            let steps = pair_steps
+                .iter()
+                .map(|s| step_standing(s, steps_state.get(&s.id), &jobs))
+                .collect();
+            Ok::<_, EngineError>(PairStanding {
+                pair: pair.name.clone(),
+                region: pair.region.to_string(),
+                steps,
+            })
+        })
+        .buffered(crate::engine::PAIRS_AT_ONCE)
+        .try_collect()
+        .await?;
     Ok(Standing {
         plan: graph.plan_name().to_owned(),
         last_run,

@@ -256,6 +256,11 @@ impl RunningSimulator {
         self.shared.stats()
     }
 
+    /// Starts [`Stats::peak_in_flight`] again, from the requests being answered now.
+    pub fn reset_peaks(&self) {
+        self.shared.stats.reset_peaks();
+    }
+
     /// A copy of the current state, caught up with the clock.
     pub fn world(&self) -> WorldView {
         let now = self.shared.clock.now_ms();
@@ -419,6 +424,7 @@ async fn handle(
     let path = req.uri().path().to_string();
     let matched = routes::match_operation(&method, &path);
     let op = matched.as_ref().ok().map(|(op, _)| *op);
+    let _in_flight = shared.stats.in_flight(op);
     // A body the pipeline does not read to its end (an early error) is not drained: the
     // connection is closed after the answer instead.
     let has_body = req.body().size_hint().exact() != Some(0);

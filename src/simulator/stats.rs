@@ -24,6 +24,11 @@ pub struct Stats {
     pub clones: BTreeMap<String, u64>,
     /// Every request received, whatever became of it.
     pub total: u64,
+    /// operationId → the most requests of it the simulator was answering at once (since the
+    /// start, or the last `RunningSimulator::reset_peaks`): 1 means a client sent them one
+    /// after the other.
+    #[serde(default)]
+    pub peak_in_flight: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -67,6 +72,14 @@ impl Stats {
         self.clones.get(account_id).copied().unwrap_or(0)
     }
 
+    /// The most requests to `op` answered at once.
+    pub fn peak_in_flight(&self, op: Operation) -> u64 {
+        self.peak_in_flight
+            .get(op.operation_id())
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The most clone attempts any account had (1 means no account was cloned twice).
     pub fn max_clones(&self) -> u64 {
         self.clones.values().copied().max().unwrap_or(0)
@@ -84,6 +97,25 @@ struct Counters {
     requests: HashMap<(&'static str, u16), u64>,
     dropped: HashMap<&'static str, u64>,
     total: u64,
+    in_flight: HashMap<&'static str, u64>,
+    peak_in_flight: HashMap<&'static str, u64>,
+}
+
+/// A request being answered, counted in flight until it is dropped.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    collector: &'a StatsCollector,
+    op: &'static str,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.collector.inner.lock()
+            && let Some(n) = c.in_flight.get_mut(self.op)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 fn op_name(op: Option<Operation>) -> &'static str {
@@ -94,6 +126,30 @@ impl StatsCollector {
     pub fn received(&self) {
         if let Ok(mut c) = self.inner.lock() {
             c.total += 1;
+        }
+    }
+
+    /// A request to `op` is being answered until the guard is dropped.
+    pub fn in_flight(&self, op: Option<Operation>) -> InFlight<'_> {
+        let op = op_name(op);
+        if let Ok(mut c) = self.inner.lock() {
+            let n = c.in_flight.entry(op).or_insert(0);
+            *n += 1;
+            let now = *n;
+            let peak = c.peak_in_flight.entry(op).or_insert(0);
+            *peak = (*peak).max(now);
+        }
+        InFlight {
+            collector: self,
+            op,
+        }
+    }
+
+    /// Starts the peaks again from the requests in flight now.
+    pub fn reset_peaks(&self) {
+        if let Ok(mut c) = self.inner.lock() {
+            let now = c.in_flight.clone();
+            c.peak_in_flight = now;
         }
     }
 
@@ -126,6 +182,11 @@ impl StatsCollector {
             }
             stats.dropped = c.dropped.iter().map(|(k, v)| (k.to_string(), *v)).collect();
             stats.total = c.total;
+            stats.peak_in_flight = c
+                .peak_in_flight
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect();
         }
         stats
     }

@@ -1,0 +1,268 @@
+//! `report`, `verify` and `status` over 100,000 and 1,000,000 accounts: peak RSS and time
+//! against what the rate limit allows. The world is `nylas-migrate simulate --accounts N`
+//! (two pairs, U.S. and E.U., accounts two to one, Nylas's 20 requests per second per
+//! application), run as a process of its own so that its memory (about 200 MiB at a million
+//! accounts) is not counted; its plan (`--write-plan`: a test account, then one wave of
+//! everyone) is applied first, so that every migratable account has a grant. Each command is
+//! then the real binary, as a user runs it; its peak RSS is the kernel's (`wait4`'s
+//! `ru_maxrss`). Linux carries the spawning process's peak into a child's `ru_maxrss` across
+//! `exec`, so this process stays small (it reads the CSV a line at a time and never fetches the
+//! simulator's stats) and prints its own peak: each figure is at most the command's own peak,
+//! or this process's, whichever is larger.
+//!
+//! The ideal time is the requests the command made at 20 per second: `report` reads the pairs
+//! one after the other (its rows in plan order), so all its pages count; `verify` reads the
+//! pairs side by side, so the larger application's pages count.
+//!
+//! Run: `cargo bench --bench report_memory` (about twelve minutes, mostly the million
+//! accounts' 5,000 pages, read three times); `-- --accounts 100000` for one size.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LIMIT: u32 = 20;
+/// Grants per page (the client's).
+const PAGE: u64 = 200;
+
+/// `nylas-migrate simulate` in a process of its own, with the plan and env it wrote.
+struct Simulator {
+    child: Child,
+    env: HashMap<String, String>,
+}
+
+impl Simulator {
+    fn start(accounts: usize, dir: &Path) -> Simulator {
+        let plan = dir.join("plan.yaml");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "7"])
+            .args(["--accounts", &accounts.to_string()])
+            .args(["--rate-limit", &LIMIT.to_string()])
+            // Batch jobs done in moments: what is measured is reading their grants.
+            .args(["--speed", "100000", "--accounts-per-second", "1000"])
+            .arg("--write-plan")
+            .arg(&plan)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the simulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // The wave takes every account (a batch clone migrates 1,000 unless told otherwise).
+        let wave = "{ name: everyone, mode: only_new }";
+        let mut text = String::new();
+        for _ in 0..600 {
+            text = std::fs::read_to_string(&plan).unwrap_or_default();
+            if text.contains(wave) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(text.contains(wave), "the written plan has its wave");
+        let text = text.replace(
+            wave,
+            &format!("{{ name: everyone, mode: only_new, limit: {accounts} }}"),
+        );
+        std::fs::write(&plan, text).unwrap();
+        let _: HashMap<String, String> =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("simulator said {line:?}: {e}"));
+        // `export NAME='value'` lines.
+        let env = std::fs::read_to_string(dir.join("plan.yaml.env"))
+            .or_else(|_| std::fs::read_to_string(dir.join("plan.env")))
+            .expect("the plan's env file")
+            .lines()
+            .filter_map(|l| {
+                let (name, value) = l.strip_prefix("export ")?.split_once('=')?;
+                Some((name.to_owned(), value.trim_matches('\'').to_owned()))
+            })
+            .collect();
+        Simulator { child, env }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Run {
+    elapsed: Duration,
+    peak_kib: i64,
+    code: Option<i32>,
+}
+
+/// Runs the binary, waits for it with `wait4` for its peak RSS.
+fn run(args: &[&str], env: &HashMap<String, String>, stdout: Stdio) -> Run {
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
+        .args(args)
+        .envs(env)
+        .env("NO_COLOR", "1")
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run nylas-migrate");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, with valid pointers to a status and an rusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::wait4(pid, &mut status, 0, &mut usage);
+        usage
+    };
+    let elapsed = started.elapsed();
+    std::mem::forget(child);
+    Run {
+        elapsed,
+        peak_kib: usage.ru_maxrss,
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+    }
+}
+
+/// This process's peak RSS in KiB (`ru_maxrss` of RUSAGE_SELF).
+fn own_peak_kib() -> i64 {
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage.ru_maxrss
+    }
+}
+
+fn mib(kib: i64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Grant pages a pair of `rows` grants takes (a full last page is followed by an empty one).
+fn pages(rows: u64) -> u64 {
+    rows / PAGE + 1
+}
+
+fn measure(accounts: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(accounts, dir.path());
+    let plan = dir.path().join("plan.yaml").display().to_string();
+    let state = dir.path().join("state").display().to_string();
+    let started = Instant::now();
+    let applied = run(
+        &["apply", &plan, "--state", &state, "--yes", "--quiet"],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(applied.code, Some(0), "the world's plan applied");
+    println!(
+        "  {accounts} accounts: world migrated in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // report, CSV to a file: its rows say how many grants each pair has.
+    let csv = dir.path().join("report.csv");
+    let csv_arg = csv.display().to_string();
+    let report = run(
+        &["report", &plan, "--state", &state, "--out", &csv_arg],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(report.code, Some(0), "report");
+    // Read a line at a time: this process stays small (see the module's note on ru_maxrss).
+    let mut per_pair: HashMap<String, u64> = HashMap::new();
+    let reader = BufReader::new(std::fs::File::open(&csv).unwrap());
+    for line in reader.lines().skip(1) {
+        let line = line.unwrap();
+        *per_pair
+            .entry(line.split(',').next().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    let rows: u64 = per_pair.values().sum();
+    let all_pages: u64 = per_pair.values().map(|&r| pages(r)).sum();
+    let largest_pages = per_pair.values().map(|&r| pages(r)).max().unwrap_or(0);
+    // Every grant page, and one job listing per pair (each has a wave).
+    let requests = all_pages + per_pair.len() as u64;
+    let ideal_report = requests as f64 / f64::from(LIMIT);
+    let line = |what: &str, r: &Run, ideal: f64| {
+        let ratio = ideal / r.elapsed.as_secs_f64();
+        println!(
+            "    {what}: peak RSS {:.1} MiB (target < 64: {}), {:.1} s against an ideal {:.1} s: {:.3} of the limit (target ≥ 0.95: {})",
+            mib(r.peak_kib),
+            if mib(r.peak_kib) < 64.0 {
+                "met"
+            } else {
+                "MISSED"
+            },
+            r.elapsed.as_secs_f64(),
+            ideal,
+            ratio,
+            if ratio >= 0.95 { "met" } else { "MISSED" },
+        );
+    };
+    println!(
+        "    {rows} rows over {} pairs, {all_pages} grant pages ({requests} requests in all); this process's own peak RSS {:.1} MiB",
+        per_pair.len(),
+        mib(own_peak_kib())
+    );
+    line("report --format csv --out FILE", &report, ideal_report);
+
+    let json = run(
+        &["report", &plan, "--state", &state, "--format", "json"],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(json.code, Some(0), "report --format json");
+    line(
+        "report --format json (stdout)",
+        &json,
+        requests as f64 / f64::from(LIMIT),
+    );
+
+    let verify = run(
+        &["verify", &plan, "--state", &state, "--output", "json"],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert!(verify.code.is_some_and(|c| c < 64), "verify");
+    // Side by side: the larger application's pages, and a few other reads each.
+    line(
+        "verify --output json",
+        &verify,
+        largest_pages as f64 / f64::from(LIMIT),
+    );
+
+    let status = run(
+        &["status", &plan, "--state", &state],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(status.code, Some(0), "status");
+    println!(
+        "    status: peak RSS {:.1} MiB, {:.2} s (it reads the journal and each pair's jobs, no grant)",
+        mib(status.peak_kib),
+        status.elapsed.as_secs_f64()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let sizes: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--accounts")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(
+            || vec![100_000, 1_000_000],
+            |list| {
+                list.split(',')
+                    .map(|n| n.trim().parse().expect("--accounts N,M"))
+                    .collect()
+            },
+        );
+    println!("report memory: limit {LIMIT}/s per application, grants {PAGE} a page");
+    for accounts in sizes {
+        measure(accounts);
+    }
+}
