@@ -8,6 +8,7 @@ use clap::ValueEnum;
 use super::setup;
 use super::{CliError, CommandError, Finished};
 use crate::engine::Context;
+use crate::engine::output_file::WholeFile;
 use crate::report::{AccountOutcome, AccountRow, ReportTail, outcomes, stream_accounts_report};
 
 #[derive(Debug, clap::Args)]
@@ -226,16 +227,11 @@ impl<'a> Render<'a> {
 }
 
 /// Where the report goes: stdout as it is made, or a private file (0600: the rows hold users'
-/// emails) written whole or not at all: the rows go to a new temporary file beside it, which
-/// replaces it once the report is complete (the path was checked first: not the plan, a saved
-/// plan, the state or a symbolic link); a report that fails removes it.
+/// emails) written whole or not at all ([`WholeFile`]: the path was checked first, and a report
+/// that fails leaves it as it was).
 enum Sink {
     Stdout,
-    File {
-        path: PathBuf,
-        temporary: PathBuf,
-        file: Option<std::io::BufWriter<std::fs::File>>,
-    },
+    File { path: PathBuf, file: WholeFile },
 }
 
 impl Sink {
@@ -243,26 +239,13 @@ impl Sink {
         let Some(path) = out else {
             return Ok(Sink::Stdout);
         };
-        let fail = |cause| CommandError::Write {
+        let file = WholeFile::create(path).map_err(|cause| CommandError::Write {
             path: path.display().to_string(),
             cause,
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| fail(std::io::Error::other("the path names no file")))?;
-        let mut temporary_name = std::ffi::OsString::from(".");
-        temporary_name.push(name);
-        temporary_name.push(format!(".{}.partial", std::process::id()));
-        let temporary = path.with_file_name(temporary_name);
-        let file = crate::engine::private::open(
-            &temporary,
-            std::fs::OpenOptions::new().write(true).create_new(true),
-        )
-        .map_err(fail)?;
+        })?;
         Ok(Sink::File {
             path: path.to_path_buf(),
-            temporary,
-            file: Some(std::io::BufWriter::new(file)),
+            file,
         })
     }
 
@@ -272,49 +255,18 @@ impl Sink {
                 super::output::write_stdout_bytes(text.as_bytes());
                 Ok(())
             }
-            Sink::File { file, .. } => match file {
-                Some(file) => std::io::Write::write_all(file, text.as_bytes()),
-                None => Err(std::io::Error::other("the report was already finished")),
-            },
+            Sink::File { file, .. } => std::io::Write::write_all(file, text.as_bytes()),
         }
     }
 
     /// Completes the output: the file, written whole, takes its place (its path is returned).
-    fn finish(mut self) -> std::io::Result<Option<PathBuf>> {
-        match &mut self {
+    fn finish(self) -> std::io::Result<Option<PathBuf>> {
+        match self {
             Sink::Stdout => Ok(None),
-            Sink::File {
-                path,
-                temporary,
-                file,
-            } => {
-                let Some(file) = file.take() else {
-                    return Err(std::io::Error::other("the report was already finished"));
-                };
-                let file = file.into_inner().map_err(|e| e.into_error())?;
-                let renamed = file
-                    .sync_all()
-                    .and_then(|()| std::fs::rename(&*temporary, &*path));
-                if let Err(err) = renamed {
-                    let _ = std::fs::remove_file(&*temporary);
-                    return Err(err);
-                }
-                Ok(Some(path.clone()))
+            Sink::File { path, file } => {
+                file.commit()?;
+                Ok(Some(path))
             }
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        // Not finished: the partial file goes.
-        if let Sink::File {
-            temporary,
-            file: Some(_),
-            ..
-        } = self
-        {
-            let _ = std::fs::remove_file(temporary);
         }
     }
 }

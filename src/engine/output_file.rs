@@ -90,49 +90,107 @@ pub fn check(path: &Path, protected: &Protected) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Writes `contents` to `path` whole or not at all: a private temporary file beside it, synced,
-/// renamed over it. A symbolic link at `path` is replaced, never followed (callers refuse one
-/// first with [`check`]).
+/// Writes `contents` to `path` whole or not at all (see [`WholeFile`]).
 pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(
-            ".{}.{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        // create_new: never an existing file, never through a link.
-        match super::private::open(
-            &tmp,
-            std::fs::OpenOptions::new().write(true).create_new(true),
-        ) {
-            Ok(file) => break (tmp, file),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 3 => attempt += 1,
-            Err(e) => return Err(e),
+    let mut file = WholeFile::create(path)?;
+    file.write_all(contents)?;
+    file.commit()
+}
+
+/// An output written whole or not at all, however it is written (at once, or a page at a time
+/// as a streamed report is): a private temporary file beside `path` that [`WholeFile::commit`]
+/// syncs and renames over it. Dropped without a commit, the temporary file is removed and
+/// `path` is left as it was. A symbolic link at `path` is replaced, never followed (callers
+/// refuse one first with [`check`]).
+pub struct WholeFile {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: PathBuf,
+    file: Option<io::BufWriter<std::fs::File>>,
+}
+
+impl WholeFile {
+    pub fn create(path: &Path) -> io::Result<WholeFile> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+        let mut attempt = 0u32;
+        loop {
+            let tmp = dir.join(format!(
+                ".{}.{}.{}.tmp",
+                name.to_string_lossy(),
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            // create_new: never an existing file, never through a link.
+            match super::private::open(
+                &tmp,
+                std::fs::OpenOptions::new().write(true).create_new(true),
+            ) {
+                Ok(file) => {
+                    return Ok(WholeFile {
+                        path: path.to_path_buf(),
+                        dir,
+                        tmp,
+                        file: Some(io::BufWriter::new(file)),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 3 => attempt += 1,
+                Err(e) => return Err(e),
+            }
         }
-    };
-    let written = file
-        .write_all(contents)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
     }
-    // The rename itself is durable once the folder is synced; not every filesystem allows
-    // opening a folder, and the data is already safe, so a failure here is not an error.
-    if let Ok(folder) = std::fs::File::open(&dir) {
-        let _ = folder.sync_all();
+
+    /// Syncs the temporary file and renames it over the output.
+    pub fn commit(mut self) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Err(io::Error::other("the output was already committed"));
+        };
+        let written = file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(e);
+        }
+        // The rename itself is durable once the folder is synced; not every filesystem allows
+        // opening a folder, and the data is already safe, so a failure here is not an error.
+        if let Ok(folder) = std::fs::File::open(&self.dir) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Write for WholeFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(file) => file.write(buf),
+            None => Err(io::Error::other("the output was already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WholeFile {
+    fn drop(&mut self) {
+        // Not committed: the partial file goes, the output stays as it was.
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// `path` made absolute with its folder resolved (links above the last component followed, as
@@ -182,6 +240,27 @@ fn looks_like_saved_plan(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_not_committed_leaves_the_old_file_and_no_temporary_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report.csv");
+        std::fs::write(&out, "old report").unwrap();
+        let mut file = WholeFile::create(&out).unwrap();
+        file.write_all(b"half of a new one").unwrap();
+        drop(file); // a report that failed part way
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "old report");
+        let mut file = WholeFile::create(&out).unwrap();
+        file.write_all(b"page 1\n").unwrap();
+        file.write_all(b"page 2\n").unwrap();
+        file.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "page 1\npage 2\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("report.csv")]);
+    }
 
     #[test]
     fn a_whole_write_replaces_a_link_instead_of_following_it() {
