@@ -24,12 +24,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nylas_migrate::api::{MigrationJob, Operation, Region};
+use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::NylasClient;
 use nylas_migrate::engine::{
-    ApplyOptions, Context, Outcome, Reporter, SecretSource, StateLocation, StateLock, apply,
+    ApplyOptions, Context, QuietReporter, SecretSource, StateLocation, StateLock, apply,
 };
-use nylas_migrate::graph::{Step, StepGraph};
+use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
 use nylas_migrate::simulator::{
     self, AccountProvider, JobSpeed, RunningSimulator, SimulatorConfig, V2Account, V2App, V3App,
@@ -45,14 +45,6 @@ const ACCOUNTS_PER_PAIR: usize = 500;
 /// The simulator's default, Nylas's documented limit.
 const LIMIT: u32 = 20;
 const LATENCY: Duration = Duration::from_millis(30);
-
-struct Silent;
-
-impl Reporter for Silent {
-    fn step_started(&self, _: &Step) {}
-    fn step_finished(&self, _: &Step, _: &Outcome) {}
-    fn job_progress(&self, _: &Step, _: &MigrationJob) {}
-}
 
 fn v2_id(p: usize) -> String {
     format!("bench{p}v2app{:014}", p)
@@ -163,7 +155,7 @@ async fn apply_plan(
         ..ApplyOptions::default()
     };
     let started = Instant::now();
-    let summary = apply(ctx, &options, Arc::new(Silent)).await.unwrap();
+    let summary = apply(ctx, &options, Arc::new(QuietReporter)).await.unwrap();
     let elapsed = started.elapsed();
     assert!(summary.all_done(), "the benchmark's apply failed");
     elapsed

@@ -32,13 +32,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nylas_migrate::api::{MigrationJob, Region};
+use nylas_migrate::api::Region;
 use nylas_migrate::client::NylasClient;
 use nylas_migrate::engine::{
-    ApplyOptions, Context, Outcome, Reporter, SecretSource, StateLocation, apply,
-    unrecorded_history,
+    ApplyOptions, Context, QuietReporter, SecretSource, StateLocation, apply, unrecorded_history,
 };
-use nylas_migrate::graph::{Step, StepGraph};
+use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
 use nylas_migrate::simulator::{AccountProvider, Stats, V2Account, V2App, V3App, World};
 
@@ -51,14 +50,6 @@ const LIMIT: u32 = 20;
 const LATENCY_MS: u64 = 30;
 /// Accounts per pair left to the waves (variant `waves`).
 const WAVE_ACCOUNTS: usize = 100;
-
-struct Silent;
-
-impl Reporter for Silent {
-    fn step_started(&self, _: &Step) {}
-    fn step_finished(&self, _: &Step, _: &Outcome) {}
-    fn job_progress(&self, _: &Step, _: &MigrationJob) {}
-}
 
 fn v2_id(p: usize) -> String {
     format!("many{p:04}v2app{:012}", p)
@@ -297,7 +288,7 @@ async fn apply_plan(text: &str, secrets: &HashMap<String, String>, state: &State
     let (cpu, started) = (cpu_time(), Instant::now());
     // As `apply` runs: the history check of the pairs the state does not know, then the walk.
     unrecorded_history(&ctx).await.unwrap();
-    let summary = apply(ctx, &ApplyOptions::default(), Arc::new(Silent))
+    let summary = apply(ctx, &ApplyOptions::default(), Arc::new(QuietReporter))
         .await
         .unwrap();
     let (elapsed, cpu) = (started.elapsed(), cpu_time() - cpu);

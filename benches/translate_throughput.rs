@@ -22,10 +22,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nylas_migrate::api::{MigrationJob, Operation, Region};
+use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{ApplyOptions, Context, Outcome, Reporter, SecretSource, apply};
-use nylas_migrate::graph::{Step, StepGraph};
+use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, SecretSource, apply};
+use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
 use nylas_migrate::simulator::{
     self, AccountObjects, AccountProvider, JobSpeed, RESOURCE_TYPES, RunningSimulator,
@@ -35,14 +35,6 @@ use nylas_migrate::simulator::{
 const PAIRS: usize = 4;
 const ACCOUNTS_PER_PAIR: usize = 50;
 const LIMIT: u32 = 20;
-
-struct Silent;
-
-impl Reporter for Silent {
-    fn step_started(&self, _: &Step) {}
-    fn step_finished(&self, _: &Step, _: &Outcome) {}
-    fn job_progress(&self, _: &Step, _: &MigrationJob) {}
-}
 
 fn region(p: usize) -> Region {
     if p.is_multiple_of(2) {
@@ -152,7 +144,7 @@ async fn migrate(text: &str, secrets: &HashMap<String, String>, state: &Path) {
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
     let state = nylas_migrate::engine::StateLocation::Folder(state.to_path_buf());
     let ctx = Arc::new(Context::new(graph, source, &client, &state, true).unwrap());
-    let summary = apply(ctx, &ApplyOptions::default(), Arc::new(Silent))
+    let summary = apply(ctx, &ApplyOptions::default(), Arc::new(QuietReporter))
         .await
         .unwrap();
     assert!(summary.all_done(), "the benchmark's apply failed");
