@@ -175,7 +175,7 @@ impl<'a> Render<'a> {
     fn rows_text(&mut self, rows: &[AccountRow]) -> String {
         let mut out = String::new();
         for row in rows {
-            if !self.outcomes.is_empty() && !self.outcomes.contains(&row.outcome) {
+            if !self.outcomes.is_empty() && !outcomes::keeps(self.outcomes, row) {
                 continue;
             }
             match (self.format, self.outcomes.is_empty()) {

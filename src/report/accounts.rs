@@ -102,17 +102,6 @@ pub struct Totals {
     pub failed_in_jobs: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AccountsReport {
-    pub plan: String,
-    pub accounts: Vec<AccountRow>,
-    pub waves: Vec<WaveCounts>,
-    pub adopted_jobs: Vec<AdoptedJobs>,
-    /// Rows − test-account rows + failed_in_jobs = selected_by_jobs, when every account was
-    /// selected once, or again only after failing (`only_new`, `only_failed`).
-    pub totals: Totals,
-}
-
 /// A job's counts, from its live listing when Nylas still lists it, else as the journal last
 /// saw them.
 fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
@@ -161,26 +150,6 @@ pub struct ReportTail {
     pub waves: Vec<WaveCounts>,
     pub adopted_jobs: Vec<AdoptedJobs>,
     pub totals: Totals,
-}
-
-/// Builds the report in memory (every row at once): [`stream_accounts_report`] collected.
-pub async fn accounts_report(
-    ctx: &Context,
-    journal: Option<&Journal>,
-) -> Result<AccountsReport, EngineError> {
-    let mut accounts = Vec::new();
-    let tail = stream_accounts_report(ctx, journal, |rows| {
-        accounts.extend_from_slice(rows);
-        Ok(())
-    })
-    .await?;
-    Ok(AccountsReport {
-        plan: tail.plan,
-        accounts,
-        waves: tail.waves,
-        adopted_jobs: tail.adopted_jobs,
-        totals: tail.totals,
-    })
 }
 
 /// One pair's part of the report that needs no grant: its waves' and adopted jobs' counts, and
@@ -516,15 +485,6 @@ fn held_up_by(
 /// The header row of the report's CSV.
 pub const CSV_HEADER: &str = "pair,account_id,provider,email,grant_id,grant_status,outcome,error\n";
 
-/// RFC 4180 CSV with a header row.
-pub fn to_csv(report: &AccountsReport) -> String {
-    let mut out = String::from(CSV_HEADER);
-    for row in &report.accounts {
-        csv_row(row, &mut out);
-    }
-    out
-}
-
 /// One row of the report's CSV (after [`CSV_HEADER`]), appended to `out`.
 pub fn csv_row(row: &AccountRow, out: &mut String) {
     let fields = [
@@ -546,10 +506,4 @@ fn csv_field(field: &str) -> String {
     // Emails and errors come from the API and the journal: the one rule for a cell people read
     // (escaped, neutralised against formulas, quoted).
     crate::untrusted::csv_cell(field).into_owned()
-}
-
-impl AccountsReport {
-    pub fn to_csv(&self) -> String {
-        to_csv(self)
-    }
 }

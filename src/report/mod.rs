@@ -8,8 +8,8 @@ mod standing;
 mod verify;
 
 pub use accounts::{
-    AccountOutcome, AccountRow, AccountsReport, AdoptedJobs, CSV_HEADER, JobCount, ReportTail,
-    Totals, WaveCounts, accounts_report, csv_row, stream_accounts_report,
+    AccountOutcome, AccountRow, AdoptedJobs, CSV_HEADER, JobCount, ReportTail, Totals, WaveCounts,
+    csv_row, stream_accounts_report,
 };
 pub use standing::{PairStanding, Standing, StandingStatus, StepStanding, standing};
 pub use verify::{

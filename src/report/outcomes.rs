@@ -2,18 +2,11 @@
 //! mail merge can use (one row per account: email, provider, pair, reason), so the team can
 //! write to the users who must sign in again.
 
-use super::{AccountOutcome, AccountRow, AccountsReport};
+use super::{AccountOutcome, AccountRow};
 
-/// The report's rows whose outcome is one of `outcomes`, in the report's order.
-pub fn rows_with_outcomes<'a>(
-    report: &'a AccountsReport,
-    outcomes: &[AccountOutcome],
-) -> Vec<&'a AccountRow> {
-    report
-        .accounts
-        .iter()
-        .filter(|row| outcomes.contains(&row.outcome))
-        .collect()
+/// Whether the `--outcome` list keeps `row`: its outcome is one of `outcomes`.
+pub fn keeps(outcomes: &[AccountOutcome], row: &AccountRow) -> bool {
+    outcomes.contains(&row.outcome)
 }
 
 /// Why the account is on the list, in words a mail merge can quote.
@@ -35,7 +28,7 @@ pub fn reason(row: &AccountRow) -> String {
     }
 }
 
-/// The columns of [`to_csv`].
+/// The columns of [`csv_row`].
 pub const COLUMNS: [&str; 6] = [
     "email",
     "provider",
@@ -45,24 +38,15 @@ pub const COLUMNS: [&str; 6] = [
     "reason",
 ];
 
-/// RFC 4180 CSV with a header row. Meant for spreadsheets and mail-merge tools: every cell by
-/// the one rule for such cells ([`crate::untrusted::csv_cell`]: control characters escaped, a
-/// value that starts with `=`, `+`, `-`, `@`, a tab or a carriage return prefixed with `'`).
-pub fn to_csv(rows: &[&AccountRow]) -> String {
-    let mut out = String::new();
-    csv_header(&mut out);
-    for row in rows {
-        csv_row(row, &mut out);
-    }
-    out
-}
-
-/// The header row of [`to_csv`], appended to `out`.
+/// The `--outcome` list is RFC 4180 CSV with a header row, meant for spreadsheets and
+/// mail-merge tools: every cell by the one rule for such cells ([`crate::untrusted::csv_cell`]:
+/// control characters escaped, a value that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return prefixed with `'`). This is its header row, appended to `out`.
 pub fn csv_header(out: &mut String) {
     line(&COLUMNS.map(str::to_owned), out);
 }
 
-/// One row of [`to_csv`], appended to `out`.
+/// One row of the `--outcome` list, appended to `out`.
 pub fn csv_row(row: &AccountRow, out: &mut String) {
     line(
         &[
@@ -77,7 +61,7 @@ pub fn csv_row(row: &AccountRow, out: &mut String) {
     );
 }
 
-/// One row of the `--outcome` list as JSON (the columns of [`to_csv`]).
+/// One row of the `--outcome` list as JSON (the columns of [`csv_row`]).
 pub fn json_row(row: &AccountRow) -> serde_json::Value {
     serde_json::json!({
         "email": row.email, "provider": row.provider, "pair": row.pair,
@@ -115,23 +99,19 @@ mod tests {
 
     #[test]
     fn only_the_asked_outcomes_with_mail_merge_columns() {
-        let report = AccountsReport {
-            plan: "p".into(),
-            accounts: vec![
-                row(AccountOutcome::Migrated, "ok@acme.com", ""),
-                row(AccountOutcome::Placeholder, "bob@outlook.com", ""),
-                row(AccountOutcome::Failed, "=cmd@evil.com", "HTTP 400, \"no\""),
-            ],
-            waves: Vec::new(),
-            adopted_jobs: Vec::new(),
-            totals: Default::default(),
-        };
-        let rows = rows_with_outcomes(
-            &report,
-            &[AccountOutcome::Placeholder, AccountOutcome::Failed],
-        );
+        let report = [
+            row(AccountOutcome::Migrated, "ok@acme.com", ""),
+            row(AccountOutcome::Placeholder, "bob@outlook.com", ""),
+            row(AccountOutcome::Failed, "=cmd@evil.com", "HTTP 400, \"no\""),
+        ];
+        let asked = [AccountOutcome::Placeholder, AccountOutcome::Failed];
+        let rows: Vec<&AccountRow> = report.iter().filter(|r| keeps(&asked, r)).collect();
         assert_eq!(rows.len(), 2);
-        let csv = to_csv(&rows);
+        let mut csv = String::new();
+        csv_header(&mut csv);
+        for row in rows {
+            csv_row(row, &mut csv);
+        }
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], "email,provider,pair,account_id,outcome,reason");
         assert!(
