@@ -26,15 +26,15 @@ use std::time::{Duration, Instant};
 
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{
-    ApplyOptions, Context, QuietReporter, SecretSource, StateLocation, StateLock, apply,
-};
+use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, apply};
 use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
+use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{
     self, AccountProvider, JobSpeed, RunningSimulator, SimulatorConfig, V2Account, V2App, V3App,
     World,
 };
+use nylas_migrate::state::{StateLocation, StateLock};
 
 #[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
@@ -204,7 +204,7 @@ async fn measure(concurrency: usize, chained: bool, backend: &Backend) -> Measur
         Backend::Postgres(server) => {
             let db = server.database();
             StateLocation::Postgres(Box::new(
-                nylas_migrate::engine::journal::PostgresTarget::from_secret(
+                nylas_migrate::state::journal::PostgresTarget::from_secret(
                     &nylas_migrate::client::Secret::new(db.url_with_password()),
                     &nylas_migrate::plan::Trust::default(),
                 )

@@ -34,12 +34,12 @@ use std::time::{Duration, Instant};
 
 use nylas_migrate::api::Region;
 use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{
-    ApplyOptions, Context, QuietReporter, SecretSource, StateLocation, apply, unrecorded_history,
-};
+use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, apply, unrecorded_history};
 use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
+use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{AccountProvider, Stats, V2Account, V2App, V3App, World};
+use nylas_migrate::state::StateLocation;
 
 #[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
@@ -252,7 +252,7 @@ impl Backend {
             Backend::Postgres(server) => {
                 let db = server.database();
                 StateLocation::Postgres(Box::new(
-                    nylas_migrate::engine::journal::PostgresTarget::from_secret(
+                    nylas_migrate::state::journal::PostgresTarget::from_secret(
                         &nylas_migrate::client::Secret::new(db.url_with_password()),
                         &nylas_migrate::plan::Trust::default(),
                     )

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, SecretSource, apply};
+use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, apply};
 use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
+use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{
     self, AccountObjects, AccountProvider, JobSpeed, RESOURCE_TYPES, RunningSimulator,
     SimulatorConfig, V2Account, V2App, V3App, World, is_outlook,
@@ -142,7 +143,7 @@ async fn migrate(text: &str, secrets: &HashMap<String, String>, state: &Path) {
     let client = builder.build().unwrap();
     let graph = StepGraph::build(&plan).unwrap();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
-    let state = nylas_migrate::engine::StateLocation::Folder(state.to_path_buf());
+    let state = nylas_migrate::state::StateLocation::Folder(state.to_path_buf());
     let ctx = Arc::new(Context::new(graph, source, &client, &state, true).unwrap());
     let summary = apply(ctx, &ApplyOptions::default(), Arc::new(QuietReporter))
         .await

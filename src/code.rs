@@ -414,7 +414,7 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (StateSslmode, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
     (StateHostNotAllowed, Test(STATE, "a_plans_state_host_needs_an_opt_in_from_the_runner")),
     (StateUrlUnreadable, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
-    (StateTls, Test("src/engine/journal/location.rs", "a_ca_file_without_a_certificate_is_a_tls_error")),
+    (StateTls, Test("src/state/journal/location.rs", "a_ca_file_without_a_certificate_is_a_tls_error")),
     (StatePostgres, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
     (StateSchemaNewer, Test(STATE, "the_schema_is_made_on_first_use_and_versioned")),
     (StateLocalOnly, Test(STATE, "translate_checkpoints_are_refused_by_a_postgres_journal")),

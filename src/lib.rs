@@ -8,6 +8,11 @@
 //! - [`simulator`]: a local Nylas v3 simulator that behaves like the contract.
 //! - [`engine`]: one scheduler and one driver per step kind, journaling every write: `plan` and
 //!   `apply` (see `docs/architecture.md`).
+//! - [`state`]: the plan's state: the journal and its records, in a folder or PostgreSQL, and
+//!   the lock that fences every write.
+//! - [`translate`]: v2 → v3 IDs, streamed and resumable.
+//! - [`secrets`]: plan secret references resolved at run time.
+//! - [`output_file`]: outputs written whole or not at all.
 //! - [`report`]: where a migration stands, and which accounts moved.
 //! - [`saved`]: saved plans (`plan --out`, `apply FILE`).
 //! - [`cli`]: the command-line commands.
@@ -30,9 +35,13 @@ pub mod client;
 pub mod code;
 pub mod engine;
 pub mod graph;
+pub mod output_file;
 pub mod plan;
 pub mod report;
 pub mod saved;
+pub mod secrets;
 pub mod simulator;
+pub mod state;
+pub mod translate;
 pub mod untrusted;
 pub mod yaml;

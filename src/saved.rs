@@ -206,7 +206,7 @@ impl SavedPlan {
 
 /// `2026-11-23T14:16:00Z`.
 fn rfc3339(unix: i64) -> String {
-    crate::engine::journal::format_utc(unix)
+    crate::state::journal::format_utc(unix)
         .replacen(' ', "T", 1)
         .replace(" UTC", "Z")
 }

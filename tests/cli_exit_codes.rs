@@ -228,7 +228,7 @@ fn setup_errors_are_user_errors_with_a_help_line() {
     // The state folder's lock: held by another apply (this process), or not a file.
     let locked = dir.path().join("locked");
     std::fs::create_dir(&locked).unwrap();
-    let held = nylas_migrate::engine::StateLock::acquire(&locked).unwrap();
+    let held = nylas_migrate::state::StateLock::acquire(&locked).unwrap();
     let out = run_with(
         &["apply", PLAN, "--yes", "--state", locked.to_str().unwrap()],
         &[],

@@ -233,11 +233,9 @@ async fn no_human_output_passes_on_control_characters_from_the_api_or_the_journa
     // The journal: what a tampered or corrupted state folder could hold, in every field the
     // outputs show. Status and the previews read it, online and offline.
     {
-        use nylas_migrate::engine::journal::{
-            JobCounts, Phase, RunOutcome, StepRecord, StepStatus,
-        };
         use nylas_migrate::graph::StepId;
-        let journal = nylas_migrate::engine::Journal::open(std::path::Path::new(&state)).unwrap();
+        use nylas_migrate::state::journal::{JobCounts, Phase, RunOutcome, StepRecord, StepStatus};
+        let journal = nylas_migrate::state::Journal::open(std::path::Path::new(&state)).unwrap();
         let run_id = journal.start_run(HOSTILE, HOSTILE).unwrap();
         let hostile = StepRecord {
             app_id: Some("0c0c0c0c-0000-4000-8000-000000000003".into()),
@@ -1008,11 +1006,11 @@ async fn ctrl_c_during_apply_says_what_finished_and_how_to_resume() {
 
     // The journal says so; apply again follows the running wave and starts no second job.
     let journal =
-        nylas_migrate::engine::Journal::open(&r.dir.path().join(".nylas-migrate")).unwrap();
+        nylas_migrate::state::Journal::open(&r.dir.path().join(".nylas-migrate")).unwrap();
     let runs = journal.runs().unwrap();
     assert_eq!(
         runs.last().unwrap().outcome,
-        Some(nylas_migrate::engine::journal::RunOutcome::Interrupted)
+        Some(nylas_migrate::state::journal::RunOutcome::Interrupted)
     );
     r.sim.advance(std::time::Duration::from_secs(3600));
     let out = r.apply().await;

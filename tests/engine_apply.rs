@@ -4,8 +4,8 @@
 use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::{stderr, stdout};
 use nylas_migrate::api::{Operation, Region};
-use nylas_migrate::engine::journal::Phase;
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
+use nylas_migrate::state::journal::Phase;
 
 const TWO_PAIRS: &str = r#"version: 1
 name: two-pairs
@@ -110,7 +110,7 @@ async fn a_second_apply_makes_no_write_and_plan_agrees() {
 
     // The audit trail: every write's intent was journaled before its outcome, in the same run,
     // and the second run wrote no intent at all.
-    let journal = nylas_migrate::engine::Journal::open(&state).unwrap();
+    let journal = nylas_migrate::state::Journal::open(&state).unwrap();
     let events = journal.events().unwrap();
     let outcomes: Vec<_> = events
         .iter()
@@ -338,7 +338,7 @@ async fn a_second_apply_on_the_same_state_is_refused() {
     let r = two_pairs().await;
     let state = r.dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let held = nylas_migrate::engine::StateLock::acquire(&state).unwrap();
+    let held = nylas_migrate::state::StateLock::acquire(&state).unwrap();
     let plan = r.plan_arg();
     let out = r
         .run(&["apply", &plan, "--yes", "--state", state.to_str().unwrap()])

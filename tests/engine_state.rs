@@ -10,11 +10,11 @@ use crate::support::postgres::{self as pg, TestDb};
 use crate::support::rehearsal::{self, EVERY_STEP_KIND, Rehearsal, WAVES};
 use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
-use nylas_migrate::engine::journal::{
+use nylas_migrate::graph::StepId;
+use nylas_migrate::state::journal::{
     JobCounts, JobOrigin, Phase, RunOutcome, StepRecord, StepStatus,
 };
-use nylas_migrate::engine::{Journal, JournalError, StateLocation};
-use nylas_migrate::graph::StepId;
+use nylas_migrate::state::{Journal, JournalError, StateLocation};
 
 /// A diagnostic as one line: miette wraps it to the terminal's width.
 fn flat(text: &str) -> String {
@@ -27,7 +27,7 @@ fn flat(text: &str) -> String {
 fn postgres_state(db: &TestDb) -> StateLocation {
     // The plan's secret may hold the password.
     StateLocation::Postgres(Box::new(
-        nylas_migrate::engine::journal::PostgresTarget::from_secret(
+        nylas_migrate::state::journal::PostgresTarget::from_secret(
             &nylas_migrate::client::Secret::new(db.url_with_password()),
             &nylas_migrate::plan::Trust::default(),
         )

@@ -13,10 +13,12 @@ use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::stderr;
 use nylas_migrate::api::{Operation, Region};
 use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{Context, SecretSource, StateLocation};
+use nylas_migrate::engine::Context;
 use nylas_migrate::graph::StepGraph;
 use nylas_migrate::report::stream_accounts_report;
+use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
+use nylas_migrate::state::StateLocation;
 
 const PAIRS: usize = 4;
 const LATENCY: Duration = Duration::from_millis(100);

@@ -411,7 +411,7 @@ async fn the_state_folder_and_reports_are_private_and_fingerprints_are_per_pair(
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
     // WAL and shared memory while a journal is open.
-    let journal = nylas_migrate::engine::Journal::open(&state).unwrap();
+    let journal = nylas_migrate::state::Journal::open(&state).unwrap();
     for suffix in ["-wal", "-shm"] {
         let path = state.join(format!("journal.sqlite{suffix}"));
         if path.exists() {

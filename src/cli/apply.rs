@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::setup;
 use super::{CliError, CommandError, Finished, Output, Signal};
-use crate::engine::journal::StepStatus;
 use crate::engine::{
     ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
-    QuietReporter, Reporter, StateLock, apply, preview, unrecorded_history,
+    QuietReporter, Reporter, apply, preview, unrecorded_history,
 };
+use crate::state::StateLock;
+use crate::state::journal::StepStatus;
 use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
@@ -327,9 +328,9 @@ fn nothing_to_do(preview: &crate::engine::Preview, output: Output) -> Finished {
 /// asked before the journal is created, then said plainly.
 async fn print_notes(
     graph: &crate::graph::StepGraph,
-    source: &crate::engine::SecretSource,
+    source: &crate::secrets::SecretSource,
     client: &crate::client::NylasClient,
-    state: &crate::engine::StateLocation,
+    state: &crate::state::StateLocation,
     options: &crate::engine::RunOptions,
     output: Output,
 ) -> Result<(), CliError> {
@@ -575,7 +576,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
         if let Ok(runs) = journal.runs()
             && let Some(run) = runs.iter().rev().find(|r| r.finished_at.is_none())
         {
-            let _ = journal.finish_run(run.id, crate::engine::journal::RunOutcome::Interrupted);
+            let _ = journal.finish_run(run.id, crate::state::journal::RunOutcome::Interrupted);
         }
     }
     let total = ctx.graph().len();

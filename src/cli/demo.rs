@@ -12,11 +12,11 @@ use std::time::Duration;
 use super::{CliError, CommandError, Finished, Output};
 use crate::api::{GrantStatus, Region};
 use crate::engine::{
-    ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, QuietReporter, Reporter,
-    SecretSource, apply,
+    ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, QuietReporter, Reporter, apply,
 };
 use crate::graph::StepGraph;
 use crate::plan::{self, Plan, RegionSettings};
+use crate::secrets::SecretSource;
 use crate::simulator::{self, JobSpeed, RunningSimulator, SimulatorConfig, World};
 
 const DEMO_PLAN: &str = include_str!("../../examples/demo.yaml");
@@ -115,7 +115,7 @@ async fn run_twice(
             graph,
             source.clone(),
             &client,
-            &crate::engine::StateLocation::Folder(state.to_path_buf()),
+            &crate::state::StateLocation::Folder(state.to_path_buf()),
             true,
         )?);
         let reporter: Arc<dyn Reporter> = match output {

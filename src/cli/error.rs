@@ -6,11 +6,12 @@ use miette::Diagnostic;
 use super::exit::ExitStatus;
 use crate::client::ClientError;
 use crate::code::Code;
-use crate::engine::output_file::Refusal;
-use crate::engine::translate::TranslateError;
-use crate::engine::{EngineError, JournalError, LockError};
+use crate::engine::EngineError;
 use crate::graph::GraphError;
+use crate::output_file::Refusal;
 use crate::plan::InvalidPlan;
+use crate::state::{JournalError, LockError};
+use crate::translate::TranslateError;
 
 /// Why a command stopped. Library errors keep their own diagnostics (code, help, related
 /// errors); the command line's own are [`CommandError`].
@@ -36,7 +37,7 @@ pub enum CliError {
     Lock(#[from] LockError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    State(#[from] crate::engine::journal::StateError),
+    State(#[from] crate::state::journal::StateError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Translate(#[from] TranslateError),
@@ -131,12 +132,12 @@ pub enum CommandError {
         path: String,
     },
     /// An output (`--out`, `--errors`) that must not be written: the plan, a saved plan,
-    /// inside the state folder, or a symbolic link (see `engine::output_file`).
+    /// inside the state folder, or a symbolic link (see `output_file`).
     #[error("--{flag} {path} is refused: {}; nothing was written", .why.describe())]
     OutputRefused {
         flag: &'static str,
         path: String,
-        why: crate::engine::output_file::Refusal,
+        why: crate::output_file::Refusal,
     },
     /// `--output json` for a command whose output is a document.
     #[error("`--output json` has no meaning for this command: {why}")]

@@ -6,13 +6,13 @@ use serde_json::json;
 use super::layout;
 use super::setup;
 use super::{CliError, Finished, Output};
-use crate::engine::journal::{StateLocation, StepStatus};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
     unrecorded_history,
 };
 use crate::graph::{StepGraph, StepKind};
 use crate::report::StandingStatus;
+use crate::state::journal::{StateLocation, StepStatus};
 use crate::untrusted::esc;
 
 #[derive(Debug, clap::Args)]
@@ -72,7 +72,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     options.pairs = pairs;
     options.plan_file = Some(args.target.plan.display().to_string());
     let source = args.target.secret_source();
-    let observed = crate::engine::journal::now();
+    let observed = crate::state::journal::now();
     let (notes, preview) = super::runtime()?.block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state, false)?;
         ctx.set_options(options.clone());

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use super::setup;
 use super::{CliError, CommandError, Finished};
 use crate::engine::Context;
-use crate::engine::output_file::WholeFile;
+use crate::output_file::WholeFile;
 use crate::report::{AccountOutcome, AccountRow, ReportTail, outcomes, stream_accounts_report};
 
 #[derive(Debug, clap::Args)]

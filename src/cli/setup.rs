@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
-use crate::engine::journal::{JOURNAL_FILE, Journal, PostgresTarget, StateLocation};
-use crate::engine::{RunOptions, SecretSource};
+use crate::engine::RunOptions;
 use crate::graph::{Kind, PairTarget, StepGraph, StepId, StepKind};
 use crate::plan::{self, Plan};
+use crate::secrets::SecretSource;
+use crate::state::journal::{JOURNAL_FILE, Journal, PostgresTarget, StateLocation};
 
 use super::error::{CliError, CommandError};
 
@@ -290,7 +291,7 @@ pub fn create_state(state: &StateLocation) -> Result<(), CommandError> {
     let Some(state_dir) = state.folder() else {
         return Ok(());
     };
-    crate::engine::private::create_dir(state_dir).map_err(|source| CommandError::StateFolder {
+    crate::state::private::create_dir(state_dir).map_err(|source| CommandError::StateFolder {
         what: "create",
         path: state_dir.display().to_string(),
         cause: source,
@@ -370,19 +371,19 @@ pub fn app_clients(
 
 /// Checks an output path (`--out`, `--errors`) before anything is written: not the plan, not a
 /// saved plan (unless `saved_plan_replaceable`, `plan --out`), not inside the state folder, not
-/// a symbolic link. See `engine::output_file`.
+/// a symbolic link. See `output_file`.
 pub fn check_output(
     flag: &'static str,
     path: &Path,
     target: &PlanArgs,
     saved_plan_replaceable: bool,
 ) -> Result<(), CommandError> {
-    let protected = crate::engine::output_file::Protected {
+    let protected = crate::output_file::Protected {
         plan: Some(target.plan.clone()),
         state_dir: Some(target.local_state_dir()),
         saved_plan_replaceable,
     };
-    crate::engine::output_file::check(path, &protected).map_err(|why| CommandError::OutputRefused {
+    crate::output_file::check(path, &protected).map_err(|why| CommandError::OutputRefused {
         flag,
         path: path.display().to_string(),
         why,
@@ -391,7 +392,7 @@ pub fn check_output(
 
 /// Writes a checked output whole or not at all (a private temporary file renamed over it).
 pub fn write_output(path: &Path, contents: &[u8]) -> Result<(), CommandError> {
-    crate::engine::output_file::write_whole(path, contents).map_err(|cause| CommandError::Write {
+    crate::output_file::write_whole(path, contents).map_err(|cause| CommandError::Write {
         path: path.display().to_string(),
         cause,
     })

@@ -139,7 +139,7 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
     };
     if let Some(path) = &args.write_world {
         // Private (0600): it holds the simulated apps' secrets and keys.
-        crate::engine::private::write(path, world.to_yaml().as_bytes()).map_err(|source| {
+        crate::state::private::write(path, world.to_yaml().as_bytes()).map_err(|source| {
             CommandError::Write {
                 path: path.display().to_string(),
                 cause: source,
@@ -225,7 +225,7 @@ fn write_plan(output: &PlanOutput, us: &str, eu: &str) -> Result<(), CommandErro
         }
     };
     std::fs::write(&output.plan, &written.text).map_err(failed(&output.plan))?;
-    crate::engine::private::write(
+    crate::state::private::write(
         &output.env,
         simulate_plan::env_file(&written.env).as_bytes(),
     )

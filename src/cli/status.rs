@@ -63,10 +63,10 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
 }
 
 fn when(unix: i64) -> String {
-    crate::engine::journal::format_utc(unix)
+    crate::state::journal::format_utc(unix)
 }
 
-fn print_human(standing: &Standing, has_journal: bool, state: &crate::engine::StateLocation) {
+fn print_human(standing: &Standing, has_journal: bool, state: &crate::state::StateLocation) {
     match &standing.last_run {
         Some(run) => outln!(
             "{} · state {} · last run {} started {}, {}",

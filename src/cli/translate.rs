@@ -11,8 +11,8 @@ use clap::ValueEnum;
 use super::setup;
 use super::{CliError, CommandError, Finished, Output};
 use crate::api::ResourceType;
-use crate::engine::journal::Journal;
-use crate::engine::translate::{
+use crate::state::journal::Journal;
+use crate::translate::{
     BarTranslateReporter, Format, JsonTranslateReporter, PlainTranslateReporter,
     QuietTranslateReporter, TranslateError, TranslateOptions, TranslatePair, TranslateReporter,
     TranslateSummary, read_accounts_file, translate,
@@ -142,9 +142,9 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     })
     .collect();
     // Translate's checkpoints describe a file on this machine: they stay in a local state
-    // folder whatever the plan's state (see engine/journal/translate.rs).
+    // folder whatever the plan's state (see state/journal/translate.rs).
     let state_dir = args.target.local_state_dir();
-    setup::create_state(&crate::engine::StateLocation::Folder(state_dir.clone()))?;
+    setup::create_state(&crate::state::StateLocation::Folder(state_dir.clone()))?;
     let journal = Arc::new(Journal::open(&state_dir)?);
     let _lock = lock_output(&state_dir, &options.output)?;
     let reporter: Arc<dyn TranslateReporter> = match output {
@@ -203,7 +203,7 @@ fn lock_output(state_dir: &Path, out: &Path) -> Result<std::fs::File, CliError> 
         move |source| TranslateError::Io { path, what, source }
     };
     // Private (0600) whatever the umask, like every file of the state folder.
-    let file = crate::engine::private::open(
+    let file = crate::state::private::open(
         &path,
         std::fs::OpenOptions::new()
             .create(true)

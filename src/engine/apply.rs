@@ -14,10 +14,10 @@ use crate::graph::Step;
 
 use super::EngineError;
 use super::context::{Context, PAIRS_AT_ONCE};
-use super::journal::RunOutcome;
 use super::progress::Reporter;
 use super::scheduler::{self, Executor, Limits, Verdict};
 use super::steps::{self, Outcome, PairReads, StepCx, WriteCx, gates};
+use crate::state::journal::RunOutcome;
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {

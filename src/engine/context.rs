@@ -7,9 +7,9 @@ use crate::client::{AppClient, AppConfig, NylasClient};
 use crate::graph::{PairTarget, Step, StepGraph, StepId};
 
 use super::EngineError;
-use super::fingerprint::Fingerprinter;
-use super::journal::{Journal, StateLocation, StepStatus};
-use super::secrets::{PairSecrets, SecretSource, resolve_all};
+use crate::secrets::{PairSecrets, SecretSource, resolve_all};
+use crate::state::fingerprint::Fingerprinter;
+use crate::state::journal::{Journal, StateLocation, StepStatus};
 
 /// How many pairs are observed at once where pairs are read side by side (the history check,
 /// `status`, `verify`, `report`): each pair's reads are paced by its own application's limiter,
@@ -127,7 +127,7 @@ impl Context {
             .collect();
         let journal = if create_state {
             if let StateLocation::Folder(dir) = state {
-                super::private::create_dir(dir).map_err(|source| EngineError::State {
+                crate::state::private::create_dir(dir).map_err(|source| EngineError::State {
                     path: dir.display().to_string(),
                     source,
                 })?;
@@ -159,7 +159,7 @@ impl Context {
     /// From now on every journal write proves that this runner holds `lock` (see
     /// [`Journal::set_fence`]); `apply` under the CLI always runs so. Call before the context
     /// is shared.
-    pub fn fence_journal(&mut self, lock: &super::StateLock) -> Result<(), EngineError> {
+    pub fn fence_journal(&mut self, lock: &crate::state::StateLock) -> Result<(), EngineError> {
         let journal = self
             .journal
             .as_mut()

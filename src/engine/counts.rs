@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::api::MigrationJob;
 
-use super::journal::JobCounts;
+use crate::state::journal::JobCounts;
 
 /// A migration job's accounts, as Nylas counts them: migrated (`count_success`), given a
 /// placeholder grant (`count_warning`: the user must re-authenticate) and failed, of all.

@@ -28,7 +28,7 @@ pub struct HistoryNote {
 }
 
 impl HistoryNote {
-    pub fn message(&self, state: &super::journal::StateLocation, adopt: bool) -> String {
+    pub fn message(&self, state: &crate::state::journal::StateLocation, adopt: bool) -> String {
         let mut past = Vec::new();
         if let Some(v2) = &self.linked_v2_app {
             past.push(format!("is already linked to v2 app {v2}"));

@@ -6,8 +6,6 @@
 //!   every kind; waves' jobs and gates.
 //! - `scheduler`: the one walk of the graph (ready set, permits per application, skips,
 //!   `--fail-fast`), with two executors: `preview` (`plan`) and `apply`.
-//! - [`journal`], `lock`, `fingerprint`: the plan's state (a folder, or PostgreSQL).
-//! - `secrets`: plan secret references resolved at run time.
 //! - `counts`: the one wording of a wave's counts.
 //!
 //! `docs/architecture.md` tells the whole path, the journal's protocol, and how to add a step
@@ -17,33 +15,26 @@ mod apply;
 mod context;
 mod counts;
 mod failpoint;
-mod fingerprint;
 mod history;
-pub mod journal;
-mod lock;
-pub mod output_file;
 mod preview;
-pub(crate) mod private;
 mod progress;
 mod scheduler;
-mod secrets;
 mod steps;
-pub mod translate;
 
 pub use apply::{ApplyOptions, ApplySummary, apply};
 pub use context::{Context, PAIRS_AT_ONCE, RunOptions};
 pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
-pub use journal::{Journal, JournalError, StateError, StateLocation};
-pub use lock::{Fence, LockError, SEND_WINDOW, StateLock, takeover_lease};
 pub use preview::{Preview, PreviewStep, Waits, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
-pub use secrets::{SecretError, SecretSource};
 pub use steps::waves::{FinishedWave, finished_wave};
 pub use steps::{
     Action, Observation, Outcome, PairUnmanaged, Unmanaged, pubsub_difference,
     redirect_uri_difference, sns_difference, webhook_difference,
 };
+
+use crate::secrets::SecretError;
+use crate::state::{JournalError, LockError};
 
 /// What can stop the engine as a whole (a step's own failure is an [`Outcome`] instead).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

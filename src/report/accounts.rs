@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::api::{Grant, GrantStatus, JobStatus, JobType, MigrationJob};
 use crate::client::{GrantFilter, JobFilter};
-use crate::engine::journal::{JobOrigin, Journal, KnownJob, StepStatus};
 use crate::engine::{Context, EngineError, PAIRS_AT_ONCE};
 use crate::graph::{StepId, StepKind};
+use crate::state::journal::{JobOrigin, Journal, KnownJob, StepStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::api::MigrationJob;
 use crate::client::JobFilter;
-use crate::engine::journal::{Journal, RunRecord, StepState, StepStatus};
 use crate::engine::{Context, EngineError, Tally};
 use crate::graph::{Kind, Step, StepGraph, StepId, StepKind};
+use crate::state::journal::{Journal, RunRecord, StepState, StepStatus};
 
 /// Where a step stands in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -108,7 +108,7 @@ pub struct RunSummary {
     pub run_id: i64,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub outcome: Option<crate::engine::journal::RunOutcome>,
+    pub outcome: Option<crate::state::journal::RunOutcome>,
 }
 
 impl From<&RunRecord> for RunSummary {

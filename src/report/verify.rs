@@ -31,12 +31,12 @@ use crate::api::{
     ChannelStatus, CloneMode, Grant, GrantStatus, JobStatus, MigrationJob, RequestedStatus,
 };
 use crate::client::{AppClient, GrantFilter, JobFilter};
-use crate::engine::journal::{Journal, JournalError, StepStatus};
 use crate::engine::{
     EngineError, PAIRS_AT_ONCE, Tally, pubsub_difference, redirect_uri_difference, sns_difference,
     webhook_difference,
 };
 use crate::graph::{Step, StepGraph, StepId, StepKind};
+use crate::state::journal::{Journal, JournalError, StepStatus};
 
 /// The version of verify's JSON; a field is never removed or changed in meaning without a new
 /// one.
@@ -152,7 +152,7 @@ pub enum WaveState {
     Finished {
         clone_job_id: Option<String>,
         job_status: Option<crate::api::JobStatus>,
-        counts: Option<crate::engine::journal::JobCounts>,
+        counts: Option<crate::state::journal::JobCounts>,
     },
     /// The step failed before its jobs ended (a snapshot that failed, an error), with why.
     Failed { error: Option<String> },

@@ -10,13 +10,13 @@ use crate::graph::{BatchStep, StepKind};
 use super::super::EngineError;
 use super::super::context::Context;
 use super::super::failpoint::reached;
-use super::super::journal::{JobCounts, JobOrigin, Phase, StepRecord, StepState, StepStatus};
 use super::waves::{
     FoundBatch, WaveJobs, WaveMatch, concurrent_jobs, describe_adoption, describe_jobs,
     finished_wave, job_summary, linked_migration_job, live_jobs_conflict, pair_adoption,
     unknown_jobs, wave_jobs,
 };
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx, journal_state};
+use crate::state::journal::{JobCounts, JobOrigin, Phase, StepRecord, StepState, StepStatus};
 
 /// Batch: never repeated blindly. The intent records which jobs existed before the request, so
 /// a job that appears afterwards is recognised as this wave's (after an unanswered request or

@@ -14,9 +14,9 @@ use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 
 use super::super::EngineError;
-use super::super::journal::StepRecord;
 use super::unmanaged::Unmanaged;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::state::journal::StepRecord;
 
 /// One kind of notification channel, as the API has it.
 pub(super) trait Channel: Sized + Send + Sync + 'static {

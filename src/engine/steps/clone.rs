@@ -8,11 +8,11 @@ use crate::graph::{CloneStep, StepKind};
 
 use super::super::EngineError;
 use super::super::context::Context;
-use super::super::journal::StepRecord;
 use super::{
     Action, Intent, Observed, Outcome, Refusal, Sent, StepCx, StepDriver, WriteCx, api_message,
     standing_refusal,
 };
+use crate::state::journal::StepRecord;
 
 /// Clone. After an ambiguous failure the client reads the account's grant before sending
 /// again (see `client::retry`), and a grant with the account's ID is the evidence that it was

@@ -10,8 +10,8 @@ use crate::client::Secret;
 use crate::graph::ConnectorStep;
 
 use super::super::EngineError;
-use super::super::journal::StepRecord;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::state::journal::StepRecord;
 
 /// Connector: create it, or replace its settings and scope; both converge on the same state,
 /// so repeating is harmless. Secrets cannot be read back: the journal keeps a keyed

@@ -8,8 +8,8 @@ use crate::plan::Gate;
 
 use super::super::EngineError;
 use super::super::context::Context;
-use super::super::journal::StepStatus;
 use super::waves::{FinishedWave, finished_wave};
+use crate::state::journal::StepStatus;
 
 /// Why the pair's gate stops `step` (a wave), or `None` when it may run.
 pub fn gate_stops(ctx: &Context, step: &Step) -> Result<Option<String>, EngineError> {
@@ -72,7 +72,7 @@ pub fn gate_verdict(gate: &Gate, wave: &str, finished: &FinishedWave) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::journal::JobCounts;
+    use crate::state::journal::JobCounts;
 
     fn wave(status: JobStatus, all: u64, failed: u64) -> FinishedWave {
         FinishedWave {

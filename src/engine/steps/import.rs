@@ -4,8 +4,8 @@
 use std::convert::Infallible;
 
 use super::super::EngineError;
-use super::super::journal::{StepRecord, StepStatus};
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::state::journal::{StepRecord, StepStatus};
 
 /// Import. Nylas has no read-back of "was imported", so the journal is the evidence; its guides
 /// allow repeating the import, so an unanswered one (or one the journal does not record as

@@ -6,11 +6,11 @@ use crate::api::Region;
 
 use super::super::EngineError;
 use super::super::context::app_config;
-use super::super::journal::StepRecord;
 use super::{
     Action, Intent, Observed, Outcome, Refusal, Sent, StepCx, StepDriver, WriteCx, api_message,
     standing_refusal,
 };
+use crate::state::journal::StepRecord;
 
 /// Link. Repeating it for the same pair is harmless (Nylas answers with the same link), so an
 /// unanswered request is simply observed again by the next run. Nylas refuses (400) a v2

@@ -51,9 +51,9 @@ use crate::graph::{PairTarget, Step, StepKind};
 use super::EngineError;
 use super::context::Context;
 use super::failpoint::reached;
-use super::journal::{JournalError, Phase, StepRecord, StepState, StepStatus};
-use super::lock::SEND_WINDOW;
 use super::progress::Reporter;
+use crate::state::journal::{JournalError, Phase, StepRecord, StepState, StepStatus};
+use crate::state::lock::SEND_WINDOW;
 
 pub(super) use batch::adopt_pair_jobs;
 pub use clone::GrantIndex;
@@ -573,7 +573,7 @@ impl WriteCx<'_> {
 
     /// Before observing a step the journal holds an intent of another run for: while that
     /// run's write may still be in flight (it lost the lock without settling), wait, so that
-    /// the observation sees what its write did. See [`super::lock::takeover_lease`].
+    /// the observation sees what its write did. See [`crate::state::lock::takeover_lease`].
     async fn await_previous_writes(&self) -> Result<(), EngineError> {
         let Some(fence) = self.ctx.journal().and_then(|j| j.fence()) else {
             return Ok(());

@@ -12,9 +12,9 @@ use crate::graph::Kind;
 use crate::plan::RedirectUriSpec;
 
 use super::super::EngineError;
-use super::super::journal::StepRecord;
 use super::unmanaged::Unmanaged;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::state::journal::StepRecord;
 
 /// Redirect URI: an update (PATCH of the URL, platform and settings) is repeatable; an add is
 /// not (a repeat adds a second one), so after an unanswered add the redirect URIs are listed

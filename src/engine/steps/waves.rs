@@ -11,7 +11,7 @@ use crate::graph::{BatchStep, Step, StepKind};
 use super::super::EngineError;
 use super::super::context::Context;
 use super::super::counts::Tally;
-use super::super::journal::{JobCounts, JobOrigin, KnownJob, StepState, StepStatus};
+use crate::state::journal::{JobCounts, JobOrigin, KnownJob, StepState, StepStatus};
 
 /// The jobs one batch clone started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -536,7 +536,7 @@ pub fn finished_wave(state: &StepState) -> Option<FinishedWave> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::journal::StepRecord;
+    use crate::state::journal::StepRecord;
 
     fn job(id: &str, job_type: JobType, status: JobStatus, linked: Option<&str>) -> MigrationJob {
         MigrationJob {

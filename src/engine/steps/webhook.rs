@@ -10,10 +10,10 @@ use crate::client::{AppClient, ClientError};
 use crate::graph::{Kind, WebhookStep};
 
 use super::super::EngineError;
-use super::super::journal::StepRecord;
 use super::channel::{self, Settings};
 use super::unmanaged::Unmanaged;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx, api_message};
+use crate::state::journal::StepRecord;
 
 /// Webhook: an update is repeatable; a create is not (a repeat makes a second destination,
 /// which doubles every notification), so after an unanswered create the destinations are

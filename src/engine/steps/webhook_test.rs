@@ -8,8 +8,8 @@ use crate::client::TestEventDelivery;
 use crate::graph::WebhookTestStep;
 
 use super::super::EngineError;
-use super::super::journal::{StepRecord, StepStatus};
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::state::journal::{StepRecord, StepStatus};
 
 /// Webhook test. Nylas keeps no record of a test event, so the journal is the evidence: a test
 /// of the same trigger recorded as acknowledged is not sent again. Sending one again is

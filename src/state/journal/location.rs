@@ -13,8 +13,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::client::Secret;
-use crate::engine::secrets::{SecretError, SecretSource};
 use crate::plan::{ALLOW_STATE_HOSTS_VAR, StateSettings, Trust};
+use crate::secrets::{SecretError, SecretSource};
 use crate::untrusted::escaped;
 
 /// The environment variable a PostgreSQL password is read from when the URL holds none.

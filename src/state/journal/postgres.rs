@@ -37,8 +37,8 @@ use super::{
     Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, PostgresTarget, RunOutcome,
     RunRecord, SslMode, StepRecord, StepState, StepStatus, Store, UnknownValue, now, record_json,
 };
-use crate::engine::fingerprint::Fingerprinter;
 use crate::graph::StepId;
+use crate::state::fingerprint::Fingerprinter;
 
 /// The schema's migrations, in order; version N is `MIGRATIONS[N - 1]`. Never edit one that
 /// has shipped: add the next.
@@ -1377,7 +1377,7 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// Takes `plan`'s lock without waiting, recording `me` as its holder and starting a new epoch.
 /// `lease`: how long a write of a holder that vanished can still be in flight (see
-/// `engine::lock`).
+/// `state::lock`).
 pub(crate) fn try_lock(
     target: &PostgresTarget,
     plan: &str,

@@ -18,9 +18,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::fingerprint::Fingerprinter;
-use crate::engine::lock::Fence;
 use crate::graph::StepId;
+use crate::state::fingerprint::Fingerprinter;
+use crate::state::lock::Fence;
 
 mod location;
 pub(crate) mod postgres;

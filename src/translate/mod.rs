@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use crate::api::{ResourceType, TranslateRequest, Translation};
 use crate::client::{AppClient, ClientError};
 
-use super::journal::{FinishedPage, Journal, JournalError, TranslateRefusal};
+use crate::state::journal::{FinishedPage, Journal, JournalError, TranslateRefusal};
 
 pub use accounts::{Account, ListedAccount, discover, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};

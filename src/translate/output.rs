@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::api::ResourceType;
-use crate::engine::journal::{Journal, TranslateSession};
+use crate::state::journal::{Journal, TranslateSession};
 
 use super::{AccountError, TranslateError};
 
@@ -309,7 +309,7 @@ pub fn write_errors(
         format.error_row(e, &mut out);
     }
     // Whole or not at all, private (0600): the rows hold users' emails.
-    crate::engine::output_file::write_whole(path, &out).map_err(io(path, "write the errors file"))
+    crate::output_file::write_whole(path, &out).map_err(io(path, "write the errors file"))
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ impl WholeFile {
                 uuid::Uuid::new_v4().simple()
             ));
             // create_new: never an existing file, never through a link.
-            match super::private::open(
+            match crate::state::private::open(
                 &tmp,
                 std::fs::OpenOptions::new().write(true).create_new(true),
             ) {

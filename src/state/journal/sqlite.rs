@@ -12,8 +12,8 @@ use super::{
     Event, JOURNAL_FILE, JobCounts, JobOrigin, JournalError, KnownJob, Phase, RunOutcome,
     RunRecord, StepRecord, StepState, StepStatus, Store, UnknownValue, now,
 };
-use crate::engine::fingerprint::Fingerprinter;
 use crate::graph::StepId;
+use crate::state::fingerprint::Fingerprinter;
 
 /// Reads a typed column: an unknown value is an error that names it, never a default.
 fn typed<T>(
@@ -125,7 +125,7 @@ impl SqliteStore {
         // files the database file's mode. An existing journal is made private too (best
         // effort: a journal another user owns is still read).
         if !path.exists() {
-            crate::engine::private::open(
+            crate::state::private::open(
                 &path,
                 std::fs::OpenOptions::new().write(true).create(true),
             )
@@ -202,7 +202,7 @@ impl SqliteStore {
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
             file.push(suffix);
-            let _ = crate::engine::private::tighten(Path::new(&file));
+            let _ = crate::state::private::tighten(Path::new(&file));
         }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -550,7 +550,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::journal::Journal;
+    use crate::state::journal::Journal;
 
     #[test]
     fn a_journal_from_before_the_jobs_table_keeps_its_waves_jobs_known() {
