@@ -12,6 +12,7 @@ mod man;
 mod manual_steps;
 pub(crate) mod output;
 mod plan;
+mod render;
 mod report;
 mod schema;
 mod setup;
