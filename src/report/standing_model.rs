@@ -71,6 +71,7 @@ pub struct StepStanding {
 pub struct JobStanding {
     pub job_id: String,
     pub status: JobStatus,
+    #[schemars(range(max = 100))]
     pub percent: u64,
     pub count_all: u64,
     pub count_success: u64,
