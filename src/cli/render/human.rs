@@ -22,7 +22,7 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// `finished  acme/link: linked`.
+/// `changed   acme/link: linked v2 application …`: a step that ended, for people.
 pub fn step_line(e: &StepEnded) -> String {
     format!(
         "{:<9} {}: {}",
