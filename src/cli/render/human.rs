@@ -132,3 +132,54 @@ impl Reporter for Lines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::OutcomeKind;
+    use crate::graph::Kind;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        for (secs, shown) in [
+            (0, "0s"),
+            (59, "59s"),
+            (60, "1m 00s"),
+            (65, "1m 05s"),
+            (3599, "59m 59s"),
+            (3600, "1h 00m"),
+            (7380, "2h 03m"),
+        ] {
+            assert_eq!(human_duration(Duration::from_secs(secs)), shown);
+        }
+    }
+
+    #[test]
+    fn lines_say_the_counters_and_escape_what_came_from_outside() {
+        let ended = StepEnded {
+            step: "acme/link".parse().expect("a step ID"),
+            kind: Kind::Link,
+            outcome: OutcomeKind::Failed,
+            message: "Nylas said \u{1b}[31mno".into(),
+        };
+        assert_eq!(
+            step_line(&ended),
+            "failed    acme/link: Nylas said \\u{1b}[31mno"
+        );
+        let mut progress = TranslateProgress {
+            rows: 120,
+            pages: 6,
+            chains_done: 2,
+            chains_failed: 1,
+            chains_total: 8,
+            pages_per_second: 1.26,
+            eta_seconds: Some(65),
+        };
+        assert_eq!(
+            translate_line(&progress),
+            "120 rows · 6 pages · 3/8 account-types · 1.3 pages/s · ETA 1m 05s"
+        );
+        progress.eta_seconds = None;
+        assert!(translate_line(&progress).ends_with("ETA …"));
+    }
+}
