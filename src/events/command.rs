@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::api::Region;
+use crate::code::Code;
 use crate::graph::{Kind, StepGraph, StepId};
 use crate::plan::PlanDiagnostic;
 use crate::report::manual::{ManualKind, ManualStep};
@@ -28,8 +29,8 @@ pub struct Diagnostic {
     pub file: String,
     pub line: usize,
     pub column: usize,
-    #[schemars(regex(pattern = r"^plan::"))]
-    pub code: String,
+    #[schemars(with = "String", regex(pattern = r"^plan::"))]
+    pub code: Code,
     pub message: String,
     pub label: String,
     pub help: Option<String>,
@@ -41,7 +42,7 @@ impl Diagnostic {
             file: file.to_owned(),
             line: d.line,
             column: d.column,
-            code: d.code.as_str().to_owned(),
+            code: d.code,
             message: d.message.clone(),
             label: d.label.clone(),
             help: d.help.clone(),
