@@ -316,6 +316,13 @@ impl fmt::Display for Code {
     }
 }
 
+/// As its string (`plan::unknown-key`), as the `validation` event lists it.
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// What shows that a code is really produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Producer {

@@ -34,6 +34,7 @@ pub mod cli;
 pub mod client;
 pub mod code;
 pub mod engine;
+pub mod events;
 pub mod graph;
 pub mod output_file;
 pub mod plan;

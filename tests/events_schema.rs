@@ -176,3 +176,100 @@ async fn notices_and_recorded_failures_fit_the_schema() {
     assert!(out.contains(r#""action":"failed""#), "{out}");
     assert!(out.contains(r#""failed":1"#), "{out}");
 }
+
+#[test]
+fn committed_events_schema_is_what_the_binary_prints() {
+    let out = Test::new()
+        .args(["schema", "--events"])
+        .status(0)
+        .stderr("")
+        .run();
+    let committed = std::fs::read_to_string(root().join("docs/events.schema.json")).unwrap();
+    assert!(
+        stdout(&out) == committed,
+        "docs/events.schema.json is out of date: run `cargo run -- schema --events > docs/events.schema.json`"
+    );
+    // With --output json, the same schema as one `schema` event.
+    let v = validator();
+    let out = Test::new()
+        .args(["--output", "json", "schema", "--events"])
+        .status(0)
+        .run();
+    assert_eq!(check(&v, &stdout(&out)), ["schema"]);
+    let event: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let committed: Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(event["schema"], committed);
+}
+
+/// Every event of version 1 stays in the schema: a kind removed or renamed is a new `v`.
+#[test]
+fn the_schema_names_every_event_of_version_1() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/events.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schema["properties"]["v"]["const"], 1);
+    assert_eq!(schema["required"], serde_json::json!(["v"]));
+    let mut names: Vec<&str> = schema["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|variant| variant["properties"]["event"]["const"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut expected = [
+        "validation",
+        "notice",
+        "partial",
+        "plan_step",
+        "unmanaged",
+        "plan_summary",
+        "step_started",
+        "step_finished",
+        "step_skipped",
+        "job_progress",
+        "summary",
+        "status",
+        "manual_step",
+        "translate_started",
+        "translate_progress",
+        "translate_account_failed",
+        "translate_summary",
+        "verify",
+        "graph",
+        "schema",
+        "interrupted",
+    ];
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    // An event without its required fields, or with a value outside its enum, is refused.
+    let v = validator();
+    for (line, valid) in [
+        (
+            r#"{"v":1,"event":"step_finished","step":"a/link","kind":"link","outcome":"changed","message":"linked"}"#,
+            true,
+        ),
+        (
+            r#"{"v":1,"event":"step_finished","step":"a/link","kind":"link","outcome":"done","message":"linked"}"#,
+            false,
+        ),
+        (
+            r#"{"v":1,"event":"step_finished","step":"a/link","kind":"link"}"#,
+            false,
+        ),
+        (r#"{"v":2,"event":"notice","message":"m"}"#, false),
+        (r#"{"v":1,"event":"notice","message":"m"}"#, true),
+        (r#"{"v":1,"event":"no_such_event"}"#, false),
+        (
+            r#"{"v":1,"event":"plan_step","step":"a/link","kind":"link","journal":"done"}"#,
+            true,
+        ),
+        (
+            r#"{"v":1,"event":"plan_step","step":"a/link","kind":"link"}"#,
+            false,
+        ),
+    ] {
+        let value: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v.is_valid(&value), valid, "{line}");
+    }
+}

@@ -4,7 +4,19 @@ use serde::{Deserialize, Serialize};
 
 /// A resource type `translate_v2id_to_provider_id` translates IDs of (the contract's enum).
 /// Gmail's labels are `folders`: v3 consolidates folders and labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ResourceType {
     Messages,

@@ -5,14 +5,16 @@ use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
+use super::render::bars::StepBars;
+use super::render::human::Lines;
+use super::render::json::{self, JsonLines};
 use super::setup;
 use super::{CliError, CommandError, Finished, Output, Signal};
 use crate::engine::{
-    ApplyOptions, ApplySummary, BarReporter, Context, JsonReporter, Outcome, PlainReporter,
-    QuietReporter, Reporter, apply, preview, unrecorded_history,
+    ApplyOptions, ApplySummary, Context, Outcome, OutcomeKind, QuietReporter, Reporter, apply,
+    preview, unrecorded_history,
 };
+use crate::events::{Event, Interrupted, Notice, RunningWave, Summary};
 use crate::state::StateLock;
 use crate::state::journal::StepStatus;
 use crate::untrusted::esc;
@@ -314,10 +316,9 @@ fn nothing_to_do(preview: &crate::engine::Preview, output: Output) -> Finished {
         Some(line) => {
             match output {
                 Output::Human => outln!("Nothing this run can do: {line}"),
-                Output::Json => outln!(
-                    "{}",
-                    json!({"v": 1, "event": "notice", "message": format!("nothing this run can do: {line}")})
-                ),
+                Output::Json => {
+                    json::print(&Event::notice(format!("nothing this run can do: {line}")))
+                }
             }
             Finished::WithFailures
         }
@@ -340,10 +341,10 @@ async fn print_notes(
     for note in unrecorded_history(&probe).await? {
         let message = note.message(state, adopt);
         match output {
-            Output::Json => outln!(
-                "{}",
-                json!({"v": 1, "event": "notice", "pair": note.pair, "message": message})
-            ),
+            Output::Json => json::print(&Event::Notice(Notice {
+                pair: Some(note.pair.clone()),
+                message,
+            })),
             Output::Human => errln!("note: {}", esc(&message)),
         }
     }
@@ -381,14 +382,7 @@ async fn execute(
         max_poll: Duration::from_secs(5),
         max_follow: args.wait,
     };
-    let reporter: Arc<dyn Reporter> = match output {
-        Output::Json => Arc::new(JsonReporter),
-        Output::Human if super::quiet() => Arc::new(QuietReporter),
-        Output::Human if super::progress_bars() => {
-            Arc::new(BarReporter::new(ctx.graph().len() as u64))
-        }
-        Output::Human => Arc::new(PlainReporter::new()),
-    };
+    let reporter = step_reporter(output, ctx.graph().len() as u64);
     let tally = Arc::new(Tally::new(reporter));
     let run = apply(ctx.clone(), &options, tally.clone());
     tokio::select! {
@@ -489,6 +483,17 @@ async fn interrupted() -> Signal {
     }
 }
 
+/// Where a run's events go: JSON lines, nothing (`-q`), bars on a terminal, plain lines
+/// otherwise.
+pub(super) fn step_reporter(output: Output, total_steps: u64) -> Arc<dyn Reporter> {
+    match output {
+        Output::Json => Arc::new(JsonLines::new()),
+        Output::Human if super::quiet() => Arc::new(QuietReporter),
+        Output::Human if super::progress_bars() => Arc::new(StepBars::new(total_steps)),
+        Output::Human => Arc::new(Lines::new()),
+    }
+}
+
 /// A reporter that passes everything on and remembers what finished, what is in progress and
 /// each wave's last known job, for what an interrupted run says.
 struct Tally {
@@ -499,7 +504,7 @@ struct Tally {
 #[derive(Default)]
 struct Seen {
     started: std::collections::HashSet<String>,
-    finished: Vec<(String, &'static str)>,
+    finished: Vec<(String, OutcomeKind)>,
     jobs: std::collections::HashMap<String, (String, u64)>,
 }
 
@@ -517,28 +522,22 @@ impl Tally {
 }
 
 impl Reporter for Tally {
-    fn step_started(&self, step: &crate::graph::Step) {
-        self.seen().started.insert(step.id.to_string());
-        self.inner.step_started(step);
-    }
-
-    fn step_finished(&self, step: &crate::graph::Step, outcome: &Outcome) {
-        self.seen()
-            .finished
-            .push((step.id.to_string(), outcome.label()));
-        self.inner.step_finished(step, outcome);
-    }
-
-    fn job_progress(&self, step: &crate::graph::Step, job: &crate::api::MigrationJob) {
-        self.seen().jobs.insert(
-            step.id.to_string(),
-            (job.job_id.clone(), job.percent_done()),
-        );
-        self.inner.job_progress(step, job);
-    }
-
-    fn notice(&self, message: &str) {
-        self.inner.notice(message);
+    fn report(&self, event: &Event) {
+        match event {
+            Event::StepStarted(s) => {
+                self.seen().started.insert(s.step.to_string());
+            }
+            Event::StepFinished(e) | Event::StepSkipped(e) => {
+                self.seen().finished.push((e.step.to_string(), e.outcome));
+            }
+            Event::JobProgress(job) => {
+                self.seen()
+                    .jobs
+                    .insert(job.step.to_string(), (job.job_id.clone(), job.percent));
+            }
+            _ => {}
+        }
+        self.inner.report(event);
     }
 }
 
@@ -547,7 +546,7 @@ impl Reporter for Tally {
 fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output, plan: &str) {
     let seen = tally.seen();
     let finished = seen.finished.len();
-    let count = |label: &str| seen.finished.iter().filter(|(_, l)| *l == label).count();
+    let count = |kind: OutcomeKind| seen.finished.iter().filter(|(_, k)| *k == kind).count();
     let in_progress = seen
         .started
         .iter()
@@ -555,7 +554,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
         .count();
     // Waves whose job may exist at Nylas: running per the journal, or whose request was sent
     // (an intent) without a known outcome.
-    let mut waves: Vec<(String, Option<(String, u64)>)> = Vec::new();
+    let mut waves: Vec<(crate::graph::StepId, Option<(String, u64)>)> = Vec::new();
     if let Some(journal) = ctx.journal() {
         for step in ctx.graph().steps() {
             if !matches!(step.kind, crate::graph::StepKind::Batch(_)) {
@@ -567,10 +566,7 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
                 .flatten()
                 .is_some_and(|s| matches!(s.status, StepStatus::Running | StepStatus::Intent));
             if open {
-                waves.push((
-                    step.id.to_string(),
-                    seen.jobs.get(step.id.as_str()).cloned(),
-                ));
+                waves.push((step.id.clone(), seen.jobs.get(step.id.as_str()).cloned()));
             }
         }
         if let Ok(runs) = journal.runs()
@@ -581,41 +577,34 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
     }
     let total = ctx.graph().len();
     if output == Output::Json {
-        let waves: Vec<serde_json::Value> = waves
+        let running_waves = waves
             .iter()
-            .map(|(step, job)| {
-                json!({
-                    "step": step,
-                    "job_id": job.as_ref().map(|(id, _)| id),
-                    "percent": job.as_ref().map(|(_, p)| p),
-                })
+            .map(|(step, job)| RunningWave {
+                step: step.clone(),
+                job_id: job.as_ref().map(|(id, _)| id.clone()),
+                percent: job.as_ref().map(|(_, p)| *p),
             })
             .collect();
-        outln!(
-            "{}",
-            json!({
-                "v": 1,
-                "event": "interrupted",
-                "signal": stop.name(),
-                "steps": total,
-                "finished": finished,
-                "changed": count("changed"),
-                "unchanged": count("unchanged"),
-                "failed": count("failed"),
-                "skipped": count("skipped"),
-                "in_progress": in_progress,
-                "running_waves": waves,
-            })
-        );
+        json::print(&Event::Interrupted(Interrupted {
+            signal: stop,
+            steps: total,
+            finished,
+            changed: count(OutcomeKind::Changed),
+            unchanged: count(OutcomeKind::Unchanged),
+            failed: count(OutcomeKind::Failed),
+            skipped: count(OutcomeKind::Skipped),
+            in_progress,
+            running_waves,
+        }));
         return;
     }
     errln!(
         "\nInterrupted ({}): {finished} of {total} steps finished ({} changed, {} unchanged, {} failed, {} skipped); {in_progress} in progress were stopped.",
         stop.name(),
-        count("changed"),
-        count("unchanged"),
-        count("failed"),
-        count("skipped"),
+        count(OutcomeKind::Changed),
+        count(OutcomeKind::Unchanged),
+        count(OutcomeKind::Failed),
+        count(OutcomeKind::Skipped),
     );
     if waves.is_empty() {
         errln!("No wave had started: nothing keeps running at Nylas.");
@@ -625,10 +614,12 @@ fn print_interrupted(ctx: &Context, tally: &Tally, stop: Signal, output: Output,
         );
         for (step, job) in &waves {
             match job {
-                Some((id, percent)) => errln!("  {} (job {}, {percent}%)", esc(step), esc(id)),
+                Some((id, percent)) => {
+                    errln!("  {} (job {}, {percent}%)", esc(step.as_str()), esc(id))
+                }
                 None => errln!(
                     "  {} (its request was sent; the next run looks for its job)",
-                    esc(step)
+                    esc(step.as_str())
                 ),
             }
         }
@@ -659,20 +650,16 @@ pub fn print_summary(summary: &ApplySummary, output: Output) {
     ];
     let running = summary.running();
     if output == Output::Json {
-        let mut event = json!({
-            "v": 1,
-            "event": "summary",
-            "run_id": summary.run_id,
-            "changed": counts[0].1,
-            "unchanged": counts[1].1,
-            "failed": counts[2].1,
-            "skipped": counts[3].1,
-            "done": summary.all_done(),
-        });
-        if running > 0 {
-            event["running"] = json!(running);
-        }
-        outln!("{event}");
+        json::print(&Event::Summary(Summary {
+            run_id: summary.run_id,
+            changed: counts[0].1,
+            unchanged: counts[1].1,
+            failed: counts[2].1,
+            skipped: counts[3].1,
+            // Only when there are some.
+            running: (running > 0).then_some(running),
+            done: summary.all_done(),
+        }));
         return;
     }
     outln!("\nSummary of run {}", summary.run_id);

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use super::{CliError, CommandError, Finished, Output};
 use crate::api::{GrantStatus, Region};
-use crate::engine::{
-    ApplyOptions, BarReporter, Context, JsonReporter, PlainReporter, QuietReporter, Reporter, apply,
-};
+use crate::engine::{ApplyOptions, Context, apply};
 use crate::graph::StepGraph;
 use crate::plan::{self, Plan, RegionSettings};
 use crate::secrets::SecretSource;
@@ -118,12 +116,7 @@ async fn run_twice(
             &crate::state::StateLocation::Folder(state.to_path_buf()),
             true,
         )?);
-        let reporter: Arc<dyn Reporter> = match output {
-            Output::Json => Arc::new(JsonReporter),
-            Output::Human if super::quiet() => Arc::new(QuietReporter),
-            Output::Human if super::progress_bars() => Arc::new(BarReporter::new(steps)),
-            Output::Human => Arc::new(PlainReporter::new()),
-        };
+        let reporter = super::apply::step_reporter(output, steps);
         let writes_before = sim.stats().writes();
         let summary = apply(ctx, &options, reporter).await?;
         super::apply::print_summary(&summary, output);

@@ -2,11 +2,10 @@
 
 use std::io::{IsTerminal, Write};
 
-use miette::{GraphicalReportHandler, GraphicalTheme};
-use serde_json::json;
-
+use crate::events::Diagnostic;
 use crate::plan::{InvalidPlan, PlanDiagnostic};
 use crate::untrusted::{bounded_message, escaped_lines};
+use miette::{GraphicalReportHandler, GraphicalTheme};
 
 /// Whether stderr gets colours: a terminal, and `NO_COLOR` unset.
 fn colours() -> bool {
@@ -46,17 +45,9 @@ pub fn print_invalid(invalid: &InvalidPlan) {
     );
 }
 
-/// One diagnostic as a JSON object for `--output json`.
+/// One diagnostic as the JSON object a `validation` event lists.
 pub fn to_json(file: &str, d: &PlanDiagnostic) -> serde_json::Value {
-    json!({
-        "file": file,
-        "line": d.line,
-        "column": d.column,
-        "code": d.code.as_str(),
-        "message": d.message,
-        "label": d.label,
-        "help": d.help,
-    })
+    serde_json::to_value(Diagnostic::of(file, d)).unwrap_or_default()
 }
 
 /// An error as it may be shown: the same report, with every text it carries (message, help,

@@ -1,5 +1,5 @@
 //! How a command ends: the one list of exit statuses, and what a command that ran to its end
-//! reports ([`Finished`]). Errors are [`super::CliError`]; `main` maps both to a status here.
+//! reports ([`Finished`]). Errors are `CliError` (`cli/error.rs`); `main` maps both to a status here.
 
 /// Every exit status of nylas-migrate. `--help`, the man page's EXIT STATUS and the README's
 /// "Exit codes" are written from (or checked against) this list.
@@ -85,27 +85,11 @@ pub fn help_text() -> String {
     text
 }
 
-/// The signal that stopped a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGINT (Ctrl-C).
-    Interrupt,
-    /// SIGTERM (a CI job cancelled, a container stopped).
-    Terminate,
-}
-
-impl Signal {
-    /// How the run's messages name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Interrupt => "Ctrl-C",
-            Signal::Terminate => "SIGTERM",
-        }
-    }
-}
+/// The signal that stopped a run (its JSON name is the `interrupted` event's `signal`).
+pub use crate::events::Signal;
 
 /// How a command that ran to its end came out; its output already said the details. Errors
-/// that stop a command are [`super::CliError`] instead.
+/// that stop a command are `CliError`s (`cli/error.rs`) instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finished {
     /// Everything is as asked: valid, nothing to do, done, every item passes.

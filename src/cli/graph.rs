@@ -1,12 +1,12 @@
 //! `nylas-migrate graph PLAN`: the step graph as DOT or Mermaid.
 
-use super::output::{out, outln};
+use super::output::out;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
 
 use super::{CliError, Finished, Output};
-use crate::graph::{StepGraph, to_dot, to_mermaid};
+use crate::graph::{to_dot, to_mermaid};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,34 +28,9 @@ pub enum Format {
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let (_, graph) = super::setup::load(&args.plan)?;
     match (output, args.format) {
-        (Output::Json, _) => outln!("{}", to_json(&graph)),
+        (Output::Json, _) => super::render::json::print(&crate::events::Event::graph(&graph)),
         (Output::Human, Format::Dot) => out!("{}", to_dot(&graph)),
         (Output::Human, Format::Mermaid) => out!("{}", to_mermaid(&graph)),
     }
     Ok(Finished::Clean)
-}
-
-/// The graph as one JSON event: every step (ID, kind, pair) in order, and every edge.
-fn to_json(graph: &StepGraph) -> serde_json::Value {
-    let steps: Vec<serde_json::Value> = graph
-        .steps()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id.as_str(),
-                "kind": s.kind.name(),
-                "pair": graph.pair_of(s).name,
-            })
-        })
-        .collect();
-    let edges: Vec<[&str; 2]> = graph
-        .edges()
-        .map(|(from, to)| [from.id.as_str(), to.id.as_str()])
-        .collect();
-    serde_json::json!({
-        "v": 1,
-        "event": "graph",
-        "plan": graph.plan_name(),
-        "steps": steps,
-        "edges": edges,
-    })
 }

@@ -38,18 +38,6 @@ pub fn print_human(plan: &Plan, pairs: &[String]) {
 /// JSON: one `manual_step` event per step of a targeted pair (`pairs`; empty: every pair).
 pub fn print_json(plan: &Plan, pairs: &[String]) {
     for step in targeted(plan, pairs) {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "v": 1,
-                "event": "manual_step",
-                "pair": step.pair,
-                "region": step.region,
-                "step": step.kind,
-                "place": step.place,
-                "value": step.value,
-                "text": step.text,
-            })
-        );
+        super::render::json::print(&crate::events::Event::ManualStep((&step).into()));
     }
 }

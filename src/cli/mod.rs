@@ -12,6 +12,7 @@ mod man;
 mod manual_steps;
 pub(crate) mod output;
 mod plan;
+mod render;
 mod report;
 mod schema;
 mod setup;
@@ -152,7 +153,8 @@ pub enum Command {
     /// secrets.
     #[command(after_help = EXIT_CODES.as_str())]
     Validate(validate::Args),
-    /// Print the plan's JSON Schema (the same as schemas/plan.schema.json).
+    /// Print the plan's JSON Schema (the same as schemas/plan.schema.json), a saved plan's, or
+    /// the `--output json` events' (docs/events.schema.json).
     Schema(schema::Args),
     /// Print a plan's step graph as Graphviz DOT or Mermaid.
     #[command(after_help = EXIT_CODES.as_str())]

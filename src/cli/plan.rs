@@ -1,15 +1,16 @@
 //! `nylas-migrate plan PLAN`: what `apply` would do, observed read-only.
 
 use super::output::outln;
-use serde_json::json;
 
 use super::layout;
+use super::render::json;
 use super::setup;
 use super::{CliError, Finished, Output};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
     unrecorded_history,
 };
+use crate::events::{Event, Notice, PlanSeen, PlanStep, PlanSummary, UnmanagedFound};
 use crate::graph::{StepGraph, StepKind};
 use crate::report::StandingStatus;
 use crate::state::journal::{StateLocation, StepStatus};
@@ -88,10 +89,10 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         }
         Output::Json => {
             for note in &notes {
-                outln!(
-                    "{}",
-                    json!({"v": 1, "event": "notice", "pair": note.pair, "message": note.message(&state, adopt)})
-                );
+                json::print(&Event::Notice(Notice {
+                    pair: Some(note.pair.clone()),
+                    message: note.message(&state, adopt),
+                }));
             }
             super::manual_steps::print_json(&plan, &options.pairs);
             print_json(&preview);
@@ -360,66 +361,51 @@ fn flush_hidden(
 
 fn print_json(preview: &Preview) {
     for s in &preview.steps {
-        let mut event = json!({
-            "v": 1,
-            "event": "plan_step",
-            "step": s.step.id.as_str(),
-            "kind": s.step.kind.name(),
-            "action": s.observation.action.as_str(),
-            "reason": s.observation.reason,
-        });
-        if let Some(waits) = s.waits {
-            event["waits"] = json!(match waits {
-                Waits::Changes => "changes",
-                Waits::Conflict => "conflict",
-                Waits::UntargetedPairs => "untargeted_pairs",
-            });
-        }
-        outln!("{event}");
+        json::print(&Event::PlanStep(PlanStep {
+            step: s.step.id.clone(),
+            kind: s.step.kind.kind(),
+            seen: PlanSeen::Observed {
+                action: s.observation.action,
+                reason: s.observation.reason.clone(),
+                waits: s.waits,
+            },
+        }));
     }
     for pair in &preview.unmanaged {
         for why in &pair.unlisted {
-            outln!(
-                "{}",
-                json!({"v": 1, "event": "notice", "pair": pair.pair, "message": format!("could not list {why} (what the plan does not manage is not all shown)")})
-            );
+            json::print(&Event::Notice(Notice {
+                pair: Some(pair.pair.clone()),
+                message: format!(
+                    "could not list {why} (what the plan does not manage is not all shown)"
+                ),
+            }));
         }
         for u in &pair.found {
-            outln!(
-                "{}",
-                json!({
-                    "v": 1,
-                    "event": "unmanaged",
-                    "pair": pair.pair,
-                    "kind": u.kind,
-                    "id": u.id,
-                    "subject": u.subject,
-                    "detail": u.detail,
-                    "reason": unmanaged_reason(u),
-                })
-            );
+            json::print(&Event::Unmanaged(UnmanagedFound {
+                pair: pair.pair.clone(),
+                kind: u.kind,
+                id: u.id.clone(),
+                subject: u.subject.clone(),
+                detail: u.detail.clone(),
+                reason: unmanaged_reason(u),
+            }));
         }
     }
-    outln!(
-        "{}",
-        json!({
-            "v": 1,
-            "event": "plan_summary",
-            "create": preview.count(Action::Create),
-            "update": preview.count(Action::Update),
-            "unchanged": preview.count(Action::Unchanged),
-            "conflict": preview.count(Action::Conflict),
-            "blocked": preview.count(Action::Blocked),
-            "after": preview.after(),
-            "waiting": preview.waiting(),
-            "changes": preview.changes(),
-            "attach": preview.count(Action::Attach),
-            "held": preview.count(Action::Held),
-            "failed": preview.count(Action::Failed),
-            "unmanaged": preview.unmanaged_count(),
-            "changes_pending": preview.has_changes(),
-        })
-    );
+    json::print(&Event::PlanSummary(PlanSummary {
+        create: preview.count(Action::Create),
+        update: preview.count(Action::Update),
+        unchanged: preview.count(Action::Unchanged),
+        conflict: preview.count(Action::Conflict),
+        blocked: preview.count(Action::Blocked),
+        after: preview.after(),
+        waiting: preview.waiting(),
+        changes: preview.changes(),
+        attach: preview.count(Action::Attach),
+        held: preview.count(Action::Held),
+        failed: preview.count(Action::Failed),
+        unmanaged: preview.unmanaged_count(),
+        changes_pending: preview.has_changes(),
+    }));
 }
 
 /// The steps and what the journal last recorded for each: no network, no secrets.
@@ -452,10 +438,11 @@ fn offline(
         }
         match output {
             Output::Human => outln!("  {status:<11} {}", esc(step.id.as_str())),
-            Output::Json => outln!(
-                "{}",
-                json!({"v": 1, "event": "plan_step", "step": step.id.as_str(), "kind": step.kind.name(), "journal": status.as_str()})
-            ),
+            Output::Json => json::print(&Event::PlanStep(PlanStep {
+                step: step.id.clone(),
+                kind: step.kind.kind(),
+                seen: PlanSeen::Recorded { journal: status },
+            })),
         }
     }
     if output == Output::Human {

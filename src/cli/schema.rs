@@ -1,38 +1,39 @@
-//! `nylas-migrate schema`: the plan's JSON Schema.
+//! `nylas-migrate schema`: the plan's JSON Schema, a saved plan's, or the JSON events'.
 
 use super::output::out;
+use super::render::json;
 use super::{CliError, Finished, Output};
+use crate::events::Event;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print the JSON Schema of a saved plan (`plan --out FILE`) instead: the same as
     /// docs/saved-plan.schema.json.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "events")]
     pub saved_plan: bool,
+    /// Print the JSON Schema of the `--output json` events instead: the same as
+    /// docs/events.schema.json.
+    #[arg(long)]
+    pub events: bool,
 }
 
 pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
-    if args.saved_plan {
+    let (text, schema) = if args.saved_plan {
         let text = crate::saved::schema_text();
-        match output {
-            Output::Human => out!("{text}"),
-            Output::Json => {
-                let schema: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                out!(
-                    "{}\n",
-                    serde_json::json!({"v": 1, "event": "schema", "schema": schema})
-                );
-            }
-        }
-        return Ok(Finished::Clean);
-    }
+        let schema = serde_json::from_str(&text).unwrap_or_default();
+        (text, schema)
+    } else if args.events {
+        (crate::events::schema_text(), crate::events::schema())
+    } else {
+        (
+            crate::plan::plan_schema_text(),
+            crate::plan::plan_schema().clone(),
+        )
+    };
     match output {
-        Output::Human => out!("{}", crate::plan::plan_schema_text()),
+        Output::Human => out!("{text}"),
         // One line, like every event: the schema itself under `schema`.
-        Output::Json => out!(
-            "{}\n",
-            serde_json::json!({"v": 1, "event": "schema", "schema": crate::plan::plan_schema()})
-        ),
+        Output::Json => json::print(&Event::Schema { schema }),
     }
     Ok(Finished::Clean)
 }

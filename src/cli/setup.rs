@@ -200,10 +200,13 @@ pub fn print_partial(graph: &StepGraph, pairs: &[String], output: super::Output,
         }
     );
     match output {
-        super::Output::Json => super::output::outln!(
-            "{}",
-            serde_json::json!({"v": 1, "event": "partial", "pairs": pairs, "not_targeted": others, "message": message})
-        ),
+        super::Output::Json => {
+            super::render::json::print(&crate::events::Event::Partial(crate::events::Partial {
+                pairs: pairs.to_vec(),
+                not_targeted: others.iter().map(|p| p.to_string()).collect(),
+                message,
+            }))
+        }
         super::Output::Human if on_stdout => {
             super::output::outln!("! note: {}", crate::untrusted::esc(&message))
         }

@@ -38,10 +38,9 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     setup::print_partial(&graph, &pairs, output, true);
     match output {
         Output::Json => {
-            outln!(
-                "{}",
-                serde_json::json!({"v": 1, "event": "status", "status": standing})
-            );
+            super::render::json::print(&crate::events::Event::Status {
+                status: standing.clone(),
+            });
         }
         Output::Human => print_human(&standing, journal.is_some(), &state),
     }
@@ -96,7 +95,7 @@ fn print_human(standing: &Standing, has_journal: bool, state: &crate::state::Sta
         ),
     }
     for pair in &standing.pairs {
-        outln!("\n{} ({})", esc(&pair.pair), esc(&pair.region));
+        outln!("\n{} ({})", esc(&pair.pair), pair.region.as_str());
         let clones: Vec<_> = pair
             .steps
             .iter()
@@ -114,7 +113,7 @@ fn print_human(standing: &Standing, has_journal: bool, state: &crate::state::Sta
                 format!(
                     "job {} {} {}%: {}",
                     esc(&job.job_id),
-                    esc(&job.status),
+                    esc(job.status.as_str()),
                     job.percent,
                     job.tally().out_of_all()
                 )

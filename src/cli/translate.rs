@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 
+use super::render::{bars::TranslateBar, human::Lines, json::JsonLines};
 use super::setup;
 use super::{CliError, CommandError, Finished, Output};
 use crate::api::ResourceType;
+use crate::events::{QuietReporter, Reporter};
 use crate::state::journal::Journal;
 use crate::translate::{
-    BarTranslateReporter, Format, JsonTranslateReporter, PlainTranslateReporter,
-    QuietTranslateReporter, TranslateError, TranslateOptions, TranslatePair, TranslateReporter,
-    TranslateSummary, read_accounts_file, translate,
+    Format, TranslateError, TranslateOptions, TranslatePair, TranslateSummary, read_accounts_file,
+    translate,
 };
 
 #[derive(Debug, clap::Args)]
@@ -147,11 +148,11 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     setup::create_state(&crate::state::StateLocation::Folder(state_dir.clone()))?;
     let journal = Arc::new(Journal::open(&state_dir)?);
     let _lock = lock_output(&state_dir, &options.output)?;
-    let reporter: Arc<dyn TranslateReporter> = match output {
-        Output::Json => Arc::new(JsonTranslateReporter::new()),
-        Output::Human if super::quiet() => Arc::new(QuietTranslateReporter),
-        Output::Human if std::io::stderr().is_terminal() => Arc::new(BarTranslateReporter::new()),
-        Output::Human => Arc::new(PlainTranslateReporter::new()),
+    let reporter: Arc<dyn Reporter> = match output {
+        Output::Json => Arc::new(JsonLines::new()),
+        Output::Human if super::quiet() => Arc::new(QuietReporter),
+        Output::Human if std::io::stderr().is_terminal() => Arc::new(TranslateBar::new()),
+        Output::Human => Arc::new(Lines::new()),
     };
     let summary =
         super::runtime()?.block_on(translate(pairs, listed, journal, &options, reporter))?;

@@ -3,10 +3,9 @@
 use super::output::outln;
 use std::path::PathBuf;
 
-use serde_json::json;
-
-use super::diagnostics::to_json;
+use super::render::json;
 use super::{CliError, Finished, Output};
+use crate::events::{Diagnostic, Event, Validation};
 use crate::graph::StepGraph;
 use crate::plan;
 
@@ -33,24 +32,30 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
                         loaded.source.name,
                         if pairs == 1 { "" } else { "s" }
                     ),
-                    Output::Json => outln!(
-                        "{}",
-                        json!({"v": 1, "event": "validation", "file": loaded.source.name, "valid": true, "pairs": pairs, "steps": steps, "diagnostics": []})
-                    ),
+                    Output::Json => json::print(&Event::Validation(Validation {
+                        file: loaded.source.name.clone(),
+                        valid: true,
+                        pairs: Some(pairs),
+                        steps: Some(steps),
+                        diagnostics: Vec::new(),
+                    })),
                 }
             }
             Err(invalid) => match output {
                 Output::Human => invalid_plans.push(invalid),
                 Output::Json => {
-                    let diagnostics: Vec<_> = invalid
+                    let diagnostics = invalid
                         .diagnostics
                         .iter()
-                        .map(|d| to_json(&invalid.name, d))
+                        .map(|d| Diagnostic::of(&invalid.name, d))
                         .collect();
-                    outln!(
-                        "{}",
-                        json!({"v": 1, "event": "validation", "file": invalid.name, "valid": false, "diagnostics": diagnostics})
-                    );
+                    json::print(&Event::Validation(Validation {
+                        file: invalid.name.clone(),
+                        valid: false,
+                        pairs: None,
+                        steps: None,
+                        diagnostics,
+                    }));
                     invalid_plans.push(invalid);
                 }
             },

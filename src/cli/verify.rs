@@ -29,10 +29,9 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let journal = setup::existing_journal(&args.target.state(&plan)?, &plan)?.map(Arc::new);
     let verification = super::runtime()?.block_on(verify(&graph, &apps, journal.as_deref()))?;
     match output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::json!({"v": 1, "event": "verify", "verify": verification})
-        ),
+        Output::Json => super::render::json::print(&crate::events::Event::Verify {
+            verify: verification.clone(),
+        }),
         Output::Human => print_human(&verification),
     }
     Ok(Finished::clean_if(verification.passed))

@@ -14,9 +14,9 @@ use crate::graph::Step;
 
 use super::EngineError;
 use super::context::{Context, PAIRS_AT_ONCE};
-use super::progress::Reporter;
 use super::scheduler::{self, Executor, Limits, Verdict};
 use super::steps::{self, Outcome, PairReads, StepCx, WriteCx, gates};
+use crate::events::{Event, Reporter, StepStarted};
 use crate::state::journal::RunOutcome;
 
 #[derive(Debug, Clone)]
@@ -197,7 +197,7 @@ async fn adopt_unknown_jobs(
     let mut notices = Vec::new();
     for notice in adopted {
         if let Some(notice) = notice? {
-            reporter.notice(&notice);
+            reporter.report(&Event::notice(notice.clone()));
             notices.push(notice);
         }
     }
@@ -229,7 +229,8 @@ impl Executor for ApplyRun {
                 "not started: this run lost the state's lock ({why})"
             )));
         }
-        self.reporter.step_started(step);
+        self.reporter
+            .report(&Event::StepStarted(StepStarted::of(step)));
         let ctx = self.ctx.clone();
         let reads = self.reads[step.pair].clone();
         let reporter = self.reporter.clone();
@@ -274,7 +275,7 @@ impl Executor for ApplyRun {
     }
 
     fn finished(&self, step: &Step, outcome: &Outcome) {
-        self.reporter.step_finished(step, outcome);
+        self.reporter.report(&Event::step_ended(step, outcome));
     }
 
     fn outside(&self, step: &Step) -> Result<Option<String>, EngineError> {

@@ -16,21 +16,24 @@ mod context;
 mod counts;
 mod failpoint;
 mod history;
+pub mod outcome;
 mod preview;
-mod progress;
 mod scheduler;
 mod steps;
 
+/// The reporter a run emits its events through (`crate::events`); the quiet one for callers
+/// that print only the summary (`-q`, the benchmarks).
+pub use crate::events::{QuietReporter, Reporter};
 pub use apply::{ApplyOptions, ApplySummary, apply};
 pub use context::{Context, PAIRS_AT_ONCE, RunOptions};
 pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
-pub use preview::{Preview, PreviewStep, Waits, preview};
-pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
+pub use outcome::{Action, Observation, Outcome, OutcomeKind, Waits};
+pub use preview::{Preview, PreviewStep, preview};
 pub use steps::waves::{FinishedWave, finished_wave};
 pub use steps::{
-    Action, Observation, Outcome, PairUnmanaged, Unmanaged, pubsub_difference,
-    redirect_uri_difference, sns_difference, webhook_difference,
+    PairUnmanaged, Unmanaged, pubsub_difference, redirect_uri_difference, sns_difference,
+    webhook_difference,
 };
 
 use crate::secrets::SecretError;

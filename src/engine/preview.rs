@@ -14,8 +14,10 @@ use crate::graph::{Step, StepId};
 
 use super::EngineError;
 use super::context::Context;
+pub use super::outcome::Waits;
+use super::outcome::{Action, Observation};
 use super::scheduler::{self, Executor, Limits, Verdict};
-use super::steps::{self, Action, Observation, PairReads, PairUnmanaged, StepCx, gates};
+use super::steps::{self, PairReads, PairUnmanaged, StepCx, gates};
 
 /// One step of the preview.
 #[derive(Debug, Clone)]
@@ -32,18 +34,6 @@ impl PreviewStep {
     pub fn after_changes(&self) -> bool {
         self.observation.action == Action::Blocked && self.waits == Some(Waits::Changes)
     }
-}
-
-/// What a blocked step waits on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waits {
-    /// Changes this apply makes first: it runs after them.
-    Changes,
-    /// A conflict, which stops it until it is resolved.
-    Conflict,
-    /// A pair this run does not target (`--pair`) that is not done: nothing this run does
-    /// lets it run; applying that pair first (or targeting it too) does.
-    UntargetedPairs,
 }
 
 /// The whole preview, in graph order.

@@ -12,7 +12,9 @@ use crate::plan::{ConnectorSettings, Gate, PubsubSpec, RedirectUriSpec, SecretRe
 
 /// What a step does, without its settings: the second part of its ID (`link`, `clone`, …).
 /// Serialized as [`Kind::as_str`] writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 pub enum Kind {
     #[serde(rename = "link")]
     Link,
@@ -198,6 +200,20 @@ impl fmt::Display for StepId {
 impl serde::Serialize for StepId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.text)
+    }
+}
+
+/// A string: `<pair>/<kind>[/<subject>]`.
+impl schemars::JsonSchema for StepId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StepId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A step's ID: `<pair>/<kind>[/<subject>]`, such as `acme-prod/clone/df0yq6c9okc6t9j4ejd5nyrt7`."
+        })
     }
 }
 

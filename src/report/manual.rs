@@ -10,7 +10,7 @@ use crate::api::{ConnectorProvider, Region};
 use crate::plan::{Plan, SecretRef, SettingValue};
 
 /// Which step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ManualKind {
     /// Add the v3 callback to the Google Cloud OAuth client.

@@ -1,131 +1,21 @@
 //! `status`: per pair and step, what the journal says, and for waves what their live jobs say.
 
 use futures::{StreamExt, TryStreamExt};
-use serde::Serialize;
 
 use crate::api::MigrationJob;
 use crate::client::JobFilter;
 use crate::engine::{Context, EngineError, Tally};
-use crate::graph::{Kind, Step, StepGraph, StepId, StepKind};
-use crate::state::journal::{Journal, RunRecord, StepState, StepStatus};
+use crate::graph::{Step, StepGraph, StepId, StepKind};
+use crate::state::journal::{Journal, StepState};
 
-/// Where a step stands in the journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StandingStatus {
-    /// Done, or found done.
-    Done,
-    /// Failed: a failed step, a refused write, a failed wave.
-    Failed,
-    /// A wave whose jobs are running.
-    Running,
-    /// An intent without an outcome: the run stopped while the write was under way.
-    Interrupted,
-    /// No record.
-    Pending,
-}
-
-impl StandingStatus {
-    /// The standing of a step whose journal row has `status` (`None`: no row).
-    pub fn of(status: Option<StepStatus>) -> StandingStatus {
-        match status {
-            Some(StepStatus::Done) => StandingStatus::Done,
-            Some(StepStatus::Failed) => StandingStatus::Failed,
-            Some(StepStatus::Running) => StandingStatus::Running,
-            Some(StepStatus::Intent) => StandingStatus::Interrupted,
-            None => StandingStatus::Pending,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StandingStatus::Done => "done",
-            StandingStatus::Failed => "failed",
-            StandingStatus::Running => "running",
-            StandingStatus::Interrupted => "interrupted",
-            StandingStatus::Pending => "pending",
-        }
-    }
-}
-
-impl std::fmt::Display for StandingStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// One step's standing.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepStanding {
-    pub step: StepId,
-    pub kind: Kind,
-    pub status: StandingStatus,
-    pub run_id: Option<i64>,
-    pub request_id: Option<String>,
-    pub detail: Option<String>,
-    /// A wave's migration job as Nylas reports it now.
-    pub job: Option<JobStanding>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct JobStanding {
-    pub job_id: String,
-    pub status: String,
-    pub percent: u64,
-    pub count_all: u64,
-    pub count_success: u64,
-    pub count_failed: u64,
-    pub count_warning: u64,
-}
-
-impl JobStanding {
-    pub fn tally(&self) -> Tally {
-        Tally {
-            all: self.count_all,
-            migrated: self.count_success,
-            placeholders: self.count_warning,
-            failed: self.count_failed,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PairStanding {
-    pub pair: String,
-    pub region: String,
-    pub steps: Vec<StepStanding>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Standing {
-    pub plan: String,
-    pub last_run: Option<RunSummary>,
-    pub pairs: Vec<PairStanding>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    pub run_id: i64,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub outcome: Option<crate::state::journal::RunOutcome>,
-}
-
-impl From<&RunRecord> for RunSummary {
-    fn from(r: &RunRecord) -> Self {
-        RunSummary {
-            run_id: r.id,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            outcome: r.outcome,
-        }
-    }
-}
+use super::standing_model::{
+    JobStanding, PairStanding, RunSummary, Standing, StandingStatus, StepStanding,
+};
 
 fn job_standing(job: &MigrationJob) -> JobStanding {
     JobStanding {
         job_id: job.job_id.clone(),
-        status: job.status.to_string(),
+        status: job.status,
         percent: job.percent_done(),
         count_all: job.count_all,
         count_success: job.count_success,
@@ -224,7 +114,7 @@ pub async fn standing(
                 .collect();
             Ok::<_, EngineError>(PairStanding {
                 pair: pair.name.clone(),
-                region: pair.region.to_string(),
+                region: pair.region,
                 steps,
             })
         })
@@ -236,36 +126,4 @@ pub async fn standing(
         last_run,
         pairs,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_steps_standing_follows_its_journal_row() {
-        for (status, standing, shown) in [
-            (Some(StepStatus::Done), StandingStatus::Done, "done"),
-            (Some(StepStatus::Failed), StandingStatus::Failed, "failed"),
-            (
-                Some(StepStatus::Running),
-                StandingStatus::Running,
-                "running",
-            ),
-            (
-                Some(StepStatus::Intent),
-                StandingStatus::Interrupted,
-                "interrupted",
-            ),
-            (None, StandingStatus::Pending, "pending"),
-        ] {
-            assert_eq!(StandingStatus::of(status), standing);
-            assert_eq!(standing.as_str(), shown);
-            assert_eq!(format!("{standing:<12}|"), format!("{shown:<12}|"));
-            assert_eq!(
-                serde_json::to_value(standing).unwrap(),
-                serde_json::json!(shown)
-            );
-        }
-    }
 }

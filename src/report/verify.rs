@@ -24,8 +24,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::{StreamExt, TryStreamExt};
 
-use serde::Serialize;
-
 use crate::api::forms::normalized_url;
 use crate::api::{
     ChannelStatus, CloneMode, Grant, GrantStatus, JobStatus, MigrationJob, RequestedStatus,
@@ -38,86 +36,7 @@ use crate::engine::{
 use crate::graph::{Step, StepGraph, StepId, StepKind};
 use crate::state::journal::{Journal, JournalError, StepStatus};
 
-/// The version of verify's JSON; a field is never removed or changed in meaning without a new
-/// one.
-pub const VERIFY_VERSION: u32 = 1;
-
-/// What an item checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Check {
-    Link,
-    Region,
-    Connector,
-    MicrosoftCredentials,
-    RedirectUri,
-    Webhook,
-    WebhookTest,
-    Pubsub,
-    Sns,
-    TestAccount,
-    Wave,
-    Grants,
-}
-
-impl Check {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::Link => "link",
-            Check::Region => "region",
-            Check::Connector => "connector",
-            Check::MicrosoftCredentials => "microsoft-credentials",
-            Check::RedirectUri => "redirect-uri",
-            Check::Webhook => "webhook",
-            Check::WebhookTest => "webhook-test",
-            Check::Pubsub => "pubsub",
-            Check::Sns => "sns",
-            Check::TestAccount => "test-account",
-            Check::Wave => "wave",
-            Check::Grants => "grants",
-        }
-    }
-}
-
-/// One checklist item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Item {
-    pub check: Check,
-    /// What it is about: a provider, a URL, an account, a wave; empty for the pair itself.
-    pub subject: String,
-    pub passed: bool,
-    /// What was observed, for a person to read.
-    pub evidence: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PairVerification {
-    pub pair: String,
-    pub region: String,
-    pub passed: bool,
-    pub items: Vec<Item>,
-}
-
-/// The whole checklist (serialized as verify's JSON, version [`VERIFY_VERSION`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verification {
-    pub v: u32,
-    pub plan: String,
-    pub passed: bool,
-    pub pairs: Vec<PairVerification>,
-}
-
-impl Verification {
-    /// Every failed item, with its pair.
-    pub fn failures(&self) -> impl Iterator<Item = (&str, &Item)> {
-        self.pairs.iter().flat_map(|p| {
-            p.items
-                .iter()
-                .filter(|i| !i.passed)
-                .map(move |i| (p.pair.as_str(), i))
-        })
-    }
-}
+use super::checklist::{Check, Item, PairVerification, VERIFY_VERSION, Verification};
 
 fn count_grants(n: usize) -> String {
     if n == 1 {
@@ -493,7 +412,7 @@ async fn verify_pair(
 
     Ok(PairVerification {
         pair: pair.name.clone(),
-        region: pair.region.to_string(),
+        region: pair.region,
         passed: items.iter().all(|i| i.passed),
         items,
     })

@@ -28,15 +28,13 @@ use std::time::{Duration, Instant};
 
 use crate::api::{ResourceType, TranslateRequest, Translation};
 use crate::client::{AppClient, ClientError};
+use crate::events::Reporter;
 
 use crate::state::journal::{FinishedPage, Journal, JournalError, TranslateRefusal};
 
 pub use accounts::{Account, ListedAccount, discover, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};
-pub use progress::{
-    BarTranslateReporter, JsonTranslateReporter, PlainTranslateReporter, Progress,
-    QuietTranslateReporter, TranslateReporter,
-};
+pub use progress::Progress;
 
 /// One pair whose accounts are translated: its name and its v3 application's client.
 #[derive(Debug, Clone)]
@@ -253,7 +251,7 @@ pub async fn translate(
     listed: Option<Vec<ListedAccount>>,
     journal: Arc<Journal>,
     options: &TranslateOptions,
-    reporter: Arc<dyn TranslateReporter>,
+    reporter: Arc<dyn Reporter>,
 ) -> Result<TranslateSummary, TranslateError> {
     let started = Instant::now();
     let opened = output::open(
@@ -359,7 +357,7 @@ pub async fn translate(
         pairs,
         accounts,
     });
-    reporter.started(&shared.progress, shared.accounts.len() as u64);
+    reporter.report(&shared.progress.started(shared.accounts.len() as u64));
 
     // The writer: a blocking thread, so file writes and journal commits never stall requests.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Written>(16);
@@ -444,7 +442,7 @@ pub async fn translate(
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tick.tick().await;
-                reporter.progress(&shared.progress);
+                reporter.report(&shared.progress.now());
             }
         })
     };
@@ -476,7 +474,7 @@ pub async fn translate(
     });
     ticker.abort();
     written??;
-    reporter.progress(&shared.progress);
+    reporter.report(&shared.progress.now());
 
     let mut errors = std::mem::take(&mut *shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
     errors.sort_by(|a, b| (&a.pair, &a.account_id).cmp(&(&b.pair, &b.account_id)));
@@ -512,7 +510,7 @@ pub async fn translate(
         throughput,
         elapsed: started.elapsed(),
     };
-    reporter.finished(&summary);
+    reporter.report(&summary.event());
     Ok(summary)
 }
 
@@ -521,7 +519,7 @@ async fn work(
     pair: usize,
     shared: &Shared,
     tx: &tokio::sync::mpsc::Sender<Written>,
-    reporter: &dyn TranslateReporter,
+    reporter: &dyn Reporter,
 ) {
     let app = &shared.pairs[pair].app;
     loop {
@@ -633,7 +631,7 @@ async fn work(
                             reason,
                             refused,
                         };
-                        reporter.account_failed(&error);
+                        reporter.report(&error.event());
                         // Refused for good: recorded, so that a rerun does not ask again.
                         let record = error.refused.then(|| TranslateRefusal {
                             pair: error.pair.clone(),

@@ -1,13 +1,13 @@
-//! How a translate run reports: a progress bar (chains, pages, rows, ETA) on a terminal, a
-//! line every ten seconds otherwise, JSON events for `--output json`, nothing with `-q`.
+//! A translate run's counters, and the events it reports from them (`translate_started`,
+//! `translate_progress`, `translate_account_failed`, `translate_summary`): how they are shown
+//! (a bar, lines, JSON lines, nothing) is the reporter's (`cli/render/`).
 
-use std::io::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use crate::events::{
+    AccountFailed, Event, Throughput, TranslateEnded, TranslateProgress, TranslateStarted,
+};
 
 use super::{AccountError, TranslateSummary};
 
@@ -129,247 +129,75 @@ impl Progress {
     }
 }
 
-/// `1m 05s`, `2h 03m`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+impl Progress {
+    /// `translate_started`: what the run will do.
+    pub fn started(&self, accounts: u64) -> Event {
+        Event::TranslateStarted(TranslateStarted {
+            accounts,
+            chains_total: self.chains_total(),
+            chains_done: self.chains_done(),
+            rows: self.rows(),
+            resumed: self.resumed,
+            cut_bytes: self.cut_bytes,
+        })
+    }
+
+    /// `translate_progress`: the counters now (the reporter decides how often to show them).
+    pub fn now(&self) -> Event {
+        Event::TranslateProgress(TranslateProgress {
+            rows: self.rows(),
+            pages: self.pages(),
+            chains_done: self.chains_done(),
+            chains_failed: self.chains_abandoned(),
+            chains_total: self.chains_total(),
+            pages_per_second: self.pages_per_second(),
+            eta_seconds: self.eta().map(|d| d.as_secs()),
+        })
     }
 }
 
-fn line(p: &Progress) -> String {
-    format!(
-        "{} rows · {} pages · {}/{} account-types · {:.1} pages/s · ETA {}",
-        p.rows(),
-        p.pages(),
-        p.chains_done() + p.chains_abandoned(),
-        p.chains_total(),
-        p.pages_per_second(),
-        p.eta().map_or("…".into(), human_duration)
-    )
-}
-
-pub trait TranslateReporter: Send + Sync {
-    fn started(&self, progress: &Progress, accounts: u64);
-    fn progress(&self, progress: &Progress);
-    fn account_failed(&self, error: &AccountError);
-    fn finished(&self, summary: &TranslateSummary);
-}
-
-/// Nothing while it runs (`-q`).
-pub struct QuietTranslateReporter;
-
-impl TranslateReporter for QuietTranslateReporter {
-    fn started(&self, _: &Progress, _: u64) {}
-    fn progress(&self, _: &Progress) {}
-    fn account_failed(&self, _: &AccountError) {}
-    fn finished(&self, _: &TranslateSummary) {}
-}
-
-/// A line on stderr every ten seconds, and one per account that fails.
-pub struct PlainTranslateReporter {
-    last: Mutex<Option<Instant>>,
-}
-
-impl PlainTranslateReporter {
-    pub fn new() -> PlainTranslateReporter {
-        PlainTranslateReporter {
-            last: Mutex::new(None),
-        }
+impl AccountError {
+    /// `translate_account_failed`.
+    pub fn event(&self) -> Event {
+        Event::TranslateAccountFailed(AccountFailed {
+            pair: self.pair.clone(),
+            account_id: self.account_id.clone(),
+            resource_type: self.resource_types.first().copied(),
+            status: self.status,
+            request_id: self.request_id.clone(),
+            reason: self.reason.clone(),
+            refused: self.refused,
+        })
     }
 }
 
-impl Default for PlainTranslateReporter {
-    fn default() -> Self {
-        PlainTranslateReporter::new()
-    }
-}
-
-impl TranslateReporter for PlainTranslateReporter {
-    fn started(&self, p: &Progress, accounts: u64) {
-        errln!(
-            "translating {accounts} accounts: {} account-types, {} already done{}",
-            p.chains_total(),
-            p.chains_done(),
-            if p.resumed { " (resumed)" } else { "" }
-        );
-    }
-
-    fn progress(&self, p: &Progress) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-            *last = Some(Instant::now());
-            errln!("progress  {}", line(p));
-        }
-    }
-
-    fn account_failed(&self, e: &AccountError) {
-        errln!(
-            "failed    {}/{}: {}",
-            e.pair,
-            e.account_id,
-            e.reason.escape_debug()
-        );
-    }
-
-    fn finished(&self, _: &TranslateSummary) {}
-}
-
-/// A bar over the account-types (chains), with rows, pages and the ETA.
-pub struct BarTranslateReporter {
-    bar: ProgressBar,
-}
-
-impl BarTranslateReporter {
-    pub fn new() -> BarTranslateReporter {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} translate [{bar:30}] {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        BarTranslateReporter { bar }
-    }
-}
-
-impl Default for BarTranslateReporter {
-    fn default() -> Self {
-        BarTranslateReporter::new()
-    }
-}
-
-impl TranslateReporter for BarTranslateReporter {
-    fn started(&self, p: &Progress, _accounts: u64) {
-        self.bar.set_length(p.chains_total());
-        self.progress(p);
-    }
-
-    fn progress(&self, p: &Progress) {
-        self.bar
-            .set_position(p.chains_done() + p.chains_abandoned());
-        self.bar.set_message(format!(
-            "account-types · {} rows · {} pages · {:.1} pages/s · ETA {}",
-            p.rows(),
-            p.pages(),
-            p.pages_per_second(),
-            p.eta().map_or("…".into(), human_duration)
-        ));
-    }
-
-    fn account_failed(&self, e: &AccountError) {
-        self.bar.println(format!(
-            "failed    {}/{}: {}",
-            e.pair,
-            e.account_id,
-            e.reason.escape_debug()
-        ));
-    }
-
-    fn finished(&self, _: &TranslateSummary) {
-        self.bar.finish_and_clear();
-    }
-}
-
-/// JSON lines on stdout (events schema version 1): `translate_started`, `translate_progress`
-/// (at most every two seconds, and last), `translate_account_failed`, `translate_summary`.
-pub struct JsonTranslateReporter {
-    last: Mutex<Option<Instant>>,
-}
-
-impl JsonTranslateReporter {
-    pub fn new() -> JsonTranslateReporter {
-        JsonTranslateReporter {
-            last: Mutex::new(None),
-        }
-    }
-}
-
-impl Default for JsonTranslateReporter {
-    fn default() -> Self {
-        JsonTranslateReporter::new()
-    }
-}
-
-fn emit(value: serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}");
-}
-
-fn progress_event(p: &Progress) -> serde_json::Value {
-    json!({
-        "v": 1,
-        "event": "translate_progress",
-        "rows": p.rows(),
-        "pages": p.pages(),
-        "chains_done": p.chains_done(),
-        "chains_failed": p.chains_abandoned(),
-        "chains_total": p.chains_total(),
-        "pages_per_second": (p.pages_per_second() * 100.0).round() / 100.0,
-        "eta_seconds": p.eta().map(|d| d.as_secs()),
-    })
-}
-
-impl TranslateReporter for JsonTranslateReporter {
-    fn started(&self, p: &Progress, accounts: u64) {
-        emit(json!({
-            "v": 1,
-            "event": "translate_started",
-            "accounts": accounts,
-            "chains_total": p.chains_total(),
-            "chains_done": p.chains_done(),
-            "rows": p.rows(),
-            "resumed": p.resumed,
-            "cut_bytes": p.cut_bytes,
-        }));
-    }
-
-    fn progress(&self, p: &Progress) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
-            *last = Some(Instant::now());
-            emit(progress_event(p));
-        }
-    }
-
-    fn account_failed(&self, e: &AccountError) {
-        emit(json!({
-            "v": 1,
-            "event": "translate_account_failed",
-            "pair": e.pair,
-            "account_id": e.account_id,
-            "resource_type": e.resource_types.first().map(|t| t.as_str()),
-            "status": e.status,
-            "request_id": e.request_id,
-            "reason": e.reason,
-            "refused": e.refused,
-        }));
-    }
-
-    fn finished(&self, s: &TranslateSummary) {
-        emit(json!({
-            "v": 1,
-            "event": "translate_summary",
-            "output": s.output.display().to_string(),
-            "errors_file": s.errors_file.display().to_string(),
-            "accounts": s.accounts,
-            "chains_total": s.chains,
-            "chains_done": s.chains_complete,
-            "rows": s.rows,
-            "rows_this_run": s.rows_this_run,
-            "pages_this_run": s.pages_this_run,
-            "pages_resumed": s.pages_resumed,
-            "accounts_failed": s.errors.len(),
-            "accounts_refused": s.refused(),
-            "throughput": s.throughput.iter().map(|t| json!({
-                "pair": t.pair,
-                "requests": t.requests,
-                "rate_limit": t.rate_limit,
-                "ratio": t.ratio().map(|r| (r * 1000.0).round() / 1000.0),
-            })).collect::<Vec<_>>(),
-            "elapsed_seconds": (s.elapsed.as_secs_f64() * 10.0).round() / 10.0,
-            "complete": s.complete(),
-        }));
+impl TranslateSummary {
+    /// `translate_summary`: the run's counts, last.
+    pub fn event(&self) -> Event {
+        Event::TranslateSummary(TranslateEnded {
+            output: self.output.display().to_string(),
+            errors_file: self.errors_file.display().to_string(),
+            accounts: self.accounts,
+            chains_total: self.chains,
+            chains_done: self.chains_complete,
+            rows: self.rows,
+            rows_this_run: self.rows_this_run,
+            pages_this_run: self.pages_this_run,
+            pages_resumed: self.pages_resumed,
+            accounts_failed: self.errors.len(),
+            accounts_refused: self.refused(),
+            throughput: self
+                .throughput
+                .iter()
+                .map(|t| Throughput {
+                    pair: t.pair.clone(),
+                    requests: t.requests,
+                    rate_limit: t.rate_limit,
+                    ratio: t.ratio(),
+                })
+                .collect(),
+            elapsed_seconds: self.elapsed.as_secs_f64(),
+            complete: self.complete(),
+        })
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::api::{BatchProvider, ConnectorProvider, JobStatus, MigrationJob};
 use crate::client::JobFilter;
+use crate::events::{Event, JobProgress};
 use crate::graph::{BatchStep, StepKind};
 
 use super::super::EngineError;
@@ -622,7 +623,8 @@ async fn poll(
             .and_then(|id| jobs.iter().find(|j| &j.job_id == id));
         match (clone, snapshot) {
             (Some(job), _) => {
-                cx.reporter.job_progress(cx.step, job);
+                cx.reporter
+                    .report(&Event::JobProgress(JobProgress::of(cx.step, job)));
                 if job.status.is_finished() {
                     return Ok(WaveEnd::Finished(job.clone()));
                 }
