@@ -27,10 +27,10 @@ pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use preview::{Preview, PreviewStep, Waits, preview};
 pub use progress::{BarReporter, JsonReporter, PlainReporter, QuietReporter, Reporter};
+pub use steps::checklist::{Check, VerifyCx, VerifyItem, VerifyReads};
 pub use steps::waves::{FinishedWave, finished_wave};
 pub use steps::{
-    Action, Observation, Outcome, PairUnmanaged, Unmanaged, pubsub_difference,
-    redirect_uri_difference, sns_difference, webhook_difference,
+    Action, Observation, Outcome, PairUnmanaged, Unmanaged, microsoft_credentials, verify_items,
 };
 
 use crate::secrets::SecretError;
