@@ -1,5 +1,5 @@
-//! What the channel kinds share (`pubsub/<topic>` in [`super::pubsub`], `sns/<topic>` in
-//! [`super::sns`]): a notification channel matched by its topic, created if absent, updated
+//! What the channel kinds share (`pubsub/<topic>` in `pubsub.rs`, `sns/<topic>` in
+//! `sns.rs`): a notification channel matched by its topic, created if absent, updated
 //! (PUT) if it differs from the plan, never deleted. Each kind says how its channels are
 //! listed, created, updated and compared ([`Channel`]); the driver is [`ChannelKind`].
 
@@ -442,26 +442,6 @@ mod tests {
                 vec!["description", "notification emails"],
             ),
             (
-                "compressed delivery asked, the live one has none (false)",
-                base,
-                Settings {
-                    triggers: &[C, E],
-                    compressed_delivery: Some(true),
-                    ..Settings::default()
-                },
-                vec!["compressed delivery"],
-            ),
-            (
-                "uncompressed asked, the live one says nothing: the same",
-                base,
-                Settings {
-                    triggers: &[C, E],
-                    compressed_delivery: Some(false),
-                    ..Settings::default()
-                },
-                vec![],
-            ),
-            (
                 "description and emails left out: the live ones stay, whatever they are",
                 base,
                 Settings {
@@ -509,6 +489,73 @@ mod tests {
                 },
                 vec![],
             ),
+            (
+                "no emails asked for, the live one has none",
+                Settings {
+                    emails: None,
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    emails: Some(&[]),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+        ] {
+            assert_eq!(differences(live, want), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn compressed_delivery_differs_only_when_asked_and_not_live() {
+        use TriggerType::{GrantCreated as C, GrantExpired as E};
+        let emails = ["ops@acme.example".to_owned()];
+        let base = Settings {
+            triggers: &[C, E],
+            description: Some("live"),
+            emails: Some(&emails),
+            compressed_delivery: None,
+            status: Some(ChannelStatus::Active),
+        };
+        for (case, live, want, expected) in [
+            (
+                "compressed delivery asked, the live one has none (false)",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    compressed_delivery: Some(true),
+                    ..Settings::default()
+                },
+                vec!["compressed delivery"],
+            ),
+            (
+                "uncompressed asked, the live one says nothing: the same",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    compressed_delivery: Some(false),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+        ] {
+            assert_eq!(differences(live, want), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_status_differs_unless_it_is_the_one_the_plan_wants() {
+        use TriggerType::{GrantCreated as C, GrantExpired as E};
+        let emails = ["ops@acme.example".to_owned()];
+        let base = Settings {
+            triggers: &[C, E],
+            description: Some("live"),
+            emails: Some(&emails),
+            compressed_delivery: None,
+            status: Some(ChannelStatus::Active),
+        };
+        for (case, live, want, expected) in [
             (
                 "active wanted, the live one active",
                 base,
@@ -593,19 +640,6 @@ mod tests {
                     ..Settings::default()
                 },
                 vec!["status"],
-            ),
-            (
-                "no emails asked for, the live one has none",
-                Settings {
-                    emails: None,
-                    ..base
-                },
-                Settings {
-                    triggers: &[C, E],
-                    emails: Some(&[]),
-                    ..Settings::default()
-                },
-                vec![],
             ),
         ] {
             assert_eq!(differences(live, want), expected, "{case}");

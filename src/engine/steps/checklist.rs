@@ -1,5 +1,5 @@
 //! What `verify` asks of a step kind: its checklist items ([`VerifyItem`]), each built by the
-//! kind's [`StepDriver::verify`](super::StepDriver::verify) from the same match of the live
+//! kind's `StepDriver::verify` from the same match of the live
 //! object and the same comparison with the plan that its `observe` makes, so that `plan`,
 //! `apply` and `verify` agree. What a pair's items read is read once per pair
 //! ([`VerifyReads`]), whatever the number of steps of a kind.
