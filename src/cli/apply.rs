@@ -100,6 +100,7 @@ fn converge(
     let plan_args = setup::PlanArgs {
         plan: target.plan,
         state: target.state,
+        trust: args.target.trust.clone(),
     };
     let client = setup::client(&plan)?;
     let state = plan_args.state(&plan)?;
