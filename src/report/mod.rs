@@ -13,5 +13,6 @@ pub use accounts::{
 };
 pub use standing::{PairStanding, Standing, StandingStatus, StepStanding, standing};
 pub use verify::{
-    Check, Item, PairVerification, VERIFY_VERSION, Verification, WaveState, verify, wave_state,
+    Check, Item, PairVerification, VERIFY_VERSION, Verification, VerifyItem, WaveState, verify,
+    wave_state,
 };
