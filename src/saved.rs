@@ -261,6 +261,69 @@ impl SavedPlan {
     }
 }
 
+/// Why `apply FILE` refuses a saved plan before anything else: the saved plan itself cannot be
+/// applied (`Invalid`), or its plan file is not the one it was made from (`Changed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Invalid(String),
+    Changed(String),
+}
+
+impl SavedPlan {
+    /// The checks `apply FILE` makes before it loads anything: made by this version of the tool,
+    /// given no flag of its own (`own_flags`: `--pair` or a rerun flag; a saved plan's are the
+    /// ones given to `plan --out`), and its plan file unchanged (by digest). The plan file's
+    /// bytes, to be loaded and compared once more ([`SavedPlan::same_bytes`]).
+    pub fn check_applicable(&self, own_flags: bool) -> Result<Vec<u8>, Refusal> {
+        let version = env!("CARGO_PKG_VERSION");
+        if self.tool_version != version {
+            return Err(Refusal::Invalid(format!(
+                "it was made by nylas-migrate {}, and this is {version}",
+                self.tool_version
+            )));
+        }
+        if own_flags {
+            return Err(Refusal::Invalid(
+                "--pair and the rerun flags of a saved plan are the ones given to `plan --out`; apply it without them".into(),
+            ));
+        }
+        let bytes = std::fs::read(&self.plan.path)
+            .map_err(|e| Refusal::Changed(format!("cannot be read: {e}")))?;
+        let digest = digest(&bytes);
+        if digest != self.plan.sha256 {
+            return Err(Refusal::Changed(format!(
+                "changed since the saved plan was made (SHA-256 {digest}, saved {})",
+                self.plan.sha256
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// The plan was loaded from the bytes [`SavedPlan::check_applicable`] read: not changed in between.
+    pub fn same_bytes(checked: &[u8], loaded: &[u8]) -> Result<(), Refusal> {
+        if checked == loaded {
+            Ok(())
+        } else {
+            Err(Refusal::Changed("changed while it was read".into()))
+        }
+    }
+
+    /// The steps whose action differs between this saved plan and a new preview (see
+    /// [`differences`]): any is a reason to refuse it before any write.
+    pub fn stale(&self, now: &Preview) -> Vec<Changed> {
+        let now_steps: Vec<SavedStep> = now
+            .steps
+            .iter()
+            .map(|s| SavedStep {
+                id: s.step.id.to_string(),
+                action: SavedAction::of(s),
+                reason: s.observation.reason.clone(),
+            })
+            .collect();
+        differences(&self.steps, &now_steps)
+    }
+}
+
 /// A step whose action differs between the saved plan and now (`None`: not in that one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {

@@ -264,6 +264,55 @@ fn help_documents_exit_codes() {
     );
 }
 
+/// The runner's opt-ins are flags of the commands that load a plan, and of no other: `schema`,
+/// `completions`, `man`, `simulate` and `demo` do not list flags that would mean nothing there.
+/// Whole `--help` of a command without them, and of one with them, are snapshots.
+#[test]
+fn trust_opt_ins_are_flags_of_the_commands_that_load_a_plan() {
+    let opt_ins = [
+        "--allow-api-host",
+        "--allow-secret-dir",
+        "--allow-state-host",
+    ];
+    for (command, has) in [
+        ("validate", true),
+        ("graph", true),
+        ("plan", true),
+        ("apply", true),
+        ("status", true),
+        ("report", true),
+        ("translate", true),
+        ("verify", true),
+        ("schema", false),
+        ("simulate", false),
+        ("demo", false),
+        ("completions", false),
+        ("man", false),
+    ] {
+        let help = stdout(&Test::new().args([command, "--help"]).run());
+        for flag in opt_ins {
+            assert_eq!(
+                help.contains(flag),
+                has,
+                "{command} --help and {flag}:\n{help}"
+            );
+        }
+    }
+    let top = stdout(&Test::new().arg("--help").run());
+    for flag in opt_ins {
+        assert!(!top.contains(flag), "not global: {top}");
+    }
+    // Given to a command that takes none, an opt-in is a usage error, not silently ignored.
+    Test::new()
+        .args(["schema", "--allow-api-host", "example.com"])
+        .status(64)
+        .run();
+    for command in ["schema", "verify"] {
+        let help = stdout(&Test::new().args([command, "--help"]).run());
+        insta::assert_snapshot!(format!("help-{command}"), help);
+    }
+}
+
 #[test]
 fn numbers_the_schema_accepts_are_read_as_such() {
     // `1.0` is an integer to JSON Schema, and a number too large for any count is out of range:

@@ -102,6 +102,7 @@ fn converge(
     let plan_args = setup::PlanArgs {
         plan: target.plan,
         state: target.state,
+        trust: args.target.trust.clone(),
     };
     let client = setup::client(&plan)?;
     let state = plan_args.state(&plan)?;
@@ -170,44 +171,26 @@ fn run_saved(
         path: path.clone(),
         why,
     };
-    if saved.tool_version != env!("CARGO_PKG_VERSION") {
-        return Err(invalid(format!(
-            "it was made by nylas-migrate {}, and this is {}",
-            saved.tool_version,
-            env!("CARGO_PKG_VERSION")
-        ))
-        .into());
-    }
     let own_flags = !args.pairs.pairs.is_empty()
         || !args.rerun.rerun_wave.is_empty()
         || !args.rerun.rerun_clone.is_empty()
         || !args.rerun.rerun_link.is_empty()
         || args.rerun.adopt_existing_jobs;
-    if own_flags {
-        return Err(invalid(
-            "--pair and the rerun flags of a saved plan are the ones given to `plan --out`; apply it without them".into(),
-        )
-        .into());
-    }
-    let plan_path = std::path::PathBuf::from(&saved.plan.path);
-    let changed = |why: String| CommandError::SavedPlanChanged {
-        path: path.clone(),
-        plan: saved.plan.path.clone(),
-        why,
+    let refused = |refusal: crate::saved::Refusal| -> CliError {
+        match refusal {
+            crate::saved::Refusal::Invalid(why) => invalid(why).into(),
+            crate::saved::Refusal::Changed(why) => CommandError::SavedPlanChanged {
+                path: path.clone(),
+                plan: saved.plan.path.clone(),
+                why,
+            }
+            .into(),
+        }
     };
-    let bytes = std::fs::read(&plan_path).map_err(|e| changed(format!("cannot be read: {e}")))?;
-    let digest = crate::saved::digest(&bytes);
-    if digest != saved.plan.sha256 {
-        return Err(changed(format!(
-            "changed since the saved plan was made (SHA-256 {digest}, saved {})",
-            saved.plan.sha256
-        ))
-        .into());
-    }
+    let bytes = saved.check_applicable(own_flags).map_err(&refused)?;
+    let plan_path = std::path::PathBuf::from(&saved.plan.path);
     let (plan, graph, loaded) = setup::load_with_bytes(&plan_path)?;
-    if loaded != bytes {
-        return Err(changed("changed while it was read".into()).into());
-    }
+    crate::saved::SavedPlan::same_bytes(&bytes, &loaded).map_err(&refused)?;
     let step = |id: &String| {
         crate::graph::StepId::parse(id)
             .filter(|s| graph.get(s).is_some())
@@ -269,16 +252,7 @@ async fn matches_saved(
     output: Output,
 ) -> Result<Option<Finished>, CliError> {
     let now = preview(ctx).await?;
-    let now_steps: Vec<crate::saved::SavedStep> = now
-        .steps
-        .iter()
-        .map(|s| crate::saved::SavedStep {
-            id: s.step.id.to_string(),
-            action: crate::saved::SavedAction::of(s),
-            reason: s.observation.reason.clone(),
-        })
-        .collect();
-    let changed = crate::saved::differences(&saved.steps, &now_steps);
+    let changed = saved.stale(&now);
     if !changed.is_empty() {
         return Err(CommandError::SavedPlanStale {
             path: path.to_owned(),

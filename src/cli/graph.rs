@@ -17,6 +17,8 @@ pub struct Args {
     /// `--output json`, one `graph` event with the steps and edges instead.
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     pub format: Format,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -20,6 +20,7 @@ mod simulate;
 mod simulate_plan;
 mod status;
 mod translate;
+mod trust;
 mod validate;
 mod verify;
 
@@ -33,7 +34,8 @@ pub use exit::{ExitStatus, Finished, Signal};
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// The run's opt-ins (`--allow-api-host`, `--allow-secret-dir`), set once in [`main`].
+/// The run's opt-ins (`--allow-api-host`, `--allow-secret-dir`, `--allow-state-host`) of a
+/// command that loads a plan, set once in [`main`].
 static TRUST: std::sync::OnceLock<crate::plan::Trust> = std::sync::OnceLock::new();
 
 /// What the runner of this command allows a plan to reach beyond the defaults.
@@ -105,38 +107,6 @@ pub struct Cli {
     /// Less on stderr: no progress lines or bars, only errors and the summary.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Let a region's `api_url` send the plan's API keys to HOST, besides Nylas's API hosts and
-    /// loopback (repeatable, or comma-separated in the variable). Given by whoever runs the
-    /// plan, since a plan cannot choose where its secrets go.
-    #[arg(
-        long = "allow-api-host",
-        value_name = "HOST",
-        global = true,
-        env = crate::plan::ALLOW_API_HOSTS_VAR,
-        value_delimiter = ','
-    )]
-    pub allow_api_hosts: Vec<String>,
-    /// Let `{ file: }` secrets be read from DIR, besides the plan's folder (repeatable, or
-    /// comma-separated in the variable).
-    #[arg(
-        long = "allow-secret-dir",
-        value_name = "DIR",
-        global = true,
-        env = crate::plan::ALLOW_SECRET_DIRS_VAR,
-        value_delimiter = ','
-    )]
-    pub allow_secret_dirs: Vec<std::path::PathBuf>,
-    /// Let a plan's PostgreSQL state URL (`state.postgres.url`) name HOST, besides loopback
-    /// (repeatable, or comma-separated in the variable): the database password goes there, and
-    /// its journal decides what a run skips. `--state postgres://…` needs no opt-in.
-    #[arg(
-        long = "allow-state-host",
-        value_name = "HOST",
-        global = true,
-        env = crate::plan::ALLOW_STATE_HOSTS_VAR,
-        value_delimiter = ','
-    )]
-    pub allow_state_hosts: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -191,6 +161,27 @@ pub enum Command {
     Man(man::ManArgs),
 }
 
+impl Command {
+    /// The runner's opt-ins, for the commands that load a plan (the others take none).
+    fn trust(&self) -> Option<&trust::TrustArgs> {
+        Some(match self {
+            Command::Validate(args) => &args.trust,
+            Command::Graph(args) => &args.trust,
+            Command::Plan(args) => &args.target.trust,
+            Command::Apply(args) => &args.target.trust,
+            Command::Status(args) => &args.target.trust,
+            Command::Report(args) => &args.target.trust,
+            Command::Translate(args) => &args.target.trust,
+            Command::Verify(args) => &args.target.trust,
+            Command::Schema(_)
+            | Command::Simulate(_)
+            | Command::Demo(_)
+            | Command::Completions(_)
+            | Command::Man(_) => return None,
+        })
+    }
+}
+
 /// For a command whose output is not events, why `--output json` is refused and what to use.
 fn no_json_output(command: &Command) -> Option<CommandError> {
     let (why, instead) = match command {
@@ -236,26 +227,9 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<Finished, CliError> {
     init_logging(cli.verbose);
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
-    let _ = TRUST.set(crate::plan::Trust {
-        api_hosts: cli
-            .allow_api_hosts
-            .iter()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .collect(),
-        secret_dirs: cli
-            .allow_secret_dirs
-            .iter()
-            .filter(|d| !d.as_os_str().is_empty())
-            .cloned()
-            .collect(),
-        state_hosts: cli
-            .allow_state_hosts
-            .iter()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .collect(),
-    });
+    if let Some(trust) = cli.command.trust() {
+        let _ = TRUST.set(trust.trust());
+    }
     if cli.output == Output::Json
         && let Some(refused) = no_json_output(&cli.command)
     {

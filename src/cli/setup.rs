@@ -24,6 +24,8 @@ pub struct PlanArgs {
     /// password comes only from PGPASSWORD. Overrides the plan's `state`.
     #[arg(long, value_name = "DIR|URL")]
     pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 impl PlanArgs {

@@ -15,6 +15,8 @@ pub struct Args {
     /// garbled file cannot flood a terminal).
     #[arg(required = true, value_name = "PLAN")]
     pub plans: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::trust::TrustArgs,
 }
 
 /// Every plan checked; the invalid ones are an error (their diagnostics, shown by `main`), or

@@ -60,7 +60,11 @@ fn print_human(v: &Verification) {
             };
             outln!(
                 "  {} {}{}: {}",
-                if item.passed { "ok  " } else { "FAIL" },
+                match (item.passed, item.manual) {
+                    (true, _) => "ok  ",
+                    (false, true) => "todo",
+                    (false, false) => "FAIL",
+                },
                 item.check.as_str(),
                 subject,
                 shown(&item.evidence)
@@ -68,10 +72,21 @@ fn print_human(v: &Verification) {
         }
     }
     let items: usize = v.pairs.iter().map(|p| p.items.len()).sum();
+    let manual = v
+        .pairs
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter(|i| i.manual && !i.passed)
+        .count();
     let failures: Vec<_> = v.failures().collect();
-    if failures.is_empty() {
+    if failures.is_empty() && manual == 0 {
         outln!(
             "\nVerified: all {items} items of {} pairs pass.",
+            v.pairs.len()
+        );
+    } else if failures.is_empty() {
+        outln!(
+            "\nVerified: every check of {} pairs passes; {manual} of {items} items are steps for a person (todo), outside what this plan can do.",
             v.pairs.len()
         );
     } else {

@@ -9,7 +9,9 @@ use futures::StreamExt;
 
 use super::EngineError;
 use super::context::{Context, PAIRS_AT_ONCE};
-use super::steps::waves::{describe_adoption, describe_jobs, pair_adoption};
+use super::steps::adoption::describe_adoption;
+use super::steps::wave_reads::pair_adoption;
+use super::steps::waves::describe_jobs;
 
 /// One pair whose application has history that this state does not know.
 #[derive(Debug, Clone, PartialEq)]

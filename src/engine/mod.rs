@@ -30,11 +30,9 @@ pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use outcome::{Action, Observation, Outcome, OutcomeKind, Waits};
 pub use preview::{Preview, PreviewStep, preview};
+pub use steps::checklist::{Check, VerifyCx, VerifyItem, VerifyReads};
 pub use steps::waves::{FinishedWave, finished_wave};
-pub use steps::{
-    PairUnmanaged, Unmanaged, pubsub_difference, redirect_uri_difference, sns_difference,
-    webhook_difference,
-};
+pub use steps::{PairUnmanaged, Unmanaged, microsoft_credentials, verify_items};
 
 use crate::secrets::SecretError;
 use crate::state::{JournalError, LockError};

@@ -166,7 +166,7 @@ pub async fn preview(ctx: &Context) -> Result<Preview, EngineError> {
     let unmanaged = futures::future::join_all(
         (0..pairs)
             .filter(|&pair| ctx.targets_pair(pair))
-            .map(|pair| steps::unmanaged::unmanaged(ctx, pair)),
+            .map(|pair| steps::drift::unmanaged(ctx, pair)),
     )
     .await;
     let waiting_on = ctx

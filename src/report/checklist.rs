@@ -8,60 +8,21 @@ use serde::Serialize;
 /// one.
 pub const VERIFY_VERSION: u32 = 1;
 
-/// What an item checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Check {
-    Link,
-    Region,
-    Connector,
-    MicrosoftCredentials,
-    RedirectUri,
-    Webhook,
-    WebhookTest,
-    Pubsub,
-    Sns,
-    TestAccount,
-    Wave,
-    Grants,
-}
+pub use crate::engine::{Check, VerifyItem};
 
-impl Check {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::Link => "link",
-            Check::Region => "region",
-            Check::Connector => "connector",
-            Check::MicrosoftCredentials => "microsoft-credentials",
-            Check::RedirectUri => "redirect-uri",
-            Check::Webhook => "webhook",
-            Check::WebhookTest => "webhook-test",
-            Check::Pubsub => "pubsub",
-            Check::Sns => "sns",
-            Check::TestAccount => "test-account",
-            Check::Wave => "wave",
-            Check::Grants => "grants",
-        }
-    }
-}
+/// One checklist item (its former name).
+pub type Item = VerifyItem;
 
-/// One checklist item.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct Item {
-    pub check: Check,
-    /// What it is about: a provider, a URL, an account, a wave; empty for the pair itself.
-    pub subject: String,
-    pub passed: bool,
-    /// What was observed, for a person to read.
-    pub evidence: String,
-}
-
+/// One pair's checklist: the items of its steps' kinds in graph order (link and region, the
+/// import's connectors, redirect URIs, destinations and their tests, channels, test
+/// accounts), then its waves and its grants. `passed` when no item fails (a manual item,
+/// a step for a person, does not).
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PairVerification {
     pub pair: String,
     pub region: crate::api::Region,
     pub passed: bool,
-    pub items: Vec<Item>,
+    pub items: Vec<VerifyItem>,
 }
 
 /// The whole checklist (serialized as verify's JSON, version [`VERIFY_VERSION`]).
@@ -75,12 +36,12 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Every failed item, with its pair.
+    /// Every failed item, with its pair (a manual item is not a failure).
     pub fn failures(&self) -> impl Iterator<Item = (&str, &Item)> {
         self.pairs.iter().flat_map(|p| {
             p.items
                 .iter()
-                .filter(|i| !i.passed)
+                .filter(|i| i.fails())
                 .map(move |i| (p.pair.as_str(), i))
         })
     }

@@ -13,7 +13,7 @@ pub use accounts::{
     AccountOutcome, AccountRow, AdoptedJobs, CSV_HEADER, JobCount, ReportTail, Totals, WaveCounts,
     csv_row, stream_accounts_report,
 };
-pub use checklist::{Check, Item, PairVerification, VERIFY_VERSION, Verification};
+pub use checklist::{Check, Item, PairVerification, VERIFY_VERSION, Verification, VerifyItem};
 pub use standing::standing;
 pub use standing_model::{PairStanding, Standing, StandingStatus, StepStanding};
 pub use verify::{WaveState, verify, wave_state};

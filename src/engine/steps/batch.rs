@@ -8,15 +8,17 @@ use crate::client::JobFilter;
 use crate::events::{Event, JobProgress};
 use crate::graph::{BatchStep, StepKind};
 
-use super::super::EngineError;
-use super::super::context::Context;
-use super::super::failpoint::reached;
+use super::adoption::{FoundBatch, describe_adoption};
+use super::wave_reads::{
+    concurrent_jobs, live_jobs_conflict, pair_adoption, unknown_jobs, wave_jobs,
+};
 use super::waves::{
-    FoundBatch, WaveJobs, WaveMatch, concurrent_jobs, describe_adoption, describe_jobs,
-    finished_wave, job_summary, linked_migration_job, live_jobs_conflict, pair_adoption,
-    unknown_jobs, wave_jobs,
+    WaveJobs, WaveMatch, describe_jobs, finished_wave, job_summary, linked_migration_job,
 };
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx, journal_state};
+use crate::engine::EngineError;
+use crate::engine::context::Context;
+use crate::engine::failpoint::reached;
 use crate::state::journal::{JobCounts, JobOrigin, Phase, StepRecord, StepState, StepStatus};
 
 /// Batch: never repeated blindly. The intent records which jobs existed before the request, so
@@ -303,7 +305,7 @@ fn adopted(cx: &StepCx<'_>, b: &BatchStep, batch: &FoundBatch) -> Observed<Optio
 }
 
 /// `--adopt-existing-jobs`, before any step of pair `pair` runs: the batch clones this state
-/// does not know that fit its unrecorded waves (see `waves::propose_adoption`, the mapping
+/// does not know that fit its unrecorded waves (see `adoption::propose_adoption`, the mapping
 /// `plan` shows) are recorded as those waves' jobs (done, failed, or running and followed by
 /// the walk), so that no adopted wave starts again unless `--rerun-wave` names it; every other
 /// job is recorded as history. Returns what was adopted, in words, or `None` when the

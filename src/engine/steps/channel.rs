@@ -1,5 +1,5 @@
-//! What the channel kinds share (`pubsub/<topic>` in [`super::pubsub`], `sns/<topic>` in
-//! [`super::sns`]): a notification channel matched by its topic, created if absent, updated
+//! What the channel kinds share (`pubsub/<topic>` in `pubsub.rs`, `sns/<topic>` in
+//! `sns.rs`): a notification channel matched by its topic, created if absent, updated
 //! (PUT) if it differs from the plan, never deleted. Each kind says how its channels are
 //! listed, created, updated and compared ([`Channel`]); the driver is [`ChannelKind`].
 
@@ -13,9 +13,12 @@ use crate::api::{ChannelStatus, RequestedStatus, TriggerType};
 use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 
-use super::super::EngineError;
+use tokio::sync::OnceCell;
+
+use super::checklist::{Check, Match, VerifyCx, VerifyItem, VerifyReads, settled};
 use super::unmanaged::Unmanaged;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::engine::EngineError;
 use crate::state::journal::StepRecord;
 
 /// One kind of notification channel, as the API has it.
@@ -26,12 +29,17 @@ pub(super) trait Channel: Sized + Send + Sync + 'static {
     type Live: Send + Sync + 'static;
     /// The kind, for what is found live but not in the plan.
     const KIND: Kind;
+    /// Its item in `verify`'s checklist.
+    const CHECK: Check;
     /// What a person calls it: `Pub/Sub channel`, `SNS channel`.
     const NAME: &'static str;
 
     fn topic(spec: &Self::Spec) -> &str;
     fn live_topic(live: &Self::Live) -> &str;
     fn live_id(live: &Self::Live) -> &str;
+    fn live_status(live: &Self::Live) -> Option<ChannelStatus>;
+    /// Where `verify` keeps the pair's listing of this kind.
+    fn listing<'r>(reads: &'r VerifyReads<'_>) -> &'r OnceCell<Vec<Self::Live>>;
     /// What differs between a live channel and the plan's, by name.
     fn difference(live: &Self::Live, spec: &Self::Spec) -> Vec<&'static str>;
     /// The status the plan wants the channel in.
@@ -78,17 +86,16 @@ impl From<ChannelRecord> for StepRecord {
     }
 }
 
-/// The live channels with `spec`'s topic.
-async fn same_topic<C: Channel>(
-    app: &AppClient,
-    spec: &C::Spec,
-) -> Result<Vec<C::Live>, ClientError> {
-    let topic = C::topic(spec);
-    Ok(C::list(app)
-        .await?
-        .into_iter()
-        .filter(|c| C::live_topic(c) == topic)
-        .collect())
+/// Whether a live channel is the step's: its topic. The one match every use of the kind shares
+/// (observe, the look after a create, the search after an unanswered one, verify, and what
+/// `plan` lists as not managed).
+fn is_match<C: Channel>(spec: &C::Spec, live: &C::Live) -> bool {
+    C::live_topic(live) == C::topic(spec)
+}
+
+/// The live channels with the step's topic.
+fn find_live<'a, C: Channel>(spec: &C::Spec, listed: &'a [C::Live]) -> Match<'a, C::Live> {
+    Match::of(listed.iter().filter(|c| is_match::<C>(spec, c)).collect())
 }
 
 impl<C: Channel> StepDriver for ChannelKind<C> {
@@ -103,21 +110,24 @@ impl<C: Channel> StepDriver for ChannelKind<C> {
         cx: &StepCx<'_>,
         spec: &C::Spec,
     ) -> Result<Observed<Option<Box<C::Live>>>, EngineError> {
-        let mut same = same_topic::<C>(cx.app(), spec).await?;
-        if same.len() > 1 {
-            return Ok(Observed::of(
-                Action::Conflict,
-                duplicates::<C>(C::topic(spec), &same, None),
-            ));
-        }
-        let Some(live) = same.pop() else {
-            return Ok(Observed::of(
-                Action::Create,
-                format!("no {} with this topic yet", C::NAME),
-            ));
+        let listed = C::list(cx.app()).await?;
+        let live = match find_live::<C>(spec, &listed) {
+            Match::Several(same) => {
+                return Ok(Observed::of(
+                    Action::Conflict,
+                    duplicates::<C>(C::topic(spec), &same, None),
+                ));
+            }
+            Match::Absent => {
+                return Ok(Observed::of(
+                    Action::Create,
+                    format!("no {} with this topic yet", C::NAME),
+                ));
+            }
+            Match::One(live) => live,
         };
-        let differences = C::difference(&live, spec);
-        let id = C::live_id(&live);
+        let differences = C::difference(live, spec);
+        let id = C::live_id(live);
         let (action, reason) = if differences.is_empty() {
             (
                 Action::Unchanged,
@@ -129,7 +139,11 @@ impl<C: Channel> StepDriver for ChannelKind<C> {
                 format!("{} {id} differs in {}", C::NAME, differences.join(", ")),
             )
         };
-        Ok(Observed::new(action, reason, Some(Box::new(live))))
+        let found = listed
+            .into_iter()
+            .find(|c| is_match::<C>(spec, c))
+            .map(Box::new);
+        Ok(Observed::new(action, reason, found))
     }
 
     async fn intend(
@@ -167,18 +181,18 @@ impl<C: Channel> StepDriver for ChannelKind<C> {
         let (id, request_id) = match C::create(cx.app(), spec).await {
             Ok(response) => (C::live_id(&response.data).to_owned(), response.request_id),
             Err(err) if err.is_ambiguous() => {
-                let mut found = find_created::<C>(cx, spec).await?;
-                if found.len() > 1 {
+                let listed = find_created::<C>(cx, spec).await?;
+                match find_live::<C>(spec, &listed) {
                     // This run's create and another runner's both happened; which one is this
                     // run's cannot be told. Nothing more is written.
-                    return Ok(Sent::Unresolved(Outcome::Failed(format!(
-                        "conflict: {}",
-                        duplicates::<C>(C::topic(spec), &found, None)
-                    ))));
-                }
-                match found.pop() {
-                    Some(live) => (C::live_id(&live).to_owned(), None),
-                    None => {
+                    Match::Several(found) => {
+                        return Ok(Sent::Unresolved(Outcome::Failed(format!(
+                            "conflict: {}",
+                            duplicates::<C>(C::topic(spec), &found, None)
+                        ))));
+                    }
+                    Match::One(live) => (C::live_id(live).to_owned(), None),
+                    Match::Absent => {
                         return Err(EngineError::OutcomeUnknown {
                             step: cx.step.id.to_string(),
                             what: format!("{} create", C::NAME),
@@ -214,8 +228,8 @@ impl<C: Channel> StepDriver for ChannelKind<C> {
         if !record.created {
             return Ok(outcome);
         }
-        let same = same_topic::<C>(cx.app(), spec).await?;
-        if same.len() > 1 {
+        let listed = C::list(cx.app()).await?;
+        if let Match::Several(same) = find_live::<C>(spec, &listed) {
             return Ok(Outcome::Failed(format!(
                 "conflict: {}",
                 duplicates::<C>(C::topic(spec), &same, record.channel.as_deref())
@@ -223,30 +237,61 @@ impl<C: Channel> StepDriver for ChannelKind<C> {
         }
         Ok(outcome)
     }
+
+    async fn verify(cx: &VerifyCx<'_>, spec: &C::Spec) -> Result<Vec<VerifyItem>, EngineError> {
+        let listed = VerifyReads::listed(C::listing(cx.reads), || async {
+            Ok(C::list(cx.app()).await?)
+        })
+        .await?;
+        let (passed, evidence) = match find_live::<C>(spec, listed) {
+            Match::Absent => (
+                false,
+                format!(
+                    "absent: no {} with this topic among {}",
+                    C::NAME,
+                    listed.len()
+                ),
+            ),
+            Match::Several(same) => (false, duplicates::<C>(C::topic(spec), &same, None)),
+            Match::One(c) => settled(
+                C::NAME,
+                C::live_id(c),
+                &C::difference(c, spec),
+                C::live_status(c).map(ChannelStatus::as_listed),
+                C::wanted_status(spec),
+            ),
+        };
+        Ok(vec![VerifyItem::new(
+            C::CHECK,
+            C::topic(spec),
+            passed,
+            evidence,
+        )])
+    }
 }
 
-/// After an unanswered create, which may have happened: the channels with the plan's topic,
-/// listed five times over about 15 seconds (lists can lag). The create is never sent again in
-/// this run.
+/// After an unanswered create, which may have happened: the channels, listed until one has the
+/// plan's topic, five times over about 15 seconds (lists can lag). The create is never sent
+/// again in this run.
 async fn find_created<C: Channel>(
     cx: &WriteCx<'_>,
     spec: &C::Spec,
 ) -> Result<Vec<C::Live>, EngineError> {
     let mut wait = Duration::from_millis(500);
-    let mut found = Vec::new();
+    let mut listed = Vec::new();
     for _ in 0..5 {
-        found = same_topic::<C>(cx.app(), spec).await?;
-        if !found.is_empty() {
+        listed = C::list(cx.app()).await?;
+        if !matches!(find_live::<C>(spec, &listed), Match::Absent) {
             break;
         }
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
-    Ok(found)
+    Ok(listed)
 }
 
 /// Why several channels with one topic are a problem, and what to do.
-fn duplicates<C: Channel>(topic: &str, channels: &[C::Live], ours: Option<&str>) -> String {
+fn duplicates<C: Channel>(topic: &str, channels: &[&C::Live], ours: Option<&str>) -> String {
     let ids: Vec<String> = channels
         .iter()
         .map(|c| {
@@ -272,11 +317,10 @@ pub(super) async fn unmanaged<C: Channel>(
     app: &AppClient,
     planned: &[&C::Spec],
 ) -> Result<Vec<Unmanaged>, EngineError> {
-    let topics: BTreeSet<&str> = planned.iter().map(|s| C::topic(s)).collect();
     Ok(C::list(app)
         .await?
         .iter()
-        .filter(|c| !topics.contains(C::live_topic(c)))
+        .filter(|c| !planned.iter().any(|s| is_match::<C>(s, c)))
         .map(|c| Unmanaged {
             kind: C::KIND,
             id: C::live_id(c).to_owned(),
@@ -398,26 +442,6 @@ mod tests {
                 vec!["description", "notification emails"],
             ),
             (
-                "compressed delivery asked, the live one has none (false)",
-                base,
-                Settings {
-                    triggers: &[C, E],
-                    compressed_delivery: Some(true),
-                    ..Settings::default()
-                },
-                vec!["compressed delivery"],
-            ),
-            (
-                "uncompressed asked, the live one says nothing: the same",
-                base,
-                Settings {
-                    triggers: &[C, E],
-                    compressed_delivery: Some(false),
-                    ..Settings::default()
-                },
-                vec![],
-            ),
-            (
                 "description and emails left out: the live ones stay, whatever they are",
                 base,
                 Settings {
@@ -465,6 +489,73 @@ mod tests {
                 },
                 vec![],
             ),
+            (
+                "no emails asked for, the live one has none",
+                Settings {
+                    emails: None,
+                    ..base
+                },
+                Settings {
+                    triggers: &[C, E],
+                    emails: Some(&[]),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+        ] {
+            assert_eq!(differences(live, want), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn compressed_delivery_differs_only_when_asked_and_not_live() {
+        use TriggerType::{GrantCreated as C, GrantExpired as E};
+        let emails = ["ops@acme.example".to_owned()];
+        let base = Settings {
+            triggers: &[C, E],
+            description: Some("live"),
+            emails: Some(&emails),
+            compressed_delivery: None,
+            status: Some(ChannelStatus::Active),
+        };
+        for (case, live, want, expected) in [
+            (
+                "compressed delivery asked, the live one has none (false)",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    compressed_delivery: Some(true),
+                    ..Settings::default()
+                },
+                vec!["compressed delivery"],
+            ),
+            (
+                "uncompressed asked, the live one says nothing: the same",
+                base,
+                Settings {
+                    triggers: &[C, E],
+                    compressed_delivery: Some(false),
+                    ..Settings::default()
+                },
+                vec![],
+            ),
+        ] {
+            assert_eq!(differences(live, want), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_status_differs_unless_it_is_the_one_the_plan_wants() {
+        use TriggerType::{GrantCreated as C, GrantExpired as E};
+        let emails = ["ops@acme.example".to_owned()];
+        let base = Settings {
+            triggers: &[C, E],
+            description: Some("live"),
+            emails: Some(&emails),
+            compressed_delivery: None,
+            status: Some(ChannelStatus::Active),
+        };
+        for (case, live, want, expected) in [
             (
                 "active wanted, the live one active",
                 base,
@@ -549,19 +640,6 @@ mod tests {
                     ..Settings::default()
                 },
                 vec!["status"],
-            ),
-            (
-                "no emails asked for, the live one has none",
-                Settings {
-                    emails: None,
-                    ..base
-                },
-                Settings {
-                    triggers: &[C, E],
-                    emails: Some(&[]),
-                    ..Settings::default()
-                },
-                vec![],
             ),
         ] {
             assert_eq!(differences(live, want), expected, "{case}");

@@ -6,13 +6,14 @@ use std::convert::Infallible;
 use crate::api::{Grant, GrantStatus};
 use crate::graph::{CloneStep, StepKind};
 
-use super::super::EngineError;
-use super::super::context::Context;
+use super::checklist::{Check, VerifyCx, VerifyItem};
 use super::{
     Action, Intent, Observed, Outcome, Refusal, Sent, StepCx, StepDriver, WriteCx, api_message,
     standing_refusal,
 };
-use crate::state::journal::StepRecord;
+use crate::engine::EngineError;
+use crate::engine::context::Context;
+use crate::state::journal::{StepRecord, StepStatus};
 
 /// Clone. After an ambiguous failure the client reads the account's grant before sending
 /// again (see `client::retry`), and a grant with the account's ID is the evidence that it was
@@ -84,6 +85,38 @@ impl StepDriver for CloneKind {
             ),
             None => Observed::of(Action::Create, "no v3 grant for this account yet"),
         })
+    }
+
+    /// A test account passes with a valid grant; a placeholder grant fails (its user must
+    /// sign in again), as does none (with the refusal the journal keeps, if any).
+    async fn verify(cx: &VerifyCx<'_>, c: &CloneStep) -> Result<Vec<VerifyItem>, EngineError> {
+        let grant = cx.reads.tests.get(&c.account_id).and_then(Option::as_ref);
+        let (passed, evidence) = match grant {
+            Some(g) if g.grant_status == Some(GrantStatus::Invalid) => (
+                false,
+                format!("placeholder grant {}: the user must re-authenticate", g.id),
+            ),
+            Some(g) => (true, format!("valid grant {} ({})", g.id, g.provider)),
+            None => {
+                let why = cx
+                    .recorded()?
+                    .filter(|s| s.status == StepStatus::Failed)
+                    .and_then(|s| s.record.error);
+                (
+                    false,
+                    match why {
+                        Some(e) => format!("no grant: the clone failed: {e}"),
+                        None => "no grant: not cloned yet".to_owned(),
+                    },
+                )
+            }
+        };
+        Ok(vec![VerifyItem::new(
+            Check::TestAccount,
+            c.account_id.clone(),
+            passed,
+            evidence,
+        )])
     }
 
     async fn intend(

@@ -5,12 +5,13 @@ use std::convert::Infallible;
 
 use serde_json::{Map, Value};
 
-use crate::api::{Connector, CreateConnector, UpdateConnector};
+use crate::api::{Connector, CreateConnector, Region, UpdateConnector};
 use crate::client::Secret;
 use crate::graph::ConnectorStep;
 
-use super::super::EngineError;
+use super::checklist::{Check, VerifyItem};
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::engine::EngineError;
 use crate::state::journal::StepRecord;
 
 /// Connector: create it, or replace its settings and scope; both converge on the same state,
@@ -210,6 +211,50 @@ fn desired_connector(cx: &StepCx<'_>, c: &ConnectorStep) -> Result<DesiredConnec
 
 /// Why a live connector differs from the plan, or `None` when it matches. `recorded`: the
 /// fingerprints the journal holds for the secrets it last wrote.
+/// `verify`'s `microsoft-credentials` item, given the Microsoft connector live (if any) and
+/// whether the plan fixes it. Import makes a Microsoft connector without credentials from a v2
+/// Microsoft integration, and Microsoft accounts clone only once it has its new Azure app.
+/// With a Microsoft connector fix in the plan, `plan` and `apply` compare its `client_id` with
+/// the plan's ([`connector_difference`]) and write it: a connector without one fails. Without
+/// such a fix no apply of this plan can give it credentials (they come from an Azure app a
+/// person registers, which `plan` lists among its manual steps), so `plan` and `apply` have
+/// nothing to change and say the live state matches the plan: the item is then that manual
+/// step, listed with what to do and not failed, so that the three agree.
+pub fn microsoft_credentials(
+    live: Option<&Connector>,
+    fixed_by_plan: bool,
+    region: Region,
+) -> VerifyItem {
+    let client_id = live
+        .and_then(|c| c.settings.as_ref())
+        .and_then(|s| s.get("client_id"))
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty());
+    let check = Check::MicrosoftCredentials;
+    match client_id {
+        Some(_) => VerifyItem::new(
+            check,
+            "microsoft",
+            true,
+            "the Microsoft connector has its Azure app's client_id (its secret cannot be read back)",
+        ),
+        None if fixed_by_plan => VerifyItem::new(
+            check,
+            "microsoft",
+            false,
+            "the Microsoft connector has no client_id, though the plan's connector fix gives one: run apply",
+        ),
+        None => VerifyItem::manual(
+            check,
+            "microsoft",
+            format!(
+                "the Microsoft connector has no client_id (import leaves it without credentials) and the plan has no Microsoft connector fix: register a new Azure app with {} as a redirect URI and add a Microsoft connector fix with its client_id and client_secret to the plan",
+                crate::report::manual::v3_callback(region)
+            ),
+        ),
+    }
+}
+
 fn connector_difference(
     live: &Connector,
     desired: &DesiredConnector,

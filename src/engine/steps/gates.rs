@@ -6,9 +6,9 @@ use crate::api::JobStatus;
 use crate::graph::{Step, StepKind};
 use crate::plan::Gate;
 
-use super::super::EngineError;
-use super::super::context::Context;
 use super::waves::{FinishedWave, finished_wave};
+use crate::engine::EngineError;
+use crate::engine::context::Context;
 use crate::state::journal::StepStatus;
 
 /// Why the pair's gate stops `step` (a wave), or `None` when it may run.

@@ -4,12 +4,13 @@ use std::convert::Infallible;
 
 use crate::api::Region;
 
-use super::super::EngineError;
-use super::super::context::app_config;
+use super::checklist::{Check, VerifyCx, VerifyItem};
 use super::{
     Action, Intent, Observed, Outcome, Refusal, Sent, StepCx, StepDriver, WriteCx, api_message,
     standing_refusal,
 };
+use crate::engine::EngineError;
+use crate::engine::context::app_config;
 use crate::state::journal::StepRecord;
 
 /// Link. Repeating it for the same pair is harmless (Nylas answers with the same link), so an
@@ -83,6 +84,45 @@ impl StepDriver for LinkKind {
             record: LinkRecord::default(),
             write: (),
         })
+    }
+
+    /// `link` (linked to the plan's v2 application) and `region` (in the plan's region), the
+    /// two things `observe` compares.
+    async fn verify(cx: &VerifyCx<'_>, _: &()) -> Result<Vec<VerifyItem>, EngineError> {
+        let pair = cx.pair;
+        let application = cx.app().get_application().await?.data;
+        let linked = application.v2_application_id.as_deref();
+        let link = VerifyItem::new(
+            Check::Link,
+            "",
+            linked == Some(pair.v2_app_id.as_str()),
+            match linked {
+                Some(v2) if v2 == pair.v2_app_id => format!(
+                    "v3 application {} is linked to v2 application {v2}",
+                    pair.v3_app_id
+                ),
+                Some(v2) => format!(
+                    "v3 application {} is linked to v2 application {v2}, not the plan's {}",
+                    pair.v3_app_id, pair.v2_app_id
+                ),
+                None => format!(
+                    "v3 application {} is linked to no v2 application",
+                    pair.v3_app_id
+                ),
+            },
+        );
+        let region = application.region.as_deref();
+        let region = VerifyItem::new(
+            Check::Region,
+            "",
+            region == Some(pair.region.as_str()),
+            match region {
+                Some(r) if r == pair.region.as_str() => format!("region {r}, as the plan says"),
+                Some(r) => format!("region {r}, the plan says {}", pair.region),
+                None => "the application does not say its region".to_owned(),
+            },
+        );
+        Ok(vec![link, region])
     }
 
     async fn write(cx: &WriteCx<'_>, _: &(), _: ()) -> Result<Sent<Self>, EngineError> {

@@ -22,10 +22,13 @@
 //! nothing outside this folder names a kind's driver. `plan` calls [`observe`] and `apply`
 //! calls [`apply_step`], both from the scheduler (`engine::scheduler`), which knows no kind.
 
+pub(super) mod adoption;
 mod batch;
 mod channel;
+pub(super) mod checklist;
 mod clone;
 mod connector;
+pub(super) mod drift;
 pub(super) mod gates;
 mod import;
 mod link;
@@ -33,6 +36,7 @@ mod pubsub;
 mod redirect_uri;
 mod sns;
 pub(super) mod unmanaged;
+pub(super) mod wave_reads;
 pub(super) mod waves;
 mod webhook;
 mod webhook_test;
@@ -56,12 +60,10 @@ use crate::state::journal::{JournalError, Phase, StepRecord, StepState, StepStat
 use crate::state::lock::SEND_WINDOW;
 
 pub(super) use batch::adopt_pair_jobs;
+use checklist::{VerifyCx, VerifyItem};
 pub use clone::GrantIndex;
-pub use pubsub::pubsub_difference;
-pub use redirect_uri::redirect_uri_difference;
-pub use sns::sns_difference;
+pub use connector::microsoft_credentials;
 pub use unmanaged::{PairUnmanaged, Unmanaged};
-pub use webhook::webhook_difference;
 
 /// A driver's observation: the action, why, and what the write will need from it (a webhook's
 /// live destination, a wave's jobs, a connector's resolved settings).
@@ -219,6 +221,17 @@ pub(super) trait StepDriver: Sized + 'static {
         let _ = (cx, spec, record);
         std::future::ready(Ok(outcome))
     }
+
+    /// `verify`'s items for this step, from the same match of the live object and the same
+    /// comparison as [`observe`](Self::observe) (none for a kind whose evidence is the pair's
+    /// as a whole: `report::verify` checks the import's connectors and the waves' counts).
+    fn verify(
+        cx: &VerifyCx<'_>,
+        spec: &Self::Spec,
+    ) -> impl Future<Output = Result<Vec<VerifyItem>, EngineError>> + Send {
+        let _ = (cx, spec);
+        std::future::ready(Ok(Vec::new()))
+    }
 }
 
 /// What [`StepDriver::intend`] decided.
@@ -308,6 +321,18 @@ pub(super) async fn observe(cx: &StepCx<'_>) -> Result<Observation, EngineError>
         }
     }
     dispatch(&cx.step.kind, Observe(cx)).await
+}
+
+/// `verify`'s items for one step, by its kind (see [`StepDriver::verify`]).
+pub async fn verify_items(cx: &VerifyCx<'_>) -> Result<Vec<VerifyItem>, EngineError> {
+    struct Verify<'a, 'b>(&'a VerifyCx<'b>);
+    impl<'a, 'b: 'a> Visit<'a> for Verify<'a, 'b> {
+        type Out = BoxFuture<'a, Result<Vec<VerifyItem>, EngineError>>;
+        fn visit<D: StepDriver>(self, spec: &'a D::Spec) -> Self::Out {
+            Box::pin(D::verify(self.0, spec))
+        }
+    }
+    dispatch(&cx.step.kind, Verify(cx)).await
 }
 
 /// Whether a write of `kind` may lift a refusal (see [`StepDriver::LIFTS_REFUSALS`]).

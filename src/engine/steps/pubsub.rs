@@ -1,12 +1,15 @@
 //! `pubsub/<topic>`: one Google Cloud Pub/Sub channel, matched by its topic. What makes its
 //! write safe to run again is [`ChannelKind`]'s (see [`super::channel`]).
 
-use crate::api::{PubsubChannel, RequestedStatus};
+use crate::api::{ChannelStatus, PubsubChannel, RequestedStatus};
 use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 use crate::plan::PubsubSpec;
 
+use tokio::sync::OnceCell;
+
 use super::channel::{self, Channel, ChannelKind, Settings};
+use super::checklist::{Check, VerifyReads};
 
 /// The Pub/Sub channels of an application (`/v3/channels/pubsub`).
 pub(super) struct Pubsub;
@@ -18,6 +21,7 @@ impl Channel for Pubsub {
     type Spec = PubsubSpec;
     type Live = PubsubChannel;
     const KIND: Kind = Kind::Pubsub;
+    const CHECK: Check = Check::Pubsub;
     const NAME: &'static str = "Pub/Sub channel";
 
     fn topic(spec: &PubsubSpec) -> &str {
@@ -30,6 +34,14 @@ impl Channel for Pubsub {
 
     fn live_id(live: &PubsubChannel) -> &str {
         &live.id
+    }
+
+    fn live_status(live: &PubsubChannel) -> Option<ChannelStatus> {
+        live.status
+    }
+
+    fn listing<'r>(reads: &'r VerifyReads<'_>) -> &'r OnceCell<Vec<PubsubChannel>> {
+        &reads.pubsub
     }
 
     fn difference(live: &PubsubChannel, spec: &PubsubSpec) -> Vec<&'static str> {
@@ -65,7 +77,7 @@ impl Channel for Pubsub {
 }
 
 /// What differs between a live Pub/Sub channel and the plan's, by name (empty: as planned).
-pub fn pubsub_difference(live: &PubsubChannel, spec: &PubsubSpec) -> Vec<&'static str> {
+fn pubsub_difference(live: &PubsubChannel, spec: &PubsubSpec) -> Vec<&'static str> {
     channel::differences(
         Settings {
             triggers: &live.trigger_types,

@@ -1,7 +1,6 @@
 //! `redirect-uri/<url>`: one redirect (callback) URI of the v3 application, matched by its URL
 //! (as Nylas stores it), after import, which copies the v2 application's as `web` URIs.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -11,9 +10,10 @@ use crate::client::AppClient;
 use crate::graph::Kind;
 use crate::plan::RedirectUriSpec;
 
-use super::super::EngineError;
+use super::checklist::{Check, Match, VerifyCx, VerifyItem, VerifyReads};
 use super::unmanaged::Unmanaged;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::engine::EngineError;
 use crate::state::journal::StepRecord;
 
 /// Redirect URI: an update (PATCH of the URL, platform and settings) is repeatable; an add is
@@ -43,27 +43,47 @@ impl From<RedirectUriRecord> for StepRecord {
     }
 }
 
-/// The live redirect URIs with the plan's URL.
-async fn same_url(
-    app: &AppClient,
-    spec: &RedirectUriSpec,
-) -> Result<Vec<RedirectUri>, EngineError> {
-    let url = normalized_url(&spec.url);
-    Ok(app
-        .list_redirect_uris()
-        .await?
-        .data
-        .into_iter()
-        .filter(|r| normalized_url(&r.url) == url)
-        .collect())
+/// Whether a live redirect URI has the step's URL (as Nylas stores it): the one match every
+/// use of the kind shares, with [`find_live`].
+fn is_match(spec: &RedirectUriSpec, live: &RedirectUri) -> bool {
+    normalized_url(&live.url) == normalized_url(&spec.url)
 }
 
-/// Those of `uris` on the plan's platform.
-fn on_platform(uris: &[RedirectUri], spec: &RedirectUriSpec) -> Vec<RedirectUri> {
-    uris.iter()
-        .filter(|r| r.platform.platform() == spec.platform)
-        .cloned()
+/// Those of `listed` with the plan's URL and on the plan's platform.
+fn on_platform<'a>(spec: &RedirectUriSpec, listed: &'a [RedirectUri]) -> Vec<&'a RedirectUri> {
+    listed
+        .iter()
+        .filter(|r| is_match(spec, r) && r.platform.platform() == spec.platform)
         .collect()
+}
+
+/// The step's live redirect URI: those with its URL on its platform; if none, those with its
+/// URL (the one there is gets the plan's platform). Used by observe and verify alike.
+fn find_live<'a>(spec: &RedirectUriSpec, listed: &'a [RedirectUri]) -> Match<'a, RedirectUri> {
+    let ours = on_platform(spec, listed);
+    if !ours.is_empty() {
+        return Match::of(ours);
+    }
+    Match::of(listed.iter().filter(|r| is_match(spec, r)).collect())
+}
+
+/// Why several matches are a problem: copies on the plan's platform, or several platforms
+/// none of which is the plan's.
+fn several(spec: &RedirectUriSpec, found: &[&RedirectUri]) -> String {
+    if found.iter().all(|r| r.platform.platform() == spec.platform) {
+        return duplicates(spec, found, None);
+    }
+    let platforms: Vec<String> = found
+        .iter()
+        .map(|r| r.platform.platform().to_string())
+        .collect();
+    format!(
+        "{} redirect URIs have the URL {} (platforms {}), none for {}: which one the plan means cannot be told; delete the extra ones in the Nylas dashboard (nylas-migrate never deletes)",
+        found.len(),
+        spec.url,
+        platforms.join(", "),
+        spec.platform
+    )
 }
 
 impl StepDriver for RedirectUriKind {
@@ -78,39 +98,17 @@ impl StepDriver for RedirectUriKind {
         cx: &StepCx<'_>,
         spec: &RedirectUriSpec,
     ) -> Result<Observed<Option<Box<RedirectUri>>>, EngineError> {
-        let same = same_url(cx.app(), spec).await?;
-        let mut ours = on_platform(&same, spec);
-        if ours.len() > 1 {
-            return Ok(Observed::of(
-                Action::Conflict,
-                duplicates(spec, &ours, None),
-            ));
-        }
-        let live = match (ours.pop(), same.as_slice()) {
-            (Some(live), _) => live,
-            (None, []) => {
+        let listed = cx.app().list_redirect_uris().await?.data;
+        let live = match find_live(spec, &listed) {
+            Match::One(live) => live.clone(),
+            Match::Absent => {
                 return Ok(Observed::of(
                     Action::Create,
                     format!("no redirect URI with this URL yet ({})", spec.platform),
                 ));
             }
-            // Matched by its URL: the one there is gets the plan's platform.
-            (None, [other]) => other.clone(),
-            (None, several) => {
-                let platforms: Vec<String> = several
-                    .iter()
-                    .map(|r| r.platform.platform().to_string())
-                    .collect();
-                return Ok(Observed::of(
-                    Action::Conflict,
-                    format!(
-                        "{} redirect URIs have the URL {} (platforms {}), none for {}: which one the plan means cannot be told; delete the extra ones in the Nylas dashboard (nylas-migrate never deletes)",
-                        several.len(),
-                        spec.url,
-                        platforms.join(", "),
-                        spec.platform
-                    ),
-                ));
+            Match::Several(found) => {
+                return Ok(Observed::of(Action::Conflict, several(spec, &found)));
             }
         };
         let differences = redirect_uri_difference(&live, spec);
@@ -172,7 +170,8 @@ impl StepDriver for RedirectUriKind {
         let (id, request_id) = match cx.app().add_redirect_uri(&spec.add_request()).await {
             Ok(response) => (response.data.id, response.request_id),
             Err(err) if err.is_ambiguous() => {
-                let mut found = find_added(cx, spec).await?;
+                let listed = find_added(cx, spec).await?;
+                let mut found = on_platform(spec, &listed);
                 if found.len() > 1 {
                     return Ok(Sent::Unresolved(Outcome::Failed(format!(
                         "conflict: {}",
@@ -180,7 +179,7 @@ impl StepDriver for RedirectUriKind {
                     ))));
                 }
                 match found.pop() {
-                    Some(r) => (r.id, None),
+                    Some(r) => (r.id.clone(), None),
                     None => {
                         return Err(EngineError::OutcomeUnknown {
                             step: cx.step.id.to_string(),
@@ -211,7 +210,8 @@ impl StepDriver for RedirectUriKind {
         if !record.created {
             return Ok(outcome);
         }
-        let ours = on_platform(&same_url(cx.app(), spec).await?, spec);
+        let listed = cx.app().list_redirect_uris().await?.data;
+        let ours = on_platform(spec, &listed);
         if ours.len() > 1 {
             return Ok(Outcome::Failed(format!(
                 "conflict: {}",
@@ -220,31 +220,73 @@ impl StepDriver for RedirectUriKind {
         }
         Ok(outcome)
     }
+
+    async fn verify(
+        cx: &VerifyCx<'_>,
+        spec: &RedirectUriSpec,
+    ) -> Result<Vec<VerifyItem>, EngineError> {
+        let listed = VerifyReads::listed(&cx.reads.redirect_uris, || async {
+            Ok(cx.app().list_redirect_uris().await?.data)
+        })
+        .await?;
+        let (passed, evidence) = match find_live(spec, listed) {
+            Match::Absent => (
+                false,
+                format!(
+                    "absent: no redirect URI with this URL among {}",
+                    listed.len()
+                ),
+            ),
+            Match::Several(found) => (false, several(spec, &found)),
+            Match::One(l) => {
+                let differences = redirect_uri_difference(l, spec);
+                if differences.is_empty() {
+                    (true, format!("redirect URI {} for {}", l.id, spec.platform))
+                } else {
+                    (
+                        false,
+                        format!(
+                            "redirect URI {} differs from the plan in {} (it is for {})",
+                            l.id,
+                            differences.join(", "),
+                            l.platform.platform()
+                        ),
+                    )
+                }
+            }
+        };
+        Ok(vec![VerifyItem::new(
+            Check::RedirectUri,
+            spec.url.clone(),
+            passed,
+            evidence,
+        )])
+    }
 }
 
-/// After an unanswered add, which may have happened: the redirect URIs with the plan's URL and
-/// platform, listed five times over about 15 seconds (lists can lag). The add is never sent
-/// again in this run.
+/// After an unanswered add, which may have happened: the redirect URIs, listed until one has
+/// the plan's URL and platform, five times over about 15 seconds (lists can lag). The add is
+/// never sent again in this run.
 async fn find_added(
     cx: &WriteCx<'_>,
     spec: &RedirectUriSpec,
 ) -> Result<Vec<RedirectUri>, EngineError> {
     let mut wait = Duration::from_millis(500);
-    let mut found = Vec::new();
+    let mut listed = Vec::new();
     for _ in 0..5 {
-        found = on_platform(&same_url(cx.app(), spec).await?, spec);
-        if !found.is_empty() {
+        listed = cx.app().list_redirect_uris().await?.data;
+        if !on_platform(spec, &listed).is_empty() {
             break;
         }
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
-    Ok(found)
+    Ok(listed)
 }
 
 /// What differs between a live redirect URI with the plan's URL and the plan's, by name
 /// (empty: as planned): its platform, or that platform's settings.
-pub fn redirect_uri_difference(live: &RedirectUri, spec: &RedirectUriSpec) -> Vec<&'static str> {
+fn redirect_uri_difference(live: &RedirectUri, spec: &RedirectUriSpec) -> Vec<&'static str> {
     if live.platform.platform() != spec.platform {
         vec!["platform"]
     } else if live.platform != spec.platform_settings() {
@@ -255,7 +297,7 @@ pub fn redirect_uri_difference(live: &RedirectUri, spec: &RedirectUriSpec) -> Ve
 }
 
 /// Why several redirect URIs with one URL and platform are a problem, and what to do.
-fn duplicates(spec: &RedirectUriSpec, uris: &[RedirectUri], ours: Option<&str>) -> String {
+fn duplicates(spec: &RedirectUriSpec, uris: &[&RedirectUri], ours: Option<&str>) -> String {
     let ids: Vec<String> = uris
         .iter()
         .map(|r| {
@@ -294,13 +336,12 @@ pub(super) async fn unmanaged(
     app: &AppClient,
     planned: &[&RedirectUriSpec],
 ) -> Result<Vec<Unmanaged>, EngineError> {
-    let urls: BTreeSet<String> = planned.iter().map(|r| normalized_url(&r.url)).collect();
     Ok(app
         .list_redirect_uris()
         .await?
         .data
         .into_iter()
-        .filter(|r| !urls.contains(&normalized_url(&r.url)))
+        .filter(|r| !planned.iter().any(|spec| is_match(spec, r)))
         .map(|r| Unmanaged {
             kind: Kind::RedirectUri,
             detail: describe(&r.platform),

@@ -1,12 +1,15 @@
 //! `sns/<topic>`: one Amazon SNS channel, matched by its topic ARN. What makes its write safe
 //! to run again is [`ChannelKind`]'s (see [`super::channel`]).
 
-use crate::api::{RequestedStatus, SnsChannel};
+use crate::api::{ChannelStatus, RequestedStatus, SnsChannel};
 use crate::client::{AppClient, ClientError, Response};
 use crate::graph::Kind;
 use crate::plan::SnsSpec;
 
+use tokio::sync::OnceCell;
+
 use super::channel::{self, Channel, ChannelKind, Settings};
+use super::checklist::{Check, VerifyReads};
 
 /// The Amazon SNS channels of an application (`/v3/channels/sns`).
 pub(super) struct Sns;
@@ -18,6 +21,7 @@ impl Channel for Sns {
     type Spec = SnsSpec;
     type Live = SnsChannel;
     const KIND: Kind = Kind::Sns;
+    const CHECK: Check = Check::Sns;
     const NAME: &'static str = "SNS channel";
 
     fn topic(spec: &SnsSpec) -> &str {
@@ -30,6 +34,14 @@ impl Channel for Sns {
 
     fn live_id(live: &SnsChannel) -> &str {
         &live.id
+    }
+
+    fn live_status(live: &SnsChannel) -> Option<ChannelStatus> {
+        live.status
+    }
+
+    fn listing<'r>(reads: &'r VerifyReads<'_>) -> &'r OnceCell<Vec<SnsChannel>> {
+        &reads.sns
     }
 
     fn difference(live: &SnsChannel, spec: &SnsSpec) -> Vec<&'static str> {
@@ -67,7 +79,7 @@ impl Channel for Sns {
 
 /// What differs between a live SNS channel and the plan's, by name (empty: as planned): the
 /// IAM role, and what every channel has.
-pub fn sns_difference(live: &SnsChannel, spec: &SnsSpec) -> Vec<&'static str> {
+fn sns_difference(live: &SnsChannel, spec: &SnsSpec) -> Vec<&'static str> {
     let mut out = Vec::new();
     if live.role_arn != spec.role_arn {
         out.push("role");

@@ -1,16 +1,14 @@
 //! Batch waves and the migration jobs they start: which listed jobs are a wave's own, which
 //! finished, and which this state does not know (another runner's, the dashboard's, a lost
 //! state folder's). The decisions are pure functions of the listing and the journal's
-//! records, tested below; [`super::batch`] acts on them.
+//! records, tested below; the batch kind acts on them, reading the journal through
+//! `wave_reads`.
 
 use std::collections::HashSet;
 
 use crate::api::{JobStatus, JobType, MigrationJob};
-use crate::graph::{BatchStep, Step, StepKind};
 
-use super::super::EngineError;
-use super::super::context::Context;
-use super::super::counts::Tally;
+use crate::engine::counts::Tally;
 use crate::state::journal::{JobCounts, JobOrigin, KnownJob, StepState, StepStatus};
 
 /// The jobs one batch clone started.
@@ -34,24 +32,7 @@ pub enum WaveMatch {
     Several(Vec<String>),
 }
 
-/// The jobs of a wave the journal says was started, or whose request may have been sent (an
-/// intent left open by a crash or an unanswered request): the recorded job IDs, else the one
-/// snapshot job that did not exist before the request and that this state does not know, with
-/// its migration job if it is listed yet.
-pub fn wave_jobs(
-    ctx: &Context,
-    state: &StepState,
-    jobs: &[MigrationJob],
-) -> Result<WaveMatch, EngineError> {
-    // The journal's known jobs matter only for a request whose answer was lost.
-    let claimed = match ctx.journal() {
-        Some(j) if state.status == StepStatus::Intent => j.claimed_jobs()?,
-        _ => HashSet::new(),
-    };
-    Ok(match_wave(state, jobs, &claimed))
-}
-
-/// [`wave_jobs`] with the jobs this state knows (`claimed`) given.
+/// `wave_reads::wave_jobs` with the jobs this state knows (`claimed`) given.
 pub fn match_wave(
     state: &StepState,
     jobs: &[MigrationJob],
@@ -91,22 +72,7 @@ pub fn match_wave(
     }
 }
 
-/// Jobs that appeared after this wave's request (not in `before`, not known to this state) and
-/// are not this wave's own: another runner's, started at the same time.
-pub fn concurrent_jobs(
-    ctx: &Context,
-    before: &[String],
-    ours: &WaveJobs,
-    jobs: &[MigrationJob],
-) -> Result<Vec<MigrationJob>, EngineError> {
-    let claimed = match ctx.journal() {
-        Some(j) => j.claimed_jobs()?,
-        None => Default::default(),
-    };
-    Ok(others_since(before, ours, jobs, &claimed))
-}
-
-/// [`concurrent_jobs`] with the jobs this state knows (`claimed`) given.
+/// `wave_reads::concurrent_jobs` with the jobs this state knows (`claimed`) given.
 pub fn others_since(
     before: &[String],
     ours: &WaveJobs,
@@ -143,139 +109,7 @@ pub fn linked_migration_job(jobs: &[MigrationJob], snapshot_id: &str) -> Option<
         .map(|j| j.job_id.clone())
 }
 
-/// Jobs on the application that this state does not know: not started by any of its waves,
-/// and not adopted.
-pub fn unknown_jobs(
-    ctx: &Context,
-    jobs: &[MigrationJob],
-) -> Result<Vec<MigrationJob>, EngineError> {
-    let claimed = match ctx.journal() {
-        Some(j) => j.claimed_jobs()?,
-        None => Default::default(),
-    };
-    Ok(jobs
-        .iter()
-        .filter(|j| !claimed.contains(&j.job_id))
-        .cloned()
-        .collect())
-}
-
-/// Before a wave starts: the live jobs that make starting it unsafe, as a conflict's reason.
-/// A pending or running job (this wave's own are attached to before this is asked) would run
-/// over the same accounts; a finished job this state does not know means this state is not
-/// the one that ran the plan (a lost or different state folder), and the wave could migrate
-/// accounts the plan never asked for, unless `--adopt-existing-jobs` records them as history
-/// first.
-pub fn live_jobs_conflict(
-    ctx: &Context,
-    pair: usize,
-    jobs: &[MigrationJob],
-) -> Result<Option<String>, EngineError> {
-    let (known, claimed) = match ctx.journal() {
-        Some(j) => (j.known_jobs()?, j.claimed_jobs()?),
-        None => Default::default(),
-    };
-    let (waves, adoption) = pair_adoption(ctx, pair, jobs)?;
-    let adopt = format!(
-        "run `{}`: it records {}, then applies the rest of the plan",
-        ctx.options().apply_command("--adopt-existing-jobs"),
-        describe_adoption(&waves, &adoption)
-    );
-    Ok(jobs_conflict(
-        &known,
-        &claimed,
-        jobs,
-        ctx.options().adopt_existing_jobs,
-        &adopt,
-    ))
-}
-
-/// Waves of a pair, in plan order: each step and its settings.
-pub type Waves<'c> = Vec<(&'c Step, &'c BatchStep)>;
-
-/// The waves of pair `pair` this state has no record of, in plan order: those
-/// `--adopt-existing-jobs` may record batch clones it finds as.
-pub fn unrecorded_waves(ctx: &Context, pair: usize) -> Result<Waves<'_>, EngineError> {
-    let mut waves = Vec::new();
-    for step in ctx.graph().steps().filter(|s| s.pair == pair) {
-        let StepKind::Batch(b) = &step.kind else {
-            continue;
-        };
-        let recorded = match ctx.journal() {
-            Some(j) => j.step(&step.id)?.is_some(),
-            None => false,
-        };
-        if !recorded {
-            waves.push((step, b));
-        }
-    }
-    Ok(waves)
-}
-
-/// What `--adopt-existing-jobs` does with the application's `jobs` ([`propose_adoption`] over
-/// the jobs this state does not know and the pair's waves it has no record of), with those
-/// waves.
-pub fn pair_adoption<'c>(
-    ctx: &'c Context,
-    pair: usize,
-    jobs: &[MigrationJob],
-) -> Result<(Waves<'c>, Adoption), EngineError> {
-    let unknown = unknown_jobs(ctx, jobs)?;
-    let waves = unrecorded_waves(ctx, pair)?;
-    let limits: Vec<Option<u64>> = waves.iter().map(|(_, b)| b.request.limit).collect();
-    let adoption = propose_adoption(&limits, &unknown);
-    Ok((waves, adoption))
-}
-
-/// The adoption in words: `batch clone job m1 completed: … as wave `first`'s (the wave is then
-/// done: it starts again only with `--rerun-wave solo/first`), and 2 jobs as history`.
-pub fn describe_adoption(waves: &[(&Step, &BatchStep)], adoption: &Adoption) -> String {
-    let mut parts: Vec<String> = adoption
-        .waves
-        .iter()
-        .map(|(w, batch)| {
-            let (step, b) = waves[*w];
-            let running = batch
-                .migration
-                .as_ref()
-                .is_none_or(|m| !m.status.is_finished());
-            format!(
-                "{} as wave `{}`'s ({}; it starts again only with `--rerun-wave {}`)",
-                batch.describe(),
-                b.wave,
-                if running {
-                    "followed until it ends, nothing started"
-                } else {
-                    "the wave is done, nothing started"
-                },
-                step.id.as_str().replace("/batch/", "/")
-            )
-        })
-        .collect();
-    if !adoption.history.is_empty() {
-        parts.push(format!(
-            "{} as history (no wave's: counted by the report, claimed by no wave)",
-            describe_jobs(&adoption.history)
-        ));
-    }
-    if parts.is_empty() {
-        return "nothing".into();
-    }
-    let fitted = adoption.waves.len();
-    let rest = waves.len().saturating_sub(fitted);
-    let mut text = parts.join("; ");
-    if rest > 0 {
-        text.push_str(&format!(
-            "; {rest} wave{} no batch clone fits {} never run, and start{} as the plan says",
-            if rest == 1 { "" } else { "s" },
-            if rest == 1 { "has" } else { "have" },
-            if rest == 1 { "s" } else { "" },
-        ));
-    }
-    text
-}
-
-/// [`live_jobs_conflict`] with the journal's jobs given: `known` as recorded, `claimed` their
+/// `wave_reads::live_jobs_conflict` with the journal's jobs given: `known` as recorded, `claimed` their
 /// IDs.
 pub fn jobs_conflict(
     known: &[KnownJob],
@@ -372,110 +206,6 @@ pub fn job_summary(job: &MigrationJob) -> String {
         job.status,
         Tally::from(job).of_all()
     )
-}
-
-/// Nylas's `limit` of a batch clone when the request gives none.
-pub const DEFAULT_BATCH_LIMIT: u64 = 1000;
-
-/// One batch clone found on the application (a snapshot job and, once listed, its migration
-/// job), as `--adopt-existing-jobs` may record it as one wave's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FoundBatch {
-    pub snapshot: MigrationJob,
-    pub migration: Option<MigrationJob>,
-}
-
-impl FoundBatch {
-    /// The jobs, as a wave records them.
-    pub fn jobs(&self) -> WaveJobs {
-        WaveJobs {
-            snapshot_job_id: self.snapshot.job_id.clone(),
-            clone_job_id: self.migration.as_ref().map(|m| m.job_id.clone()),
-        }
-    }
-
-    /// `batch clone of job m1 (completed: 20 of 20 migrated, …)`.
-    pub fn describe(&self) -> String {
-        match &self.migration {
-            Some(m) => format!("batch clone {}", job_summary(m)),
-            None => format!(
-                "batch clone of snapshot job {} ({})",
-                self.snapshot.job_id, self.snapshot.status
-            ),
-        }
-    }
-}
-
-/// What `--adopt-existing-jobs` does with the jobs a state does not know: the batch clones it
-/// records as waves' own (each wave done, or followed while its job runs, and not started
-/// again), and the jobs it records as history only.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Adoption {
-    /// (position in the waves given to [`propose_adoption`], the batch clone it ran).
-    pub waves: Vec<(usize, FoundBatch)>,
-    /// Every other job: history, counted by the report, claimed by no wave.
-    pub history: Vec<MigrationJob>,
-}
-
-/// The mapping `plan` proposes and `apply --adopt-existing-jobs` records: Nylas's job object
-/// carries no wave parameters, so the batch clones this state does not know (`jobs`), in the
-/// order they were created, are matched against the waves this state has no record of (their
-/// `limits`, in plan order; `None`: Nylas's default), one after the other: a batch clone whose
-/// migration job selected no more accounts than its wave's limit is that wave's; one that does
-/// not fit (more accounts, or no migration job listed) is history, and the wave waits for the
-/// next batch clone. Batch clones beyond the last wave are history; waves no batch clone fits
-/// have, as far as the application shows, never run.
-///
-/// Creation order is `created_at` (seconds), then the migration job's `updated_at` (a plan's
-/// waves run one after another, so an earlier wave's job ended before the next began), then
-/// the listing's order read as newest first (as Nylas and the simulator list jobs; the
-/// contract does not say): only batch clones started within the same second tie that far.
-pub fn propose_adoption(limits: &[Option<u64>], jobs: &[MigrationJob]) -> Adoption {
-    let migration_of = |snapshot: &MigrationJob| {
-        linked_migration_job(jobs, &snapshot.job_id)
-            .and_then(|id| jobs.iter().find(|j| j.job_id == id))
-    };
-    let mut snapshots: Vec<(usize, &MigrationJob)> = jobs
-        .iter()
-        .enumerate()
-        .filter(|(_, j)| j.job_type == JobType::Snapshot)
-        .collect();
-    snapshots.sort_by_key(|(listed, s)| {
-        (
-            s.created_at,
-            migration_of(s).map_or(i64::MAX, |m| m.updated_at),
-            std::cmp::Reverse(*listed),
-        )
-    });
-    let mut adoption = Adoption::default();
-    let mut claimed: HashSet<&str> = HashSet::new();
-    let mut next = 0;
-    for (_, snapshot) in snapshots {
-        let migration = migration_of(snapshot);
-        let fits = |limit: Option<u64>| {
-            migration.is_some_and(|m| m.count_all <= limit.unwrap_or(DEFAULT_BATCH_LIMIT))
-        };
-        if next < limits.len() && fits(limits[next]) {
-            claimed.insert(&snapshot.job_id);
-            if let Some(m) = migration {
-                claimed.insert(&m.job_id);
-            }
-            adoption.waves.push((
-                next,
-                FoundBatch {
-                    snapshot: snapshot.clone(),
-                    migration: migration.cloned(),
-                },
-            ));
-            next += 1;
-        }
-    }
-    adoption.history = jobs
-        .iter()
-        .filter(|j| !claimed.contains(j.job_id.as_str()))
-        .cloned()
-        .collect();
-    adoption
 }
 
 /// How a wave ended, as the journal recorded it once its jobs finished.
@@ -833,110 +563,6 @@ mod tests {
             partial.describe(),
             "run 3 (partial): 41 of 60 migrated, 1 placeholder, 18 failed"
         );
-    }
-
-    #[test]
-    fn adopted_batch_clones_are_matched_to_waves_in_order_within_their_limits() {
-        let at = |mut j: MigrationJob, created: i64, all: u64| {
-            j.created_at = created;
-            j.count_all = all;
-            j
-        };
-        // Batch clone n: snapshot sn created at n, migration mn selecting `all` accounts.
-        let batch = |n: i64, all: u64| {
-            vec![
-                at(snapshot(&format!("s{n}"), None), n, 0),
-                at(
-                    migration(
-                        &format!("m{n}"),
-                        JobStatus::Completed,
-                        Some(&format!("s{n}")),
-                    ),
-                    n,
-                    all,
-                ),
-            ]
-        };
-        let mapped = |adoption: &Adoption| -> Vec<(usize, String)> {
-            adoption
-                .waves
-                .iter()
-                .map(|(w, b)| (*w, b.jobs().clone_job_id.unwrap_or_default()))
-                .collect()
-        };
-        let history = |adoption: &Adoption| -> Vec<String> {
-            adoption.history.iter().map(|j| j.job_id.clone()).collect()
-        };
-        // (case, the waves' limits, the jobs, (wave, migration job) adopted, history).
-        type Case<'a> = (
-            &'a str,
-            Vec<Option<u64>>,
-            Vec<MigrationJob>,
-            Vec<(usize, &'a str)>,
-            Vec<&'a str>,
-        );
-        let cases: Vec<Case> = vec![
-            (
-                "two waves of 20 and their two jobs, listed newest first",
-                vec![Some(20), Some(20)],
-                [batch(2, 20), batch(1, 20)].concat(),
-                vec![(0, "m1"), (1, "m2")],
-                vec![],
-            ),
-            (
-                "a third batch clone fits no wave: history",
-                vec![Some(20), Some(20)],
-                [batch(1, 20), batch(2, 20), batch(3, 20)].concat(),
-                vec![(0, "m1"), (1, "m2")],
-                vec!["s3", "m3"],
-            ),
-            (
-                "a job over its wave's limit is history, and the wave takes the next one",
-                vec![Some(20), Some(20)],
-                [batch(1, 500), batch(2, 20)].concat(),
-                vec![(0, "m2")],
-                vec!["s1", "m1"],
-            ),
-            (
-                "no limit: Nylas's default of 1000",
-                vec![None],
-                [batch(1, 1000), batch(2, 1001)].concat(),
-                vec![(0, "m1")],
-                vec!["s2", "m2"],
-            ),
-            (
-                "fewer jobs than waves: the later waves have not run",
-                vec![Some(20), Some(20), Some(20)],
-                batch(1, 20),
-                vec![(0, "m1")],
-                vec![],
-            ),
-            (
-                "a snapshot without its migration job is history",
-                vec![Some(20)],
-                vec![at(snapshot("s1", None), 1, 0)],
-                vec![],
-                vec!["s1"],
-            ),
-            (
-                "no wave to adopt into: all history",
-                vec![],
-                batch(1, 20),
-                vec![],
-                vec!["s1", "m1"],
-            ),
-        ];
-        for (case, limits, jobs, waves, rest) in cases {
-            let adoption = propose_adoption(&limits, &jobs);
-            let waves: Vec<(usize, String)> =
-                waves.into_iter().map(|(w, m)| (w, m.to_owned())).collect();
-            assert_eq!(mapped(&adoption), waves, "{case}");
-            let mut got = history(&adoption);
-            got.sort();
-            let mut rest: Vec<String> = rest.into_iter().map(str::to_owned).collect();
-            rest.sort();
-            assert_eq!(got, rest, "{case}");
-        }
     }
 
     #[test]

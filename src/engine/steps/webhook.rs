@@ -1,6 +1,5 @@
 //! `webhook/<url>`: one notification destination, matched by its URL.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -9,10 +8,11 @@ use crate::api::{ChannelStatus, CreateWebhook, RequestedStatus, UpdateWebhook, W
 use crate::client::{AppClient, ClientError};
 use crate::graph::{Kind, WebhookStep};
 
-use super::super::EngineError;
 use super::channel::{self, Settings};
+use super::checklist::{Check, Match, VerifyCx, VerifyItem, VerifyReads, settled};
 use super::unmanaged::Unmanaged;
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx, api_message};
+use crate::engine::EngineError;
 use crate::state::journal::StepRecord;
 
 /// Webhook: an update is repeatable; a create is not (a repeat makes a second destination,
@@ -57,23 +57,21 @@ impl StepDriver for WebhookKind {
         cx: &StepCx<'_>,
         w: &WebhookStep,
     ) -> Result<Observed<Option<Box<Webhook>>>, EngineError> {
-        let webhooks = cx.app().list_webhooks().await?.data;
-        let want_url = normalized_url(&w.url);
-        let mut same_url: Vec<Webhook> = webhooks
-            .into_iter()
-            .filter(|h| normalized_url(&h.webhook_url) == want_url)
-            .collect();
-        if same_url.len() > 1 {
-            return Ok(Observed::of(
-                Action::Conflict,
-                duplicate_webhooks(&w.url, &same_url, None),
-            ));
-        }
-        let Some(live) = same_url.pop() else {
-            return Ok(Observed::of(
-                Action::Create,
-                "no destination with this URL yet",
-            ));
+        let listed = cx.app().list_webhooks().await?.data;
+        let live = match find_live(w, &listed) {
+            Match::Several(same_url) => {
+                return Ok(Observed::of(
+                    Action::Conflict,
+                    duplicate_webhooks(&w.url, &same_url, None),
+                ));
+            }
+            Match::Absent => {
+                return Ok(Observed::of(
+                    Action::Create,
+                    "no destination with this URL yet",
+                ));
+            }
+            Match::One(live) => live.clone(),
         };
         let differences = webhook_difference(&live, w);
         let (action, reason) = if differences.is_empty() {
@@ -131,16 +129,8 @@ impl StepDriver for WebhookKind {
         if !record.created {
             return Ok(outcome);
         }
-        let url = normalized_url(&w.url);
-        let same_url: Vec<_> = cx
-            .app()
-            .list_webhooks()
-            .await?
-            .data
-            .into_iter()
-            .filter(|h| normalized_url(&h.webhook_url) == url)
-            .collect();
-        if same_url.len() > 1 {
+        let listed = cx.app().list_webhooks().await?.data;
+        if let Match::Several(same_url) = find_live(w, &listed) {
             return Ok(Outcome::Failed(format!(
                 "conflict: {}",
                 duplicate_webhooks(&w.url, &same_url, record.destination.as_deref())
@@ -148,6 +138,48 @@ impl StepDriver for WebhookKind {
         }
         Ok(outcome)
     }
+
+    async fn verify(cx: &VerifyCx<'_>, w: &WebhookStep) -> Result<Vec<VerifyItem>, EngineError> {
+        let listed = VerifyReads::listed(&cx.reads.webhooks, || async {
+            Ok(cx.app().list_webhooks().await?.data)
+        })
+        .await?;
+        let (passed, evidence) = match find_live(w, listed) {
+            Match::Absent => (
+                false,
+                format!(
+                    "absent: no destination with this URL among {} destinations",
+                    listed.len()
+                ),
+            ),
+            Match::Several(same_url) => (false, duplicate_webhooks(&w.url, &same_url, None)),
+            Match::One(h) => settled(
+                "destination",
+                &h.id,
+                &webhook_difference(h, w),
+                h.status.as_deref(),
+                w.status,
+            ),
+        };
+        Ok(vec![VerifyItem::new(
+            Check::Webhook,
+            w.url.clone(),
+            passed,
+            evidence,
+        )])
+    }
+}
+
+/// Whether a live destination is the step's: the one match every use of the kind shares
+/// (observe, the look after a create, the search after an unanswered one, verify, and what
+/// `plan` lists as not managed): the plan's URL, as Nylas normalizes it.
+fn is_match(w: &WebhookStep, live: &Webhook) -> bool {
+    normalized_url(&live.webhook_url) == normalized_url(&w.url)
+}
+
+/// The live destinations with the step's URL (see [`is_match`]).
+fn find_live<'a>(w: &WebhookStep, listed: &'a [Webhook]) -> Match<'a, Webhook> {
+    Match::of(listed.iter().filter(|h| is_match(w, h)).collect())
 }
 
 async fn update(
@@ -204,18 +236,18 @@ async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, 
             });
         }
         Err(err) if err.is_ambiguous() => {
-            let mut found = find_created(cx, w).await?;
-            if found.len() > 1 {
+            let listed = find_created(cx, w).await?;
+            match find_live(w, &listed) {
                 // This run's create and another runner's both happened; which one is this
                 // run's cannot be told. Nothing more is written.
-                return Ok(Sent::Unresolved(Outcome::Failed(format!(
-                    "conflict: {}",
-                    duplicate_webhooks(&w.url, &found, None)
-                ))));
-            }
-            match found.pop() {
-                Some(h) => (h.id, None),
-                None => {
+                Match::Several(found) => {
+                    return Ok(Sent::Unresolved(Outcome::Failed(format!(
+                        "conflict: {}",
+                        duplicate_webhooks(&w.url, &found, None)
+                    ))));
+                }
+                Match::One(h) => (h.id.clone(), None),
+                Match::Absent => {
                     return Err(EngineError::OutcomeUnknown {
                         step: cx.step.id.to_string(),
                         what: "webhook create".into(),
@@ -249,35 +281,27 @@ async fn create(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Sent<WebhookKind>, 
     })
 }
 
-/// After an unanswered create, which may have happened: the destinations with the plan's URL,
-/// listed five times over about 15 seconds (lists can lag). The create is never
+/// After an unanswered create, which may have happened: the destinations, listed until one
+/// has the plan's URL, five times over about 15 seconds (lists can lag). The create is never
 /// sent again in this run; a second destination would double every notification.
 async fn find_created(cx: &WriteCx<'_>, w: &WebhookStep) -> Result<Vec<Webhook>, EngineError> {
-    let url = normalized_url(&w.url);
     let mut wait = Duration::from_millis(500);
-    let mut found = Vec::new();
+    let mut listed = Vec::new();
     for _ in 0..5 {
-        found = cx
-            .app()
-            .list_webhooks()
-            .await?
-            .data
-            .into_iter()
-            .filter(|h| normalized_url(&h.webhook_url) == url)
-            .collect();
-        if !found.is_empty() {
+        listed = cx.app().list_webhooks().await?.data;
+        if !matches!(find_live(w, &listed), Match::Absent) {
             break;
         }
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
-    Ok(found)
+    Ok(listed)
 }
 
 /// What differs between a live webhook destination and the plan's, by name (empty: as
 /// planned): the triggers, and the description and notification emails where the plan gives
 /// them.
-pub fn webhook_difference(live: &Webhook, w: &WebhookStep) -> Vec<&'static str> {
+fn webhook_difference(live: &Webhook, w: &WebhookStep) -> Vec<&'static str> {
     channel::differences(
         Settings {
             triggers: &live.trigger_types,
@@ -316,13 +340,12 @@ pub(super) async fn unmanaged(
     app: &AppClient,
     planned: &[&WebhookStep],
 ) -> Result<Vec<Unmanaged>, EngineError> {
-    let urls: BTreeSet<String> = planned.iter().map(|w| normalized_url(&w.url)).collect();
     Ok(app
         .list_webhooks()
         .await?
         .data
         .into_iter()
-        .filter(|h| !urls.contains(&normalized_url(&h.webhook_url)))
+        .filter(|h| !planned.iter().any(|w| is_match(w, h)))
         .map(|h| Unmanaged {
             kind: Kind::Webhook,
             detail: format!(
@@ -337,7 +360,7 @@ pub(super) async fn unmanaged(
 }
 
 /// Why several destinations with one URL are a problem, and what to do.
-fn duplicate_webhooks(url: &str, hooks: &[Webhook], ours: Option<&str>) -> String {
+fn duplicate_webhooks(url: &str, hooks: &[&Webhook], ours: Option<&str>) -> String {
     let ids: Vec<String> = hooks
         .iter()
         .map(|h| {

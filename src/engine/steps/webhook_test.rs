@@ -7,8 +7,9 @@ use std::convert::Infallible;
 use crate::client::TestEventDelivery;
 use crate::graph::WebhookTestStep;
 
-use super::super::EngineError;
+use super::checklist::{Check, VerifyCx, VerifyItem};
 use super::{Action, Intent, Observed, Outcome, Sent, StepCx, StepDriver, WriteCx};
+use crate::engine::EngineError;
 use crate::state::journal::{StepRecord, StepStatus};
 
 /// Webhook test. Nylas keeps no record of a test event, so the journal is the evidence: a test
@@ -88,6 +89,41 @@ impl StepDriver for WebhookTestKind {
             },
             write: (),
         })
+    }
+
+    /// Nylas keeps no record of a test: the journal's, for the plan's trigger, is the evidence.
+    async fn verify(
+        cx: &VerifyCx<'_>,
+        t: &WebhookTestStep,
+    ) -> Result<Vec<VerifyItem>, EngineError> {
+        let trigger = t.event.trigger_type.as_str();
+        let recorded = cx
+            .recorded()?
+            .filter(|s| s.record.request_key.as_deref() == Some(trigger));
+        let (passed, evidence) = match recorded {
+            Some(s) if s.status == StepStatus::Done => (
+                true,
+                format!(
+                    "the endpoint acknowledged a {trigger} test event in run {}",
+                    s.run_id
+                ),
+            ),
+            Some(s) if s.status == StepStatus::Failed => (
+                false,
+                format!(
+                    "not acknowledged in run {}: {}",
+                    s.run_id,
+                    s.record.error.as_deref().unwrap_or("it failed")
+                ),
+            ),
+            _ => (false, format!("no {trigger} test event acknowledged yet")),
+        };
+        Ok(vec![VerifyItem::new(
+            Check::WebhookTest,
+            t.event.webhook_url.clone(),
+            passed,
+            evidence,
+        )])
     }
 
     async fn write(
