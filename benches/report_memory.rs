@@ -14,8 +14,13 @@
 //! one after the other (its rows in plan order), so all its pages count; `verify` reads the
 //! pairs side by side, so the larger application's pages count.
 //!
-//! Run: `cargo bench --bench report_memory` (about twelve minutes, mostly the million
-//! accounts' 5,000 pages, read three times); `-- --accounts 100000` for one size.
+//! Then `translate` (one resource type, one call per account) over the same sizes, against a
+//! simulator at a higher limit (`--translate-limit`, 1,000/s by default): its peak RSS and its
+//! time against the ideal.
+//!
+//! Run: `cargo bench --bench report_memory` (about twelve minutes for the reports, mostly the
+//! million accounts' 5,000 pages, read three times, and as long again for translate);
+//! `-- --accounts 100000` for one size, `-- --only report` or `-- --only translate`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -24,6 +29,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LIMIT: u32 = 20;
+/// Translate's limit: one call per account, so a million accounts at 20/s would take 14 hours.
+const TRANSLATE_LIMIT: u32 = 1_000;
 /// Grants per page (the client's).
 const PAGE: u64 = 200;
 
@@ -34,12 +41,12 @@ struct Simulator {
 }
 
 impl Simulator {
-    fn start(accounts: usize, dir: &Path) -> Simulator {
+    fn start(accounts: usize, dir: &Path, limit: u32) -> Simulator {
         let plan = dir.join("plan.yaml");
         let mut child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
             .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "7"])
             .args(["--accounts", &accounts.to_string()])
-            .args(["--rate-limit", &LIMIT.to_string()])
+            .args(["--rate-limit", &limit.to_string()])
             // Batch jobs done in moments: what is measured is reading their grants.
             .args(["--speed", "100000", "--accounts-per-second", "1000"])
             .arg("--write-plan")
@@ -147,7 +154,7 @@ fn pages(rows: u64) -> u64 {
 
 fn measure(accounts: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(accounts, dir.path());
+    let sim = Simulator::start(accounts, dir.path(), LIMIT);
     let plan = dir.path().join("plan.yaml").display().to_string();
     let state = dir.path().join("state").display().to_string();
     let started = Instant::now();
@@ -247,8 +254,93 @@ fn measure(accounts: usize) {
     );
 }
 
+/// `translate --resource-types folders` over every migrated account, against a simulator at
+/// `limit` requests per second per application (at 20 a million accounts would take half a
+/// day): peak RSS, and time against the ideal, the larger application's requests (one
+/// translate call an account, and its grant pages) at the limit.
+fn measure_translate(accounts: usize, limit: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(accounts, dir.path(), limit);
+    let plan = dir.path().join("plan.yaml").display().to_string();
+    let state = dir.path().join("state").display().to_string();
+    let applied = run(
+        &["apply", &plan, "--state", &state, "--yes", "--quiet"],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(applied.code, Some(0), "the world's plan applied");
+    let out = dir.path().join("ids.csv").display().to_string();
+    let summary = dir.path().join("events.jsonl");
+    let events = std::fs::File::create(&summary).unwrap();
+    let translated = run(
+        &[
+            "translate",
+            &plan,
+            "--state",
+            &state,
+            "--resource-types",
+            "folders",
+            "--out",
+            &out,
+            "--output",
+            "json",
+        ],
+        &sim.env,
+        Stdio::from(events),
+    );
+    assert!(translated.code.is_some_and(|c| c < 64), "translate");
+    // The last line is the summary; read a line at a time (this process stays small).
+    let mut last = String::new();
+    for line in BufReader::new(std::fs::File::open(&summary).unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("\"translate_summary\"") {
+            last = line;
+        }
+    }
+    let summary: serde_json::Value = serde_json::from_str(&last).expect("a translate summary");
+    let per_pair: Vec<u64> = summary["throughput"]
+        .as_array()
+        .map(|pairs| {
+            pairs
+                .iter()
+                .filter_map(|t| t["requests"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Each pair's translate calls and its grant pages (one account, one call).
+    let largest = per_pair.iter().map(|&r| r + pages(r)).max().unwrap_or(0);
+    let ideal = largest as f64 / f64::from(limit);
+    let ratio = ideal / translated.elapsed.as_secs_f64();
+    println!(
+        "  {accounts} accounts, translate --resource-types folders at {limit}/s: {} accounts, {} rows, {} refused; per pair {per_pair:?} calls",
+        summary["accounts"], summary["rows"], summary["accounts_refused"],
+    );
+    println!(
+        "    translate: peak RSS {:.1} MiB (target < 64: {}), {:.1} s against an ideal {:.1} s: {:.3} of the limit (target ≥ 0.95: {})",
+        mib(translated.peak_kib),
+        if mib(translated.peak_kib) < 64.0 {
+            "met"
+        } else {
+            "MISSED"
+        },
+        translated.elapsed.as_secs_f64(),
+        ideal,
+        ratio,
+        if ratio >= 0.95 { "met" } else { "MISSED" },
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let only = value("--only");
+    let translate_limit: u32 = value("--translate-limit")
+        .map_or(TRANSLATE_LIMIT, |v| v.parse().expect("--translate-limit N"));
     let sizes: Vec<usize> = args
         .iter()
         .position(|a| a == "--accounts")
@@ -261,8 +353,16 @@ fn main() {
                     .collect()
             },
         );
-    println!("report memory: limit {LIMIT}/s per application, grants {PAGE} a page");
-    for accounts in sizes {
-        measure(accounts);
+    if only.as_deref() != Some("translate") {
+        println!("report memory: limit {LIMIT}/s per application, grants {PAGE} a page");
+        for &accounts in &sizes {
+            measure(accounts);
+        }
+    }
+    if only.as_deref() != Some("report") {
+        println!("translate memory: limit {translate_limit}/s per application");
+        for &accounts in &sizes {
+            measure_translate(accounts, translate_limit);
+        }
     }
 }
