@@ -216,7 +216,7 @@ impl AppClient {
                             status,
                             format!(
                                 "timed out: no complete answer within {}",
-                                super::retry::seconds(attempt_time)
+                                super::error::seconds(attempt_time)
                             ),
                             None,
                         ),
@@ -289,8 +289,8 @@ impl AppClient {
                     if let ClientError::Api { help, .. } = &mut error {
                         *help = format!(
                             "Nylas asked to wait {} before the next request (Retry-After), more than the {} nylas-migrate waits at most; run the command again later: finished steps are skipped",
-                            super::retry::seconds(asked),
-                            super::retry::seconds(policy.max_retry_after)
+                            super::error::seconds(asked),
+                            super::error::seconds(policy.max_retry_after)
                         );
                     }
                     return Err(error);
@@ -360,7 +360,7 @@ impl AppClient {
                 "{} answered too slowly (a slow network, a proxy, or a server trickling its answer); check that region {}'s api_url points at Nylas, then run the command again: finished steps are skipped. The deadline is {} per call; {} sets another (in seconds)",
                 self.base_url,
                 self.region,
-                super::retry::seconds(deadline),
+                super::error::seconds(deadline),
                 super::retry::DEADLINE_VAR
             ),
         }

@@ -1189,8 +1189,8 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load::load_str;
     use super::*;
+    use crate::plan::load::load_str;
 
     /// A pair whose entries are `body` (YAML under the pair, indented four spaces).
     fn plan(body: &str) -> String {
