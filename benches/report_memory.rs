@@ -14,8 +14,13 @@
 //! one after the other (its rows in plan order), so all its pages count; `verify` reads the
 //! pairs side by side, so the larger application's pages count.
 //!
-//! Run: `cargo bench --bench report_memory` (about twelve minutes, mostly the million
-//! accounts' 5,000 pages, read three times); `-- --accounts 100000` for one size.
+//! Then `translate` (one resource type) over the same sizes, in a world of its own: its peak
+//! RSS and its time against the ideal. It asks a page or more per account at 20/s per
+//! application: about an hour at 100,000 accounts, nine at a million.
+//!
+//! Run: `cargo bench --bench report_memory` (about twelve minutes for the reports, mostly the
+//! million accounts' 5,000 pages, read three times, then translate's hours);
+//! `-- --accounts 100000` for one size, `-- --only report` or `-- --only translate`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -34,12 +39,12 @@ struct Simulator {
 }
 
 impl Simulator {
-    fn start(accounts: usize, dir: &Path) -> Simulator {
+    fn start(accounts: usize, dir: &Path, limit: u32) -> Simulator {
         let plan = dir.join("plan.yaml");
         let mut child = Command::new(env!("CARGO_BIN_EXE_nylas-migrate"))
             .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "7"])
             .args(["--accounts", &accounts.to_string()])
-            .args(["--rate-limit", &LIMIT.to_string()])
+            .args(["--rate-limit", &limit.to_string()])
             // Batch jobs done in moments: what is measured is reading their grants.
             .args(["--speed", "100000", "--accounts-per-second", "1000"])
             .arg("--write-plan")
@@ -147,7 +152,7 @@ fn pages(rows: u64) -> u64 {
 
 fn measure(accounts: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(accounts, dir.path());
+    let sim = Simulator::start(accounts, dir.path(), LIMIT);
     let plan = dir.path().join("plan.yaml").display().to_string();
     let state = dir.path().join("state").display().to_string();
     let started = Instant::now();
@@ -247,8 +252,92 @@ fn measure(accounts: usize) {
     );
 }
 
+/// `translate --resource-types folders` over every migrated account: peak RSS, and time
+/// against the ideal, the larger application's requests (its translate calls and its grant
+/// pages) at the limit. The client paces each application at the plan's `rate_limit`, at most
+/// Nylas's 20/s, whatever the simulator allows: a page or more per account at 20/s per
+/// application makes 100,000 accounts about an hour and a million about nine.
+fn measure_translate(accounts: usize, limit: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(accounts, dir.path(), limit);
+    let plan = dir.path().join("plan.yaml").display().to_string();
+    let state = dir.path().join("state").display().to_string();
+    let applied = run(
+        &["apply", &plan, "--state", &state, "--yes", "--quiet"],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(applied.code, Some(0), "the world's plan applied");
+    let out = dir.path().join("ids.csv").display().to_string();
+    let summary = dir.path().join("events.jsonl");
+    let events = std::fs::File::create(&summary).unwrap();
+    let translated = run(
+        &[
+            "translate",
+            &plan,
+            "--state",
+            &state,
+            "--resource-types",
+            "folders",
+            "--out",
+            &out,
+            "--output",
+            "json",
+        ],
+        &sim.env,
+        Stdio::from(events),
+    );
+    assert!(translated.code.is_some_and(|c| c < 64), "translate");
+    // The last line is the summary; read a line at a time (this process stays small).
+    let mut last = String::new();
+    for line in BufReader::new(std::fs::File::open(&summary).unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("\"translate_summary\"") {
+            last = line;
+        }
+    }
+    let summary: serde_json::Value = serde_json::from_str(&last).expect("a translate summary");
+    let per_pair: Vec<u64> = summary["throughput"]
+        .as_array()
+        .map(|pairs| {
+            pairs
+                .iter()
+                .filter_map(|t| t["requests"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Each pair's translate calls and its grant pages (about one call an account).
+    let largest = per_pair.iter().map(|&r| r + pages(r)).max().unwrap_or(0);
+    let ideal = largest as f64 / f64::from(limit);
+    let ratio = ideal / translated.elapsed.as_secs_f64();
+    println!(
+        "  {accounts} accounts, translate --resource-types folders at {limit}/s: {} accounts, {} rows, {} refused; per pair {per_pair:?} calls",
+        summary["accounts"], summary["rows"], summary["accounts_refused"],
+    );
+    println!(
+        "    translate: peak RSS {:.1} MiB (target < 64: {}), {:.1} s against an ideal {:.1} s: {:.3} of the limit (target ≥ 0.95: {})",
+        mib(translated.peak_kib),
+        if mib(translated.peak_kib) < 64.0 {
+            "met"
+        } else {
+            "MISSED"
+        },
+        translated.elapsed.as_secs_f64(),
+        ideal,
+        ratio,
+        if ratio >= 0.95 { "met" } else { "MISSED" },
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let only = value("--only");
     let sizes: Vec<usize> = args
         .iter()
         .position(|a| a == "--accounts")
@@ -261,8 +350,16 @@ fn main() {
                     .collect()
             },
         );
-    println!("report memory: limit {LIMIT}/s per application, grants {PAGE} a page");
-    for accounts in sizes {
-        measure(accounts);
+    if only.as_deref() != Some("translate") {
+        println!("report memory: limit {LIMIT}/s per application, grants {PAGE} a page");
+        for &accounts in &sizes {
+            measure(accounts);
+        }
+    }
+    if only.as_deref() != Some("report") {
+        println!("translate memory: limit {LIMIT}/s per application");
+        for &accounts in &sizes {
+            measure_translate(accounts, LIMIT);
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! Response types tolerate unknown fields (Nylas adds fields over time); a missing required field
 //! is a decoding error.
 
+mod channels;
 mod enums;
 pub mod forms;
 mod operation;
@@ -14,6 +15,7 @@ mod region;
 mod resource_type;
 mod types;
 
+pub use channels::*;
 pub use enums::{
     BatchProvider, ChannelStatus, CloneMode, ConnectorProvider, GrantStatus, JobStatus, JobType,
     RedirectPlatform, RequestedStatus, TestTriggerType, TriggerType,

@@ -5,6 +5,8 @@
 //! Nothing here ever holds a secret: errors are built from statuses, the API's error body, the
 //! key's *source* description and transport error kinds, never from headers or request bodies.
 
+use std::time::Duration;
+
 use crate::api::{Operation, Region};
 
 use super::endpoint::EndpointError;
@@ -173,7 +175,7 @@ pub enum ClientError {
     /// No complete answer within the call's deadline (every attempt and wait included).
     #[error(
         "{operation} failed: no complete answer within the request deadline of {}{}",
-        crate::client::retry::seconds(*.deadline),
+        seconds(*.deadline),
         attempts_note(*.attempts)
     )]
     #[diagnostic(code("api::deadline"))]
@@ -259,5 +261,15 @@ impl ClientError {
     /// Whether the caller must observe the live state before repeating the call.
     pub fn is_ambiguous(&self) -> bool {
         matches!(self, ClientError::Ambiguous { .. })
+    }
+}
+
+/// A duration in words for messages: `120 s`, `0.5 s`.
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{s:.1} s")
     }
 }

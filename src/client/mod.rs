@@ -27,6 +27,7 @@
 pub mod bounds;
 pub mod endpoint;
 pub mod error;
+mod exchange;
 mod operations;
 mod paging;
 pub mod rate_limit;

@@ -39,6 +39,9 @@ use rand::Rng;
 
 use crate::api::Operation;
 
+/// A duration in words for messages (kept here too, where the engine finds it).
+pub use super::error::seconds;
+
 /// Whether an operation may be sent again after a failure that leaves its effect unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RepeatRule {
@@ -199,16 +202,6 @@ fn parse_deadline(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(value))
 }
 
-/// A duration in words for messages: `120 s`, `0.5 s`.
-pub fn seconds(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{s:.1} s")
-    }
-}
-
 /// Parses a Retry-After header given in seconds (Nylas sends delta-seconds). An HTTP date is not
 /// understood and yields `None`; the caller then backs off as for a 5xx.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -252,7 +245,7 @@ mod tests {
         assert_eq!(policy.max_elapsed, Duration::from_secs(5));
         assert_eq!(policy.request_timeout, Duration::from_secs(5));
         // The error a user sees: code, the value escaped, what to give instead.
-        let err = super::super::ClientError::Setting {
+        let err = crate::client::ClientError::Setting {
             name: DEADLINE_VAR,
             value: "soon".into(),
             detail: parse_deadline("soon").unwrap_err(),

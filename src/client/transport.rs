@@ -4,14 +4,18 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-use crate::api::{Envelope, ErrorBody, Operation};
+use crate::api::{Envelope, Operation};
 
-use super::retry::{RepeatRule, parse_retry_after, repeat_rule};
+use super::exchange::{
+    Exchange, Failure, Lost, Success, TlsProblem, decode_failure, describe_decode_error,
+    describe_transport_error, exchange, request_id_of, sensitive_header, tls_problem,
+};
+use super::retry::{RepeatRule, repeat_rule};
 use super::{AppClient, ClientError, RequestRecord, Response, Secret};
 
 /// One call to make.
@@ -34,22 +38,6 @@ impl<'a> Call<'a> {
             basic_v2: None,
         }
     }
-}
-
-/// A 2xx response.
-pub(super) struct Success {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-/// An error status, decoded as far as the body allows.
-pub(super) struct Failure {
-    pub status: u16,
-    pub request_id: Option<String>,
-    pub error_type: Option<String>,
-    pub message: String,
-    /// A redirect's `Location` (never followed).
-    pub location: Option<String>,
 }
 
 impl AppClient {
@@ -127,8 +115,73 @@ impl AppClient {
         call: Call<'_>,
     ) -> Result<Result<Success, (Failure, Operation, u32)>, ClientError> {
         let operation = call.operation;
-        let rule = repeat_rule(operation);
         let policy = &self.client.inner.retry;
+        let wire = self.wire(&call)?;
+        let mut attempt: u32 = 0;
+        let mut first_send: Option<Instant> = None;
+        loop {
+            attempt += 1;
+            self.limiter.acquire().await;
+            let started = *first_send.get_or_insert_with(Instant::now);
+            // The call's deadline: every attempt, wait and body within `max_elapsed` of the
+            // first send, so that a trickling server cannot hold a run for minutes.
+            let deadline = started + policy.max_elapsed;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.deadline_error(operation, attempt - 1));
+            }
+            self.observe(&call, &wire.url, attempt);
+
+            let attempt_time = policy.request_timeout.min(remaining);
+            let request = wire.request(&call, attempt_time);
+            let sent_at = Instant::now();
+            let outcome =
+                match tokio::time::timeout_at(sent_at + attempt_time, exchange(request, operation))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Lost::TimedOut { status: None }),
+                };
+            let tries = Tries {
+                operation,
+                rule: wire.rule,
+                attempt,
+                started,
+                deadline,
+            };
+            let (status, retry_after, location, body) = match outcome {
+                Ok(Exchange::Answer(answer)) => answer,
+                Ok(Exchange::TooLarge { status, limit }) => {
+                    return Err(self.too_large(operation, status, limit));
+                }
+                Err(lost) => {
+                    self.after_lost(lost, &tries, attempt_time).await?;
+                    continue;
+                }
+            };
+            tracing::debug!(
+                operation = %operation,
+                app_id = %self.app_id,
+                attempt,
+                status,
+                elapsed_ms = sent_at.elapsed().as_millis() as u64,
+                "response"
+            );
+            if (200..300).contains(&status) {
+                return Ok(Ok(Success { status, body }));
+            }
+            let mut failure = decode_failure(status, &body);
+            failure.location = location;
+            match self.after_status(failure, retry_after, &tries).await? {
+                Some(failure) => return Ok(Err((failure, operation, attempt))),
+                None => continue,
+            }
+        }
+    }
+
+    /// What every attempt of a call sends: its URL, credentials, method and connection pool.
+    fn wire(&self, call: &Call<'_>) -> Result<Wire<'_>, ClientError> {
+        let operation = call.operation;
         let url = self.url_for(operation, &call.path_params)?;
         let bearer = self.bearer(operation)?;
         let basic_v2 = match call.basic_v2 {
@@ -143,210 +196,196 @@ impl AppClient {
         } else {
             &self.client.inner.http
         };
+        Ok(Wire {
+            url,
+            bearer,
+            basic_v2,
+            method,
+            http,
+            rule: repeat_rule(operation),
+        })
+    }
 
-        let mut attempt: u32 = 0;
-        let mut first_send: Option<Instant> = None;
-        loop {
-            attempt += 1;
-            self.limiter.acquire().await;
-            let started = *first_send.get_or_insert_with(Instant::now);
-            // The call's deadline: every attempt, wait and body within `max_elapsed` of the
-            // first send, so that a trickling server cannot hold a run for minutes.
-            let deadline = started + policy.max_elapsed;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(self.deadline_error(operation, attempt - 1));
+    /// The error of a 2xx body beyond the operation's bound.
+    fn too_large(&self, operation: Operation, status: u16, limit: usize) -> ClientError {
+        tracing::warn!(
+            operation = %operation,
+            app_id = %self.app_id,
+            status,
+            limit,
+            "response body beyond the operation's bound; reading stopped"
+        );
+        ClientError::TooLarge {
+            operation,
+            status,
+            limit,
+            help: format!(
+                "no Nylas answer to {operation} comes near this size: check that region {}'s api_url ({}) points at Nylas, not at a proxy or another service; nothing more was read",
+                self.region, self.base_url
+            ),
+        }
+    }
+
+    /// After an attempt that got no answer to decide on: waits and returns `Ok` when the call
+    /// may be sent again, or the call's error.
+    async fn after_lost(
+        &self,
+        lost: Lost,
+        tries: &Tries,
+        attempt_time: Duration,
+    ) -> Result<(), ClientError> {
+        let Tries {
+            operation,
+            rule,
+            attempt,
+            started,
+            deadline,
+        } = *tries;
+        let (never_sent, status, detail, error) = match lost {
+            Lost::Transport { error, status } => {
+                // Only a failure to connect proves the request never left.
+                let never_sent = error.is_connect();
+                let detail = describe_transport_error(&error);
+                (never_sent, status, detail, Some(error))
             }
-            self.observe(&call, &url, attempt);
-
-            let attempt_time = policy.request_timeout.min(remaining);
-            let mut request = http
-                .request(method.clone(), url.clone())
-                .header(AUTHORIZATION, bearer.clone())
-                .timeout(attempt_time);
-            if let Some(value) = &basic_v2 {
-                request = request.header("BasicV2", value.clone());
-            }
-            if !call.query.is_empty() {
-                request = request.query(&call.query);
-            }
-            if let Some(body) = &call.body {
-                request = request.json(body);
-            }
-
-            let sent_at = Instant::now();
-            let outcome =
-                match tokio::time::timeout_at(sent_at + attempt_time, exchange(request, operation))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Lost::TimedOut { status: None }),
-                };
-
-            let (status, retry_after, location, body) = match outcome {
-                Ok(Exchange::Answer(answer)) => answer,
-                Ok(Exchange::TooLarge { status, limit }) => {
-                    tracing::warn!(
-                        operation = %operation,
-                        app_id = %self.app_id,
-                        status,
-                        limit,
-                        "response body beyond the operation's bound; reading stopped"
-                    );
-                    return Err(ClientError::TooLarge {
-                        operation,
-                        status,
-                        limit,
-                        help: format!(
-                            "no Nylas answer to {operation} comes near this size: check that region {}'s api_url ({}) points at Nylas, not at a proxy or another service; nothing more was read",
-                            self.region, self.base_url
-                        ),
-                    });
-                }
-                Err(lost) => {
-                    let (never_sent, status, detail, error) = match lost {
-                        Lost::Transport { error, status } => {
-                            // Only a failure to connect proves the request never left.
-                            let never_sent = error.is_connect();
-                            let detail = describe_transport_error(&error);
-                            (never_sent, status, detail, Some(error))
-                        }
-                        Lost::TimedOut { status } => (
-                            false,
-                            status,
-                            format!(
-                                "timed out: no complete answer within {}",
-                                super::retry::seconds(attempt_time)
-                            ),
-                            None,
-                        ),
-                    };
-                    // A TLS failure while connecting is not transient (a certificate this
-                    // machine does not trust, a server that does not speak TLS): retrying
-                    // only delays the answer and blames the network.
-                    if never_sent && let Some(problem) = error.as_ref().and_then(tls_problem) {
-                        return Err(self.tls_error(operation, problem));
-                    }
-                    tracing::warn!(
-                        operation = %operation,
-                        app_id = %self.app_id,
-                        attempt,
-                        never_sent,
-                        error = %detail,
-                        "request failed without a response"
-                    );
-                    if rule == RepeatRule::ObserveBeforeRepeat && !never_sent {
-                        return Err(self.ambiguous(operation, status, None, detail));
-                    }
-                    let wait = self.backoff(attempt);
-                    if self.may_retry(attempt, started, wait) {
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    if Instant::now() + wait >= deadline
-                        && (error.as_ref().is_none_or(reqwest::Error::is_timeout))
-                    {
-                        return Err(self.deadline_error(operation, attempt));
-                    }
-                    return Err(ClientError::Transport {
-                        operation,
-                        detail,
-                        attempts: attempt,
-                        help: format!(
-                            "check that {} is reachable from this machine (network, proxy, \
-                             firewall); apply can be run again: finished steps are skipped",
-                            self.base_url
-                        ),
-                    });
-                }
-            };
-
-            tracing::debug!(
-                operation = %operation,
-                app_id = %self.app_id,
-                attempt,
+            Lost::TimedOut { status } => (
+                false,
                 status,
-                elapsed_ms = sent_at.elapsed().as_millis() as u64,
-                "response"
-            );
-            if (200..300).contains(&status) {
-                return Ok(Ok(Success { status, body }));
+                format!(
+                    "timed out: no complete answer within {}",
+                    super::error::seconds(attempt_time)
+                ),
+                None,
+            ),
+        };
+        // A TLS failure while connecting is not transient (a certificate this machine does not
+        // trust, a server that does not speak TLS): retrying only delays the answer and blames
+        // the network.
+        if never_sent && let Some(problem) = error.as_ref().and_then(tls_problem) {
+            return Err(self.tls_error(operation, problem));
+        }
+        tracing::warn!(
+            operation = %operation,
+            app_id = %self.app_id,
+            attempt,
+            never_sent,
+            error = %detail,
+            "request failed without a response"
+        );
+        if rule == RepeatRule::ObserveBeforeRepeat && !never_sent {
+            return Err(self.ambiguous(operation, status, None, detail));
+        }
+        let wait = self.backoff(attempt);
+        if self.may_retry(attempt, started, wait) {
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        }
+        if Instant::now() + wait >= deadline
+            && (error.as_ref().is_none_or(reqwest::Error::is_timeout))
+        {
+            return Err(self.deadline_error(operation, attempt));
+        }
+        Err(ClientError::Transport {
+            operation,
+            detail,
+            attempts: attempt,
+            help: format!(
+                "check that {} is reachable from this machine (network, proxy, \
+                 firewall); apply can be run again: finished steps are skipped",
+                self.base_url
+            ),
+        })
+    }
+
+    /// After an error status: `None` when the call may be sent again (after the wait it
+    /// asked for), the failure to decide on, or the call's error.
+    async fn after_status(
+        &self,
+        failure: Failure,
+        retry_after: Option<Duration>,
+        tries: &Tries,
+    ) -> Result<Option<Failure>, ClientError> {
+        let policy = &self.client.inner.retry;
+        let Tries {
+            operation,
+            rule,
+            attempt,
+            started,
+            ..
+        } = *tries;
+        let status = failure.status;
+        match status {
+            429 if retry_after.is_some_and(|asked| asked > policy.max_retry_after) => {
+                // Waiting that long would hold the whole run: end the call, and say so.
+                let asked = retry_after.unwrap_or_default();
+                tracing::warn!(
+                    operation = %operation,
+                    app_id = %self.app_id,
+                    attempt,
+                    retry_after_s = asked.as_secs(),
+                    "rate limited (429) with a Retry-After beyond the cap; not waiting"
+                );
+                let mut error = self.api_error(operation, failure, attempt);
+                if let ClientError::Api { help, .. } = &mut error {
+                    *help = format!(
+                        "Nylas asked to wait {} before the next request (Retry-After), more than the {} nylas-migrate waits at most; run the command again later: finished steps are skipped",
+                        super::error::seconds(asked),
+                        super::error::seconds(policy.max_retry_after)
+                    );
+                }
+                return Err(error);
             }
-            let mut failure = decode_failure(status, &body);
-            failure.location = location;
-            match status {
-                429 if retry_after.is_some_and(|asked| asked > policy.max_retry_after) => {
-                    // Waiting that long would hold the whole run: end the call, and say so.
-                    let asked = retry_after.unwrap_or_default();
+            429 => {
+                // Nylas refused the request: nothing happened, any operation may be resent.
+                let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                if self.may_retry(attempt, started, wait) {
                     tracing::warn!(
                         operation = %operation,
                         app_id = %self.app_id,
                         attempt,
-                        retry_after_s = asked.as_secs(),
-                        "rate limited (429) with a Retry-After beyond the cap; not waiting"
+                        wait_ms = wait.as_millis() as u64,
+                        "rate limited (429); holding every request of this application"
                     );
-                    let mut error = self.api_error(operation, failure, attempt);
-                    if let ClientError::Api { help, .. } = &mut error {
-                        *help = format!(
-                            "Nylas asked to wait {} before the next request (Retry-After), more than the {} nylas-migrate waits at most; run the command again later: finished steps are skipped",
-                            super::retry::seconds(asked),
-                            super::retry::seconds(policy.max_retry_after)
-                        );
-                    }
-                    return Err(error);
+                    // The limiter makes this task, and every other one of the application, wait
+                    // out the Retry-After before its next permit.
+                    self.limiter.hold_until(Instant::now() + wait);
+                    return Ok(None);
                 }
-                429 => {
-                    // Nylas refused the request: nothing happened, any operation may be resent.
-                    let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
-                    if self.may_retry(attempt, started, wait) {
-                        tracing::warn!(
-                            operation = %operation,
-                            app_id = %self.app_id,
-                            attempt,
-                            wait_ms = wait.as_millis() as u64,
-                            "rate limited (429); holding every request of this application"
-                        );
-                        // The limiter makes this task, and every other one of the application,
-                        // wait out the Retry-After before its next permit.
-                        self.limiter.hold_until(Instant::now() + wait);
-                        continue;
-                    }
-                }
-                500 if rule == RepeatRule::ObserveBeforeRepeat => {
-                    // A server error after the request arrived: it may have been acted on.
+            }
+            500 if rule == RepeatRule::ObserveBeforeRepeat => {
+                // A server error after the request arrived: it may have been acted on.
+                return Err(self.ambiguous(
+                    operation,
+                    Some(status),
+                    failure.request_id,
+                    format!("HTTP {status} from Nylas"),
+                ));
+            }
+            502..=504 => {
+                if rule == RepeatRule::ObserveBeforeRepeat {
                     return Err(self.ambiguous(
                         operation,
                         Some(status),
                         failure.request_id,
-                        format!("HTTP {status} from Nylas"),
+                        format!("HTTP {status} from a gateway"),
                     ));
                 }
-                502..=504 => {
-                    if rule == RepeatRule::ObserveBeforeRepeat {
-                        return Err(self.ambiguous(
-                            operation,
-                            Some(status),
-                            failure.request_id,
-                            format!("HTTP {status} from a gateway"),
-                        ));
-                    }
-                    let wait = self.backoff(attempt);
-                    if self.may_retry(attempt, started, wait) {
-                        tracing::warn!(
-                            operation = %operation,
-                            app_id = %self.app_id,
-                            attempt,
-                            status,
-                            "server unavailable; backing off"
-                        );
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
+                let wait = self.backoff(attempt);
+                if self.may_retry(attempt, started, wait) {
+                    tracing::warn!(
+                        operation = %operation,
+                        app_id = %self.app_id,
+                        attempt,
+                        status,
+                        "server unavailable; backing off"
+                    );
+                    tokio::time::sleep(wait).await;
+                    return Ok(None);
                 }
-                _ => {}
             }
-            return Ok(Err((failure, operation, attempt)));
+            _ => {}
         }
+        Ok(Some(failure))
     }
 
     /// The error of a call whose deadline passed.
@@ -360,7 +399,7 @@ impl AppClient {
                 "{} answered too slowly (a slow network, a proxy, or a server trickling its answer); check that region {}'s api_url points at Nylas, then run the command again: finished steps are skipped. The deadline is {} per call; {} sets another (in seconds)",
                 self.base_url,
                 self.region,
-                super::retry::seconds(deadline),
+                super::error::seconds(deadline),
                 super::retry::DEADLINE_VAR
             ),
         }
@@ -644,315 +683,44 @@ impl AppClient {
     }
 }
 
-/// How an attempt ended without an answer to decide on.
-enum Lost {
-    /// The connection failed or broke (`status` if the head had arrived).
-    Transport {
-        error: reqwest::Error,
-        status: Option<u16>,
-    },
-    /// The attempt's time ran out.
-    TimedOut { status: Option<u16> },
+/// What every attempt of a call sends.
+struct Wire<'a> {
+    url: Url,
+    bearer: HeaderValue,
+    basic_v2: Option<HeaderValue>,
+    method: reqwest::Method,
+    http: &'a reqwest::Client,
+    rule: RepeatRule,
 }
 
-/// What an attempt that got an answer read.
-enum Exchange {
-    Answer(Answer),
-    /// A 2xx body beyond the operation's bound: not read further.
-    TooLarge {
-        status: u16,
-        limit: usize,
-    },
+impl Wire<'_> {
+    /// One attempt's request, cut at `attempt_time`.
+    fn request(&self, call: &Call<'_>, attempt_time: Duration) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .request(self.method.clone(), self.url.clone())
+            .header(AUTHORIZATION, self.bearer.clone())
+            .timeout(attempt_time);
+        if let Some(value) = &self.basic_v2 {
+            request = request.header("BasicV2", value.clone());
+        }
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        request
+    }
 }
 
-/// The answer's status, Retry-After, redirect location and body.
-type Answer = (u16, Option<Duration>, Option<String>, Vec<u8>);
-
-/// Sends `request` and reads the answer, its body bounded (see [`super::bounds`]): a 2xx body
-/// beyond the operation's bound is [`Exchange::TooLarge`], an error body is cut at
-/// [`super::bounds::MAX_ERROR_BODY`]. Reading stops at the bound: nothing beyond is buffered.
-async fn exchange(
-    request: reqwest::RequestBuilder,
+/// Where a call stands: its operation and repeat rule, this attempt, when it first went out
+/// and when its time runs out.
+#[derive(Clone, Copy)]
+struct Tries {
     operation: Operation,
-) -> Result<Exchange, Lost> {
-    let mut response = request.send().await.map_err(|error| Lost::Transport {
-        error,
-        status: None,
-    })?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let success = (200..300).contains(&status);
-    let limit = if success {
-        super::bounds::max_body(operation)
-    } else {
-        super::bounds::MAX_ERROR_BODY
-    };
-    let announced = response.content_length().unwrap_or(0);
-    if success && announced > limit as u64 {
-        return Ok(Exchange::TooLarge { status, limit });
-    }
-    let mut body = Vec::with_capacity(announced.min(limit as u64) as usize);
-    loop {
-        let chunk = response.chunk().await.map_err(|error| {
-            if error.is_timeout() {
-                Lost::TimedOut {
-                    status: Some(status),
-                }
-            } else {
-                Lost::Transport {
-                    error,
-                    status: Some(status),
-                }
-            }
-        })?;
-        let Some(chunk) = chunk else { break };
-        let room = limit - body.len();
-        if chunk.len() > room {
-            if success {
-                return Ok(Exchange::TooLarge { status, limit });
-            }
-            // An error body: its start is enough (request_id, type, message).
-            body.extend_from_slice(&chunk[..room]);
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Exchange::Answer((status, retry_after, location, body)))
-}
-
-fn sensitive_header(value: &str) -> Option<HeaderValue> {
-    let mut header = HeaderValue::from_str(value).ok()?;
-    // Keeps the value out of reqwest's and hyper's Debug output.
-    header.set_sensitive(true);
-    Some(header)
-}
-
-fn decode_failure(status: u16, body: &[u8]) -> Failure {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(parsed) => Failure {
-            status,
-            request_id: Some(parsed.request_id),
-            error_type: parsed.error.error_type,
-            message: parsed.error.message.unwrap_or_default(),
-            location: None,
-        },
-        Err(_) if body.len() >= super::bounds::MAX_ERROR_BODY => Failure {
-            status,
-            request_id: None,
-            error_type: None,
-            location: None,
-            // An error body cut at its bound: the start of its message is kept (and cut again
-            // where messages are kept), so a huge reason still says what Nylas said.
-            message: match message_prefix(body) {
-                Some(start) => format!(
-                    "{start} [cut: the error body was longer than {} bytes]",
-                    body.len()
-                ),
-                None => format!("an error body longer than {} bytes, not kept", body.len()),
-            },
-        },
-        Err(_) => Failure {
-            status,
-            request_id: request_id_of(body),
-            error_type: None,
-            location: None,
-            message: if body.is_empty() {
-                String::new()
-            } else {
-                // The body is not shown: it is not the contract's error shape, and nothing says
-                // what a proxy in between might echo back.
-                format!("a {}-byte body that is not a Nylas error", body.len())
-            },
-        },
-    }
-}
-
-/// The start of the `message` string of an error body cut short, unescaped: what follows the
-/// first `"message"` key up to the string's end or the body's.
-fn message_prefix(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let after_key = &text[text.find("\"message\"")? + "\"message\"".len()..];
-    let value = after_key
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .strip_prefix('"')?;
-    let mut end = value.len();
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => {
-                end = i;
-                break;
-            }
-            _ => {}
-        }
-    }
-    let mut raw = &value[..end];
-    // A cut in the middle of an escape (`\\`, `\\u12`) does not decode: drop up to six characters.
-    for _ in 0..7 {
-        if let Ok(decoded) = serde_json::from_str::<String>(&format!("\"{raw}\"")) {
-            return Some(decoded);
-        }
-        let last = raw.char_indices().last()?.0;
-        raw = &raw[..last];
-    }
-    None
-}
-
-/// The `request_id` of any JSON body that has one.
-fn request_id_of(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct WithRequestId {
-        request_id: Option<String>,
-    }
-    serde_json::from_slice::<WithRequestId>(body)
-        .ok()
-        .and_then(|b| b.request_id)
-}
-
-/// serde's message without any quoted value from the body (a value could be a webhook secret).
-fn describe_decode_error(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let mut out = String::with_capacity(message.len());
-    let mut in_quotes = false;
-    for c in message.chars() {
-        if c == '"' {
-            if !in_quotes {
-                out.push_str("\"…\"");
-            }
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A TLS failure found among a connection error's causes.
-enum TlsProblem {
-    /// The certificate was rejected: why, in words.
-    Certificate(String),
-    /// Another handshake failure (not TLS at all, no common protocol): rustls's words.
-    Handshake(String),
-}
-
-/// The TLS failure behind `error`, if its causes hold a `rustls::Error`. The TLS layers wrap it
-/// in `io::Error`s (two, nested), whose `source` skips the wrapped error, so each `io::Error`'s
-/// inner error is looked into as well.
-fn tls_problem(error: &reqwest::Error) -> Option<TlsProblem> {
-    fn rustls_in<'a>(
-        mut error: &'a (dyn std::error::Error + 'static),
-    ) -> Option<&'a rustls::Error> {
-        loop {
-            if let Some(tls) = error.downcast_ref::<rustls::Error>() {
-                return Some(tls);
-            }
-            let io = error.downcast_ref::<std::io::Error>()?;
-            error = io.get_ref()?;
-        }
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        let tls = rustls_in(cause);
-        if let Some(tls) = tls {
-            return Some(match tls {
-                rustls::Error::InvalidCertificate(reason) => {
-                    TlsProblem::Certificate(describe_certificate_error(reason))
-                }
-                other => TlsProblem::Handshake(other.to_string()),
-            });
-        }
-        source = cause.source();
-    }
-    None
-}
-
-fn describe_certificate_error(reason: &rustls::CertificateError) -> String {
-    use rustls::CertificateError as E;
-    let words = match reason {
-        E::UnknownIssuer => "it is not signed by an authority this machine trusts",
-        E::NotValidForName | E::NotValidForNameContext { .. } => {
-            "it is not valid for this host name"
-        }
-        E::Expired | E::ExpiredContext { .. } => "it has expired",
-        E::NotValidYet | E::NotValidYetContext { .. } => "it is not valid yet",
-        E::Revoked => "it has been revoked",
-        E::BadSignature | E::BadEncoding => "it is malformed or badly signed",
-        _ => "it is not acceptable",
-    };
-    format!("{words} ({reason:?})")
-}
-
-/// The error and its causes, without the URL's query (account IDs are not secret, but an error
-/// line need not carry a page of them).
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    let kind = if error.is_connect() {
-        "cannot connect"
-    } else if error.is_timeout() {
-        "timed out"
-    } else if error.is_body() || error.is_decode() {
-        "the connection broke while reading the response"
-    } else {
-        "the connection was lost"
-    };
-    let mut detail = kind.to_owned();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    detail
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cut_error_body_keeps_the_start_of_its_message() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (
-                r#"{"request_id":"r","error":{"type":"x","message":"MMMM"#,
-                Some("MMMM"),
-            ),
-            (
-                r#"{"error":{"message" : "a \"quoted\" wo"#,
-                Some(r#"a "quoted" wo"#),
-            ),
-            (
-                r#"{"error":{"message":"ends in an escape \u00"#,
-                Some("ends in an escape "),
-            ),
-            (r#"{"error":{"message":"done"},"more":"#, Some("done")),
-            (r#"{"error":{"type":"no message here"#, None),
-            (r#"{"error":{"message":12"#, None),
-        ];
-        for (body, expected) in cases {
-            assert_eq!(
-                message_prefix(body.as_bytes()).as_deref(),
-                *expected,
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn decode_errors_hide_quoted_values() {
-        let error = serde_json::from_str::<u64>("\"s3cr3t\"").unwrap_err();
-        let text = describe_decode_error(&error);
-        assert!(!text.contains("s3cr3t"), "{text}");
-        assert!(text.contains("invalid type"), "{text}");
-    }
+    rule: RepeatRule,
+    attempt: u32,
+    started: Instant,
+    deadline: Instant,
 }

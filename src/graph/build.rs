@@ -205,48 +205,89 @@ fn add_pair(
         })
         .collect();
 
-    // Each stage waits for every step of the stage before it; an empty stage is skipped. A
-    // webhook's test waits for its webhook only, and the clones wait for every notification
-    // step (destinations and tests): objects that change during the move are notified.
-    let mut previous = vec![link];
-    for stage in [vec![import], connectors, notifications] {
-        if stage.is_empty() {
-            continue;
-        }
-        for &to in &stage {
-            for &from in &previous {
-                graph.add_edge(from, to, ());
+    let steps = PairSteps {
+        link,
+        import,
+        connectors,
+        notifications,
+        tests,
+        clones,
+        batches,
+        redirect_uris,
+    };
+    (link, steps.connect(graph))
+}
+
+/// One pair's steps, by stage.
+struct PairSteps {
+    link: NodeIndex,
+    import: NodeIndex,
+    connectors: Vec<NodeIndex>,
+    /// Webhooks, Pub/Sub and SNS channels, in plan order.
+    notifications: Vec<NodeIndex>,
+    /// Each webhook's test, with the webhook it waits for.
+    tests: Vec<(NodeIndex, NodeIndex)>,
+    clones: Vec<NodeIndex>,
+    batches: Vec<NodeIndex>,
+    redirect_uris: Vec<NodeIndex>,
+}
+
+impl PairSteps {
+    /// Adds the pair's edges; returns its last steps (what `after` waits for).
+    fn connect(self, graph: &mut DiGraph<Step, ()>) -> Vec<NodeIndex> {
+        let PairSteps {
+            link,
+            import,
+            connectors,
+            notifications,
+            tests,
+            clones,
+            batches,
+            redirect_uris,
+        } = self;
+        // Each stage waits for every step of the stage before it; an empty stage is skipped. A
+        // webhook's test waits for its webhook only, and the clones wait for every notification
+        // step (destinations and tests): objects that change during the move are notified.
+        let mut previous = vec![link];
+        for stage in [vec![import], connectors, notifications] {
+            if stage.is_empty() {
+                continue;
             }
-        }
-        previous = stage;
-    }
-    for (webhook, test) in tests {
-        graph.add_edge(webhook, test, ());
-        previous.push(test);
-    }
-    if !clones.is_empty() {
-        for &to in &clones {
-            for &from in &previous {
-                graph.add_edge(from, to, ());
+            for &to in &stage {
+                for &from in &previous {
+                    graph.add_edge(from, to, ());
+                }
             }
+            previous = stage;
         }
-        previous = clones;
-    }
-    // Waves run one after the other.
-    for &wave in &batches {
-        for &from in &previous {
-            graph.add_edge(from, wave, ());
+        for (webhook, test) in tests {
+            graph.add_edge(webhook, test, ());
+            previous.push(test);
         }
-        previous = vec![wave];
+        if !clones.is_empty() {
+            for &to in &clones {
+                for &from in &previous {
+                    graph.add_edge(from, to, ());
+                }
+            }
+            previous = clones;
+        }
+        // Waves run one after the other.
+        for &wave in &batches {
+            for &from in &previous {
+                graph.add_edge(from, wave, ());
+            }
+            previous = vec![wave];
+        }
+        // Redirect URIs wait for import (which copies the v2 application's) and nothing waits for
+        // them in the pair: the login page needs them, not the clones. A pair `after` this one
+        // waits for them too.
+        for &uri in &redirect_uris {
+            graph.add_edge(import, uri, ());
+        }
+        previous.extend(redirect_uris);
+        previous
     }
-    // Redirect URIs wait for import (which copies the v2 application's) and nothing waits for
-    // them in the pair: the login page needs them, not the clones. A pair `after` this one
-    // waits for them too.
-    for &uri in &redirect_uris {
-        graph.add_edge(import, uri, ());
-    }
-    previous.extend(redirect_uris);
-    (link, previous)
 }
 
 /// A topological order that, among steps ready at the same time, keeps the order the plan

@@ -6,8 +6,8 @@
 
 use std::ops::Range;
 
+use super::diagnostic::MAX_DIAGNOSTICS;
 use super::diagnostic::PlanDiagnostic;
-use super::load::MAX_DIAGNOSTICS;
 use crate::code::Code;
 use crate::untrusted::{describe, is_unsafe};
 use crate::yaml::{Node, Value};

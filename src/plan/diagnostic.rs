@@ -12,6 +12,11 @@ use crate::code::Code;
 use crate::untrusted::escaped_lines;
 use crate::yaml::LineIndex;
 
+/// The most diagnostics reported for one file. A hostile or garbled file can have one problem
+/// per node (up to the parser's 2,000,000): past a few hundred, more add nothing a person can
+/// use, and reporting them all would take minutes and gigabytes of output.
+pub const MAX_DIAGNOSTICS: usize = 500;
+
 /// One problem in a plan file.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]

@@ -462,7 +462,7 @@ mod tests {
     use super::*;
 
     fn masked(text: &str) -> String {
-        let shown = super::super::display::DisplayText::new(text, &find_in_text(text), &[]);
+        let shown = crate::plan::display::DisplayText::new(text, &find_in_text(text), &[]);
         shown.text
     }
 
@@ -539,5 +539,5 @@ mod tests {
         assert!(!spans.is_empty());
     }
 
-    const MASK_FOR_TESTS: &str = super::super::display::MASK;
+    const MASK_FOR_TESTS: &str = crate::plan::display::MASK;
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::diagnostic::{PlanDiagnostic, SharedSource};
+use super::diagnostic::{MAX_DIAGNOSTICS, PlanDiagnostic, SharedSource};
 use super::display::DisplayText;
 use super::model::{Pair, Plan};
 use super::trust::Trust;
@@ -15,11 +15,6 @@ use crate::yaml::{self, LineIndex, Node};
 
 /// The largest plan file read. A plan with 500 pairs and 20,000 accounts is about 1 MiB.
 pub const MAX_PLAN_BYTES: usize = 32 * 1024 * 1024;
-
-/// The most diagnostics reported for one file. A hostile or garbled file can have one problem
-/// per node (up to the parser's 2,000,000): past a few hundred, more add nothing a person can
-/// use, and reporting them all would take minutes and gigabytes of output.
-pub const MAX_DIAGNOSTICS: usize = 500;
 
 /// A plan that passed validation, with the source it came from.
 #[derive(Debug, Clone)]

@@ -20,10 +20,10 @@ mod triggers;
 pub mod trust;
 mod words;
 
-pub use diagnostic::PlanDiagnostic;
+pub use diagnostic::{MAX_DIAGNOSTICS, PlanDiagnostic};
 pub use load::{
-    InvalidPlan, LoadedPlan, MAX_DIAGNOSTICS, MAX_PLAN_BYTES, PlanSource, load_bytes,
-    load_bytes_with, load_file, load_file_with, load_str, load_str_with, read_file,
+    InvalidPlan, LoadedPlan, MAX_PLAN_BYTES, PlanSource, load_bytes, load_bytes_with, load_file,
+    load_file_with, load_str, load_str_with, read_file,
 };
 pub use model::*;
 pub use schema::{plan_schema, plan_schema_text};

@@ -65,36 +65,7 @@ fn report(
     let field = field_name(&pointer);
     let diagnostic = match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = allowed_properties(error.schema_path());
-            // Looked up by name once: `Node::entry` is a linear search, and a mapping with
-            // hundreds of thousands of unknown keys made that quadratic (minutes for 3 MB).
-            let key_spans: HashMap<&str, &Range<usize>> = match &node.value {
-                Value::Map(entries) => entries
-                    .iter()
-                    .rev()
-                    .filter_map(|(k, _)| Some((k.as_str()?, &k.span)))
-                    .collect(),
-                _ => HashMap::new(),
-            };
-            for key in unexpected {
-                let key_span = key_spans
-                    .get(key.as_str())
-                    .map_or(node.span.clone(), |&span| span.clone());
-                let mut d = PlanDiagnostic::new(
-                    Code::PlanUnknownKey,
-                    key_span,
-                    format!("unknown key `{key}`{}", in_field(&readable_path(&pointer))),
-                )
-                .label("not a known key here");
-                d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
-                    Some(close) => d.help(format!("did you mean `{close}`?")),
-                    None if !allowed.is_empty() => {
-                        d.help(format!("known keys here: {}", allowed.join(", ")))
-                    }
-                    None => d,
-                };
-                out.push(d);
-            }
+            unknown_keys(error, node, &pointer, unexpected, out);
             return;
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
@@ -129,23 +100,12 @@ fn report(
                 .unwrap_or_default();
             enum_diagnostic(lookup, node, &pointer, &field, &options)
         }
-        ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            let span = key_node.map_or(node.span.clone(), |k| k.span.clone());
-            let mut d = PlanDiagnostic::new(
-                Code::PlanMissingKey,
-                span,
-                format!(
-                    "missing required key `{name}`{}",
-                    in_field(&readable_path(&pointer))
-                ),
-            )
-            .label(format!("`{name}` is required here"));
-            if let Some(help) = required_help(name) {
-                d = d.help(help);
-            }
-            d
-        }
+        ValidationErrorKind::Required { property } => missing_key(
+            key_node,
+            node,
+            &pointer,
+            property.as_str().unwrap_or_default(),
+        ),
         ValidationErrorKind::Type { kind } => PlanDiagnostic::new(
             Code::PlanWrongType,
             node.span.clone(),
@@ -209,6 +169,64 @@ fn report(
         .label("invalid value"),
     };
     out.push(diagnostic);
+}
+
+/// Each key the schema does not know at `pointer`, with the closest known one or the list.
+fn unknown_keys(
+    error: &ValidationError<'_>,
+    node: &Node,
+    pointer: &str,
+    unexpected: &[String],
+    out: &mut Vec<PlanDiagnostic>,
+) {
+    let allowed = allowed_properties(error.schema_path());
+    // Looked up by name once: `Node::entry` is a linear search, and a mapping with
+    // hundreds of thousands of unknown keys made that quadratic (minutes for 3 MB).
+    let key_spans: HashMap<&str, &Range<usize>> = match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .rev()
+            .filter_map(|(k, _)| Some((k.as_str()?, &k.span)))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    for key in unexpected {
+        let key_span = key_spans
+            .get(key.as_str())
+            .map_or(node.span.clone(), |&span| span.clone());
+        let mut d = PlanDiagnostic::new(
+            Code::PlanUnknownKey,
+            key_span,
+            format!("unknown key `{key}`{}", in_field(&readable_path(pointer))),
+        )
+        .label("not a known key here");
+        d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+            Some(close) => d.help(format!("did you mean `{close}`?")),
+            None if !allowed.is_empty() => {
+                d.help(format!("known keys here: {}", allowed.join(", ")))
+            }
+            None => d,
+        };
+        out.push(d);
+    }
+}
+
+/// A required key that is missing, pointed at the key of the mapping that lacks it.
+fn missing_key(key_node: Option<&Node>, node: &Node, pointer: &str, name: &str) -> PlanDiagnostic {
+    let span = key_node.map_or(node.span.clone(), |k| k.span.clone());
+    let mut d = PlanDiagnostic::new(
+        Code::PlanMissingKey,
+        span,
+        format!(
+            "missing required key `{name}`{}",
+            in_field(&readable_path(pointer))
+        ),
+    )
+    .label(format!("`{name}` is required here"));
+    if let Some(help) = required_help(name) {
+        d = d.help(help);
+    }
+    d
 }
 
 /// The node at `pointer`, falling back to the closest ancestor that exists.

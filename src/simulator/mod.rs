@@ -36,6 +36,7 @@ mod rate_limit;
 mod record;
 mod rehearsal;
 mod routes;
+mod rules;
 mod server;
 mod state;
 mod stats;

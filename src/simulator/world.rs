@@ -367,11 +367,11 @@ impl V3App {
     /// platform's settings, unique ids.
     fn check_seeds(&self) -> Result<(), WorldError> {
         let invalid = |what: String| WorldError::Invalid(format!("v3 app {}: {what}", self.id));
-        if self.pubsub_channels.len() > crate::simulator::state::MAX_PUBSUB_CHANNELS {
+        if self.pubsub_channels.len() > crate::simulator::rules::MAX_PUBSUB_CHANNELS {
             return Err(invalid(format!(
                 "{} Pub/Sub channels; an application can have at most {}",
                 self.pubsub_channels.len(),
-                crate::simulator::state::MAX_PUBSUB_CHANNELS
+                crate::simulator::rules::MAX_PUBSUB_CHANNELS
             )));
         }
         let mut ids = HashSet::new();
@@ -419,7 +419,7 @@ impl V3App {
         }
         let mut uris = HashSet::new();
         for uri in &self.redirect_uris {
-            crate::simulator::state::platform_settings(uri.platform, uri.settings.as_ref())
+            crate::simulator::rules::platform_settings(uri.platform, uri.settings.as_ref())
                 .and_then(|_| check_redirect_uri(&uri.url, uri.platform))
                 .map_err(|e| invalid(format!("redirect URI {}: {e}", uri.url)))?;
             if let Some(id) = &uri.id {

@@ -1,11 +1,14 @@
 //! Which accounts `translate` works on: every account of the plan's pairs that has a v3 grant
 //! (observed 200 grants a call), or the accounts a file lists (one v2 account ID per line, or
-//! the CSV `report` writes), each found in the pair whose v3 application has its grant.
+//! the CSV `report` writes), each found in the pair whose v3 application has its grant. Each
+//! pair's accounts come a page at a time ([`Source`]), as the run needs them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
-use crate::client::GrantFilter;
+use crate::api::ResourceType;
+use crate::client::{AppClient, GRANT_PAGE_SIZE, GrantFilter, GrantPager};
 
 use super::{AccountError, TranslateError, TranslatePair};
 
@@ -125,90 +128,137 @@ fn account_from(pair: usize, grant: crate::api::Grant) -> Option<Account> {
     })
 }
 
-/// The accounts to translate and the listed accounts that cannot be (no grant in any pair).
-pub async fn discover(
-    pairs: &[TranslatePair],
-    listed: Option<&[ListedAccount]>,
-) -> Result<(Vec<Account>, Vec<AccountError>), TranslateError> {
-    let mut accounts = Vec::new();
-    let mut errors = Vec::new();
-    match listed {
-        None => {
-            for (index, pair) in pairs.iter().enumerate() {
-                let grants = pair.app.list_all_grants(&GrantFilter::default()).await?;
-                let mut seen = HashSet::new();
-                for grant in grants.data {
-                    if let Some(account) = account_from(index, grant)
-                        && seen.insert(account.account_id.clone())
-                    {
-                        accounts.push(account);
-                    }
-                }
-            }
-        }
-        Some(listed) => {
-            let names: HashMap<&str, usize> = pairs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.name.as_str(), i))
-                .collect();
-            let mut found: HashSet<&str> = HashSet::new();
-            for (index, pair) in pairs.iter().enumerate() {
-                let ids: Vec<&str> = listed
+/// Where one pair's accounts come from, a page at a time: its grants (200 a call), or the
+/// accounts a file lists for it (200 a call with the `account_ids` filter). Only the page in
+/// hand is held.
+pub(super) enum Source {
+    All {
+        pager: GrantPager,
+        /// Keyed hashes of the account IDs seen, so that an account listed twice is translated
+        /// once: 8 bytes an account instead of its ID (two IDs share a hash with a chance of
+        /// about 10^-8 at a million accounts).
+        seen: HashSet<u64>,
+        keys: RandomState,
+    },
+    Listed {
+        app: AppClient,
+        ids: Vec<String>,
+        next: usize,
+        seen: HashSet<String>,
+    },
+}
+
+impl Source {
+    /// The source of pair `index`: every account with a grant, or the listed ones that name
+    /// this pair or no pair.
+    pub(super) fn of(
+        pairs: &[TranslatePair],
+        index: usize,
+        listed: Option<&[ListedAccount]>,
+    ) -> Source {
+        let app = pairs[index].app.clone();
+        match listed {
+            None => Source::All {
+                pager: app.grant_pages(&GrantFilter::default()),
+                seen: HashSet::new(),
+                keys: RandomState::new(),
+            },
+            Some(listed) => Source::Listed {
+                ids: listed
                     .iter()
                     .filter(|l| {
                         l.pair
                             .as_deref()
-                            .is_none_or(|p| names.get(p) == Some(&index))
+                            .is_none_or(|p| pairs.iter().position(|q| q.name == p) == Some(index))
                     })
-                    .map(|l| l.account_id.as_str())
-                    .collect();
-                if ids.is_empty() {
-                    continue;
-                }
-                let grants = pair.app.grants_for_accounts(&ids).await?;
-                let mut seen = HashSet::new();
-                for grant in grants.data {
-                    if let Some(account) = account_from(index, grant)
-                        && seen.insert(account.account_id.clone())
-                    {
-                        if let Some(id) = ids.iter().find(|id| **id == account.account_id) {
-                            found.insert(id);
-                        }
-                        accounts.push(account);
-                    }
-                }
-            }
-            for l in listed {
-                if found.contains(l.account_id.as_str()) {
-                    continue;
-                }
-                let reason = match &l.pair {
-                    Some(p) if !names.contains_key(p.as_str()) => {
-                        format!("pair `{p}` ({}) is not a pair of this run", l.at)
-                    }
-                    Some(p) => format!("no v3 grant for this account in pair `{p}` ({})", l.at),
-                    None => format!(
-                        "no v3 grant for this account in any pair of this run ({})",
-                        l.at
-                    ),
+                    .map(|l| l.account_id.clone())
+                    .collect(),
+                app,
+                next: 0,
+                seen: HashSet::new(),
+            },
+        }
+    }
+
+    /// The next page of accounts of pair `index` (perhaps empty), or `None` after the last.
+    pub(super) async fn next_batch(
+        &mut self,
+        index: usize,
+    ) -> Result<Option<Vec<Account>>, TranslateError> {
+        match self {
+            Source::All { pager, seen, keys } => {
+                let Some(page) = pager.next_page().await? else {
+                    return Ok(None);
                 };
-                errors.push(AccountError {
-                    pair: l.pair.clone().unwrap_or_default(),
-                    account_id: l.account_id.clone(),
-                    email: String::new(),
-                    provider: String::new(),
-                    grant_id: String::new(),
-                    resource_types: Vec::new(),
-                    status: None,
-                    request_id: None,
-                    reason,
-                    refused: true,
-                });
+                Ok(Some(
+                    page.data
+                        .into_iter()
+                        .filter_map(|grant| account_from(index, grant))
+                        .filter(|a| seen.insert(keys.hash_one(&a.account_id)))
+                        .collect(),
+                ))
+            }
+            Source::Listed {
+                app,
+                ids,
+                next,
+                seen,
+            } => {
+                if *next >= ids.len() {
+                    return Ok(None);
+                }
+                let end = (*next + GRANT_PAGE_SIZE as usize).min(ids.len());
+                let grants = app.grants_for_accounts(&ids[*next..end]).await?;
+                *next = end;
+                Ok(Some(
+                    grants
+                        .data
+                        .into_iter()
+                        .filter_map(|grant| account_from(index, grant))
+                        .filter(|a| seen.insert(a.account_id.clone()))
+                        .collect(),
+                ))
             }
         }
     }
-    Ok((accounts, errors))
+}
+
+/// The listed accounts no pair has a grant for (`found`: the account IDs some pair had),
+/// each refused for every resource type.
+pub(super) fn not_found(
+    pairs: &[TranslatePair],
+    listed: &[ListedAccount],
+    found: &HashSet<String>,
+    resource_types: &[ResourceType],
+) -> Vec<AccountError> {
+    listed
+        .iter()
+        .filter(|l| !found.contains(&l.account_id))
+        .map(|l| {
+            let reason = match &l.pair {
+                Some(p) if !pairs.iter().any(|q| &q.name == p) => {
+                    format!("pair `{p}` ({}) is not a pair of this run", l.at)
+                }
+                Some(p) => format!("no v3 grant for this account in pair `{p}` ({})", l.at),
+                None => format!(
+                    "no v3 grant for this account in any pair of this run ({})",
+                    l.at
+                ),
+            };
+            AccountError {
+                pair: l.pair.clone().unwrap_or_default(),
+                account_id: l.account_id.clone(),
+                email: String::new(),
+                provider: String::new(),
+                grant_id: String::new(),
+                resource_types: resource_types.to_vec(),
+                status: None,
+                request_id: None,
+                reason,
+                refused: true,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

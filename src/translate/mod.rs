@@ -8,7 +8,12 @@
 //! - One writer streams each page's rows to the output file, then records the page and the
 //!   file's length in the journal. A killed run resumes: the file is cut back to the last
 //!   recorded page and no recorded page is asked for again, so the output ends with every row
-//!   once. Memory holds the accounts and a few pages in flight, never the rows.
+//!   once.
+//! - Flat memory: each pair's accounts are listed a page (200) at a time while the chains of
+//!   the pages before are translated; a bounded queue per pair holds the chains waiting, so
+//!   listing runs only as far ahead as the tasks. Memory holds a page of accounts per pair, the
+//!   chains queued and a few pages in flight, never every account nor the rows (a resumed run
+//!   also holds the journal's record of its chains).
 //! - An account translate cannot serve (Nylas refuses it: an Outlook account; or its requests
 //!   keep failing) stops only that account: a row in the errors file and in the summary. A
 //!   refusal (a 4xx answer) is recorded in the journal like a finished chain: a rerun of the
@@ -18,21 +23,23 @@
 mod accounts;
 mod output;
 mod progress;
+mod work;
 
-use std::collections::{HashMap, VecDeque};
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::api::{ResourceType, TranslateRequest, Translation};
+use tokio::sync::mpsc;
+
+use crate::api::{ResourceType, Translation};
 use crate::client::{AppClient, ClientError};
 use crate::events::Reporter;
 
-use crate::state::journal::{FinishedPage, Journal, JournalError, TranslateRefusal};
+use crate::state::journal::{Journal, JournalError, TranslateRefusal};
 
-pub use accounts::{Account, ListedAccount, discover, parse_accounts, read_accounts_file};
+pub use accounts::{Account, ListedAccount, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};
 pub use progress::Progress;
 
@@ -189,10 +196,25 @@ impl From<ClientError> for TranslateError {
 /// A chain as the journal names it: pair, account, resource type.
 type ChainKey = (String, String, ResourceType);
 
+/// Accounts listed per pair before the run reports that it started: a world this small is
+/// counted whole in the first report (accounts, chains), a larger one as it is listed.
+const HEAD_ACCOUNTS: usize = 1_000;
+
+/// Chains waiting per pair: listing stays this far ahead of the tasks, no further.
+const QUEUED_CHAINS: usize = 2_000;
+
+/// One account being translated, shared by its chains.
+#[derive(Debug)]
+struct Target {
+    account: Account,
+    /// Set once the account failed: its other chains stop.
+    failed: AtomicBool,
+}
+
 /// One (account, resource type) still to do, from `start_page`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Chain {
-    account: usize,
+    target: Arc<Target>,
     resource_type: ResourceType,
     start_page: u64,
 }
@@ -207,7 +229,7 @@ enum Written {
 
 /// A page for the writer.
 struct PageRows {
-    account: usize,
+    target: Arc<Target>,
     resource_type: ResourceType,
     page: u64,
     next_page: Option<u64>,
@@ -218,15 +240,15 @@ struct PageRows {
 /// What every task of a run shares.
 struct Shared {
     pairs: Vec<TranslatePair>,
-    accounts: Vec<Account>,
-    queues: Vec<Mutex<VecDeque<Chain>>>,
-    /// Set once an account failed: its other chains stop.
-    failed: Vec<AtomicBool>,
+    /// Per pair, the chains listed and not yet taken.
+    queues: Vec<tokio::sync::Mutex<mpsc::Receiver<Chain>>>,
     errors: Mutex<Vec<AccountError>>,
     since: Option<i64>,
     progress: Progress,
     /// Per pair: translate calls, first and last call.
     calls: Vec<PairCalls>,
+    /// Accounts listed so far.
+    accounts: AtomicU64,
 }
 
 #[derive(Default)]
@@ -242,6 +264,205 @@ impl PairCalls {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         *w = Some(w.map_or((now, now), |(first, _)| (first, now)));
     }
+}
+
+/// What earlier runs of this output recorded: where each chain stands, the accounts Nylas
+/// refused for good (not asked again), and what they wrote.
+struct Resume {
+    /// (next page, `None` when complete) per chain; taken out as the chains are listed.
+    recorded: HashMap<ChainKey, Option<u64>>,
+    refusals: HashMap<(String, String), TranslateRefusal>,
+    rows_before: u64,
+    pages_resumed: u64,
+}
+
+impl Resume {
+    fn load(journal: &Journal, session: i64) -> Result<Resume, TranslateError> {
+        let mut recorded = HashMap::new();
+        let (mut rows_before, mut pages_resumed) = (0, 0);
+        for c in journal.translate_progress(session)? {
+            rows_before += c.rows;
+            pages_resumed += c.last_page;
+            recorded.insert((c.pair, c.account_id, c.resource_type), c.next_page);
+        }
+        let refusals = journal
+            .translate_refusals(session)?
+            .into_iter()
+            .map(|r| ((r.pair.clone(), r.account_id.clone()), r))
+            .collect();
+        Ok(Resume {
+            recorded,
+            refusals,
+            rows_before,
+            pages_resumed,
+        })
+    }
+
+    /// The chains of `accounts` (of pair `pair`) still to do, resource type by resource type
+    /// (an account Nylas refuses is found on its first type, before its other types are asked
+    /// for). Counts them in `shared`'s progress; accounts refused before end as they did then:
+    /// a row in the errors, their chains abandoned, nothing asked.
+    fn chains(
+        &mut self,
+        shared: &Shared,
+        pair: usize,
+        accounts: Vec<Account>,
+        resource_types: &[ResourceType],
+    ) -> Vec<Chain> {
+        let name = &shared.pairs[pair].name;
+        let targets: Vec<Arc<Target>> = accounts
+            .into_iter()
+            .map(|account| {
+                Arc::new(Target {
+                    account,
+                    failed: AtomicBool::new(false),
+                })
+            })
+            .collect();
+        let mut refused: Vec<(usize, Vec<ResourceType>)> = Vec::new();
+        let (mut found, mut complete) = (0, 0);
+        let mut chains = Vec::new();
+        for &resource_type in resource_types {
+            for (index, target) in targets.iter().enumerate() {
+                found += 1;
+                let key = (
+                    name.clone(),
+                    target.account.account_id.clone(),
+                    resource_type,
+                );
+                let start_page = match self.recorded.remove(&key) {
+                    Some(None) => {
+                        complete += 1;
+                        continue;
+                    }
+                    Some(Some(next)) => next,
+                    None => 1,
+                };
+                if self.refusals.contains_key(&(key.0, key.1)) {
+                    match refused.iter_mut().find(|(a, _)| *a == index) {
+                        Some((_, types)) => types.push(resource_type),
+                        None => refused.push((index, vec![resource_type])),
+                    }
+                    continue;
+                }
+                chains.push(Chain {
+                    target: Arc::clone(&targets[index]),
+                    resource_type,
+                    start_page,
+                });
+            }
+        }
+        shared.progress.chains_found(found, complete);
+        shared
+            .accounts
+            .fetch_add(targets.len() as u64, Ordering::Relaxed);
+        let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
+        for (index, mut resource_types) in refused {
+            let account = &targets[index].account;
+            let Some(refusal) = self
+                .refusals
+                .get(&(name.clone(), account.account_id.clone()))
+            else {
+                continue;
+            };
+            for _ in &resource_types {
+                shared.progress.chain_abandoned();
+            }
+            resource_types.sort();
+            errors.push(AccountError {
+                pair: name.clone(),
+                account_id: account.account_id.clone(),
+                email: account.email.clone(),
+                provider: account.provider.clone(),
+                grant_id: account.grant_id.clone(),
+                resource_types,
+                status: refusal.status,
+                request_id: refusal.request_id.clone(),
+                reason: refusal.reason.clone(),
+                refused: true,
+            });
+        }
+        chains
+    }
+}
+
+/// A pair's listing: its source of accounts, and the chains listed but not yet queued.
+struct Lister {
+    pair: usize,
+    source: accounts::Source,
+    /// The account IDs listed, when an accounts file is translated (those of the file no pair
+    /// lists are errors).
+    found: Option<Arc<Mutex<HashSet<String>>>>,
+    /// Chains listed before the run started, queued first.
+    ready: Vec<Chain>,
+    exhausted: bool,
+}
+
+impl Lister {
+    /// The next page of the pair's accounts, or `None` after the last.
+    async fn next(&mut self) -> Result<Option<Vec<Account>>, TranslateError> {
+        if self.exhausted {
+            return Ok(None);
+        }
+        let batch = self.source.next_batch(self.pair).await?;
+        match (&batch, &self.found) {
+            (None, _) => self.exhausted = true,
+            (Some(accounts), Some(found)) => found
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(accounts.iter().map(|a| a.account_id.clone())),
+            (Some(_), None) => {}
+        }
+        Ok(batch)
+    }
+
+    /// Lists up to [`HEAD_ACCOUNTS`] accounts (all of a small world), so that the run's first
+    /// report counts them.
+    async fn head(&mut self) -> Result<Vec<Account>, TranslateError> {
+        let mut head = Vec::new();
+        while head.len() < HEAD_ACCOUNTS {
+            match self.next().await? {
+                Some(batch) => head.extend(batch),
+                None => break,
+            }
+        }
+        Ok(head)
+    }
+
+    /// Queues the pair's chains, then lists the rest page by page, until the accounts end or
+    /// the tasks stop taking chains.
+    async fn feed(
+        mut self,
+        shared: Arc<Shared>,
+        resume: Arc<Mutex<Resume>>,
+        queue: mpsc::Sender<Chain>,
+        resource_types: Vec<ResourceType>,
+    ) -> Result<(), TranslateError> {
+        let mut chains = std::mem::take(&mut self.ready);
+        loop {
+            for chain in chains {
+                if queue.send(chain).await.is_err() {
+                    // The tasks stopped (the writer failed): it reports why.
+                    return Ok(());
+                }
+            }
+            let Some(accounts) = self.next().await? else {
+                return Ok(());
+            };
+            chains = resume.lock().unwrap_or_else(|e| e.into_inner()).chains(
+                &shared,
+                self.pair,
+                accounts,
+                &resource_types,
+            );
+        }
+    }
+}
+
+/// What a task of the run ends with.
+enum Ended {
+    Listed(Result<(), TranslateError>),
+    Worked,
 }
 
 /// Runs a translation. `listed`: only these accounts (an accounts file), otherwise every
@@ -261,225 +482,151 @@ pub async fn translate(
         options.since,
         options.restart,
     )?;
-    let (accounts, mut listed_errors) = discover(&pairs, listed.as_deref()).await?;
-
-    // Where each chain stands in the journal.
-    let recorded: HashMap<ChainKey, (Option<u64>, u64, u64)> = journal
-        .translate_progress(opened.session.id)?
-        .into_iter()
-        .map(|c| {
-            (
-                (c.pair, c.account_id, c.resource_type),
-                (c.next_page, c.rows, c.last_page),
-            )
-        })
-        .collect();
-    // Accounts Nylas refused for good in an earlier run of this output: not asked again.
-    let refusals: HashMap<(String, String), TranslateRefusal> = journal
-        .translate_refusals(opened.session.id)?
-        .into_iter()
-        .map(|r| ((r.pair.clone(), r.account_id.clone()), r))
-        .collect();
-    let mut refused_before: Vec<(usize, Vec<ResourceType>)> = Vec::new();
-    let rows_before: u64 = recorded.values().map(|(_, rows, _)| rows).sum();
-    let pages_resumed: u64 = recorded.values().map(|(_, _, pages)| pages).sum();
-    let mut queues: Vec<VecDeque<Chain>> = vec![VecDeque::new(); pairs.len()];
-    let mut chains = 0u64;
-    let mut complete = 0u64;
-    // Resource type by resource type: an account Nylas refuses is found on its first type,
-    // before its other types are asked for.
-    for &resource_type in &options.resource_types {
-        for (index, account) in accounts.iter().enumerate() {
-            chains += 1;
-            let key = (
-                pairs[account.pair].name.clone(),
-                account.account_id.clone(),
-                resource_type,
-            );
-            let start_page = match recorded.get(&key) {
-                Some((None, _, _)) => {
-                    complete += 1;
-                    continue;
-                }
-                Some((Some(next), _, _)) => *next,
-                None => 1,
-            };
-            if refusals.contains_key(&(key.0, key.1)) {
-                match refused_before.iter_mut().find(|(a, _)| *a == index) {
-                    Some((_, types)) => types.push(resource_type),
-                    None => refused_before.push((index, vec![resource_type])),
-                }
-                continue;
-            }
-            queues[account.pair].push_back(Chain {
-                account: index,
-                resource_type,
-                start_page,
-            });
-        }
-    }
-    for e in &mut listed_errors {
-        e.resource_types = options.resource_types.clone();
-    }
-    let refused_chains: usize = refused_before.iter().map(|(_, types)| types.len()).sum();
-    for (index, mut resource_types) in refused_before {
-        let account = &accounts[index];
-        let pair = &pairs[account.pair].name;
-        let Some(refusal) = refusals.get(&(pair.clone(), account.account_id.clone())) else {
-            continue;
-        };
-        resource_types.sort();
-        listed_errors.push(AccountError {
-            pair: pair.clone(),
-            account_id: account.account_id.clone(),
-            email: account.email.clone(),
-            provider: account.provider.clone(),
-            grant_id: account.grant_id.clone(),
-            resource_types,
-            status: refusal.status,
-            request_id: refusal.request_id.clone(),
-            reason: refusal.reason.clone(),
-            refused: true,
-        });
-    }
-    let progress = Progress::new(chains, complete, rows_before, opened.cut, opened.resumed);
-    // The chains of accounts refused before end as they did then: abandoned, not asked.
-    for _ in 0..refused_chains {
-        progress.chain_abandoned();
-    }
+    let mut resume = Resume::load(&journal, opened.session.id)?;
+    let (rows_before, pages_resumed) = (resume.rows_before, resume.pages_resumed);
+    let found = listed
+        .as_ref()
+        .map(|_| Arc::new(Mutex::new(HashSet::new())));
+    let (senders, receivers): (Vec<_>, Vec<_>) = pairs
+        .iter()
+        .map(|_| mpsc::channel::<Chain>(QUEUED_CHAINS))
+        .unzip();
     let shared = Arc::new(Shared {
-        failed: accounts.iter().map(|_| AtomicBool::new(false)).collect(),
         calls: pairs.iter().map(|_| PairCalls::default()).collect(),
-        queues: queues.into_iter().map(Mutex::new).collect(),
-        errors: Mutex::new(listed_errors),
+        queues: receivers.into_iter().map(tokio::sync::Mutex::new).collect(),
+        errors: Mutex::new(Vec::new()),
         since: options.since,
-        progress,
+        progress: Progress::new(0, 0, rows_before, opened.cut, opened.resumed),
+        accounts: AtomicU64::new(0),
         pairs,
-        accounts,
     });
-    reporter.report(&shared.progress.started(shared.accounts.len() as u64));
-
-    // The writer: a blocking thread, so file writes and journal commits never stall requests.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Written>(16);
-    let writer = {
-        let shared = Arc::clone(&shared);
-        let journal = Arc::clone(&journal);
-        let format = options.format;
-        let session = opened.session.id;
-        let mut file = opened.file;
-        let mut offset = opened.offset;
-        let path = options.output.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), TranslateError> {
-            let mut buf = Vec::with_capacity(1 << 20);
-            while let Some(written) = rx.blocking_recv() {
-                let page = match written {
-                    Written::Page(page) => page,
-                    Written::Refused(refusal) => {
-                        journal.translate_refused(session, &refusal)?;
-                        continue;
-                    }
-                };
-                buf.clear();
-                let account = &shared.accounts[page.account];
-                let pair = &shared.pairs[account.pair].name;
-                let imap_folders =
-                    account.provider == "imap" && page.resource_type == ResourceType::Folders;
-                let mut rows = 0u64;
-                for t in &page.translations {
-                    let Some(v2_id) = t.v2_resource_id.as_deref() else {
-                        continue;
-                    };
-                    let v3 = t.v3_resource_id.as_deref().unwrap_or_default();
-                    let folder_id;
-                    let v3_id = if imap_folders && !v3.is_empty() {
-                        folder_id = imap_folder_id(&account.grant_id, v3);
-                        folder_id.as_str()
-                    } else {
-                        v3
-                    };
-                    format.row(
-                        &output::Row {
-                            pair,
-                            v2_account_id: &account.account_id,
-                            grant_id: &account.grant_id,
-                            resource_type: page.resource_type,
-                            v2_id,
-                            v3_id,
-                        },
-                        &mut buf,
-                    );
-                    rows += 1;
-                }
-                file.write_all(&buf).map_err(|source| TranslateError::Io {
-                    path: path.display().to_string(),
-                    what: "write the output file",
-                    source,
-                })?;
-                offset += buf.len() as u64;
-                journal.translate_page_done(
-                    session,
-                    &FinishedPage {
-                        pair,
-                        account_id: &account.account_id,
-                        resource_type: page.resource_type,
-                        page: page.page,
-                        next_page: page.next_page,
-                        rows,
-                        end_offset: offset,
-                        request_id: page.request_id.as_deref(),
-                    },
-                )?;
-                shared.progress.page_written(rows, page.next_page.is_none());
-            }
-            Ok(())
-        })
-    };
-
-    let ticker = {
-        let shared = Arc::clone(&shared);
-        let reporter = Arc::clone(&reporter);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tick.tick().await;
-                reporter.report(&shared.progress.now());
-            }
-        })
-    };
-
-    let mut workers = tokio::task::JoinSet::new();
+    let mut listers = Vec::with_capacity(shared.pairs.len());
     for pair in 0..shared.pairs.len() {
+        let mut lister = Lister {
+            pair,
+            source: accounts::Source::of(&shared.pairs, pair, listed.as_deref()),
+            found: found.clone(),
+            ready: Vec::new(),
+            exhausted: false,
+        };
+        let head = lister.head().await?;
+        lister.ready = resume.chains(&shared, pair, head, &options.resource_types);
+        listers.push(lister);
+    }
+    reporter.report(
+        &shared
+            .progress
+            .started(shared.accounts.load(Ordering::Relaxed)),
+    );
+
+    let (tx, rx) = mpsc::channel::<Written>(16);
+    let writer = output::spawn_writer(&shared, &journal, &opened, options, rx);
+    let ticker = tick(&shared, &reporter);
+    let resume = Arc::new(Mutex::new(resume));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (lister, queue) in listers.into_iter().zip(senders) {
+        let pair = lister.pair;
+        let feed = lister.feed(
+            Arc::clone(&shared),
+            Arc::clone(&resume),
+            queue,
+            options.resource_types.clone(),
+        );
+        tasks.spawn(async move { Ended::Listed(feed.await) });
         for _ in 0..options.concurrency.max(1) {
-            let shared = Arc::clone(&shared);
-            let tx = tx.clone();
+            let (shared, tx) = (Arc::clone(&shared), tx.clone());
             let reporter = Arc::clone(&reporter);
-            workers.spawn(async move { work(pair, &shared, &tx, reporter.as_ref()).await });
+            tasks.spawn(async move {
+                work::work(pair, &shared, &tx, reporter.as_ref()).await;
+                Ended::Worked
+            });
         }
     }
     drop(tx);
-    while let Some(joined) = workers.join_next().await {
-        if let Err(e) = joined {
-            ticker.abort();
-            return Err(TranslateError::Io {
-                path: options.output.display().to_string(),
-                what: "finish a translate task for",
-                source: std::io::Error::other(e.to_string()),
-            });
-        }
-    }
+    let failed = join(&mut tasks, &options.output).await;
     let written = writer.await.map_err(|e| TranslateError::Io {
         path: options.output.display().to_string(),
         what: "finish writing",
         source: std::io::Error::other(e.to_string()),
     });
     ticker.abort();
+    if let Some(error) = failed {
+        return Err(error);
+    }
     written??;
     reporter.report(&shared.progress.now());
 
     let mut errors = std::mem::take(&mut *shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
+    if let (Some(listed), Some(found)) = (&listed, &found) {
+        let found = found.lock().unwrap_or_else(|e| e.into_inner());
+        errors.extend(accounts::not_found(
+            &shared.pairs,
+            listed,
+            &found,
+            &options.resource_types,
+        ));
+    }
     errors.sort_by(|a, b| (&a.pair, &a.account_id).cmp(&(&b.pair, &b.account_id)));
     output::write_errors(&options.errors, options.format, &errors)?;
-    let throughput = shared
+    let p = &shared.progress;
+    let summary = TranslateSummary {
+        output: options.output.clone(),
+        errors_file: options.errors.clone(),
+        accounts: shared.accounts.load(Ordering::Relaxed),
+        chains: p.chains_total(),
+        chains_complete: p.chains_done(),
+        rows: p.rows(),
+        rows_this_run: p.rows() - rows_before,
+        pages_this_run: p.pages(),
+        pages_resumed,
+        cut_bytes: opened.cut,
+        errors,
+        throughput: throughput(&shared),
+        elapsed: started.elapsed(),
+    };
+    reporter.report(&summary.event());
+    Ok(summary)
+}
+
+/// Reports the run's progress every half second.
+fn tick(shared: &Arc<Shared>, reporter: &Arc<dyn Reporter>) -> tokio::task::JoinHandle<()> {
+    let shared = Arc::clone(shared);
+    let reporter = Arc::clone(reporter);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            reporter.report(&shared.progress.now());
+        }
+    })
+}
+
+/// Waits for the run's tasks. The first that fails (a listing's error, or a task that
+/// panicked) stops the others; its error is returned.
+async fn join(
+    tasks: &mut tokio::task::JoinSet<Ended>,
+    output: &std::path::Path,
+) -> Option<TranslateError> {
+    while let Some(joined) = tasks.join_next().await {
+        let error = match joined {
+            Ok(Ended::Listed(Ok(())) | Ended::Worked) => continue,
+            Ok(Ended::Listed(Err(error))) => error,
+            Err(e) => TranslateError::Io {
+                path: output.display().to_string(),
+                what: "finish a translate task for",
+                source: std::io::Error::other(e.to_string()),
+            },
+        };
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        return Some(error);
+    }
+    None
+}
+
+/// Each pair's requests and their span.
+fn throughput(shared: &Shared) -> Vec<PairThroughput> {
+    shared
         .pairs
         .iter()
         .zip(&shared.calls)
@@ -493,187 +640,5 @@ pub async fn translate(
                 .unwrap_or_else(|e| e.into_inner())
                 .map_or(Duration::ZERO, |(a, b)| b - a),
         })
-        .collect();
-    let p = &shared.progress;
-    let summary = TranslateSummary {
-        output: options.output.clone(),
-        errors_file: options.errors.clone(),
-        accounts: shared.accounts.len() as u64,
-        chains,
-        chains_complete: p.chains_done(),
-        rows: p.rows(),
-        rows_this_run: p.rows() - rows_before,
-        pages_this_run: p.pages(),
-        pages_resumed,
-        cut_bytes: opened.cut,
-        errors,
-        throughput,
-        elapsed: started.elapsed(),
-    };
-    reporter.report(&summary.event());
-    Ok(summary)
-}
-
-/// One task of a pair: takes the pair's chains one by one and follows each to its last page.
-async fn work(
-    pair: usize,
-    shared: &Shared,
-    tx: &tokio::sync::mpsc::Sender<Written>,
-    reporter: &dyn Reporter,
-) {
-    let app = &shared.pairs[pair].app;
-    loop {
-        let chain = {
-            let mut queue = shared.queues[pair]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            queue.pop_front()
-        };
-        let Some(chain) = chain else {
-            return;
-        };
-        let account = &shared.accounts[chain.account];
-        let mut page = chain.start_page;
-        loop {
-            if shared.failed[chain.account].load(Ordering::Relaxed) {
-                shared.progress.chain_abandoned();
-                add_untranslated(shared, chain.account, chain.resource_type);
-                break;
-            }
-            let request = TranslateRequest {
-                resource_type: chain.resource_type.as_str().to_owned(),
-                v2_account_id: account.account_id.clone(),
-                nylas_ids: None,
-                start_from_timestamp: shared.since,
-                next_page_number: (page > 1).then_some(page),
-            };
-            let result = app.translate(&request).await;
-            // When the answer came: answers are spaced as the limiter spaced the requests.
-            shared.calls[pair].note();
-            let failure = match result {
-                Ok(response) => {
-                    let data = response.data;
-                    let next = data.next_page_number;
-                    if data.v2_account_id != account.account_id
-                        || data.resource_type != chain.resource_type.as_str()
-                    {
-                        Some((
-                            None,
-                            response.request_id,
-                            format!(
-                                "the answer is for account {} and type {}, not the ones asked for",
-                                data.v2_account_id, data.resource_type
-                            ),
-                            false,
-                        ))
-                    } else if next.is_some_and(|n| n <= page) {
-                        Some((
-                            None,
-                            response.request_id,
-                            format!(
-                                "page {page} points back to page {next:?}: pages do not advance"
-                            ),
-                            false,
-                        ))
-                    } else {
-                        let rows = PageRows {
-                            account: chain.account,
-                            resource_type: chain.resource_type,
-                            page,
-                            next_page: next,
-                            request_id: response.request_id,
-                            translations: data.translations.unwrap_or_default(),
-                        };
-                        shared.progress.page_fetched();
-                        if tx.send(Written::Page(rows)).await.is_err() {
-                            // The writer stopped (an I/O or journal error): it reports why.
-                            return;
-                        }
-                        match next {
-                            Some(n) => {
-                                page = n;
-                                continue;
-                            }
-                            None => break,
-                        }
-                    }
-                }
-                Err(err) => {
-                    let status = err.status();
-                    // A 4xx other than 429 (the client waits those out) is Nylas's answer about
-                    // this account: asking again will get the same answer.
-                    let refused = status.is_some_and(|s| (400..500).contains(&s) && s != 429);
-                    Some((
-                        status,
-                        err.request_id().map(str::to_owned),
-                        err.to_string(),
-                        refused,
-                    ))
-                }
-            };
-            if let Some((status, request_id, reason, refused)) = failure {
-                // Under the errors lock, so that another chain of the account that sees the
-                // flag finds the row to add its type to.
-                let record = {
-                    let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
-                    if shared.failed[chain.account].load(Ordering::Relaxed) {
-                        None
-                    } else {
-                        let error = AccountError {
-                            pair: shared.pairs[pair].name.clone(),
-                            account_id: account.account_id.clone(),
-                            email: account.email.clone(),
-                            provider: account.provider.clone(),
-                            grant_id: account.grant_id.clone(),
-                            resource_types: vec![chain.resource_type],
-                            status,
-                            request_id,
-                            reason,
-                            refused,
-                        };
-                        reporter.report(&error.event());
-                        // Refused for good: recorded, so that a rerun does not ask again.
-                        let record = error.refused.then(|| TranslateRefusal {
-                            pair: error.pair.clone(),
-                            account_id: error.account_id.clone(),
-                            status: error.status,
-                            request_id: error.request_id.clone(),
-                            reason: error.reason.clone(),
-                        });
-                        errors.push(error);
-                        shared.failed[chain.account].store(true, Ordering::Relaxed);
-                        Some(record)
-                    }
-                };
-                let Some(record) = record else {
-                    add_untranslated(shared, chain.account, chain.resource_type);
-                    shared.progress.chain_abandoned();
-                    break;
-                };
-                shared.progress.chain_abandoned();
-                if let Some(refusal) = record
-                    && tx.send(Written::Refused(refusal)).await.is_err()
-                {
-                    // The writer stopped (an I/O or journal error): it reports why.
-                    return;
-                }
-                break;
-            }
-        }
-    }
-}
-
-/// Adds a resource type to an account's error row (its other chains stop once it failed).
-fn add_untranslated(shared: &Shared, account: usize, resource_type: ResourceType) {
-    let id = &shared.accounts[account].account_id;
-    let pair = &shared.pairs[shared.accounts[account].pair].name;
-    let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = errors
-        .iter_mut()
-        .find(|e| &e.account_id == id && &e.pair == pair)
-        && !e.resource_types.contains(&resource_type)
-    {
-        e.resource_types.push(resource_type);
-        e.resource_types.sort();
-    }
+        .collect()
 }

@@ -4,15 +4,18 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::api::ResourceType;
-use crate::state::journal::{Journal, TranslateSession};
+use tokio::sync::mpsc;
 
-use super::{AccountError, TranslateError};
+use crate::state::journal::{FinishedPage, Journal, TranslateSession};
+
+use super::{AccountError, PageRows, Shared, TranslateError, TranslateOptions, Written};
 
 /// The output files' format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,6 +299,92 @@ pub fn open(
         resumed: false,
         cut: 0,
     })
+}
+
+/// The writer: a blocking thread, so file writes and journal commits never stall requests.
+/// Streams each page's rows to the output, then records the page and the file's length.
+pub(super) fn spawn_writer(
+    shared: &Arc<Shared>,
+    journal: &Arc<Journal>,
+    opened: &Opened,
+    options: &TranslateOptions,
+    mut rx: mpsc::Receiver<Written>,
+) -> tokio::task::JoinHandle<Result<(), TranslateError>> {
+    let shared = Arc::clone(shared);
+    let journal = Arc::clone(journal);
+    let format = options.format;
+    let session = opened.session.id;
+    let file = opened.file.try_clone();
+    let mut offset = opened.offset;
+    let path = options.output.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), TranslateError> {
+        let mut file = file.map_err(io(&path, "open the output file"))?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        while let Some(written) = rx.blocking_recv() {
+            let page = match written {
+                Written::Page(page) => page,
+                Written::Refused(refusal) => {
+                    journal.translate_refused(session, &refusal)?;
+                    continue;
+                }
+            };
+            buf.clear();
+            let account = &page.target.account;
+            let pair = &shared.pairs[account.pair].name;
+            let rows = page_rows(format, pair, &page, &mut buf);
+            file.write_all(&buf)
+                .map_err(io(&path, "write the output file"))?;
+            offset += buf.len() as u64;
+            journal.translate_page_done(
+                session,
+                &FinishedPage {
+                    pair,
+                    account_id: &account.account_id,
+                    resource_type: page.resource_type,
+                    page: page.page,
+                    next_page: page.next_page,
+                    rows,
+                    end_offset: offset,
+                    request_id: page.request_id.as_deref(),
+                },
+            )?;
+            shared.progress.page_written(rows, page.next_page.is_none());
+        }
+        Ok(())
+    })
+}
+
+/// A page's rows into `buf`; how many.
+fn page_rows(format: Format, pair: &str, page: &PageRows, buf: &mut Vec<u8>) -> u64 {
+    let account = &page.target.account;
+    let imap_folders = account.provider == "imap" && page.resource_type == ResourceType::Folders;
+    let mut rows = 0u64;
+    for t in &page.translations {
+        let Some(v2_id) = t.v2_resource_id.as_deref() else {
+            continue;
+        };
+        let v3 = t.v3_resource_id.as_deref().unwrap_or_default();
+        let folder_id;
+        let v3_id = if imap_folders && !v3.is_empty() {
+            folder_id = imap_folder_id(&account.grant_id, v3);
+            folder_id.as_str()
+        } else {
+            v3
+        };
+        format.row(
+            &Row {
+                pair,
+                v2_account_id: &account.account_id,
+                grant_id: &account.grant_id,
+                resource_type: page.resource_type,
+                v2_id,
+                v3_id,
+            },
+            buf,
+        );
+        rows += 1;
+    }
+    rows
 }
 
 /// Writes the errors file (replaced on every run: it lists this run's errors).

@@ -15,9 +15,10 @@ use super::{AccountError, TranslateSummary};
 #[derive(Debug)]
 pub struct Progress {
     started: Instant,
-    chains_total: u64,
+    /// Grows as accounts are found (they are listed a page at a time, while others translate).
+    chains_total: AtomicU64,
     chains_done: AtomicU64,
-    chains_before: u64,
+    chains_before: AtomicU64,
     chains_abandoned: AtomicU64,
     pages_fetched: AtomicU64,
     pages_written: AtomicU64,
@@ -38,9 +39,9 @@ impl Progress {
     ) -> Progress {
         Progress {
             started: Instant::now(),
-            chains_total,
+            chains_total: AtomicU64::new(chains_total),
             chains_done: AtomicU64::new(chains_done),
-            chains_before: chains_done,
+            chains_before: AtomicU64::new(chains_done),
             chains_abandoned: AtomicU64::new(0),
             pages_fetched: AtomicU64::new(0),
             pages_written: AtomicU64::new(0),
@@ -49,6 +50,13 @@ impl Progress {
             cut_bytes,
             resumed,
         }
+    }
+
+    /// More chains found: `chains` in all, `done` of them finished by earlier runs.
+    pub(super) fn chains_found(&self, chains: u64, done: u64) {
+        self.chains_total.fetch_add(chains, Ordering::Relaxed);
+        self.chains_done.fetch_add(done, Ordering::Relaxed);
+        self.chains_before.fetch_add(done, Ordering::Relaxed);
     }
 
     pub(super) fn page_fetched(&self) {
@@ -68,7 +76,7 @@ impl Progress {
     }
 
     pub fn chains_total(&self) -> u64 {
-        self.chains_total
+        self.chains_total.load(Ordering::Relaxed)
     }
 
     /// Chains whose last page is written (earlier runs' included).
@@ -111,9 +119,11 @@ impl Progress {
 
     /// Time left at this run's pace: the chains left times the pages a chain took so far.
     pub fn eta(&self) -> Option<Duration> {
-        let finished_here = self.chains_done() - self.chains_before;
+        let finished_here = self
+            .chains_done()
+            .saturating_sub(self.chains_before.load(Ordering::Relaxed));
         let left = self
-            .chains_total
+            .chains_total()
             .saturating_sub(self.chains_done() + self.chains_abandoned());
         if left == 0 {
             return Some(Duration::ZERO);

@@ -204,47 +204,7 @@ impl<'a> Builder<'a> {
                         size: 1,
                     });
                 }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let Some(frame) = self.stack.pop() else {
-                        continue;
-                    };
-                    let (node, anchor, size) = match frame {
-                        Frame::Seq {
-                            start,
-                            anchor,
-                            items,
-                            size,
-                        } => {
-                            let end = items.last().map_or(range.end, |n| n.span.end).max(start);
-                            let node = Node {
-                                value: Value::Seq(items),
-                                span: start..end,
-                            };
-                            (node, anchor, size)
-                        }
-                        Frame::Map {
-                            start,
-                            anchor,
-                            entries,
-                            size,
-                            ..
-                        } => {
-                            let end = entries
-                                .last()
-                                .map_or(range.end, |(_, v)| v.span.end)
-                                .max(start);
-                            let node = Node {
-                                value: Value::Map(entries),
-                                span: start..end,
-                            };
-                            (node, anchor, size)
-                        }
-                    };
-                    if anchor > 0 {
-                        self.anchors.insert(anchor, (node.clone(), size));
-                    }
-                    self.push(node, size)?;
-                }
+                Event::SequenceEnd | Event::MappingEnd => self.close(&range)?,
                 Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
             }
         }
@@ -253,6 +213,49 @@ impl<'a> Builder<'a> {
             span: 0..0,
         });
         Ok((root, self.errors))
+    }
+
+    /// The end of a sequence or mapping: its node, with its span, pushed into its parent.
+    fn close(&mut self, range: &Range<usize>) -> Result<(), Vec<YamlError>> {
+        let Some(frame) = self.stack.pop() else {
+            return Ok(());
+        };
+        let (node, anchor, size) = match frame {
+            Frame::Seq {
+                start,
+                anchor,
+                items,
+                size,
+            } => {
+                let end = items.last().map_or(range.end, |n| n.span.end).max(start);
+                let node = Node {
+                    value: Value::Seq(items),
+                    span: start..end,
+                };
+                (node, anchor, size)
+            }
+            Frame::Map {
+                start,
+                anchor,
+                entries,
+                size,
+                ..
+            } => {
+                let end = entries
+                    .last()
+                    .map_or(range.end, |(_, v)| v.span.end)
+                    .max(start);
+                let node = Node {
+                    value: Value::Map(entries),
+                    span: start..end,
+                };
+                (node, anchor, size)
+            }
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        self.push(node, size)
     }
 
     fn open(&mut self, range: &Range<usize>) -> Result<(), Vec<YamlError>> {

@@ -114,6 +114,8 @@ impl Reporter for TranslateBar {
                 ));
             }
             Event::TranslateProgress(p) => {
+                // The total grows as accounts are listed, a page at a time.
+                self.bar.set_length(p.chains_total);
                 self.bar.set_position(p.chains_done + p.chains_failed);
                 self.bar.set_message(format!(
                     "account-types · {} rows · {} pages · {:.1} pages/s · ETA {}",

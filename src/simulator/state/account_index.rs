@@ -5,8 +5,14 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::AccountRef;
 use crate::simulator::world::World;
+
+/// Where a v2 account sits: `app` indexes `World::v2_apps`, `index` its `accounts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountRef {
+    pub app: u32,
+    pub index: u32,
+}
 
 #[derive(Debug, Default)]
 pub struct AccountIndex {

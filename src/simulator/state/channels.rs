@@ -6,9 +6,6 @@ use crate::simulator::clock::secs;
 use crate::simulator::ids;
 use crate::simulator::world::SeededChannel;
 
-/// Nylas's limit: "An application can have up to five Pub/Sub channels".
-pub const MAX_PUBSUB_CHANNELS: usize = 5;
-
 /// Which of the two channel families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelKind {

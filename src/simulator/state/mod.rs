@@ -15,27 +15,23 @@ mod webhooks;
 use std::collections::HashMap;
 
 use account_index::AccountIndex;
+pub use account_index::AccountRef;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use channels::{ChannelChanges, ChannelKind, ChannelState, MAX_PUBSUB_CHANNELS};
+pub use crate::simulator::rules::MAX_PUBSUB_CHANNELS;
+pub use crate::simulator::rules::platform_settings;
+pub use channels::{ChannelChanges, ChannelKind, ChannelState};
 pub use clone::{CloneFailure, CloneOutcome, PlaceholderFlags};
 pub use connectors::ConnectorState;
 pub use grants::{GrantFilter, GrantRecord};
 pub use jobs::{BatchJob, BatchSelection};
-pub use redirect_uris::{RedirectRefusal, platform_settings, redirect_uri_wire};
+pub use redirect_uris::{RedirectRefusal, redirect_uri_wire};
 pub use webhooks::{WebhookChanges, WebhookState};
 
 use super::config::{EmptyFields, FailingJob, JobTiming};
 use super::world::{V2Account, V2App, V3App, World};
 use crate::api::{Branding, RedirectUri};
-
-/// Where a v2 account sits: `app` indexes `World::v2_apps`, `index` its `accounts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountRef {
-    pub app: u32,
-    pub index: u32,
-}
 
 /// Where a v2 account stands in its migration, as batch clone modes see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
