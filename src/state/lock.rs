@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::journal::postgres::{LockHolder, LockSession, Locked, PostgresLock, try_lock};
 use super::journal::{JournalError, StateLocation, format_utc, now};
+use super::postgres::{LockHolder, LockSession, Locked, PostgresLock, try_lock};
 
 /// The longest a write may be sent after its intent's fenced transaction began: past it the
 /// write is not sent (its intent stays for a later run to resolve), so that a runner stalled

@@ -5,6 +5,7 @@
 pub(crate) mod fingerprint;
 pub mod journal;
 pub(crate) mod lock;
+pub(crate) mod postgres;
 pub(crate) mod private;
 
 pub use journal::{Journal, JournalError, StateError, StateLocation};

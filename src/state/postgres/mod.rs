@@ -33,12 +33,15 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, Statement};
 
-use super::{
-    Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, PostgresTarget, RunOutcome,
-    RunRecord, SslMode, StepRecord, StepState, StepStatus, Store, UnknownValue, now, record_json,
-};
+mod batch;
+
 use crate::graph::StepId;
 use crate::state::fingerprint::Fingerprinter;
+use crate::state::journal::{
+    Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, PostgresTarget, RunOutcome,
+    RunRecord, SslMode, StateError, StepRecord, StepState, StepStatus, Store, UnknownValue, now,
+    record_json,
+};
 
 /// The schema's migrations, in order; version N is `MIGRATIONS[N - 1]`. Never edit one that
 /// has shipped: add the next.
@@ -130,7 +133,9 @@ const SCHEMA_LOCK: i64 = 0x6e79_6c61_732d_6d69;
 /// Why a call failed, before it is told as a [`JournalError`].
 enum Failure {
     Pg(postgres::Error),
-    Setup(super::StateError),
+    /// A batch's error, told to each of its writers.
+    Shared(Arc<postgres::Error>),
+    Setup(StateError),
     Newer(i32),
     Unknown(UnknownValue),
     /// The connection's thread is gone (it panicked).
@@ -151,6 +156,11 @@ impl Failure {
         let location = location.to_owned();
         match self {
             Failure::Pg(e) => JournalError::Postgres {
+                location,
+                help: help_for(&e).to_owned(),
+                detail: crate::untrusted::escaped(&chain(&e)).into_owned(),
+            },
+            Failure::Shared(e) => JournalError::Postgres {
                 location,
                 help: help_for(&e).to_owned(),
                 detail: crate::untrusted::escaped(&chain(&e)).into_owned(),
@@ -240,7 +250,12 @@ impl Session {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Session) + Send>;
+/// What a connection's thread runs: a call, or a step's new state for the lock session's next
+/// group commit (see [`batch`]).
+enum Job {
+    Call(Box<dyn FnOnce(&mut Session) + Send>),
+    Entry(batch::Queued),
+}
 
 /// What runs on a connection each time it is opened.
 type Setup = fn(&mut Client) -> Result<(), postgres::Error>;
@@ -328,7 +343,9 @@ impl Worker {
                     client,
                     statements: HashMap::new(),
                 };
-                while let Ok(job) = inbox.recv() {
+                // A job taken from the queue while a batch was gathered, run next.
+                let mut next: Option<Job> = None;
+                while let Some(job) = next.take().or_else(|| inbox.recv().ok()) {
                     if reconnect && session.client.is_closed() {
                         // The server went away between calls: open a new connection; the
                         // call itself fails if that fails too.
@@ -339,11 +356,14 @@ impl Worker {
                             };
                         }
                     }
-                    job(&mut session);
+                    match job {
+                        Job::Call(f) => f(&mut session),
+                        Job::Entry(first) => next = batch::commit(&mut session, first, &inbox),
+                    }
                 }
             })
             .map_err(|e| {
-                Failure::Setup(super::StateError::Tls {
+                Failure::Setup(StateError::Tls {
                     detail: format!("cannot start the connection's thread: {e}"),
                 })
             })?;
@@ -366,15 +386,18 @@ impl Worker {
         f: impl FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
         let (answer, answered) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |session| {
+        self.send(Job::Call(Box::new(move |session| {
             let _ = answer.send(f(session));
-        });
+        })))?;
+        blocking(|| answered.recv()).unwrap_or(Err(Failure::Gone))
+    }
+
+    fn send(&self, job: Job) -> Result<(), Failure> {
         self.jobs
             .as_ref()
             .ok_or(Failure::Gone)?
             .send(job)
-            .map_err(|_| Failure::Gone)?;
-        blocking(|| answered.recv()).unwrap_or(Err(Failure::Gone))
+            .map_err(|_| Failure::Gone)
     }
 }
 
@@ -612,27 +635,7 @@ fn record_write(
 ) -> WriteFn<bool> {
     let json = record_json(record);
     let step = step.as_str().to_owned();
-    // A wave's jobs, once known, and its migration job's end (as the SQLite backend).
-    let mut jobs: Vec<(String, &'static str, Option<String>)> = Vec::new();
-    if let Some(snapshot) = &record.snapshot_job_id {
-        jobs.push((snapshot.clone(), "snapshot", record.clone_job_id.clone()));
-    }
-    let mut finished = None;
-    if let Some(clone) = &record.clone_job_id {
-        jobs.push((clone.clone(), "migration", record.snapshot_job_id.clone()));
-        if let Some(job_status) = record.job_status {
-            let c = record.counts;
-            finished = Some((
-                clone.clone(),
-                job_status.as_str(),
-                c.map(|c| c.all as i64),
-                c.map(|c| c.success as i64),
-                c.map(|c| c.failed as i64),
-                c.map(|c| c.warning as i64),
-            ));
-        }
-    }
-    let app_id = record.app_id.clone();
+    let jobs = batch::wave_jobs(record);
     Box::new(move |tx, p, plan| {
         let at = now();
         let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
@@ -648,17 +651,34 @@ fn record_write(
         if tx.execute(p.get(sql)?, &params)? == 0 {
             return Ok(false);
         }
-        for (job_id, job_type, linked) in &jobs {
+        for job in &jobs {
             tx.execute(
                 p.get(WAVE_JOB)?,
-                &[&plan, job_id, &app_id, &step, job_type, linked, &run_id],
+                &[
+                    &plan,
+                    &job.job_id,
+                    &job.app_id,
+                    &step,
+                    &job.job_type,
+                    &job.linked_job_id,
+                    &run_id,
+                ],
             )?;
-        }
-        if let Some((job_id, job_status, all, success, failed, warning)) = &finished {
-            tx.execute(
-                p.get(JOB_FINISHED)?,
-                &[&plan, job_id, job_status, all, success, failed, warning],
-            )?;
+            if let Some(status) = job.status {
+                let [all, success, failed, warning] = job.counts;
+                tx.execute(
+                    p.get(JOB_FINISHED)?,
+                    &[
+                        &plan,
+                        &job.job_id,
+                        &status,
+                        &all,
+                        &success,
+                        &failed,
+                        &warning,
+                    ],
+                )?;
+            }
         }
         Ok(true)
     })
@@ -677,13 +697,13 @@ pub(crate) struct PostgresStore {
 
 impl PostgresStore {
     /// Connects, creates or upgrades the schema, and makes the plan known.
-    pub(super) fn open(target: &PostgresTarget, plan: &str) -> Result<PostgresStore, JournalError> {
+    pub(crate) fn open(target: &PostgresTarget, plan: &str) -> Result<PostgresStore, JournalError> {
         PostgresStore::connect(target, plan, true)?
             .ok_or_else(|| Failure::Gone.into_journal(&describe(target, plan)))
     }
 
     /// The plan's journal if the database has one; creates nothing.
-    pub(super) fn existing(
+    pub(crate) fn existing(
         target: &PostgresTarget,
         plan: &str,
     ) -> Result<Option<PostgresStore>, JournalError> {
@@ -711,7 +731,7 @@ impl PostgresStore {
     }
 
     /// From now on every write goes through `session`, fenced (see [`LockSession::write`]).
-    pub(super) fn fence_with(&mut self, session: Arc<LockSession>) {
+    pub(crate) fn fence_with(&mut self, session: Arc<LockSession>) {
         self.fence = Some(session);
     }
 
@@ -792,8 +812,20 @@ impl Store for PostgresStore {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        self.write(record_write(run_id, step, phase, status, record, false))
-            .map(|_| ())
+        match &self.fence {
+            Some(session) => session
+                .record(batch::Entry::record(
+                    run_id,
+                    step.as_str(),
+                    phase,
+                    status,
+                    record,
+                ))
+                .map_err(|e| e.into_journal(&self.location)),
+            None => self
+                .write(record_write(run_id, step, phase, status, record, false))
+                .map(|_| ()),
+        }
     }
 
     fn record_if_mine(
@@ -920,6 +952,11 @@ impl Store for PostgresStore {
     }
 
     fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError> {
+        if let Some(session) = &self.fence {
+            return session
+                .record(batch::Entry::note(run_id, step.as_str(), record))
+                .map_err(|e| e.into_journal(&self.location));
+        }
         let json = record_json(record);
         let step = step.as_str().to_owned();
         self.write(Box::new(move |tx, p, plan| {
@@ -1205,6 +1242,29 @@ impl LockSession {
                 other => other,
             }
         });
+        if let Err(Failure::LockLost(why)) = &result {
+            self.mark_lost(why.clone());
+        }
+        result
+    }
+
+    /// A step's new state (or a note), fenced, in the session's next batch (see [`batch`]):
+    /// answered once the batch committed. Refused without a round trip once the lock is known
+    /// lost.
+    fn record(&self, entry: batch::Entry) -> Result<(), Failure> {
+        if self.released.load(Ordering::SeqCst) {
+            return Err(Failure::LockLost("the lock was released".into()));
+        }
+        if let Some(why) = self.lost() {
+            return Err(Failure::LockLost(why));
+        }
+        let (answer, answered) = mpsc::sync_channel(1);
+        self.worker.send(Job::Entry(batch::Queued {
+            entry,
+            fence: (self.plan_id, self.epoch, self.key),
+            answer,
+        }))?;
+        let result = blocking(|| answered.recv()).unwrap_or(Err(Failure::Gone));
         if let Err(Failure::LockLost(why)) = &result {
             self.mark_lost(why.clone());
         }

@@ -23,7 +23,6 @@ use crate::state::fingerprint::Fingerprinter;
 use crate::state::lock::Fence;
 
 mod location;
-pub(crate) mod postgres;
 mod sqlite;
 mod translate;
 pub use location::{PASSWORD_VAR, PostgresTarget, SslMode, StateError, StateLocation};
@@ -119,9 +118,9 @@ pub enum JournalError {
 /// A stored value this version cannot read (see [`JournalError::Unknown`]).
 
 #[derive(Debug)]
-pub(super) struct UnknownValue {
-    pub(super) what: &'static str,
-    pub(super) value: String,
+pub(crate) struct UnknownValue {
+    pub(crate) what: &'static str,
+    pub(crate) value: String,
 }
 
 impl std::fmt::Display for UnknownValue {
@@ -358,7 +357,7 @@ pub struct RunRecord {
 }
 
 /// What each backend does; the engine talks to [`Journal`] only.
-pub(super) trait Store: Send + Sync + std::fmt::Debug {
+pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn start_run(&self, plan_name: &str, command: &str) -> Result<i64, JournalError>;
     fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError>;
     fn runs(&self) -> Result<Vec<RunRecord>, JournalError>;
@@ -401,7 +400,7 @@ pub(super) trait Store: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PostgresStore),
+    Postgres(crate::state::postgres::PostgresStore),
 }
 
 /// A plan's journal, in a state folder or in PostgreSQL.
@@ -461,7 +460,7 @@ impl Journal {
         match state {
             StateLocation::Folder(dir) => Journal::open(dir),
             StateLocation::Postgres(target) => Ok(Journal::of(Backend::Postgres(
-                postgres::PostgresStore::open(target, plan)?,
+                crate::state::postgres::PostgresStore::open(target, plan)?,
             ))),
         }
     }
@@ -477,8 +476,10 @@ impl Journal {
                     Ok(None)
                 }
             }
-            StateLocation::Postgres(target) => Ok(postgres::PostgresStore::existing(target, plan)?
-                .map(|store| Journal::of(Backend::Postgres(store)))),
+            StateLocation::Postgres(target) => Ok(crate::state::postgres::PostgresStore::existing(
+                target, plan,
+            )?
+            .map(|store| Journal::of(Backend::Postgres(store)))),
         }
     }
 
@@ -690,7 +691,7 @@ impl Journal {
 }
 
 /// A step record as stored (JSON). Serialising plain data cannot fail; `{}` if it ever did.
-fn record_json(record: &StepRecord) -> String {
+pub(crate) fn record_json(record: &StepRecord) -> String {
     serde_json::to_string(record).unwrap_or_else(|_| "{}".into())
 }
 
