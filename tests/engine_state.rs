@@ -686,18 +686,6 @@ fn state_locations_that_cannot_be_used_say_why_with_their_codes() {
     }
 }
 
-#[test]
-fn translate_checkpoints_are_refused_by_a_postgres_journal() {
-    let Some(db) = pg::database() else { return };
-    let journal = Journal::open_at(&postgres_state(&db), "p").unwrap();
-    let err = journal.translate_session("ids.csv").unwrap_err();
-    assert_eq!(
-        miette::Diagnostic::code(&err).map(|c| c.to_string()),
-        Some("state::local-only".to_owned()),
-        "{err:?}"
-    );
-}
-
 /// Writes `n` intents (steps `{prefix}0/link`…) from as many threads at once while another session
 /// holds the journal's tables: the first batch waits on them, so every other intent queues
 /// behind it. That session commits once the batch waits; with `stale`, it first records a
@@ -732,7 +720,7 @@ fn intents_at_once(
                     started.fetch_add(1, Ordering::SeqCst);
                     journal.record(
                         run,
-                        &StepId::new_raw(&format!("{prefix}{i}/link")),
+                        &StepId::new_raw(format!("{prefix}{i}/link")),
                         Phase::Intent,
                         StepStatus::Intent,
                         &StepRecord::default(),

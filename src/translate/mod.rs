@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use crate::api::{ResourceType, TranslateRequest, Translation};
 use crate::client::{AppClient, ClientError};
 
-use crate::state::journal::{FinishedPage, Journal, JournalError, TranslateRefusal};
+use crate::state::journal::JournalError;
+use crate::state::{FinishedPage, FolderJournal, TranslateRefusal};
 
 pub use accounts::{Account, ListedAccount, discover, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};
@@ -251,7 +252,7 @@ impl PairCalls {
 pub async fn translate(
     pairs: Vec<TranslatePair>,
     listed: Option<Vec<ListedAccount>>,
-    journal: Arc<Journal>,
+    journal: Arc<FolderJournal>,
     options: &TranslateOptions,
     reporter: Arc<dyn TranslateReporter>,
 ) -> Result<TranslateSummary, TranslateError> {

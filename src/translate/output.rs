@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::api::ResourceType;
-use crate::state::journal::{Journal, TranslateSession};
+use crate::state::{FolderJournal, TranslateSession};
 
 use super::{AccountError, TranslateError};
 
@@ -213,7 +213,7 @@ pub struct Opened {
 /// (cutting the file back to the last recorded page), otherwise starts a new one. A file that
 /// exists without a session is not overwritten unless `restart`.
 pub fn open(
-    journal: &Journal,
+    journal: &FolderJournal,
     path: &Path,
     format: Format,
     since: Option<i64>,

@@ -13,8 +13,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, mpsc};
 
-use super::{Failure, Job, Session, chain};
-use crate::state::journal::{Phase, StepRecord, StepStatus, record_json};
+use super::error::{Failure, chain};
+use super::worker::{Grouped, Job, Session};
+use crate::state::journal::{Phase, StepRecord, StepStatus, WaveJob, record_json, wave_jobs};
 
 /// The most entries one batch carries (a bound on its parameters, not a pacing).
 const MAX_BATCH: usize = 512;
@@ -68,56 +69,10 @@ const BATCH: &str = "WITH fence AS (
      )
      SELECT count(*) FROM fence";
 
-/// A migration job a wave's record names: inserted when the journal does not know it yet; its
-/// end (`status` and counts, the wave's migration job once finished) written either way.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct WaveJob {
-    pub(super) job_id: String,
-    pub(super) app_id: Option<String>,
-    pub(super) job_type: &'static str,
-    pub(super) linked_job_id: Option<String>,
-    pub(super) status: Option<&'static str>,
-    pub(super) counts: [Option<i64>; 4],
-}
-
-/// The jobs a wave's record names (its snapshot and migration jobs), with the migration job's
-/// end once the record has it. The one place that reads them from a record, for the batch and
-/// for the unfenced write alike.
-pub(super) fn wave_jobs(record: &StepRecord) -> Vec<WaveJob> {
-    let mut jobs = Vec::new();
-    if let Some(snapshot) = &record.snapshot_job_id {
-        jobs.push(WaveJob {
-            job_id: snapshot.clone(),
-            app_id: record.app_id.clone(),
-            job_type: "snapshot",
-            linked_job_id: record.clone_job_id.clone(),
-            status: None,
-            counts: [None; 4],
-        });
-    }
-    if let Some(clone) = &record.clone_job_id {
-        let c = record.counts;
-        jobs.push(WaveJob {
-            job_id: clone.clone(),
-            app_id: record.app_id.clone(),
-            job_type: "migration",
-            linked_job_id: record.snapshot_job_id.clone(),
-            status: record.job_status.map(|s| s.as_str()),
-            counts: [
-                c.map(|c| c.all as i64),
-                c.map(|c| c.success as i64),
-                c.map(|c| c.failed as i64),
-                c.map(|c| c.warning as i64),
-            ],
-        });
-    }
-    jobs
-}
-
 /// One fenced step write waiting for a batch: a step's new state and its event (with a wave's
 /// jobs), or a note (the event alone).
 #[derive(Debug)]
-pub(crate) struct Entry {
+pub(super) struct Entry {
     run_id: i64,
     step: String,
     phase: &'static str,
@@ -129,7 +84,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    pub(crate) fn record(
+    pub(super) fn record(
         run_id: i64,
         step: &str,
         phase: Phase,
@@ -147,7 +102,7 @@ impl Entry {
         }
     }
 
-    pub(crate) fn note(run_id: i64, step: &str, record: &StepRecord) -> Entry {
+    pub(super) fn note(run_id: i64, step: &str, record: &StepRecord) -> Entry {
         Entry {
             run_id,
             step: step.to_owned(),
@@ -171,18 +126,28 @@ pub(super) struct Queued {
 /// Writes `first` and every entry queued behind it (up to [`MAX_BATCH`], each step once: a
 /// step's row is written once per statement) as one batch, and answers each writer. Returns a
 /// job taken from the queue that is not part of the batch, to run next.
-pub(super) fn commit(
+impl Grouped for Queued {
+    fn commit(
+        session: &mut Session,
+        first: Queued,
+        inbox: &mpsc::Receiver<Job<Queued>>,
+    ) -> Option<Job<Queued>> {
+        commit(session, first, inbox)
+    }
+}
+
+fn commit(
     session: &mut Session,
     first: Queued,
-    inbox: &mpsc::Receiver<Job>,
-) -> Option<Job> {
+    inbox: &mpsc::Receiver<Job<Queued>>,
+) -> Option<Job<Queued>> {
     let mut steps = HashSet::from([first.entry.step.clone()]);
     let fence = first.fence;
     let mut batch = vec![first];
     let mut next = None;
     while batch.len() < MAX_BATCH {
         match inbox.try_recv() {
-            Ok(Job::Entry(queued))
+            Ok(Job::Grouped(queued))
                 if queued.fence == fence
                     && (!queued.entry.step_row || !steps.contains(&queued.entry.step)) =>
             {
