@@ -168,9 +168,7 @@ fn commit(
     for queued in batch {
         let answer = match &result {
             Ok(()) => Ok(()),
-            Err(Failure::LockLost(why)) => Err(Failure::LockLost(why.clone())),
-            Err(Failure::Shared(e)) => Err(Failure::Shared(e.clone())),
-            Err(_) => Err(Failure::Gone),
+            Err(failure) => Err(failure.again()),
         };
         let _ = queued.answer.send(answer);
     }

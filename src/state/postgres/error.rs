@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::state::journal::{JournalError, PostgresTarget, StateError, UnknownValue};
+use crate::state::journal::{JournalError, PostgresTarget, StateError, StepRecord, UnknownValue};
 
 /// Why a call failed, before it is told as a [`JournalError`].
 pub(super) enum Failure {
@@ -27,6 +27,21 @@ impl From<postgres::Error> for Failure {
 }
 
 impl Failure {
+    /// The same failure told to another writer or reader of a group: a database error shared,
+    /// the others copied (`Pg` is told as [`Failure::Shared`] before it is told again).
+    pub(super) fn again(&self) -> Failure {
+        match self {
+            Failure::Shared(e) => Failure::Shared(e.clone()),
+            Failure::LockLost(why) => Failure::LockLost(why.clone()),
+            Failure::Unknown(u) => Failure::Unknown(UnknownValue {
+                what: u.what,
+                value: u.value.clone(),
+            }),
+            Failure::Newer(found, known) => Failure::Newer(*found, *known),
+            Failure::Pg(_) | Failure::Setup(_) | Failure::Gone => Failure::Gone,
+        }
+    }
+
     pub(super) fn into_journal(self, location: &str) -> JournalError {
         let location = location.to_owned();
         match self {
@@ -114,4 +129,27 @@ pub(super) fn describe(target: &PostgresTarget, plan: &str) -> String {
         target.shown(),
         crate::untrusted::escaped(plan)
     )
+}
+
+/// A typed value read back: one this version does not know is an error, never a default.
+pub(super) fn typed<T>(
+    text: &str,
+    what: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, Failure> {
+    parse(text).ok_or_else(|| {
+        Failure::Unknown(UnknownValue {
+            what,
+            value: format!("\"{}\"", crate::untrusted::esc(text)),
+        })
+    })
+}
+
+pub(super) fn parse_record(text: &str) -> Result<StepRecord, Failure> {
+    serde_json::from_str(text).map_err(|e| {
+        Failure::Unknown(UnknownValue {
+            what: "step record",
+            value: format!("({})", crate::untrusted::esc(&e.to_string())),
+        })
+    })
 }

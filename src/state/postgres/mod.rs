@@ -31,12 +31,13 @@
 //!
 //! The files, each using only those above it: `error` (how a failure is told), `worker` (a
 //! connection on its thread), `schema` (migrations, the plan's row), `write` (the fence and the
-//! fenced transaction), `batch` (group commit), `lock` (the advisory lock, its session, the
+//! fenced transaction), `batch` (group commit), `lookup` (grouped reads of steps' rows), `lock` (the advisory lock, its session, the
 //! watchdog), `store` (the journal's reads and writes).
 
 mod batch;
 mod error;
 mod lock;
+mod lookup;
 mod schema;
 mod store;
 mod worker;

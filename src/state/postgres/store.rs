@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::batch::Entry;
-use super::error::{Failure, describe};
+use super::error::{Failure, describe, parse_record, typed};
 use super::lock::LockSession;
+use super::lookup::Lookup;
 use super::schema::prepare;
-use super::worker::{Session, Ungrouped, Worker, journal_setup};
+use super::worker::{Job, Session, Worker, blocking, journal_setup};
 use super::write::{
-    JOB_FINISHED, NOTE, RECORD, RECORD_IF_MINE, START_RUN, STEP, WAVE_JOB, WriteFn, transact,
+    JOB_FINISHED, NOTE, RECORD, RECORD_IF_MINE, START_RUN, WAVE_JOB, WriteFn, transact,
 };
 use crate::graph::StepId;
 use crate::state::fingerprint::Fingerprinter;
@@ -18,29 +19,6 @@ use crate::state::journal::{
     Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, PostgresTarget, RunOutcome,
     RunRecord, StepRecord, StepState, StepStatus, Store, UnknownValue, now, record_json, wave_jobs,
 };
-
-/// A typed value read back: one this version does not know is an error, never a default.
-fn typed<T>(
-    text: &str,
-    what: &'static str,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Result<T, Failure> {
-    parse(text).ok_or_else(|| {
-        Failure::Unknown(UnknownValue {
-            what,
-            value: format!("\"{}\"", crate::untrusted::esc(text)),
-        })
-    })
-}
-
-fn parse_record(text: &str) -> Result<StepRecord, Failure> {
-    serde_json::from_str(text).map_err(|e| {
-        Failure::Unknown(UnknownValue {
-            what: "step record",
-            value: format!("({})", crate::untrusted::esc(&e.to_string())),
-        })
-    })
-}
 
 fn counts(
     all: Option<i64>,
@@ -124,7 +102,7 @@ fn record_write(
 #[derive(Debug)]
 pub(crate) struct PostgresStore {
     /// The journal's own connection: reads, and writes when no lock fences them.
-    worker: Worker,
+    worker: Worker<Lookup>,
     plan_id: i64,
     location: String,
     /// The lock's session, once the run holds the lock: every write goes through it, fenced.
@@ -152,7 +130,7 @@ impl PostgresStore {
         create: bool,
     ) -> Result<Option<PostgresStore>, JournalError> {
         let location = describe(target, plan);
-        let worker = Worker::<Ungrouped>::start(target, "nylas-migrate", journal_setup, true)
+        let worker = Worker::<Lookup>::start(target, "nylas-migrate", journal_setup, true)
             .map_err(|e| e.into_journal(&location))?;
         let name = plan.to_owned();
         let plan_id = worker
@@ -396,23 +374,17 @@ impl Store for PostgresStore {
     }
 
     fn step(&self, step: &StepId) -> Result<Option<StepState>, JournalError> {
-        let step = step.as_str().to_owned();
-        self.call(move |s, plan| {
-            let stmt = s.prepared(STEP)?;
-            match s.client.query_opt(&stmt, &[&plan, &step])? {
-                Some(r) => Ok(Some(StepState {
-                    status: typed(
-                        &r.try_get::<_, String>(0)?,
-                        "step status",
-                        StepStatus::parse,
-                    )?,
-                    record: parse_record(&r.try_get::<_, String>(1)?)?,
-                    run_id: r.try_get(2)?,
-                    updated_at: r.try_get(3)?,
-                })),
-                None => Ok(None),
-            }
-        })
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.worker
+            .send(Job::Grouped(Lookup {
+                plan: self.plan_id,
+                step: step.as_str().to_owned(),
+                answer,
+            }))
+            .map_err(|e| e.into_journal(&self.location))?;
+        blocking(|| answered.recv())
+            .unwrap_or(Err(Failure::Gone))
+            .map_err(|e| e.into_journal(&self.location))
     }
 
     fn steps(&self) -> Result<Vec<(String, StepState)>, JournalError> {

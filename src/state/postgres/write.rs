@@ -47,8 +47,6 @@ pub(super) const WAVE_JOB: &str = "INSERT INTO nylas_migrate.jobs
 pub(super) const JOB_FINISHED: &str = "UPDATE nylas_migrate.jobs SET status = $3, count_all = $4,
          count_success = $5, count_failed = $6, count_warning = $7
      WHERE plan_id = $1 AND job_id = $2";
-pub(super) const STEP: &str = "SELECT status, record, run_id, updated_at FROM nylas_migrate.steps
-     WHERE plan_id = $1 AND step_id = $2";
 pub(super) const NOTE: &str =
     "INSERT INTO nylas_migrate.events (plan_id, run_id, step_id, phase, status, record, at)
      VALUES ($1, $2, $3, 'error', 'error', $4, $5)";
