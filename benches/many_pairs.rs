@@ -281,7 +281,16 @@ impl Backend {
 /// bandwidth limit), on a runtime of its own so that the apply's tasks do not slow it.
 struct DelayProxy {
     port: u16,
-    _runtime: tokio::runtime::Runtime,
+    /// Shut down in the background when dropped (it is dropped inside the bench's runtime).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl DelayProxy {
@@ -291,11 +300,11 @@ impl DelayProxy {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
-            .unwrap();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             while let Ok((client, _)) = listener.accept().await {
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
@@ -313,7 +322,7 @@ impl DelayProxy {
         });
         DelayProxy {
             port,
-            _runtime: runtime,
+            runtime: Some(runtime),
         }
     }
 }
