@@ -380,7 +380,11 @@ async fn apply_plan(text: &str, secrets: &HashMap<String, String>, state: &State
     let graph = StepGraph::build(&plan).unwrap();
     let apps: Vec<String> = graph.pairs().iter().map(|p| p.v3_app_id.clone()).collect();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
-    let ctx = Arc::new(Context::new(graph, source, &client, state, true).unwrap());
+    let mut ctx = Context::new(graph, source, &client, state, true).unwrap();
+    // As `apply` runs under the CLI: the state's lock held, every journal write fenced by it.
+    let lock = nylas_migrate::state::StateLock::acquire_at(state, &plan.name).unwrap();
+    ctx.fence_journal(&lock).unwrap();
+    let ctx = Arc::new(ctx);
     let (cpu, started) = (cpu_time(), Instant::now());
     // As `apply` runs: the history check of the pairs the state does not know, then the walk.
     unrecorded_history(&ctx).await.unwrap();
