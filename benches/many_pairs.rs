@@ -7,7 +7,11 @@
 //! Run: `cargo bench --bench many_pairs` (about four minutes). Options after `--`:
 //! `--pairs 50,100` (the sizes), `--accounts 200` (single clones per pair), `--state
 //! sqlite|postgres|both` (the state backend; PostgreSQL is a throwaway server on 127.0.0.1, as
-//! the tests start it), `--variant single|waves|both`.
+//! the tests start it), `--rtt-ms 0,2,10` (PostgreSQL only: the round trip to the database,
+//! made by a delaying TCP proxy on 127.0.0.1 that holds every chunk rtt/2 in each direction, a
+//! database in another zone or region; 0 connects directly; default 0), `--variant
+//! single|waves|both`. The figure: `cargo bench --bench many_pairs -- --pairs 50
+//! --state postgres --rtt-ms 0,2,10 --variant single`.
 //!
 //! What it prints, per size, backend and variant:
 //! - the timed `apply` from a new state (as the command runs it: the history check of every
@@ -231,36 +235,128 @@ fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Where the state lives.
+/// Where the state lives: a folder, or PostgreSQL at a round trip of so many milliseconds.
 #[derive(Clone, Copy)]
 enum Backend {
     Sqlite,
-    Postgres(&'static pg::Server),
+    Postgres(&'static pg::Server, u64),
 }
 
 impl Backend {
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            Backend::Sqlite => "SQLite state folder",
-            Backend::Postgres(_) => "PostgreSQL state",
+            Backend::Sqlite => "SQLite state folder".into(),
+            Backend::Postgres(_, rtt) => format!("PostgreSQL state at {rtt} ms round trip"),
         }
     }
 
-    fn location(self, folder: &Path) -> StateLocation {
+    /// The state, and the proxy that delays its connections (kept for as long as the state is
+    /// used).
+    fn location(self, folder: &Path) -> (StateLocation, Option<DelayProxy>) {
         match self {
-            Backend::Sqlite => StateLocation::Folder(folder.to_path_buf()),
-            Backend::Postgres(server) => {
-                let db = server.database();
-                StateLocation::Postgres(Box::new(
+            Backend::Sqlite => (StateLocation::Folder(folder.to_path_buf()), None),
+            Backend::Postgres(server, rtt) => {
+                let mut db = server.database();
+                let proxy = (rtt > 0).then(|| {
+                    DelayProxy::start(server.port(), Duration::from_micros(rtt * 1000 / 2))
+                });
+                if let Some(proxy) = &proxy {
+                    db = db.via_port(proxy.port);
+                }
+                let state = StateLocation::Postgres(Box::new(
                     nylas_migrate::state::journal::PostgresTarget::from_secret(
                         &nylas_migrate::client::Secret::new(db.url_with_password()),
                         &nylas_migrate::plan::Trust::default(),
                     )
                     .unwrap(),
-                ))
+                ));
+                (state, proxy)
             }
         }
     }
+}
+
+/// A TCP proxy on 127.0.0.1 that delays every chunk by `delay` in each direction, keeping
+/// their order and never waiting for one chunk before reading the next (latency, not a
+/// bandwidth limit), on a runtime of its own so that the apply's tasks do not slow it.
+struct DelayProxy {
+    port: u16,
+    /// Shut down in the background when dropped (it is dropped inside the bench's runtime).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl DelayProxy {
+    fn start(upstream: u16, delay: Duration) -> DelayProxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::spawn(delayed(client_read, server_write, delay));
+                    tokio::spawn(delayed(server_read, client_write, delay));
+                });
+            }
+        });
+        DelayProxy {
+            port,
+            runtime: Some(runtime),
+        }
+    }
+}
+
+/// Forwards what `from` reads to `to`, each chunk `delay` after it was read.
+async fn delayed(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (chunks, mut queued) =
+        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, chunk)) = queued.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0
+            || chunks
+                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+        {
+            break;
+        }
+    }
+    drop(chunks);
+    let _ = writer.await;
 }
 
 struct Timed {
@@ -284,7 +380,11 @@ async fn apply_plan(text: &str, secrets: &HashMap<String, String>, state: &State
     let graph = StepGraph::build(&plan).unwrap();
     let apps: Vec<String> = graph.pairs().iter().map(|p| p.v3_app_id.clone()).collect();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
-    let ctx = Arc::new(Context::new(graph, source, &client, state, true).unwrap());
+    let mut ctx = Context::new(graph, source, &client, state, true).unwrap();
+    // As `apply` runs under the CLI: the state's lock held, every journal write fenced by it.
+    let lock = nylas_migrate::state::StateLock::acquire_at(state, &plan.name).unwrap();
+    ctx.fence_journal(&lock).unwrap();
+    let ctx = Arc::new(ctx);
     let (cpu, started) = (cpu_time(), Instant::now());
     // As `apply` runs: the history check of the pairs the state does not know, then the walk.
     unrecorded_history(&ctx).await.unwrap();
@@ -351,7 +451,7 @@ async fn measure(pairs: usize, accounts: usize, variant: Variant, backend: Backe
     let sim = Simulator::start(&world);
     drop(world);
     let folder = tempfile::tempdir().unwrap();
-    let state = backend.location(folder.path());
+    let (state, _proxy) = backend.location(folder.path());
     let before = sim.stats().await;
     let text = plan_text(&sim, pairs, accounts, variant);
     let timed = apply_plan(&text, &secrets, &state).await;
@@ -408,8 +508,18 @@ fn arg(name: &str) -> Option<String> {
         .cloned()
 }
 
-/// `--state sqlite|postgres|both`.
+/// `--state sqlite|postgres|both`, PostgreSQL at each `--rtt-ms`.
 fn backends() -> Vec<Backend> {
+    let rtts: Vec<u64> = arg("--rtt-ms")
+        .unwrap_or_else(|| "0".into())
+        .split(',')
+        .map(|n| n.trim().parse().expect("--rtt-ms N,M (milliseconds)"))
+        .collect();
+    let at = |server: &'static pg::Server| -> Vec<Backend> {
+        rtts.iter()
+            .map(|&rtt| Backend::Postgres(server, rtt))
+            .collect()
+    };
     let postgres = || -> Result<&'static pg::Server, String> {
         static SERVER: std::sync::OnceLock<Result<pg::Server, String>> = std::sync::OnceLock::new();
         SERVER
@@ -419,11 +529,9 @@ fn backends() -> Vec<Backend> {
     };
     match arg("--state").as_deref().unwrap_or("both") {
         "sqlite" => vec![Backend::Sqlite],
-        "postgres" => vec![Backend::Postgres(
-            postgres().unwrap_or_else(|e| panic!("--state postgres: {e}")),
-        )],
+        "postgres" => at(postgres().unwrap_or_else(|e| panic!("--state postgres: {e}"))),
         "both" => match postgres() {
-            Ok(server) => vec![Backend::Sqlite, Backend::Postgres(server)],
+            Ok(server) => [vec![Backend::Sqlite], at(server)].concat(),
             Err(e) => {
                 println!("  (PostgreSQL state not measured: {e})");
                 vec![Backend::Sqlite]

@@ -174,8 +174,6 @@ codes! {
     StatePostgres = "state::postgres",
     /// The database's schema was made by a newer nylas-migrate.
     StateSchemaNewer = "state::schema-newer",
-    /// What only a local state folder keeps, asked of PostgreSQL state: a bug.
-    StateLocalOnly = "state::local-only",
     /// Another `apply` holds the state folder's lock.
     StateLocked = "state::locked",
     /// The state folder's lock cannot be taken.
@@ -424,7 +422,6 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (StateTls, Test("src/state/journal/location.rs", "a_ca_file_without_a_certificate_is_a_tls_error")),
     (StatePostgres, Test(STATE, "state_locations_that_cannot_be_used_say_why_with_their_codes")),
     (StateSchemaNewer, Test(STATE, "the_schema_is_made_on_first_use_and_versioned")),
-    (StateLocalOnly, Test(STATE, "translate_checkpoints_are_refused_by_a_postgres_journal")),
     (StateLocked, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (StateLockFailed, Test(EXIT, "setup_errors_are_user_errors_with_a_help_line")),
     (StateLockLost, Test(FENCE, "a_restart_while_a_runner_waits_before_its_intent_lets_one_runner_through")),

@@ -159,6 +159,13 @@ fn the_journal_reads_back_the_same_on_both_backends() {
     let sqlite = exercise(&Journal::open_at(&folder, "plan").unwrap());
     let shared = exercise(&Journal::open_at(&postgres, "plan").unwrap());
     assert_eq!(shared, sqlite);
+    // The same writes fenced by the lock, as `apply` makes them (in batches on its session).
+    let Some(other) = pg::database() else { return };
+    let locked = postgres_state(&other);
+    let lock = nylas_migrate::state::StateLock::acquire_at(&locked, "plan").unwrap();
+    let mut fenced = Journal::open_at(&locked, "plan").unwrap();
+    fenced.set_fence(lock.fence());
+    assert_eq!(exercise(&fenced), sqlite);
     assert!(sqlite.contains("second run 2"), "{sqlite}");
     // Opened again, the same state; the fingerprint key is the plan's, kept.
     let again = Journal::existing(&postgres, "plan").unwrap().unwrap();
@@ -679,14 +686,128 @@ fn state_locations_that_cannot_be_used_say_why_with_their_codes() {
     }
 }
 
+/// Writes `n` intents (steps `{prefix}0/link`…) from as many threads at once while another session
+/// holds the journal's tables: the first batch waits on them, so every other intent queues
+/// behind it. That session commits once the batch waits; with `stale`, it first records a
+/// newer epoch of the lock, as a runner that took the lock over would. Answers every write.
+fn intents_at_once(
+    journal: &Journal,
+    db: &TestDb,
+    run: i64,
+    prefix: &str,
+    n: usize,
+    stale: bool,
+) -> Vec<Result<(), JournalError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let connect = || postgres::Client::connect(&db.url_with_password(), postgres::NoTls).unwrap();
+    let (mut blocker, mut watcher) = (connect(), connect());
+    let mut hold = blocker.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE nylas_migrate.steps, nylas_migrate.events IN EXCLUSIVE MODE")
+        .unwrap();
+    if stale {
+        hold.batch_execute(
+            "INSERT INTO nylas_migrate.lock_epochs (plan_id, epoch, backend_pid, acquired_at)
+             SELECT plan_id, MAX(epoch) + 1, 0, 0 FROM nylas_migrate.lock_epochs GROUP BY plan_id",
+        )
+        .unwrap();
+    }
+    let started = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..n)
+            .map(|i| {
+                let started = &started;
+                s.spawn(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    journal.record(
+                        run,
+                        &StepId::new_raw(format!("{prefix}{i}/link")),
+                        Phase::Intent,
+                        StepStatus::Intent,
+                        &StepRecord::default(),
+                    )
+                })
+            })
+            .collect();
+        while started.load(Ordering::SeqCst) < n {
+            std::thread::yield_now();
+        }
+        // A condition, not a delay: the lock's session is waiting for the tables (or a write
+        // already ended, which the caller's checks then catch).
+        while !writers.iter().any(|w| w.is_finished())
+            && watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = 'nylas-migrate lock' AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                == 0
+        {
+            std::thread::yield_now();
+        }
+        hold.commit().unwrap();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    })
+}
+
+/// Rows of steps `{prefix}…/link`, and how many transactions wrote them (rows a transaction writes
+/// share its `xmin`).
+fn written(db: &TestDb, prefix: &str) -> (i64, i64, i64) {
+    let pattern = format!("{prefix}%/link");
+    db.with(|c| {
+        let steps = c
+            .query_one(
+                "SELECT count(*), count(DISTINCT xmin::text) FROM nylas_migrate.steps
+                 WHERE step_id LIKE $1",
+                &[&pattern],
+            )
+            .unwrap();
+        let events: i64 = c
+            .query_one(
+                "SELECT count(*) FROM nylas_migrate.events WHERE step_id LIKE $1",
+                &[&pattern],
+            )
+            .unwrap()
+            .get(0);
+        (steps.get(0), events, steps.get(1))
+    })
+}
+
 #[test]
-fn translate_checkpoints_are_refused_by_a_postgres_journal() {
+fn concurrent_fenced_writes_are_committed_in_batches_and_a_stale_epoch_writes_none() {
     let Some(db) = pg::database() else { return };
-    let journal = Journal::open_at(&postgres_state(&db), "p").unwrap();
-    let err = journal.translate_session("ids.csv").unwrap_err();
-    assert_eq!(
-        miette::Diagnostic::code(&err).map(|c| c.to_string()),
-        Some("state::local-only".to_owned()),
-        "{err:?}"
+    let state = postgres_state(&db);
+    let lock = nylas_migrate::state::StateLock::acquire_at(&state, "plan").unwrap();
+    let mut journal = Journal::open_at(&state, "plan").unwrap();
+    journal.set_fence(lock.fence());
+    let run = journal.start_run("plan", "apply").unwrap();
+    const N: usize = 64;
+
+    let answers = intents_at_once(&journal, &db, run, "fresh", N, false);
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let (steps, events, transactions) = written(&db, "fresh");
+    assert_eq!((steps, events), (N as i64, N as i64));
+    assert!(
+        transactions < N as i64 / 2,
+        "{N} concurrent intents took {transactions} transactions"
     );
+    assert_eq!(journal.open_steps().len(), N);
+
+    // Another runner's newer epoch commits while the batch waits: the batch's fence fails, and
+    // none of its intents is written; each is refused as a lost lock.
+    let answers = intents_at_once(&journal, &db, run, "stale", N, true);
+    for answer in &answers {
+        assert!(
+            matches!(answer, Err(JournalError::LockLost { .. })),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(written(&db, "stale"), (0, 0, 0));
+    assert_eq!(
+        journal.open_steps().len(),
+        N,
+        "no stale intent counts as open"
+    );
+    assert!(journal.lock_lost().is_some());
 }

@@ -13,7 +13,7 @@ use super::setup;
 use super::{CliError, CommandError, Finished, Output};
 use crate::api::ResourceType;
 use crate::events::{QuietReporter, Reporter};
-use crate::state::journal::Journal;
+use crate::state::FolderJournal;
 use crate::translate::{
     Format, TranslateError, TranslateOptions, TranslatePair, TranslateSummary, read_accounts_file,
     translate,
@@ -146,7 +146,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     // folder whatever the plan's state (see state/journal/translate.rs).
     let state_dir = args.target.local_state_dir();
     setup::create_state(&crate::state::StateLocation::Folder(state_dir.clone()))?;
-    let journal = Arc::new(Journal::open(&state_dir)?);
+    let journal = Arc::new(FolderJournal::open(&state_dir)?);
     let _lock = lock_output(&state_dir, &options.output)?;
     let reporter: Arc<dyn Reporter> = match output {
         Output::Json => Arc::new(JsonLines::new()),

@@ -8,14 +8,15 @@
 //! Either way a second run is refused at once with who holds it (process, user, host, since
 //! when). Reads (`plan`, `status`, `report`) take no lock.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::journal::postgres::{LockHolder, LockSession, Locked, PostgresLock, try_lock};
-use super::journal::{JournalError, StateLocation, format_utc, now};
+use crate::state::folder::{FolderFence, lock_folder};
+use crate::state::holder::Holder;
+use crate::state::journal::{LockError, StateLocation};
+use crate::state::postgres::{LockSession, Locked, PostgresLock, try_lock};
 
 /// The longest a write may be sent after its intent's fenced transaction began: past it the
 /// write is not sent (its intent stays for a later run to resolve), so that a runner stalled
@@ -31,176 +32,6 @@ pub const SEND_WINDOW: Duration = Duration::from_secs(10);
 pub fn takeover_lease() -> Duration {
     let policy = crate::client::RetryPolicy::default();
     SEND_WINDOW + policy.max_elapsed + policy.request_timeout + Duration::from_secs(10)
-}
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum LockError {
-    /// `place`: `state folder DIR`, or `PostgreSQL state URL for plan `NAME``.
-    #[error("another `nylas-migrate apply` is running on {place}{holder}")]
-    #[diagnostic(
-        code("state::locked"),
-        help(
-            "wait for it to finish (a run that was killed releases the lock with its process, or its database connection); two runs on one journal could start a wave twice"
-        )
-    )]
-    Held { place: String, holder: String },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Postgres(#[from] JournalError),
-    #[error("cannot lock state folder {path}: {source}")]
-    #[diagnostic(
-        code("state::lock-failed"),
-        help(
-            "check that --state names a folder this user can write, with no folder named `lock` in it"
-        )
-    )]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-}
-
-/// Who holds a lock, as its file records it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holder {
-    pub pid: Option<u32>,
-    pub host: Option<String>,
-    /// The user the process runs as.
-    pub user: Option<String>,
-    /// Seconds since the epoch.
-    pub since: Option<i64>,
-}
-
-impl Holder {
-    fn this_process() -> Holder {
-        Holder {
-            pid: Some(std::process::id()),
-            host: host_name(),
-            user: user_name(),
-            since: Some(now()),
-        }
-    }
-
-    /// `pid=…`, `host=…`, `since=…` lines; a file of an older version holds the pid alone.
-    fn to_file(&self) -> String {
-        let mut text = String::new();
-        if let Some(pid) = self.pid {
-            text.push_str(&format!("pid={pid}\n"));
-        }
-        if let Some(host) = &self.host {
-            text.push_str(&format!("host={host}\n"));
-        }
-        if let Some(user) = &self.user {
-            text.push_str(&format!("user={user}\n"));
-        }
-        if let Some(since) = self.since {
-            text.push_str(&format!("since={since}\n"));
-        }
-        text
-    }
-
-    fn parse(text: &str) -> Holder {
-        let mut holder = Holder::default();
-        for line in text.lines().map(str::trim) {
-            match line.split_once('=') {
-                Some(("pid", v)) => holder.pid = v.parse().ok(),
-                Some(("host", v)) if !v.is_empty() => {
-                    holder.host = Some(crate::untrusted::escaped(v).into_owned())
-                }
-                Some(("user", v)) if !v.is_empty() => {
-                    holder.user = Some(crate::untrusted::escaped(v).into_owned())
-                }
-                Some(("since", v)) => holder.since = v.parse().ok(),
-                None => holder.pid = holder.pid.or_else(|| line.parse().ok()),
-                _ => {}
-            }
-        }
-        holder
-    }
-
-    /// ` (process 4242 of user ci on host ci-7, since 2026-11-23 10:00:00 UTC)`, or nothing
-    /// when the file names no one.
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(pid) = self.pid {
-            parts.push(format!("process {pid}"));
-        }
-        if let Some(user) = &self.user {
-            parts.push(format!("of user {user}"));
-        }
-        if let Some(host) = &self.host {
-            parts.push(format!("on host {host}"));
-        }
-        let mut text = parts.join(" ");
-        if let Some(since) = self.since {
-            if !text.is_empty() {
-                text.push_str(", ");
-            }
-            text.push_str(&format!("since {}", format_utc(since)));
-        }
-        if text.is_empty() {
-            text
-        } else {
-            format!(" ({text})")
-        }
-    }
-}
-
-fn host_name() -> Option<String> {
-    #[cfg(unix)]
-    {
-        let mut buf = [0u8; 256];
-        // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
-        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-        if rc == 0 {
-            let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-            let name = String::from_utf8_lossy(&buf[..end]).trim().to_owned();
-            if !name.is_empty() {
-                return Some(name);
-            }
-        }
-    }
-    std::env::var("HOSTNAME")
-        .or_else(|_| std::env::var("COMPUTERNAME"))
-        .ok()
-        .filter(|h| !h.is_empty())
-}
-
-/// The user this process runs as (for the holder's description; not a secret).
-fn user_name() -> Option<String> {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .or_else(|_| std::env::var("USERNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| {
-            #[cfg(unix)]
-            {
-                // SAFETY: getuid has no preconditions and cannot fail.
-                let uid = unsafe { libc::getuid() };
-                let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-                let mut buf = vec![0 as libc::c_char; 4096];
-                let mut found: *mut libc::passwd = std::ptr::null_mut();
-                // SAFETY: every pointer is valid for the sizes given; getpwuid_r writes the
-                // entry's strings into `buf` and sets `found` to `&entry` or null.
-                let rc = unsafe {
-                    libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found)
-                };
-                let name = (rc == 0 && !found.is_null() && !entry.pw_name.is_null())
-                    .then(|| {
-                        // SAFETY: a NUL-terminated string inside `buf`, alive here.
-                        unsafe { std::ffi::CStr::from_ptr(entry.pw_name) }
-                            .to_string_lossy()
-                            .into_owned()
-                    })
-                    .filter(|n| !n.is_empty());
-                Some(name.unwrap_or_else(|| format!("uid {uid}")))
-            }
-            #[cfg(not(unix))]
-            {
-                None
-            }
-        })
 }
 
 /// The held lock; dropping it releases the lock.
@@ -224,42 +55,6 @@ pub struct Fence(FenceKind);
 enum FenceKind {
     Folder(Arc<FolderFence>),
     Postgres(Arc<LockSession>),
-}
-
-/// The state folder's lock file as locked: its path, and the file (device and inode) the lock
-/// is on. A lock file removed or replaced by hand no longer excludes another run: the next
-/// write notices.
-#[derive(Debug)]
-pub(super) struct FolderFence {
-    path: PathBuf,
-    id: (u64, u64),
-}
-
-#[cfg(unix)]
-fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino())
-}
-
-#[cfg(not(unix))]
-fn file_id(_: &std::fs::Metadata) -> (u64, u64) {
-    (0, 0)
-}
-
-impl FolderFence {
-    fn check(&self) -> Result<(), String> {
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(meta) if file_id(&meta) == self.id => Ok(()),
-            Ok(_) => Err(format!(
-                "its lock file {} was replaced since this run locked it",
-                self.path.display()
-            )),
-            Err(e) => Err(format!(
-                "its lock file {} is gone ({e})",
-                self.path.display()
-            )),
-        }
-    }
 }
 
 impl Fence {
@@ -328,38 +123,18 @@ impl StateLock {
         match state {
             StateLocation::Folder(dir) => StateLock::acquire(dir),
             StateLocation::Postgres(target) => {
-                let me = Holder::this_process();
-                let me = LockHolder {
-                    pid: me.pid.map(i64::from),
-                    host: me.host,
-                    user: me.user,
-                    since: me.since,
-                };
-                match try_lock(target, plan, me, takeover_lease())? {
+                match try_lock(target, plan, Holder::this_process(), takeover_lease())? {
                     Locked::Acquired(lock) => Ok(StateLock {
                         held: Held::Postgres(lock),
                     }),
-                    Locked::Busy(holder) => {
-                        let holder = holder.unwrap_or_default();
-                        Err(LockError::Held {
-                            place: format!(
-                                "PostgreSQL state {} for plan `{}`",
-                                target.shown(),
-                                crate::untrusted::escaped(plan)
-                            ),
-                            holder: Holder {
-                                pid: holder.pid.and_then(|p| u32::try_from(p).ok()),
-                                host: holder
-                                    .host
-                                    .map(|h| crate::untrusted::escaped(&h).into_owned()),
-                                user: holder
-                                    .user
-                                    .map(|u| crate::untrusted::escaped(&u).into_owned()),
-                                since: holder.since,
-                            }
-                            .describe(),
-                        })
-                    }
+                    Locked::Busy(holder) => Err(LockError::Held {
+                        place: format!(
+                            "PostgreSQL state {} for plan `{}`",
+                            target.shown(),
+                            crate::untrusted::escaped(plan)
+                        ),
+                        holder: holder.unwrap_or_default().describe(),
+                    }),
                 }
             }
         }
@@ -367,44 +142,9 @@ impl StateLock {
 
     /// The state folder's lock (its file `lock`), without waiting.
     pub fn acquire(state_dir: &Path) -> Result<StateLock, LockError> {
-        let path = state_dir.join("lock");
-        let io = |source| LockError::Io {
-            path: state_dir.display().to_string(),
-            source,
-        };
-        let mut file = super::private::open(
-            &path,
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false),
-        )
-        .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(LockError::Held {
-                    place: format!("state folder {}", state_dir.display()),
-                    holder: Holder::parse(&text).describe(),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
-        }
-        // Who holds it, for the message another run shows.
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.write_all(Holder::this_process().to_file().as_bytes())
-            .map_err(io)?;
-        file.flush().map_err(io)?;
-        let fence = FolderFence {
-            path,
-            id: file_id(&file.metadata().map_err(io)?),
-        };
+        let (file, fence) = lock_folder(state_dir)?;
         Ok(StateLock {
-            held: Held::File(file, Arc::new(fence)),
+            held: Held::File(file, fence),
         })
     }
 
@@ -448,15 +188,5 @@ mod tests {
         }
         assert!(err.contains(", since 20"), "{err}");
         assert!(err.ends_with("UTC)"), "{err}");
-    }
-
-    #[test]
-    fn an_old_lock_file_with_a_pid_alone_still_names_it() {
-        assert_eq!(Holder::parse("4242").describe(), " (process 4242)");
-        assert_eq!(Holder::parse("").describe(), "");
-        assert_eq!(
-            Holder::parse("pid=7\nhost=ci\u{1b}[2J\nuser=ci\nsince=0\n").describe(),
-            " (process 7 of user ci on host ci\\u{1b}[2J, since 1970-01-01 00:00:00 UTC)"
-        );
     }
 }

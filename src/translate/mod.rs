@@ -37,7 +37,8 @@ use crate::api::{ResourceType, Translation};
 use crate::client::{AppClient, ClientError};
 use crate::events::Reporter;
 
-use crate::state::journal::{Journal, JournalError, TranslateRefusal};
+use crate::state::journal::JournalError;
+use crate::state::{FolderJournal, TranslateRefusal};
 
 pub use accounts::{Account, ListedAccount, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};
@@ -277,7 +278,7 @@ struct Resume {
 }
 
 impl Resume {
-    fn load(journal: &Journal, session: i64) -> Result<Resume, TranslateError> {
+    fn load(journal: &FolderJournal, session: i64) -> Result<Resume, TranslateError> {
         let mut recorded = HashMap::new();
         let (mut rows_before, mut pages_resumed) = (0, 0);
         for c in journal.translate_progress(session)? {
@@ -470,7 +471,7 @@ enum Ended {
 pub async fn translate(
     pairs: Vec<TranslatePair>,
     listed: Option<Vec<ListedAccount>>,
-    journal: Arc<Journal>,
+    journal: Arc<FolderJournal>,
     options: &TranslateOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Result<TranslateSummary, TranslateError> {

@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::api::ResourceType;
 use tokio::sync::mpsc;
 
-use crate::state::journal::{FinishedPage, Journal, TranslateSession};
+use crate::state::{FolderJournal, TranslateSession};
+
+use crate::state::FinishedPage;
 
 use super::{AccountError, PageRows, Shared, TranslateError, TranslateOptions, Written};
 
@@ -216,7 +218,7 @@ pub struct Opened {
 /// (cutting the file back to the last recorded page), otherwise starts a new one. A file that
 /// exists without a session is not overwritten unless `restart`.
 pub fn open(
-    journal: &Journal,
+    journal: &FolderJournal,
     path: &Path,
     format: Format,
     since: Option<i64>,
@@ -305,7 +307,7 @@ pub fn open(
 /// Streams each page's rows to the output, then records the page and the file's length.
 pub(super) fn spawn_writer(
     shared: &Arc<Shared>,
-    journal: &Arc<Journal>,
+    journal: &Arc<FolderJournal>,
     opened: &Opened,
     options: &TranslateOptions,
     mut rx: mpsc::Receiver<Written>,

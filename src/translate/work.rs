@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
 use crate::api::{ResourceType, TranslateRequest};
-use crate::state::journal::TranslateRefusal;
+use crate::state::TranslateRefusal;
 
 use crate::events::Reporter;
 

@@ -8,12 +8,13 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{
-    Event, JOURNAL_FILE, JobCounts, JobOrigin, JournalError, KnownJob, Phase, RunOutcome,
-    RunRecord, StepRecord, StepState, StepStatus, Store, UnknownValue, now,
-};
+use super::JOURNAL_FILE;
 use crate::graph::StepId;
 use crate::state::fingerprint::Fingerprinter;
+use crate::state::journal::{
+    Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, RunOutcome, RunRecord, StepRecord,
+    StepState, StepStatus, Store, UnknownValue, now, record_json, wave_jobs,
+};
 
 /// Reads a typed column: an unknown value is an error that names it, never a default.
 fn typed<T>(
@@ -53,61 +54,114 @@ fn parse_record(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<StepR
     })
 }
 
-/// job's status and counts once finished.
+/// Keeps the jobs table in step with a wave's record: its jobs once known, and its migration
+/// job's status and counts once finished ([`wave_jobs`], as every backend reads them).
 fn record_wave_jobs(
     tx: &rusqlite::Transaction<'_>,
     run_id: i64,
     step: &StepId,
     record: &StepRecord,
 ) -> rusqlite::Result<()> {
-    let insert = "INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
-                  VALUES (?1, ?2, ?3, ?4, ?5, 'wave', ?6)";
-    if let Some(snapshot) = &record.snapshot_job_id {
+    for job in wave_jobs(record) {
         tx.execute(
-            insert,
+            "INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'wave', ?6)",
             params![
-                snapshot,
-                record.app_id,
+                job.job_id,
+                job.app_id,
                 step.as_str(),
-                "snapshot",
-                record.clone_job_id,
+                job.job_type,
+                job.linked_job_id,
                 run_id
             ],
         )?;
-    }
-    if let Some(clone) = &record.clone_job_id {
-        tx.execute(
-            insert,
-            params![
-                clone,
-                record.app_id,
-                step.as_str(),
-                "migration",
-                record.snapshot_job_id,
-                run_id
-            ],
-        )?;
-        if let Some(status) = record.job_status.map(|s| s.as_str()) {
-            let counts = record.counts;
+        if let Some(status) = job.status {
+            let [all, success, failed, warning] = job.counts;
             tx.execute(
                 "UPDATE jobs SET status = ?2, count_all = ?3, count_success = ?4, count_failed = ?5,
                      count_warning = ?6 WHERE job_id = ?1",
-                params![
-                    clone,
-                    status,
-                    counts.map(|c| c.all as i64),
-                    counts.map(|c| c.success as i64),
-                    counts.map(|c| c.failed as i64),
-                    counts.map(|c| c.warning as i64)
-                ],
+                params![job.job_id, status, all, success, failed, warning],
             )?;
         }
     }
     Ok(())
 }
 
+/// The schema version this build writes (`PRAGMA user_version`): 1, the jobs table filled from
+/// the steps' records of a journal made before it. A journal of a newer version is refused.
+pub(crate) const LATEST: i64 = 1;
+
+/// Creates the tables, or brings a journal of schema `version` (older or current) up to
+/// [`LATEST`].
+fn migrate(conn: &Connection, version: i64) -> rusqlite::Result<()> {
+    // WAL survives a killed process with every committed write; NORMAL sync is enough for
+    // that (only an OS crash could lose the last transactions, and those are re-observed).
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA busy_timeout = 5000;
+         CREATE TABLE IF NOT EXISTS runs (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             plan_name TEXT NOT NULL,
+             command TEXT NOT NULL,
+             started_at INTEGER NOT NULL,
+             finished_at INTEGER,
+             outcome TEXT
+         );
+         CREATE TABLE IF NOT EXISTS steps (
+             step_id TEXT PRIMARY KEY,
+             status TEXT NOT NULL,
+             record TEXT NOT NULL,
+             run_id INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS events (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             run_id INTEGER NOT NULL,
+             step_id TEXT NOT NULL,
+             phase TEXT NOT NULL,
+             status TEXT NOT NULL,
+             record TEXT NOT NULL,
+             at INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS jobs (
+             job_id TEXT PRIMARY KEY,
+             app_id TEXT,
+             step_id TEXT,
+             job_type TEXT,
+             linked_job_id TEXT,
+             origin TEXT NOT NULL,
+             run_id INTEGER NOT NULL,
+             status TEXT,
+             count_all INTEGER,
+             count_success INTEGER,
+             count_failed INTEGER,
+             count_warning INTEGER
+         );",
+    )?;
+    // Journals written before the jobs table knew their waves' jobs only from the steps'
+    // records: those stay known. Done once (schema version 1).
+    if version < 1 {
+        conn.execute_batch(
+            "BEGIN;
+             INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, origin, run_id)
+                 SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.app_id'),
+                        step_id, 'snapshot', 'wave', run_id
+                 FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL;
+             INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
+                 SELECT json_extract(record, '$.clone_job_id'), json_extract(record, '$.app_id'),
+                        step_id, 'migration', json_extract(record, '$.snapshot_job_id'), 'wave', run_id
+                 FROM steps WHERE json_extract(record, '$.clone_job_id') IS NOT NULL;
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )
+        ?;
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
-pub(super) struct SqliteStore {
+pub(crate) struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
     dir: PathBuf,
@@ -115,7 +169,7 @@ pub(super) struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the journal in `state_dir`.
-    pub(super) fn open(state_dir: &Path) -> Result<SqliteStore, JournalError> {
+    pub(crate) fn open(state_dir: &Path) -> Result<SqliteStore, JournalError> {
         let path = state_dir.join(JOURNAL_FILE);
         let err = |source| JournalError::Storage {
             path: path.display().to_string(),
@@ -125,84 +179,27 @@ impl SqliteStore {
         // files the database file's mode. An existing journal is made private too (best
         // effort: a journal another user owns is still read).
         if !path.exists() {
-            crate::state::private::open(
-                &path,
-                std::fs::OpenOptions::new().write(true).create(true),
-            )
-            .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+            super::private::open(&path, std::fs::OpenOptions::new().write(true).create(true))
+                .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         }
         let conn = Connection::open(&path).map_err(err)?;
-        // WAL survives a killed process with every committed write; NORMAL sync is enough for
-        // that (only an OS crash could lose the last transactions, and those are re-observed).
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS runs (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 plan_name TEXT NOT NULL,
-                 command TEXT NOT NULL,
-                 started_at INTEGER NOT NULL,
-                 finished_at INTEGER,
-                 outcome TEXT
-             );
-             CREATE TABLE IF NOT EXISTS steps (
-                 step_id TEXT PRIMARY KEY,
-                 status TEXT NOT NULL,
-                 record TEXT NOT NULL,
-                 run_id INTEGER NOT NULL,
-                 updated_at INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS events (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 run_id INTEGER NOT NULL,
-                 step_id TEXT NOT NULL,
-                 phase TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 record TEXT NOT NULL,
-                 at INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS jobs (
-                 job_id TEXT PRIMARY KEY,
-                 app_id TEXT,
-                 step_id TEXT,
-                 job_type TEXT,
-                 linked_job_id TEXT,
-                 origin TEXT NOT NULL,
-                 run_id INTEGER NOT NULL,
-                 status TEXT,
-                 count_all INTEGER,
-                 count_success INTEGER,
-                 count_failed INTEGER,
-                 count_warning INTEGER
-             );",
-        )
-        .map_err(err)?;
-        // Journals written before the jobs table knew their waves' jobs only from the steps'
-        // records: those stay known. Done once (schema version 1).
+        // Before anything is written: a journal of a newer version keeps what this one cannot
+        // read or would write wrong.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
-        if version < 1 {
-            conn.execute_batch(
-                "BEGIN;
-                 INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, origin, run_id)
-                     SELECT json_extract(record, '$.snapshot_job_id'), json_extract(record, '$.app_id'),
-                            step_id, 'snapshot', 'wave', run_id
-                     FROM steps WHERE json_extract(record, '$.snapshot_job_id') IS NOT NULL;
-                 INSERT OR IGNORE INTO jobs (job_id, app_id, step_id, job_type, linked_job_id, origin, run_id)
-                     SELECT json_extract(record, '$.clone_job_id'), json_extract(record, '$.app_id'),
-                            step_id, 'migration', json_extract(record, '$.snapshot_job_id'), 'wave', run_id
-                     FROM steps WHERE json_extract(record, '$.clone_job_id') IS NOT NULL;
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )
-            .map_err(err)?;
+        if version > LATEST {
+            return Err(JournalError::NewerSchema {
+                location: format!("journal {}", path.display()),
+                found: i32::try_from(version).unwrap_or(i32::MAX),
+                known: LATEST as i32,
+            });
         }
+        migrate(&conn, version).map_err(err)?;
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
             file.push(suffix);
-            let _ = crate::state::private::tighten(Path::new(&file));
+            let _ = super::private::tighten(Path::new(&file));
         }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -211,7 +208,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn err(&self, source: rusqlite::Error) -> JournalError {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> JournalError {
         let path = self.path.display().to_string();
         match source {
             rusqlite::Error::FromSqlConversionFailure(_, _, inner)
@@ -237,7 +234,7 @@ impl SqliteStore {
         }
     }
 
-    pub(super) fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, JournalError> {
@@ -302,7 +299,7 @@ impl Store for SqliteStore {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<bool, JournalError> {
-        let json = super::record_json(record);
+        let json = record_json(record);
         self.with(|c| {
             let tx = c.unchecked_transaction()?;
             let updated = tx.execute(
@@ -330,7 +327,7 @@ impl Store for SqliteStore {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        let json = super::record_json(record);
+        let json = record_json(record);
         self.with(|c| {
             let tx = c.unchecked_transaction()?;
             tx.execute(
@@ -452,7 +449,7 @@ impl Store for SqliteStore {
     /// write's outcome is unknown (an intent, a running wave) must not erase what the next run
     /// needs to resolve it.
     fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError> {
-        let json = super::record_json(record);
+        let json = record_json(record);
         self.with(|c| {
             c.execute(
                 "INSERT INTO events (run_id, step_id, phase, status, record, at) VALUES (?1, ?2, ?3, 'error', ?4, ?5)",
@@ -552,21 +549,57 @@ mod tests {
     use super::*;
     use crate::state::journal::Journal;
 
+    /// The tables as they were before the jobs table: a wave's jobs only in its step record.
+    const BEFORE_JOBS: &str = r#"
+        CREATE TABLE steps (step_id TEXT PRIMARY KEY, status TEXT NOT NULL,
+            record TEXT NOT NULL, run_id INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+        INSERT INTO steps VALUES ('p/batch/w', 'failed',
+            '{"app_id":"app","snapshot_job_id":"s1","clone_job_id":"m1","job_status":"failed"}', 3, 0);
+        INSERT INTO steps VALUES ('p/link', 'done', '{"action":"link"}', 3, 0);"#;
+
+    #[test]
+    fn a_journal_of_a_newer_schema_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(JOURNAL_FILE);
+        Connection::open(&file)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 7;")
+            .unwrap();
+        let err = Journal::open(dir.path()).unwrap_err();
+        assert_eq!(
+            miette::Diagnostic::code(&err).map(|c| c.to_string()),
+            Some("state::schema-newer".to_owned())
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "journal {}: its schema is version 7, this nylas-migrate knows up to 1",
+                file.display()
+            )
+        );
+        let tables: i64 = Connection::open(&file)
+            .unwrap()
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0, "nothing was created in it");
+        // This version's own journal opens.
+        let current = tempfile::tempdir().unwrap();
+        drop(Journal::open(current.path()).unwrap());
+        let version: i64 = Connection::open(current.path().join(JOURNAL_FILE))
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, LATEST);
+        assert!(Journal::open(current.path()).is_ok());
+    }
+
     #[test]
     fn a_journal_from_before_the_jobs_table_keeps_its_waves_jobs_known() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            // The tables as they were: a wave's jobs only in its step record.
-            let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
-            conn.execute_batch(
-                "CREATE TABLE steps (step_id TEXT PRIMARY KEY, status TEXT NOT NULL,
-                     record TEXT NOT NULL, run_id INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-                 INSERT INTO steps VALUES ('p/batch/w', 'failed',
-                     '{\"app_id\":\"app\",\"snapshot_job_id\":\"s1\",\"clone_job_id\":\"m1\",\"job_status\":\"failed\"}', 3, 0);
-                 INSERT INTO steps VALUES ('p/link', 'done', '{\"action\":\"link\"}', 3, 0);",
-            )
+        Connection::open(dir.path().join(JOURNAL_FILE))
+            .unwrap()
+            .execute_batch(BEFORE_JOBS)
             .unwrap();
-        }
         let journal = Journal::open(dir.path()).unwrap();
         let claimed = journal.claimed_jobs().unwrap();
         assert_eq!(claimed.len(), 2);

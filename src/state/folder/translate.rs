@@ -7,14 +7,17 @@
 //! They stay in a local state folder even when the plan's state is in PostgreSQL: they describe
 //! an output file on this machine (its length after each page), so they mean nothing without
 //! it, and two runners writing the same path on two machines must not share them (each would
-//! cut the other's file back to lengths it never had). `translate` opens the folder journal.
+//! cut the other's file back to lengths it never had). `translate` opens a [`FolderJournal`],
+//! the only type that has them.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, JournalError, now};
-
-const CHECKPOINTS: &str = "translate checkpoints";
+use super::sqlite::SqliteStore;
 use crate::api::ResourceType;
+use crate::state::journal::{Journal, JournalError, now};
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS translate_sessions (
@@ -104,13 +107,45 @@ pub struct ChainProgress {
     pub rows: u64,
 }
 
-impl Journal {
+/// A state folder's journal: everything a [`Journal`] is (it derefs to one), and translate's
+/// checkpoints, which only a state folder keeps. A plan's journal that may be in PostgreSQL is a
+/// [`Journal`], which has no checkpoints, so asking one for them does not compile:
+///
+/// ```compile_fail
+/// fn resume(journal: &nylas_migrate::state::Journal) {
+///     let _ = journal.translate_session("ids.csv");
+/// }
+/// ```
+#[derive(Debug)]
+pub struct FolderJournal {
+    journal: Journal,
+    store: Arc<SqliteStore>,
+}
+
+impl std::ops::Deref for FolderJournal {
+    type Target = Journal;
+
+    fn deref(&self) -> &Journal {
+        &self.journal
+    }
+}
+
+impl FolderJournal {
+    /// Opens (creating if needed) the journal in the state folder `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<FolderJournal, JournalError> {
+        let store = Arc::new(SqliteStore::open(state_dir)?);
+        Ok(FolderJournal {
+            journal: Journal::on_folder(store.clone()),
+            store,
+        })
+    }
+
     /// The session writing `output`, if any.
     pub fn translate_session(
         &self,
         output: &str,
     ) -> Result<Option<TranslateSession>, JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             c.execute_batch(TABLES)?;
             c.query_row(
                 "SELECT id, output, format, since, header_end FROM translate_sessions WHERE output = ?1",
@@ -137,7 +172,7 @@ impl Journal {
         since: Option<i64>,
         header_end: u64,
     ) -> Result<TranslateSession, JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             c.execute_batch(TABLES)?;
             let tx = c.unchecked_transaction()?;
             tx.execute(
@@ -174,7 +209,7 @@ impl Journal {
         session: i64,
         page: &FinishedPage<'_>,
     ) -> Result<(), JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             c.prepare_cached(
                 "INSERT OR REPLACE INTO translate_pages
                  (session_id, pair, account_id, resource_type, page, next_page, rows, end_offset, request_id, at)
@@ -202,7 +237,7 @@ impl Journal {
         session: i64,
         refusal: &TranslateRefusal,
     ) -> Result<(), JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             c.prepare_cached(
                 "INSERT OR IGNORE INTO translate_refusals
                  (session_id, pair, account_id, status, request_id, reason, at)
@@ -223,7 +258,7 @@ impl Journal {
 
     /// The accounts of the session Nylas refused for good.
     pub fn translate_refusals(&self, session: i64) -> Result<Vec<TranslateRefusal>, JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT pair, account_id, status, request_id, reason FROM translate_refusals
                  WHERE session_id = ?1 ORDER BY pair, account_id",
@@ -251,7 +286,7 @@ impl Journal {
         session: &TranslateSession,
         file_len: u64,
     ) -> Result<u64, JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             c.execute(
                 "DELETE FROM translate_pages WHERE session_id = ?1 AND end_offset > ?2",
                 params![session.id, file_len as i64],
@@ -269,7 +304,7 @@ impl Journal {
 
     /// Every chain's last recorded page, with the rows recorded for the chain.
     pub fn translate_progress(&self, session: i64) -> Result<Vec<ChainProgress>, JournalError> {
-        self.local(CHECKPOINTS)?.with(|c| {
+        self.store.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT p.pair, p.account_id, p.resource_type, p.page, p.next_page, t.rows
                  FROM translate_pages p
@@ -319,7 +354,7 @@ mod tests {
     #[test]
     fn pages_resume_and_trim_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open(dir.path()).unwrap();
+        let journal = FolderJournal::open(dir.path()).unwrap();
         assert_eq!(journal.translate_session("/tmp/out.csv").unwrap(), None);
         let s = journal
             .start_translate_session("/tmp/out.csv", "csv", Some(5), 10)
@@ -361,7 +396,7 @@ mod tests {
     #[test]
     fn a_refusal_is_recorded_once_and_forgotten_with_its_session() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open(dir.path()).unwrap();
+        let journal = FolderJournal::open(dir.path()).unwrap();
         let s = journal
             .start_translate_session("/tmp/out.csv", "csv", None, 0)
             .unwrap();

@@ -84,7 +84,7 @@ fn secure_existing(dir: &Path) -> io::Result<()> {
 /// Whether a file of the state folder is one the tool keeps: the journal (with SQLite's WAL,
 /// shared memory and rollback journal), the lock, the fingerprint key, translate's locks.
 fn is_state_file(name: &str) -> bool {
-    let journal = super::journal::JOURNAL_FILE;
+    let journal = super::JOURNAL_FILE;
     name == journal
         || name
             .strip_prefix(journal)
