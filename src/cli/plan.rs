@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::layout;
 use super::setup;
-use super::{CliError, Finished, Output};
+use super::{CliError, Finished, Output, OutputFlag};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
     unrecorded_history,
@@ -38,7 +38,9 @@ pub struct Args {
     pub out: Option<std::path::PathBuf>,
 }
 
-pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+pub fn run(args: Args, flag: OutputFlag) -> Result<Finished, CliError> {
+    let output = flag.output();
+    let markdown = flag == OutputFlag::Markdown;
     // The plan and the bytes it was loaded from, which a saved plan's digest covers.
     let (plan, graph, bytes) = setup::load_with_bytes(&args.target.plan)?;
     if let Some(out) = &args.out {
@@ -49,20 +51,14 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
     setup::check_state(&state)?;
-    setup::print_partial(&graph, &pairs, output, true);
+    // Markdown is a document: the partial-run note goes to stderr.
+    setup::print_partial(&graph, &pairs, output, !markdown);
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan, &pairs);
         }
-        let finished = offline(
-            &graph,
-            &plan,
-            &state,
-            output,
-            args.detailed_exitcode,
-            &pairs,
-        )?;
-        if output == Output::Human {
+        let finished = offline(&graph, &plan, &state, flag, args.detailed_exitcode, &pairs)?;
+        if output == Output::Human && !markdown {
             super::manual_steps::print_human(&plan, &pairs);
         }
         return Ok(finished);
@@ -81,6 +77,16 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     })?;
     let adopt = args.rerun.adopt_existing_jobs;
     match output {
+        _ if markdown => {
+            let notes: Vec<String> = notes.iter().map(|n| n.message(&state, adopt)).collect();
+            let mut text =
+                super::render::markdown::plan(&plan.name, &summary(&preview), &notes, &preview);
+            if let Some(line) = waiting_line(&preview) {
+                text.push_str(&super::render::markdown::text(&line));
+                text.push('\n');
+            }
+            super::output::out!("{text}");
+        }
         Output::Human => {
             print_notes(&notes, &state, adopt);
             print_preview(&preview);
@@ -107,7 +113,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             observed,
         );
         setup::write_output(out, saved.to_text().as_bytes())?;
-        if output == Output::Human {
+        if output == Output::Human && !markdown {
             outln!(
                 "\nSaved plan written to {}: `nylas-migrate apply {}` applies exactly this, or refuses if the plan file or any step's action changed.",
                 esc(&out.display().to_string()),
@@ -427,11 +433,14 @@ fn offline(
     graph: &StepGraph,
     plan: &crate::plan::Plan,
     state: &StateLocation,
-    output: Output,
+    flag: OutputFlag,
     detailed: bool,
     pairs: &[String],
 ) -> Result<Finished, CliError> {
     let journal = setup::existing_journal(state, plan)?;
+    let output = flag.output();
+    let markdown = flag == OutputFlag::Markdown;
+    let mut rows = String::new();
     let mut pending = 0;
     let mut listed = 0;
     let targeted =
@@ -451,6 +460,10 @@ fn offline(
             pending += 1;
         }
         match output {
+            _ if markdown => rows.push_str(&format!(
+                "| {status} | {} |\n",
+                super::render::markdown::text(step.id.as_str())
+            )),
             Output::Human => outln!("  {status:<11} {}", esc(step.id.as_str())),
             Output::Json => outln!(
                 "{}",
@@ -458,7 +471,12 @@ fn offline(
             ),
         }
     }
-    if output == Output::Human {
+    if markdown {
+        outln!(
+            "### nylas-migrate plan --offline: {}\n\n**Offline: {listed} steps, {pending} not recorded done in the journal (the live state was not observed)**\n\n| journal | step |\n| --- | --- |\n{rows}",
+            super::render::markdown::text(&plan.name)
+        );
+    } else if output == Output::Human {
         outln!(
             "\nOffline: {} steps, {} not recorded done in the journal (the live state was not observed)",
             listed,
