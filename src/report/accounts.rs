@@ -66,6 +66,13 @@ pub struct WaveCounts {
     /// Counted failures: a `failed` job counts every account it did not migrate.
     pub count_failed: u64,
     pub count_warning: u64,
+    /// When its first job was created, as Nylas lists it (Unix seconds; `None` once Nylas no
+    /// longer lists the job). Not in the JSON document (version 1 of its fields).
+    #[serde(skip)]
+    pub started_at: Option<i64>,
+    /// When its latest job finished (its last update, once finished), as Nylas lists it.
+    #[serde(skip)]
+    pub ended_at: Option<i64>,
     pub jobs: Vec<JobCount>,
 }
 
@@ -79,6 +86,12 @@ pub struct JobCount {
     /// Counted failures (see [`WaveCounts::count_failed`]).
     pub count_failed: u64,
     pub count_warning: u64,
+    /// When Nylas created it (Unix seconds), while Nylas lists it.
+    #[serde(skip)]
+    pub started_at: Option<i64>,
+    /// When it finished (its last update once finished), while Nylas lists it.
+    #[serde(skip)]
+    pub ended_at: Option<i64>,
 }
 
 /// Jobs that were on an application before this state knew them, recorded with
@@ -105,20 +118,20 @@ pub struct Totals {
 /// A job's counts, from its live listing when Nylas still lists it, else as the journal last
 /// saw them.
 fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
-    let (status, all, success, failed, warning) =
-        match live.iter().find(|j| j.job_id == known.job_id) {
-            Some(j) => (
-                Some(j.status),
-                j.count_all,
-                j.count_success,
-                j.count_failed,
-                j.count_warning,
-            ),
-            None => {
-                let c = known.counts?;
-                (known.status, c.all, c.success, c.failed, c.warning)
-            }
-        };
+    let listed = live.iter().find(|j| j.job_id == known.job_id);
+    let (status, all, success, failed, warning) = match listed {
+        Some(j) => (
+            Some(j.status),
+            j.count_all,
+            j.count_success,
+            j.count_failed,
+            j.count_warning,
+        ),
+        None => {
+            let c = known.counts?;
+            (known.status, c.all, c.success, c.failed, c.warning)
+        }
+    };
     // A wave whose snapshot job failed was recorded failed while its migration job may stay
     // listed as pending: the journal's outcome wins.
     let status = if known.status == Some(JobStatus::Failed) {
@@ -140,6 +153,10 @@ fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
         count_success: success,
         count_failed: failed,
         count_warning: warning,
+        started_at: listed.map(|j| j.created_at),
+        ended_at: listed
+            .filter(|j| j.status.is_finished())
+            .map(|j| j.updated_at),
     })
 }
 
@@ -420,6 +437,8 @@ async fn pair_prelude(
                     count_success: 0,
                     count_failed: 0,
                     count_warning: 0,
+                    started_at: jobs.iter().filter_map(|j| j.started_at).min(),
+                    ended_at: last.ended_at,
                     jobs: Vec::new(),
                 };
                 for job in &jobs {
