@@ -126,7 +126,8 @@ const STYLE: &str = r#"
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1f2328; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d0d7de; }
 table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+td { word-break: break-word; } th { white-space: nowrap; }
 th { background: #f6f8fa; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { color: var(--ok); font-weight: 600; } .fail { color: var(--bad); font-weight: 600; }
 .counts { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
@@ -164,6 +165,11 @@ const SCRIPT: &str = r#"(function () {
   q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(filter, 120); });
   q.disabled = false;
   shown.textContent = n + " of " + n + " shown";
+  var asked = /[#&]q=([^&]*)/.exec(location.hash);
+  if (asked) {
+    try { q.value = decodeURIComponent(asked[1]); } catch (e) { q.value = asked[1]; }
+    filter();
+  }
   document.documentElement.setAttribute("data-ready", "1");
 })();"#;
 
@@ -227,7 +233,7 @@ pub fn top(page: &Page, verification: &Verification, tail: &ReportTail, t: &Tall
     reasons(&mut out, tail, t);
     let listed: Vec<&str> = page.listed.iter().map(|o| o.as_str()).collect();
     out.push_str(&format!(
-        "<section id=\"sign-in\" aria-labelledby=\"sign-in-h\">\n<h2 id=\"sign-in-h\">Users who must sign in again</h2>\n<p>{} accounts whose outcome is {}: a placeholder grant needs the user to sign in again; a failed account was not migrated.</p>\n<div id=\"search\"><label for=\"q\">Search (email, provider, pair, account, reason): </label><input id=\"q\" type=\"search\" disabled aria-controls=\"signin\" aria-describedby=\"shown\"> <span id=\"shown\" aria-live=\"polite\"></span></div>\n<table id=\"signin\">\n<thead><tr><th scope=\"col\">email</th><th scope=\"col\">provider</th><th scope=\"col\">pair</th><th scope=\"col\">account ID</th><th scope=\"col\">outcome</th><th scope=\"col\">reason</th></tr></thead>\n<tbody>\n",
+        "<section id=\"sign-in\" aria-labelledby=\"sign-in-h\">\n<h2 id=\"sign-in-h\">Users who must sign in again</h2>\n<p>{} accounts whose outcome is {}: a placeholder grant needs the user to sign in again; a failed account was not migrated.</p>\n<div id=\"search\"><label for=\"q\">Search (email, provider, pair, account, reason; a link can ask with <code>#q=text</code>): </label><input id=\"q\" type=\"search\" disabled aria-controls=\"signin\" aria-describedby=\"shown\"> <span id=\"shown\" aria-live=\"polite\"></span></div>\n<table id=\"signin\">\n<thead><tr><th scope=\"col\">email</th><th scope=\"col\">provider</th><th scope=\"col\">pair</th><th scope=\"col\">account ID</th><th scope=\"col\">outcome</th><th scope=\"col\">reason</th></tr></thead>\n<tbody>\n",
         t.listed,
         listed.join(" or "),
     ));

@@ -8,8 +8,8 @@
 //! - every ASCII punctuation character is backslash-escaped (no emphasis, link, image, code
 //!   span, HTML tag, entity, table pipe or heading can start);
 //! - GitHub's autolinks and references are broken with a zero-width space (U+200B) where they
-//!   would start: after `@` (mentions, email autolinks), after `:` (`https://`, `mailto:`,
-//!   emoji shortcodes), after `#` (issue references), and inside `www.`;
+//!   would start: after `@` (mentions, email autolinks), in `://` (URL autolinks), after `#`
+//!   (issue references), and inside `www.`;
 //! - control characters are escaped first ([`crate::untrusted::esc`]), so no line breaks.
 
 use crate::engine::{Action, Preview, PreviewStep, Waits};
@@ -26,23 +26,42 @@ const SHOWN_PER_ACTION: usize = 5;
 pub fn text(raw: &str) -> String {
     let safe = crate::untrusted::esc(raw).to_string();
     let mut out = String::with_capacity(safe.len() + 8);
-    for c in safe.chars() {
+    // Digits from the start: `1.` or `1)` there would start a list.
+    let mut leading_digits = true;
+    for (at, c) in safe.char_indices() {
         match c {
-            '@' | ':' | '#' => {
+            '@' | '#' => {
                 out.push('\\');
                 out.push(c);
                 out.push(BREAK);
             }
+            // `https://`: no autolink (an email's `mailto:` is broken at its `@`).
+            ':' if safe[at..].starts_with("://") => {
+                out.push(':');
+                out.push(BREAK);
+            }
             '.' if out.to_ascii_lowercase().ends_with("www") => {
                 out.push(BREAK);
-                out.push_str("\\.");
+                out.push('.');
             }
-            c if c.is_ascii_punctuation() => {
+            // What starts inline markup anywhere: emphasis, strikethrough, code, links and
+            // images, HTML and autolinks, entities, table cells, math.
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // What starts a block at the start of a line: a list, a quote, a heading rule.
+            c if at == 0 && c.is_ascii_punctuation() => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if leading_digits && at > 0 => {
                 out.push('\\');
                 out.push(c);
             }
             c => out.push(c),
         }
+        leading_digits = leading_digits && c.is_ascii_digit();
     }
     out
 }
@@ -397,21 +416,23 @@ mod tests {
     fn text_escapes_what_markdown_or_github_would_give_a_meaning() {
         for (raw, shown) in [
             ("plain words 42", "plain words 42"),
-            (
-                "[x](https://evil)",
-                "\\[x\\]\\(https\\:\u{200B}\\/\\/evil\\)",
-            ),
-            ("![i](y)", "\\!\\[i\\]\\(y\\)"),
-            ("<img src=x>", "\\<img src\\=x\\>"),
+            ("[x](https://evil)", "\\[x\\](https:\u{200B}//evil)"),
+            ("Plan: 2 changes", "Plan: 2 changes"),
+            ("![i](y)", "\\!\\[i\\](y)"),
+            ("<img src=x>", "\\<img src=x\\>"),
             ("@octocat", "\\@\u{200B}octocat"),
-            ("a@b.example", "a\\@\u{200B}b\\.example"),
-            ("www.evil.example", "www\u{200B}\\.evil\\.example"),
+            ("a@b.example", "a\\@\u{200B}b.example"),
+            ("www.evil.example", "www\u{200B}.evil.example"),
             ("#12", "\\#\u{200B}12"),
             ("a|b", "a\\|b"),
-            ("&amp;", "\\&amp\\;"),
-            ("*_~`", "\\*\\_\\~\\`"),
+            ("&amp;", "\\&amp;"),
+            ("*_~`$", "\\*\\_\\~\\`\\$"),
+            ("- item", "\\- item"),
+            ("> quote", "\\> quote"),
+            ("12. item", "12\\. item"),
+            ("a-b-c 1.5", "a-b-c 1.5"),
             ("line\nbreak", "line\\\\nbreak"),
-            ("\u{1b}[2J", "\\\\u\\{1b\\}\\[2J"),
+            ("\u{1b}[2J", "\\\\u{1b}\\[2J"),
             ("café", "café"),
         ] {
             assert_eq!(text(raw), shown, "{raw:?}");
