@@ -426,29 +426,9 @@ async fn pair_prelude(
                     })
                     .filter_map(|k| job_count(k, &live))
                     .collect();
-                let Some(last) = jobs.last() else {
-                    continue;
-                };
-                let mut wave = WaveCounts {
-                    pair: pair.name.clone(),
-                    wave: b.wave.clone(),
-                    status: last.status.clone(),
-                    count_all: 0,
-                    count_success: 0,
-                    count_failed: 0,
-                    count_warning: 0,
-                    started_at: jobs.iter().filter_map(|j| j.started_at).min(),
-                    ended_at: last.ended_at,
-                    jobs: Vec::new(),
-                };
-                for job in &jobs {
-                    wave.count_all += job.count_all;
-                    wave.count_success += job.count_success;
-                    wave.count_failed += job.count_failed;
-                    wave.count_warning += job.count_warning;
+                if let Some(wave) = wave_counts(&pair.name, &b.wave, jobs) {
+                    waves.push(wave);
                 }
-                wave.jobs = jobs;
-                waves.push(wave);
             }
             _ => {}
         }
@@ -459,6 +439,32 @@ async fn pair_prelude(
         adopted,
         tests,
     })
+}
+
+/// A wave's counts: the sums over its jobs, its latest job's status, when its first job started
+/// and its latest ended; `None` for a wave with no job.
+fn wave_counts(pair: &str, wave: &str, jobs: Vec<JobCount>) -> Option<WaveCounts> {
+    let last = jobs.last()?;
+    let mut counts = WaveCounts {
+        pair: pair.to_owned(),
+        wave: wave.to_owned(),
+        status: last.status.clone(),
+        count_all: 0,
+        count_success: 0,
+        count_failed: 0,
+        count_warning: 0,
+        started_at: jobs.iter().filter_map(|j| j.started_at).min(),
+        ended_at: last.ended_at,
+        jobs: Vec::new(),
+    };
+    for job in &jobs {
+        counts.count_all += job.count_all;
+        counts.count_success += job.count_success;
+        counts.count_failed += job.count_failed;
+        counts.count_warning += job.count_warning;
+    }
+    counts.jobs = jobs;
+    Some(counts)
 }
 
 /// The nearest step that `step` waits for (however far up) whose journal row says it failed,
