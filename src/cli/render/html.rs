@@ -232,8 +232,13 @@ pub fn top(page: &Page, verification: &Verification, tail: &ReportTail, t: &Tall
     providers(&mut out, t);
     reasons(&mut out, tail, t);
     let listed: Vec<&str> = page.listed.iter().map(|o| o.as_str()).collect();
+    let heading = if page.listed == [AccountOutcome::Placeholder, AccountOutcome::Failed] {
+        "Users who must sign in again".to_owned()
+    } else {
+        format!("Accounts: {}", listed.join(", "))
+    };
     out.push_str(&format!(
-        "<section id=\"sign-in\" aria-labelledby=\"sign-in-h\">\n<h2 id=\"sign-in-h\">Users who must sign in again</h2>\n<p>{} accounts whose outcome is {}: a placeholder grant needs the user to sign in again; a failed account was not migrated.</p>\n<div id=\"search\"><label for=\"q\">Search (email, provider, pair, account, reason; a link can ask with <code>#q=text</code>): </label><input id=\"q\" type=\"search\" disabled aria-controls=\"signin\" aria-describedby=\"shown\"> <span id=\"shown\" aria-live=\"polite\"></span></div>\n<table id=\"signin\">\n<thead><tr><th scope=\"col\">email</th><th scope=\"col\">provider</th><th scope=\"col\">pair</th><th scope=\"col\">account ID</th><th scope=\"col\">outcome</th><th scope=\"col\">reason</th></tr></thead>\n<tbody>\n",
+        "<section id=\"sign-in\" aria-labelledby=\"sign-in-h\">\n<h2 id=\"sign-in-h\">{heading}</h2>\n<p>{} accounts whose outcome is {}: a placeholder grant needs the user to sign in again; a failed account was not migrated.</p>\n<div id=\"search\"><label for=\"q\">Search (email, provider, pair, account, reason; a link can ask with <code>#q=text</code>): </label><input id=\"q\" type=\"search\" disabled aria-controls=\"signin\" aria-describedby=\"shown\"> <span id=\"shown\" aria-live=\"polite\"></span></div>\n<table id=\"signin\">\n<thead><tr><th scope=\"col\">email</th><th scope=\"col\">provider</th><th scope=\"col\">pair</th><th scope=\"col\">account ID</th><th scope=\"col\">outcome</th><th scope=\"col\">reason</th></tr></thead>\n<tbody>\n",
         t.listed,
         listed.join(" or "),
     ));
