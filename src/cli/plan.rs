@@ -440,7 +440,7 @@ fn offline(
     let journal = setup::existing_journal(state, plan)?;
     let output = flag.output();
     let markdown = flag == OutputFlag::Markdown;
-    let mut rows = String::new();
+    let mut rows: Vec<(StandingStatus, &crate::graph::Step)> = Vec::new();
     let mut pending = 0;
     let mut listed = 0;
     let targeted =
@@ -460,10 +460,7 @@ fn offline(
             pending += 1;
         }
         match output {
-            _ if markdown => rows.push_str(&format!(
-                "| {status} | {} |\n",
-                super::render::markdown::text(step.id.as_str())
-            )),
+            _ if markdown => rows.push((status, step)),
             Output::Human => outln!("  {status:<11} {}", esc(step.id.as_str())),
             Output::Json => outln!(
                 "{}",
@@ -472,9 +469,12 @@ fn offline(
         }
     }
     if markdown {
-        outln!(
-            "### nylas-migrate plan --offline: {}\n\n**Offline: {listed} steps, {pending} not recorded done in the journal (the live state was not observed)**\n\n| journal | step |\n| --- | --- |\n{rows}",
-            super::render::markdown::text(&plan.name)
+        let summary = format!(
+            "Offline: {listed} steps, {pending} not recorded done in the journal (the live state was not observed)"
+        );
+        super::output::out!(
+            "{}",
+            super::render::markdown::plan_offline(&plan.name, &summary, &rows)
         );
     } else if output == Output::Human {
         outln!(

@@ -227,6 +227,46 @@ pub fn plan(title: &str, summary: &str, notes: &[String], preview: &Preview) -> 
     out
 }
 
+/// `plan --offline --output markdown`: each step and what the journal recorded, a pair's
+/// clones beyond the first few counted by status.
+pub fn plan_offline(
+    title: &str,
+    summary: &str,
+    steps: &[(StandingStatus, &crate::graph::Step)],
+) -> String {
+    let mut out = format!(
+        "### nylas-migrate plan --offline: {}\n\n**{}**\n\n",
+        text(title),
+        text(summary)
+    );
+    let mut rows = Vec::new();
+    let mut clones: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for (status, step) in steps {
+        if matches!(step.kind, StepKind::Clone(_)) {
+            let n = clones.entry((step.id.pair(), status.as_str())).or_default();
+            *n += 1;
+            if *n > SHOWN_PER_ACTION {
+                continue;
+            }
+        }
+        rows.push(vec![status.as_str().to_owned(), text(step.id.as_str())]);
+    }
+    for ((pair, status), n) in clones {
+        if n > SHOWN_PER_ACTION {
+            rows.push(vec![
+                status.to_owned(),
+                format!(
+                    "… and {} more clone steps of {}",
+                    n - SHOWN_PER_ACTION,
+                    text(pair)
+                ),
+            ]);
+        }
+    }
+    out.push_str(&table(&["journal", "step"], &rows));
+    out
+}
+
 /// A status's step row: its status, its ID within the pair, and what the journal or its job
 /// says.
 fn status_row(step: &StepStanding) -> Vec<String> {
@@ -575,5 +615,32 @@ mod tests {
         assert_inert(&shown);
         // Every hostile string is still there, as text a person can read.
         assert!(shown.contains("octocat"), "{shown}");
+    }
+
+    #[test]
+    fn offline_plans_count_a_pairs_clones_beyond_the_first_few() {
+        let accounts: Vec<String> = (0..8).map(|n| format!("acct{n:021}")).collect();
+        let text = format!(
+            "version: 1\nname: many\npairs:\n  - name: p\n    region: us\n    v2: {{ app_id: pp02v2app00000000000001, client_secret: {{ env: S }} }}\n    v3: {{ app_id: 0a0a0a0a-0000-4000-8000-00000000000a, api_key: {{ env: K }} }}\n    clone:\n      single: [{}]\n",
+            accounts.join(", ")
+        );
+        let plan = crate::plan::load_str(std::path::Path::new("p.yaml"), "p.yaml", &text)
+            .unwrap_or_else(|e| panic!("{:?}", e.diagnostics))
+            .plan;
+        let graph = crate::graph::StepGraph::build(&plan).unwrap();
+        let steps: Vec<(StandingStatus, &crate::graph::Step)> = graph
+            .steps()
+            .map(|s| (StandingStatus::Pending, s))
+            .collect();
+        let shown = plan_offline("many", "Offline", &steps);
+        assert_eq!(
+            shown.matches("| pending | p/clone/").count(),
+            SHOWN_PER_ACTION
+        );
+        assert!(
+            shown.contains("| pending | … and 3 more clone steps of p |"),
+            "{shown}"
+        );
+        assert!(shown.contains("| pending | p/link |"), "{shown}");
     }
 }
