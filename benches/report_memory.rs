@@ -15,7 +15,9 @@
 //! pairs side by side, so the larger application's pages count.
 //!
 //! `report --format html --out FILE` is measured the same way (it reads every pair's checklist
-//! side by side, then the grants pair after pair), with the page's size, and the time a headless
+//! side by side, then the grants pair after pair), as it is (the users who must sign in again
+//! listed) and with every account listed (`--outcome` with every outcome: the largest page),
+//! with each page's size, and the time a headless
 //! Chromium (`chromium` on the PATH, or `$CHROMIUM`) takes to load it and run its script
 //! (`--dump-dom` of the page, less the same for an empty page: the browser's own start), the
 //! median of three.
@@ -273,9 +275,41 @@ fn measure(accounts: usize) {
         mib(status.peak_kib),
         status.elapsed.as_secs_f64()
     );
+    // The largest page: every account in the list (`--outcome` with every outcome), as if
+    // every user had to sign in again.
+    let all = dir.path().join("report-all.html");
+    let all_arg = all.display().to_string();
+    let every = run(
+        &[
+            "report",
+            &plan,
+            "--state",
+            &state,
+            "--format",
+            "html",
+            "--outcome",
+            "migrated,placeholder,failed,pending",
+            "--out",
+            &all_arg,
+        ],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(every.code, Some(0), "report --format html --outcome (all)");
+    line(
+        "report --format html, every account listed",
+        &every,
+        (requests + largest_pages) as f64 / f64::from(LIMIT),
+    );
+    let size = std::fs::metadata(&all).unwrap().len();
+    println!(
+        "      the page: {:.1} MiB ({size} bytes)",
+        size as f64 / 1024.0 / 1024.0
+    );
     // Last: the browser's memory is not this process's, but its output is not read into it
     // either (to a file, then its first lines).
     browser_load(&html, dir.path());
+    browser_load(&all, dir.path());
 }
 
 /// The browser: `$CHROMIUM`, else `chromium` on the PATH.
