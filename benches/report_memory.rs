@@ -14,12 +14,20 @@
 //! one after the other (its rows in plan order), so all its pages count; `verify` reads the
 //! pairs side by side, so the larger application's pages count.
 //!
+//! `report --format html --out FILE` is measured the same way (it reads every pair's checklist
+//! side by side, then the grants pair after pair), as it is (the users who must sign in again
+//! listed) and with every account listed (`--outcome` with every outcome: the largest page),
+//! with each page's size, and the time a headless
+//! Chromium (`chromium` on the PATH, or `$CHROMIUM`) takes to load it and run its script
+//! (`--dump-dom` of the page, less the same for an empty page: the browser's own start), the
+//! median of three.
+//!
 //! Then `translate` (one resource type) over the same sizes, in a world of its own: its peak
 //! RSS and its time against the ideal. It asks a page or more per account at 20/s per
 //! application: about an hour at 100,000 accounts, nine at a million.
 //!
-//! Run: `cargo bench --bench report_memory` (about twelve minutes for the reports, mostly the
-//! million accounts' 5,000 pages, read three times, then translate's hours);
+//! Run: `cargo bench --bench report_memory` (about fifteen minutes for the reports, mostly the
+//! million accounts' 5,000 pages, read four times, then translate's hours);
 //! `-- --accounts 100000` for one size, `-- --only report` or `-- --only translate`.
 
 use std::collections::HashMap;
@@ -239,6 +247,28 @@ fn measure(accounts: usize) {
         largest_pages as f64 / f64::from(LIMIT),
     );
 
+    let html = dir.path().join("report.html");
+    let html_arg = html.display().to_string();
+    let page = run(
+        &[
+            "report", &plan, "--state", &state, "--format", "html", "--out", &html_arg,
+        ],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(page.code, Some(0), "report --format html");
+    // The checklists side by side (the larger application's pages), then every grant page.
+    line(
+        "report --format html --out FILE",
+        &page,
+        (requests + largest_pages) as f64 / f64::from(LIMIT),
+    );
+    let size = std::fs::metadata(&html).unwrap().len();
+    println!(
+        "      the page: {:.1} MiB ({size} bytes)",
+        size as f64 / 1024.0 / 1024.0
+    );
+
     let status = run(
         &["status", &plan, "--state", &state],
         &sim.env,
@@ -249,6 +279,115 @@ fn measure(accounts: usize) {
         "    status: peak RSS {:.1} MiB, {:.2} s (it reads the journal and each pair's jobs, no grant)",
         mib(status.peak_kib),
         status.elapsed.as_secs_f64()
+    );
+    // The largest page: every account in the list (`--outcome` with every outcome), as if
+    // every user had to sign in again.
+    let all = dir.path().join("report-all.html");
+    let all_arg = all.display().to_string();
+    let every = run(
+        &[
+            "report",
+            &plan,
+            "--state",
+            &state,
+            "--format",
+            "html",
+            "--outcome",
+            "migrated,placeholder,failed,pending",
+            "--out",
+            &all_arg,
+        ],
+        &sim.env,
+        Stdio::null(),
+    );
+    assert_eq!(every.code, Some(0), "report --format html --outcome (all)");
+    line(
+        "report --format html, every account listed",
+        &every,
+        (requests + largest_pages) as f64 / f64::from(LIMIT),
+    );
+    let size = std::fs::metadata(&all).unwrap().len();
+    println!(
+        "      the page: {:.1} MiB ({size} bytes)",
+        size as f64 / 1024.0 / 1024.0
+    );
+    // Last: the browser's memory is not this process's, but its output is not read into it
+    // either (to a file, then its first lines).
+    browser_load(&html, dir.path());
+    browser_load(&all, dir.path());
+}
+
+/// The browser: `$CHROMIUM`, else `chromium` on the PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    std::env::var_os("CHROMIUM").map(Into::into).or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join("chromium"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Seconds for a headless Chromium to load `page` and run its script (`--dump-dom` to a
+/// file), and whether the script ran (the page's `data-ready`).
+fn dump_dom(browser: &Path, page: &Path, dir: &Path) -> (f64, bool) {
+    let profile = tempfile::tempdir().unwrap();
+    let out_path = dir.join("dom.html");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let started = Instant::now();
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-extensions",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        cmd.arg("--no-sandbox");
+    }
+    let status = cmd
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdout(out)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run chromium");
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(status.success(), "chromium failed on {}", page.display());
+    let mut head = String::new();
+    let mut reader = BufReader::new(std::fs::File::open(&out_path).unwrap());
+    for _ in 0..2 {
+        let _ = reader.read_line(&mut head);
+    }
+    (elapsed, head.contains("data-ready=\"1\""))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn browser_load(page: &Path, dir: &Path) {
+    let Some(browser) = chromium() else {
+        println!("    browser load: not measured (no chromium: apt-get install chromium)");
+        return;
+    };
+    let empty = dir.join("empty.html");
+    std::fs::write(
+        &empty,
+        "<!DOCTYPE html><html><head><title>x</title></head><body></body></html>",
+    )
+    .unwrap();
+    let base = median((0..3).map(|_| dump_dom(&browser, &empty, dir).0).collect());
+    let runs: Vec<(f64, bool)> = (0..3).map(|_| dump_dom(&browser, page, dir)).collect();
+    assert!(runs.iter().all(|r| r.1), "the page's script ran");
+    let load = median(runs.iter().map(|r| r.0).collect());
+    println!(
+        "    browser load (headless Chromium, --dump-dom, median of 3): {load:.2} s, of which {base:.2} s is the browser's start (an empty page): the page itself {:.2} s",
+        load - base
     );
 }
 

@@ -286,6 +286,9 @@ codes! {
     CliOutSymlink = "cli::out-symlink",
     /// `--output json` for a command whose output is a document (a usage error).
     CliNoJsonOutput = "cli::no-json-output",
+    /// `--output markdown` for a command other than `plan`, `status` and `verify` (a usage
+    /// error).
+    CliNoMarkdownOutput = "cli::no-markdown-output",
     /// An output file or folder cannot be written.
     CliWriteFailed = "cli::write-failed",
     /// The async runtime or a signal handler cannot start.
@@ -470,6 +473,7 @@ pub const PRODUCERS: &[(Code, Producer)] = &[
     (CliOutInState, Test(OUTPUTS, "outputs_never_replace_the_plan_a_saved_plan_or_the_state")),
     (CliOutSymlink, Test(OUTPUTS, "no_output_follows_a_planted_link")),
     (CliNoJsonOutput, Test(EXIT, "usage_errors_exit_64_never_2")),
+    (CliNoMarkdownOutput, Test(EXIT, "usage_errors_exit_64_never_2")),
     (CliWriteFailed, Test(EXIT, "output_files_that_cannot_be_written_are_user_errors")),
     (CliRuntime, Test(CLI_ERROR, "runtime_errors_are_not_bugs")),
     (CliInternal, Test(CLI_ERROR, "internal_errors_say_they_are_bugs")),

@@ -77,7 +77,7 @@ fn github_workflow_uses_only_real_commands_and_flags() {
         .map(|c| {
             c.iter()
                 .skip(1)
-                .find(|w| !w.starts_with('-') && *w != "json")
+                .find(|w| !w.starts_with('-') && *w != "json" && *w != "markdown")
                 .map_or("", String::as_str)
         })
         .collect();
@@ -240,4 +240,141 @@ fn the_examples_save_the_plan_and_apply_the_saved_file_with_the_shared_state() {
             assert!(text.contains(secret), "{file}: no {secret}");
         }
     }
+}
+
+/// Every script of `job` in a workflow, joined.
+fn job_scripts(job: &Value) -> String {
+    let mut found = Vec::new();
+    scripts(job, &mut found);
+    found.join("\n")
+}
+
+#[test]
+fn the_tool_is_built_once_per_version_and_cached() {
+    // GitHub: one `cargo install`, in the tool job, only on a cache miss, into the folder the
+    // cache keeps under a key naming the version; every job that runs the tool restores it.
+    let github = load("examples/ci/github-actions.yml");
+    let jobs = github["jobs"].as_object().unwrap();
+    let key = "nylas-migrate-${{ runner.os }}-${{ env.NYLAS_MIGRATE_VERSION }}";
+    for (name, job) in jobs {
+        let text = job_scripts(job);
+        let steps = job["steps"].as_array().unwrap();
+        if name == "tool" {
+            let cache = steps
+                .iter()
+                .find(|s| {
+                    s["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("actions/cache@"))
+                })
+                .expect("the tool job caches");
+            assert_eq!(cache["with"]["key"], key);
+            let install = steps
+                .iter()
+                .find(|s| {
+                    s["run"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("cargo install"))
+                })
+                .unwrap();
+            assert_eq!(install["if"], "steps.cache.outputs.cache-hit != 'true'");
+            assert!(
+                install["run"]
+                    .as_str()
+                    .unwrap()
+                    .contains("--tag \"$NYLAS_MIGRATE_VERSION\"")
+            );
+            continue;
+        }
+        assert!(
+            !text.contains("cargo install"),
+            "job `{name}` compiles the tool"
+        );
+        assert!(
+            !job.to_string().contains("rust-toolchain"),
+            "job `{name}` installs Rust"
+        );
+        if text.contains("nylas-migrate ") {
+            assert!(
+                steps.iter().any(|s| s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/cache/restore@"))
+                    && s["with"]["key"] == key
+                    && s["with"]["fail-on-cache-miss"] == Value::Bool(true)),
+                "job `{name}` runs the tool without restoring it"
+            );
+        }
+    }
+    // GitLab: the same, with the cache keyed on the version, pulled by default.
+    let gitlab = load("examples/ci/gitlab-ci.yml");
+    let jobs = gitlab.as_object().unwrap();
+    let mut installs = 0;
+    for (name, job) in jobs {
+        let text = job_scripts(job);
+        if text.contains("cargo install") {
+            installs += 1;
+            assert_eq!(name, "tool");
+            assert!(text.contains("test -x .nylas-migrate-tool/bin/nylas-migrate ||"));
+            assert_eq!(job["cache"]["policy"], "pull-push");
+        }
+    }
+    assert_eq!(installs, 1);
+    assert_eq!(
+        gitlab["default"]["cache"]["key"],
+        "nylas-migrate-$NYLAS_MIGRATE_VERSION"
+    );
+    assert_eq!(gitlab["default"]["cache"]["policy"], "pull");
+    assert_eq!(
+        gitlab["tool"]["cache"]["key"],
+        gitlab["default"]["cache"]["key"]
+    );
+}
+
+#[test]
+fn the_preview_is_markdown_in_the_job_summary_and_one_comment_updated_in_place() {
+    let github = load("examples/ci/github-actions.yml");
+    let plan = job_scripts(&github["jobs"]["plan"]);
+    assert!(
+        plan.contains("nylas-migrate --output markdown plan"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("cat preview.md >> \"$GITHUB_STEP_SUMMARY\""),
+        "{plan}"
+    );
+    // The comment: found by its marker among the bot's, edited (PATCH) or else created.
+    assert!(
+        plan.contains("marker='<!-- nylas-migrate-plan -->'"),
+        "{plan}"
+    );
+    assert!(plan.contains("github-actions[bot]"), "{plan}");
+    assert!(plan.contains("--method PATCH \"repos/$GITHUB_REPOSITORY/issues/comments/$id\""));
+    assert_eq!(
+        github["jobs"]["plan"]["permissions"]["pull-requests"],
+        "write"
+    );
+    let apply = job_scripts(&github["jobs"]["apply"]);
+    assert!(apply.contains("--output markdown status"), "{apply}");
+    assert!(apply.contains("--output markdown verify"), "{apply}");
+    assert!(apply.contains("report \"$PLAN\" --format html --out migration-report.html"));
+
+    let gitlab = load("examples/ci/gitlab-ci.yml");
+    let plan = job_scripts(&gitlab["plan"]);
+    assert!(
+        plan.contains("nylas-migrate --output markdown plan"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("marker='<!-- nylas-migrate-plan -->'"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("curl -fsS -X PUT"),
+        "the note is edited in place: {plan}"
+    );
+    assert!(
+        plan.contains("merge_requests/$CI_MERGE_REQUEST_IID/notes"),
+        "{plan}"
+    );
+    assert!(job_scripts(&gitlab["apply"]).contains("--format html --out migration-report.html"));
 }

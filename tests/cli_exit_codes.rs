@@ -65,6 +65,10 @@ fn usage_errors_exit_64_never_2() {
             vec!["--output", "json", "man"],
             Code::CliNoJsonOutput.as_str(),
         ),
+        (
+            vec!["--output", "markdown", "apply", PLAN],
+            Code::CliNoMarkdownOutput.as_str(),
+        ),
         // No terminal to ask on, and no --yes.
         (vec!["apply", PLAN], Code::CliConfirmationRequired.as_str()),
         (

@@ -56,7 +56,7 @@ async fn reports_escape_and_neutralise_every_cell_from_the_api() {
     let plan = r.plan_arg();
     let out_file = r.dir.path().join("accounts.csv");
     let out_arg = out_file.display().to_string();
-    let commands: [&[&str]; 6] = [
+    let commands: [&[&str]; 7] = [
         &["report", &plan, "--outcome", "migrated,failed"],
         &[
             "report",
@@ -77,6 +77,7 @@ async fn reports_escape_and_neutralise_every_cell_from_the_api() {
             &out_arg,
         ],
         &["status", &plan],
+        &["report", &plan, "--format", "html"],
     ];
     for args in commands {
         let out = r.run(args).await;
@@ -98,7 +99,7 @@ async fn reports_escape_and_neutralise_every_cell_from_the_api() {
             let raw = raw_controls(&bytes);
             assert!(raw.is_empty(), "{args:?}: raw {raw:?} in the file");
             String::from_utf8(bytes).unwrap()
-        } else if args[0] == "report" && !args.contains(&"json") {
+        } else if args[0] == "report" && !args.contains(&"json") && !args.contains(&"html") {
             stdout(&out)
         } else {
             continue;

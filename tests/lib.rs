@@ -40,6 +40,7 @@ mod plan_notifications;
 mod plan_targets;
 mod plan_trust;
 mod report_outcomes;
+mod report_pages;
 mod reports;
 mod simulator_cli;
 mod simulator_contract;

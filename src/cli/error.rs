@@ -145,6 +145,9 @@ pub enum CommandError {
         why: &'static str,
         instead: &'static str,
     },
+    /// `--output markdown` for a command that has no markdown output.
+    #[error("`--output markdown` is for `plan`, `status` and `verify` only")]
+    NoMarkdownOutput,
     /// An output file or folder cannot be written.
     #[error("cannot write {path}: {cause}")]
     Write { path: String, cause: std::io::Error },
@@ -189,6 +192,7 @@ impl CommandError {
                 Refusal::Symlink => Code::CliOutSymlink,
             },
             CommandError::NoJsonOutput { .. } => Code::CliNoJsonOutput,
+            CommandError::NoMarkdownOutput => Code::CliNoMarkdownOutput,
             CommandError::Write { .. } => Code::CliWriteFailed,
             CommandError::Runtime { .. } => Code::CliRuntime,
             CommandError::TranslateLocked { .. } => Code::TranslateLocked,
@@ -206,6 +210,7 @@ impl CommandError {
                 | CommandError::SameFile { .. }
                 | CommandError::OutputRefused { .. }
                 | CommandError::NoJsonOutput { .. }
+                | CommandError::NoMarkdownOutput
         )
     }
 
@@ -235,6 +240,7 @@ impl CommandError {
                 Refusal::Symlink => format!("links are not followed, so that a link planted at an output path cannot redirect it; name the file itself: --{flag} \"$(readlink -f PATH)\", or remove the link"),
             },
             CommandError::NoJsonOutput { instead, .. } => (*instead).into(),
+            CommandError::NoMarkdownOutput => "use --output human or --output json; `report --format html` makes a page for people".into(),
             CommandError::Write { .. } => "check that the folder exists and this user can write there".into(),
             CommandError::Runtime { .. } => "the system is short of threads or file descriptors (check ulimit -u and ulimit -n), then run it again".into(),
             CommandError::TranslateLocked { .. } => "wait for it to finish, or write to another --out".into(),
@@ -354,6 +360,7 @@ mod tests {
                 why: "w",
                 instead: "i",
             },
+            CommandError::NoMarkdownOutput,
         ] {
             assert_eq!(CliError::from(err).exit_status(), ExitStatus::Usage);
         }

@@ -98,9 +98,10 @@ static EXIT_CODES: std::sync::LazyLock<String> = std::sync::LazyLock::new(exit::
 #[derive(Debug, Parser)]
 #[command(name = "nylas-migrate", version, about, after_help = EXIT_CODES.as_str())]
 pub struct Cli {
-    /// Output format: `human` for people, `json` for pipelines (JSON lines on stdout).
-    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    /// Output format: `human` for people, `json` for pipelines (JSON lines on stdout),
+    /// `markdown` for pull-request comments and job summaries (`plan`, `status`, `verify`).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFlag::Human)]
+    pub output: OutputFlag,
     /// More detail on stderr: -v logs every API request (never a secret), -vv more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -111,7 +112,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--output`: what the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFlag {
+    Human,
+    Json,
+    Markdown,
+}
+
+impl OutputFlag {
+    /// What every command speaks: markdown is rendered by the commands that support it from
+    /// what they would print for people, so the rest of the command is its human path.
+    pub fn output(self) -> Output {
+        match self {
+            OutputFlag::Json => Output::Json,
+            OutputFlag::Human | OutputFlag::Markdown => Output::Human,
+        }
+    }
+}
+
+/// The output of a command: for people, or JSON lines for pipelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     Human,
     Json,
@@ -196,6 +217,14 @@ fn no_json_output(command: &Command) -> Option<CommandError> {
     Some(CommandError::NoJsonOutput { why, instead })
 }
 
+/// Whether a command speaks markdown (`plan`, `status` and `verify` do).
+fn has_markdown_output(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Plan(_) | Command::Status(_) | Command::Verify(_)
+    )
+}
+
 /// Runs the command line and returns the process exit code: the one place where errors are
 /// shown and outcomes become exit statuses.
 pub fn main() -> ExitCode {
@@ -230,23 +259,28 @@ fn run(cli: Cli) -> Result<Finished, CliError> {
     if let Some(trust) = cli.command.trust() {
         let _ = TRUST.set(trust.trust());
     }
-    if cli.output == Output::Json
+    if cli.output == OutputFlag::Json
         && let Some(refused) = no_json_output(&cli.command)
     {
         return Err(refused.into());
     }
+    if cli.output == OutputFlag::Markdown && !has_markdown_output(&cli.command) {
+        return Err(CommandError::NoMarkdownOutput.into());
+    }
+    let flag = cli.output;
+    let output = flag.output();
     match cli.command {
-        Command::Validate(args) => validate::run(args, cli.output),
-        Command::Schema(args) => schema::run(args, cli.output),
-        Command::Graph(args) => graph::run(args, cli.output),
+        Command::Validate(args) => validate::run(args, output),
+        Command::Schema(args) => schema::run(args, output),
+        Command::Graph(args) => graph::run(args, output),
         Command::Simulate(args) => simulate::run(args),
-        Command::Plan(args) => plan::run(args, cli.output),
-        Command::Apply(args) => apply::run(args, cli.output),
-        Command::Demo(args) => demo::run(args, cli.output),
-        Command::Status(args) => status::run(args, cli.output),
+        Command::Plan(args) => plan::run(args, flag),
+        Command::Apply(args) => apply::run(args, output),
+        Command::Demo(args) => demo::run(args, output),
+        Command::Status(args) => status::run(args, flag),
         Command::Report(args) => report::run(args),
-        Command::Translate(args) => translate::run(args, cli.output),
-        Command::Verify(args) => verify::run(args, cli.output),
+        Command::Translate(args) => translate::run(args, output),
+        Command::Verify(args) => verify::run(args, flag),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }

@@ -5,7 +5,7 @@ use super::output::outln;
 use super::layout;
 use super::render::json;
 use super::setup;
-use super::{CliError, Finished, Output};
+use super::{CliError, Finished, Output, OutputFlag};
 use crate::engine::{
     Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
     unrecorded_history,
@@ -39,7 +39,9 @@ pub struct Args {
     pub out: Option<std::path::PathBuf>,
 }
 
-pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+pub fn run(args: Args, flag: OutputFlag) -> Result<Finished, CliError> {
+    let output = flag.output();
+    let markdown = flag == OutputFlag::Markdown;
     // The plan and the bytes it was loaded from, which a saved plan's digest covers.
     let (plan, graph, bytes) = setup::load_with_bytes(&args.target.plan)?;
     if let Some(out) = &args.out {
@@ -50,20 +52,14 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
     setup::check_state(&state)?;
-    setup::print_partial(&graph, &pairs, output, true);
+    // Markdown is a document: the partial-run note goes to stderr.
+    setup::print_partial(&graph, &pairs, output, !markdown);
     if args.offline {
         if output == Output::Json {
             super::manual_steps::print_json(&plan, &pairs);
         }
-        let finished = offline(
-            &graph,
-            &plan,
-            &state,
-            output,
-            args.detailed_exitcode,
-            &pairs,
-        )?;
-        if output == Output::Human {
+        let finished = offline(&graph, &plan, &state, flag, args.detailed_exitcode, &pairs)?;
+        if output == Output::Human && !markdown {
             super::manual_steps::print_human(&plan, &pairs);
         }
         return Ok(finished);
@@ -82,6 +78,16 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     })?;
     let adopt = args.rerun.adopt_existing_jobs;
     match output {
+        _ if markdown => {
+            let notes: Vec<String> = notes.iter().map(|n| n.message(&state, adopt)).collect();
+            let mut text =
+                super::render::markdown::plan(&plan.name, &summary(&preview), &notes, &preview);
+            if let Some(line) = waiting_line(&preview) {
+                text.push_str(&super::render::markdown::text(&line));
+                text.push('\n');
+            }
+            super::output::out!("{text}");
+        }
         Output::Human => {
             print_notes(&notes, &state, adopt);
             print_preview(&preview);
@@ -108,7 +114,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
             observed,
         );
         setup::write_output(out, saved.to_text().as_bytes())?;
-        if output == Output::Human {
+        if output == Output::Human && !markdown {
             outln!(
                 "\nSaved plan written to {}: `nylas-migrate apply {}` applies exactly this, or refuses if the plan file or any step's action changed.",
                 esc(&out.display().to_string()),
@@ -413,11 +419,14 @@ fn offline(
     graph: &StepGraph,
     plan: &crate::plan::Plan,
     state: &StateLocation,
-    output: Output,
+    flag: OutputFlag,
     detailed: bool,
     pairs: &[String],
 ) -> Result<Finished, CliError> {
     let journal = setup::existing_journal(state, plan)?;
+    let output = flag.output();
+    let markdown = flag == OutputFlag::Markdown;
+    let mut rows: Vec<(StandingStatus, &crate::graph::Step)> = Vec::new();
     let mut pending = 0;
     let mut listed = 0;
     let targeted =
@@ -437,6 +446,7 @@ fn offline(
             pending += 1;
         }
         match output {
+            _ if markdown => rows.push((status, step)),
             Output::Human => outln!("  {status:<11} {}", esc(step.id.as_str())),
             Output::Json => json::print(&Event::PlanStep(PlanStep {
                 step: step.id.clone(),
@@ -445,7 +455,15 @@ fn offline(
             })),
         }
     }
-    if output == Output::Human {
+    if markdown {
+        let summary = format!(
+            "Offline: {listed} steps, {pending} not recorded done in the journal (the live state was not observed)"
+        );
+        super::output::out!(
+            "{}",
+            super::render::markdown::plan_offline(&plan.name, &summary, &rows)
+        );
+    } else if output == Output::Human {
         outln!(
             "\nOffline: {} steps, {} not recorded done in the journal (the live state was not observed)",
             listed,

@@ -1,21 +1,28 @@
 //! `nylas-migrate report PLAN`: accounts migrated, placeholder grants and failures, as CSV or
-//! JSON, for every pair at once.
+//! JSON, for every pair at once, or one self-contained HTML page for people
+//! (`render/html.rs`).
 
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
+use super::render::html;
 use super::setup;
 use super::{CliError, CommandError, Finished};
 use crate::engine::Context;
 use crate::output_file::WholeFile;
-use crate::report::{AccountOutcome, AccountRow, ReportTail, outcomes, stream_accounts_report};
+use crate::report::{
+    AccountOutcome, AccountRow, ReportTail, Verification, outcomes, stream_accounts_report, verify,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub target: setup::PlanArgs,
-    /// CSV (one row per account) or JSON (rows, plus each wave's counts).
+    /// CSV (one row per account), JSON (rows, plus each wave's counts), or HTML (one
+    /// self-contained page: each pair's checklist, the waves, outcomes by provider, failure
+    /// reasons, and the searchable list of users who must sign in again).
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
     /// Write to this file instead of stdout.
@@ -23,7 +30,8 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// Only accounts with these outcomes (comma-separated: migrated, placeholder, failed,
     /// pending), with the columns a mail merge needs: email, provider, pair, account_id,
-    /// outcome, reason. `--outcome placeholder,failed` lists the users who must sign in again.
+    /// outcome, reason. `--outcome placeholder,failed` lists the users who must sign in again
+    /// (with `--format html`: the outcomes its list shows; by default placeholder and failed).
     #[arg(long, value_name = "OUTCOMES", value_delimiter = ',', value_parser = parse_outcome)]
     pub outcome: Vec<AccountOutcome>,
     #[command(flatten)]
@@ -48,6 +56,7 @@ fn parse_outcome(s: &str) -> Result<AccountOutcome, String> {
 pub enum Format {
     Csv,
     Json,
+    Html,
 }
 
 pub fn run(args: Args) -> Result<Finished, CliError> {
@@ -64,7 +73,19 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
     }
     let mut sink = Sink::open(args.out.as_deref())?;
     let mut render = Render::new(args.format, &args.outcome, &plan.name);
-    // The rows go out as their pages arrive: memory is a page per pair, not the report.
+    let mut page = match args.format {
+        Format::Html => {
+            Some(
+                HtmlPage::new(&args.outcome).map_err(|cause| CommandError::Write {
+                    path: "a temporary file for the report's list".to_owned(),
+                    cause,
+                })?,
+            )
+        }
+        _ => None,
+    };
+    // The rows go out as their pages arrive: memory is a page per pair, not the report (the
+    // HTML page's list waits in a temporary file until the summary above it is known).
     let mut failed_write: Option<std::io::Error> = None;
     let result = super::runtime()?.block_on(async {
         let mut ctx = Context::new(graph, source, &client, &state, false)?;
@@ -72,19 +93,27 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
             pairs,
             ..Default::default()
         });
+        let checked = match &page {
+            Some(_) => Some(checklists(&ctx, journal.as_ref()).await?),
+            None => None,
+        };
         let head = render.head();
-        if let Err(err) = sink.write(&head) {
+        if let Err(err) = sink.write(head.as_bytes()) {
             failed_write = Some(err);
             return Err(stopped());
         }
-        stream_accounts_report(&ctx, journal.as_ref(), |rows| {
-            let text = render.rows(rows);
-            sink.write(&text).map_err(|err| {
+        let tail = stream_accounts_report(&ctx, journal.as_ref(), |rows| {
+            let written = match &mut page {
+                Some(page) => page.rows(rows),
+                None => sink.write(render.rows(rows).as_bytes()),
+            };
+            written.map_err(|err| {
                 failed_write = Some(err);
                 stopped()
             })
         })
-        .await
+        .await?;
+        Ok((tail, checked))
     });
     let write_error = |cause| CommandError::Write {
         path: args
@@ -96,9 +125,19 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
     if let Some(cause) = failed_write {
         return Err(write_error(cause).into());
     }
-    let tail = result?;
-    let end = render.tail(&tail);
-    sink.write(&end).map_err(write_error)?;
+    let (tail, checked) = result?;
+    match (page, checked) {
+        (Some(page), Some(checked)) => {
+            let rows_written = page.tallies.listed;
+            page.finish(&plan.name, &checked, &tail, &mut sink)
+                .map_err(write_error)?;
+            render.rows_written = rows_written;
+        }
+        _ => {
+            let end = render.tail(&tail);
+            sink.write(end.as_bytes()).map_err(write_error)?;
+        }
+    }
     let written = sink.finish().map_err(write_error)?;
     if let Some(path) = written {
         errln!("wrote {} rows to {}", render.rows_written, path.display());
@@ -143,7 +182,7 @@ impl<'a> Render<'a> {
     fn safe(&self, text: String) -> String {
         match self.format {
             Format::Json => crate::untrusted::json_safe(text),
-            Format::Csv => text,
+            Format::Csv | Format::Html => text,
         }
     }
 
@@ -164,6 +203,8 @@ impl<'a> Render<'a> {
                 "{{\n  \"plan\": {},\n  \"accounts\": [",
                 serde_json::Value::from(self.plan)
             ),
+            // The page is written whole at the end (HtmlPage).
+            (Format::Html, _) => String::new(),
         }
     }
 
@@ -181,6 +222,7 @@ impl<'a> Render<'a> {
             match (self.format, self.outcomes.is_empty()) {
                 (Format::Csv, true) => crate::report::csv_row(row, &mut out),
                 (Format::Csv, false) => outcomes::csv_row(row, &mut out),
+                (Format::Html, _) => {}
                 (Format::Json, full) => {
                     let value = if full {
                         serde_json::to_value(row).unwrap_or_default()
@@ -207,7 +249,7 @@ impl<'a> Render<'a> {
     fn tail_text(&self, tail: &ReportTail) -> String {
         let close = if self.rows_written > 0 { "\n  ]" } else { "]" };
         match (self.format, self.outcomes.is_empty()) {
-            (Format::Csv, _) => String::new(),
+            (Format::Csv | Format::Html, _) => String::new(),
             (Format::Json, false) => format!("{close}\n}}\n"),
             (Format::Json, true) => {
                 let field = |v: serde_json::Value| {
@@ -249,13 +291,13 @@ impl Sink {
         })
     }
 
-    fn write(&mut self, text: &str) -> std::io::Result<()> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::Stdout => {
-                super::output::write_stdout_bytes(text.as_bytes());
+                super::output::write_stdout_bytes(bytes);
                 Ok(())
             }
-            Sink::File { file, .. } => std::io::Write::write_all(file, text.as_bytes()),
+            Sink::File { file, .. } => file.write_all(bytes),
         }
     }
 
@@ -268,5 +310,90 @@ impl Sink {
                 Ok(Some(path))
             }
         }
+    }
+}
+
+/// Each targeted pair's checklist, as `verify` gives it (the HTML page's first section).
+async fn checklists(
+    ctx: &Context,
+    journal: Option<&crate::state::journal::Journal>,
+) -> Result<Verification, crate::engine::EngineError> {
+    let apps: Vec<(usize, crate::client::AppClient)> = (0..ctx.graph().pairs().len())
+        .filter(|&index| ctx.targets_pair(index))
+        .map(|index| (index, ctx.pair_app(index).clone()))
+        .collect();
+    verify(ctx.graph(), &apps, journal).await
+}
+
+/// `--format html`: the counts kept as rows stream by, and the sign-in list's rows kept aside
+/// in a private temporary file (removed from its folder as soon as it is open, so it goes
+/// away with the process whatever happens) until the summary that comes first is known.
+struct HtmlPage {
+    listed: Vec<AccountOutcome>,
+    tallies: html::Tallies,
+    spool: std::io::BufWriter<std::fs::File>,
+}
+
+impl HtmlPage {
+    fn new(outcomes: &[AccountOutcome]) -> std::io::Result<HtmlPage> {
+        let listed = if outcomes.is_empty() {
+            vec![AccountOutcome::Placeholder, AccountOutcome::Failed]
+        } else {
+            outcomes.to_vec()
+        };
+        let path = std::env::temp_dir().join(format!(
+            ".nylas-migrate-report.{}.{}.tmp",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = crate::state::private::open(
+            &path,
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true),
+        )?;
+        std::fs::remove_file(&path)?;
+        Ok(HtmlPage {
+            listed,
+            tallies: html::Tallies::default(),
+            spool: std::io::BufWriter::new(file),
+        })
+    }
+
+    fn rows(&mut self, rows: &[AccountRow]) -> std::io::Result<()> {
+        for row in rows {
+            if self.tallies.add(row, &self.listed) {
+                self.spool.write_all(html::row(row).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the whole page to `sink`: the summary, the list's rows, the end.
+    fn finish(
+        self,
+        plan: &str,
+        checked: &Verification,
+        tail: &ReportTail,
+        sink: &mut Sink,
+    ) -> std::io::Result<()> {
+        let page = html::Page {
+            plan,
+            generated_at: crate::state::journal::now(),
+            listed: &self.listed,
+        };
+        sink.write(html::top(&page, checked, tail, &self.tallies).as_bytes())?;
+        let mut file = self.spool.into_inner().map_err(|e| e.into_error())?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            sink.write(&buffer[..n])?;
+        }
+        sink.write(html::bottom().as_bytes())
     }
 }

@@ -3,7 +3,7 @@
 use super::layout;
 use super::output::outln;
 use super::setup;
-use super::{CliError, Finished, Output};
+use super::{CliError, Finished, Output, OutputFlag};
 use crate::engine::Context;
 use crate::graph::Kind;
 use crate::report::{Standing, StandingStatus, standing};
@@ -20,7 +20,8 @@ pub struct Args {
     pub pairs: setup::PairArgs,
 }
 
-pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+pub fn run(args: Args, flag: OutputFlag) -> Result<Finished, CliError> {
+    let output = flag.output();
     let (plan, graph) = setup::load(&args.target.plan)?;
     let pairs = args.pairs.checked(&graph)?;
     let state = args.target.state(&plan)?;
@@ -35,8 +36,11 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         let ctx = Context::new(graph.clone(), source, &client, &state, false)?;
         standing(ctx.graph(), journal.as_ref(), Some(&ctx), &pairs).await
     })?;
-    setup::print_partial(&graph, &pairs, output, true);
+    // Markdown is a document: the partial-run note goes to stderr.
+    let markdown = flag == OutputFlag::Markdown;
+    setup::print_partial(&graph, &pairs, output, !markdown);
     match output {
+        _ if markdown => super::output::out!("{}", super::render::markdown::status(&standing)),
         Output::Json => {
             super::render::json::print(&crate::events::Event::Status {
                 status: standing.clone(),
@@ -52,7 +56,7 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
         .flat_map(|p| &p.steps)
         .filter(|s| s.status == StandingStatus::Failed)
         .count();
-    if failed > 0 && output == Output::Human {
+    if failed > 0 && output == Output::Human && !markdown {
         outln!(
             "\n{failed} step{} failed (see above); exit status 1",
             if failed == 1 { "" } else { "s" }

@@ -5,7 +5,7 @@ use super::output::outln;
 use std::sync::Arc;
 
 use super::setup;
-use super::{CliError, Finished, Output};
+use super::{CliError, Finished, Output, OutputFlag};
 use crate::report::{Verification, verify};
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +17,7 @@ pub struct Args {
     pub pair: Vec<String>,
 }
 
-pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
+pub fn run(args: Args, flag: OutputFlag) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
     setup::check_pairs(&graph, &args.pair)?;
     let client = setup::client(&plan)?;
@@ -28,7 +28,10 @@ pub fn run(args: Args, output: Output) -> Result<Finished, CliError> {
     })?;
     let journal = setup::existing_journal(&args.target.state(&plan)?, &plan)?.map(Arc::new);
     let verification = super::runtime()?.block_on(verify(&graph, &apps, journal.as_deref()))?;
-    match output {
+    match flag.output() {
+        _ if flag == OutputFlag::Markdown => {
+            super::output::out!("{}", super::render::markdown::verify(&verification));
+        }
         Output::Json => super::render::json::print(&crate::events::Event::Verify {
             verify: verification.clone(),
         }),

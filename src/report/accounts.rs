@@ -66,6 +66,13 @@ pub struct WaveCounts {
     /// Counted failures: a `failed` job counts every account it did not migrate.
     pub count_failed: u64,
     pub count_warning: u64,
+    /// When its first job was created, as Nylas lists it (Unix seconds; `None` once Nylas no
+    /// longer lists the job). Not in the JSON document (version 1 of its fields).
+    #[serde(skip)]
+    pub started_at: Option<i64>,
+    /// When its latest job finished (its last update, once finished), as Nylas lists it.
+    #[serde(skip)]
+    pub ended_at: Option<i64>,
     pub jobs: Vec<JobCount>,
 }
 
@@ -79,6 +86,12 @@ pub struct JobCount {
     /// Counted failures (see [`WaveCounts::count_failed`]).
     pub count_failed: u64,
     pub count_warning: u64,
+    /// When Nylas created it (Unix seconds), while Nylas lists it.
+    #[serde(skip)]
+    pub started_at: Option<i64>,
+    /// When it finished (its last update once finished), while Nylas lists it.
+    #[serde(skip)]
+    pub ended_at: Option<i64>,
 }
 
 /// Jobs that were on an application before this state knew them, recorded with
@@ -105,20 +118,20 @@ pub struct Totals {
 /// A job's counts, from its live listing when Nylas still lists it, else as the journal last
 /// saw them.
 fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
-    let (status, all, success, failed, warning) =
-        match live.iter().find(|j| j.job_id == known.job_id) {
-            Some(j) => (
-                Some(j.status),
-                j.count_all,
-                j.count_success,
-                j.count_failed,
-                j.count_warning,
-            ),
-            None => {
-                let c = known.counts?;
-                (known.status, c.all, c.success, c.failed, c.warning)
-            }
-        };
+    let listed = live.iter().find(|j| j.job_id == known.job_id);
+    let (status, all, success, failed, warning) = match listed {
+        Some(j) => (
+            Some(j.status),
+            j.count_all,
+            j.count_success,
+            j.count_failed,
+            j.count_warning,
+        ),
+        None => {
+            let c = known.counts?;
+            (known.status, c.all, c.success, c.failed, c.warning)
+        }
+    };
     // A wave whose snapshot job failed was recorded failed while its migration job may stay
     // listed as pending: the journal's outcome wins.
     let status = if known.status == Some(JobStatus::Failed) {
@@ -140,6 +153,10 @@ fn job_count(known: &KnownJob, live: &[MigrationJob]) -> Option<JobCount> {
         count_success: success,
         count_failed: failed,
         count_warning: warning,
+        started_at: listed.map(|j| j.created_at),
+        ended_at: listed
+            .filter(|j| j.status.is_finished())
+            .map(|j| j.updated_at),
     })
 }
 
@@ -409,27 +426,9 @@ async fn pair_prelude(
                     })
                     .filter_map(|k| job_count(k, &live))
                     .collect();
-                let Some(last) = jobs.last() else {
-                    continue;
-                };
-                let mut wave = WaveCounts {
-                    pair: pair.name.clone(),
-                    wave: b.wave.clone(),
-                    status: last.status.clone(),
-                    count_all: 0,
-                    count_success: 0,
-                    count_failed: 0,
-                    count_warning: 0,
-                    jobs: Vec::new(),
-                };
-                for job in &jobs {
-                    wave.count_all += job.count_all;
-                    wave.count_success += job.count_success;
-                    wave.count_failed += job.count_failed;
-                    wave.count_warning += job.count_warning;
+                if let Some(wave) = wave_counts(&pair.name, &b.wave, jobs) {
+                    waves.push(wave);
                 }
-                wave.jobs = jobs;
-                waves.push(wave);
             }
             _ => {}
         }
@@ -440,6 +439,32 @@ async fn pair_prelude(
         adopted,
         tests,
     })
+}
+
+/// A wave's counts: the sums over its jobs, its latest job's status, when its first job started
+/// and its latest ended; `None` for a wave with no job.
+fn wave_counts(pair: &str, wave: &str, jobs: Vec<JobCount>) -> Option<WaveCounts> {
+    let last = jobs.last()?;
+    let mut counts = WaveCounts {
+        pair: pair.to_owned(),
+        wave: wave.to_owned(),
+        status: last.status.clone(),
+        count_all: 0,
+        count_success: 0,
+        count_failed: 0,
+        count_warning: 0,
+        started_at: jobs.iter().filter_map(|j| j.started_at).min(),
+        ended_at: last.ended_at,
+        jobs: Vec::new(),
+    };
+    for job in &jobs {
+        counts.count_all += job.count_all;
+        counts.count_success += job.count_success;
+        counts.count_failed += job.count_failed;
+        counts.count_warning += job.count_warning;
+    }
+    counts.jobs = jobs;
+    Some(counts)
 }
 
 /// The nearest step that `step` waits for (however far up) whose journal row says it failed,

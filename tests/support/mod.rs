@@ -3,6 +3,7 @@
 //! | module | for |
 //! | --- | --- |
 //! | this one | the repository's files, a run's output as text, a listener that counts connections |
+//! | [`browser`] | a real headless Chromium: a page's DOM after its scripts, its console, a screenshot |
 //! | [`cli`] | [`cli::Test`], the builder that runs the binary and checks its exit status and output |
 //! | [`events`] | `--output json` events checked against `docs/events.schema.json` |
 //! | [`sim`] | a simulator over a fixture world, driven over HTTP, every answer checked against the contract |
@@ -14,6 +15,7 @@
 //! | [`logs`] | what the library logs during one test |
 //! | [`snapshot`] | whole-output snapshots and what is redacted from them |
 
+pub mod browser;
 pub mod cli;
 pub mod client;
 pub mod contract;
