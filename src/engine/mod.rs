@@ -30,7 +30,8 @@ pub use counts::{Tally, placeholders};
 pub use history::{HistoryNote, unrecorded_history};
 pub use outcome::{Action, Observation, Outcome, OutcomeKind, Waits};
 pub use preview::{Preview, PreviewStep, preview};
-pub use steps::checklist::{Check, VerifyCx, VerifyItem, VerifyReads};
+pub use steps::checklist::{VerifyCx, VerifyReads};
+pub use steps::verify_item::{Check, VerifyItem};
 pub use steps::waves::{FinishedWave, finished_wave};
 pub use steps::{PairUnmanaged, Unmanaged, microsoft_credentials, verify_items};
 

@@ -36,6 +36,7 @@ mod pubsub;
 mod redirect_uri;
 mod sns;
 pub(super) mod unmanaged;
+pub(super) mod verify_item;
 pub(super) mod wave_reads;
 pub(super) mod waves;
 mod webhook;
