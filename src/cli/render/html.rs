@@ -127,7 +127,7 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d0d7de; }
 table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
-td { word-break: break-word; } th { white-space: nowrap; }
+th { white-space: nowrap; }
 th { background: #f6f8fa; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { color: var(--ok); font-weight: 600; } .fail { color: var(--bad); font-weight: 600; } .todo { font-weight: 600; }
 .counts { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
@@ -249,10 +249,17 @@ fn counts(out: &mut String, v: &Verification, tail: &ReportTail, t: &Tallies) {
     let sum = |i: usize| -> u64 { t.providers.values().map(|c| c[i]).sum() };
     let items: usize = v.pairs.iter().map(|p| p.items.len()).sum();
     let failed_items = v.failures().count();
+    let todo_items = v
+        .pairs
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter(|i| i.manual && !i.passed)
+        .count();
     out.push_str("<ul class=\"counts\" aria-label=\"Counts\">\n");
     for (label, value) in [
         ("pairs", v.pairs.len() as u64),
         ("checklist items failed", failed_items as u64),
+        ("steps for a person (todo)", todo_items as u64),
         ("checklist items", items as u64),
         ("accounts with a row", tail.totals.rows),
         ("migrated", sum(0)),
