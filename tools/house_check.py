@@ -104,7 +104,7 @@ for p in files:
     me = modpath(p)
     is_modfile = p.endswith(('mod.rs', 'lib.rs', 'main.rs'))
     text = open(p).read()
-    text = re.sub(r'#\[cfg\(test\)\]\s*mod tests \{.*', '', text, flags=re.S)
+    text = re.sub(r'#\[cfg\(test\)\]\s*(pub(\([^)]*\))?\s+)?mod tests \{.*', '', text, flags=re.S)
     for stmt in re.finditer(r'(pub(\([^)]*\))?\s+)?use\s+([^;]+);|((?:crate|super|self)(?:::\w+)+)', text):
         if stmt.group(3):
             body = stmt.group(3)

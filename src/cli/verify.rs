@@ -75,12 +75,7 @@ fn print_human(v: &Verification) {
         }
     }
     let items: usize = v.pairs.iter().map(|p| p.items.len()).sum();
-    let manual = v
-        .pairs
-        .iter()
-        .flat_map(|p| &p.items)
-        .filter(|i| i.manual && !i.passed)
-        .count();
+    let manual = v.todo();
     let failures: Vec<_> = v.failures().collect();
     if failures.is_empty() && manual == 0 {
         outln!(

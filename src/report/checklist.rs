@@ -36,6 +36,15 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// How many items are steps for a person not done yet (listed as `todo`, not failures).
+    pub fn todo(&self) -> usize {
+        self.pairs
+            .iter()
+            .flat_map(|p| &p.items)
+            .filter(|i| i.manual && !i.passed)
+            .count()
+    }
+
     /// Every failed item, with its pair (a manual item is not a failure).
     pub fn failures(&self) -> impl Iterator<Item = (&str, &Item)> {
         self.pairs.iter().flat_map(|p| {

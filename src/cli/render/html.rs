@@ -249,12 +249,7 @@ fn counts(out: &mut String, v: &Verification, tail: &ReportTail, t: &Tallies) {
     let sum = |i: usize| -> u64 { t.providers.values().map(|c| c[i]).sum() };
     let items: usize = v.pairs.iter().map(|p| p.items.len()).sum();
     let failed_items = v.failures().count();
-    let todo_items = v
-        .pairs
-        .iter()
-        .flat_map(|p| &p.items)
-        .filter(|i| i.manual && !i.passed)
-        .count();
+    let todo_items = v.todo();
     out.push_str("<ul class=\"counts\" aria-label=\"Counts\">\n");
     for (label, value) in [
         ("pairs", v.pairs.len() as u64),

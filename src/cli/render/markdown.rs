@@ -392,12 +392,7 @@ pub fn verify(v: &Verification) -> String {
     let mut out = format!("### nylas-migrate verify: {}\n\n", text(&v.plan));
     let items: usize = v.pairs.iter().map(|p| p.items.len()).sum();
     let failures: Vec<_> = v.failures().collect();
-    let todo = v
-        .pairs
-        .iter()
-        .flat_map(|p| &p.items)
-        .filter(|i| i.manual && !i.passed)
-        .count();
+    let todo = v.todo();
     if failures.is_empty() && todo == 0 {
         out.push_str(&format!(
             "**Verified: all {items} items of {} pass.**\n\n",

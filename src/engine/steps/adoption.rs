@@ -168,30 +168,7 @@ pub fn propose_adoption(limits: &[Option<u64>], jobs: &[MigrationJob]) -> Adopti
 mod tests {
     use super::*;
     use crate::api::JobStatus;
-
-    fn job(id: &str, job_type: JobType, status: JobStatus, linked: Option<&str>) -> MigrationJob {
-        MigrationJob {
-            job_id: id.into(),
-            job_type,
-            public_application_id: "app".into(),
-            status,
-            count_all: 10,
-            count_success: 7,
-            count_failed: 2,
-            count_warning: 1,
-            created_at: 0,
-            updated_at: 0,
-            linked_job_id: linked.map(str::to_owned),
-        }
-    }
-
-    fn snapshot(id: &str, linked: Option<&str>) -> MigrationJob {
-        job(id, JobType::Snapshot, JobStatus::Completed, linked)
-    }
-
-    fn migration(id: &str, status: JobStatus, linked: Option<&str>) -> MigrationJob {
-        job(id, JobType::Migration, status, linked)
-    }
+    use crate::engine::steps::waves::tests::{migration, snapshot};
 
     #[test]
     fn adopted_batch_clones_are_matched_to_waves_in_order_within_their_limits() {

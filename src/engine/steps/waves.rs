@@ -264,11 +264,17 @@ pub fn finished_wave(state: &StepState) -> Option<FinishedWave> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::state::journal::StepRecord;
 
-    fn job(id: &str, job_type: JobType, status: JobStatus, linked: Option<&str>) -> MigrationJob {
+    /// A job as Nylas lists it (shared with `adoption.rs`'s tests).
+    pub(in crate::engine::steps) fn job(
+        id: &str,
+        job_type: JobType,
+        status: JobStatus,
+        linked: Option<&str>,
+    ) -> MigrationJob {
         MigrationJob {
             job_id: id.into(),
             job_type,
@@ -284,11 +290,15 @@ mod tests {
         }
     }
 
-    fn snapshot(id: &str, linked: Option<&str>) -> MigrationJob {
+    pub(in crate::engine::steps) fn snapshot(id: &str, linked: Option<&str>) -> MigrationJob {
         job(id, JobType::Snapshot, JobStatus::Completed, linked)
     }
 
-    fn migration(id: &str, status: JobStatus, linked: Option<&str>) -> MigrationJob {
+    pub(in crate::engine::steps) fn migration(
+        id: &str,
+        status: JobStatus,
+        linked: Option<&str>,
+    ) -> MigrationJob {
         job(id, JobType::Migration, status, linked)
     }
 
