@@ -7,7 +7,7 @@ use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::{stderr, stdout};
 use nylas_migrate::api::Operation;
 use nylas_migrate::simulator::{AccountProvider, FailingJob};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const APP: &str = "0f0f0f0f-0000-4000-8000-0000000000f1";
 
@@ -252,6 +252,41 @@ async fn a_refusal_is_retried_when_the_plan_changes_or_on_request() {
     let world = r.sim.world();
     for account in SINGLES {
         assert!(world.grant_for(account).is_some(), "{account} has no grant");
+    }
+
+    // Placeholders are as far as the plan goes: `plan` asks nothing more of these accounts,
+    // and `verify` agrees, listing each as a step for a person (its user signs in again)
+    // rather than as a failure that no apply could mend.
+    let preview = stdout(&r.run(&["--output", "json", "plan", &plan]).await);
+    for account in SINGLES {
+        let step = format!("solo/clone/{account}");
+        let line = preview
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["step"] == step.as_str())
+            .unwrap_or_else(|| panic!("no {step} in {preview}"));
+        assert_eq!(line["action"], "unchanged", "{line}");
+    }
+    let verify = r.run(&["--output", "json", "verify", &plan]).await;
+    let verify: Value = serde_json::from_str(stdout(&verify).trim()).unwrap();
+    let items: Vec<&Value> = verify["verify"]["pairs"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["check"] == "test-account")
+        .collect();
+    assert_eq!(items.len(), SINGLES.len(), "{verify:#}");
+    for item in items {
+        assert_eq!(
+            (&item["passed"], &item["manual"]),
+            (&json!(false), &json!(true)),
+            "{item}"
+        );
+        let evidence = item["evidence"].as_str().unwrap();
+        assert!(
+            evidence.contains("placeholder grant") && evidence.contains("sign in again"),
+            "{item}"
+        );
     }
 }
 
