@@ -136,7 +136,7 @@ fn converge(
         if let Err(CliError::Engine(crate::engine::EngineError::LockLost { .. })) = &result {
             // Every step has ended: none of this run's writes is in flight any more. Saying so
             // spares the runner that holds the lock now the wait for them.
-            lock.settle_after_loss(&state);
+            lock.settle_after_loss();
         }
         result
     })
