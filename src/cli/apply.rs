@@ -15,7 +15,7 @@ use crate::engine::{
     preview, unrecorded_history,
 };
 use crate::events::{Event, Interrupted, Notice, RunningWave, Summary};
-use crate::state::StateLock;
+use crate::run::{Opening, Run};
 use crate::state::journal::StepStatus;
 use crate::untrusted::esc;
 
@@ -104,20 +104,16 @@ fn converge(
         state: target.state,
         trust: args.target.trust.clone(),
     };
-    let client = setup::client(&plan)?;
     let state = plan_args.state(&plan)?;
-    setup::create_state(&state)?;
-    setup::print_partial(&graph, &run_options.pairs, output, false);
-    let plan_name = plan.name.clone();
-    let source = plan_args.secret_source();
+    let opening = setup::opening(&plan_args, &plan, graph, state)?.with_options(run_options);
+    setup::create_state(opening.state())?;
+    setup::print_partial(opening.graph(), &opening.options().pairs, output, false);
     super::runtime()?.block_on(async move {
-        let lock = StateLock::acquire_at(&state, &plan_name)?;
-        print_notes(&graph, &source, &client, &state, &run_options, output).await?;
-        let mut ctx = Context::new(graph, source, &client, &state, true)?;
-        ctx.set_options(run_options);
+        let lock = opening.lock()?;
+        print_notes(&opening, output).await?;
         // Every journal write of this run proves, as it is made, that the lock is still ours.
-        ctx.fence_journal(&lock)?;
-        let ctx = Arc::new(ctx);
+        let Run { context, lock } = opening.write(lock)?;
+        let ctx = Arc::new(context);
         match ask {
             Ask::Unless(true) => {}
             Ask::Unless(false) => {
@@ -301,19 +297,11 @@ fn nothing_to_do(preview: &crate::engine::Preview, output: Output) -> Finished {
 
 /// Whether pairs this state has no record of already have a past on their applications:
 /// asked before the journal is created, then said plainly.
-async fn print_notes(
-    graph: &crate::graph::StepGraph,
-    source: &crate::secrets::SecretSource,
-    client: &crate::client::NylasClient,
-    state: &crate::state::StateLocation,
-    options: &crate::engine::RunOptions,
-    output: Output,
-) -> Result<(), CliError> {
-    let adopt = options.adopt_existing_jobs;
-    let mut probe = Context::new(graph.clone(), source.clone(), client, state, false)?;
-    probe.set_options(options.clone());
+async fn print_notes(opening: &Opening, output: Output) -> Result<(), CliError> {
+    let adopt = opening.options().adopt_existing_jobs;
+    let probe = opening.read()?;
     for note in unrecorded_history(&probe).await? {
-        let message = note.message(state, adopt);
+        let message = note.message(opening.state(), adopt);
         match output {
             Output::Json => json::print(&Event::Notice(Notice {
                 pair: Some(note.pair.clone()),
