@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{Action, Preview, PreviewStep, RunOptions};
+use crate::graph::{StepGraph, StepId};
 
 /// The version of the saved-plan format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -262,11 +263,13 @@ impl SavedPlan {
 }
 
 /// Why `apply FILE` refuses a saved plan before anything else: the saved plan itself cannot be
-/// applied (`Invalid`), or its plan file is not the one it was made from (`Changed`).
+/// applied (`Invalid`), its plan file is not the one it was made from (`Changed`), or it
+/// targets a pair the plan does not have (`NoSuchPair`: as `--pair` would be refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Invalid(String),
     Changed(String),
+    NoSuchPair { pair: String, known: Vec<String> },
 }
 
 impl SavedPlan {
@@ -297,6 +300,46 @@ impl SavedPlan {
             )));
         }
         Ok(bytes)
+    }
+
+    /// The run's options: the saved plan's rerun flags and targets, each checked against the
+    /// plan's `graph` (a step or pair it does not have is refused), the targets in the plan's
+    /// order. What to run next is said of the plan file (a saved plan takes no flags).
+    pub fn run_options(&self, graph: &StepGraph) -> Result<RunOptions, Refusal> {
+        let steps = |ids: &[String]| -> Result<Vec<StepId>, Refusal> {
+            ids.iter()
+                .map(|id| {
+                    StepId::parse(id)
+                        .filter(|s| graph.get(s).is_some())
+                        .ok_or_else(|| {
+                            Refusal::Invalid(format!(
+                                "its rerun flag names {id}, which the plan does not have"
+                            ))
+                        })
+                })
+                .collect()
+        };
+        let rerun_waves = steps(&self.options.rerun_waves)?;
+        let rerun_clones = steps(&self.options.rerun_clones)?;
+        let rerun_links = steps(&self.options.rerun_links)?;
+        let known: Vec<String> = graph.pairs().iter().map(|p| p.name.clone()).collect();
+        if let Some(unknown) = self.targets.iter().find(|t| !known.contains(t)) {
+            return Err(Refusal::NoSuchPair {
+                pair: unknown.clone(),
+                known,
+            });
+        }
+        Ok(RunOptions {
+            rerun_waves,
+            rerun_clones,
+            rerun_links,
+            adopt_existing_jobs: self.options.adopt_existing_jobs,
+            pairs: known
+                .into_iter()
+                .filter(|p| self.targets.contains(p))
+                .collect(),
+            plan_file: Some(self.plan.path.clone()),
+        })
     }
 
     /// The plan was loaded from the bytes [`SavedPlan::check_applicable`] read: not changed in between.

@@ -181,48 +181,16 @@ fn run_saved(
                 why,
             }
             .into(),
+            crate::saved::Refusal::NoSuchPair { pair, known } => {
+                CommandError::NoSuchPair { value: pair, known }.into()
+            }
         }
     };
     let bytes = saved.check_applicable(own_flags).map_err(&refused)?;
     let plan_path = std::path::PathBuf::from(&saved.plan.path);
     let (plan, graph, loaded) = setup::load_with_bytes(&plan_path)?;
     crate::saved::SavedPlan::same_bytes(&bytes, &loaded).map_err(&refused)?;
-    let step = |id: &String| {
-        crate::graph::StepId::parse(id)
-            .filter(|s| graph.get(s).is_some())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "its rerun flag names {id}, which the plan does not have"
-                ))
-            })
-    };
-    let run_options = crate::engine::RunOptions {
-        rerun_waves: saved
-            .options
-            .rerun_waves
-            .iter()
-            .map(step)
-            .collect::<Result<_, _>>()?,
-        rerun_clones: saved
-            .options
-            .rerun_clones
-            .iter()
-            .map(step)
-            .collect::<Result<_, _>>()?,
-        rerun_links: saved
-            .options
-            .rerun_links
-            .iter()
-            .map(step)
-            .collect::<Result<_, _>>()?,
-        adopt_existing_jobs: saved.options.adopt_existing_jobs,
-        pairs: setup::PairArgs {
-            pairs: saved.targets.clone(),
-        }
-        .checked(&graph)?,
-        // What to run next is said of the plan file (a saved plan takes no flags).
-        plan_file: Some(saved.plan.path.clone()),
-    };
+    let run_options = saved.run_options(&graph).map_err(&refused)?;
     let target = Target {
         plan: plan_path,
         state: args.target.state.clone(),
