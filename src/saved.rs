@@ -544,4 +544,76 @@ mod tests {
         ));
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
+
+    /// A saved plan's targets and rerun flags, checked against the plan as `apply FILE` does.
+    #[test]
+    fn a_saved_plans_options_are_checked_against_the_plan() {
+        let text = include_str!("../examples/us-and-eu.yaml");
+        let plan = crate::plan::load_str(std::path::Path::new("plan.yaml"), "plan.yaml", text)
+            .unwrap_or_else(|e| panic!("{:?}", e.diagnostics))
+            .plan;
+        let graph = StepGraph::build(&plan).unwrap();
+        let saved = |targets: &[&str], waves: &[&str]| SavedPlan {
+            format: Format::SavedPlan,
+            version: FORMAT_VERSION,
+            tool_version: "0".into(),
+            observed_at: rfc3339(0),
+            plan: SavedPlanFile {
+                path: "plans/us-and-eu.yaml".into(),
+                name: plan.name.clone(),
+                sha256: digest(b""),
+            },
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            options: SavedOptions {
+                rerun_waves: waves.iter().map(|w| w.to_string()).collect(),
+                adopt_existing_jobs: true,
+                ..SavedOptions::default()
+            },
+            changes: 0,
+            steps: vec![],
+        };
+        let wave = "acme-us/batch/everyone";
+        let known = || vec!["acme-us".to_owned(), "acme-eu".to_owned()];
+        // (targets, rerun waves) → the pairs run (in the plan's order), or the refusal.
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], Result<Vec<&'a str>, Refusal>);
+        let cases: [Case; 5] = [
+            (&[], &[], Ok(vec![])),
+            (
+                &["acme-eu", "acme-us"],
+                &[wave],
+                Ok(vec!["acme-us", "acme-eu"]),
+            ),
+            (&["acme-eu", "acme-eu"], &[], Ok(vec!["acme-eu"])),
+            (
+                &["acme-us"],
+                &["acme-us/batch/nobody"],
+                Err(Refusal::Invalid(
+                    "its rerun flag names acme-us/batch/nobody, which the plan does not have"
+                        .into(),
+                )),
+            ),
+            (
+                &["acme-us", "acme-ap"],
+                &[wave],
+                Err(Refusal::NoSuchPair {
+                    pair: "acme-ap".into(),
+                    known: known(),
+                }),
+            ),
+        ];
+        for (targets, waves, expected) in cases {
+            let got = saved(targets, waves).run_options(&graph);
+            match expected {
+                Ok(pairs) => {
+                    let options = got.unwrap_or_else(|r| panic!("{targets:?}: {r:?}"));
+                    assert_eq!(options.pairs, pairs, "{targets:?}");
+                    assert_eq!(options.rerun_waves.len(), waves.len(), "{waves:?}");
+                    assert!(options.rerun_waves.iter().all(|w| w.as_str() == wave));
+                    assert!(options.adopt_existing_jobs);
+                    assert_eq!(options.plan_file.as_deref(), Some("plans/us-and-eu.yaml"));
+                }
+                Err(refusal) => assert_eq!(got.unwrap_err(), refusal, "{targets:?} {waves:?}"),
+            }
+        }
+    }
 }
