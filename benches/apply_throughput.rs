@@ -25,16 +25,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nylas_migrate::api::{Operation, Region};
-use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, apply};
-use nylas_migrate::graph::StepGraph;
+use nylas_migrate::engine::{ApplyOptions, QuietReporter, apply};
 use nylas_migrate::plan;
+use nylas_migrate::run::{Opening, Run};
 use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{
     self, AccountProvider, JobSpeed, RunningSimulator, SimulatorConfig, V2Account, V2App, V3App,
     World,
 };
-use nylas_migrate::state::{StateLocation, StateLock};
+use nylas_migrate::state::StateLocation;
 
 #[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
@@ -136,20 +135,16 @@ async fn apply_plan(
     let plan = plan::load_str(Path::new("bench.yaml"), "bench.yaml", text)
         .unwrap_or_else(|e| panic!("bench plan is invalid: {:?}", e.diagnostics))
         .plan;
-    let mut builder = NylasClient::builder();
-    for region in Region::ALL {
-        if let Some(settings) = plan.regions.get(region) {
-            builder = builder.region_url(region, &settings.api_url).unwrap();
-        }
-    }
-    let client = builder.build().unwrap();
-    let graph = StepGraph::build(&plan).unwrap();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
     // As `apply` runs it: under the state's lock, every journal write fenced by it.
-    let lock = StateLock::acquire_at(state, &plan.name).unwrap();
-    let mut ctx = Context::new(graph, source, &client, state, true).unwrap();
-    ctx.fence_journal(&lock).unwrap();
-    let ctx = Arc::new(ctx);
+    let Run {
+        context,
+        lock: _lock,
+    } = Opening::of_plan(&plan, source, state.clone())
+        .unwrap()
+        .lock_and_write()
+        .unwrap();
+    let ctx = Arc::new(context);
     let options = ApplyOptions {
         concurrency,
         ..ApplyOptions::default()

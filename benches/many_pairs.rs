@@ -37,10 +37,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nylas_migrate::api::Region;
-use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, apply, unrecorded_history};
+use nylas_migrate::engine::{ApplyOptions, QuietReporter, apply, unrecorded_history};
 use nylas_migrate::graph::StepGraph;
 use nylas_migrate::plan;
+use nylas_migrate::run::{Opening, Run};
 use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{AccountProvider, Stats, V2Account, V2App, V3App, World};
 use nylas_migrate::state::StateLocation;
@@ -370,21 +370,20 @@ async fn apply_plan(text: &str, secrets: &HashMap<String, String>, state: &State
     let plan = plan::load_str(Path::new("bench.yaml"), "bench.yaml", text)
         .unwrap_or_else(|e| panic!("bench plan is invalid: {:?}", e.diagnostics))
         .plan;
-    let mut builder = NylasClient::builder().record_send_instants(true);
-    for region in Region::ALL {
-        if let Some(settings) = plan.regions.get(region) {
-            builder = builder.region_url(region, &settings.api_url).unwrap();
-        }
-    }
-    let client = builder.build().unwrap();
     let graph = StepGraph::build(&plan).unwrap();
     let apps: Vec<String> = graph.pairs().iter().map(|p| p.v3_app_id.clone()).collect();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
-    let mut ctx = Context::new(graph, source, &client, state, true).unwrap();
+    let opening = Opening::with_client(&plan, graph, source, state.clone(), |builder| {
+        builder.record_send_instants(true)
+    })
+    .unwrap();
+    let client = opening.client().clone();
     // As `apply` runs under the CLI: the state's lock held, every journal write fenced by it.
-    let lock = nylas_migrate::state::StateLock::acquire_at(state, &plan.name).unwrap();
-    ctx.fence_journal(&lock).unwrap();
-    let ctx = Arc::new(ctx);
+    let Run {
+        context,
+        lock: _lock,
+    } = opening.lock_and_write().unwrap();
+    let ctx = Arc::new(context);
     let (cpu, started) = (cpu_time(), Instant::now());
     // As `apply` runs: the history check of the pairs the state does not know, then the walk.
     unrecorded_history(&ctx).await.unwrap();

@@ -23,10 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nylas_migrate::api::{Operation, Region};
-use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::{ApplyOptions, Context, QuietReporter, apply};
-use nylas_migrate::graph::StepGraph;
+use nylas_migrate::engine::{ApplyOptions, QuietReporter, apply};
 use nylas_migrate::plan;
+use nylas_migrate::run::Opening;
 use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{
     self, AccountObjects, AccountProvider, JobSpeed, RESOURCE_TYPES, RunningSimulator,
@@ -134,17 +133,10 @@ async fn migrate(text: &str, secrets: &HashMap<String, String>, state: &Path) {
     let plan = plan::load_str(Path::new("bench.yaml"), "bench.yaml", text)
         .unwrap_or_else(|e| panic!("bench plan is invalid: {:?}", e.diagnostics))
         .plan;
-    let mut builder = NylasClient::builder();
-    for region in Region::ALL {
-        if let Some(settings) = plan.regions.get(region) {
-            builder = builder.region_url(region, &settings.api_url).unwrap();
-        }
-    }
-    let client = builder.build().unwrap();
-    let graph = StepGraph::build(&plan).unwrap();
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(secrets.clone());
     let state = nylas_migrate::state::StateLocation::Folder(state.to_path_buf());
-    let ctx = Arc::new(Context::new(graph, source, &client, &state, true).unwrap());
+    let opening = Opening::of_plan(&plan, source, state).unwrap();
+    let ctx = Arc::new(opening.write_unlocked().unwrap());
     let summary = apply(ctx, &ApplyOptions::default(), Arc::new(QuietReporter))
         .await
         .unwrap();

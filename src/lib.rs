@@ -12,6 +12,7 @@
 //!   the lock that fences every write.
 //! - [`translate`]: v2 → v3 IDs, streamed and resumable.
 //! - [`secrets`]: plan secret references resolved at run time.
+//! - [`run`]: opening a run: plan, client, secrets, state and lock, in one place.
 //! - [`output_file`]: outputs written whole or not at all.
 //! - [`report`]: where a migration stands, and which accounts moved.
 //! - [`saved`]: saved plans (`plan --out`, `apply FILE`).
@@ -39,6 +40,7 @@ pub mod graph;
 pub mod output_file;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod saved;
 pub mod secrets;
 pub mod simulator;

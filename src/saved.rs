@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{Action, Preview, PreviewStep, RunOptions};
+use crate::graph::{StepGraph, StepId};
 
 /// The version of the saved-plan format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -262,11 +263,13 @@ impl SavedPlan {
 }
 
 /// Why `apply FILE` refuses a saved plan before anything else: the saved plan itself cannot be
-/// applied (`Invalid`), or its plan file is not the one it was made from (`Changed`).
+/// applied (`Invalid`), its plan file is not the one it was made from (`Changed`), or it
+/// targets a pair the plan does not have (`NoSuchPair`: as `--pair` would be refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Invalid(String),
     Changed(String),
+    NoSuchPair { pair: String, known: Vec<String> },
 }
 
 impl SavedPlan {
@@ -297,6 +300,46 @@ impl SavedPlan {
             )));
         }
         Ok(bytes)
+    }
+
+    /// The run's options: the saved plan's rerun flags and targets, each checked against the
+    /// plan's `graph` (a step or pair it does not have is refused), the targets in the plan's
+    /// order. What to run next is said of the plan file (a saved plan takes no flags).
+    pub fn run_options(&self, graph: &StepGraph) -> Result<RunOptions, Refusal> {
+        let steps = |ids: &[String]| -> Result<Vec<StepId>, Refusal> {
+            ids.iter()
+                .map(|id| {
+                    StepId::parse(id)
+                        .filter(|s| graph.get(s).is_some())
+                        .ok_or_else(|| {
+                            Refusal::Invalid(format!(
+                                "its rerun flag names {id}, which the plan does not have"
+                            ))
+                        })
+                })
+                .collect()
+        };
+        let rerun_waves = steps(&self.options.rerun_waves)?;
+        let rerun_clones = steps(&self.options.rerun_clones)?;
+        let rerun_links = steps(&self.options.rerun_links)?;
+        let known: Vec<String> = graph.pairs().iter().map(|p| p.name.clone()).collect();
+        if let Some(unknown) = self.targets.iter().find(|t| !known.contains(t)) {
+            return Err(Refusal::NoSuchPair {
+                pair: unknown.clone(),
+                known,
+            });
+        }
+        Ok(RunOptions {
+            rerun_waves,
+            rerun_clones,
+            rerun_links,
+            adopt_existing_jobs: self.options.adopt_existing_jobs,
+            pairs: known
+                .into_iter()
+                .filter(|p| self.targets.contains(p))
+                .collect(),
+            plan_file: Some(self.plan.path.clone()),
+        })
     }
 
     /// The plan was loaded from the bytes [`SavedPlan::check_applicable`] read: not changed in between.
@@ -500,5 +543,77 @@ mod tests {
             Some(Err(_))
         ));
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+
+    /// A saved plan's targets and rerun flags, checked against the plan as `apply FILE` does.
+    #[test]
+    fn a_saved_plans_options_are_checked_against_the_plan() {
+        let text = include_str!("../examples/us-and-eu.yaml");
+        let plan = crate::plan::load_str(std::path::Path::new("plan.yaml"), "plan.yaml", text)
+            .unwrap_or_else(|e| panic!("{:?}", e.diagnostics))
+            .plan;
+        let graph = StepGraph::build(&plan).unwrap();
+        let saved = |targets: &[&str], waves: &[&str]| SavedPlan {
+            format: Format::SavedPlan,
+            version: FORMAT_VERSION,
+            tool_version: "0".into(),
+            observed_at: rfc3339(0),
+            plan: SavedPlanFile {
+                path: "plans/us-and-eu.yaml".into(),
+                name: plan.name.clone(),
+                sha256: digest(b""),
+            },
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            options: SavedOptions {
+                rerun_waves: waves.iter().map(|w| w.to_string()).collect(),
+                adopt_existing_jobs: true,
+                ..SavedOptions::default()
+            },
+            changes: 0,
+            steps: vec![],
+        };
+        let wave = "acme-us/batch/everyone";
+        let known = || vec!["acme-us".to_owned(), "acme-eu".to_owned()];
+        // (targets, rerun waves) → the pairs run (in the plan's order), or the refusal.
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], Result<Vec<&'a str>, Refusal>);
+        let cases: [Case; 5] = [
+            (&[], &[], Ok(vec![])),
+            (
+                &["acme-eu", "acme-us"],
+                &[wave],
+                Ok(vec!["acme-us", "acme-eu"]),
+            ),
+            (&["acme-eu", "acme-eu"], &[], Ok(vec!["acme-eu"])),
+            (
+                &["acme-us"],
+                &["acme-us/batch/nobody"],
+                Err(Refusal::Invalid(
+                    "its rerun flag names acme-us/batch/nobody, which the plan does not have"
+                        .into(),
+                )),
+            ),
+            (
+                &["acme-us", "acme-ap"],
+                &[wave],
+                Err(Refusal::NoSuchPair {
+                    pair: "acme-ap".into(),
+                    known: known(),
+                }),
+            ),
+        ];
+        for (targets, waves, expected) in cases {
+            let got = saved(targets, waves).run_options(&graph);
+            match expected {
+                Ok(pairs) => {
+                    let options = got.unwrap_or_else(|r| panic!("{targets:?}: {r:?}"));
+                    assert_eq!(options.pairs, pairs, "{targets:?}");
+                    assert_eq!(options.rerun_waves.len(), waves.len(), "{waves:?}");
+                    assert!(options.rerun_waves.iter().all(|w| w.as_str() == wave));
+                    assert!(options.adopt_existing_jobs);
+                    assert_eq!(options.plan_file.as_deref(), Some("plans/us-and-eu.yaml"));
+                }
+                Err(refusal) => assert_eq!(got.unwrap_err(), refusal, "{targets:?} {waves:?}"),
+            }
+        }
     }
 }

@@ -12,10 +12,8 @@ use std::time::Duration;
 use crate::support::rehearsal::{self, Rehearsal};
 use crate::support::stderr;
 use nylas_migrate::api::{Operation, Region};
-use nylas_migrate::client::NylasClient;
-use nylas_migrate::engine::Context;
-use nylas_migrate::graph::StepGraph;
 use nylas_migrate::report::stream_accounts_report;
+use nylas_migrate::run::Opening;
 use nylas_migrate::secrets::SecretSource;
 use nylas_migrate::simulator::{AccountProvider, V2Account, V2App, V3App, World};
 use nylas_migrate::state::StateLocation;
@@ -195,16 +193,12 @@ async fn the_report_hands_out_its_rows_a_page_at_a_time() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let plan = rehearsal::parse(&std::fs::read_to_string(&r.plan_path).unwrap());
-    let client = NylasClient::builder()
-        .region_url(Region::Us, r.sim.base_url(Region::Us).as_str())
-        .unwrap()
-        .region_url(Region::Eu, r.sim.base_url(Region::Eu).as_str())
-        .unwrap()
-        .build()
-        .unwrap();
-    let graph = StepGraph::build(&plan).unwrap();
+    // The plan's regions point at the simulator.
     let source = SecretSource::new(r.dir.path()).with_overlay(r.secrets.clone());
-    let ctx = Context::new(graph, source, &client, &StateLocation::Folder(state), false).unwrap();
+    let ctx = Opening::of_plan(&plan, source, StateLocation::Folder(state))
+        .unwrap()
+        .read()
+        .unwrap();
     let before = r.sim.stats().op_total(Operation::ListGrants);
     // Per batch of rows handed out: its size, and the grant pages asked for by then.
     let mut batches = Vec::new();

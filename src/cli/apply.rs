@@ -15,7 +15,7 @@ use crate::engine::{
     preview, unrecorded_history,
 };
 use crate::events::{Event, Interrupted, Notice, RunningWave, Summary};
-use crate::state::StateLock;
+use crate::run::{Opening, Run};
 use crate::state::journal::StepStatus;
 use crate::untrusted::esc;
 
@@ -104,20 +104,16 @@ fn converge(
         state: target.state,
         trust: args.target.trust.clone(),
     };
-    let client = setup::client(&plan)?;
     let state = plan_args.state(&plan)?;
-    setup::create_state(&state)?;
-    setup::print_partial(&graph, &run_options.pairs, output, false);
-    let plan_name = plan.name.clone();
-    let source = plan_args.secret_source();
+    let opening = setup::opening(&plan_args, &plan, graph, state)?.with_options(run_options);
+    setup::create_state(opening.state())?;
+    setup::print_partial(opening.graph(), &opening.options().pairs, output, false);
     super::runtime()?.block_on(async move {
-        let lock = StateLock::acquire_at(&state, &plan_name)?;
-        print_notes(&graph, &source, &client, &state, &run_options, output).await?;
-        let mut ctx = Context::new(graph, source, &client, &state, true)?;
-        ctx.set_options(run_options);
+        let lock = opening.lock()?;
+        print_notes(&opening, output).await?;
         // Every journal write of this run proves, as it is made, that the lock is still ours.
-        ctx.fence_journal(&lock)?;
-        let ctx = Arc::new(ctx);
+        let Run { context, lock } = opening.write(lock)?;
+        let ctx = Arc::new(context);
         match ask {
             Ask::Unless(true) => {}
             Ask::Unless(false) => {
@@ -136,7 +132,7 @@ fn converge(
         if let Err(CliError::Engine(crate::engine::EngineError::LockLost { .. })) = &result {
             // Every step has ended: none of this run's writes is in flight any more. Saying so
             // spares the runner that holds the lock now the wait for them.
-            lock.settle_after_loss(&state);
+            lock.settle_after_loss();
         }
         result
     })
@@ -185,48 +181,16 @@ fn run_saved(
                 why,
             }
             .into(),
+            crate::saved::Refusal::NoSuchPair { pair, known } => {
+                CommandError::NoSuchPair { value: pair, known }.into()
+            }
         }
     };
     let bytes = saved.check_applicable(own_flags).map_err(&refused)?;
     let plan_path = std::path::PathBuf::from(&saved.plan.path);
     let (plan, graph, loaded) = setup::load_with_bytes(&plan_path)?;
     crate::saved::SavedPlan::same_bytes(&bytes, &loaded).map_err(&refused)?;
-    let step = |id: &String| {
-        crate::graph::StepId::parse(id)
-            .filter(|s| graph.get(s).is_some())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "its rerun flag names {id}, which the plan does not have"
-                ))
-            })
-    };
-    let run_options = crate::engine::RunOptions {
-        rerun_waves: saved
-            .options
-            .rerun_waves
-            .iter()
-            .map(step)
-            .collect::<Result<_, _>>()?,
-        rerun_clones: saved
-            .options
-            .rerun_clones
-            .iter()
-            .map(step)
-            .collect::<Result<_, _>>()?,
-        rerun_links: saved
-            .options
-            .rerun_links
-            .iter()
-            .map(step)
-            .collect::<Result<_, _>>()?,
-        adopt_existing_jobs: saved.options.adopt_existing_jobs,
-        pairs: setup::PairArgs {
-            pairs: saved.targets.clone(),
-        }
-        .checked(&graph)?,
-        // What to run next is said of the plan file (a saved plan takes no flags).
-        plan_file: Some(saved.plan.path.clone()),
-    };
+    let run_options = saved.run_options(&graph).map_err(&refused)?;
     let target = Target {
         plan: plan_path,
         state: args.target.state.clone(),
@@ -301,19 +265,11 @@ fn nothing_to_do(preview: &crate::engine::Preview, output: Output) -> Finished {
 
 /// Whether pairs this state has no record of already have a past on their applications:
 /// asked before the journal is created, then said plainly.
-async fn print_notes(
-    graph: &crate::graph::StepGraph,
-    source: &crate::secrets::SecretSource,
-    client: &crate::client::NylasClient,
-    state: &crate::state::StateLocation,
-    options: &crate::engine::RunOptions,
-    output: Output,
-) -> Result<(), CliError> {
-    let adopt = options.adopt_existing_jobs;
-    let mut probe = Context::new(graph.clone(), source.clone(), client, state, false)?;
-    probe.set_options(options.clone());
+async fn print_notes(opening: &Opening, output: Output) -> Result<(), CliError> {
+    let adopt = opening.options().adopt_existing_jobs;
+    let probe = opening.read()?;
     for note in unrecorded_history(&probe).await? {
-        let message = note.message(state, adopt);
+        let message = note.message(opening.state(), adopt);
         match output {
             Output::Json => json::print(&Event::Notice(Notice {
                 pair: Some(note.pair.clone()),

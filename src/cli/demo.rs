@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use super::{CliError, CommandError, Finished, Output};
 use crate::api::{GrantStatus, Region};
-use crate::engine::{ApplyOptions, Context, apply};
-use crate::graph::StepGraph;
+use crate::engine::{ApplyOptions, apply};
 use crate::plan::{self, Plan, RegionSettings};
 use crate::secrets::SecretSource;
 use crate::simulator::{self, JobSpeed, RunningSimulator, SimulatorConfig, World};
@@ -99,23 +98,20 @@ async fn run_twice(
     state: &Path,
     output: Output,
 ) -> Result<Finished, CliError> {
-    let client = super::setup::client(plan)?;
     let source = SecretSource::new(std::env::temp_dir()).with_overlay(overlay);
+    let opening = crate::run::Opening::of_plan(
+        plan,
+        source,
+        crate::state::StateLocation::Folder(state.to_path_buf()),
+    )?;
     let options = ApplyOptions {
         max_poll: Duration::from_millis(500),
         ..ApplyOptions::default()
     };
     let mut finished = Finished::Clean;
     for round in ["first", "second"] {
-        let graph = StepGraph::build(plan)?;
-        let steps = graph.len() as u64;
-        let ctx = Arc::new(Context::new(
-            graph,
-            source.clone(),
-            &client,
-            &crate::state::StateLocation::Folder(state.to_path_buf()),
-            true,
-        )?);
+        let steps = opening.graph().len() as u64;
+        let ctx = Arc::new(opening.write_unlocked()?);
         let reporter = super::apply::step_reporter(output, steps);
         let writes_before = sim.stats().writes();
         let summary = apply(ctx, &options, reporter).await?;

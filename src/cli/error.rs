@@ -58,6 +58,20 @@ impl From<InvalidPlan> for CliError {
     }
 }
 
+/// A run that could not be opened fails as its cause does.
+impl From<crate::run::RunError> for CliError {
+    fn from(err: crate::run::RunError) -> Self {
+        use crate::run::RunError;
+        match err {
+            RunError::Plan(invalid) => CliError::from(*invalid),
+            RunError::Graph(e) => e.into(),
+            RunError::Client(e) => e.into(),
+            RunError::Engine(e) => e.into(),
+            RunError::Lock(e) => e.into(),
+        }
+    }
+}
+
 impl CliError {
     /// The exit status: a usage error is 64, every other error 1.
     pub fn exit_status(&self) -> ExitStatus {

@@ -7,8 +7,7 @@ use super::render::json;
 use super::setup;
 use super::{CliError, Finished, Output, OutputFlag};
 use crate::engine::{
-    Action, Context, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview,
-    unrecorded_history,
+    Action, HistoryNote, Preview, PreviewStep, Unmanaged, Waits, preview, unrecorded_history,
 };
 use crate::events::{Event, Notice, PlanSeen, PlanStep, PlanSummary, UnmanagedFound};
 use crate::graph::{StepGraph, StepKind};
@@ -64,17 +63,16 @@ pub fn run(args: Args, flag: OutputFlag) -> Result<Finished, CliError> {
         }
         return Ok(finished);
     }
-    let client = setup::client(&plan)?;
-    let mut options = args.rerun.options(&graph)?;
+    let opening = setup::opening(&args.target, &plan, graph, state.clone())?;
+    let mut options = args.rerun.options(opening.graph())?;
     options.pairs = pairs;
     options.plan_file = Some(args.target.plan.display().to_string());
-    let source = args.target.secret_source();
+    let opening = opening.with_options(options.clone());
     let observed = crate::state::journal::now();
     let (notes, preview) = super::runtime()?.block_on(async {
-        let mut ctx = Context::new(graph, source, &client, &state, false)?;
-        ctx.set_options(options.clone());
+        let ctx = opening.read()?;
         let notes = unrecorded_history(&ctx).await?;
-        Ok::<_, crate::engine::EngineError>((notes, preview(&ctx).await?))
+        Ok::<_, CliError>((notes, preview(&ctx).await?))
     })?;
     let adopt = args.rerun.adopt_existing_jobs;
     match output {

@@ -63,10 +63,9 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
     let (plan, graph) = setup::load(&args.target.plan)?;
     let pairs = args.pairs.checked(&graph)?;
     setup::print_partial(&graph, &pairs, super::Output::Human, false);
-    let client = setup::client(&plan)?;
     let state = args.target.state(&plan)?;
+    let opening = setup::opening(&args.target, &plan, graph, state.clone())?;
     let journal = setup::existing_journal(&state, &plan)?;
-    let source = args.target.secret_source();
     if let Some(path) = &args.out {
         // Before any request: a refused output costs nothing.
         setup::check_output("out", path, &args.target, false)?;
@@ -88,11 +87,12 @@ pub fn run(args: Args) -> Result<Finished, CliError> {
     // HTML page's list waits in a temporary file until the summary above it is known).
     let mut failed_write: Option<std::io::Error> = None;
     let result = super::runtime()?.block_on(async {
-        let mut ctx = Context::new(graph, source, &client, &state, false)?;
-        ctx.set_options(crate::engine::RunOptions {
-            pairs,
-            ..Default::default()
-        });
+        let ctx = opening
+            .with_options(crate::engine::RunOptions {
+                pairs,
+                ..Default::default()
+            })
+            .read()?;
         let checked = match &page {
             Some(_) => Some(checklists(&ctx, journal.as_ref()).await?),
             None => None,

@@ -1,13 +1,13 @@
-//! What `plan`, `apply` and `demo` share: loading the plan into a graph, the state folder, and
-//! a client pointed at the plan's regions.
+//! What the commands share: loading the plan into a graph, the state folder, and the run they
+//! open (`crate::run`), its client pointed at the plan's regions.
 
 use std::path::{Path, PathBuf};
 
-use crate::api::Region;
 use crate::client::{AppClient, AppConfig, NylasClient};
 use crate::engine::RunOptions;
 use crate::graph::{Kind, PairTarget, StepGraph, StepId, StepKind};
-use crate::plan::{self, Plan};
+use crate::plan::Plan;
+use crate::run::Opening;
 use crate::secrets::SecretSource;
 use crate::state::journal::{JOURNAL_FILE, Journal, PostgresTarget, StateLocation};
 
@@ -258,10 +258,7 @@ pub fn load(path: &Path) -> Result<(Plan, StepGraph), CliError> {
 /// Loads a plan as [`load`] does, and returns the bytes it was loaded from (what a saved
 /// plan's digest covers).
 pub fn load_with_bytes(path: &Path) -> Result<(Plan, StepGraph, Vec<u8>), CliError> {
-    let (name, bytes) = plan::read_file(path)?;
-    let plan = plan::load_bytes_with(path, &name, &bytes, &super::trust())?.plan;
-    let graph = StepGraph::build(&plan)?;
-    Ok((plan, graph, bytes))
+    Ok(crate::run::load_plan(path, &super::trust())?)
 }
 
 /// Whether the state folder exists: absent (`false`), a folder (`true`), or an error when it
@@ -324,19 +321,21 @@ pub fn existing_journal(state: &StateLocation, plan: &Plan) -> Result<Option<Jou
     }
 }
 
-/// A client whose regions are the plan's (overrides applied).
+/// The run of `plan` at `state`, for the commands that observe or write (see [`crate::run`]):
+/// the plan's client, its secrets read from the plan's folder (or a folder the run allows).
+pub fn opening(
+    target: &PlanArgs,
+    plan: &Plan,
+    graph: StepGraph,
+    state: StateLocation,
+) -> Result<Opening, CliError> {
+    Ok(Opening::new(plan, graph, target.secret_source(), state)?)
+}
+
+/// A client whose regions are the plan's (overrides applied), for the commands that need no
+/// state (`verify`, `translate`).
 pub fn client(plan: &Plan) -> Result<NylasClient, CliError> {
-    let mut builder = NylasClient::builder()
-        .ca_file_from_env()
-        .retry_policy(crate::client::RetryPolicy::from_env()?);
-    for region in Region::ALL {
-        if let Some(settings) = plan.regions.get(region) {
-            builder = builder
-                .region_url(region, &settings.api_url)
-                .map_err(crate::client::ClientError::from)?;
-        }
-    }
-    Ok(builder.build()?)
+    Ok(crate::run::client(plan)?)
 }
 
 /// A client for the v3 application of each of the graph's pairs that `wanted` keeps (by

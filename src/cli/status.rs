@@ -4,7 +4,6 @@ use super::layout;
 use super::output::outln;
 use super::setup;
 use super::{CliError, Finished, Output, OutputFlag};
-use crate::engine::Context;
 use crate::graph::Kind;
 use crate::report::{Standing, StandingStatus, standing};
 use crate::untrusted::esc;
@@ -27,14 +26,15 @@ pub fn run(args: Args, flag: OutputFlag) -> Result<Finished, CliError> {
     let state = args.target.state(&plan)?;
     let journal = setup::existing_journal(&state, &plan)?;
     let online = !args.offline && journal.is_some();
-    let client = online.then(|| setup::client(&plan)).transpose()?;
+    let opening = online
+        .then(|| setup::opening(&args.target, &plan, graph.clone(), state.clone()))
+        .transpose()?;
     let standing = super::runtime()?.block_on(async {
-        let Some(client) = client else {
-            return standing(&graph, journal.as_ref(), None, &pairs).await;
+        let Some(opening) = opening else {
+            return Ok(standing(&graph, journal.as_ref(), None, &pairs).await?);
         };
-        let source = args.target.secret_source();
-        let ctx = Context::new(graph.clone(), source, &client, &state, false)?;
-        standing(ctx.graph(), journal.as_ref(), Some(&ctx), &pairs).await
+        let ctx = opening.read()?;
+        Ok::<_, CliError>(standing(ctx.graph(), journal.as_ref(), Some(&ctx), &pairs).await?)
     })?;
     // Markdown is a document: the partial-run note goes to stderr.
     let markdown = flag == OutputFlag::Markdown;

@@ -109,7 +109,8 @@ fn shell_word(word: &str) -> String {
 
 impl Context {
     /// Resolves every secret (reporting all missing ones at once) and builds one client per
-    /// pair. `create_state` opens the plan's journal at `state`, creating it (apply);
+    /// pair. `create_state` opens the plan's journal at `state`, creating it (apply: a state
+    /// folder is created private first);
     /// otherwise an absent one is left absent (plan).
     pub fn new(
         graph: StepGraph,
@@ -126,12 +127,6 @@ impl Context {
             .map(|(pair, secrets)| client.app(app_config(pair, secrets)))
             .collect();
         let journal = if create_state {
-            if let StateLocation::Folder(dir) = state {
-                crate::state::private::create_dir(dir).map_err(|source| EngineError::State {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
             Some(Journal::open_at(state, graph.plan_name())?)
         } else {
             Journal::existing(state, graph.plan_name())?

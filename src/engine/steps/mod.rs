@@ -57,8 +57,8 @@ use super::context::Context;
 use super::failpoint::reached;
 pub use super::outcome::{Action, Observation, Outcome};
 use crate::events::{Event, Reporter};
+use crate::state::SEND_WINDOW;
 use crate::state::journal::{JournalError, Phase, StepRecord, StepState, StepStatus};
-use crate::state::lock::SEND_WINDOW;
 
 pub(super) use batch::adopt_pair_jobs;
 use checklist::{VerifyCx, VerifyItem};
@@ -501,7 +501,7 @@ impl WriteCx<'_> {
 
     /// Before observing a step the journal holds an intent of another run for: while that
     /// run's write may still be in flight (it lost the lock without settling), wait, so that
-    /// the observation sees what its write did. See [`crate::state::lock::takeover_lease`].
+    /// the observation sees what its write did. See [`crate::state::takeover_lease`].
     async fn await_previous_writes(&self) -> Result<(), EngineError> {
         let Some(fence) = self.ctx.journal().and_then(|j| j.fence()) else {
             return Ok(());

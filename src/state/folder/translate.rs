@@ -135,7 +135,7 @@ impl FolderJournal {
     pub fn open(state_dir: &Path) -> Result<FolderJournal, JournalError> {
         let store = Arc::new(SqliteStore::open(state_dir)?);
         Ok(FolderJournal {
-            journal: Journal::on_folder(store.clone()),
+            journal: Journal::of(store.clone()),
             store,
         })
     }

@@ -6,12 +6,13 @@
 //! job on the application that is not there was not started from this state.
 //!
 //! Two backends keep it, behind one interface (this type; the engine sees no other):
-//! - [`sqlite`]: an embedded SQLite database in a local state folder, the default;
-//! - [`postgres`]: a PostgreSQL database every runner of a pipeline shares, where several plans
-//!   may live side by side, each keyed by its name.
+//! - `state/folder/`: an embedded SQLite database in a local state folder, the default;
+//! - `state/postgres/`: a PostgreSQL database every runner of a pipeline shares, where several
+//!   plans may live side by side, each keyed by its name.
 //!
-//! [`StateLocation`] says which. The translate checkpoints stay local whatever the plan's state
-//! (`FolderJournal`, in `state/folder/translate.rs`).
+//! [`StateLocation`] says which (`StateLocation::backend`, the one place it is matched); the
+//! journal holds the backend's [`Store`] and knows no backend. The translate checkpoints stay
+//! local whatever the plan's state (`FolderJournal`, in `state/folder/translate.rs`).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -19,30 +20,26 @@ use std::sync::Arc;
 
 use crate::graph::StepId;
 use crate::state::fingerprint::Fingerprinter;
-use crate::state::folder::SqliteStore;
+use crate::state::folder::FolderBackend;
 use crate::state::lock::Fence;
-use crate::state::postgres::PostgresStore;
 
+mod backend;
 mod location;
 mod records;
 pub use crate::state::folder::JOURNAL_FILE;
+pub(crate) use backend::{HeldLock, LockFence, StateBackend, Store};
 pub use location::{PASSWORD_VAR, PostgresTarget, SslMode, StateError, StateLocation};
 pub use records::{
     Event, JobCounts, JobOrigin, JournalError, KnownJob, LockError, Phase, RunOutcome, RunRecord,
     StepRecord, StepState, StepStatus, format_utc, now,
 };
-pub(crate) use records::{Store, UnknownValue, WaveJob, record_json, wave_jobs};
-
-#[derive(Debug)]
-enum Backend {
-    Sqlite(Arc<SqliteStore>),
-    Postgres(PostgresStore),
-}
+pub(crate) use records::{UnknownValue, WaveJob, record_json, wave_jobs};
 
 /// A plan's journal, in a state folder or in PostgreSQL.
 #[derive(Debug)]
 pub struct Journal {
-    backend: Backend,
+    /// The backend's journal.
+    store: Arc<dyn Store>,
     /// The lock's proof, once the run holds it: every write checks it (PostgreSQL: every write
     /// runs on the lock's session behind a fence, see `postgres::LockSession`).
     fence: Option<Fence>,
@@ -52,49 +49,32 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal in the state folder `state_dir`.
+    /// Opens (creating if needed) the journal in the state folder `state_dir`, which must
+    /// exist.
     pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
-        Ok(Journal::of(Backend::Sqlite(Arc::new(SqliteStore::open(
-            state_dir,
-        )?))))
+        let folder = FolderBackend {
+            dir: state_dir.to_path_buf(),
+        };
+        Ok(Journal::of(folder.open()?))
     }
 
     /// Opens (creating if needed) `plan`'s journal at `state`: a folder's journal (one plan per
-    /// folder), or the plan's part of a PostgreSQL database (its schema created or upgraded on
-    /// first use).
+    /// folder, the folder created private first), or the plan's part of a PostgreSQL database
+    /// (its schema created or upgraded on first use).
     pub fn open_at(state: &StateLocation, plan: &str) -> Result<Journal, JournalError> {
-        match state {
-            StateLocation::Folder(dir) => Journal::open(dir),
-            StateLocation::Postgres(target) => Ok(Journal::of(Backend::Postgres(
-                PostgresStore::open(target, plan)?,
-            ))),
-        }
+        Ok(Journal::of(state.backend().create(plan)?))
     }
 
     /// `plan`'s journal at `state` if anything was ever applied there; creates nothing (a
     /// folder without a journal, a database without the schema or the plan: `None`).
     pub fn existing(state: &StateLocation, plan: &str) -> Result<Option<Journal>, JournalError> {
-        match state {
-            StateLocation::Folder(dir) => {
-                if dir.join(JOURNAL_FILE).exists() {
-                    Journal::open(dir).map(Some)
-                } else {
-                    Ok(None)
-                }
-            }
-            StateLocation::Postgres(target) => Ok(PostgresStore::existing(target, plan)?
-                .map(|store| Journal::of(Backend::Postgres(store)))),
-        }
+        Ok(state.backend().existing(plan)?.map(Journal::of))
     }
 
-    /// The journal of a folder's store (see `FolderJournal`, which shares it).
-    pub(crate) fn on_folder(store: Arc<SqliteStore>) -> Journal {
-        Journal::of(Backend::Sqlite(store))
-    }
-
-    fn of(backend: Backend) -> Journal {
+    /// The journal a backend's store keeps (a folder's is shared with `FolderJournal`).
+    pub(crate) fn of(store: Arc<dyn Store>) -> Journal {
         Journal {
-            backend,
+            store,
             fence: None,
             open: Default::default(),
         }
@@ -103,9 +83,7 @@ impl Journal {
     /// From now on every write proves, when it is made, that this runner holds `fence`'s lock;
     /// a write that cannot is refused with [`JournalError::LockLost`] and nothing is written.
     pub fn set_fence(&mut self, fence: Fence) {
-        if let (Backend::Postgres(store), Some(session)) = (&mut self.backend, fence.session()) {
-            store.fence_with(session);
-        }
+        self.store.fence_with(fence.proof());
         self.fence = Some(fence);
     }
 
@@ -155,10 +133,7 @@ impl Journal {
     }
 
     fn store(&self) -> &dyn Store {
-        match &self.backend {
-            Backend::Sqlite(s) => s.as_ref(),
-            Backend::Postgres(p) => p,
-        }
+        self.store.as_ref()
     }
 
     /// The key connector secrets are fingerprinted with: the folder's `fingerprint.key`, or the

@@ -1,13 +1,8 @@
 //! What the journal holds (steps' records, runs, events, known jobs, the values it stores as
-//! text), its errors, and the [`Store`] every backend implements: the part of the state that
-//! is the same whatever keeps it, and that the backends use (they never use the `Journal`).
-
-use std::collections::HashSet;
+//! text) and its errors: the part of the state that is the same whatever keeps it, and that
+//! the backends use (they never use the `Journal`).
 
 use serde::{Deserialize, Serialize};
-
-use crate::graph::StepId;
-use crate::state::fingerprint::Fingerprinter;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum JournalError {
@@ -394,47 +389,6 @@ pub struct RunRecord {
     pub finished_at: Option<i64>,
     /// `None` while the run goes on, or when its process was killed.
     pub outcome: Option<RunOutcome>,
-}
-
-/// What each backend does; the engine talks to the `Journal` only.
-pub(crate) trait Store: Send + Sync + std::fmt::Debug {
-    fn start_run(&self, plan_name: &str, command: &str) -> Result<i64, JournalError>;
-    fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError>;
-    fn runs(&self) -> Result<Vec<RunRecord>, JournalError>;
-    fn record(
-        &self,
-        run_id: i64,
-        step: &StepId,
-        phase: Phase,
-        status: StepStatus,
-        record: &StepRecord,
-    ) -> Result<(), JournalError>;
-    /// After the lock was lost: the step's new state, unfenced, only if its row is still this
-    /// run's (no other runner has recorded the step since). Returns whether it was recorded.
-    fn record_if_mine(
-        &self,
-        run_id: i64,
-        step: &StepId,
-        phase: Phase,
-        status: StepStatus,
-        record: &StepRecord,
-    ) -> Result<bool, JournalError>;
-    fn adopt_jobs(
-        &self,
-        run_id: i64,
-        app_id: &str,
-        jobs: &[crate::api::MigrationJob],
-    ) -> Result<usize, JournalError>;
-    fn known_jobs(&self) -> Result<Vec<KnownJob>, JournalError>;
-    fn knows_pair(&self, pair: &str) -> Result<bool, JournalError>;
-    fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError>;
-    fn step(&self, step: &StepId) -> Result<Option<StepState>, JournalError>;
-    fn steps(&self) -> Result<Vec<(String, StepState)>, JournalError>;
-    fn claimed_jobs(&self) -> Result<HashSet<String>, JournalError>;
-    fn events(&self) -> Result<Vec<Event>, JournalError>;
-    fn fingerprinter(&self) -> Result<Fingerprinter, JournalError>;
-    /// Where it is, as errors show it (a PostgreSQL password masked).
-    fn location(&self) -> String;
 }
 
 /// `2026-11-21 22:26:40 UTC`.

@@ -32,8 +32,10 @@
 //! The files, each using only those above it: `error` (how a failure is told), `worker` (a
 //! connection on its thread), `schema` (migrations, the plan's row), `write` (the fence and the
 //! fenced transaction), `batch` (group commit), `lookup` (grouped reads of steps' rows), `lock` (the advisory lock, its session, the
-//! watchdog), `store` (the journal's reads and writes).
+//! watchdog), `store` (the journal's reads and writes), `backend` (the database as a state
+//! backend: [`PostgresBackend`]).
 
+mod backend;
 mod batch;
 mod error;
 mod lock;
@@ -43,5 +45,4 @@ mod store;
 mod worker;
 mod write;
 
-pub(crate) use lock::{LockSession, Locked, PostgresLock, try_lock};
-pub(crate) use store::PostgresStore;
+pub(crate) use backend::PostgresBackend;

@@ -2,7 +2,7 @@
 //! of its own, its writes fenced on the lock's session once the run holds the lock.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::batch::Entry;
 use super::error::{Failure, describe, parse_record, typed};
@@ -16,8 +16,9 @@ use super::write::{
 use crate::graph::StepId;
 use crate::state::fingerprint::Fingerprinter;
 use crate::state::journal::{
-    Event, JobCounts, JobOrigin, JournalError, KnownJob, Phase, PostgresTarget, RunOutcome,
-    RunRecord, StepRecord, StepState, StepStatus, Store, UnknownValue, now, record_json, wave_jobs,
+    Event, JobCounts, JobOrigin, JournalError, KnownJob, LockFence, Phase, PostgresTarget,
+    RunOutcome, RunRecord, StepRecord, StepState, StepStatus, Store, UnknownValue, now,
+    record_json, wave_jobs,
 };
 
 fn counts(
@@ -106,7 +107,7 @@ pub(crate) struct PostgresStore {
     plan_id: i64,
     location: String,
     /// The lock's session, once the run holds the lock: every write goes through it, fenced.
-    fence: Option<Arc<LockSession>>,
+    fence: OnceLock<Arc<LockSession>>,
 }
 
 impl PostgresStore {
@@ -140,19 +141,14 @@ impl PostgresStore {
             worker,
             plan_id,
             location,
-            fence: None,
+            fence: OnceLock::new(),
         }))
-    }
-
-    /// From now on every write goes through `session`, fenced (see [`LockSession::write`]).
-    pub(crate) fn fence_with(&mut self, session: Arc<LockSession>) {
-        self.fence = Some(session);
     }
 
     /// A write: fenced on the lock's session when the run holds the lock, otherwise in a
     /// transaction on the journal's connection.
     fn write<T: Send + 'static>(&self, f: WriteFn<T>) -> Result<T, JournalError> {
-        let result = match &self.fence {
+        let result = match self.fence.get() {
             Some(session) => session.write(f),
             None => {
                 let plan = self.plan_id;
@@ -226,7 +222,7 @@ impl Store for PostgresStore {
         status: StepStatus,
         record: &StepRecord,
     ) -> Result<(), JournalError> {
-        match &self.fence {
+        match self.fence.get() {
             Some(session) => session
                 .record(Entry::record(run_id, step.as_str(), phase, status, record))
                 .map_err(|e| e.into_journal(&self.location)),
@@ -360,7 +356,7 @@ impl Store for PostgresStore {
     }
 
     fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError> {
-        if let Some(session) = &self.fence {
+        if let Some(session) = self.fence.get() {
             return session
                 .record(Entry::note(run_id, step.as_str(), record))
                 .map_err(|e| e.into_journal(&self.location));
@@ -483,5 +479,14 @@ impl Store for PostgresStore {
 
     fn location(&self) -> String {
         self.location.clone()
+    }
+
+    /// From now on every write goes through the lock's session, fenced (see
+    /// [`LockSession::write`]). Another backend's fence leaves the store as it is.
+    fn fence_with(&self, fence: Arc<dyn LockFence>) {
+        let fence: Arc<dyn std::any::Any + Send + Sync> = fence;
+        if let Ok(session) = fence.downcast::<LockSession>() {
+            let _ = self.fence.set(session);
+        }
     }
 }
