@@ -23,7 +23,11 @@
 //!   `single`: the pair's single clones. `waves`: the single clones, then two waves (batch
 //!   clones of the pair's other accounts) after a Pub/Sub channel; its ideal counts the
 //!   requests alone, so the waves' jobs (simulated at 1,000× speed) and their polls make it a
-//!   little lower by construction.
+//!   little lower by construction. Below it, where each application's time went beyond its
+//!   requests' spacing (median over the applications, in ms): before its first request, among
+//!   its first eight requests (the history check, link, import, the grants' listing: one after
+//!   the other; each one's share too), after them, after its last request; and, at a round
+//!   trip, the messages the apply sent to the database through the proxy.
 //! - then, for the observing commands (the real binary, as a user runs it): `plan`, `status`
 //!   and `verify` over the N pairs against the same command with `--pair` naming one pair, as
 //!   a ratio (target ≤ 2).
