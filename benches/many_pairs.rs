@@ -23,7 +23,11 @@
 //!   `single`: the pair's single clones. `waves`: the single clones, then two waves (batch
 //!   clones of the pair's other accounts) after a Pub/Sub channel; its ideal counts the
 //!   requests alone, so the waves' jobs (simulated at 1,000× speed) and their polls make it a
-//!   little lower by construction.
+//!   little lower by construction. Below it, where each application's time went beyond its
+//!   requests' spacing (median over the applications, in ms): before its first request, among
+//!   its first eight requests (the history check, link, import, the grants' listing: one after
+//!   the other; each one's share too), after them, after its last request; and, at a round
+//!   trip, the messages the apply sent to the database through the proxy.
 //! - then, for the observing commands (the real binary, as a user runs it): `plan`, `status`
 //!   and `verify` over the N pairs against the same command with `--pair` naming one pair, as
 //!   a ratio (target ≤ 2).
@@ -281,6 +285,8 @@ impl Backend {
 /// bandwidth limit), on a runtime of its own so that the apply's tasks do not slow it.
 struct DelayProxy {
     port: u16,
+    /// Chunks forwarded to the database (about one per query or batch the apply sends).
+    sent: Arc<std::sync::atomic::AtomicU64>,
     /// Shut down in the background when dropped (it is dropped inside the bench's runtime).
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -303,9 +309,12 @@ impl DelayProxy {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             while let Ok((client, _)) = listener.accept().await {
+                let counter = counter.clone();
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
                     else {
@@ -315,23 +324,26 @@ impl DelayProxy {
                     let _ = server.set_nodelay(true);
                     let (client_read, client_write) = client.into_split();
                     let (server_read, server_write) = server.into_split();
-                    tokio::spawn(delayed(client_read, server_write, delay));
-                    tokio::spawn(delayed(server_read, client_write, delay));
+                    tokio::spawn(delayed(client_read, server_write, delay, Some(counter)));
+                    tokio::spawn(delayed(server_read, client_write, delay, None));
                 });
             }
         });
         DelayProxy {
             port,
+            sent,
             runtime: Some(runtime),
         }
     }
 }
 
-/// Forwards what `from` reads to `to`, each chunk `delay` after it was read.
+/// Forwards what `from` reads to `to`, each chunk `delay` after it was read, counting the
+/// chunks in `count`.
 async fn delayed(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     delay: Duration,
+    count: Option<Arc<std::sync::atomic::AtomicU64>>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (chunks, mut queued) =
@@ -347,6 +359,9 @@ async fn delayed(
     });
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n) = from.read(&mut buf).await {
+        if let Some(count) = count.as_ref().filter(|_| n > 0) {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if n == 0
             || chunks
                 .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
@@ -364,6 +379,56 @@ struct Timed {
     cpu: Duration,
     /// Per application: requests its limiter let go during the timed apply.
     requests: Vec<usize>,
+    /// Per application: where its limiter was idle ([`Idle`]).
+    idle: Vec<Idle>,
+}
+
+/// Where one application's time went besides its requests at the limit (milliseconds): before
+/// its first request; among its first [`STARTUP_REQUESTS`] requests (the history check, link,
+/// import, the grants' listing: one after the other) and after them (the clones, several at
+/// once), the time beyond the limiter's spacing (net: a request the runtime woke late shortens
+/// the next gap, so a gap can be negative); after its last request until the apply returned.
+/// The four add up to the elapsed time less the spacing of the requests.
+#[derive(Clone, Copy, Default)]
+struct Idle {
+    lead: f64,
+    startup: f64,
+    steady: f64,
+    tail: f64,
+    /// The time beyond the spacing before each of the first requests (the first one's is
+    /// `lead`).
+    gaps: [f64; STARTUP_REQUESTS],
+}
+
+/// The requests an application makes one after the other before its clones run side by side.
+const STARTUP_REQUESTS: usize = 8;
+
+impl Idle {
+    fn of(sent: &[Instant], started: Instant, elapsed: Duration, interval: Duration) -> Idle {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (Some(first), Some(last)) = (sent.first(), sent.last()) else {
+            return Idle {
+                tail: ms(elapsed),
+                ..Idle::default()
+            };
+        };
+        let mut idle = Idle {
+            lead: ms(*first - started),
+            tail: ms(elapsed.saturating_sub(*last - started)),
+            ..Idle::default()
+        };
+        idle.gaps[0] = idle.lead;
+        for (i, pair) in sent.windows(2).enumerate() {
+            let gap = ms(pair[1] - pair[0]) - ms(interval);
+            if i + 1 < STARTUP_REQUESTS {
+                idle.gaps[i + 1] = gap;
+                idle.startup += gap;
+            } else {
+                idle.steady += gap;
+            }
+        }
+        idle
+    }
 }
 
 async fn apply_plan(text: &str, secrets: &HashMap<String, String>, state: &StateLocation) -> Timed {
@@ -392,21 +457,32 @@ async fn apply_plan(text: &str, secrets: &HashMap<String, String>, state: &State
         .unwrap();
     let (elapsed, cpu) = (started.elapsed(), cpu_time() - cpu);
     assert!(summary.all_done(), "the benchmark's apply failed");
-    let requests = apps
+    let sent: Vec<(Vec<Instant>, Duration)> = apps
         .iter()
         .map(|app| {
-            client.limiters().get(app).map_or(0, |l| {
-                l.send_instants()
-                    .iter()
-                    .filter(|t| t.into_std() >= started)
-                    .count()
-            })
+            client
+                .limiters()
+                .get(app)
+                .map_or((Vec::new(), Duration::ZERO), |l| {
+                    let mut sent: Vec<Instant> = l
+                        .send_instants()
+                        .iter()
+                        .map(|t| t.into_std())
+                        .filter(|t| *t >= started)
+                        .collect();
+                    sent.sort();
+                    (sent, l.interval())
+                })
         })
         .collect();
     Timed {
         elapsed,
         cpu,
-        requests,
+        requests: sent.iter().map(|(s, _)| s.len()).collect(),
+        idle: sent
+            .iter()
+            .map(|(s, interval)| Idle::of(s, started, elapsed, *interval))
+            .collect(),
     }
 }
 
@@ -452,6 +528,9 @@ async fn measure(pairs: usize, accounts: usize, variant: Variant, backend: Backe
     let folder = tempfile::tempdir().unwrap();
     let (state, _proxy) = backend.location(folder.path());
     let before = sim.stats().await;
+    let messages_before = _proxy
+        .as_ref()
+        .map_or(0, |p| p.sent.load(std::sync::atomic::Ordering::Relaxed));
     let text = plan_text(&sim, pairs, accounts, variant);
     let timed = apply_plan(&text, &secrets, &state).await;
     let after = sim.stats().await;
@@ -477,6 +556,30 @@ async fn measure(pairs: usize, accounts: usize, variant: Variant, backend: Backe
         if too_many == 0 { "met" } else { "MISSED" },
         timed.cpu.as_secs_f64(),
         100.0 * timed.cpu.as_secs_f64() / timed.elapsed.as_secs_f64(),
+    );
+    let median_of = |f: &dyn Fn(&Idle) -> f64| -> f64 {
+        let mut all: Vec<f64> = timed.idle.iter().map(f).collect();
+        all.sort_by(f64::total_cmp);
+        all.get(all.len() / 2).copied().unwrap_or(0.0)
+    };
+    let median = |f: fn(&Idle) -> f64| median_of(&f);
+    let gaps: Vec<String> = (0..STARTUP_REQUESTS)
+        .map(|i| format!("{:.0}", median_of(&|idle: &Idle| idle.gaps[i])))
+        .collect();
+    println!(
+        "    time beyond the requests' spacing (per application, median, ms): before its first request {:.0}, among its first {STARTUP_REQUESTS} requests {:.0} (before each: {}), after them {:.0}, after its last request {:.0}{}",
+        median(|i| i.lead),
+        median(|i| i.startup),
+        gaps.join(", "),
+        median(|i| i.steady),
+        median(|i| i.tail),
+        match &_proxy {
+            Some(proxy) => format!(
+                "; messages to the database {}",
+                proxy.sent.load(std::sync::atomic::Ordering::Relaxed) - messages_before
+            ),
+            None => String::new(),
+        }
     );
     if observe && let Backend::Sqlite = backend {
         let plan = write_plan(folder.path(), &text);

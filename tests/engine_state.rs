@@ -137,10 +137,11 @@ fn exercise(journal: &Journal) -> String {
         .map(|k| format!("{k:?}"))
         .collect();
     format!(
-        "second run {second}\nstep {:?}\nknows p {} q {}\nclaimed {claimed:?}\nsteps {steps:#?}\nruns {runs:#?}\nevents {events:#?}\nknown {known:#?}\norigins {:?}",
+        "second run {second}\nstep {:?}\nknows p {} q {}, at once {:?}\nclaimed {claimed:?}\nsteps {steps:#?}\nruns {runs:#?}\nevents {events:#?}\nknown {known:#?}\norigins {:?}",
         journal.step(&link).unwrap().map(|s| s.status),
         journal.knows_pair("p").unwrap(),
         journal.knows_pair("q").unwrap(),
+        journal.knows_pairs(&["q", "p", "pp", "p"]).unwrap(),
         journal
             .known_jobs()
             .unwrap()
@@ -167,6 +168,10 @@ fn the_journal_reads_back_the_same_on_both_backends() {
     fenced.set_fence(lock.fence());
     assert_eq!(exercise(&fenced), sqlite);
     assert!(sqlite.contains("second run 2"), "{sqlite}");
+    assert!(
+        sqlite.contains("knows p true q false, at once [false, true, false, true]"),
+        "{sqlite}"
+    );
     // Opened again, the same state; the fingerprint key is the plan's, kept.
     let again = Journal::existing(&postgres, "plan").unwrap().unwrap();
     assert_eq!(again.runs().unwrap().len(), 2);
@@ -810,4 +815,87 @@ fn concurrent_fenced_writes_are_committed_in_batches_and_a_stale_epoch_writes_no
         "no stale intent counts as open"
     );
     assert!(journal.lock_lost().is_some());
+}
+
+/// A step's row as a test compares it: without its time (a kept row's is this machine's).
+fn row(journal: &Journal, step: &StepId) -> Option<(StepStatus, StepRecord, i64)> {
+    journal
+        .step(step)
+        .unwrap()
+        .map(|s| (s.status, s.record, s.run_id))
+}
+
+/// While `apply` holds the lock, the steps' rows it read when it took the lock, and then wrote,
+/// read as the database holds them; a holder that takes the lock from one that did not settle
+/// reads the database, which that one may still write (the outcome of a write it had in
+/// flight).
+#[test]
+fn the_rows_a_holder_keeps_read_as_the_database_holds_them() {
+    let Some(db) = pg::database() else { return };
+    let state = postgres_state(&db);
+    let (link, import) = (StepId::new_raw("p/link"), StepId::new_raw("p/import"));
+    let earlier = Journal::open_at(&state, "plan").unwrap();
+    let run = earlier.start_run("plan", "apply").unwrap();
+    let failed = StepRecord {
+        error: Some("e".repeat(nylas_migrate::untrusted::MAX_MESSAGE_BYTES * 2)),
+        ..StepRecord::default()
+    };
+    earlier
+        .record(run, &link, Phase::Outcome, StepStatus::Failed, &failed)
+        .unwrap();
+
+    let lock = nylas_migrate::state::StateLock::acquire_at(&state, "plan").unwrap();
+    let mut a = Journal::open_at(&state, "plan").unwrap();
+    a.set_fence(lock.fence());
+    let database = Journal::existing(&state, "plan").unwrap().unwrap();
+    assert_eq!(row(&a, &link), row(&database, &link), "read when locked");
+    let run = a.start_run("plan", "apply").unwrap();
+    let intent = StepRecord {
+        app_id: Some("app".into()),
+        ..StepRecord::default()
+    };
+    a.record(run, &import, Phase::Intent, StepStatus::Intent, &intent)
+        .unwrap();
+    a.record(run, &link, Phase::Outcome, StepStatus::Done, &intent)
+        .unwrap();
+    for step in [&link, &import, &StepId::new_raw("p/clone/x")] {
+        assert_eq!(row(&a, step), row(&database, step), "{step}");
+    }
+    assert_eq!(row(&a, &import).map(|r| r.0), Some(StepStatus::Intent));
+
+    // A's lock session ends with its intent in flight; B takes the lock over, and A records
+    // its write's outcome afterwards, on its journal's own connection.
+    db.with(|c| {
+        c.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'nylas-migrate lock'",
+            &[],
+        )
+        .unwrap()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let lock_b = loop {
+        match nylas_migrate::state::StateLock::acquire_at(&state, "plan") {
+            Ok(lock) => break lock,
+            // The server releases the advisory lock once it has ended A's session.
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{e:?}");
+                std::thread::yield_now();
+            }
+        }
+    };
+    let mut b = Journal::open_at(&state, "plan").unwrap();
+    b.set_fence(lock_b.fence());
+    assert_eq!(row(&b, &import).map(|r| r.0), Some(StepStatus::Intent));
+    let outcome = a.record(run, &import, Phase::Outcome, StepStatus::Done, &intent);
+    assert!(
+        matches!(outcome, Err(JournalError::LockLost { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        row(&b, &import).map(|r| r.0),
+        Some(StepStatus::Done),
+        "B reads what A recorded after B took the lock"
+    );
+    assert_eq!(row(&a, &import), row(&database, &import));
 }

@@ -68,18 +68,26 @@ impl HistoryNote {
 /// limiter, at most [`PAIRS_AT_ONCE`] pairs in flight), the notes come back in plan order. A
 /// read that fails is left to the steps, which report it.
 pub async fn unrecorded_history(ctx: &Context) -> Result<Vec<HistoryNote>, EngineError> {
-    let mut unknown = Vec::new();
-    for (index, pair) in ctx.graph().pairs().iter().enumerate() {
-        if !ctx.targets_pair(index) {
-            continue;
+    let targeted: Vec<usize> = (0..ctx.graph().pairs().len())
+        .filter(|&index| ctx.targets_pair(index))
+        .collect();
+    // Whether the journal knows each pair, asked at once (one round trip to a database).
+    let known = match ctx.journal() {
+        Some(journal) => {
+            let names: Vec<&str> = targeted
+                .iter()
+                .map(|&index| ctx.graph().pairs()[index].name.as_str())
+                .collect();
+            journal.knows_pairs(&names)?
         }
-        if let Some(journal) = ctx.journal()
-            && journal.knows_pair(&pair.name)?
-        {
-            continue;
-        }
-        unknown.push(index);
-    }
+        None => vec![false; targeted.len()],
+    };
+    let unknown: Vec<usize> = targeted
+        .into_iter()
+        .zip(known)
+        .filter(|(_, known)| !known)
+        .map(|(index, _)| index)
+        .collect();
     let notes = futures::stream::iter(unknown)
         .map(|index| pair_history(ctx, index))
         .buffered(PAIRS_AT_ONCE)

@@ -101,6 +101,11 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<usize, JournalError>;
     fn known_jobs(&self) -> Result<Vec<KnownJob>, JournalError>;
     fn knows_pair(&self, pair: &str) -> Result<bool, JournalError>;
+    /// [`knows_pair`](Self::knows_pair) for each of `pairs`, in their order: a backend at a
+    /// distance answers them in one round trip.
+    fn knows_pairs(&self, pairs: &[&str]) -> Result<Vec<bool>, JournalError> {
+        pairs.iter().map(|pair| self.knows_pair(pair)).collect()
+    }
     fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError>;
     fn step(&self, step: &StepId) -> Result<Option<StepState>, JournalError>;
     fn steps(&self) -> Result<Vec<(String, StepState)>, JournalError>;

@@ -228,6 +228,11 @@ impl Journal {
         self.store().knows_pair(pair)
     }
 
+    /// [`knows_pair`](Self::knows_pair) for each of `pairs`, in their order, asked at once.
+    pub fn knows_pairs(&self, pairs: &[&str]) -> Result<Vec<bool>, JournalError> {
+        self.store().knows_pairs(pairs)
+    }
+
     /// Appends to the audit trail only, leaving the step's state as it is: an error while a
     /// write's outcome is unknown (an intent, a running wave) must not erase what the next run
     /// needs to resolve it.

@@ -15,6 +15,7 @@ use std::sync::{Arc, mpsc};
 
 use super::error::{Failure, chain};
 use super::worker::{Grouped, Job, Session};
+use super::write::NOT_HOLDING;
 use crate::state::journal::{Phase, StepRecord, StepStatus, WaveJob, record_json, wave_jobs};
 
 /// The most entries one batch carries (a bound on its parameters, not a pacing).
@@ -183,10 +184,7 @@ fn write(session: &mut Session, fence: (i64, i64, i64), entries: &[&Entry]) -> R
     }
     match run(session, fence, entries) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(Failure::LockLost(
-            "the database no longer shows this runner's session holding the lock at its epoch"
-                .into(),
-        )),
+        Ok(false) => Err(Failure::LockLost(NOT_HOLDING.into())),
         Err(e) if session.client.is_closed() || e.is_closed() => Err(Failure::LockLost(format!(
             "its database session ended: {}",
             chain(&e)

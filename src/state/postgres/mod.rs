@@ -27,13 +27,17 @@
 //!
 //! **Group commit** (`batch.rs`): the run's fenced step writes wait for no other step's commit;
 //! whatever is queued when the lock's session is free is written as one statement, the fence
-//! folded in.
+//! folded in. A run's start and end and the watchdog's check are one such statement each.
+//!
+//! **Kept rows** (`store.rs`, `Rows`): while the run holds the lock (taken from a holder that
+//! settled), the steps' rows are read once and kept as its own writes commit, so that a step's
+//! read of its row is no round trip; a write is fenced at the database whatever was read.
 //!
 //! The files, each using only those above it: `error` (how a failure is told), `worker` (a
 //! connection on its thread), `schema` (migrations, the plan's row), `write` (the fence and the
 //! fenced transaction), `batch` (group commit), `lookup` (grouped reads of steps' rows), `lock` (the advisory lock, its session, the
-//! watchdog), `store` (the journal's reads and writes), `backend` (the database as a state
-//! backend: [`PostgresBackend`]).
+//! watchdog), `store` (the journal's reads and writes, the kept rows), `backend` (the database as a
+//! state backend: [`PostgresBackend`]).
 
 mod backend;
 mod batch;

@@ -11,7 +11,8 @@ use super::lookup::Lookup;
 use super::schema::prepare;
 use super::worker::{Job, Session, Worker, blocking, journal_setup};
 use super::write::{
-    JOB_FINISHED, NOTE, RECORD, RECORD_IF_MINE, START_RUN, WAVE_JOB, WriteFn, transact,
+    FENCED_FINISH_RUN, FENCED_START_RUN, JOB_FINISHED, NOTE, RECORD, RECORD_IF_MINE, START_RUN,
+    WAVE_JOB, WriteFn, transact,
 };
 use crate::graph::StepId;
 use crate::state::fingerprint::Fingerprinter;
@@ -108,6 +109,58 @@ pub(crate) struct PostgresStore {
     location: String,
     /// The lock's session, once the run holds the lock: every write goes through it, fenced.
     fence: OnceLock<Arc<LockSession>>,
+    /// The steps' rows while this run holds the lock (see [`Rows`]).
+    rows: Rows,
+}
+
+/// A row per step, by step ID.
+type RowMap = std::collections::HashMap<String, StepState>;
+
+/// The plan's steps' rows, read in one query once the run holds the lock, then kept as this
+/// run's own fenced writes commit: a step reads its row before it acts, and a database at a
+/// distance would make each read a round trip on the pair's path (link, import, the first
+/// clones one after the other). Exact only while no one else writes the plan's rows, so kept
+/// only when the lock was taken from a holder that settled its epoch (a holder that lost the
+/// lock may still record the outcome of a write it had in flight, on its own connection, until
+/// it settles), and dropped at the first write whose outcome is not known committed (an error,
+/// a lost lock): reads go to the database from then on. `None`: not kept.
+#[derive(Debug, Default)]
+struct Rows(std::sync::Mutex<Option<RowMap>>);
+
+impl Rows {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<RowMap>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The row of `step` if the rows are kept (`None`: ask the database).
+    fn get(&self, step: &str) -> Option<Option<StepState>> {
+        self.lock().as_ref().map(|rows| rows.get(step).cloned())
+    }
+
+    /// A committed write of this run: the row as the database now holds it (the record as
+    /// stored and read back; the time is this machine's, within a second of the stored one).
+    fn written(&self, run_id: i64, step: &str, status: StepStatus, record: &StepRecord) {
+        let mut rows = self.lock();
+        let Some(kept) = rows.as_mut() else { return };
+        match parse_record(&record_json(record)) {
+            Ok(record) => {
+                kept.insert(
+                    step.to_owned(),
+                    StepState {
+                        status,
+                        record,
+                        run_id,
+                        updated_at: now(),
+                    },
+                );
+            }
+            Err(_) => *rows = None,
+        }
+    }
+
+    fn drop_all(&self) {
+        *self.lock() = None;
+    }
 }
 
 impl PostgresStore {
@@ -142,6 +195,7 @@ impl PostgresStore {
             plan_id,
             location,
             fence: OnceLock::new(),
+            rows: Rows::default(),
         }))
     }
 
@@ -172,6 +226,18 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn start_run(&self, plan_name: &str, command: &str) -> Result<i64, JournalError> {
         let (name, command) = (plan_name.to_owned(), command.to_owned());
+        if let Some(session) = self.fence.get() {
+            return session
+                .statement(move |s, (plan, epoch, key)| {
+                    let statement = s.prepared(FENCED_START_RUN)?;
+                    let row = s
+                        .client
+                        .query_one(&statement, &[&plan, &epoch, &key, &name, &command, &now()])?;
+                    let (fenced, id): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
+                    Ok(id.filter(|_| fenced > 0))
+                })
+                .map_err(|e| e.into_journal(&self.location));
+        }
         self.write(Box::new(move |tx, p, plan| {
             Ok(tx
                 .query_one(p.get(START_RUN)?, &[&plan, &name, &command, &now()])?
@@ -180,6 +246,18 @@ impl Store for PostgresStore {
     }
 
     fn finish_run(&self, run_id: i64, outcome: RunOutcome) -> Result<(), JournalError> {
+        if let Some(session) = self.fence.get() {
+            return session
+                .statement(move |s, (plan, epoch, key)| {
+                    let statement = s.prepared(FENCED_FINISH_RUN)?;
+                    let row = s.client.query_one(
+                        &statement,
+                        &[&plan, &epoch, &key, &run_id, &now(), &outcome.as_str()],
+                    )?;
+                    Ok((row.try_get::<_, i64>(0)? > 0).then_some(()))
+                })
+                .map_err(|e| e.into_journal(&self.location));
+        }
         self.write(Box::new(move |tx, _, plan| {
             tx.execute(
                 "UPDATE nylas_migrate.runs SET finished_at = $3, outcome = $4
@@ -223,9 +301,19 @@ impl Store for PostgresStore {
         record: &StepRecord,
     ) -> Result<(), JournalError> {
         match self.fence.get() {
-            Some(session) => session
-                .record(Entry::record(run_id, step.as_str(), phase, status, record))
-                .map_err(|e| e.into_journal(&self.location)),
+            Some(session) => {
+                match session.record(Entry::record(run_id, step.as_str(), phase, status, record)) {
+                    Ok(()) => {
+                        self.rows.written(run_id, step.as_str(), status, record);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Committed or not cannot always be told: ask the database from now on.
+                        self.rows.drop_all();
+                        Err(e.into_journal(&self.location))
+                    }
+                }
+            }
             None => self
                 .write(record_write(run_id, step, phase, status, record, false))
                 .map(|_| ()),
@@ -241,6 +329,7 @@ impl Store for PostgresStore {
         record: &StepRecord,
     ) -> Result<bool, JournalError> {
         // On the journal's connection (reopened if need be), not the lost lock's.
+        self.rows.drop_all();
         let f = record_write(run_id, step, phase, status, record, true);
         let plan = self.plan_id;
         self.worker
@@ -355,6 +444,26 @@ impl Store for PostgresStore {
         })
     }
 
+    /// One query for every pair: the pairs (a pair's name holds no `/`) of the plan's steps.
+    fn knows_pairs(&self, pairs: &[&str]) -> Result<Vec<bool>, JournalError> {
+        if pairs.iter().any(|p| p.contains('/')) {
+            return pairs.iter().map(|pair| self.knows_pair(pair)).collect();
+        }
+        let asked: Vec<String> = pairs.iter().map(|p| (*p).to_owned()).collect();
+        let known: HashSet<String> = self.call(move |s, plan| {
+            let rows = s.client.query(
+                "SELECT DISTINCT split_part(step_id, '/', 1) FROM nylas_migrate.steps
+                 WHERE plan_id = $1 AND strpos(step_id, '/') > 0
+                   AND split_part(step_id, '/', 1) = ANY($2)",
+                &[&plan, &asked],
+            )?;
+            rows.iter()
+                .map(|r| Ok(r.try_get::<_, String>(0)?))
+                .collect()
+        })?;
+        Ok(pairs.iter().map(|p| known.contains(*p)).collect())
+    }
+
     fn note(&self, run_id: i64, step: &StepId, record: &StepRecord) -> Result<(), JournalError> {
         if let Some(session) = self.fence.get() {
             return session
@@ -370,6 +479,9 @@ impl Store for PostgresStore {
     }
 
     fn step(&self, step: &StepId) -> Result<Option<StepState>, JournalError> {
+        if let Some(row) = self.rows.get(step.as_str()) {
+            return Ok(row);
+        }
         let (answer, answered) = std::sync::mpsc::sync_channel(1);
         self.worker
             .send(Job::Grouped(Lookup {
@@ -486,7 +598,17 @@ impl Store for PostgresStore {
     fn fence_with(&self, fence: Arc<dyn LockFence>) {
         let fence: Arc<dyn std::any::Any + Send + Sync> = fence;
         if let Ok(session) = fence.downcast::<LockSession>() {
-            let _ = self.fence.set(session);
+            // The steps' rows are read once and kept while no one else can write them
+            // ([`Rows`]).
+            let alone = session.previous_settled() && session.lost().is_none();
+            if self.fence.set(session).is_ok() {
+                let rows = if alone {
+                    self.steps().ok().map(|rows| rows.into_iter().collect())
+                } else {
+                    None
+                };
+                *self.rows.lock() = rows;
+            }
         }
     }
 }

@@ -8,17 +8,59 @@ use postgres::Statement;
 use super::error::Failure;
 use super::worker::Session;
 
-/// The check every fenced write makes, in its own transaction, before it writes anything: the
-/// epoch is this runner's and no newer one exists, and this very session holds the plan's
-/// advisory lock. `$1` plan, `$2` epoch, `$3` lock key.
-pub(super) const FENCE: &str = "SELECT 1 FROM nylas_migrate.lock_epochs e
+/// The fence's text, for the statements that fold it in (`concat!` takes literals only).
+macro_rules! fence {
+    () => {
+        "SELECT 1 FROM nylas_migrate.lock_epochs e
      WHERE e.plan_id = $1 AND e.epoch = $2
        AND NOT EXISTS (SELECT 1 FROM nylas_migrate.lock_epochs n
                        WHERE n.plan_id = $1 AND n.epoch > $2)
        AND EXISTS (SELECT 1 FROM pg_locks l
                    WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid()
                      AND l.objsubid = 1
-                     AND ((l.classid::bigint << 32) | l.objid::bigint) = $3)";
+                     AND ((l.classid::bigint << 32) | l.objid::bigint) = $3)"
+    };
+}
+
+/// The check every fenced write makes, in its own transaction, before it writes anything: the
+/// epoch is this runner's and no newer one exists, and this very session holds the plan's
+/// advisory lock. `$1` plan, `$2` epoch, `$3` lock key. Alone, it is the watchdog's check.
+pub(super) const FENCE: &str = fence!();
+
+/// Why a fenced write wrote nothing when the fence did not hold.
+pub(super) const NOT_HOLDING: &str =
+    "the database no longer shows this runner's session holding the lock at its epoch";
+
+/// A run's start, fenced in one statement (one round trip, as a batch is): the fence is a CTE
+/// the insert depends on, evaluated in the statement's one snapshot. `$4` plan name, `$5`
+/// command, `$6` time. Answers one row: whether the fence held, and the new run's ID.
+pub(super) const FENCED_START_RUN: &str = concat!(
+    "WITH fence AS (",
+    fence!(),
+    "),
+     run AS (
+         INSERT INTO nylas_migrate.runs (plan_id, id, plan_name, command, started_at)
+         SELECT $1, n.id, $4, $5, $6
+         FROM (SELECT COALESCE(MAX(id), 0) + 1 AS id FROM nylas_migrate.runs
+               WHERE plan_id = $1) n
+         WHERE EXISTS (SELECT 1 FROM fence)
+         RETURNING id
+     )
+     SELECT (SELECT count(*) FROM fence), (SELECT id FROM run)"
+);
+
+/// A run's end, fenced in one statement. `$4` run, `$5` time, `$6` outcome. Answers whether
+/// the fence held.
+pub(super) const FENCED_FINISH_RUN: &str = concat!(
+    "WITH fence AS (",
+    fence!(),
+    "),
+     run AS (
+         UPDATE nylas_migrate.runs SET finished_at = $5, outcome = $6
+         WHERE plan_id = $1 AND id = $4 AND EXISTS (SELECT 1 FROM fence)
+     )
+     SELECT count(*) FROM fence"
+);
 
 pub(super) const START_RUN: &str =
     "INSERT INTO nylas_migrate.runs (plan_id, id, plan_name, command, started_at)
@@ -96,10 +138,7 @@ pub(super) fn transact<T>(
             .is_none()
     {
         // Dropping the transaction rolls it back: nothing was written.
-        return Err(Failure::LockLost(
-            "the database no longer shows this runner's session holding the lock at its epoch"
-                .into(),
-        ));
+        return Err(Failure::LockLost(NOT_HOLDING.into()));
     }
     let out = f(&mut tx, &prepared, plan)?;
     tx.commit()?;
