@@ -18,6 +18,9 @@ pub(crate) mod lock;
 pub(crate) mod postgres;
 
 pub(crate) use folder::private;
-pub use folder::{ChainProgress, FinishedPage, FolderJournal, TranslateRefusal, TranslateSession};
+pub use folder::{
+    FailureCounts, FinishedPage, FolderJournal, ListedAccountRecord, TranslateFailure,
+    TranslateRefusal, TranslateSession,
+};
 pub use journal::{Journal, JournalError, LockError, StateError, StateLocation};
 pub use lock::{Fence, SEND_WINDOW, StateLock, takeover_lease};

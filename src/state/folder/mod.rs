@@ -10,7 +10,8 @@ mod translate;
 pub(crate) use lock::{FolderFence, lock_folder};
 pub(crate) use sqlite::SqliteStore;
 pub use translate::{
-    ChainProgress, FinishedPage, FolderJournal, TranslateRefusal, TranslateSession,
+    FailureCounts, FinishedPage, FolderJournal, ListedAccountRecord, TranslateFailure,
+    TranslateRefusal, TranslateSession,
 };
 
 /// The journal's file in the state folder.
