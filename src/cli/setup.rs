@@ -336,7 +336,7 @@ pub fn client(plan: &Plan) -> Result<NylasClient, CliError> {
                 .map_err(crate::client::ClientError::from)?;
         }
     }
-    Ok(builder.build()?)
+    Ok(builder.loopback_rate_from_env()?.build()?)
 }
 
 /// A client for the v3 application of each of the graph's pairs that `wanted` keeps (by
