@@ -6,6 +6,8 @@
 //! time (steadier on a machine other work shares: it does not count the time others run). The
 //! runs of the three sizes take turns (×1, ×2, ×4, ×1, …), so that a busy spell of the machine
 //! falls on every size alike, and the best of each is kept: other work only ever adds time.
+//! `-- --scale N` runs the ×N size alone and `-- --runs N` sets the runs (to compare sizes under
+//! a profiler: `valgrind --tool=callgrind` counts the instructions, which noise does not move).
 
 use std::fmt::Write;
 use std::path::Path;
@@ -70,29 +72,37 @@ fn measure(text: &str) -> (Duration, Duration, usize) {
     (times.0, times.1, steps)
 }
 
-/// Runs per size.
+/// Runs per size (`-- --runs N` for another number).
 const RUNS: usize = 15;
 
 fn main() {
     // Warm up allocators and the schema compilation (done once per process).
-    for _ in 0..3 {
-        let _ = measure(&generate(10, 10));
-    }
+    let _ = measure(&generate(10, 10));
     let base_pairs = 500;
     let per_pair = 40; // 500 × 40 = 20,000 accounts
-    let scales = [1usize, 2, 4];
+    let args: Vec<String> = std::env::args().collect();
+    let scales: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1))
+        .map_or(vec![1, 2, 4], |n| vec![n.parse().expect("--scale N")]);
     let texts: Vec<String> = scales
         .iter()
         .map(|s| generate(base_pairs * s, per_pair))
         .collect();
+    let runs: usize = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .map_or(RUNS, |n| n.parse().expect("--runs N"));
     let mut best = vec![(Duration::MAX, Duration::MAX, 0usize); scales.len()];
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         for (text, best) in texts.iter().zip(&mut best) {
             let (time, cpu, steps) = measure(text);
             *best = (best.0.min(time), best.1.min(cpu), steps);
         }
     }
-    println!("validate + graph build (best of {RUNS} runs per size, sizes in turn, release build)");
+    println!("validate + graph build (best of {runs} runs per size, sizes in turn, release build)");
     println!(
         "{:>6} {:>9} {:>8} {:>9} {:>10} {:>7} {:>10} {:>7}",
         "pairs", "accounts", "MiB", "steps", "time", "ratio", "cpu", "ratio"
