@@ -24,11 +24,16 @@
 //!
 //! Then `translate` (one resource type) over the same sizes, in a world of its own: its peak
 //! RSS and its time against the ideal. It asks a page or more per account at 20/s per
-//! application: about an hour at 100,000 accounts, nine at a million.
+//! application: about an hour at 100,000 accounts, nine at a million. `--limit N` raises the
+//! simulated world's limit for translate to N per application (the simulator's
+//! `--rate-limit`, and the client's through `NYLAS_MIGRATE_LOOPBACK_RATE_LIMIT`, which only a
+//! world on loopback honours), so that a million accounts take minutes: memory is what is
+//! measured there, the pace at 20/s on a world that fits.
 //!
 //! Run: `cargo bench --bench report_memory` (about fifteen minutes for the reports, mostly the
 //! million accounts' 5,000 pages, read four times, then translate's hours);
-//! `-- --accounts 100000` for one size, `-- --only report` or `-- --only translate`.
+//! `-- --accounts 100000` for one size, `-- --only report` or `-- --only translate`;
+//! `-- --only translate --limit 1000 --accounts 100000,1000000` for translate at 1,000/s.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -394,7 +399,8 @@ fn browser_load(page: &Path, dir: &Path) {
 /// `translate --resource-types folders` over every migrated account: peak RSS, and time
 /// against the ideal, the larger application's requests (its translate calls and its grant
 /// pages) at the limit. The client paces each application at the plan's `rate_limit`, at most
-/// Nylas's 20/s, whatever the simulator allows: a page or more per account at 20/s per
+/// Nylas's 20/s, whatever the simulator allows, unless `limit` is raised (the loopback world's
+/// `NYLAS_MIGRATE_LOOPBACK_RATE_LIMIT`): a page or more per account at 20/s per
 /// application makes 100,000 accounts about an hour and a million about nine.
 fn measure_translate(accounts: usize, limit: u32) {
     let dir = tempfile::tempdir().unwrap();
@@ -410,6 +416,13 @@ fn measure_translate(accounts: usize, limit: u32) {
     let out = dir.path().join("ids.csv").display().to_string();
     let summary = dir.path().join("events.jsonl");
     let events = std::fs::File::create(&summary).unwrap();
+    let mut env = sim.env.clone();
+    if limit != LIMIT {
+        env.insert(
+            "NYLAS_MIGRATE_LOOPBACK_RATE_LIMIT".into(),
+            limit.to_string(),
+        );
+    }
     let translated = run(
         &[
             "translate",
@@ -423,7 +436,7 @@ fn measure_translate(accounts: usize, limit: u32) {
             "--output",
             "json",
         ],
-        &sim.env,
+        &env,
         Stdio::from(events),
     );
     assert!(translated.code.is_some_and(|c| c < 64), "translate");
@@ -436,6 +449,12 @@ fn measure_translate(accounts: usize, limit: u32) {
         }
     }
     let summary: serde_json::Value = serde_json::from_str(&last).expect("a translate summary");
+    let errors_rows = BufReader::new(
+        std::fs::File::open(dir.path().join("ids.errors.csv")).expect("the errors file"),
+    )
+    .lines()
+    .count()
+    .saturating_sub(1);
     let per_pair: Vec<u64> = summary["throughput"]
         .as_array()
         .map(|pairs| {
@@ -450,7 +469,7 @@ fn measure_translate(accounts: usize, limit: u32) {
     let ideal = largest as f64 / f64::from(limit);
     let ratio = ideal / translated.elapsed.as_secs_f64();
     println!(
-        "  {accounts} accounts, translate --resource-types folders at {limit}/s: {} accounts, {} rows, {} refused; per pair {per_pair:?} calls",
+        "  {accounts} accounts, translate --resource-types folders at {limit}/s: {} accounts, {} rows, {} refused ({errors_rows} rows in the errors file); per pair {per_pair:?} calls",
         summary["accounts"], summary["rows"], summary["accounts_refused"],
     );
     println!(
@@ -495,10 +514,11 @@ fn main() {
             measure(accounts);
         }
     }
+    let limit: u32 = value("--limit").map_or(LIMIT, |l| l.parse().expect("--limit N"));
     if only.as_deref() != Some("report") {
-        println!("translate memory: limit {LIMIT}/s per application");
+        println!("translate memory: limit {limit}/s per application");
         for &accounts in &sizes {
-            measure_translate(accounts, LIMIT);
+            measure_translate(accounts, limit);
         }
     }
 }

@@ -55,7 +55,8 @@ pub fn load_plan(path: &Path, trust: &Trust) -> Result<(Plan, StepGraph, Vec<u8>
 }
 
 /// The builder of a client whose regions are the plan's (overrides applied), trusting the CA
-/// file `NYLAS_MIGRATE_CA_FILE` names and retrying within the deadline the environment sets.
+/// file `NYLAS_MIGRATE_CA_FILE` names, retrying within the deadline the environment sets, and
+/// paced as `NYLAS_MIGRATE_LOOPBACK_RATE_LIMIT` says when every region is the simulator's.
 pub fn client_builder(plan: &Plan) -> Result<NylasClientBuilder, RunError> {
     let mut builder = NylasClient::builder()
         .ca_file_from_env()
@@ -67,7 +68,8 @@ pub fn client_builder(plan: &Plan) -> Result<NylasClientBuilder, RunError> {
                 .map_err(ClientError::from)?;
         }
     }
-    Ok(builder)
+    // After the regions: a raised pace applies only when every one of them is on loopback.
+    Ok(builder.loopback_rate_from_env()?)
 }
 
 /// A plan's client (see [`client_builder`]).

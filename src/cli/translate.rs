@@ -273,17 +273,18 @@ fn print_summary(s: &TranslateSummary) {
                 .map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
         );
     }
-    if s.errors.is_empty() {
+    let failed = s.failures.accounts;
+    if failed == 0 {
         outln!("\nNo account failed.");
     } else {
         outln!(
             "\n{} could not be translated ({} refused by Nylas, {} to retry), listed in {}:",
-            plural(s.errors.len(), "account"),
+            plural(failed as usize, "account"),
             s.refused(),
-            s.errors.len() - s.refused(),
+            failed - s.refused(),
             s.errors_file.display()
         );
-        for e in s.errors.iter().take(10) {
+        for e in &s.sample {
             let types: Vec<_> = e.resource_types.iter().map(|t| t.as_str()).collect();
             outln!(
                 "  {}/{} {} {}: {} ({})",
@@ -295,8 +296,8 @@ fn print_summary(s: &TranslateSummary) {
                 types.join(", ")
             );
         }
-        if s.errors.len() > 10 {
-            outln!("  … and {} more", s.errors.len() - 10);
+        if failed > s.sample.len() as u64 {
+            outln!("  … and {} more", failed - s.sample.len() as u64);
         }
     }
     if s.complete() {

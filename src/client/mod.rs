@@ -122,6 +122,8 @@ struct Inner {
     retry: RetryPolicy,
     jitter: Mutex<SmallRng>,
     observer: Option<RequestObserver>,
+    /// Every application's rate, whatever the plan asks: see [`LOOPBACK_RATE_VAR`].
+    loopback_rate: Option<u32>,
 }
 
 impl fmt::Debug for NylasClient {
@@ -146,6 +148,37 @@ pub struct NylasClientBuilder {
     observer: Option<RequestObserver>,
     connect_timeout: Duration,
     ca_file: Option<std::path::PathBuf>,
+    loopback_rate: Option<u32>,
+}
+
+/// The environment variable raising every application's requests per second above Nylas's 20
+/// when every region points at a loopback host (the local simulator, started with a matching
+/// `--rate-limit`): for rehearsals and benchmarks of a large world. Ignored otherwise.
+pub const LOOPBACK_RATE_VAR: &str = "NYLAS_MIGRATE_LOOPBACK_RATE_LIMIT";
+
+/// The highest rate [`LOOPBACK_RATE_VAR`] takes.
+const MAX_LOOPBACK_RATE: u32 = 100_000;
+
+/// The rate [`LOOPBACK_RATE_VAR`]'s value `text` asks for, if every region of `endpoints` is
+/// at a loopback host.
+fn loopback_rate(text: &str, endpoints: &Endpoints) -> Result<Option<u32>, ClientError> {
+    let rate = text
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|r| (1..=MAX_LOOPBACK_RATE).contains(r))
+        .ok_or_else(|| ClientError::Setting {
+            name: LOOPBACK_RATE_VAR,
+            value: crate::untrusted::escaped(text).into_owned(),
+            detail: format!("not a whole number from 1 to {MAX_LOOPBACK_RATE}"),
+            help: "give the requests per second of each application of the local simulator (its --rate-limit), or unset it".to_owned(),
+        })?;
+    let loopback = Region::ALL.into_iter().all(|region| {
+        endpoints.base_url(region).host_str().is_some_and(|host| {
+            endpoint::is_loopback(host.trim_start_matches('[').trim_end_matches(']'))
+        })
+    });
+    Ok(loopback.then_some(rate))
 }
 
 /// The environment variable naming a PEM file of extra CA certificates to trust.
@@ -180,11 +213,26 @@ impl Default for NylasClientBuilder {
             observer: None,
             connect_timeout: Duration::from_secs(10),
             ca_file: None,
+            loopback_rate: None,
         }
     }
 }
 
 impl NylasClientBuilder {
+    /// Every application at [`LOOPBACK_RATE_VAR`]'s rate, if it is set and every region is at
+    /// a loopback host (call it after the regions are set); a value that is not a whole number
+    /// from 1 to 100,000 is an error.
+    pub fn loopback_rate_from_env(mut self) -> Result<Self, ClientError> {
+        let Some(value) = std::env::var_os(LOOPBACK_RATE_VAR) else {
+            return Ok(self);
+        };
+        if let Some(rate) = loopback_rate(&value.to_string_lossy(), &self.endpoints)? {
+            self.default_rate = rate;
+            self.loopback_rate = Some(rate);
+        }
+        Ok(self)
+    }
+
     /// Points a region at another base URL (the plan's `regions.<r>.api_url`, or the
     /// simulator). Plain http is refused unless the host is a loopback address.
     pub fn region_url(mut self, region: Region, url: &str) -> Result<Self, EndpointError> {
@@ -314,6 +362,7 @@ impl NylasClientBuilder {
                 retry: self.retry,
                 jitter: Mutex::new(SmallRng::seed_from_u64(seed)),
                 observer: self.observer,
+                loopback_rate: self.loopback_rate,
             }),
         })
     }
@@ -372,10 +421,10 @@ impl NylasClient {
     /// A handle for one v3 application. Every handle for the same application ID shares one
     /// rate limiter.
     pub fn app(&self, config: AppConfig) -> AppClient {
-        let limiter = self
-            .inner
-            .limiters
-            .for_app(&config.app_id, config.rate_limit);
+        let limiter = self.inner.limiters.for_app(
+            &config.app_id,
+            self.inner.loopback_rate.or(config.rate_limit),
+        );
         AppClient {
             client: self.clone(),
             base_url: self.inner.endpoints.base_url(config.region).clone(),
@@ -446,5 +495,28 @@ impl AppClient {
     /// the same application ID).
     pub fn limiter(&self) -> &Arc<RateLimiter> {
         &self.limiter
+    }
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::*;
+
+    #[test]
+    fn a_raised_rate_only_for_a_world_on_loopback() {
+        let nylas = Endpoints::default();
+        let mut local = Endpoints::default();
+        for region in Region::ALL {
+            local.set(region, "http://127.0.0.1:9").unwrap();
+        }
+        assert_eq!(loopback_rate("500", &local).unwrap(), Some(500));
+        assert_eq!(loopback_rate(" 20\n", &local).unwrap(), Some(20));
+        assert_eq!(loopback_rate("500", &nylas).unwrap(), None);
+        let mut half = Endpoints::default();
+        half.set(Region::Us, "http://localhost:9").unwrap();
+        assert_eq!(loopback_rate("500", &half).unwrap(), None);
+        for bad in ["0", "-1", "fast", "100001", ""] {
+            assert!(loopback_rate(bad, &local).is_err(), "{bad}");
+        }
     }
 }

@@ -246,14 +246,22 @@ fn validate_tree(
         );
         return None;
     }
-    let instance = root.to_json();
+    let mut instance = root.to_json();
     let skip: Vec<String> = secrets.iter().map(|s| s.pointer.clone()).collect();
     // Enough to fill the report whatever the other stages found; past it the check stops.
     let (schema_errors, schema_stopped) =
         schema_check::check(root, &instance, &skip, MAX_DIAGNOSTICS + 1);
     *stopped |= schema_stopped;
-    let valid_pairs: Vec<(usize, Pair)> = instance
-        .get("pairs")
+    // The pairs are the bulk of a large plan: read once, for the rules and for the plan, and
+    // their JSON dropped as soon as every pair is read, so that the JSON, the pairs read and
+    // the plan are never all in memory at once.
+    let mut pairs_json = instance
+        .as_object_mut()
+        .and_then(|o| o.get_mut("pairs"))
+        .map(serde_json::Value::take);
+    let listed = pairs_json.as_ref().and_then(|p| p.as_array()).map(Vec::len);
+    let valid_pairs: Vec<(usize, Pair)> = pairs_json
+        .as_ref()
         .and_then(|p| p.as_array())
         .map(|pairs| {
             pairs
@@ -265,13 +273,34 @@ fn validate_tree(
                 .collect()
         })
         .unwrap_or_default();
+    let every_pair_read = listed == Some(valid_pairs.len());
+    if every_pair_read {
+        pairs_json = None;
+    }
     diagnostics.extend(rules::check(root, &valid_pairs, trust, plan_dir));
     if !schema_errors.is_empty() || !secrets.is_empty() {
         diagnostics.extend(schema_errors);
         return None;
     }
+    if let Some(o) = instance.as_object_mut() {
+        match pairs_json {
+            // Every pair read: the plan is read without them, then given them.
+            None if every_pair_read => {
+                o.insert("pairs".to_owned(), serde_json::Value::Array(Vec::new()));
+            }
+            Some(pairs) => {
+                o.insert("pairs".to_owned(), pairs);
+            }
+            None => {}
+        }
+    }
     match serde_json::from_value::<Plan>(instance) {
-        Ok(plan) => Some(plan),
+        Ok(mut plan) => {
+            if every_pair_read {
+                plan.pairs = valid_pairs.into_iter().map(|(_, p)| p).collect();
+            }
+            Some(plan)
+        }
         Err(err) => {
             diagnostics.push(model_mismatch(root, &err));
             None

@@ -22,6 +22,9 @@ pub(crate) mod postgres;
 
 pub use backends::{SEND_WINDOW, takeover_lease};
 pub(crate) use folder::private;
-pub use folder::{ChainProgress, FinishedPage, FolderJournal, TranslateRefusal, TranslateSession};
+pub use folder::{
+    FailureCounts, FinishedPage, FolderJournal, ListedAccountRecord, TranslateFailure,
+    TranslateRefusal, TranslateSession,
+};
 pub use journal::{Journal, JournalError, LockError, StateError, StateLocation};
 pub use lock::{Fence, StateLock};

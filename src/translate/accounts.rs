@@ -4,7 +4,6 @@
 //! pair's accounts come a page at a time ([`Source`]), as the run needs them.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
 use crate::api::ResourceType;
@@ -130,21 +129,15 @@ fn account_from(pair: usize, grant: crate::api::Grant) -> Option<Account> {
 
 /// Where one pair's accounts come from, a page at a time: its grants (200 a call), or the
 /// accounts a file lists for it (200 a call with the `account_ids` filter). Only the page in
-/// hand is held.
+/// hand is held. An account listed twice is found so by the journal (`listing.rs`).
 pub(super) enum Source {
     All {
         pager: GrantPager,
-        /// Keyed hashes of the account IDs seen, so that an account listed twice is translated
-        /// once: 8 bytes an account instead of its ID (two IDs share a hash with a chance of
-        /// about 10^-8 at a million accounts).
-        seen: HashSet<u64>,
-        keys: RandomState,
     },
     Listed {
         app: AppClient,
         ids: Vec<String>,
         next: usize,
-        seen: HashSet<String>,
     },
 }
 
@@ -160,8 +153,6 @@ impl Source {
         match listed {
             None => Source::All {
                 pager: app.grant_pages(&GrantFilter::default()),
-                seen: HashSet::new(),
-                keys: RandomState::new(),
             },
             Some(listed) => Source::Listed {
                 ids: listed
@@ -175,7 +166,6 @@ impl Source {
                     .collect(),
                 app,
                 next: 0,
-                seen: HashSet::new(),
             },
         }
     }
@@ -186,7 +176,7 @@ impl Source {
         index: usize,
     ) -> Result<Option<Vec<Account>>, TranslateError> {
         match self {
-            Source::All { pager, seen, keys } => {
+            Source::All { pager } => {
                 let Some(page) = pager.next_page().await? else {
                     return Ok(None);
                 };
@@ -194,16 +184,10 @@ impl Source {
                     page.data
                         .into_iter()
                         .filter_map(|grant| account_from(index, grant))
-                        .filter(|a| seen.insert(keys.hash_one(&a.account_id)))
                         .collect(),
                 ))
             }
-            Source::Listed {
-                app,
-                ids,
-                next,
-                seen,
-            } => {
+            Source::Listed { app, ids, next } => {
                 if *next >= ids.len() {
                     return Ok(None);
                 }
@@ -215,7 +199,6 @@ impl Source {
                         .data
                         .into_iter()
                         .filter_map(|grant| account_from(index, grant))
-                        .filter(|a| seen.insert(a.account_id.clone()))
                         .collect(),
                 ))
             }

@@ -11,24 +11,29 @@
 //!   once.
 //! - Flat memory: each pair's accounts are listed a page (200) at a time while the chains of
 //!   the pages before are translated; a bounded queue per pair holds the chains waiting, so
-//!   listing runs only as far ahead as the tasks. Memory holds a page of accounts per pair, the
-//!   chains queued and a few pages in flight, never every account nor the rows (a resumed run
-//!   also holds the journal's record of its chains).
+//!   listing runs only as far ahead as the tasks. What grows with the accounts lives in the
+//!   state folder's journal, not in memory: the accounts this run listed (an account listed
+//!   twice is translated once), what earlier runs recorded (asked a page of accounts at a
+//!   time), and the accounts that could not be translated (the errors file is written from
+//!   them, a page at a time; the summary keeps their counts and the first few). Memory holds a
+//!   page of accounts per pair, the chains queued and a few pages in flight.
 //! - An account translate cannot serve (Nylas refuses it: an Outlook account; or its requests
-//!   keep failing) stops only that account: a row in the errors file and in the summary. A
+//!   keep failing) stops only that account: a row in the errors file and a count in the
+//!   summary. A
 //!   refusal (a 4xx answer) is recorded in the journal like a finished chain: a rerun of the
 //!   same output asks nothing more of that account and lists it again from the record
 //!   (`--restart` forgets it and asks again); other failures are asked again.
 
 mod accounts;
+mod listing;
 mod output;
 mod progress;
 mod work;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -38,7 +43,7 @@ use crate::client::{AppClient, ClientError};
 use crate::events::Reporter;
 
 use crate::state::journal::JournalError;
-use crate::state::{FolderJournal, TranslateRefusal};
+use crate::state::{FailureCounts, FolderJournal, TranslateRefusal};
 
 pub use accounts::{Account, ListedAccount, parse_accounts, read_accounts_file};
 pub use output::{COLUMNS, ERROR_COLUMNS, Format, imap_folder_id};
@@ -67,24 +72,9 @@ pub struct TranslateOptions {
     pub restart: bool,
 }
 
-/// An account that could not be translated, with why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountError {
-    pub pair: String,
-    pub account_id: String,
-    pub email: String,
-    pub provider: String,
-    pub grant_id: String,
-    /// The resource types left untranslated.
-    pub resource_types: Vec<ResourceType>,
-    /// The HTTP status of the answer that stopped it, if there was one.
-    pub status: Option<u16>,
-    pub request_id: Option<String>,
-    pub reason: String,
-    /// Refused for good (a 4xx answer, or no grant): running again will not change it.
-    /// Otherwise (a network error, a 5xx after retries) the next run tries again.
-    pub refused: bool,
-}
+/// An account that could not be translated, with why: a row of the errors file, kept in the
+/// journal while the run lasts.
+pub use crate::state::TranslateFailure as AccountError;
 
 /// Requests and pace of one pair's application.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,7 +112,10 @@ pub struct TranslateSummary {
     pub pages_resumed: u64,
     /// Bytes cut from the end of the output: rows written but not recorded before a crash.
     pub cut_bytes: u64,
-    pub errors: Vec<AccountError>,
+    /// The accounts that could not be translated, counted (their rows are in the errors file).
+    pub failures: FailureCounts,
+    /// The first of them in the errors file's order, at most [`ERROR_SAMPLE`], for a terminal.
+    pub sample: Vec<AccountError>,
     pub throughput: Vec<PairThroughput>,
     pub elapsed: Duration,
 }
@@ -130,23 +123,18 @@ pub struct TranslateSummary {
 impl TranslateSummary {
     /// Every chain done, except accounts Nylas refused for good (in the errors file).
     pub fn complete(&self) -> bool {
-        self.errors.iter().all(|e| e.refused)
-            && self.chains_complete + self.refused_chains() >= self.chains
-    }
-
-    fn refused_chains(&self) -> u64 {
-        self.errors
-            .iter()
-            .filter(|e| e.refused)
-            .map(|e| e.resource_types.len() as u64)
-            .sum()
+        self.failures.accounts == self.failures.refused
+            && self.chains_complete + self.failures.refused_chains >= self.chains
     }
 
     /// Accounts refused for good.
-    pub fn refused(&self) -> usize {
-        self.errors.iter().filter(|e| e.refused).count()
+    pub fn refused(&self) -> u64 {
+        self.failures.refused
     }
 }
+
+/// Failures a summary carries (the errors file has them all).
+pub const ERROR_SAMPLE: usize = 10;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TranslateError {
@@ -194,9 +182,6 @@ impl From<ClientError> for TranslateError {
     }
 }
 
-/// A chain as the journal names it: pair, account, resource type.
-type ChainKey = (String, String, ResourceType);
-
 /// Accounts listed per pair before the run reports that it started: a world this small is
 /// counted whole in the first report (accounts, chains), a larger one as it is listed.
 const HEAD_ACCOUNTS: usize = 1_000;
@@ -208,8 +193,49 @@ const QUEUED_CHAINS: usize = 2_000;
 #[derive(Debug)]
 struct Target {
     account: Account,
-    /// Set once the account failed: its other chains stop.
-    failed: AtomicBool,
+    /// Why the account failed, once it did: its other chains stop.
+    failure: OnceLock<Failure>,
+}
+
+impl Target {
+    fn new(account: Account) -> Target {
+        Target {
+            account,
+            failure: OnceLock::new(),
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.failure.get().is_some()
+    }
+
+    /// The account's errors-file row for `resource_type`, once it failed.
+    fn error(&self, pair: &str, resource_type: ResourceType) -> Option<AccountError> {
+        let failure = self.failure.get()?;
+        let account = &self.account;
+        Some(AccountError {
+            pair: pair.to_owned(),
+            account_id: account.account_id.clone(),
+            email: account.email.clone(),
+            provider: account.provider.clone(),
+            grant_id: account.grant_id.clone(),
+            resource_types: vec![resource_type],
+            status: failure.status,
+            request_id: failure.request_id.clone(),
+            reason: failure.reason.clone(),
+            refused: failure.refused,
+        })
+    }
+}
+
+/// Why an account's request went wrong: the answer's status, its request ID, why, and whether
+/// Nylas refused the account for good.
+#[derive(Debug)]
+struct Failure {
+    status: Option<u16>,
+    request_id: Option<String>,
+    reason: String,
+    refused: bool,
 }
 
 /// One (account, resource type) still to do, from `start_page`.
@@ -226,6 +252,8 @@ enum Written {
     Page(PageRows),
     /// An account Nylas refused for good: recorded.
     Refused(TranslateRefusal),
+    /// A resource type of an account that failed: its errors-file row, or a type added to it.
+    Failed(AccountError),
 }
 
 /// A page for the writer.
@@ -243,7 +271,10 @@ struct Shared {
     pairs: Vec<TranslatePair>,
     /// Per pair, the chains listed and not yet taken.
     queues: Vec<tokio::sync::Mutex<mpsc::Receiver<Chain>>>,
-    errors: Mutex<Vec<AccountError>>,
+    /// The journal, and the session of the output: what earlier runs recorded, the accounts
+    /// this run listed, the accounts it could not translate.
+    journal: Arc<FolderJournal>,
+    session: i64,
     since: Option<i64>,
     progress: Progress,
     /// Per pair: translate calls, first and last call.
@@ -264,199 +295,6 @@ impl PairCalls {
         let now = Instant::now();
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         *w = Some(w.map_or((now, now), |(first, _)| (first, now)));
-    }
-}
-
-/// What earlier runs of this output recorded: where each chain stands, the accounts Nylas
-/// refused for good (not asked again), and what they wrote.
-struct Resume {
-    /// (next page, `None` when complete) per chain; taken out as the chains are listed.
-    recorded: HashMap<ChainKey, Option<u64>>,
-    refusals: HashMap<(String, String), TranslateRefusal>,
-    rows_before: u64,
-    pages_resumed: u64,
-}
-
-impl Resume {
-    fn load(journal: &FolderJournal, session: i64) -> Result<Resume, TranslateError> {
-        let mut recorded = HashMap::new();
-        let (mut rows_before, mut pages_resumed) = (0, 0);
-        for c in journal.translate_progress(session)? {
-            rows_before += c.rows;
-            pages_resumed += c.last_page;
-            recorded.insert((c.pair, c.account_id, c.resource_type), c.next_page);
-        }
-        let refusals = journal
-            .translate_refusals(session)?
-            .into_iter()
-            .map(|r| ((r.pair.clone(), r.account_id.clone()), r))
-            .collect();
-        Ok(Resume {
-            recorded,
-            refusals,
-            rows_before,
-            pages_resumed,
-        })
-    }
-
-    /// The chains of `accounts` (of pair `pair`) still to do, resource type by resource type
-    /// (an account Nylas refuses is found on its first type, before its other types are asked
-    /// for). Counts them in `shared`'s progress; accounts refused before end as they did then:
-    /// a row in the errors, their chains abandoned, nothing asked.
-    fn chains(
-        &mut self,
-        shared: &Shared,
-        pair: usize,
-        accounts: Vec<Account>,
-        resource_types: &[ResourceType],
-    ) -> Vec<Chain> {
-        let name = &shared.pairs[pair].name;
-        let targets: Vec<Arc<Target>> = accounts
-            .into_iter()
-            .map(|account| {
-                Arc::new(Target {
-                    account,
-                    failed: AtomicBool::new(false),
-                })
-            })
-            .collect();
-        let mut refused: Vec<(usize, Vec<ResourceType>)> = Vec::new();
-        let (mut found, mut complete) = (0, 0);
-        let mut chains = Vec::new();
-        for &resource_type in resource_types {
-            for (index, target) in targets.iter().enumerate() {
-                found += 1;
-                let key = (
-                    name.clone(),
-                    target.account.account_id.clone(),
-                    resource_type,
-                );
-                let start_page = match self.recorded.remove(&key) {
-                    Some(None) => {
-                        complete += 1;
-                        continue;
-                    }
-                    Some(Some(next)) => next,
-                    None => 1,
-                };
-                if self.refusals.contains_key(&(key.0, key.1)) {
-                    match refused.iter_mut().find(|(a, _)| *a == index) {
-                        Some((_, types)) => types.push(resource_type),
-                        None => refused.push((index, vec![resource_type])),
-                    }
-                    continue;
-                }
-                chains.push(Chain {
-                    target: Arc::clone(&targets[index]),
-                    resource_type,
-                    start_page,
-                });
-            }
-        }
-        shared.progress.chains_found(found, complete);
-        shared
-            .accounts
-            .fetch_add(targets.len() as u64, Ordering::Relaxed);
-        let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
-        for (index, mut resource_types) in refused {
-            let account = &targets[index].account;
-            let Some(refusal) = self
-                .refusals
-                .get(&(name.clone(), account.account_id.clone()))
-            else {
-                continue;
-            };
-            for _ in &resource_types {
-                shared.progress.chain_abandoned();
-            }
-            resource_types.sort();
-            errors.push(AccountError {
-                pair: name.clone(),
-                account_id: account.account_id.clone(),
-                email: account.email.clone(),
-                provider: account.provider.clone(),
-                grant_id: account.grant_id.clone(),
-                resource_types,
-                status: refusal.status,
-                request_id: refusal.request_id.clone(),
-                reason: refusal.reason.clone(),
-                refused: true,
-            });
-        }
-        chains
-    }
-}
-
-/// A pair's listing: its source of accounts, and the chains listed but not yet queued.
-struct Lister {
-    pair: usize,
-    source: accounts::Source,
-    /// The account IDs listed, when an accounts file is translated (those of the file no pair
-    /// lists are errors).
-    found: Option<Arc<Mutex<HashSet<String>>>>,
-    /// Chains listed before the run started, queued first.
-    ready: Vec<Chain>,
-    exhausted: bool,
-}
-
-impl Lister {
-    /// The next page of the pair's accounts, or `None` after the last.
-    async fn next(&mut self) -> Result<Option<Vec<Account>>, TranslateError> {
-        if self.exhausted {
-            return Ok(None);
-        }
-        let batch = self.source.next_batch(self.pair).await?;
-        match (&batch, &self.found) {
-            (None, _) => self.exhausted = true,
-            (Some(accounts), Some(found)) => found
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(accounts.iter().map(|a| a.account_id.clone())),
-            (Some(_), None) => {}
-        }
-        Ok(batch)
-    }
-
-    /// Lists up to [`HEAD_ACCOUNTS`] accounts (all of a small world), so that the run's first
-    /// report counts them.
-    async fn head(&mut self) -> Result<Vec<Account>, TranslateError> {
-        let mut head = Vec::new();
-        while head.len() < HEAD_ACCOUNTS {
-            match self.next().await? {
-                Some(batch) => head.extend(batch),
-                None => break,
-            }
-        }
-        Ok(head)
-    }
-
-    /// Queues the pair's chains, then lists the rest page by page, until the accounts end or
-    /// the tasks stop taking chains.
-    async fn feed(
-        mut self,
-        shared: Arc<Shared>,
-        resume: Arc<Mutex<Resume>>,
-        queue: mpsc::Sender<Chain>,
-        resource_types: Vec<ResourceType>,
-    ) -> Result<(), TranslateError> {
-        let mut chains = std::mem::take(&mut self.ready);
-        loop {
-            for chain in chains {
-                if queue.send(chain).await.is_err() {
-                    // The tasks stopped (the writer failed): it reports why.
-                    return Ok(());
-                }
-            }
-            let Some(accounts) = self.next().await? else {
-                return Ok(());
-            };
-            chains = resume.lock().unwrap_or_else(|e| e.into_inner()).chains(
-                &shared,
-                self.pair,
-                accounts,
-                &resource_types,
-            );
-        }
     }
 }
 
@@ -483,8 +321,9 @@ pub async fn translate(
         options.since,
         options.restart,
     )?;
-    let mut resume = Resume::load(&journal, opened.session.id)?;
-    let (rows_before, pages_resumed) = (resume.rows_before, resume.pages_resumed);
+    let session = opened.session.id;
+    journal.translate_begin_run(session)?;
+    let (rows_before, pages_resumed) = journal.translate_resumed_totals(session)?;
     let found = listed
         .as_ref()
         .map(|_| Arc::new(Mutex::new(HashSet::new())));
@@ -495,7 +334,8 @@ pub async fn translate(
     let shared = Arc::new(Shared {
         calls: pairs.iter().map(|_| PairCalls::default()).collect(),
         queues: receivers.into_iter().map(tokio::sync::Mutex::new).collect(),
-        errors: Mutex::new(Vec::new()),
+        journal: Arc::clone(&journal),
+        session,
         since: options.since,
         progress: Progress::new(0, 0, rows_before, opened.cut, opened.resumed),
         accounts: AtomicU64::new(0),
@@ -503,15 +343,14 @@ pub async fn translate(
     });
     let mut listers = Vec::with_capacity(shared.pairs.len());
     for pair in 0..shared.pairs.len() {
-        let mut lister = Lister {
+        let mut lister = listing::Lister {
             pair,
             source: accounts::Source::of(&shared.pairs, pair, listed.as_deref()),
             found: found.clone(),
             ready: Vec::new(),
             exhausted: false,
         };
-        let head = lister.head().await?;
-        lister.ready = resume.chains(&shared, pair, head, &options.resource_types);
+        lister.head(&shared, &options.resource_types).await?;
         listers.push(lister);
     }
     reporter.report(
@@ -523,16 +362,10 @@ pub async fn translate(
     let (tx, rx) = mpsc::channel::<Written>(16);
     let writer = output::spawn_writer(&shared, &journal, &opened, options, rx);
     let ticker = tick(&shared, &reporter);
-    let resume = Arc::new(Mutex::new(resume));
     let mut tasks = tokio::task::JoinSet::new();
     for (lister, queue) in listers.into_iter().zip(senders) {
         let pair = lister.pair;
-        let feed = lister.feed(
-            Arc::clone(&shared),
-            Arc::clone(&resume),
-            queue,
-            options.resource_types.clone(),
-        );
+        let feed = lister.feed(Arc::clone(&shared), queue, options.resource_types.clone());
         tasks.spawn(async move { Ended::Listed(feed.await) });
         for _ in 0..options.concurrency.max(1) {
             let (shared, tx) = (Arc::clone(&shared), tx.clone());
@@ -557,18 +390,14 @@ pub async fn translate(
     written??;
     reporter.report(&shared.progress.now());
 
-    let mut errors = std::mem::take(&mut *shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
     if let (Some(listed), Some(found)) = (&listed, &found) {
         let found = found.lock().unwrap_or_else(|e| e.into_inner());
-        errors.extend(accounts::not_found(
-            &shared.pairs,
-            listed,
-            &found,
-            &options.resource_types,
-        ));
+        for error in accounts::not_found(&shared.pairs, listed, &found, &options.resource_types) {
+            journal.translate_failed(session, &error)?;
+        }
     }
-    errors.sort_by(|a, b| (&a.pair, &a.account_id).cmp(&(&b.pair, &b.account_id)));
-    output::write_errors(&options.errors, options.format, &errors)?;
+    journal.translate_end_run(session)?;
+    let sample = output::write_errors(&options.errors, options.format, &journal, session)?;
     let p = &shared.progress;
     let summary = TranslateSummary {
         output: options.output.clone(),
@@ -581,7 +410,8 @@ pub async fn translate(
         pages_this_run: p.pages(),
         pages_resumed,
         cut_bytes: opened.cut,
-        errors,
+        failures: journal.translate_failure_counts(session)?,
+        sample,
         throughput: throughput(&shared),
         elapsed: started.elapsed(),
     };

@@ -17,7 +17,9 @@ use crate::state::{FolderJournal, TranslateSession};
 
 use crate::state::FinishedPage;
 
-use super::{AccountError, PageRows, Shared, TranslateError, TranslateOptions, Written};
+use super::{
+    AccountError, ERROR_SAMPLE, PageRows, Shared, TranslateError, TranslateOptions, Written,
+};
 
 /// The output files' format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +331,10 @@ pub(super) fn spawn_writer(
                     journal.translate_refused(session, &refusal)?;
                     continue;
                 }
+                Written::Failed(error) => {
+                    journal.translate_failed(session, &error)?;
+                    continue;
+                }
             };
             buf.clear();
             let account = &page.target.account;
@@ -389,18 +395,48 @@ fn page_rows(format: Format, pair: &str, page: &PageRows, buf: &mut Vec<u8>) -> 
     rows
 }
 
-/// Writes the errors file (replaced on every run: it lists this run's errors).
+/// Errors-file rows read from the journal at a time.
+const ERRORS_PAGE: usize = 500;
+
+/// Writes the errors file from the journal's record of this run's failures, a page at a time
+/// (replaced on every run: it lists this run's errors), in (pair, account) order. Returns the
+/// first [`ERROR_SAMPLE`] rows, for the summary.
 pub fn write_errors(
     path: &Path,
     format: Format,
-    errors: &[AccountError],
-) -> Result<(), TranslateError> {
-    let mut out = format.header(&ERROR_COLUMNS);
-    for e in errors {
-        format.error_row(e, &mut out);
-    }
+    journal: &FolderJournal,
+    session: i64,
+) -> Result<Vec<AccountError>, TranslateError> {
     // Whole or not at all, private (0600): the rows hold users' emails.
-    crate::output_file::write_whole(path, &out).map_err(io(path, "write the errors file"))
+    let mut file =
+        crate::output_file::WholeFile::create(path).map_err(io(path, "write the errors file"))?;
+    file.write_all(&format.header(&ERROR_COLUMNS))
+        .map_err(io(path, "write the errors file"))?;
+    let mut sample = Vec::new();
+    let mut after: Option<(String, String)> = None;
+    let mut out = Vec::new();
+    loop {
+        let page = journal.translate_failures(
+            session,
+            after.as_ref().map(|(p, a)| (p.as_str(), a.as_str())),
+            ERRORS_PAGE,
+        )?;
+        out.clear();
+        for e in &page {
+            format.error_row(e, &mut out);
+        }
+        file.write_all(&out)
+            .map_err(io(path, "write the errors file"))?;
+        let full = page.len() == ERRORS_PAGE;
+        after = page.last().map(|e| (e.pair.clone(), e.account_id.clone()));
+        let room = ERROR_SAMPLE.saturating_sub(sample.len());
+        sample.extend(page.into_iter().take(room));
+        if !full {
+            break;
+        }
+    }
+    file.commit().map_err(io(path, "write the errors file"))?;
+    Ok(sample)
 }
 
 #[cfg(test)]

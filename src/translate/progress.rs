@@ -166,19 +166,17 @@ impl Progress {
     }
 }
 
-impl AccountError {
-    /// `translate_account_failed`.
-    pub fn event(&self) -> Event {
-        Event::TranslateAccountFailed(AccountFailed {
-            pair: self.pair.clone(),
-            account_id: self.account_id.clone(),
-            resource_type: self.resource_types.first().copied(),
-            status: self.status,
-            request_id: self.request_id.clone(),
-            reason: self.reason.clone(),
-            refused: self.refused,
-        })
-    }
+/// `translate_account_failed`.
+pub fn account_failed(error: &AccountError) -> Event {
+    Event::TranslateAccountFailed(AccountFailed {
+        pair: error.pair.clone(),
+        account_id: error.account_id.clone(),
+        resource_type: error.resource_types.first().copied(),
+        status: error.status,
+        request_id: error.request_id.clone(),
+        reason: error.reason.clone(),
+        refused: error.refused,
+    })
 }
 
 impl TranslateSummary {
@@ -194,8 +192,8 @@ impl TranslateSummary {
             rows_this_run: self.rows_this_run,
             pages_this_run: self.pages_this_run,
             pages_resumed: self.pages_resumed,
-            accounts_failed: self.errors.len(),
-            accounts_refused: self.refused(),
+            accounts_failed: self.failures.accounts as usize,
+            accounts_refused: self.refused() as usize,
             throughput: self
                 .throughput
                 .iter()

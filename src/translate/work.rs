@@ -2,25 +2,15 @@
 //! each page to the writer; an account that fails stops its other chains.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
-use crate::api::{ResourceType, TranslateRequest};
+use crate::api::TranslateRequest;
 use crate::state::TranslateRefusal;
 
 use crate::events::Reporter;
 
-use super::{AccountError, Chain, PageRows, Shared, Target, Written};
-
-/// How a chain's request went wrong: the answer's status, its request ID, why, and whether
-/// Nylas refused the account for good.
-struct Failure {
-    status: Option<u16>,
-    request_id: Option<String>,
-    reason: String,
-    refused: bool,
-}
+use super::{Chain, Failure, PageRows, Shared, Written};
 
 /// What a task does after a chain.
 enum Next {
@@ -62,10 +52,9 @@ async fn follow(
     let account = &chain.target.account;
     let mut page = chain.start_page;
     loop {
-        if chain.target.failed.load(Ordering::Relaxed) {
+        if chain.target.failed() {
             shared.progress.chain_abandoned();
-            add_untranslated(shared, &chain.target, chain.resource_type);
-            return Next::Chain;
+            return untranslated(pair, chain, shared, tx).await;
         }
         let request = TranslateRequest {
             resource_type: chain.resource_type.as_str().to_owned(),
@@ -144,64 +133,47 @@ async fn fail(
     tx: &mpsc::Sender<Written>,
     reporter: &dyn Reporter,
 ) -> Next {
-    let account = &chain.target.account;
-    // Under the errors lock, so that another chain of the account that sees the flag finds
-    // the row to add its type to.
-    let record = {
-        let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
-        if chain.target.failed.load(Ordering::Relaxed) {
-            None
-        } else {
-            let error = AccountError {
-                pair: shared.pairs[pair].name.clone(),
-                account_id: account.account_id.clone(),
-                email: account.email.clone(),
-                provider: account.provider.clone(),
-                grant_id: account.grant_id.clone(),
-                resource_types: vec![chain.resource_type],
-                status: failure.status,
-                request_id: failure.request_id,
-                reason: failure.reason,
-                refused: failure.refused,
-            };
-            reporter.report(&error.event());
-            // Refused for good: recorded, so that a rerun does not ask again.
-            let record = error.refused.then(|| TranslateRefusal {
-                pair: error.pair.clone(),
-                account_id: error.account_id.clone(),
-                status: error.status,
-                request_id: error.request_id.clone(),
-                reason: error.reason.clone(),
-            });
-            errors.push(error);
-            chain.target.failed.store(true, Ordering::Relaxed);
-            Some(record)
-        }
-    };
+    let first = chain.target.failure.set(failure).is_ok();
     shared.progress.chain_abandoned();
-    match record {
-        None => add_untranslated(shared, &chain.target, chain.resource_type),
-        Some(Some(refusal)) => {
+    if first
+        && let Some(error) = chain
+            .target
+            .error(&shared.pairs[pair].name, chain.resource_type)
+    {
+        reporter.report(&super::progress::account_failed(&error));
+        // Refused for good: recorded, so that a rerun does not ask again.
+        if error.refused {
+            let refusal = TranslateRefusal {
+                pair: error.pair,
+                account_id: error.account_id,
+                status: error.status,
+                request_id: error.request_id,
+                reason: error.reason,
+            };
             if tx.send(Written::Refused(refusal)).await.is_err() {
                 return Next::Stop;
             }
         }
-        Some(None) => {}
     }
-    Next::Chain
+    untranslated(pair, chain, shared, tx).await
 }
 
-/// Adds a resource type to an account's error row (its other chains stop once it failed).
-fn add_untranslated(shared: &Shared, target: &Target, resource_type: ResourceType) {
-    let id = &target.account.account_id;
-    let pair = &shared.pairs[target.account.pair].name;
-    let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = errors
-        .iter_mut()
-        .find(|e| &e.account_id == id && &e.pair == pair)
-        && !e.resource_types.contains(&resource_type)
-    {
-        e.resource_types.push(resource_type);
-        e.resource_types.sort();
+/// Adds a resource type to the error row of an account that failed (its other chains stop
+/// once it failed): the writer records it in the journal, where the row is.
+async fn untranslated(
+    pair: usize,
+    chain: &Chain,
+    shared: &Shared,
+    tx: &mpsc::Sender<Written>,
+) -> Next {
+    let Some(error) = chain
+        .target
+        .error(&shared.pairs[pair].name, chain.resource_type)
+    else {
+        return Next::Chain;
+    };
+    match tx.send(Written::Failed(error)).await {
+        Ok(()) => Next::Chain,
+        Err(_) => Next::Stop,
     }
 }

@@ -11,7 +11,8 @@ mod translate;
 
 pub(crate) use backend::FolderBackend;
 pub use translate::{
-    ChainProgress, FinishedPage, FolderJournal, TranslateRefusal, TranslateSession,
+    FailureCounts, FinishedPage, FolderJournal, ListedAccountRecord, TranslateFailure,
+    TranslateRefusal, TranslateSession,
 };
 
 /// The journal's file in the state folder.

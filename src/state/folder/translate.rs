@@ -50,6 +50,26 @@ CREATE TABLE IF NOT EXISTS translate_refusals (
     reason TEXT NOT NULL,
     at INTEGER NOT NULL,
     PRIMARY KEY (session_id, pair, account_id)
+);
+CREATE TABLE IF NOT EXISTS translate_listed (
+    session_id INTEGER NOT NULL,
+    pair TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (session_id, pair, account_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS translate_failures (
+    session_id INTEGER NOT NULL,
+    pair TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    types INTEGER NOT NULL,
+    status INTEGER,
+    request_id TEXT,
+    reason TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    PRIMARY KEY (session_id, pair, account_id)
 );";
 
 /// One output file being written by `translate`.
@@ -94,17 +114,61 @@ pub struct TranslateRefusal {
     pub reason: String,
 }
 
-/// How far one (pair, account, resource type) got: its last recorded page.
+/// An account this run could not translate: a row of the errors file. Kept in the journal
+/// while the run lasts (the run holds none of them), one row per account whose resource types
+/// grow as its other chains stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainProgress {
+pub struct TranslateFailure {
     pub pair: String,
     pub account_id: String,
-    pub resource_type: ResourceType,
-    pub last_page: u64,
-    /// `None`: the chain is complete.
-    pub next_page: Option<u64>,
-    /// Rows of every recorded page of the chain.
-    pub rows: u64,
+    pub email: String,
+    pub provider: String,
+    pub grant_id: String,
+    /// The resource types left untranslated, in [`ResourceType::ALL`]'s order.
+    pub resource_types: Vec<ResourceType>,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    pub reason: String,
+    /// Refused for good: running again will not change it.
+    pub refused: bool,
+}
+
+/// This run's failures, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureCounts {
+    pub accounts: u64,
+    pub refused: u64,
+    /// Resource types of the accounts refused for good.
+    pub refused_chains: u64,
+}
+
+/// What the journal says of an account as a run lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedAccountRecord {
+    /// Listed before by this run (a grant listed twice): nothing more to do with it.
+    pub again: bool,
+    /// What earlier runs recorded of its chains: the next page, `None` when complete.
+    pub chains: Vec<(ResourceType, Option<u64>)>,
+    /// Refused for good by an earlier run.
+    pub refusal: Option<TranslateRefusal>,
+}
+
+fn type_bits(types: &[ResourceType]) -> i64 {
+    types.iter().fold(0, |bits, t| {
+        bits | ResourceType::ALL
+            .iter()
+            .position(|a| a == t)
+            .map_or(0, |i| 1 << i)
+    })
+}
+
+fn bits_types(bits: i64) -> Vec<ResourceType> {
+    ResourceType::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, t)| t)
+        .collect()
 }
 
 /// A state folder's journal: everything a [`Journal`] is (it derefs to one), and translate's
@@ -183,6 +247,12 @@ impl FolderJournal {
                 "DELETE FROM translate_refusals WHERE session_id IN (SELECT id FROM translate_sessions WHERE output = ?1)",
                 params![output],
             )?;
+            for table in ["translate_listed", "translate_failures"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE session_id IN (SELECT id FROM translate_sessions WHERE output = ?1)"),
+                    params![output],
+                )?;
+            }
             tx.execute(
                 "DELETE FROM translate_sessions WHERE output = ?1",
                 params![output],
@@ -301,48 +371,224 @@ impl FolderJournal {
             }))
         })
     }
+}
 
-    /// Every chain's last recorded page, with the rows recorded for the chain.
-    pub fn translate_progress(&self, session: i64) -> Result<Vec<ChainProgress>, JournalError> {
+/// A run's own records: the accounts it listed (each translated once however often it is
+/// listed) and the accounts it could not translate, in the journal rather than in memory, so
+/// that a run's memory does not grow with the accounts. Each run starts them afresh.
+impl FolderJournal {
+    /// Starts a run of `session`: forgets an earlier run's listing and failures.
+    pub fn translate_begin_run(&self, session: i64) -> Result<(), JournalError> {
         self.store.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT p.pair, p.account_id, p.resource_type, p.page, p.next_page, t.rows
-                 FROM translate_pages p
-                 JOIN (SELECT pair, account_id, resource_type, MAX(page) AS page, SUM(rows) AS rows
-                       FROM translate_pages WHERE session_id = ?1
-                       GROUP BY pair, account_id, resource_type) t
-                   ON p.pair = t.pair AND p.account_id = t.account_id
-                  AND p.resource_type = t.resource_type AND p.page = t.page
-                 WHERE p.session_id = ?1",
+            c.execute_batch(TABLES)?;
+            c.execute(
+                "DELETE FROM translate_listed WHERE session_id = ?1",
+                params![session],
             )?;
-            let rows = stmt.query_map(params![session], |r| {
-                let kind: String = r.get(2)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    kind,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (pair, account_id, kind, page, next, total) = row?;
-                // Rows this version did not write (an unknown type) are not progress.
-                let Some(resource_type) = ResourceType::parse(&kind) else {
+            c.execute(
+                "DELETE FROM translate_failures WHERE session_id = ?1",
+                params![session],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ends a run: its listing is no longer needed (its failures stay until the next run).
+    pub fn translate_end_run(&self, session: i64) -> Result<(), JournalError> {
+        self.store.with(|c| {
+            c.execute(
+                "DELETE FROM translate_listed WHERE session_id = ?1",
+                params![session],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Notes a page of accounts listed for `pair` and says, for each, whether this run listed
+    /// it before and what earlier runs recorded of it (its chains' next pages, its refusal).
+    pub fn translate_listing(
+        &self,
+        session: i64,
+        pair: &str,
+        account_ids: &[&str],
+    ) -> Result<Vec<ListedAccountRecord>, JournalError> {
+        self.store.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let mut out = Vec::with_capacity(account_ids.len());
+            for &id in account_ids {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO translate_listed (session_id, pair, account_id) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![session, pair, id])?;
+                if inserted == 0 {
+                    out.push(ListedAccountRecord {
+                        again: true,
+                        ..ListedAccountRecord::default()
+                    });
                     continue;
-                };
-                out.push(ChainProgress {
-                    pair,
-                    account_id,
-                    resource_type,
-                    last_page: page.max(0) as u64,
-                    next_page: next.map(|n| n.max(0) as u64),
-                    rows: total.max(0) as u64,
+                }
+                // One max() aggregate: the bare `next_page` is the last page's.
+                let mut stmt = tx.prepare_cached(
+                    "SELECT resource_type, MAX(page), next_page FROM translate_pages
+                     WHERE session_id = ?1 AND pair = ?2 AND account_id = ?3 GROUP BY resource_type",
+                )?;
+                let chains = stmt
+                    .query_map(params![session, pair, id], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(2)?))
+                    })?
+                    .filter_map(|row| match row {
+                        Ok((kind, next)) => ResourceType::parse(&kind)
+                            .map(|t| Ok((t, next.map(|n| n.max(0) as u64)))),
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let refusal = tx
+                    .prepare_cached(
+                        "SELECT status, request_id, reason FROM translate_refusals
+                         WHERE session_id = ?1 AND pair = ?2 AND account_id = ?3",
+                    )?
+                    .query_row(params![session, pair, id], |r| {
+                        Ok(TranslateRefusal {
+                            pair: pair.to_owned(),
+                            account_id: id.to_owned(),
+                            status: r
+                                .get::<_, Option<i64>>(0)?
+                                .and_then(|s| u16::try_from(s).ok()),
+                            request_id: r.get(1)?,
+                            reason: r.get(2)?,
+                        })
+                    })
+                    .optional()?;
+                out.push(ListedAccountRecord {
+                    again: false,
+                    chains,
+                    refusal,
                 });
             }
+            tx.commit()?;
             Ok(out)
+        })
+    }
+
+    /// The rows and pages earlier runs recorded (the last page of each chain counts its
+    /// pages), without reading the chains into memory.
+    pub fn translate_resumed_totals(&self, session: i64) -> Result<(u64, u64), JournalError> {
+        let known = ResourceType::ALL
+            .iter()
+            .map(|t| format!("'{}'", t.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.store.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(last), 0) FROM
+                     (SELECT SUM(rows) AS rows, MAX(page) AS last FROM translate_pages
+                      WHERE session_id = ?1 AND resource_type IN ({known})
+                      GROUP BY pair, account_id, resource_type)"
+                ),
+                params![session],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?.max(0) as u64,
+                        r.get::<_, i64>(1)?.max(0) as u64,
+                    ))
+                },
+            )
+        })
+    }
+
+    /// Records that an account could not be translated, or adds resource types to its row
+    /// (the first failure's reason stands).
+    pub fn translate_failed(
+        &self,
+        session: i64,
+        failure: &TranslateFailure,
+    ) -> Result<(), JournalError> {
+        self.store.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO translate_failures
+                 (session_id, pair, account_id, email, provider, grant_id, types, status, request_id, reason, refused)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (session_id, pair, account_id) DO UPDATE SET types = types | excluded.types",
+            )?
+            .execute(params![
+                session,
+                failure.pair,
+                failure.account_id,
+                failure.email,
+                failure.provider,
+                failure.grant_id,
+                type_bits(&failure.resource_types),
+                failure.status,
+                failure.request_id,
+                failure.reason,
+                failure.refused,
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// This run's failures, counted.
+    pub fn translate_failure_counts(&self, session: i64) -> Result<FailureCounts, JournalError> {
+        let bits = (0..ResourceType::ALL.len())
+            .map(|i| format!("((types >> {i}) & 1)"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        self.store.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT COUNT(*), COALESCE(SUM(refused), 0),
+                            COALESCE(SUM(CASE WHEN refused THEN {bits} ELSE 0 END), 0)
+                     FROM translate_failures WHERE session_id = ?1"
+                ),
+                params![session],
+                |r| {
+                    Ok(FailureCounts {
+                        accounts: r.get::<_, i64>(0)?.max(0) as u64,
+                        refused: r.get::<_, i64>(1)?.max(0) as u64,
+                        refused_chains: r.get::<_, i64>(2)?.max(0) as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Up to `limit` of this run's failures in (pair, account) order, after `after`'s: the
+    /// errors file is written a page at a time.
+    pub fn translate_failures(
+        &self,
+        session: i64,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TranslateFailure>, JournalError> {
+        let (pair, account) = after.unwrap_or(("", ""));
+        self.store.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT pair, account_id, email, provider, grant_id, types, status, request_id, reason, refused
+                 FROM translate_failures WHERE session_id = ?1 AND (?2 = 0 OR (pair, account_id) > (?3, ?4))
+                 ORDER BY pair, account_id LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![session, after.is_some(), pair, account, limit as i64],
+                |r| {
+                    Ok(TranslateFailure {
+                        pair: r.get(0)?,
+                        account_id: r.get(1)?,
+                        email: r.get(2)?,
+                        provider: r.get(3)?,
+                        grant_id: r.get(4)?,
+                        resource_types: bits_types(r.get(5)?),
+                        status: r
+                            .get::<_, Option<i64>>(6)?
+                            .and_then(|s| u16::try_from(s).ok()),
+                        request_id: r.get(7)?,
+                        reason: r.get(8)?,
+                        refused: r.get(9)?,
+                    })
+                },
+            )?;
+            rows.collect()
         })
     }
 }
@@ -375,21 +621,19 @@ mod tests {
         journal
             .translate_page_done(s.id, &page(2, Some(3), 200))
             .unwrap();
-        let progress = journal.translate_progress(s.id).unwrap();
-        assert_eq!(progress.len(), 1);
-        assert_eq!(
-            (
-                progress[0].last_page,
-                progress[0].next_page,
-                progress[0].rows
-            ),
-            (2, Some(3), 6)
-        );
+        let chains = |journal: &FolderJournal| {
+            journal.translate_begin_run(s.id).unwrap();
+            journal.translate_listing(s.id, "p", &["a"]).unwrap()[0]
+                .chains
+                .clone()
+        };
+        assert_eq!(chains(&journal), [(ResourceType::Messages, Some(3))]);
+        assert_eq!(journal.translate_resumed_totals(s.id).unwrap(), (6, 2));
         // The file lost its last page: it is forgotten, and the file is cut after page 1.
         assert_eq!(journal.translate_trim(&s, 150).unwrap(), 100);
-        assert_eq!(journal.translate_progress(s.id).unwrap()[0].last_page, 1);
+        assert_eq!(chains(&journal), [(ResourceType::Messages, Some(2))]);
         assert_eq!(journal.translate_trim(&s, 0).unwrap(), 10);
-        assert!(journal.translate_progress(s.id).unwrap().is_empty());
+        assert!(chains(&journal).is_empty());
         assert_eq!(journal.translate_session("/tmp/out.csv").unwrap(), Some(s));
     }
 
@@ -419,5 +663,102 @@ mod tests {
             .unwrap();
         assert!(journal.translate_refusals(again.id).unwrap().is_empty());
         assert!(journal.translate_refusals(s.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_run_lists_each_account_once_and_keeps_its_failures_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = FolderJournal::open(dir.path()).unwrap();
+        let s = journal
+            .start_translate_session("/tmp/out.csv", "csv", None, 0)
+            .unwrap();
+        let page = FinishedPage {
+            pair: "p",
+            account_id: "a",
+            resource_type: ResourceType::Folders,
+            page: 2,
+            next_page: Some(3),
+            rows: 4,
+            end_offset: 10,
+            request_id: None,
+        };
+        journal.translate_page_done(s.id, &page).unwrap();
+        journal
+            .translate_page_done(
+                s.id,
+                &FinishedPage {
+                    resource_type: ResourceType::Messages,
+                    page: 1,
+                    next_page: None,
+                    ..page
+                },
+            )
+            .unwrap();
+        assert_eq!(journal.translate_resumed_totals(s.id).unwrap(), (8, 3));
+        journal.translate_begin_run(s.id).unwrap();
+        let listed = journal
+            .translate_listing(s.id, "p", &["a", "b", "a"])
+            .unwrap();
+        assert!(!listed[0].again && !listed[1].again && listed[2].again);
+        let mut chains = listed[0].chains.clone();
+        chains.sort();
+        assert_eq!(
+            chains,
+            [
+                (ResourceType::Messages, None),
+                (ResourceType::Folders, Some(3))
+            ]
+        );
+        assert_eq!(listed[1], ListedAccountRecord::default());
+        // Listed again by the same run: skipped; by the next run: listed afresh.
+        assert!(journal.translate_listing(s.id, "p", &["b"]).unwrap()[0].again);
+        assert!(!journal.translate_listing(s.id, "q", &["b"]).unwrap()[0].again);
+        let failure =
+            |account: &str, t: ResourceType, refused: bool, reason: &str| TranslateFailure {
+                pair: "p".into(),
+                account_id: account.into(),
+                email: String::new(),
+                provider: "imap".into(),
+                grant_id: "g".into(),
+                resource_types: vec![t],
+                status: Some(400),
+                request_id: None,
+                reason: reason.into(),
+                refused,
+            };
+        for f in [
+            failure("b", ResourceType::Folders, true, "first"),
+            failure("b", ResourceType::Messages, true, "second"),
+            failure("a", ResourceType::Events, false, "later"),
+        ] {
+            journal.translate_failed(s.id, &f).unwrap();
+        }
+        assert_eq!(
+            journal.translate_failure_counts(s.id).unwrap(),
+            FailureCounts {
+                accounts: 2,
+                refused: 1,
+                refused_chains: 2
+            }
+        );
+        let first = journal.translate_failures(s.id, None, 1).unwrap();
+        assert_eq!(first, [failure("a", ResourceType::Events, false, "later")]);
+        let rest = journal
+            .translate_failures(s.id, Some(("p", "a")), 10)
+            .unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(
+            rest[0].resource_types,
+            [ResourceType::Messages, ResourceType::Folders]
+        );
+        assert_eq!(rest[0].reason, "first");
+        journal.translate_begin_run(s.id).unwrap();
+        assert!(
+            journal
+                .translate_failures(s.id, None, 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!journal.translate_listing(s.id, "p", &["a"]).unwrap()[0].again);
     }
 }
