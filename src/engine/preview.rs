@@ -386,13 +386,13 @@ mod tests {
     fn wave(pair: &str, name: &str) -> Step {
         step(
             pair,
-            StepKind::Batch(BatchStep {
+            StepKind::Batch(Box::new(BatchStep {
                 wave: name.into(),
                 index: 0,
                 request: BatchCloneRequest::default(),
                 placeholders: PlaceholderQuery::default(),
                 gate: None,
-            }),
+            })),
         )
     }
 

@@ -139,40 +139,48 @@ fn add_pair(
         .connectors
         .iter()
         .map(|c| {
-            add(StepKind::Connector(ConnectorStep {
+            add(StepKind::Connector(Box::new(ConnectorStep {
                 provider: c.provider,
                 settings: c.settings.clone(),
                 scope: c.scope.clone(),
-            }))
+            })))
         })
         .collect();
     let redirect_uris: Vec<_> = pair
         .redirect_uris
         .iter()
-        .map(|r| add(StepKind::RedirectUri(r.clone())))
+        .map(|r| add(StepKind::RedirectUri(Box::new(r.clone()))))
         .collect();
     // The notification destinations: webhooks, Pub/Sub and SNS channels, in plan order.
     let mut notifications = Vec::new();
     // Each webhook's test, with the webhook it waits for.
     let mut tests = Vec::new();
     for w in &pair.webhooks {
-        let webhook = add(StepKind::Webhook(WebhookStep {
+        let webhook = add(StepKind::Webhook(Box::new(WebhookStep {
             url: w.url.clone(),
             triggers: w.triggers.clone(),
             description: w.description.clone(),
             notification_emails: w.notification_emails.clone(),
             status: w.wanted_status(),
-        }));
+        })));
         notifications.push(webhook);
         if let Some(event) = w.test_request() {
             tests.push((
                 webhook,
-                add(StepKind::WebhookTest(WebhookTestStep { event })),
+                add(StepKind::WebhookTest(Box::new(WebhookTestStep { event }))),
             ));
         }
     }
-    notifications.extend(pair.pubsub.iter().map(|p| add(StepKind::Pubsub(p.clone()))));
-    notifications.extend(pair.sns.iter().map(|s| add(StepKind::Sns(s.clone()))));
+    notifications.extend(
+        pair.pubsub
+            .iter()
+            .map(|p| add(StepKind::Pubsub(Box::new(p.clone())))),
+    );
+    notifications.extend(
+        pair.sns
+            .iter()
+            .map(|s| add(StepKind::Sns(Box::new(s.clone())))),
+    );
     let clones: Vec<_> = pair
         .clone
         .single
@@ -190,7 +198,7 @@ fn add_pair(
         .iter()
         .enumerate()
         .map(|(index, wave)| {
-            add(StepKind::Batch(BatchStep {
+            add(StepKind::Batch(Box::new(BatchStep {
                 wave: wave.name.clone(),
                 index,
                 request: BatchCloneRequest {
@@ -201,7 +209,7 @@ fn add_pair(
                 },
                 placeholders,
                 gate: pair.clone.gate,
-            }))
+            })))
         })
         .collect();
 

@@ -90,11 +90,13 @@ impl fmt::Display for Kind {
 /// and [`StepId::parse`] reads it back.
 #[derive(Debug, Clone)]
 pub struct StepId {
-    pair: String,
-    kind: Kind,
-    subject: Option<String>,
-    /// The displayed form, kept so that the journal and the reporters borrow it.
+    /// The displayed form, kept so that the journal and the reporters borrow it; the pair and
+    /// the subject are slices of it (one allocation a step: a large plan has a step per test
+    /// account, and its graph and its index hold an ID each).
     text: Box<str>,
+    /// The pair's length in `text`: the pair is `text[..pair_len]`.
+    pair_len: usize,
+    kind: Kind,
 }
 
 impl StepId {
@@ -104,10 +106,9 @@ impl StepId {
             None => format!("{pair}/{kind}"),
         };
         StepId {
-            pair: pair.to_owned(),
-            kind,
-            subject: subject.map(str::to_owned),
             text: text.into_boxed_str(),
+            pair_len: pair.len(),
+            kind,
         }
     }
 
@@ -141,20 +142,22 @@ impl StepId {
     }
 
     pub fn pair(&self) -> &str {
-        &self.pair
+        &self.text[..self.pair_len]
     }
 
     pub fn kind(&self) -> Kind {
         self.kind
     }
 
+    /// What follows `<pair>/<kind>/`, when the kind has a subject.
     pub fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
+        let after_kind = self.pair_len + 1 + self.kind.as_str().len();
+        self.text.get(after_kind + 1..)
     }
 
     /// The ID within its pair, as the per-pair listings show it (`clone/df0yq…`, `link`).
     pub fn local(&self) -> &str {
-        &self.text[self.pair.len() + 1..]
+        &self.text[self.pair_len + 1..]
     }
 
     /// The displayed form.
@@ -291,17 +294,20 @@ pub struct BatchStep {
 pub enum StepKind {
     Link,
     Import,
-    Connector(ConnectorStep),
+    Connector(Box<ConnectorStep>),
     /// One redirect (callback) URI of the v3 application, as the plan gives it.
-    RedirectUri(RedirectUriSpec),
-    Webhook(WebhookStep),
-    WebhookTest(WebhookTestStep),
+    RedirectUri(Box<RedirectUriSpec>),
+    Webhook(Box<WebhookStep>),
+    WebhookTest(Box<WebhookTestStep>),
     /// One Google Cloud Pub/Sub channel, as the plan gives it.
-    Pubsub(PubsubSpec),
+    Pubsub(Box<PubsubSpec>),
     /// One Amazon SNS channel, as the plan gives it.
-    Sns(SnsSpec),
+    Sns(Box<SnsSpec>),
+    /// Inline, unlike the kinds above it: a large plan is mostly test accounts, and every
+    /// step is as large as the largest variant kept inline (the graph holds its steps in one
+    /// vector, which a large plan's validation walks more than once).
     Clone(CloneStep),
-    Batch(BatchStep),
+    Batch(Box<BatchStep>),
 }
 
 impl StepKind {

@@ -149,7 +149,7 @@ impl<'a> Waves<'a> {
         let mut states = Vec::new();
         for step in steps {
             if let StepKind::Batch(b) = &step.kind {
-                waves.push(b);
+                waves.push(&**b);
                 states.push(wave_state(journal, &step.id)?);
             }
         }

@@ -25,28 +25,28 @@ pub(in crate::engine) async fn unmanaged(ctx: &Context, pair: usize) -> PairUnma
     let webhooks: Vec<_> = kinds
         .iter()
         .filter_map(|k| match k {
-            StepKind::Webhook(w) => Some(w),
+            StepKind::Webhook(w) => Some(&**w),
             _ => None,
         })
         .collect();
     let pubsub: Vec<_> = kinds
         .iter()
         .filter_map(|k| match k {
-            StepKind::Pubsub(p) => Some(p),
+            StepKind::Pubsub(p) => Some(&**p),
             _ => None,
         })
         .collect();
     let sns: Vec<_> = kinds
         .iter()
         .filter_map(|k| match k {
-            StepKind::Sns(s) => Some(s),
+            StepKind::Sns(s) => Some(&**s),
             _ => None,
         })
         .collect();
     let redirect_uris: Vec<_> = kinds
         .iter()
         .filter_map(|k| match k {
-            StepKind::RedirectUri(r) => Some(r),
+            StepKind::RedirectUri(r) => Some(&**r),
             _ => None,
         })
         .collect();

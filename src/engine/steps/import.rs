@@ -54,7 +54,7 @@ impl StepDriver for ImportKind {
             .steps
             .iter()
             .filter_map(|s| match &s.kind {
-                StepKind::Connector(c) => Some(c),
+                StepKind::Connector(c) => Some(&**c),
                 _ => None,
             })
             .collect();

@@ -105,7 +105,7 @@ pub fn unrecorded_waves(ctx: &Context, pair: usize) -> Result<Waves<'_>, EngineE
             None => false,
         };
         if !recorded {
-            waves.push((step, b));
+            waves.push((step, &**b));
         }
     }
     Ok(waves)
