@@ -68,7 +68,7 @@ pub fn client_builder(plan: &Plan) -> Result<NylasClientBuilder, RunError> {
                 .map_err(ClientError::from)?;
         }
     }
-    // After the regions: a raised pace applies only when every one of them is on loopback.
+    // A raised pace applies only when every region the client is built with is on loopback.
     Ok(builder.loopback_rate_from_env()?)
 }
 
@@ -167,15 +167,7 @@ impl Opening {
     /// The run for reading (`plan`, `status`, `report`, a writing run's look before it
     /// writes): the plan's state as it is, nothing created, no lock.
     pub fn read(&self) -> Result<Context, EngineError> {
-        let mut ctx = Context::new(
-            self.graph.clone(),
-            self.source.clone(),
-            &self.client,
-            &self.state,
-            false,
-        )?;
-        ctx.set_options(self.options.clone());
-        Ok(ctx)
+        self.context(false)
     }
 
     /// Takes the state's lock without waiting (a run that holds it is named).
@@ -186,7 +178,7 @@ impl Opening {
     /// The run for writing, under `lock` (see [`lock`](Self::lock)): the journal opened or
     /// created (a state folder created private first), every write of it fenced by the lock.
     pub fn write(self, lock: StateLock) -> Result<Run, EngineError> {
-        let mut context = self.create()?;
+        let mut context = self.context(true)?;
         // Every journal write of this run proves, as it is made, that the lock is still ours.
         context.fence_journal(&lock)?;
         Ok(Run { context, lock })
@@ -202,16 +194,17 @@ impl Opening {
     /// private folder, a benchmark's). Each call opens the state again (the demo applies
     /// twice with one client).
     pub fn write_unlocked(&self) -> Result<Context, EngineError> {
-        self.create()
+        self.context(true)
     }
 
-    fn create(&self) -> Result<Context, EngineError> {
+    /// A context over the state, created first when `create` (see [`Context::new`]).
+    fn context(&self, create: bool) -> Result<Context, EngineError> {
         let mut ctx = Context::new(
             self.graph.clone(),
             self.source.clone(),
             &self.client,
             &self.state,
-            true,
+            create,
         )?;
         ctx.set_options(self.options.clone());
         Ok(ctx)

@@ -148,7 +148,9 @@ pub struct NylasClientBuilder {
     observer: Option<RequestObserver>,
     connect_timeout: Duration,
     ca_file: Option<std::path::PathBuf>,
-    loopback_rate: Option<u32>,
+    /// [`LOOPBACK_RATE_VAR`]'s value, checked; applied by `build` only if every region the
+    /// client is built with is at a loopback host.
+    loopback_setting: Option<String>,
 }
 
 /// The environment variable raising every application's requests per second above Nylas's 20
@@ -213,23 +215,23 @@ impl Default for NylasClientBuilder {
             observer: None,
             connect_timeout: Duration::from_secs(10),
             ca_file: None,
-            loopback_rate: None,
+            loopback_setting: None,
         }
     }
 }
 
 impl NylasClientBuilder {
-    /// Every application at [`LOOPBACK_RATE_VAR`]'s rate, if it is set and every region is at
-    /// a loopback host (call it after the regions are set); a value that is not a whole number
-    /// from 1 to 100,000 is an error.
+    /// Every application at [`LOOPBACK_RATE_VAR`]'s rate, if it is set and every region the
+    /// client is built with is at a loopback host (decided by [`build`](Self::build), so a
+    /// region set afterwards counts too); a value that is not a whole number from 1 to 100,000
+    /// is an error.
     pub fn loopback_rate_from_env(mut self) -> Result<Self, ClientError> {
         let Some(value) = std::env::var_os(LOOPBACK_RATE_VAR) else {
             return Ok(self);
         };
-        if let Some(rate) = loopback_rate(&value.to_string_lossy(), &self.endpoints)? {
-            self.default_rate = rate;
-            self.loopback_rate = Some(rate);
-        }
+        let value = value.to_string_lossy().into_owned();
+        loopback_rate(&value, &self.endpoints)?;
+        self.loopback_setting = Some(value);
         Ok(self)
     }
 
@@ -349,20 +351,24 @@ impl NylasClientBuilder {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         });
+        let loopback_rate = match &self.loopback_setting {
+            Some(value) => loopback_rate(value, &self.endpoints)?,
+            None => None,
+        };
         Ok(NylasClient {
             inner: Arc::new(Inner {
                 http,
                 direct,
                 endpoints: self.endpoints,
                 limiters: RateLimiters::new(
-                    self.default_rate,
+                    loopback_rate.unwrap_or(self.default_rate),
                     self.spacing_margin,
                     self.record_sends,
                 ),
                 retry: self.retry,
                 jitter: Mutex::new(SmallRng::seed_from_u64(seed)),
                 observer: self.observer,
-                loopback_rate: self.loopback_rate,
+                loopback_rate,
             }),
         })
     }

@@ -73,17 +73,14 @@ pub fn html(raw: &str) -> String {
     let safe = crate::untrusted::esc(raw).to_string();
     let mut out = String::with_capacity(safe.len() + 8);
     for c in safe.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '@' | ':' | '#' => {
+        match super::html::entity(c) {
+            Some(entity) => out.push_str(entity),
+            None => {
                 out.push(c);
-                out.push(BREAK);
+                if matches!(c, '@' | ':' | '#') {
+                    out.push(BREAK);
+                }
             }
-            c => out.push(c),
         }
     }
     out

@@ -326,8 +326,10 @@ impl FolderJournal {
         })
     }
 
-    /// The accounts of the session Nylas refused for good.
-    pub fn translate_refusals(&self, session: i64) -> Result<Vec<TranslateRefusal>, JournalError> {
+    /// The accounts of the session Nylas refused for good, all at once: for the tests only (a
+    /// run reads them a page of accounts at a time, with [`translate_listing`](Self::translate_listing)).
+    #[cfg(test)]
+    fn translate_refusals(&self, session: i64) -> Result<Vec<TranslateRefusal>, JournalError> {
         self.store.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT pair, account_id, status, request_id, reason FROM translate_refusals

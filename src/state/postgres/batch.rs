@@ -15,7 +15,7 @@ use std::sync::{Arc, mpsc};
 
 use super::error::{Failure, chain};
 use super::worker::{Grouped, Job, Session};
-use super::write::NOT_HOLDING;
+use super::write::{NOT_HOLDING, fence};
 use crate::state::journal::{Phase, StepRecord, StepStatus, WaveJob, record_json, wave_jobs};
 
 /// The most entries one batch carries (a bound on its parameters, not a pacing).
@@ -23,16 +23,10 @@ const MAX_BATCH: usize = 512;
 
 /// The batch statement. `$1` plan, `$2` epoch, `$3` lock key, `$4` time; the entries as arrays
 /// (`$5`–`$10`), then their jobs (`$11`–`$21`). Answers one row when the fence held.
-const BATCH: &str = "WITH fence AS (
-         SELECT 1 FROM nylas_migrate.lock_epochs e
-         WHERE e.plan_id = $1 AND e.epoch = $2
-           AND NOT EXISTS (SELECT 1 FROM nylas_migrate.lock_epochs n
-                           WHERE n.plan_id = $1 AND n.epoch > $2)
-           AND EXISTS (SELECT 1 FROM pg_locks l
-                       WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid()
-                         AND l.objsubid = 1
-                         AND ((l.classid::bigint << 32) | l.objid::bigint) = $3)
-     ),
+const BATCH: &str = concat!(
+    "WITH fence AS (",
+    fence!(),
+    "),
      entry AS (
          SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int8[],
                               $10::bool[])
@@ -68,7 +62,8 @@ const BATCH: &str = "WITH fence AS (
              count_failed = EXCLUDED.count_failed, count_warning = EXCLUDED.count_warning
          WHERE EXCLUDED.status IS NOT NULL
      )
-     SELECT count(*) FROM fence";
+     SELECT count(*) FROM fence"
+);
 
 /// One fenced step write waiting for a batch: a step's new state and its event (with a wave's
 /// jobs), or a note (the event alone).

@@ -21,6 +21,7 @@ macro_rules! fence {
                      AND ((l.classid::bigint << 32) | l.objid::bigint) = $3)"
     };
 }
+pub(super) use fence;
 
 /// The check every fenced write makes, in its own transaction, before it writes anything: the
 /// epoch is this runner's and no newer one exists, and this very session holds the plan's
