@@ -290,7 +290,6 @@ impl Store for SqliteStore {
         })
     }
 
-    /// Records a step's new state, and appends it to the audit trail, in one transaction.
     fn record_if_mine(
         &self,
         run_id: i64,
@@ -319,6 +318,7 @@ impl Store for SqliteStore {
         })
     }
 
+    /// Records a step's new state, and appends it to the audit trail, in one transaction.
     fn record(
         &self,
         run_id: i64,
