@@ -285,16 +285,7 @@ async fn terminating_the_lock_session_between_an_intent_and_its_write_sends_the_
     let r = rehearse(&db).await;
     let a = held_at(&r, "solo/batch/w1@after-intent").await;
     second_is_refused(&r).await;
-    let ended: i64 = db.with(|c| {
-        c.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'nylas-migrate lock'",
-            &[],
-        )
-        .unwrap()
-        .len() as i64
-    });
-    assert_eq!(ended, 1, "one lock session");
+    assert_eq!(db.end_lock_sessions(), 1, "one lock session");
     let b = tokio::task::block_in_place(|| b_waiting_for_a(&r));
     finish_both(&r, a, b).await;
     r.sim.shutdown().await;
@@ -308,14 +299,7 @@ async fn a_write_answered_after_the_lock_was_lost_keeps_its_outcome() {
     let Some(db) = pg::database() else { return };
     let r = rehearse(&db).await;
     let a = held_at(&r, "solo/batch/w1@after-write").await;
-    db.with(|c| {
-        c.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'nylas-migrate lock'",
-            &[],
-        )
-        .unwrap()
-    });
+    db.end_lock_sessions();
     let b = tokio::task::block_in_place(|| b_waiting_for_a(&r));
     finish_both(&r, a, b).await;
     let started_by_a: i64 = db.with(|c| {

@@ -865,14 +865,7 @@ fn the_rows_a_holder_keeps_read_as_the_database_holds_them() {
 
     // A's lock session ends with its intent in flight; B takes the lock over, and A records
     // its write's outcome afterwards, on its journal's own connection.
-    db.with(|c| {
-        c.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'nylas-migrate lock'",
-            &[],
-        )
-        .unwrap()
-    });
+    db.end_lock_sessions();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let lock_b = loop {
         match nylas_migrate::state::StateLock::acquire_at(&state, "plan") {

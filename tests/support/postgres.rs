@@ -105,6 +105,20 @@ impl TestDb {
 
     /// Runs `f` with a connection to this database, on a thread of its own (the synchronous
     /// client must not run inside an async runtime).
+    /// Ends every lock session of this database (`pg_terminate_backend`), as a failover or a
+    /// cut connection would; returns how many there were.
+    pub fn end_lock_sessions(&self) -> usize {
+        self.with(|c| {
+            c.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'nylas-migrate lock'",
+                &[],
+            )
+            .unwrap()
+            .len()
+        })
+    }
+
     pub fn with<T: Send>(&self, f: impl FnOnce(&mut postgres::Client) -> T + Send) -> T {
         let url = self.url_with_password();
         std::thread::scope(|s| {
