@@ -7,8 +7,9 @@ use serde::Deserialize;
 use super::diagnostic::{MAX_DIAGNOSTICS, PlanDiagnostic, SharedSource};
 use super::display::DisplayText;
 use super::model::{Pair, Plan};
+use super::schema_check::SchemaCheck;
 use super::trust::Trust;
-use super::{characters, inline_secret, rules, schema_check};
+use super::{characters, inline_secret, rules};
 use crate::code::Code;
 use crate::untrusted::escaped;
 use crate::yaml::{self, LineIndex, Node};
@@ -246,57 +247,53 @@ fn validate_tree(
         );
         return None;
     }
-    let mut instance = root.to_json();
     let skip: Vec<String> = secrets.iter().map(|s| s.pointer.clone()).collect();
     // Enough to fill the report whatever the other stages found; past it the check stops.
-    let (schema_errors, schema_stopped) =
-        schema_check::check(root, &instance, &skip, MAX_DIAGNOSTICS + 1);
-    *stopped |= schema_stopped;
-    // The pairs are the bulk of a large plan: read once, for the rules and for the plan, and
-    // their JSON dropped as soon as every pair is read, so that the JSON, the pairs read and
-    // the plan are never all in memory at once.
-    let mut pairs_json = instance
-        .as_object_mut()
-        .and_then(|o| o.get_mut("pairs"))
-        .map(serde_json::Value::take);
-    let listed = pairs_json.as_ref().and_then(|p| p.as_array()).map(Vec::len);
-    let valid_pairs: Vec<(usize, Pair)> = pairs_json
-        .as_ref()
-        .and_then(|p| p.as_array())
-        .map(|pairs| {
-            pairs
-                .iter()
-                .enumerate()
-                // From a reference: cloning each pair's JSON to consume it doubled the
-                // allocations of a large plan (and the allocator's work freeing them).
-                .filter_map(|(i, p)| Pair::deserialize(p).ok().map(|p| (i, p)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let every_pair_read = listed == Some(valid_pairs.len());
-    if every_pair_read {
-        pairs_json = None;
+    let mut check = SchemaCheck::new(root, &skip, MAX_DIAGNOSTICS + 1);
+    // The pairs are the bulk of a large plan. Each is made JSON, checked and read on its own,
+    // and its JSON dropped before the next: no JSON copy of the whole plan is ever built (at
+    // 80,000 accounts it was a third of the peak heap, and building and freeing it made the
+    // allocator's work grow faster than the plan).
+    let (mut instance, pair_nodes) = shell_json(root);
+    let mut valid_pairs: Vec<(usize, Pair)> = Vec::new();
+    let mut misread = None;
+    match pair_nodes {
+        Some(nodes) => {
+            check.shell(&instance);
+            valid_pairs.reserve_exact(nodes.len());
+            for (i, node) in nodes.iter().enumerate() {
+                let json = node.to_json();
+                check.pair(i, &json);
+                match Pair::deserialize(&json) {
+                    Ok(pair) => valid_pairs.push((i, pair)),
+                    Err(err) => {
+                        misread.get_or_insert(err);
+                    }
+                }
+            }
+        }
+        None => check.whole(&instance),
     }
+    let (schema_errors, schema_stopped) = check.finish();
+    *stopped |= schema_stopped;
     diagnostics.extend(rules::check(root, &valid_pairs, trust, plan_dir));
     if !schema_errors.is_empty() || !secrets.is_empty() {
         diagnostics.extend(schema_errors);
         return None;
     }
-    if let Some(o) = instance.as_object_mut() {
-        match pairs_json {
-            // Every pair read: the plan is read without them, then given them.
-            None if every_pair_read => {
-                o.insert("pairs".to_owned(), serde_json::Value::Array(Vec::new()));
-            }
-            Some(pairs) => {
-                o.insert("pairs".to_owned(), pairs);
-            }
-            None => {}
-        }
+    if let Some(err) = misread {
+        diagnostics.push(model_mismatch(root, &err));
+        return None;
+    }
+    if pair_nodes.is_some()
+        && let Some(pairs) = instance.get_mut("pairs")
+    {
+        // Every pair is read: the plan is read without them, then given them.
+        *pairs = serde_json::Value::Array(Vec::new());
     }
     match serde_json::from_value::<Plan>(instance) {
         Ok(mut plan) => {
-            if every_pair_read {
+            if pair_nodes.is_some() {
                 plan.pairs = valid_pairs.into_iter().map(|(_, p)| p).collect();
             }
             Some(plan)
@@ -306,6 +303,33 @@ fn validate_tree(
             None
         }
     }
+}
+
+/// The plan's JSON with each item of `pairs` a placeholder (`null`), and the pairs' nodes; or,
+/// when the plan is not a mapping with a list of pairs, its whole JSON and no pairs.
+fn shell_json(root: &Node) -> (serde_json::Value, Option<&[Node]>) {
+    let yaml::Value::Map(entries) = &root.value else {
+        return (root.to_json(), None);
+    };
+    let mut pairs = None;
+    let mut map = serde_json::Map::new();
+    for (key, value) in entries {
+        let key = key.as_str().unwrap_or_default();
+        let json = match &value.value {
+            yaml::Value::Seq(items) if key == "pairs" => {
+                pairs = Some(items.as_slice());
+                serde_json::Value::Array(vec![serde_json::Value::Null; items.len()])
+            }
+            _ => {
+                if key == "pairs" {
+                    pairs = None;
+                }
+                value.to_json()
+            }
+        };
+        map.insert(key.to_owned(), json);
+    }
+    (serde_json::Value::Object(map), pairs)
 }
 
 /// A plan the schema accepts and the model does not. The schema is generated from the same
@@ -340,6 +364,83 @@ fn from_yaml_error(err: yaml::YamlError) -> PlanDiagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan of `pairs`, each given as (name, v2 app ID, extra lines).
+    fn plan_of(pairs: &[(&str, &str, &str)]) -> String {
+        let mut text = String::from("version: 1\nname: t\npairs:\n");
+        for (i, (name, v2, extra)) in pairs.iter().enumerate() {
+            text.push_str(&format!(
+                "  - name: {name}\n    region: us\n    v2: {{ app_id: {v2}, client_secret: {{ env: S{i} }} }}\n    v3: {{ app_id: ad410018-d306-43f9-8361-fa5d7b2172e{i}, api_key: {{ env: K{i} }} }}\n{extra}"
+            ));
+        }
+        text
+    }
+
+    /// Each problem, as its code and the text its span covers.
+    fn problems(text: &str) -> Vec<(Code, String)> {
+        let invalid = load_str(Path::new("p.yaml"), "p.yaml", text)
+            .err()
+            .expect("invalid");
+        invalid
+            .diagnostics
+            .iter()
+            // A plain scalar's span in a flow mapping ends after the space that follows it.
+            .map(|d| (d.code, text[d.span.clone()].trim_end().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn each_pair_is_checked_on_its_own_and_reported_in_place() {
+        let cases: [(&str, String, Vec<(Code, &str)>); 5] = [
+            (
+                "problems in the second and third pairs",
+                plan_of(&[
+                    ("a", "v2a", ""),
+                    ("b", "v2b", "    webhook: []\n"),
+                    ("c", "v2c", "    rate_limit: fast\n"),
+                ]),
+                vec![
+                    (Code::PlanUnknownKey, "webhook"),
+                    (Code::PlanWrongType, "fast"),
+                ],
+            ),
+            (
+                "a secret written inline in the second pair is reported once, not also by the schema",
+                plan_of(&[("a", "v2a", ""), ("b", "v2b", "")]).replace("{ env: S1 }", "hunter2"),
+                vec![(Code::PlanInlineSecret, "hunter2")],
+            ),
+            (
+                "pairs that are not a list",
+                "version: 1\nname: t\npairs: nope\n".to_owned(),
+                vec![(Code::PlanWrongType, "nope")],
+            ),
+            (
+                "an empty list of pairs",
+                "version: 1\nname: t\npairs: []\n".to_owned(),
+                vec![(Code::PlanTooFew, "[]")],
+            ),
+            (
+                "a pair that is not a mapping",
+                plan_of(&[("a", "v2a", "  - just-a-name\n")]),
+                vec![(Code::PlanWrongType, "just-a-name")],
+            ),
+        ];
+        for (case, text, expected) in cases {
+            let expected: Vec<(Code, String)> = expected
+                .into_iter()
+                .map(|(code, at)| (code, at.to_owned()))
+                .collect();
+            assert_eq!(problems(&text), expected, "{case}\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_plan_read_a_pair_at_a_time_keeps_its_pairs_in_order() {
+        let text = plan_of(&[("a", "v2a", ""), ("b", "v2b", ""), ("c", "v2c", "")]);
+        let loaded = load_str(Path::new("p.yaml"), "p.yaml", &text).expect("valid");
+        let names: Vec<&str> = loaded.plan.pairs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
 
     #[test]
     fn a_plan_the_model_rejects_is_reported_as_a_bug() {

@@ -27,9 +27,48 @@ pub fn plan_schema_text() -> String {
 /// The compiled validator for [`plan_schema`].
 pub(super) fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| compile(plan_schema().clone()))
+}
+
+/// The validator for a plan whose pairs are checked one at a time by [`pair_validator`]: the
+/// plan schema with any item allowed in `pairs` (the list itself is still checked: its type and
+/// its length).
+pub(super) fn shell_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        // The schema is generated from our own types; failing to compile it is a bug in this
-        // program, caught by the test suite, never a user error.
-        jsonschema::draft7::new(plan_schema()).expect("the generated plan schema compiles")
+        let mut schema = plan_schema().clone();
+        if let Some(items) = schema.pointer_mut("/properties/pairs/items") {
+            *items = serde_json::Value::Bool(true);
+        }
+        compile(schema)
     })
+}
+
+/// The validator for one item of `pairs`: the plan schema with its root replaced by a
+/// reference to the pair's definition, so that the schema paths of its errors
+/// (`/definitions/Pair/…`) are the plan schema's own.
+pub(super) fn pair_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let mut root = serde_json::Map::new();
+        if let Some(all) = plan_schema().as_object() {
+            for key in ["$schema", "definitions"] {
+                if let Some(value) = all.get(key) {
+                    root.insert(key.to_owned(), value.clone());
+                }
+            }
+        }
+        let pair = plan_schema()
+            .pointer("/properties/pairs/items/$ref")
+            .cloned()
+            .unwrap_or_else(|| serde_json::Value::String("#/definitions/Pair".to_owned()));
+        root.insert("$ref".to_owned(), pair);
+        compile(serde_json::Value::Object(root))
+    })
+}
+
+fn compile(schema: serde_json::Value) -> jsonschema::Validator {
+    // The schema is generated from our own types; failing to compile it is a bug in this
+    // program, caught by the test suite, never a user error.
+    jsonschema::draft7::new(&schema).expect("the generated plan schema compiles")
 }

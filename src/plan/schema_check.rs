@@ -1,7 +1,7 @@
 //! Checks a plan's JSON form against the plan schema and turns each violation into a
 //! diagnostic at the offending node, worded for a person writing YAML.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 use std::ops::Range;
 
 use jsonschema::error::ValidationErrorKind;
@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::diagnostic::PlanDiagnostic;
 use super::lookup::Lookup;
-use super::schema::{plan_schema, validator};
+use super::schema::{pair_validator, plan_schema, shell_validator, validator};
 use super::suggest::did_you_mean;
 use super::triggers::{self, V2Fate};
 use super::words::either;
@@ -18,27 +18,85 @@ use crate::api::TriggerType;
 use crate::code::Code;
 use crate::yaml::{Node, Value};
 
-/// The schema violations in `instance`, except those at or under `skip` pointers (already
-/// reported more precisely, such as inline secrets), and whether the check stopped before the
-/// end: past `limit` diagnostics no more are made. Each costs a suggestion (an edit distance
-/// against every allowed value) and a lookup, and a hostile plan can have hundreds of thousands
-/// (240,000 unknown triggers took 71 s when only the printing was capped).
-pub fn check(
-    root: &Node,
-    instance: &Json,
-    skip: &[String],
+/// The schema violations of a plan, found a part at a time: the plan without its pairs' contents
+/// ([`SchemaCheck::shell`]), then each pair ([`SchemaCheck::pair`]), so that no JSON copy of the
+/// whole plan is ever built. Violations at or under `skip` pointers (already reported more
+/// precisely, such as inline secrets) are left out. Past `limit` diagnostics the check stops:
+/// each costs a suggestion (an edit distance against every allowed value) and a lookup, and a
+/// hostile plan can have hundreds of thousands (240,000 unknown triggers took 71 s when only the
+/// printing was capped).
+pub struct SchemaCheck<'a> {
+    lookup: Lookup<'a>,
+    skip: HashSet<&'a str>,
     limit: usize,
-) -> (Vec<PlanDiagnostic>, bool) {
-    let mut out = Vec::new();
-    let lookup = Lookup::new(root);
-    let skip: HashSet<&str> = skip.iter().map(String::as_str).collect();
-    for error in validator().iter_errors(instance) {
-        if out.len() >= limit {
-            return (out, true);
+    out: Vec<PlanDiagnostic>,
+    stopped: bool,
+}
+
+impl<'a> SchemaCheck<'a> {
+    pub fn new(root: &'a Node, skip: &'a [String], limit: usize) -> Self {
+        SchemaCheck {
+            lookup: Lookup::new(root),
+            skip: skip.iter().map(String::as_str).collect(),
+            limit,
+            out: Vec::new(),
+            stopped: false,
         }
-        report(&lookup, &error, &skip, &mut out);
     }
-    (out, false)
+
+    /// Checks the whole plan, `pairs` and all.
+    pub fn whole(&mut self, instance: &Json) {
+        self.run(validator(), "", instance);
+    }
+
+    /// Checks the plan with every item of `pairs` allowed: the items are checked by
+    /// [`SchemaCheck::pair`].
+    pub fn shell(&mut self, instance: &Json) {
+        self.run(shell_validator(), "", instance);
+    }
+
+    /// Checks the pair at `/pairs/{index}`.
+    pub fn pair(&mut self, index: usize, instance: &Json) {
+        self.run(pair_validator(), &format!("/pairs/{index}"), instance);
+    }
+
+    fn run(&mut self, validator: &jsonschema::Validator, prefix: &str, instance: &Json) {
+        if self.stopped {
+            return;
+        }
+        let at = Place {
+            lookup: &self.lookup,
+            skip: &self.skip,
+            prefix,
+        };
+        for error in validator.iter_errors(instance) {
+            if self.out.len() >= self.limit {
+                self.stopped = true;
+                return;
+            }
+            report(&at, &error, &mut self.out);
+        }
+    }
+
+    /// The diagnostics, and whether the check stopped at the limit before the end.
+    pub fn finish(self) -> (Vec<PlanDiagnostic>, bool) {
+        (self.out, self.stopped)
+    }
+}
+
+/// Where a validator's errors are placed: the tree they are looked up in, the pointers left
+/// out, and the pointer of the part validated (its errors' paths are relative to it).
+struct Place<'l, 'a> {
+    lookup: &'l Lookup<'a>,
+    skip: &'l HashSet<&'a str>,
+    prefix: &'l str,
+}
+
+impl Place<'_, '_> {
+    /// The plan's pointer of an error's instance.
+    fn pointer(&self, error: &ValidationError<'_>) -> String {
+        format!("{}{}", self.prefix, error.instance_path().as_str())
+    }
 }
 
 /// Whether `pointer` is one of `skip` or under one. Looked up per ancestor: comparing with
@@ -51,14 +109,10 @@ fn skipped(pointer: &str, skip: &HashSet<&str>) -> bool {
                 .any(|(i, _)| skip.contains(&pointer[..i])))
 }
 
-fn report(
-    lookup: &Lookup<'_>,
-    error: &ValidationError<'_>,
-    skip: &HashSet<&str>,
-    out: &mut Vec<PlanDiagnostic>,
-) {
-    let pointer = error.instance_path().as_str().to_owned();
-    if skipped(&pointer, skip) {
+fn report(at: &Place<'_, '_>, error: &ValidationError<'_>, out: &mut Vec<PlanDiagnostic>) {
+    let lookup = at.lookup;
+    let pointer = at.pointer(error);
+    if skipped(&pointer, at.skip) {
         return;
     }
     let (key_node, node) = locate(lookup, &pointer);
@@ -75,9 +129,9 @@ fn report(
                 && !is_reference(node, &keys)
             {
                 reference_diagnostic(node, &field, &keys)
-            } else if let Some(branch) = best_branch(&pointer, context) {
+            } else if let Some(branch) = best_branch(at, &pointer, context) {
                 for inner in branch {
-                    report(lookup, inner, skip, out);
+                    report(at, inner, out);
                 }
                 return;
             } else {
@@ -470,13 +524,13 @@ fn all_constants(context: &[Vec<ValidationError<'_>>]) -> Option<Vec<String>> {
 /// The alternative the user most likely meant: not one rejected outright for being of another
 /// type, and among those the one with the fewest complaints.
 fn best_branch<'e, 'a>(
+    at: &Place<'_, '_>,
     pointer: &str,
     context: &'e [Vec<ValidationError<'a>>],
 ) -> Option<&'e [ValidationError<'a>]> {
     let wrong_kind = |branch: &[ValidationError<'_>]| {
         branch.iter().any(|e| {
-            e.instance_path().as_str() == pointer
-                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+            at.pointer(e) == pointer && matches!(e.kind(), ValidationErrorKind::Type { .. })
         })
     };
     context
