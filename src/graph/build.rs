@@ -1,9 +1,9 @@
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::step::{
-    BatchStep, CloneStep, ConnectorStep, PairTarget, Step, StepGraph, StepId, StepKind,
+    BatchStep, CloneStep, ConnectorStep, PairTarget, Step, StepGraph, StepId, StepIndex, StepKind,
     WebhookStep, WebhookTestStep,
 };
 use crate::api::{BatchCloneRequest, PlaceholderQuery};
@@ -64,10 +64,7 @@ impl StepGraph {
         }
         let order = stable_order(&graph)
             .map_err(|stuck| GraphError::Cycle(pairs[graph[stuck].pair].name.clone()))?;
-        let by_id = graph
-            .node_indices()
-            .map(|n| (graph[n].id.clone(), n))
-            .collect();
+        let by_id = StepIndex::of(&graph);
         Ok(StepGraph {
             plan_name: plan.name.clone(),
             pairs,

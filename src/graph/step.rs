@@ -1,5 +1,5 @@
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -101,10 +101,19 @@ pub struct StepId {
 
 impl StepId {
     pub fn new(pair: &str, kind: Kind, subject: Option<&str>) -> StepId {
-        let text = match subject {
-            Some(subject) => format!("{pair}/{kind}/{subject}"),
-            None => format!("{pair}/{kind}"),
-        };
+        // Sized first: `format!` grows its string as it writes and the box then shrinks it, three
+        // allocations where one will do (a large plan has a step per test account).
+        let kind_text = kind.as_str();
+        let mut text = String::with_capacity(
+            pair.len() + 1 + kind_text.len() + subject.map_or(0, |s| 1 + s.len()),
+        );
+        text.push_str(pair);
+        text.push('/');
+        text.push_str(kind_text);
+        if let Some(subject) = subject {
+            text.push('/');
+            text.push_str(subject);
+        }
         StepId {
             text: text.into_boxed_str(),
             pair_len: pair.len(),
@@ -357,13 +366,48 @@ pub struct Step {
     pub kind: StepKind,
 }
 
+/// The graph's nodes by their steps' IDs: the table holds node indexes and compares the IDs the
+/// graph holds, so that no ID is copied (a large plan has a step per test account).
+#[derive(Debug, Clone, Default)]
+pub(super) struct StepIndex {
+    hasher: hashbrown::DefaultHashBuilder,
+    table: hashbrown::HashTable<NodeIndex>,
+}
+
+impl StepIndex {
+    /// Indexes every node of `graph`; the first of two equal IDs is the one found.
+    pub(super) fn of(graph: &DiGraph<Step, ()>) -> StepIndex {
+        let mut index = StepIndex {
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            table: hashbrown::HashTable::with_capacity(graph.node_count()),
+        };
+        for node in graph.node_indices() {
+            let id = &graph[node].id;
+            let hash = index.hasher.hash_one(id);
+            if let hashbrown::hash_table::Entry::Vacant(vacant) = index.table.entry(
+                hash,
+                |&n| graph[n].id == *id,
+                |&n| index.hasher.hash_one(&graph[n].id),
+            ) {
+                vacant.insert(node);
+            }
+        }
+        index
+    }
+
+    pub(super) fn get(&self, graph: &DiGraph<Step, ()>, id: &StepId) -> Option<NodeIndex> {
+        let hash = self.hasher.hash_one(id);
+        self.table.find(hash, |&n| graph[n].id == *id).copied()
+    }
+}
+
 /// The steps of a plan and the order they must run in. An edge `a → b` means `b` waits for `a`.
 #[derive(Debug, Clone)]
 pub struct StepGraph {
     pub(super) plan_name: String,
     pub(super) pairs: Vec<PairTarget>,
     pub(super) graph: DiGraph<Step, ()>,
-    pub(super) by_id: HashMap<StepId, NodeIndex>,
+    pub(super) by_id: StepIndex,
     /// Every node, dependencies before dependents; ties keep plan order.
     pub(super) order: Vec<NodeIndex>,
 }
@@ -395,7 +439,7 @@ impl StepGraph {
     }
 
     pub fn get(&self, id: &StepId) -> Option<&Step> {
-        self.by_id.get(id).map(|&n| &self.graph[n])
+        self.by_id.get(&self.graph, id).map(|n| &self.graph[n])
     }
 
     pub fn pair_of(&self, step: &Step) -> &PairTarget {
@@ -413,7 +457,7 @@ impl StepGraph {
     }
 
     fn neighbors(&self, id: &StepId, direction: Direction) -> Vec<&Step> {
-        let Some(&node) = self.by_id.get(id) else {
+        let Some(node) = self.by_id.get(&self.graph, id) else {
             return Vec::new();
         };
         let mut steps: Vec<(NodeIndex, &Step)> = self

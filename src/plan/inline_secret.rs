@@ -10,7 +10,6 @@ use crate::yaml::{Node, Value};
 
 /// Keys whose scalar values are treated as secrets wherever they appear.
 fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
     [
         "secret",
         "api_key",
@@ -21,7 +20,15 @@ fn is_secret_key(key: &str) -> bool {
         "private_key",
     ]
     .iter()
-    .any(|word| key.contains(word))
+    .any(|word| contains_ignoring_case(key, word))
+}
+
+/// Whether `text` contains `word` (lower case ASCII) in any case, without a lower-cased copy:
+/// every key of a plan is asked.
+fn contains_ignoring_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// A secret written inline: the field, its value's span, and what shape the value has.

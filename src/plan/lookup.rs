@@ -1,7 +1,7 @@
 //! Finding nodes by JSON pointer, many times over one tree.
 
+use hashbrown::HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::yaml::{Node, Value};
 

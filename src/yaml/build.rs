@@ -1,6 +1,6 @@
 //! Builds a [`Node`] tree from the parser's events, iteratively.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -71,9 +71,42 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
-        seen: HashMap<String, Range<usize>>,
+        /// The keys' spans by name, made once the mapping has [`INDEXED_FROM`] entries: a
+        /// smaller one is searched in order, which costs less than a map per mapping.
+        seen: Option<HashMap<String, Range<usize>>>,
         size: usize,
     },
+}
+
+/// Mappings with this many entries get an index of their keys, so that finding a duplicate
+/// stays linear in a mapping with hundreds of thousands of keys.
+const INDEXED_FROM: usize = 16;
+
+/// The span of the first key named `name` in a mapping's entries, through its index once it has
+/// one (made here when the mapping reaches [`INDEXED_FROM`] entries).
+fn first_key(
+    entries: &[(Node, Node)],
+    seen: &mut Option<HashMap<String, Range<usize>>>,
+    name: &str,
+) -> Option<Range<usize>> {
+    if seen.is_none() && entries.len() >= INDEXED_FROM {
+        let mut index = HashMap::with_capacity(entries.len() * 2);
+        for (k, _) in entries {
+            if let Some(key) = k.as_str() {
+                index
+                    .entry(key.to_owned())
+                    .or_insert_with(|| k.span.clone());
+            }
+        }
+        *seen = Some(index);
+    }
+    match seen {
+        Some(index) => index.get(name).cloned(),
+        None => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(k, _)| k.span.clone()),
+    }
 }
 
 struct Builder<'a> {
@@ -158,7 +191,7 @@ impl<'a> Builder<'a> {
                     let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
                     let size = 1 + text.len() / SCALAR_BYTES_PER_NODE;
                     let value = if style == ScalarStyle::Plain && !is_str_tag {
-                        resolve_plain(&text)
+                        resolve_plain(text)
                     } else {
                         Value::String(text.into_owned())
                     };
@@ -200,7 +233,7 @@ impl<'a> Builder<'a> {
                         anchor,
                         entries: Vec::new(),
                         key: None,
-                        seen: HashMap::new(),
+                        seen: None,
                         size: 1,
                     });
                 }
@@ -328,7 +361,7 @@ impl<'a> Builder<'a> {
                             return Err(errors);
                         }
                     };
-                    if let Some(first) = seen.get(&name) {
+                    if let Some(first) = first_key(entries, seen, &name) {
                         let lines = self.lines.get_or_insert_with(|| LineIndex::new(text));
                         let mut err = YamlError::at_indexed(
                             lines,
@@ -336,10 +369,10 @@ impl<'a> Builder<'a> {
                             node.span.clone(),
                             format!("duplicate key `{name}`"),
                         );
-                        err.related = Some(("first defined here".to_owned(), first.clone()));
+                        err.related = Some(("first defined here".to_owned(), first));
                         self.errors.push(err);
-                    } else {
-                        seen.insert(name.clone(), node.span.clone());
+                    } else if let Some(index) = seen {
+                        index.insert(name.clone(), node.span.clone());
                     }
                     *key = Some(Node {
                         value: Value::String(name),

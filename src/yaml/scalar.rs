@@ -1,9 +1,12 @@
 //! Resolution of plain scalars with the YAML 1.2 core schema.
 
+use std::borrow::Cow;
+
 use super::node::Value;
 
-pub fn resolve_plain(text: &str) -> Value {
-    match text {
+/// The value of a plain scalar; a string keeps `text`'s allocation when the parser made one.
+pub fn resolve_plain(text: Cow<'_, str>) -> Value {
+    match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -14,15 +17,15 @@ pub fn resolve_plain(text: &str) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(value) = resolve_int(text) {
+    if let Some(value) = resolve_int(&text) {
         return value;
     }
-    if looks_like_float(text)
+    if looks_like_float(&text)
         && let Ok(f) = text.parse::<f64>()
     {
         return Value::Float(f);
     }
-    Value::String(text.to_owned())
+    Value::String(text.into_owned())
 }
 
 fn resolve_int(text: &str) -> Option<Value> {
@@ -87,24 +90,24 @@ mod tests {
 
     #[test]
     fn core_schema() {
-        assert_eq!(resolve_plain(""), Value::Null);
-        assert_eq!(resolve_plain("~"), Value::Null);
-        assert_eq!(resolve_plain("TRUE"), Value::Bool(true));
-        assert_eq!(resolve_plain("yes"), Value::String("yes".into()));
-        assert_eq!(resolve_plain("-42"), Value::Int(-42));
-        assert_eq!(resolve_plain("0x1F"), Value::Int(31));
-        assert_eq!(resolve_plain("0o17"), Value::Int(15));
-        assert_eq!(resolve_plain("0.05"), Value::Float(0.05));
-        assert_eq!(resolve_plain("1e3"), Value::Float(1000.0));
-        assert_eq!(resolve_plain("1e"), Value::String("1e".into()));
-        assert_eq!(resolve_plain("."), Value::String(".".into()));
-        assert_eq!(resolve_plain("12abc"), Value::String("12abc".into()));
+        assert_eq!(resolve_plain("".into()), Value::Null);
+        assert_eq!(resolve_plain("~".into()), Value::Null);
+        assert_eq!(resolve_plain("TRUE".into()), Value::Bool(true));
+        assert_eq!(resolve_plain("yes".into()), Value::String("yes".into()));
+        assert_eq!(resolve_plain("-42".into()), Value::Int(-42));
+        assert_eq!(resolve_plain("0x1F".into()), Value::Int(31));
+        assert_eq!(resolve_plain("0o17".into()), Value::Int(15));
+        assert_eq!(resolve_plain("0.05".into()), Value::Float(0.05));
+        assert_eq!(resolve_plain("1e3".into()), Value::Float(1000.0));
+        assert_eq!(resolve_plain("1e".into()), Value::String("1e".into()));
+        assert_eq!(resolve_plain(".".into()), Value::String(".".into()));
+        assert_eq!(resolve_plain("12abc".into()), Value::String("12abc".into()));
         assert_eq!(
-            resolve_plain("99999999999999999999"),
+            resolve_plain("99999999999999999999".into()),
             Value::Float(99999999999999999999.0)
         );
         assert_eq!(
-            resolve_plain("9nsr7pjw1e1g6hgy9l1znjql7"),
+            resolve_plain("9nsr7pjw1e1g6hgy9l1znjql7".into()),
             Value::String("9nsr7pjw1e1g6hgy9l1znjql7".into())
         );
     }

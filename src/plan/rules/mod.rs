@@ -1,6 +1,7 @@
 //! The semantic rules: what a schema cannot say about a plan.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
+use std::hash::Hash;
 use std::ops::Range;
 use std::path::Path;
 
@@ -113,45 +114,49 @@ impl Rules<'_> {
         }
     }
 
-    /// Reports each value that repeats an earlier one, pointing at both.
+    /// Reports each value that repeats an earlier one, pointing at both: items are (position,
+    /// value), and `pointer` gives a position's JSON pointer, made only for a repeat.
     fn unique<'v>(
         &mut self,
         code: Code,
         what: &str,
-        values: impl IntoIterator<Item = (String, &'v str)>,
+        values: impl IntoIterator<Item = (usize, &'v str)>,
+        pointer: impl Fn(usize) -> String,
         help: Option<&str>,
     ) {
         self.unique_by(
             code,
             what,
-            values
-                .into_iter()
-                .map(|(pointer, value)| (pointer, value.to_owned(), value)),
+            values.into_iter().map(|(j, value)| (j, value, value)),
+            pointer,
             help,
         );
     }
 
     /// Reports each item whose key repeats an earlier one's, pointing at both: items are
-    /// (pointer, key compared, text shown).
-    fn unique_by<'v>(
+    /// (position, key compared, text shown). Nothing is allocated per item but the map's entry:
+    /// a plan's accounts are tens of thousands of items, and a repeat is rare.
+    fn unique_by<'v, K: Hash + Eq>(
         &mut self,
         code: Code,
         what: &str,
-        items: impl IntoIterator<Item = (String, String, &'v str)>,
+        items: impl IntoIterator<Item = (usize, K, &'v str)>,
+        pointer: impl Fn(usize) -> String,
         help: Option<&str>,
     ) {
-        let mut first: HashMap<String, (String, &str)> = HashMap::new();
-        for (pointer, key, shown) in items {
+        let items = items.into_iter();
+        let mut first: HashMap<K, (usize, &str)> = HashMap::with_capacity(items.size_hint().0);
+        for (j, key, shown) in items {
             match first.get(&key) {
-                Some((earlier, earlier_shown)) => {
+                Some(&(earlier, earlier_shown)) => {
                     let mut d = PlanDiagnostic::new(
                         code,
-                        self.span(&pointer),
+                        self.span(&pointer(j)),
                         format!("duplicate {what} `{}`", short(shown)),
                     )
                     .label("repeated here")
-                    .related("first used here", self.span(earlier));
-                    let same_text = *earlier_shown == shown;
+                    .related("first used here", self.span(&pointer(earlier)));
+                    let same_text = earlier_shown == shown;
                     let help = match (help, same_text) {
                         (Some(help), true) => Some(help.to_owned()),
                         (help, false) => Some(format!(
@@ -168,7 +173,7 @@ impl Rules<'_> {
                     self.out.push(d);
                 }
                 None => {
-                    first.insert(key, (pointer, shown));
+                    first.insert(key, (j, shown));
                 }
             }
         }
@@ -178,32 +183,31 @@ impl Rules<'_> {
         self.unique(
             Code::PlanDuplicatePairName,
             "pair name",
-            views
-                .iter()
-                .filter_map(|p| Some((format!("/pairs/{}/name", p.index), p.name?))),
+            views.iter().filter_map(|p| Some((p.index, p.name?))),
+            |i| format!("/pairs/{i}/name"),
             Some("pair names identify steps and journal entries, so each must be unique"),
         );
         self.unique(
             Code::PlanDuplicateV2App,
             "v2 app ID",
-            views
-                .iter()
-                .filter_map(|p| Some((format!("/pairs/{}/v2/app_id", p.index), p.v2_app_id?))),
+            views.iter().filter_map(|p| Some((p.index, p.v2_app_id?))),
+            |i| format!("/pairs/{i}/v2/app_id"),
             Some("a v2 application can be migrated by one pair only"),
         );
         self.unique(
             Code::PlanDuplicateV3App,
             "v3 app ID",
-            views
-                .iter()
-                .filter_map(|p| Some((format!("/pairs/{}/v3/app_id", p.index), p.v3_app_id?))),
+            views.iter().filter_map(|p| Some((p.index, p.v3_app_id?))),
+            |i| format!("/pairs/{i}/v3/app_id"),
             Some("a v3 application can be linked to one v2 application only"),
         );
         // Repeats within one pair are reported by the pair's own rule; here only accounts that
         // appear in two different pairs.
-        let mut owner: HashMap<&str, (usize, usize)> = HashMap::new();
+        let accounts = views.iter().map(|v| v.accounts.len()).sum();
+        let mut owner: HashMap<&str, (usize, usize)> = HashMap::with_capacity(accounts);
+        let mut seen_here = HashSet::new();
         for view in views {
-            let mut seen_here = std::collections::HashSet::new();
+            seen_here.clear();
             for &(j, account) in &view.accounts {
                 if !seen_here.insert(account) {
                     continue;

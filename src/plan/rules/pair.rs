@@ -15,24 +15,21 @@ impl Rules<'_> {
         self.unique(
             Code::PlanDuplicateConnector,
             "connector for provider",
-            pair.connectors.iter().enumerate().map(|(j, c)| {
-                (
-                    format!("{base}/connectors/{j}/provider"),
-                    c.provider.as_str(),
-                )
-            }),
+            pair.connectors
+                .iter()
+                .enumerate()
+                .map(|(j, c)| (j, c.provider.as_str())),
+            |j| format!("{base}/connectors/{j}/provider"),
             Some("a v3 application has one connector per provider: merge the two entries"),
         );
         self.unique_by(
             Code::PlanDuplicateWebhook,
             "webhook URL",
-            pair.webhooks.iter().enumerate().map(|(j, w)| {
-                (
-                    format!("{base}/webhooks/{j}/url"),
-                    forms::normalized_url(&w.url),
-                    w.url.as_str(),
-                )
-            }),
+            pair.webhooks
+                .iter()
+                .enumerate()
+                .map(|(j, w)| (j, forms::normalized_url(&w.url), w.url.as_str())),
+            |j| format!("{base}/webhooks/{j}/url"),
             Some("a URL identifies a webhook destination: merge their triggers into one entry"),
         );
         self.unique(
@@ -42,7 +39,8 @@ impl Rules<'_> {
                 .single
                 .iter()
                 .enumerate()
-                .map(|(j, a)| (format!("{base}/clone/single/{j}"), a.as_str())),
+                .map(|(j, a)| (j, a.as_str())),
+            |j| format!("{base}/clone/single/{j}"),
             None,
         );
         self.unique(
@@ -52,7 +50,8 @@ impl Rules<'_> {
                 .batches
                 .iter()
                 .enumerate()
-                .map(|(j, w)| (format!("{base}/clone/batches/{j}/name"), w.name.as_str())),
+                .map(|(j, w)| (j, w.name.as_str())),
+            |j| format!("{base}/clone/batches/{j}/name"),
             Some("a wave's name identifies its batch job in the journal"),
         );
         for (j, webhook) in pair.webhooks.iter().enumerate() {
@@ -174,7 +173,8 @@ impl Rules<'_> {
             pair.pubsub
                 .iter()
                 .enumerate()
-                .map(|(j, c)| (format!("{base}/pubsub/{j}/topic"), c.topic.as_str())),
+                .map(|(j, c)| (j, c.topic.as_str())),
+            |j| format!("{base}/pubsub/{j}/topic"),
             Some("a topic identifies a Pub/Sub channel: merge their triggers into one entry"),
         );
         for (j, channel) in pair.sns.iter().enumerate() {
@@ -215,7 +215,8 @@ impl Rules<'_> {
             pair.sns
                 .iter()
                 .enumerate()
-                .map(|(j, c)| (format!("{base}/sns/{j}/topic"), c.topic.as_str())),
+                .map(|(j, c)| (j, c.topic.as_str())),
+            |j| format!("{base}/sns/{j}/topic"),
             Some("a topic identifies an SNS channel: merge their triggers into one entry"),
         );
     }
@@ -225,10 +226,8 @@ impl Rules<'_> {
         self.unique(
             Code::PlanDuplicateTrigger,
             "trigger",
-            triggers
-                .iter()
-                .enumerate()
-                .map(|(k, t)| (format!("{pointer}/triggers/{k}"), t.as_str())),
+            triggers.iter().enumerate().map(|(k, t)| (k, t.as_str())),
+            |k| format!("{pointer}/triggers/{k}"),
             Some("a destination subscribes to each trigger once: remove the repeat"),
         );
     }

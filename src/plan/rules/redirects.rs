@@ -15,13 +15,11 @@ impl Rules<'_> {
         self.unique_by(
             Code::PlanDuplicateRedirectUri,
             "redirect URI",
-            pair.redirect_uris.iter().enumerate().map(|(j, r)| {
-                (
-                    format!("{base}/redirect_uris/{j}/url"),
-                    forms::normalized_url(&r.url),
-                    r.url.as_str(),
-                )
-            }),
+            pair.redirect_uris
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (j, forms::normalized_url(&r.url), r.url.as_str())),
+            |j| format!("{base}/redirect_uris/{j}/url"),
             Some("a URL identifies a redirect URI (one platform each): keep one entry"),
         );
         for (j, uri) in pair.redirect_uris.iter().enumerate() {
