@@ -62,9 +62,9 @@ impl StepGraph {
                 }
             }
         }
+        let by_id = StepIndex::of(&graph);
         let order = stable_order(&graph)
             .map_err(|stuck| GraphError::Cycle(pairs[graph[stuck].pair].name.clone()))?;
-        let by_id = StepIndex::of(&graph);
         Ok(StepGraph {
             plan_name: plan.name.clone(),
             pairs,
@@ -298,6 +298,22 @@ impl PairSteps {
 /// A topological order that, among steps ready at the same time, keeps the order the plan
 /// wrote them in, so output is stable from run to run. On a cycle, returns a step in it.
 fn stable_order(graph: &DiGraph<Step, ()>) -> Result<Vec<NodeIndex>, NodeIndex> {
+    // When every step comes after the steps it waits for (the usual plan, whose `after` names
+    // pairs above it), plan order is the order: each step is ready when its turn comes, and it
+    // is the first of those ready. Found in one pass, without the queue's log factor.
+    if graph
+        .raw_edges()
+        .iter()
+        .all(|e| e.source().index() < e.target().index())
+    {
+        return Ok(graph.node_indices().collect());
+    }
+    queued_order(graph)
+}
+
+/// [`stable_order`] for any graph: the ready steps in a queue, the first in plan order taken
+/// each time.
+fn queued_order(graph: &DiGraph<Step, ()>) -> Result<Vec<NodeIndex>, NodeIndex> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let mut waiting: Vec<usize> = graph
@@ -372,6 +388,29 @@ pairs:
 
     fn ids(steps: Vec<&Step>) -> Vec<String> {
         steps.into_iter().map(|s| s.id.to_string()).collect()
+    }
+
+    #[test]
+    fn plan_order_is_taken_as_is_only_when_it_is_the_order() {
+        // (case, the plan, whether every step comes after the steps it waits for)
+        let backwards = PLAN.replace("    after: [p]\n", "").replace(
+            "  - name: p\n    region: us\n",
+            "  - name: p\n    region: us\n    after: [q]\n",
+        );
+        let cases = [
+            ("`after` names a pair above", PLAN.to_owned(), true),
+            ("`after` names a pair below", backwards, false),
+        ];
+        for (case, text, forward) in cases {
+            let plan = crate::plan::load_str(Path::new("plan.yaml"), "plan.yaml", &text)
+                .unwrap_or_else(|e| panic!("{case}: {:?}", e.diagnostics))
+                .plan;
+            let graph = StepGraph::build(&plan).unwrap();
+            let in_plan_order: Vec<NodeIndex> = graph.graph.node_indices().collect();
+            let queued = queued_order(&graph.graph).unwrap();
+            assert_eq!(stable_order(&graph.graph).unwrap(), queued, "{case}");
+            assert_eq!(queued == in_plan_order, forward, "{case}");
+        }
     }
 
     #[test]

@@ -26,10 +26,28 @@ fn is_unsafe_raw(c: char) -> bool {
 /// (see `display`).
 pub fn raw_positions(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
-    text.char_indices()
-        .filter(|&(i, c)| is_unsafe_raw(c) || (c == '\r' && bytes.get(i + 1) != Some(&b'\n')))
-        .map(|(i, c)| i..i + c.len_utf8())
-        .collect()
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        // A byte at a time through ASCII, the bulk of a plan; a character at a time otherwise.
+        let (c, len) = if b.is_ascii() {
+            if (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t' {
+                i += 1;
+                continue;
+            }
+            (char::from(b), 1)
+        } else {
+            match text.get(i..).and_then(|rest| rest.chars().next()) {
+                Some(c) => (c, c.len_utf8()),
+                None => break,
+            }
+        };
+        if is_unsafe_raw(c) || (c == '\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            found.push(i..i + len);
+        }
+        i += len;
+    }
+    found
 }
 
 /// One diagnostic per unsafe character written raw (at most a screenful more than the report
@@ -62,7 +80,9 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
         };
         out.push(d);
     }
-    let Some(root) = root else {
+    // A string holds a character not written raw only through a double-quoted escape
+    // sequence (`"\e"`): with no backslash in the file there is no such string to look for.
+    let Some(root) = root.filter(|_| text.as_bytes().contains(&b'\\')) else {
         return out;
     };
     // Strings that got an unsafe character from an escape sequence; those written raw are
@@ -135,6 +155,29 @@ mod tests {
         let found = check(text, None, &raw);
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("U+000D (carriage return)"));
+    }
+
+    #[test]
+    fn the_byte_scan_finds_what_a_character_scan_finds() {
+        let by_character = |text: &str| -> Vec<Range<usize>> {
+            let bytes = text.as_bytes();
+            text.char_indices()
+                .filter(|&(i, c)| {
+                    is_unsafe_raw(c) || (c == '\r' && bytes.get(i + 1) != Some(&b'\n'))
+                })
+                .map(|(i, c)| i..i + c.len_utf8())
+                .collect()
+        };
+        for text in [
+            "name: acme\n\tkey: value\r\n",
+            "a\u{7f}b\u{1b}[31mc\u{0}",
+            "lone\rreturn and a last one\r",
+            "é€ \u{202E}reversed\u{2066} \u{85} 🦀 \u{2028}",
+            "\u{200E}",
+            "",
+        ] {
+            assert_eq!(raw_positions(text), by_character(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -48,22 +48,51 @@ pub struct InlineSecret {
 /// report). Anything else under it, whatever its shape (a scalar, a list, `{ value: … }`, the
 /// secret written as a mapping key), is an inline secret, and every scalar in it, keys
 /// included, is masked.
-pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
+///
+/// Except in the pairs `skip` names by index: those searched already, with [`find_in_pair`].
+pub fn find_skipping(
+    root: &Node,
+    skip: impl Fn(usize) -> bool,
+) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
+    walk(Vec::new(), Segment::Root, root, &|path, index| {
+        matches!(path, [Segment::Root, Segment::Key("pairs")]) && skip(index)
+    })
+}
+
+/// The secrets written inline in the pair at `/pairs/{index}`, as [`find_skipping`] finds them
+/// there.
+pub fn find_in_pair(index: usize, pair: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
+    walk(
+        vec![Segment::Root, Segment::Key("pairs")],
+        Segment::Index(index),
+        pair,
+        &|_, _| false,
+    )
+}
+
+/// Searches `node`, at `base` then `at`, leaving out each list item `skip` names (by the path
+/// of its list and its index).
+fn walk<'a>(
+    base: Vec<Segment<'a>>,
+    at: Segment<'a>,
+    node: &'a Node,
+    skip: &dyn Fn(&[Segment<'a>], usize) -> bool,
+) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     let mut found = Vec::new();
     let mut masked = Vec::new();
-    // Where each node is, as (parent, segment) in one list: its JSON pointer is written only for
-    // a secret (a pointer string per node cost a large plan an allocation per node).
-    let mut path: Vec<(usize, Segment<'_>)> = vec![(0, Segment::Root)];
-    let mut stack: Vec<(usize, &Node)> = vec![(0, root)];
-    while let Some((at, node)) = stack.pop() {
+    // A depth-first walk that keeps only the path to the node it is at (a path kept for every
+    // node grew with the plan, 32 bytes a node); a pointer is written only for a secret.
+    let mut path = base;
+    let mut stack: Vec<(usize, Segment<'_>, &Node)> = vec![(path.len(), at, node)];
+    while let Some((depth, segment, node)) = stack.pop() {
+        path.truncate(depth);
+        path.push(segment);
         match &node.value {
             Value::Map(entries) => {
                 for (key, value) in entries {
                     let name = key.as_str().unwrap_or_default();
-                    path.push((at, Segment::Key(name)));
-                    let child = path.len() - 1;
                     // The state URL may hold the database's password: a secret by place.
-                    let shape = if is_secret_key(name) || is_state_url(&path, child) {
+                    let shape = if is_secret_key(name) || is_state_url(&path, name) {
                         inline_shape(value)
                     } else {
                         None
@@ -72,20 +101,21 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
                         Some(shape) => {
                             secret_spans(value, &mut masked);
                             found.push(InlineSecret {
-                                pointer: pointer(&path, child),
+                                pointer: pointer(&path, Segment::Key(name)),
                                 key: name.to_owned(),
                                 value_span: value.span.clone(),
                                 shape,
                             });
                         }
-                        None => stack.push((child, value)),
+                        None => stack.push((depth + 1, Segment::Key(name), value)),
                     }
                 }
             }
             Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    path.push((at, Segment::Index(i)));
-                    stack.push((path.len() - 1, item));
+                    if !skip(&path, i) {
+                        stack.push((depth + 1, Segment::Index(i), item));
+                    }
                 }
             }
             _ => {}
@@ -95,7 +125,7 @@ pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     (found, masked)
 }
 
-/// One step of a node's path (see [`find`]).
+/// One step of a node's path (see [`walk`]).
 #[derive(Clone, Copy)]
 enum Segment<'a> {
     Root,
@@ -103,37 +133,37 @@ enum Segment<'a> {
     Index(usize),
 }
 
-/// The JSON pointer of entry `at` of `path`.
-fn pointer(path: &[(usize, Segment<'_>)], mut at: usize) -> String {
-    let mut segments = Vec::new();
-    while at != 0 {
-        let (parent, segment) = path[at];
-        segments.push(match segment {
-            Segment::Key(name) => name.replace('~', "~0").replace('/', "~1"),
-            Segment::Index(i) => i.to_string(),
-            Segment::Root => String::new(),
-        });
-        at = parent;
+/// The JSON pointer of the child `last` of the node at `path`.
+fn pointer(path: &[Segment<'_>], last: Segment<'_>) -> String {
+    let mut out = String::new();
+    for segment in path.iter().chain([&last]) {
+        match segment {
+            Segment::Key(name) => {
+                out.push('/');
+                out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Index(i) => {
+                out.push('/');
+                out.push_str(&i.to_string());
+            }
+            Segment::Root => {}
+        }
     }
-    segments.iter().rev().fold(String::new(), |mut out, s| {
-        out.push('/');
-        out.push_str(s);
-        out
-    })
+    out
 }
 
-/// Whether entry `at` of `path` is the PostgreSQL state URL, `/state/postgres/url`.
-fn is_state_url(path: &[(usize, Segment<'_>)], at: usize) -> bool {
-    let key = |at: usize| match path[at].1 {
-        Segment::Key(name) => Some(name),
-        _ => None,
-    };
-    let (postgres, state) = (path[at].0, path[path[at].0].0);
-    key(at) == Some("url")
-        && key(postgres) == Some("postgres")
-        && key(state) == Some("state")
-        && path[state].0 == 0
-        && state != 0
+/// Whether the key `name` of the node at `path` is the PostgreSQL state URL,
+/// `/state/postgres/url`.
+fn is_state_url(path: &[Segment<'_>], name: &str) -> bool {
+    name == "url"
+        && matches!(
+            path,
+            [
+                Segment::Root,
+                Segment::Key("state"),
+                Segment::Key("postgres")
+            ]
+        )
 }
 
 /// The keys a reference is made of.
@@ -522,7 +552,7 @@ mod tests {
         let text = "state:\n  postgres: { url: \"postgres://a:b@h/d\" }\npairs:\n  - v2: { client_secret: x }\n    a/b~: { token: [y] }\nurl: fine\n";
         let (root, errors) = crate::yaml::parse_collecting(text);
         assert!(errors.is_empty(), "{errors:?}");
-        let (found, masked) = find(&root.unwrap());
+        let (found, masked) = find_skipping(&root.unwrap(), |_| false);
         let pointers: Vec<&str> = found.iter().map(|s| s.pointer.as_str()).collect();
         assert_eq!(
             pointers,

@@ -59,6 +59,30 @@ pub fn parse_collecting(text: &str) -> (Option<Node>, Vec<YamlError>) {
     }
 }
 
+/// [`parse_collecting`], calling `visit` with each item of the list under the root mapping's
+/// `key` (its index and its node) as soon as the item is complete, while it is fresh in the
+/// processor's cache: work done there on a large document costs less than on a walk of the
+/// whole tree afterwards. A visited item is the one the tree holds at that index, unless the
+/// document has errors (a repeated root key, say): check those first.
+pub fn parse_collecting_visiting(
+    text: &str,
+    key: &str,
+    visit: &mut dyn FnMut(usize, &Node),
+) -> (Option<Node>, Vec<YamlError>) {
+    let mut builder = Builder::new(text, Limits::default());
+    builder.visit = Some(Visit { key, visit });
+    match builder.run() {
+        Ok((root, errors)) => (Some(root), errors),
+        Err(errors) => (None, errors),
+    }
+}
+
+/// The items [`parse_collecting_visiting`] visits, and what it calls.
+struct Visit<'a> {
+    key: &'a str,
+    visit: &'a mut dyn FnMut(usize, &Node),
+}
+
 enum Frame {
     Seq {
         start: usize,
@@ -112,6 +136,7 @@ fn first_key(
 struct Builder<'a> {
     text: &'a str,
     limits: Limits,
+    visit: Option<Visit<'a>>,
     /// Character index → byte offset, only for non-ASCII text (the parser counts characters).
     char_to_byte: Option<Vec<usize>>,
     stack: Vec<Frame>,
@@ -134,6 +159,7 @@ impl<'a> Builder<'a> {
         Builder {
             text,
             limits,
+            visit: None,
             char_to_byte,
             stack: Vec::new(),
             anchors: HashMap::new(),
@@ -321,6 +347,13 @@ impl<'a> Builder<'a> {
     /// Adds a finished node to the collection being built, or makes it the root.
     fn push(&mut self, node: Node, size: usize) -> Result<(), Vec<YamlError>> {
         let text = self.text;
+        // An item of the list under the visited key of the root mapping.
+        let visited = self.visit.as_mut().filter(|v| {
+            matches!(
+                self.stack.as_slice(),
+                [Frame::Map { key: Some(k), .. }, Frame::Seq { .. }] if k.as_str() == Some(v.key)
+            )
+        });
         match self.stack.last_mut() {
             None => {
                 self.root = Some(node);
@@ -329,6 +362,9 @@ impl<'a> Builder<'a> {
             Some(Frame::Seq {
                 items, size: total, ..
             }) => {
+                if let Some(v) = visited {
+                    (v.visit)(items.len(), &node);
+                }
                 items.push(node);
                 *total += size;
                 Ok(())
@@ -390,6 +426,21 @@ impl<'a> Builder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_items_under_a_root_key_are_visited_as_the_tree_holds_them() {
+        let text = "pairs:\n  - &a { name: a }\n  - b\n  - *a\n  - [x, y]\nother:\n  - not visited\nnested:\n  pairs: [no]\n";
+        let mut seen = Vec::new();
+        let (root, errors) =
+            parse_collecting_visiting(text, "pairs", &mut |i, node| seen.push((i, node.clone())));
+        assert!(errors.is_empty(), "{errors:?}");
+        let root = root.unwrap();
+        let Some(Value::Seq(items)) = root.get("pairs").map(|n| &n.value) else {
+            panic!("pairs is a list");
+        };
+        let held: Vec<(usize, Node)> = items.iter().cloned().enumerate().collect();
+        assert_eq!(seen, held);
+    }
 
     #[test]
     fn spans_point_at_values() {

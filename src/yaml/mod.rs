@@ -11,7 +11,7 @@ mod error;
 mod node;
 mod scalar;
 
-pub use build::{Limits, parse, parse_collecting, parse_with_limits};
+pub use build::{Limits, parse, parse_collecting, parse_collecting_visiting, parse_with_limits};
 pub use error::{LineIndex, YamlError, line_column};
 pub use node::{Node, Value};
 

@@ -201,23 +201,37 @@ impl Rules<'_> {
             |i| format!("/pairs/{i}/v3/app_id"),
             Some("a v3 application can be linked to one v2 application only"),
         );
-        // Repeats within one pair are reported by the pair's own rule; here only accounts that
-        // appear in two different pairs.
+        // Accounts repeated within a pair (each repeat against its first listing) and listed in
+        // two pairs (once per pair), in one pass: the accounts are most of a large plan.
         let accounts = views.iter().map(|v| v.accounts.len()).sum();
         let mut owner: HashMap<&str, (usize, usize)> = HashMap::with_capacity(accounts);
-        let mut seen_here = HashSet::new();
+        let mut first_here: HashMap<&str, usize> = HashMap::new();
         for view in views {
-            seen_here.clear();
+            first_here.clear();
+            let i = view.index;
             for &(j, account) in &view.accounts {
-                if !seen_here.insert(account) {
+                if let Some(&first) = first_here.get(account) {
+                    self.out.push(
+                        PlanDiagnostic::new(
+                            Code::PlanDuplicateAccount,
+                            self.span(&format!("/pairs/{i}/clone/single/{j}")),
+                            format!("duplicate account `{}`", short(account)),
+                        )
+                        .label("repeated here")
+                        .related(
+                            "first used here",
+                            self.span(&format!("/pairs/{i}/clone/single/{first}")),
+                        ),
+                    );
                     continue;
                 }
+                first_here.insert(account, j);
                 match owner.get(account) {
-                    Some(&(other, k)) if other != view.index => {
+                    Some(&(other, k)) if other != i => {
                         self.out.push(
                             PlanDiagnostic::new(
                                 Code::PlanAccountInTwoPairs,
-                                self.span(&format!("/pairs/{}/clone/single/{j}", view.index)),
+                                self.span(&format!("/pairs/{i}/clone/single/{j}")),
                                 format!("account `{account}` is listed in two pairs"),
                             )
                             .label("listed again here")
@@ -227,7 +241,7 @@ impl Rules<'_> {
                     }
                     Some(_) => {}
                     None => {
-                        owner.insert(account, (view.index, j));
+                        owner.insert(account, (i, j));
                     }
                 }
             }

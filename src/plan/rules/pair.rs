@@ -32,17 +32,7 @@ impl Rules<'_> {
             |j| format!("{base}/webhooks/{j}/url"),
             Some("a URL identifies a webhook destination: merge their triggers into one entry"),
         );
-        self.unique(
-            Code::PlanDuplicateAccount,
-            "account",
-            pair.clone
-                .single
-                .iter()
-                .enumerate()
-                .map(|(j, a)| (j, a.as_str())),
-            |j| format!("{base}/clone/single/{j}"),
-            None,
-        );
+        // Accounts listed twice: with the accounts listed in two pairs, in `unique_across_pairs`.
         self.unique(
             Code::PlanDuplicateWave,
             "wave name",
