@@ -9,7 +9,7 @@ use std::ops::Range;
 use super::diagnostic::MAX_DIAGNOSTICS;
 use super::diagnostic::PlanDiagnostic;
 use crate::code::Code;
-use crate::untrusted::{describe, is_unsafe};
+use crate::untrusted::{describe, has_unsafe, is_unsafe};
 use crate::yaml::{Node, Value};
 
 /// Whether `c` is refused when written raw in the file: every unsafe character except the
@@ -133,6 +133,28 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
         }
     }
     out
+}
+
+/// Whether a key or string value under `node` holds an unsafe character (see [`check`], which
+/// reports them).
+pub fn holds_unsafe(node: &Node) -> bool {
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match &node.value {
+            Value::String(s) if has_unsafe(s) => return true,
+            Value::Seq(items) => stack.extend(items.iter()),
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    if key.as_str().is_some_and(has_unsafe) {
+                        return true;
+                    }
+                    stack.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 const HELP: &str = "plans are reviewed in terminals and diffs, where control characters and \

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::diagnostic::{MAX_DIAGNOSTICS, PlanDiagnostic, SharedSource};
 use super::display::DisplayText;
 use super::model::{Pair, Plan};
-use super::schema::pair_validator;
+use super::schema::{pair_validator, shell_validator};
 use super::schema_check::SchemaCheck;
 use super::trust::Trust;
 use super::{characters, inline_secret, rules};
@@ -149,25 +149,36 @@ pub fn load_str_with(
     text: &str,
     trust: &Trust,
 ) -> Result<LoadedPlan, InvalidPlan> {
-    let mut early = EarlyPairs::default();
-    let (root, yaml_errors) =
-        yaml::parse_collecting_visiting(text, "pairs", &mut |i, node| early.read(i, node));
-    // The pairs read early are the tree's only when the tree is whole and holds each of them.
-    let early = root
-        .as_ref()
-        .filter(|_| yaml_errors.is_empty())
-        .and_then(|root| shell_json_pairs(root))
-        .and_then(|pairs| early.finish(pairs.len()));
-    let read_early = |i: usize| {
-        early
-            .as_ref()
-            .is_some_and(|e| e.get(i).is_some_and(Option::is_some))
-    };
+    let plan_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match read_lean(text, trust, plan_dir) {
+        Some(plan) => Ok(LoadedPlan {
+            plan,
+            source: PlanSource {
+                path: path.to_path_buf(),
+                name: name.to_owned(),
+            },
+        }),
+        None => read_full(path, name, text, trust, plan_dir),
+    }
+}
+
+/// The plan read in full: every problem found and reported in place, or the plan.
+fn read_full(
+    path: &Path,
+    name: &str,
+    text: &str,
+    trust: &Trust,
+    plan_dir: &Path,
+) -> Result<LoadedPlan, InvalidPlan> {
+    let (root, yaml_errors) = yaml::parse_collecting(text);
     // Secrets and unsafe characters are found before anything is reported, so no snippet ever
-    // shows a secret (or its length) or drives the terminal. A pair read early has none.
+    // shows a secret (or its length) or drives the terminal.
     let (secrets, mut masked) = root
         .as_ref()
-        .map(|root| inline_secret::find_skipping(root, read_early))
+        .map(|root| inline_secret::find_skipping(root, |_| false))
         .unwrap_or_default();
     if root.is_none() || !yaml_errors.is_empty() {
         // A file that did not parse (whole) has secrets no tree shows: found in its text.
@@ -185,13 +196,8 @@ pub fn load_str_with(
     let plan = match &root {
         Some(root) => {
             diagnostics.extend(secrets.iter().map(inline_secret::diagnostic));
-            let plan_dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
             validate_tree(
                 root,
-                early,
                 &secrets,
                 trust,
                 plan_dir,
@@ -250,41 +256,84 @@ pub fn load_str_with(
     }
 }
 
-/// What is read of each pair while the plan is parsed, while its nodes are fresh in the
-/// processor's cache: at 80,000 accounts, each later walk of the whole tree cost more per node
-/// than at 20,000, the tree having outgrown the cache. A pair with no secret written inline
-/// that fits the schema is read into the model here; any other is `None`, checked in full once
-/// the plan is parsed, as every pair is when the tree has errors.
-#[derive(Default)]
-struct EarlyPairs {
-    pairs: Vec<Option<Pair>>,
-    /// Set when an item came out of order (never, from the parser): nothing read is used.
-    out_of_order: bool,
+/// A valid plan, read in one pass with each pair checked and read into the model as the parser
+/// completes it, while its nodes are fresh in the processor's cache; or `None` at the first
+/// sign of any problem, for [`load_str_with`] to read the plan again in full and report every
+/// problem in place.
+///
+/// At 80,000 accounts each walk of the whole tree cost more per node than at 20,000, the tree
+/// having outgrown the cache. Here the tree keeps a stand-in for each pair read (its span only),
+/// so nothing walks the pairs' nodes again and the tree stays small. Every check of the full
+/// reading is made, on the same parts: in each pair as it is read (secrets written inline,
+/// characters, the schema, the model, the rules within a pair), in the rest of the tree after,
+/// then the rules across pairs and of the whole plan, on the pairs read.
+fn read_lean(text: &str, trust: &Trust, plan_dir: &Path) -> Option<Plan> {
+    // An unsafe character written raw, or an escape sequence that may hide one in a pair.
+    if !characters::raw_positions(text).is_empty() {
+        return None;
+    }
+    let escapes = text.as_bytes().contains(&b'\\');
+    let mut pairs: Vec<(usize, Pair)> = Vec::new();
+    let mut clean = true;
+    let (root, yaml_errors) = yaml::parse_collecting_visiting(text, "pairs", &mut |i, node| {
+        let read = (clean && i == pairs.len())
+            .then(|| read_pair(i, &node, escapes))
+            .flatten()
+            .filter(|pair| rules::pair_passes(i, pair, trust, plan_dir));
+        match read {
+            Some(pair) => {
+                pairs.push((i, pair));
+                Node {
+                    value: yaml::Value::Null,
+                    span: node.span,
+                }
+            }
+            None => {
+                clean = false;
+                node
+            }
+        }
+    });
+    let root = root.filter(|_| clean && yaml_errors.is_empty())?;
+    if shell_json_pairs(&root)?.len() != pairs.len()
+        || !inline_secret::find_skipping(&root, |_| false).0.is_empty()
+        || !characters::check(text, Some(&root), &[]).is_empty()
+    {
+        return None;
+    }
+    let (mut instance, _) = shell_json(&root);
+    if !shell_validator().is_valid(&instance) {
+        return None;
+    }
+    if let Some(listed) = instance.get_mut("pairs") {
+        *listed = serde_json::Value::Array(Vec::new());
+    }
+    let mut plan = serde_json::from_value::<Plan>(instance).ok()?;
+    if !rules::check_read(&root, &pairs, trust, plan_dir).is_empty() {
+        return None;
+    }
+    plan.pairs = pairs.into_iter().map(|(_, p)| p).collect();
+    Some(plan)
 }
 
-impl EarlyPairs {
-    fn read(&mut self, index: usize, node: &Node) {
-        if index != self.pairs.len() {
-            self.out_of_order = true;
-            return;
-        }
-        let clean = inline_secret::find_in_pair(index, node).0.is_empty();
-        let pair = clean
-            .then(|| node.to_json())
-            .filter(|json| pair_validator().is_valid(json))
-            .and_then(|json| Pair::deserialize(&json).ok());
-        self.pairs.push(pair);
+/// The pair at `/pairs/{index}` read into the model, when it has no problem of its own: no
+/// secret written inline, no unsafe character (looked for when the file has an escape
+/// sequence), and it fits the schema.
+fn read_pair(index: usize, node: &Node, escapes: bool) -> Option<Pair> {
+    if !inline_secret::find_in_pair(index, node).0.is_empty()
+        || (escapes && characters::holds_unsafe(node))
+    {
+        return None;
     }
-
-    /// The pairs read, when they are the `listed` pairs of the tree.
-    fn finish(self, listed: usize) -> Option<Vec<Option<Pair>>> {
-        (!self.out_of_order && self.pairs.len() == listed).then_some(self.pairs)
+    let json = node.to_json();
+    if !pair_validator().is_valid(&json) {
+        return None;
     }
+    Pair::deserialize(&json).ok()
 }
 
 fn validate_tree(
     root: &Node,
-    mut early: Option<Vec<Option<Pair>>>,
     secrets: &[inline_secret::InlineSecret],
     trust: &Trust,
     plan_dir: &Path,
@@ -313,10 +362,6 @@ fn validate_tree(
             check.shell(&instance);
             valid_pairs.reserve_exact(nodes.len());
             for (i, node) in nodes.iter().enumerate() {
-                if let Some(pair) = early.as_mut().and_then(|e| e.get_mut(i)?.take()) {
-                    valid_pairs.push((i, pair));
-                    continue;
-                }
                 let json = node.to_json();
                 check.pair(i, &json);
                 match Pair::deserialize(&json) {
@@ -515,6 +560,88 @@ mod tests {
         let loaded = load_str(Path::new("p.yaml"), "p.yaml", &text).expect("valid");
         let names: Vec<&str> = loaded.plan.pairs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_lean_reading_reads_every_valid_plan_as_the_full_one_and_no_other() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut plans: Vec<PathBuf> = Vec::new();
+        for folder in [dir.clone(), dir.join("invalid"), dir.join("ci")] {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    plans.push(path);
+                }
+            }
+        }
+        // And plans whose problems only the full reading's later stages find.
+        let cases = [
+            (
+                "escaped",
+                plan_of(&[("a", "v2a", "    description: \"\\e[2J\"\n")]),
+            ),
+            (
+                "inline secret",
+                plan_of(&[("a", "v2a", "")]).replace("{ env: S0 }", "hunter2"),
+            ),
+            (
+                "repeated account",
+                plan_of(&[("a", "v2a", "    clone: { single: [x, x] }\n")]),
+            ),
+            (
+                "account in two pairs",
+                plan_of(&[
+                    ("a", "v2a", "    clone: { single: [x] }\n"),
+                    ("b", "v2b", "    clone: { single: [x] }\n"),
+                ]),
+            ),
+            (
+                "unknown pair",
+                plan_of(&[("a", "v2a", "    after: [zz]\n")]),
+            ),
+            (
+                "a cycle",
+                plan_of(&[
+                    ("a", "v2a", "    after: [b]\n"),
+                    ("b", "v2b", "    after: [a]\n"),
+                ]),
+            ),
+            (
+                "root secret",
+                plan_of(&[("a", "v2a", "")]).replace(
+                    "name: t\n",
+                    "name: t\nstate: { postgres: { url: postgres://u:p@h/d } }\n",
+                ),
+            ),
+            (
+                "valid",
+                plan_of(&[("a", "v2a", ""), ("b", "v2b", "    after: [a]\n")]),
+            ),
+        ];
+        assert!(plans.len() > 10, "{plans:?}");
+        let mut valid = 0;
+        let texts = plans
+            .iter()
+            .map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap()))
+            .chain(
+                cases
+                    .into_iter()
+                    .map(|(case, text)| (case.to_owned(), text)),
+            );
+        for (case, text) in texts {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+            let trust = Trust::default();
+            let full = read_full(&dir.join("p.yaml"), "p.yaml", &text, &trust, &dir)
+                .ok()
+                .map(|l| l.plan);
+            let lean = read_lean(&text, &trust, &dir);
+            assert_eq!(lean, full, "{case}");
+            if !case.ends_with(".yaml") {
+                assert_eq!(full.is_some(), case == "valid", "{case}:\n{text}");
+            }
+            valid += usize::from(full.is_some());
+        }
+        assert!(valid > 3, "{valid} valid plans");
     }
 
     #[test]

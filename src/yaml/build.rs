@@ -59,15 +59,16 @@ pub fn parse_collecting(text: &str) -> (Option<Node>, Vec<YamlError>) {
     }
 }
 
-/// [`parse_collecting`], calling `visit` with each item of the list under the root mapping's
-/// `key` (its index and its node) as soon as the item is complete, while it is fresh in the
+/// [`parse_collecting`], handing `visit` each item of the list under the root mapping's `key`
+/// (its index and its node) as soon as the item is complete, while it is fresh in the
 /// processor's cache: work done there on a large document costs less than on a walk of the
-/// whole tree afterwards. A visited item is the one the tree holds at that index, unless the
-/// document has errors (a repeated root key, say): check those first.
+/// whole tree afterwards. The tree keeps what `visit` returns in the item's place (the item, or
+/// a stand-in when the caller has all it needs of it). A visited item is the one at that index
+/// of the tree, unless the document has errors (a repeated root key, say): check those first.
 pub fn parse_collecting_visiting(
     text: &str,
     key: &str,
-    visit: &mut dyn FnMut(usize, &Node),
+    visit: &mut dyn FnMut(usize, Node) -> Node,
 ) -> (Option<Node>, Vec<YamlError>) {
     let mut builder = Builder::new(text, Limits::default());
     builder.visit = Some(Visit { key, visit });
@@ -80,7 +81,7 @@ pub fn parse_collecting_visiting(
 /// The items [`parse_collecting_visiting`] visits, and what it calls.
 struct Visit<'a> {
     key: &'a str,
-    visit: &'a mut dyn FnMut(usize, &Node),
+    visit: &'a mut dyn FnMut(usize, Node) -> Node,
 }
 
 enum Frame {
@@ -362,9 +363,10 @@ impl<'a> Builder<'a> {
             Some(Frame::Seq {
                 items, size: total, ..
             }) => {
-                if let Some(v) = visited {
-                    (v.visit)(items.len(), &node);
-                }
+                let node = match visited {
+                    Some(v) => (v.visit)(items.len(), node),
+                    None => node,
+                };
                 items.push(node);
                 *total += size;
                 Ok(())
@@ -431,8 +433,10 @@ mod tests {
     fn the_items_under_a_root_key_are_visited_as_the_tree_holds_them() {
         let text = "pairs:\n  - &a { name: a }\n  - b\n  - *a\n  - [x, y]\nother:\n  - not visited\nnested:\n  pairs: [no]\n";
         let mut seen = Vec::new();
-        let (root, errors) =
-            parse_collecting_visiting(text, "pairs", &mut |i, node| seen.push((i, node.clone())));
+        let (root, errors) = parse_collecting_visiting(text, "pairs", &mut |i, node| {
+            seen.push((i, node.clone()));
+            node
+        });
         assert!(errors.is_empty(), "{errors:?}");
         let root = root.unwrap();
         let Some(Value::Seq(items)) = root.get("pairs").map(|n| &n.value) else {
@@ -440,6 +444,16 @@ mod tests {
         };
         let held: Vec<(usize, Node)> = items.iter().cloned().enumerate().collect();
         assert_eq!(seen, held);
+        // What the visitor returns is what the tree keeps.
+        let (root, _) = parse_collecting_visiting(text, "pairs", &mut |_, node| Node {
+            value: Value::Null,
+            span: node.span,
+        });
+        let Some(Value::Seq(items)) = root.unwrap().get("pairs").map(|n| n.value.clone()) else {
+            panic!("pairs is a list");
+        };
+        assert!(items.iter().all(|n| n.value == Value::Null), "{items:?}");
+        assert_eq!(items.len(), 4);
     }
 
     #[test]

@@ -30,21 +30,51 @@ pub fn check(
     trust: &Trust,
     plan_dir: &Path,
 ) -> Vec<PlanDiagnostic> {
-    let views = PairView::all(root);
-    let mut rules = Rules {
-        root,
-        lookup: Lookup::new(root),
-        out: Vec::new(),
+    run(root, &PairView::all(root), pairs, trust, plan_dir)
+}
+
+/// Whether the rules within one pair find nothing in `pair`, at `/pairs/{index}`: for a reader
+/// that checks each pair as it reads it (the problems themselves, with their places, come from
+/// [`check`]).
+pub fn pair_passes(index: usize, pair: &Pair, trust: &Trust, plan_dir: &Path) -> bool {
+    let stand_in = Node {
+        value: Value::Null,
+        span: 0..0,
     };
-    rules.unique_across_pairs(&views);
-    rules.after_references(&views);
-    rules.after_cycles(&views);
-    rules.region_urls(trust);
+    let mut rules = Rules::new(&stand_in);
+    rules.within_pair(index, pair);
+    rules.secret_files(index, pair, trust, plan_dir);
+    rules.out.is_empty()
+}
+
+/// [`check`] for a plan whose every pair fits the model, is read already and passed
+/// [`pair_passes`]: `pairs` are all of them, in order, and the tree may hold stand-ins in their
+/// place (their views are read from them). The rules across pairs and of the whole plan.
+pub fn check_read(
+    root: &Node,
+    pairs: &[(usize, Pair)],
+    trust: &Trust,
+    plan_dir: &Path,
+) -> Vec<PlanDiagnostic> {
+    let views: Vec<PairView<'_>> = pairs.iter().map(|(i, p)| PairView::of(*i, p)).collect();
+    let mut rules = Rules::new(root);
+    rules.whole_plan(&views, trust, plan_dir);
+    rules.out
+}
+
+fn run(
+    root: &Node,
+    views: &[PairView<'_>],
+    pairs: &[(usize, Pair)],
+    trust: &Trust,
+    plan_dir: &Path,
+) -> Vec<PlanDiagnostic> {
+    let mut rules = Rules::new(root);
+    rules.whole_plan(views, trust, plan_dir);
     for (i, pair) in pairs {
         rules.within_pair(*i, pair);
         rules.secret_files(*i, pair, trust, plan_dir);
     }
-    rules.state_file(trust, plan_dir);
     rules.out
 }
 
@@ -81,6 +111,26 @@ impl<'a> PairView<'a> {
     }
 }
 
+impl<'a> PairView<'a> {
+    /// The view of a pair read into the model: what [`PairView::all`] reads of it in the tree.
+    fn of(index: usize, pair: &'a Pair) -> PairView<'a> {
+        PairView {
+            index,
+            name: Some(&pair.name),
+            v2_app_id: Some(&pair.v2.app_id),
+            v3_app_id: Some(&pair.v3.app_id),
+            after: pair.after.iter().map(String::as_str).enumerate().collect(),
+            accounts: pair
+                .clone
+                .single
+                .iter()
+                .map(String::as_str)
+                .enumerate()
+                .collect(),
+        }
+    }
+}
+
 fn strings(node: Option<&Node>) -> Vec<(usize, &str)> {
     match node.map(|n| &n.value) {
         Some(Value::Seq(items)) => items
@@ -99,7 +149,24 @@ struct Rules<'a> {
     out: Vec<PlanDiagnostic>,
 }
 
-impl Rules<'_> {
+impl<'a> Rules<'a> {
+    fn new(root: &'a Node) -> Self {
+        Rules {
+            root,
+            lookup: Lookup::new(root),
+            out: Vec::new(),
+        }
+    }
+
+    /// The rules across pairs and of the plan as a whole.
+    fn whole_plan(&mut self, views: &[PairView<'_>], trust: &Trust, plan_dir: &Path) {
+        self.unique_across_pairs(views);
+        self.after_references(views);
+        self.after_cycles(views);
+        self.region_urls(trust);
+        self.state_file(trust, plan_dir);
+    }
+
     /// The span of the node at `pointer`, or of its closest existing ancestor.
     fn span(&self, pointer: &str) -> Range<usize> {
         let mut p = pointer;
