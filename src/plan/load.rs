@@ -265,8 +265,9 @@ fn read_full(
 /// having outgrown the cache. Here the tree keeps a stand-in for each pair read (its span only),
 /// so nothing walks the pairs' nodes again and the tree stays small. Every check of the full
 /// reading is made, on the same parts: in each pair as it is read (secrets written inline,
-/// characters, the schema, the model, the rules within a pair), in the rest of the tree after,
-/// then the rules across pairs and of the whole plan, on the pairs read.
+/// characters, the schema, the model, the rules within a pair, and that it repeats no name, ID
+/// or account of the pairs before it), in the rest of the tree after, then the rest of the rules
+/// across pairs and of the whole plan, on the pairs read.
 fn read_lean(text: &str, trust: &Trust, plan_dir: &Path) -> Option<Plan> {
     // An unsafe character written raw, or an escape sequence that may hide one in a pair.
     if !characters::raw_positions(text).is_empty() {
@@ -274,12 +275,13 @@ fn read_lean(text: &str, trust: &Trust, plan_dir: &Path) -> Option<Plan> {
     }
     let escapes = text.as_bytes().contains(&b'\\');
     let mut pairs: Vec<(usize, Pair)> = Vec::new();
+    let mut distinct = rules::Distinct::default();
     let mut clean = true;
     let (root, yaml_errors) = yaml::parse_collecting_visiting(text, "pairs", &mut |i, node| {
         let read = (clean && i == pairs.len())
             .then(|| read_pair(i, &node, escapes))
             .flatten()
-            .filter(|pair| rules::pair_passes(i, pair, trust, plan_dir));
+            .filter(|pair| rules::pair_passes(i, pair, trust, plan_dir) && distinct.add(pair));
         match read {
             Some(pair) => {
                 pairs.push((i, pair));
@@ -594,6 +596,14 @@ mod tests {
                     ("a", "v2a", "    clone: { single: [x] }\n"),
                     ("b", "v2b", "    clone: { single: [x] }\n"),
                 ]),
+            ),
+            (
+                "repeated name",
+                plan_of(&[("a", "v2a", ""), ("a", "v2b", "")]),
+            ),
+            (
+                "repeated v2 application",
+                plan_of(&[("a", "v2a", ""), ("b", "v2a", "")]),
             ),
             (
                 "unknown pair",

@@ -1,7 +1,7 @@
 //! The semantic rules: what a schema cannot say about a plan.
 
 use hashbrown::{HashMap, HashSet};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::ops::Range;
 use std::path::Path;
 
@@ -47,9 +47,39 @@ pub fn pair_passes(index: usize, pair: &Pair, trust: &Trust, plan_dir: &Path) ->
     rules.out.is_empty()
 }
 
-/// [`check`] for a plan whose every pair fits the model, is read already and passed
-/// [`pair_passes`]: `pairs` are all of them, in order, and the tree may hold stand-ins in their
-/// place (their views are read from them). The rules across pairs and of the whole plan.
+/// Whether pairs repeat each other, asked a pair at a time, as a reader reads them: the names,
+/// v2 and v3 application IDs and accounts (within a pair and across pairs) that
+/// [`check`]'s uniqueness rules compare, each kept as a 64-bit hash with a per-process seed.
+/// Two different values with one hash (about one chance in 10^10 at a million values) only
+/// make a repeat where there is none, which sends the reader to [`check`], which compares the
+/// values themselves.
+#[derive(Default)]
+pub struct Distinct {
+    hasher: hashbrown::DefaultHashBuilder,
+    names: HashSet<u64>,
+    v2_apps: HashSet<u64>,
+    v3_apps: HashSet<u64>,
+    accounts: HashSet<u64>,
+}
+
+impl Distinct {
+    /// Notes `pair`'s values; false when one repeats a value noted before, or one of its own.
+    pub fn add(&mut self, pair: &Pair) -> bool {
+        let hasher = &self.hasher;
+        let hash = |value: &str| hasher.hash_one(value);
+        self.names.insert(hash(&pair.name))
+            & self.v2_apps.insert(hash(&pair.v2.app_id))
+            & self.v3_apps.insert(hash(&pair.v3.app_id))
+            & pair.clone.single.iter().fold(true, |fresh, account| {
+                self.accounts.insert(hash(account)) & fresh
+            })
+    }
+}
+
+/// [`check`] for a plan whose every pair fits the model, is read already, passed
+/// [`pair_passes`] and was added to one [`Distinct`] without a repeat: `pairs` are all of them,
+/// in order, and the tree may hold stand-ins in their place (their views are read from them).
+/// The rules across pairs and of the whole plan but those uniqueness rules.
 pub fn check_read(
     root: &Node,
     pairs: &[(usize, Pair)],
@@ -58,7 +88,9 @@ pub fn check_read(
 ) -> Vec<PlanDiagnostic> {
     let views: Vec<PairView<'_>> = pairs.iter().map(|(i, p)| PairView::of(*i, p)).collect();
     let mut rules = Rules::new(root);
-    rules.whole_plan(&views, trust, plan_dir);
+    rules.after_references(&views);
+    rules.after_cycles(&views);
+    rules.of_the_plan(trust, plan_dir);
     rules.out
 }
 
@@ -112,7 +144,8 @@ impl<'a> PairView<'a> {
 }
 
 impl<'a> PairView<'a> {
-    /// The view of a pair read into the model: what [`PairView::all`] reads of it in the tree.
+    /// What [`PairView::all`] reads of a pair in the tree, from the pair read into the model,
+    /// for the rules [`check_read`] runs (which do not look at its accounts).
     fn of(index: usize, pair: &'a Pair) -> PairView<'a> {
         PairView {
             index,
@@ -120,13 +153,7 @@ impl<'a> PairView<'a> {
             v2_app_id: Some(&pair.v2.app_id),
             v3_app_id: Some(&pair.v3.app_id),
             after: pair.after.iter().map(String::as_str).enumerate().collect(),
-            accounts: pair
-                .clone
-                .single
-                .iter()
-                .map(String::as_str)
-                .enumerate()
-                .collect(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -163,6 +190,11 @@ impl<'a> Rules<'a> {
         self.unique_across_pairs(views);
         self.after_references(views);
         self.after_cycles(views);
+        self.of_the_plan(trust, plan_dir);
+    }
+
+    /// The rules of the plan's settings outside its pairs.
+    fn of_the_plan(&mut self, trust: &Trust, plan_dir: &Path) {
         self.region_urls(trust);
         self.state_file(trust, plan_dir);
     }
