@@ -91,27 +91,7 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
         let first = raw.partition_point(|r| r.start < span.start);
         raw.get(first).is_some_and(|r| r.start < span.end)
     };
-    // Keys and string values, found in one walk with one stack (no list per node: a large plan
-    // has hundreds of thousands of nodes).
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        let string = match &node.value {
-            Value::String(_) => node,
-            Value::Seq(items) => {
-                stack.extend(items.iter());
-                continue;
-            }
-            Value::Map(entries) => {
-                for (key, value) in entries {
-                    stack.push(value);
-                    if matches!(key.value, Value::String(_)) {
-                        stack.push(key);
-                    }
-                }
-                continue;
-            }
-            _ => continue,
-        };
+    for string in strings(root) {
         let Some(text) = string.as_str() else {
             continue;
         };
@@ -138,23 +118,31 @@ pub fn check(text: &str, root: Option<&Node>, raw: &[Range<usize>]) -> Vec<PlanD
 /// Whether a key or string value under `node` holds an unsafe character (see [`check`], which
 /// reports them).
 pub fn holds_unsafe(node: &Node) -> bool {
-    let mut stack = vec![node];
-    while let Some(node) = stack.pop() {
-        match &node.value {
-            Value::String(s) if has_unsafe(s) => return true,
-            Value::Seq(items) => stack.extend(items.iter()),
-            Value::Map(entries) => {
-                for (key, value) in entries {
-                    if key.as_str().is_some_and(has_unsafe) {
-                        return true;
+    strings(node).any(|s| s.as_str().is_some_and(has_unsafe))
+}
+
+/// The keys and string values under `root`, found in one walk with one stack (no list per
+/// node: a large plan has hundreds of thousands of nodes).
+fn strings(root: &Node) -> impl Iterator<Item = &Node> {
+    let mut stack = vec![root];
+    std::iter::from_fn(move || {
+        while let Some(node) = stack.pop() {
+            match &node.value {
+                Value::String(_) => return Some(node),
+                Value::Seq(items) => stack.extend(items.iter()),
+                Value::Map(entries) => {
+                    for (key, value) in entries {
+                        stack.push(value);
+                        if matches!(key.value, Value::String(_)) {
+                            stack.push(key);
+                        }
                     }
-                    stack.push(value);
                 }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    false
+        None
+    })
 }
 
 const HELP: &str = "plans are reviewed in terminals and diffs, where control characters and \

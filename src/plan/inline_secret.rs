@@ -48,35 +48,24 @@ pub struct InlineSecret {
 /// report). Anything else under it, whatever its shape (a scalar, a list, `{ value: … }`, the
 /// secret written as a mapping key), is an inline secret, and every scalar in it, keys
 /// included, is masked.
-///
-/// Except in the pairs `skip` names by index: those searched already, with [`find_in_pair`].
-pub fn find_skipping(
-    root: &Node,
-    skip: impl Fn(usize) -> bool,
-) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
-    walk(Vec::new(), Segment::Root, root, &|path, index| {
-        matches!(path, [Segment::Root, Segment::Key("pairs")]) && skip(index)
-    })
+pub fn find(root: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
+    walk(Vec::new(), Segment::Root, root)
 }
 
-/// The secrets written inline in the pair at `/pairs/{index}`, as [`find_skipping`] finds them
-/// there.
+/// The secrets written inline in the pair at `/pairs/{index}`, as [`find`] finds them there.
 pub fn find_in_pair(index: usize, pair: &Node) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     walk(
         vec![Segment::Root, Segment::Key("pairs")],
         Segment::Index(index),
         pair,
-        &|_, _| false,
     )
 }
 
-/// Searches `node`, at `base` then `at`, leaving out each list item `skip` names (by the path
-/// of its list and its index).
+/// Searches `node`, at the path `base` then `at`.
 fn walk<'a>(
     base: Vec<Segment<'a>>,
     at: Segment<'a>,
     node: &'a Node,
-    skip: &dyn Fn(&[Segment<'a>], usize) -> bool,
 ) -> (Vec<InlineSecret>, Vec<Range<usize>>) {
     let mut found = Vec::new();
     let mut masked = Vec::new();
@@ -113,9 +102,7 @@ fn walk<'a>(
             }
             Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    if !skip(&path, i) {
-                        stack.push((depth + 1, Segment::Index(i), item));
-                    }
+                    stack.push((depth + 1, Segment::Index(i), item));
                 }
             }
             _ => {}
@@ -552,7 +539,7 @@ mod tests {
         let text = "state:\n  postgres: { url: \"postgres://a:b@h/d\" }\npairs:\n  - v2: { client_secret: x }\n    a/b~: { token: [y] }\nurl: fine\n";
         let (root, errors) = crate::yaml::parse_collecting(text);
         assert!(errors.is_empty(), "{errors:?}");
-        let (found, masked) = find_skipping(&root.unwrap(), |_| false);
+        let (found, masked) = find(&root.unwrap());
         let pointers: Vec<&str> = found.iter().map(|s| s.pointer.as_str()).collect();
         assert_eq!(
             pointers,

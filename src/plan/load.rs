@@ -176,10 +176,7 @@ fn read_full(
     let (root, yaml_errors) = yaml::parse_collecting(text);
     // Secrets and unsafe characters are found before anything is reported, so no snippet ever
     // shows a secret (or its length) or drives the terminal.
-    let (secrets, mut masked) = root
-        .as_ref()
-        .map(|root| inline_secret::find_skipping(root, |_| false))
-        .unwrap_or_default();
+    let (secrets, mut masked) = root.as_ref().map(inline_secret::find).unwrap_or_default();
     if root.is_none() || !yaml_errors.is_empty() {
         // A file that did not parse (whole) has secrets no tree shows: found in its text.
         masked.extend(inline_secret::find_in_text(text));
@@ -297,14 +294,12 @@ fn read_lean(text: &str, trust: &Trust, plan_dir: &Path) -> Option<Plan> {
         }
     });
     let root = root.filter(|_| clean && yaml_errors.is_empty())?;
-    if shell_json_pairs(&root)?.len() != pairs.len()
-        || !inline_secret::find_skipping(&root, |_| false).0.is_empty()
+    let (mut instance, listed) = shell_json(&root);
+    if listed.map(<[Node]>::len) != Some(pairs.len())
+        || !inline_secret::find(&root).0.is_empty()
         || !characters::check(text, Some(&root), &[]).is_empty()
+        || !shell_validator().is_valid(&instance)
     {
-        return None;
-    }
-    let (mut instance, _) = shell_json(&root);
-    if !shell_validator().is_valid(&instance) {
         return None;
     }
     if let Some(listed) = instance.get_mut("pairs") {
@@ -404,24 +399,6 @@ fn validate_tree(
             diagnostics.push(model_mismatch(root, &err));
             None
         }
-    }
-}
-
-/// The items of the plan's `pairs`, when it is a mapping with a list of them (the last `pairs`
-/// key, as [`shell_json`] reads it).
-fn shell_json_pairs(root: &Node) -> Option<&[Node]> {
-    let yaml::Value::Map(entries) = &root.value else {
-        return None;
-    };
-    match &entries
-        .iter()
-        .rev()
-        .find(|(k, _)| k.as_str() == Some("pairs"))?
-        .1
-        .value
-    {
-        yaml::Value::Seq(items) => Some(items),
-        _ => None,
     }
 }
 

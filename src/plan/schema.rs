@@ -27,7 +27,7 @@ pub fn plan_schema_text() -> String {
 /// The compiled validator for [`plan_schema`].
 pub(super) fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| compile(plan_schema().clone()))
+    VALIDATOR.get_or_init(|| compile(plan_schema()))
 }
 
 /// The validator for a plan whose pairs are checked one at a time by [`pair_validator`]: the
@@ -40,7 +40,7 @@ pub(super) fn shell_validator() -> &'static jsonschema::Validator {
         if let Some(items) = schema.pointer_mut("/properties/pairs/items") {
             *items = serde_json::Value::Bool(true);
         }
-        compile(schema)
+        compile(&schema)
     })
 }
 
@@ -63,12 +63,12 @@ pub(super) fn pair_validator() -> &'static jsonschema::Validator {
             .cloned()
             .unwrap_or_else(|| serde_json::Value::String("#/definitions/Pair".to_owned()));
         root.insert("$ref".to_owned(), pair);
-        compile(serde_json::Value::Object(root))
+        compile(&serde_json::Value::Object(root))
     })
 }
 
-fn compile(schema: serde_json::Value) -> jsonschema::Validator {
+fn compile(schema: &serde_json::Value) -> jsonschema::Validator {
     // The schema is generated from our own types; failing to compile it is a bug in this
     // program, caught by the test suite, never a user error.
-    jsonschema::draft7::new(&schema).expect("the generated plan schema compiles")
+    jsonschema::draft7::new(schema).expect("the generated plan schema compiles")
 }

@@ -30,7 +30,14 @@ pub fn check(
     trust: &Trust,
     plan_dir: &Path,
 ) -> Vec<PlanDiagnostic> {
-    run(root, &PairView::all(root), pairs, trust, plan_dir)
+    let views = PairView::all(root);
+    let mut rules = Rules::new(root);
+    rules.whole_plan(&views, trust, plan_dir);
+    for (i, pair) in pairs {
+        rules.within_pair(*i, pair);
+        rules.secret_files(*i, pair, trust, plan_dir);
+    }
+    rules.out
 }
 
 /// Whether the rules within one pair find nothing in `pair`, at `/pairs/{index}`: for a reader
@@ -50,7 +57,7 @@ pub fn pair_passes(index: usize, pair: &Pair, trust: &Trust, plan_dir: &Path) ->
 /// Whether pairs repeat each other, asked a pair at a time, as a reader reads them: the names,
 /// v2 and v3 application IDs and accounts (within a pair and across pairs) that
 /// [`check`]'s uniqueness rules compare, each kept as a 64-bit hash with a per-process seed.
-/// Two different values with one hash (about one chance in 10^10 at a million values) only
+/// Two different values with one hash (about one chance in 37 million at a million values) only
 /// make a repeat where there is none, which sends the reader to [`check`], which compares the
 /// values themselves.
 #[derive(Default)]
@@ -91,22 +98,6 @@ pub fn check_read(
     rules.after_references(&views);
     rules.after_cycles(&views);
     rules.of_the_plan(trust, plan_dir);
-    rules.out
-}
-
-fn run(
-    root: &Node,
-    views: &[PairView<'_>],
-    pairs: &[(usize, Pair)],
-    trust: &Trust,
-    plan_dir: &Path,
-) -> Vec<PlanDiagnostic> {
-    let mut rules = Rules::new(root);
-    rules.whole_plan(views, trust, plan_dir);
-    for (i, pair) in pairs {
-        rules.within_pair(*i, pair);
-        rules.secret_files(*i, pair, trust, plan_dir);
-    }
     rules.out
 }
 
